@@ -1,0 +1,514 @@
+//! Request params, results and the records they carry.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// What the server adds under `capabilities.experimental.arbor` in its `initialize` result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ArborCapabilities {
+    /// The protocol version the server speaks; see `PROTOCOL_VERSION`.
+    pub protocol_version: u32,
+    /// The server's own version (the `arbor` binary's crate version).
+    pub server_version: String,
+    /// The agents found on this machine, as `agents/list` reports them.
+    pub agents: Vec<AgentInfo>,
+}
+
+/// One agent Arbor can run.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentInfo {
+    /// Stable id used in `session/new` (for example `scripted`).
+    pub id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// One sentence on what this agent is; the scripted agent says plainly that it is scripted.
+    pub description: String,
+    /// Whether a session can be started with it on this machine now.
+    pub available: bool,
+    /// Version reported by the agent, when it could be found.
+    pub version: Option<String>,
+    /// How to make the agent available when it is not.
+    pub install_hint: Option<String>,
+    /// What the agent's driver supports.
+    pub capabilities: AgentCapabilities,
+    /// Model names the agent accepts; empty when the agent chooses its own.
+    pub models: Vec<String>,
+}
+
+/// What a driver supports. Clients hide the actions an agent cannot do.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentCapabilities {
+    /// One process serves many turns (otherwise a process is started per turn).
+    pub persistent_process: bool,
+    /// A stopped session can continue its conversation.
+    pub resume: bool,
+    /// A running turn can be interrupted.
+    pub interrupt: bool,
+    /// The conversation can be forked natively.
+    pub fork: bool,
+    /// The agent asks permission before acting.
+    pub permissions: bool,
+    /// The agent streams its thinking.
+    pub thinking: bool,
+    /// The agent reports token usage.
+    pub usage: bool,
+}
+
+/// Lifecycle of a session. `pending → creating → running → (stopping → stopped) | completed |
+/// failed | timeout | dead`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    /// Accepted, not yet being set up.
+    Pending,
+    /// Branch, worktree and agent process are being set up.
+    Creating,
+    /// The agent process is live; see `agentState` for what it is doing.
+    Running,
+    /// A graceful stop is under way.
+    Stopping,
+    /// Stopped on request; resumable.
+    Stopped,
+    /// The agent finished the conversation by itself.
+    Completed,
+    /// The agent or its setup failed; resumable when the agent has a resume id.
+    Failed,
+    /// A turn, the whole session or the start-up exceeded its time limit; resumable.
+    Timeout,
+    /// The agent process vanished, or the server crashed while the session ran; resumable.
+    Dead,
+}
+
+impl SessionStatus {
+    /// Every status, in lifecycle order.
+    pub const ALL: [SessionStatus; 9] = [
+        Self::Pending,
+        Self::Creating,
+        Self::Running,
+        Self::Stopping,
+        Self::Stopped,
+        Self::Completed,
+        Self::Failed,
+        Self::Timeout,
+        Self::Dead,
+    ];
+
+    /// The wire name of the status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Creating => "creating",
+            Self::Running => "running",
+            Self::Stopping => "stopping",
+            Self::Stopped => "stopped",
+            Self::Completed => "completed",
+            Self::Failed => "failed",
+            Self::Timeout => "timeout",
+            Self::Dead => "dead",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|status| status.as_str() == name)
+    }
+
+    /// True while an agent process may be attached to the session.
+    pub fn is_live(self) -> bool {
+        matches!(self, Self::Pending | Self::Creating | Self::Running | Self::Stopping)
+    }
+}
+
+/// What a running agent is doing.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentState {
+    /// A turn is in progress.
+    Working,
+    /// Waiting for the next prompt.
+    Idle,
+    /// Blocked on a permission request or question from the agent.
+    WaitingInput,
+}
+
+/// Where a session's title came from. A title is replaced only by one from an equal or higher
+/// source: (no title) < prompt < auto < user, so a user's title is never overwritten.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum TitleSource {
+    /// Taken from the first prompt.
+    Prompt,
+    /// Proposed by the agent or the server.
+    Auto,
+    /// Set by the user.
+    User,
+}
+
+/// How a session's files are isolated from the user's checkout.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Isolation {
+    /// Its own branch and worktree under Arbor's data directory (the default).
+    #[default]
+    Worktree,
+    /// Directly in the given directory, on whatever is checked out there.
+    InPlace,
+}
+
+/// How much the agent may do without asking.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PermissionMode {
+    /// Ask before every action that needs permission (the default).
+    #[default]
+    Ask,
+    /// Allow file edits, ask for everything else.
+    AcceptEdits,
+    /// Allow everything without asking. Only ever chosen explicitly by the user.
+    BypassPermissions,
+}
+
+/// Per-session settings.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionConfig {
+    /// Limit on one turn, in seconds; the turn is cancelled and the session marked `timeout` when
+    /// exceeded. Default 1800.
+    pub turn_timeout_secs: Option<u64>,
+    /// Optional limit on the whole session's running time, in seconds. Default none.
+    pub session_timeout_secs: Option<u64>,
+    /// Limit on starting the agent process and its handshake, in seconds. Default 60.
+    pub startup_timeout_secs: Option<u64>,
+    /// Permission mode passed to the agent. Default `ask`.
+    pub permission_mode: Option<PermissionMode>,
+    /// Extra system prompt for agents that accept one.
+    pub system_prompt: Option<String>,
+    /// Sampling temperature for agents that accept one.
+    pub temperature: Option<f64>,
+    /// Output token limit for agents that accept one.
+    pub max_tokens: Option<u64>,
+    /// The script for the scripted agent, as text in the script format of `docs/scripted-agent.md`.
+    /// Ignored by other agents. When absent the scripted agent runs its built-in demo script.
+    pub script: Option<String>,
+}
+
+/// Token counts and cost.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// Input tokens, not counting cache reads.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+    /// Input tokens read from the prompt cache.
+    pub cache_read_tokens: u64,
+    /// Input tokens written to the prompt cache.
+    pub cache_write_tokens: u64,
+    /// Cost in US dollars, as reported by the agent (0 when it reports none).
+    pub cost_usd: f64,
+}
+
+impl Usage {
+    /// Adds another usage figure to this one.
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_read_tokens += other.cache_read_tokens;
+        self.cache_write_tokens += other.cache_write_tokens;
+        self.cost_usd += other.cost_usd;
+    }
+}
+
+/// A session: one agent conversation on one branch and worktree (or in place).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    /// Arbor's id for the session; stable for its whole life.
+    pub id: Uuid,
+    /// The agent's own id for the conversation, once known; used to resume it.
+    pub agent_session_id: Option<String>,
+    /// Id of the agent running the session (see `agents/list`).
+    pub agent: String,
+    /// Model requested for the session, if any.
+    pub model: Option<String>,
+    /// Title shown in lists.
+    pub title: Option<String>,
+    /// Where the title came from; null when there is no title.
+    pub title_source: Option<TitleSource>,
+    /// The first prompt sent to the session.
+    pub first_prompt: Option<String>,
+    /// Lifecycle status.
+    pub status: SessionStatus,
+    /// What the agent is doing; null unless the session is running.
+    pub agent_state: Option<AgentState>,
+    /// Why the session ended in its current status, when it did not end normally.
+    pub status_reason: Option<String>,
+    /// Root of the git repository the session works on.
+    pub repo_root: String,
+    /// Directory the agent runs in: the worktree, or the repository directory for in-place sessions.
+    pub cwd: String,
+    /// Worktree or in place.
+    pub isolation: Isolation,
+    /// The session's branch (`arbor/<short-id>-<slug>`), or the checked-out branch in place.
+    pub branch: Option<String>,
+    /// The branch the session started from.
+    pub base_branch: Option<String>,
+    /// The commit the session started from.
+    pub base_commit: Option<String>,
+    /// Settings the session was created with.
+    pub config: SessionConfig,
+    /// The session this one resumed, when it was started by `session/resume` with `asNewSession`.
+    pub resumed_from: Option<Uuid>,
+    /// Pinned sessions are listed first.
+    pub pinned: bool,
+    /// Hidden sessions are left out of `session/list` unless asked for.
+    pub hidden: bool,
+    /// Token usage and cost summed over the session.
+    pub usage: Usage,
+    /// Seq of the session's newest event (0 when it has none).
+    pub last_seq: u64,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at: i64,
+    /// Time of the last change, milliseconds since the Unix epoch.
+    pub updated_at: i64,
+}
+
+/// `agents/list` result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentsListResult {
+    /// Every agent Arbor knows, available or not.
+    pub agents: Vec<AgentInfo>,
+}
+
+/// `session/new` params.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NewSessionParams {
+    /// A directory inside the git repository to work on.
+    pub cwd: String,
+    /// Agent id from `agents/list`.
+    pub agent: String,
+    /// Model name, when the agent accepts one.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// Title; recorded with source `user`. Without it, the first prompt gives the title.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// First prompt, sent as soon as the agent is ready.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Branch to start from; default the repository's current branch.
+    #[serde(default)]
+    pub base_branch: Option<String>,
+    /// Worktree (default) or in place.
+    #[serde(default)]
+    pub isolation: Option<Isolation>,
+    /// Per-session settings.
+    #[serde(default)]
+    pub config: Option<SessionConfig>,
+}
+
+/// Params naming one session.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionIdParams {
+    /// The session's Arbor id.
+    pub session_id: Uuid,
+}
+
+/// `session/list` params.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListSessionsParams {
+    /// Case-insensitive text matched against title, repository path, working directory and first
+    /// prompt.
+    #[serde(default)]
+    pub query: Option<String>,
+    /// Only sessions of this agent.
+    #[serde(default)]
+    pub agent: Option<String>,
+    /// Only sessions in one of these statuses.
+    #[serde(default)]
+    pub status: Option<Vec<SessionStatus>>,
+    /// Include hidden sessions.
+    #[serde(default)]
+    pub include_hidden: bool,
+    /// Page size; default 100, at most 1000.
+    #[serde(default)]
+    pub limit: Option<u32>,
+    /// Number of sessions to skip (from `nextOffset` of the previous page).
+    #[serde(default)]
+    pub offset: Option<u32>,
+}
+
+/// `session/list` result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ListSessionsResult {
+    /// Pinned sessions first (in pin order), then the most recently updated.
+    pub sessions: Vec<Session>,
+    /// Number of sessions matching the filter, over all pages.
+    pub total: u32,
+    /// Offset of the next page, or null on the last page.
+    pub next_offset: Option<u32>,
+}
+
+/// Whether a prompt sent during a turn interrupts it or waits for it.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PromptMode {
+    /// Send after the current turn ends (the default).
+    #[default]
+    Queue,
+    /// Interrupt the current turn, then send.
+    Interrupt,
+}
+
+/// `session/prompt` params.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PromptParams {
+    /// The session's Arbor id.
+    pub session_id: Uuid,
+    /// The message.
+    pub text: String,
+    /// What to do when the agent is working; default `queue`.
+    #[serde(default)]
+    pub mode: Option<PromptMode>,
+}
+
+/// `session/prompt` result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptResult {
+    /// True when the prompt waits behind a running turn.
+    pub queued: bool,
+}
+
+/// `session/resume` params.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResumeParams {
+    /// The session to resume.
+    pub session_id: Uuid,
+    /// A prompt to send once the agent is back.
+    #[serde(default)]
+    pub prompt: Option<String>,
+    /// Continue the conversation in a new session (with `resumedFrom` set) instead of in place;
+    /// the old session keeps its history unchanged.
+    #[serde(default)]
+    pub as_new_session: bool,
+}
+
+/// `session/configure` params. Absent fields are left as they are.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigureParams {
+    /// The session to change.
+    pub session_id: Uuid,
+    /// New title. Applied only when `titleSource` is at least the current title's source.
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Source of the new title; default `user`.
+    #[serde(default)]
+    pub title_source: Option<TitleSource>,
+    /// Pin or unpin.
+    #[serde(default)]
+    pub pinned: Option<bool>,
+    /// Hide or show.
+    #[serde(default)]
+    pub hidden: Option<bool>,
+}
+
+/// `session/delete` params.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DeleteParams {
+    /// The session to remove.
+    pub session_id: Uuid,
+    /// Also delete the session's branch. Refused when the branch holds commits that are not in its
+    /// base branch, unless `force` is set.
+    #[serde(default)]
+    pub delete_branch: bool,
+    /// Delete the branch even when it is not merged.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// `session/delete` result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct DeleteResult {
+    /// The branch left in the repository, if any, so the user knows where the work is.
+    pub kept_branch: Option<String>,
+    /// The commit made of uncommitted worktree changes before the worktree was removed, if any.
+    pub snapshot_commit: Option<String>,
+}
+
+/// `session/events` params.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventsParams {
+    /// The session to read.
+    pub session_id: Uuid,
+    /// Return events with a seq greater than this; default 0 (from the start).
+    #[serde(default)]
+    pub after_seq: Option<u64>,
+    /// Page size; default 500, at most 5000.
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// `session/events` result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EventsResult {
+    /// Events in seq order.
+    pub events: Vec<crate::SessionEventNotification>,
+    /// True when more events follow this page.
+    pub has_more: bool,
+    /// The session's newest seq at the time of reading.
+    pub last_seq: u64,
+}
+
+/// `session/subscribe` params.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SubscribeParams {
+    /// The session to watch.
+    pub session_id: Uuid,
+    /// Replay events with a seq greater than this before the live ones; default 0 (everything).
+    #[serde(default)]
+    pub after_seq: Option<u64>,
+}
+
+/// `session/subscribe` result. The replayed and live events arrive as `session/event`
+/// notifications, each seq exactly once and in order.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SubscribeResult {
+    /// The session's newest seq when the subscription started; replay covers up to here.
+    pub last_seq: u64,
+}
+
+/// `session/respond` params: the answer to a `permission_request` event.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RespondParams {
+    /// The session that asked.
+    pub session_id: Uuid,
+    /// `requestId` of the permission_request event.
+    pub request_id: String,
+    /// The chosen option's `optionId`; null cancels the request.
+    pub option_id: Option<String>,
+}
+
+/// Result of requests that return nothing but success.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Ack {}
