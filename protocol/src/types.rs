@@ -265,6 +265,9 @@ pub struct Session {
     pub resumed_from: Option<Uuid>,
     /// Pinned sessions are listed first.
     pub pinned: bool,
+    /// When the session was pinned, milliseconds since the Unix epoch; pinned sessions are listed
+    /// in this order.
+    pub pinned_at: Option<i64>,
     /// Hidden sessions are left out of `session/list` unless asked for.
     pub hidden: bool,
     /// Token usage and cost summed over the session.

@@ -1,1 +1,99 @@
-fn main(){}
+//! The `arbor` binary: the daemon, the editor bridge, the demo and the command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use arbor_server::paths::Paths;
+use arbor_server::{agents, cli, demo, rpc, service::Service};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Parser)]
+#[command(name = "arbor", version, about = "Run coding agents as sessions on their own git worktrees")]
+struct Args {
+    /// Data directory (store, worktrees, logs). Default: $XDG_DATA_HOME/arbor.
+    #[arg(long, global = true, env = "ARBOR_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Runtime directory (socket, discovery file). Default: $XDG_RUNTIME_DIR/arbor.
+    #[arg(long, global = true, env = "ARBOR_RUNTIME_DIR")]
+    runtime_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the protocol on a Unix socket until SIGTERM; sessions live here.
+    Daemon,
+    /// What an editor spawns: bridge stdio to the daemon, starting it when none runs.
+    Lsp {
+        /// Serve in this process over stdio instead of through the daemon.
+        #[arg(long)]
+        standalone: bool,
+    },
+    /// Watch a whole session with the scripted agent in a scratch repository.
+    Demo {
+        /// Directory for the scratch repository and data (default: a new temporary directory).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// List the agents this machine can run.
+    Agents,
+    /// Work with sessions through the daemon.
+    #[command(subcommand)]
+    Session(cli::SessionCommand),
+    /// The built-in scripted agent (started by Arbor itself; speaks ACP on stdio).
+    #[command(hide = true)]
+    ScriptedAgent {
+        /// Where conversations are kept for resume.
+        #[arg(long)]
+        state_dir: PathBuf,
+        /// The script to follow (default: the demo script).
+        #[arg(long)]
+        script: Option<PathBuf>,
+    },
+}
+
+fn init_logging(default_level: &str) {
+    let filter = EnvFilter::try_from_env("ARBOR_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    // stdout carries protocol frames in `arbor lsp`, so logs always go to stderr.
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let paths = Paths::resolve(args.data_dir, args.runtime_dir);
+    match args.command {
+        Command::Daemon => {
+            init_logging("info");
+            rpc::daemon::run(paths).await
+        }
+        Command::Lsp { standalone: true } => {
+            init_logging("warn");
+            let service = Service::start(paths)?;
+            rpc::lsp::serve(service.clone(), tokio::io::stdin(), tokio::io::stdout()).await;
+            service.shutdown().await;
+            Ok(())
+        }
+        Command::Lsp { standalone: false } => {
+            init_logging("warn");
+            rpc::bridge::run(&paths).await
+        }
+        Command::Demo { dir } => {
+            init_logging("warn");
+            demo::run(dir).await
+        }
+        Command::Agents => {
+            init_logging("warn");
+            cli::agents(&paths).await
+        }
+        Command::Session(command) => {
+            init_logging("warn");
+            cli::session(&paths, command).await
+        }
+        Command::ScriptedAgent { state_dir, script } => {
+            agents::scripted::agent::run(state_dir, script).await.context("scripted agent failed")
+        }
+    }
+}

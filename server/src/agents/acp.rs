@@ -1,0 +1,721 @@
+//! The Agent Client Protocol driver: any agent that speaks ACP (newline-delimited JSON-RPC 2.0 on
+//! stdio) as its client. Arbor's scripted agent speaks it, and so do Gemini CLI (`gemini --acp`)
+//! and the ACP adapters of other agents.
+//!
+//! Flow: spawn → `initialize` → `session/new` (or `session/load` to resume) → one `session/prompt`
+//! request per turn, with `session/update` notifications streaming the turn and
+//! `session/request_permission` requests surfacing as permission_request events. File requests
+//! (`fs/read_text_file`, `fs/write_text_file`) are served only inside the session's directory.
+
+use std::collections::{HashMap, VecDeque};
+use std::path::{Component, Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arbor_protocol::{
+    AgentInfo, PermissionOption, PlanEntry, SessionEvent, StopReason, ToolCallContent, ToolCallStatus, ToolKind,
+    Usage,
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, oneshot};
+
+use super::process::ProcessGroup;
+use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
+
+/// ACP protocol version this client speaks.
+const ACP_PROTOCOL_VERSION: u64 = 1;
+/// Lines of the agent's stderr kept for error events.
+const STDERR_TAIL_LINES: usize = 30;
+/// Bound of the channels between the driver and the session actor.
+const CHANNEL_CAPACITY: usize = 256;
+/// Longest line accepted from an agent; a longer one is reported and skipped.
+const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Builds the agent's command line for a session.
+pub type Launcher = Box<dyn Fn(&StartSpec) -> Result<Command, AgentError> + Send + Sync>;
+
+/// A driver for one ACP agent command.
+pub struct AcpDriver {
+    info: AgentInfo,
+    launcher: Arc<Launcher>,
+}
+
+impl AcpDriver {
+    /// A driver reporting `info` and starting agents with `launcher`.
+    pub fn new(info: AgentInfo, launcher: Launcher) -> Self {
+        Self { info, launcher: Arc::new(launcher) }
+    }
+}
+
+impl AgentDriver for AcpDriver {
+    fn info(&self) -> AgentInfo {
+        self.info.clone()
+    }
+
+    fn start(&self, spec: StartSpec) -> StartFuture {
+        let agent = self.info.id.clone();
+        let launcher = self.launcher.clone();
+        Box::pin(async move {
+            let mut command = launcher(&spec)?;
+            command
+                .current_dir(&spec.cwd)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .kill_on_drop(true);
+            let child = command.spawn().map_err(|source| AgentError::Spawn { agent: agent.clone(), source })?;
+            start_connection(child, spec).await
+        })
+    }
+}
+
+/// A JSON-RPC error from the agent.
+#[derive(Debug)]
+struct RpcError {
+    message: String,
+}
+
+type PendingRequests = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, RpcError>>>>>;
+
+/// What the stdout reader hands to the driver loop.
+enum Incoming {
+    /// A request from the agent to the client.
+    Request { id: Value, method: String, params: Value },
+    /// A notification from the agent.
+    Notification { method: String, params: Value },
+    /// A line that is not a JSON-RPC message.
+    Malformed(String),
+}
+
+/// The client side of one ACP connection.
+#[derive(Clone)]
+struct Connection {
+    stdin: mpsc::Sender<String>,
+    pending: PendingRequests,
+    next_id: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Connection {
+    async fn send(&self, message: Value) {
+        // A closed stdin means the agent is gone; the exit is reported by the process watcher.
+        let _ = self.stdin.send(message.to_string()).await;
+    }
+
+    /// Sends a request and returns a receiver for its response.
+    async fn request(&self, method: &str, params: Value) -> oneshot::Receiver<Result<Value, RpcError>> {
+        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (reply, response) = oneshot::channel();
+        self.pending.lock().expect("pending map poisoned").insert(id, reply);
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })).await;
+        response
+    }
+
+    async fn request_and_wait(&self, method: &str, params: Value) -> Result<Value, AgentError> {
+        match self.request(method, params).await.await {
+            Ok(Ok(result)) => Ok(result),
+            Ok(Err(error)) => Err(AgentError::Handshake(format!("{method}: {}", error.message))),
+            Err(_) => Err(AgentError::Handshake(format!("the agent exited before answering {method}"))),
+        }
+    }
+
+    async fn notify(&self, method: &str, params: Value) {
+        self.send(json!({ "jsonrpc": "2.0", "method": method, "params": params })).await;
+    }
+
+    async fn respond(&self, id: Value, result: Result<Value, (i64, String)>) {
+        let message = match result {
+            Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+            Err((code, message)) => json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } }),
+        };
+        self.send(message).await;
+    }
+}
+
+/// Wires up the child's pipes, runs the handshake and starts the driver loop.
+async fn start_connection(mut child: Child, spec: StartSpec) -> Result<AgentHandle, AgentError> {
+    let process_group = ProcessGroup::register(child.id().unwrap_or_default());
+    let stdin = child.stdin.take().expect("stdin is piped");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+
+    let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+    tokio::spawn(capture_stderr(stderr, spec.log_path.clone(), stderr_tail.clone()));
+
+    let (stdin_tx, stdin_rx) = mpsc::channel(CHANNEL_CAPACITY);
+    tokio::spawn(write_stdin(stdin, stdin_rx));
+
+    let pending: PendingRequests = Arc::default();
+    let (incoming_tx, incoming_rx) = mpsc::channel(CHANNEL_CAPACITY);
+    tokio::spawn(read_stdout(stdout, pending.clone(), incoming_tx));
+
+    let connection = Connection { stdin: stdin_tx, pending, next_id: Arc::new(1.into()) };
+    let (exit_tx, exit_rx) = oneshot::channel();
+    tokio::spawn(async move {
+        let status = child.wait().await;
+        let _ = exit_tx.send(status);
+    });
+
+    let handshake = handshake(&connection, &spec).await;
+    let agent_session_id = match handshake {
+        Ok(id) => id,
+        Err(error) => {
+            process_group.terminate(Duration::from_secs(2)).await;
+            let tail = tail_text(&stderr_tail);
+            return Err(match error {
+                AgentError::Handshake(message) if !tail.is_empty() => {
+                    AgentError::Handshake(format!("{message}\nagent stderr:\n{tail}"))
+                }
+                other => other,
+            });
+        }
+    };
+
+    let (commands_tx, commands_rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let (outputs_tx, outputs_rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let _ = outputs_tx.send(AgentOutput::AgentSessionId(agent_session_id.clone())).await;
+    let driver = DriverLoop {
+        connection,
+        agent_session_id,
+        cwd: spec.cwd.clone(),
+        outputs: outputs_tx,
+        permission_requests: HashMap::new(),
+        next_permission: 1,
+        reported_cost: 0.0,
+        turn_cost: 0.0,
+        stderr_tail,
+    };
+    tokio::spawn(driver.run(commands_rx, incoming_rx, exit_rx));
+    Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group })
+}
+
+/// `initialize`, then `session/new` or `session/load`; returns the agent's session id.
+async fn handshake(connection: &Connection, spec: &StartSpec) -> Result<String, AgentError> {
+    let initialized = connection
+        .request_and_wait(
+            "initialize",
+            json!({
+                "protocolVersion": ACP_PROTOCOL_VERSION,
+                "clientCapabilities": { "fs": { "readTextFile": true, "writeTextFile": true }, "terminal": false },
+                "clientInfo": { "name": "arbor", "version": env!("CARGO_PKG_VERSION") },
+            }),
+        )
+        .await?;
+    let cwd = spec.cwd.display().to_string();
+    match &spec.resume {
+        Some(agent_session_id) => {
+            let can_load = initialized["agentCapabilities"]["loadSession"].as_bool().unwrap_or(false);
+            if !can_load {
+                return Err(AgentError::Handshake("this agent cannot resume a conversation (no loadSession)".into()));
+            }
+            connection
+                .request_and_wait(
+                    "session/load",
+                    json!({ "sessionId": agent_session_id, "cwd": cwd, "mcpServers": [] }),
+                )
+                .await?;
+            Ok(agent_session_id.clone())
+        }
+        None => {
+            let created = connection.request_and_wait("session/new", json!({ "cwd": cwd, "mcpServers": [] })).await?;
+            created["sessionId"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| AgentError::Handshake("session/new returned no sessionId".into()))
+        }
+    }
+}
+
+struct DriverLoop {
+    connection: Connection,
+    agent_session_id: String,
+    cwd: PathBuf,
+    outputs: mpsc::Sender<AgentOutput>,
+    /// Arbor request id → the agent's JSON-RPC id of a pending `session/request_permission`.
+    permission_requests: HashMap<String, Value>,
+    next_permission: u64,
+    /// Cumulative cost already reported, so usage_update's running total becomes deltas.
+    reported_cost: f64,
+    /// Cost reported during the current turn, added to the turn's usage when it ends.
+    turn_cost: f64,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+/// The end of a `session/prompt` request.
+type TurnResult = Result<Result<Value, RpcError>, oneshot::error::RecvError>;
+
+impl DriverLoop {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<AgentCommand>,
+        mut incoming: mpsc::Receiver<Incoming>,
+        mut exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
+    ) {
+        let mut turn: Option<oneshot::Receiver<Result<Value, RpcError>>> = None;
+        let mut incoming_open = true;
+        loop {
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(AgentCommand::Prompt(text)) => {
+                        let params = json!({
+                            "sessionId": self.agent_session_id,
+                            "prompt": [{ "type": "text", "text": text }],
+                        });
+                        turn = Some(self.connection.request("session/prompt", params).await);
+                    }
+                    Some(AgentCommand::Cancel) => self.cancel().await,
+                    Some(AgentCommand::Respond { request_id, option_id }) => {
+                        self.answer_permission(&request_id, option_id).await;
+                    }
+                    // The actor dropped its handle: it is terminating the process group itself.
+                    None => return,
+                },
+                result = async { turn.as_mut().expect("guarded by the select condition").await }, if turn.is_some() => {
+                    turn = None;
+                    self.finish_turn(result).await;
+                }
+                message = incoming.recv(), if incoming_open => match message {
+                    Some(message) => self.handle_incoming(message).await,
+                    None => incoming_open = false,
+                },
+                status = &mut exit => {
+                    // Let the reader drain what the agent printed before it exited.
+                    while let Some(message) = incoming.recv().await {
+                        self.handle_incoming(message).await;
+                    }
+                    let status = status.unwrap_or_else(|_| Err(std::io::Error::other("the process watcher stopped")));
+                    let (clean, message) = match status {
+                        Ok(status) if status.success() => (true, "the agent exited".to_string()),
+                        Ok(status) => (false, format!("the agent process ended unexpectedly ({status})")),
+                        Err(error) => (false, format!("could not wait for the agent process: {error}")),
+                    };
+                    let tail = tail_text(&self.stderr_tail);
+                    let message = if tail.is_empty() { message } else { format!("{message}\nagent stderr:\n{tail}") };
+                    let _ = self.outputs.send(AgentOutput::Exited { clean, message }).await;
+                    return;
+                }
+            }
+        }
+    }
+
+    async fn output(&self, output: AgentOutput) {
+        let _ = self.outputs.send(output).await;
+    }
+
+    async fn cancel(&mut self) {
+        self.connection.notify("session/cancel", json!({ "sessionId": self.agent_session_id })).await;
+        // ACP: on cancel the client answers every pending permission request with "cancelled".
+        let pending: Vec<String> = self.permission_requests.keys().cloned().collect();
+        for request_id in pending {
+            self.answer_permission(&request_id, None).await;
+        }
+    }
+
+    async fn answer_permission(&mut self, request_id: &str, option_id: Option<String>) {
+        let Some(rpc_id) = self.permission_requests.remove(request_id) else { return };
+        let outcome = match option_id {
+            Some(option_id) => json!({ "outcome": "selected", "optionId": option_id }),
+            None => json!({ "outcome": "cancelled" }),
+        };
+        self.connection.respond(rpc_id, Ok(json!({ "outcome": outcome }))).await;
+    }
+
+    async fn finish_turn(&mut self, result: TurnResult) {
+        let stop_reason = match result {
+            Ok(Ok(response)) => {
+                let mut usage = response.get("usage").map(usage_from_acp).unwrap_or_default();
+                usage.cost_usd = std::mem::take(&mut self.turn_cost);
+                if usage != Usage::default() {
+                    self.output(AgentOutput::Usage(usage)).await;
+                }
+                parse_stop_reason(response["stopReason"].as_str().unwrap_or("end_turn"))
+            }
+            Ok(Err(error)) => {
+                self.output(AgentOutput::Event(SessionEvent::Error { message: error.message, fatal: false })).await;
+                StopReason::Error
+            }
+            // The agent exited mid-turn; the exit watcher reports it.
+            Err(_) => StopReason::Error,
+        };
+        self.output(AgentOutput::TurnEnded(stop_reason)).await;
+    }
+
+    async fn handle_incoming(&mut self, message: Incoming) {
+        match message {
+            Incoming::Notification { method, params } if method == "session/update" => {
+                self.handle_update(&params["update"]).await;
+            }
+            Incoming::Notification { .. } => {}
+            Incoming::Request { id, method, params } => self.handle_request(id, &method, params).await,
+            Incoming::Malformed(line) => {
+                let message = format!("the agent sent a line that is not a JSON-RPC message: {}", preview(&line));
+                self.output(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
+            }
+        }
+    }
+
+    async fn handle_update(&mut self, update: &Value) {
+        let event = match update["sessionUpdate"].as_str().unwrap_or_default() {
+            "agent_message_chunk" => text_of(&update["content"]).map(|text| SessionEvent::AgentMessageChunk { text }),
+            "agent_thought_chunk" => text_of(&update["content"]).map(|text| SessionEvent::AgentThoughtChunk { text }),
+            "tool_call" => Some(SessionEvent::ToolCall {
+                tool_call_id: update["toolCallId"].as_str().unwrap_or_default().to_string(),
+                title: update["title"].as_str().unwrap_or("Tool call").to_string(),
+                tool_kind: parse_tool_kind(update["kind"].as_str()),
+                status: parse_tool_status(update["status"].as_str()).unwrap_or(ToolCallStatus::Pending),
+                raw_input: update.get("rawInput").cloned(),
+                content: tool_content(update, &self.cwd).unwrap_or_default(),
+                locations: locations(update, &self.cwd),
+            }),
+            "tool_call_update" => Some(SessionEvent::ToolCallUpdate {
+                tool_call_id: update["toolCallId"].as_str().unwrap_or_default().to_string(),
+                status: parse_tool_status(update["status"].as_str()),
+                title: update["title"].as_str().map(str::to_string),
+                content: tool_content(update, &self.cwd),
+            }),
+            "plan" => Some(SessionEvent::Plan {
+                entries: update["entries"]
+                    .as_array()
+                    .map(|entries| {
+                        entries
+                            .iter()
+                            .map(|entry| PlanEntry {
+                                content: entry["content"].as_str().unwrap_or_default().to_string(),
+                                status: entry["status"].as_str().unwrap_or("pending").to_string(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+            "usage_update" => {
+                if let Some(total_cost) = update["cost"]["amount"].as_f64() {
+                    self.turn_cost += (total_cost - self.reported_cost).max(0.0);
+                    self.reported_cost = total_cost;
+                }
+                None
+            }
+            // History replayed by session/load, mode and command lists: Arbor has its own copy or
+            // no use for them.
+            _ => None,
+        };
+        if let Some(event) = event {
+            self.output(AgentOutput::Event(event)).await;
+        }
+    }
+
+    async fn handle_request(&mut self, id: Value, method: &str, params: Value) {
+        match method {
+            "session/request_permission" => {
+                let request_id = format!("perm-{}", self.next_permission);
+                self.next_permission += 1;
+                self.permission_requests.insert(request_id.clone(), id);
+                let tool_call = &params["toolCall"];
+                let options = params["options"]
+                    .as_array()
+                    .map(|options| options.iter().filter_map(|option| serde_json::from_value::<PermissionOption>(option.clone()).ok()).collect())
+                    .unwrap_or_default();
+                let event = SessionEvent::PermissionRequest {
+                    request_id,
+                    tool_call_id: tool_call["toolCallId"].as_str().map(str::to_string),
+                    title: tool_call["title"].as_str().unwrap_or("The agent asks for permission").to_string(),
+                    options,
+                };
+                self.output(AgentOutput::Event(event)).await;
+            }
+            "fs/read_text_file" => {
+                let result = confine(&self.cwd, params["path"].as_str().unwrap_or_default())
+                    .and_then(|path| std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display())))
+                    .map(|content| json!({ "content": select_lines(&content, &params) }));
+                self.connection.respond(id, result.map_err(|message| (-32002, message))).await;
+            }
+            "fs/write_text_file" => {
+                let content = params["content"].as_str().unwrap_or_default().to_string();
+                let result = confine(&self.cwd, params["path"].as_str().unwrap_or_default()).and_then(|path| {
+                    if let Some(parent) = path.parent() {
+                        std::fs::create_dir_all(parent).map_err(|error| error.to_string())?;
+                    }
+                    std::fs::write(&path, content).map_err(|error| format!("{}: {error}", path.display()))
+                });
+                self.connection.respond(id, result.map(|()| Value::Null).map_err(|message| (-32002, message))).await;
+            }
+            other => {
+                self.connection.respond(id, Err((-32601, format!("method not supported by Arbor: {other}")))).await;
+            }
+        }
+    }
+}
+
+/// Resolves an agent-supplied path and refuses anything outside `root`.
+fn confine(root: &Path, requested: &str) -> Result<PathBuf, String> {
+    let requested_path = Path::new(requested);
+    let joined = if requested_path.is_absolute() { requested_path.to_path_buf() } else { root.join(requested_path) };
+    let mut normalised = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::ParentDir => {
+                normalised.pop();
+            }
+            Component::CurDir => {}
+            other => normalised.push(other),
+        }
+    }
+    // Resolve symlinks through the deepest existing ancestor so a link cannot lead outside.
+    let mut existing = normalised.clone();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.file_name().map(|name| name.to_os_string()), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                rest.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => break,
+        }
+    }
+    let mut resolved = existing.canonicalize().map_err(|error| format!("{requested}: {error}"))?;
+    for name in rest.into_iter().rev() {
+        resolved.push(name);
+    }
+    let root = root.canonicalize().map_err(|error| format!("{}: {error}", root.display()))?;
+    if resolved.starts_with(&root) {
+        Ok(resolved)
+    } else {
+        Err(format!("{requested} is outside the session's directory {}", root.display()))
+    }
+}
+
+/// Applies ACP's optional `line` (1-based) and `limit` to a file's text.
+fn select_lines(content: &str, params: &Value) -> String {
+    let first = params["line"].as_u64().unwrap_or(1).max(1) as usize - 1;
+    match params["limit"].as_u64() {
+        None if first == 0 => content.to_string(),
+        limit => content
+            .lines()
+            .skip(first)
+            .take(limit.map(|limit| limit as usize).unwrap_or(usize::MAX))
+            .map(|line| format!("{line}\n"))
+            .collect(),
+    }
+}
+
+fn text_of(content: &Value) -> Option<String> {
+    match content["type"].as_str() {
+        Some("text") | None => content["text"].as_str().map(str::to_string),
+        _ => None,
+    }
+}
+
+fn relative(cwd: &Path, path: &str) -> String {
+    Path::new(path).strip_prefix(cwd).map(|relative| relative.display().to_string()).unwrap_or_else(|_| path.to_string())
+}
+
+fn locations(update: &Value, cwd: &Path) -> Vec<String> {
+    update["locations"]
+        .as_array()
+        .map(|locations| locations.iter().filter_map(|location| location["path"].as_str()).map(|path| relative(cwd, path)).collect())
+        .unwrap_or_default()
+}
+
+/// Maps ACP tool call content. Command output reported in `rawOutput` (`output`, `exitCode`)
+/// becomes terminal content, since Arbor does not run terminals on an agent's behalf.
+fn tool_content(update: &Value, cwd: &Path) -> Option<Vec<ToolCallContent>> {
+    let mut content: Option<Vec<ToolCallContent>> = update["content"].as_array().map(|items| {
+        items
+            .iter()
+            .filter_map(|item| match item["type"].as_str() {
+                Some("content") => text_of(&item["content"]).map(|text| ToolCallContent::Text { text }),
+                Some("diff") => Some(ToolCallContent::Diff {
+                    path: relative(cwd, item["path"].as_str().unwrap_or_default()),
+                    old_text: item["oldText"].as_str().map(str::to_string),
+                    new_text: item["newText"].as_str().unwrap_or_default().to_string(),
+                }),
+                _ => None,
+            })
+            .collect()
+    });
+    if let Some(output) = update["rawOutput"]["output"].as_str() {
+        let exit_code = update["rawOutput"]["exitCode"].as_i64().map(|code| code as i32);
+        content.get_or_insert_with(Vec::new).push(ToolCallContent::Terminal { output: output.to_string(), exit_code });
+    }
+    content
+}
+
+fn parse_tool_kind(kind: Option<&str>) -> ToolKind {
+    match kind {
+        Some("read") => ToolKind::Read,
+        Some("edit") => ToolKind::Edit,
+        Some("delete") => ToolKind::Delete,
+        Some("move") => ToolKind::Move,
+        Some("search") => ToolKind::Search,
+        Some("execute") => ToolKind::Execute,
+        Some("think") => ToolKind::Think,
+        Some("fetch") => ToolKind::Fetch,
+        _ => ToolKind::Other,
+    }
+}
+
+fn parse_tool_status(status: Option<&str>) -> Option<ToolCallStatus> {
+    match status? {
+        "pending" => Some(ToolCallStatus::Pending),
+        "in_progress" => Some(ToolCallStatus::InProgress),
+        "completed" => Some(ToolCallStatus::Completed),
+        "failed" => Some(ToolCallStatus::Failed),
+        _ => None,
+    }
+}
+
+fn parse_stop_reason(reason: &str) -> StopReason {
+    match reason {
+        "cancelled" => StopReason::Cancelled,
+        "max_tokens" => StopReason::MaxTokens,
+        "refusal" => StopReason::Refusal,
+        "max_turn_requests" => StopReason::MaxTurnRequests,
+        _ => StopReason::EndTurn,
+    }
+}
+
+/// Token usage in the shape of ACP's prompt response `usage`.
+fn usage_from_acp(usage: &Value) -> Usage {
+    let count = |name: &str| usage[name].as_u64().unwrap_or(0);
+    Usage {
+        input_tokens: count("inputTokens"),
+        output_tokens: count("outputTokens"),
+        cache_read_tokens: count("cachedReadTokens"),
+        cache_write_tokens: count("cachedWriteTokens"),
+        cost_usd: 0.0,
+    }
+}
+
+fn preview(line: &str) -> String {
+    const LIMIT: usize = 200;
+    if line.len() <= LIMIT {
+        return line.to_string();
+    }
+    let mut end = LIMIT;
+    while !line.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &line[..end])
+}
+
+fn tail_text(tail: &Mutex<VecDeque<String>>) -> String {
+    tail.lock().expect("stderr tail poisoned").iter().cloned().collect::<Vec<_>>().join("\n")
+}
+
+async fn write_stdin(mut stdin: tokio::process::ChildStdin, mut lines: mpsc::Receiver<String>) {
+    while let Some(mut line) = lines.recv().await {
+        line.push('\n');
+        if stdin.write_all(line.as_bytes()).await.is_err() || stdin.flush().await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn read_stdout(stdout: tokio::process::ChildStdout, pending: PendingRequests, incoming: mpsc::Sender<Incoming>) {
+    let mut reader = BufReader::new(stdout);
+    let mut buffer = Vec::new();
+    loop {
+        buffer.clear();
+        let read = (&mut reader).take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buffer).await;
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        if buffer.len() > MAX_LINE_BYTES {
+            let _ = incoming.send(Incoming::Malformed(format!("(a line longer than {MAX_LINE_BYTES} bytes)"))).await;
+            // Skip the rest of the oversized line.
+            let mut rest = Vec::new();
+            if reader.read_until(b'\n', &mut rest).await.is_err() {
+                break;
+            }
+            continue;
+        }
+        let line = String::from_utf8_lossy(&buffer);
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let message = match serde_json::from_str::<Value>(line) {
+            Ok(message @ Value::Object(_)) => message,
+            _ => {
+                let _ = incoming.send(Incoming::Malformed(line.to_string())).await;
+                continue;
+            }
+        };
+        let method = message["method"].as_str().map(str::to_string);
+        let id = message.get("id").cloned();
+        let routed = match (method, id) {
+            (Some(method), Some(id)) => Some(Incoming::Request { id, method, params: message["params"].clone() }),
+            (Some(method), None) => Some(Incoming::Notification { method, params: message["params"].clone() }),
+            (None, Some(id)) => {
+                let sender = id.as_u64().and_then(|id| pending.lock().expect("pending map poisoned").remove(&id));
+                match sender {
+                    Some(sender) => {
+                        let result = match message.get("error") {
+                            Some(error) => Err(RpcError {
+                                message: error["message"].as_str().unwrap_or("the agent reported an error").to_string(),
+                            }),
+                            None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
+                        };
+                        let _ = sender.send(result);
+                        None
+                    }
+                    None => Some(Incoming::Malformed(line.to_string())),
+                }
+            }
+            (None, None) => Some(Incoming::Malformed(line.to_string())),
+        };
+        if let Some(routed) = routed {
+            if incoming.send(routed).await.is_err() {
+                break;
+            }
+        }
+    }
+    // Dropping the pending senders wakes every waiter with "the agent exited".
+    pending.lock().expect("pending map poisoned").clear();
+}
+
+async fn capture_stderr(stderr: tokio::process::ChildStderr, log_path: PathBuf, tail: Arc<Mutex<VecDeque<String>>>) {
+    if let Some(parent) = log_path.parent() {
+        let _ = tokio::fs::create_dir_all(parent).await;
+    }
+    let mut log = tokio::fs::OpenOptions::new().create(true).append(true).open(&log_path).await.ok();
+    let mut lines = BufReader::new(stderr).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(file) = log.as_mut() {
+            let _ = file.write_all(format!("{line}\n").as_bytes()).await;
+        }
+        let mut tail = tail.lock().expect("stderr tail poisoned");
+        if tail.len() == STDERR_TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn confine_refuses_paths_outside_the_root() {
+        let root = std::env::temp_dir().join(format!("arbor-confine-{}", std::process::id()));
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        assert!(confine(&root, "src/new.rs").is_ok());
+        assert!(confine(&root, &root.join("a/b.txt").display().to_string()).is_ok());
+        assert!(confine(&root, "../escape.txt").unwrap_err().contains("outside"));
+        assert!(confine(&root, "/etc/passwd").unwrap_err().contains("outside"));
+        std::os::unix::fs::symlink("/etc", root.join("link")).unwrap();
+        assert!(confine(&root, "link/passwd").unwrap_err().contains("outside"));
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+
+    #[test]
+    fn line_selection_follows_acp() {
+        let text = "a\nb\nc\n";
+        assert_eq!(select_lines(text, &json!({})), text);
+        assert_eq!(select_lines(text, &json!({ "line": 2, "limit": 1 })), "b\n");
+    }
+}

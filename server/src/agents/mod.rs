@@ -1,0 +1,138 @@
+//! Agent drivers: one per agent family behind [`AgentDriver`], each turning its agent's own
+//! protocol into Arbor's [`AgentOutput`]s.
+//!
+//! A driver starts the agent process (in its own process group) and returns an [`AgentHandle`]:
+//! commands go in, outputs come out, both over bounded channels. The session actor owns the
+//! handle; the driver's task owns the process.
+
+pub mod acp;
+pub mod process;
+pub mod scripted;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arbor_protocol::{AgentInfo, SessionConfig, SessionEvent, StopReason, Usage};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::paths::Paths;
+
+/// Errors of starting or talking to an agent.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// No such agent id.
+    #[error("unknown agent '{0}'; agents/list names the agents this server knows")]
+    Unknown(String),
+    /// The agent is known but cannot run here.
+    #[error("agent '{agent}' is not available: {hint}")]
+    Unavailable { agent: String, hint: String },
+    /// The agent process could not be started.
+    #[error("could not start agent '{agent}': {source}")]
+    Spawn { agent: String, source: std::io::Error },
+    /// The agent started but its handshake failed.
+    #[error("agent handshake failed: {0}")]
+    Handshake(String),
+}
+
+/// What a driver needs to start an agent for a session.
+#[derive(Debug, Clone)]
+pub struct StartSpec {
+    /// Arbor's session id.
+    pub session_id: Uuid,
+    /// Directory the agent works in.
+    pub cwd: PathBuf,
+    /// Model requested, if any.
+    pub model: Option<String>,
+    /// The session's settings.
+    pub config: SessionConfig,
+    /// The agent's own conversation id to resume, if resuming.
+    pub resume: Option<String>,
+    /// File that receives the agent's stderr.
+    pub log_path: PathBuf,
+}
+
+/// Commands from the session actor to the driver.
+#[derive(Debug)]
+pub enum AgentCommand {
+    /// Start a turn with this prompt.
+    Prompt(String),
+    /// Interrupt the current turn.
+    Cancel,
+    /// Answer a permission request (None cancels it).
+    Respond { request_id: String, option_id: Option<String> },
+}
+
+/// What a driver reports, in the order it happened.
+#[derive(Debug)]
+pub enum AgentOutput {
+    /// An event for the session's log.
+    Event(SessionEvent),
+    /// The agent's own conversation id became known.
+    AgentSessionId(String),
+    /// Usage figures to add to the session's totals.
+    Usage(Usage),
+    /// The current turn ended.
+    TurnEnded(StopReason),
+    /// The agent process ended. `clean` is true for a zero exit status.
+    Exited { clean: bool, message: String },
+}
+
+/// A running agent, as seen by its session actor.
+pub struct AgentHandle {
+    /// Commands to the driver.
+    pub commands: mpsc::Sender<AgentCommand>,
+    /// Outputs of the driver.
+    pub outputs: mpsc::Receiver<AgentOutput>,
+    /// The agent's process group, ended as a whole on stop.
+    pub process_group: process::ProcessGroup,
+}
+
+/// Future returned by [`AgentDriver::start`].
+pub type StartFuture = Pin<Box<dyn Future<Output = Result<AgentHandle, AgentError>> + Send>>;
+
+/// One agent family.
+pub trait AgentDriver: Send + Sync {
+    /// The agent's id, availability, version and capabilities, as `agents/list` shows them.
+    fn info(&self) -> AgentInfo;
+    /// Starts the agent for a session (a new conversation, or the one in `spec.resume`) and
+    /// completes its handshake.
+    fn start(&self, spec: StartSpec) -> StartFuture;
+}
+
+/// Every driver this server has, keyed by agent id.
+#[derive(Clone)]
+pub struct AgentRegistry {
+    drivers: Vec<Arc<dyn AgentDriver>>,
+}
+
+impl AgentRegistry {
+    /// The drivers available to a server using `paths`.
+    pub fn new(paths: &Paths) -> Self {
+        Self { drivers: vec![Arc::new(scripted::driver(paths))] }
+    }
+
+    /// Every agent's info.
+    pub fn list(&self) -> Vec<AgentInfo> {
+        self.drivers.iter().map(|driver| driver.info()).collect()
+    }
+
+    /// The driver for `id`, if it is known and available.
+    pub fn get(&self, id: &str) -> Result<Arc<dyn AgentDriver>, AgentError> {
+        let driver = self
+            .drivers
+            .iter()
+            .find(|driver| driver.info().id == id)
+            .ok_or_else(|| AgentError::Unknown(id.to_string()))?;
+        let info = driver.info();
+        if !info.available {
+            return Err(AgentError::Unavailable {
+                agent: id.to_string(),
+                hint: info.install_hint.unwrap_or_else(|| "it was not found on this machine".into()),
+            });
+        }
+        Ok(driver.clone())
+    }
+}

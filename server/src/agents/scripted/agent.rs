@@ -1,0 +1,535 @@
+//! The scripted agent process (`arbor scripted-agent`): the agent side of the Agent Client
+//! Protocol, acting out a script instead of calling a model.
+//!
+//! Its conversation state (script and position) lives in `<state-dir>/<session id>.json`, so a
+//! restarted process can `session/load` it: that is how resume works for it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::script::{Action, DEMO_SCRIPT, Script};
+
+/// What the agent remembers of a conversation between runs.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Conversation {
+    id: String,
+    script: String,
+    next_turn: usize,
+    cwd: PathBuf,
+    total_cost_usd: f64,
+}
+
+/// Lines written to stdout: JSON-RPC messages, or deliberately malformed text.
+enum Outgoing {
+    Message(Value),
+    Raw(String),
+}
+
+#[derive(Clone)]
+struct Agent {
+    state_dir: PathBuf,
+    script_path: Option<PathBuf>,
+    out: mpsc::Sender<Outgoing>,
+    pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>,
+    next_request: Arc<std::sync::atomic::AtomicU64>,
+    conversation: Arc<Mutex<Option<Conversation>>>,
+    turn: Arc<Mutex<Option<watch::Sender<bool>>>>,
+}
+
+/// Runs the agent on stdin/stdout until stdin closes.
+pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&state_dir)?;
+    let (out, mut outgoing) = mpsc::channel::<Outgoing>(256);
+    let writer = tokio::spawn(async move {
+        let mut stdout = tokio::io::stdout();
+        while let Some(message) = outgoing.recv().await {
+            let mut line = match message {
+                Outgoing::Message(message) => message.to_string(),
+                Outgoing::Raw(text) => text,
+            };
+            line.push('\n');
+            if stdout.write_all(line.as_bytes()).await.is_err() || stdout.flush().await.is_err() {
+                break;
+            }
+        }
+    });
+    let agent = Agent {
+        state_dir,
+        script_path,
+        out,
+        pending: Arc::default(),
+        next_request: Arc::new(1.into()),
+        conversation: Arc::default(),
+        turn: Arc::default(),
+    };
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Some(line) = lines.next_line().await? {
+        let Ok(message) = serde_json::from_str::<Value>(&line) else { continue };
+        agent.handle(message).await;
+    }
+    drop(agent);
+    let _ = writer.await;
+    Ok(())
+}
+
+impl Agent {
+    async fn send(&self, message: Value) {
+        let _ = self.out.send(Outgoing::Message(message)).await;
+    }
+
+    async fn reply(&self, id: Value, result: Result<Value, String>) {
+        let message = match result {
+            Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
+            Err(message) => json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32000, "message": message } }),
+        };
+        self.send(message).await;
+    }
+
+    async fn update(&self, session_id: &str, update: Value) {
+        self.send(json!({ "jsonrpc": "2.0", "method": "session/update", "params": { "sessionId": session_id, "update": update } }))
+            .await;
+    }
+
+    async fn handle(&self, message: Value) {
+        let method = message["method"].as_str().unwrap_or_default().to_string();
+        let id = message.get("id").cloned();
+        let params = message["params"].clone();
+        match (method.as_str(), id) {
+            ("", Some(id)) => {
+                let waiter = id.as_u64().and_then(|id| self.pending.lock().expect("pending poisoned").remove(&id));
+                if let Some(waiter) = waiter {
+                    let _ = waiter.send(message.get("result").cloned().unwrap_or(Value::Null));
+                }
+            }
+            ("initialize", Some(id)) => {
+                let result = json!({
+                    "protocolVersion": 1,
+                    "agentCapabilities": { "loadSession": true, "promptCapabilities": {} },
+                    "authMethods": [],
+                    "agentInfo": { "name": "arbor-scripted-agent", "version": env!("CARGO_PKG_VERSION") },
+                });
+                self.reply(id, Ok(result)).await;
+            }
+            ("session/new", Some(id)) => {
+                let result = self.new_conversation(&params);
+                self.reply(id, result).await;
+            }
+            ("session/load", Some(id)) => {
+                let result = self.load_conversation(&params);
+                self.reply(id, result).await;
+            }
+            ("session/prompt", Some(id)) => self.start_turn(id, params).await,
+            ("session/cancel", None) => {
+                if let Some(cancel) = self.turn.lock().expect("turn poisoned").as_ref() {
+                    let _ = cancel.send(true);
+                }
+            }
+            (_, Some(id)) => {
+                let message = json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32601, "message": format!("unknown method {method}") } });
+                self.send(message).await;
+            }
+            _ => {}
+        }
+    }
+
+    fn state_file(&self, id: &str) -> PathBuf {
+        self.state_dir.join(format!("{id}.json"))
+    }
+
+    fn save(&self, conversation: &Conversation) {
+        let path = self.state_file(&conversation.id);
+        let temporary = path.with_extension("json.tmp");
+        let text = serde_json::to_string(conversation).expect("conversation serialises");
+        if std::fs::write(&temporary, text).and_then(|()| std::fs::rename(&temporary, &path)).is_err() {
+            eprintln!("scripted agent: could not save {}", path.display());
+        }
+    }
+
+    fn new_conversation(&self, params: &Value) -> Result<Value, String> {
+        let script = match &self.script_path {
+            Some(path) => std::fs::read_to_string(path).map_err(|error| format!("cannot read script {}: {error}", path.display()))?,
+            None => DEMO_SCRIPT.to_string(),
+        };
+        Script::parse(&script).map_err(|error| error.to_string())?;
+        let conversation = Conversation {
+            id: format!("scripted-{}", uuid::Uuid::new_v4()),
+            script,
+            next_turn: 0,
+            cwd: PathBuf::from(params["cwd"].as_str().unwrap_or(".")),
+            total_cost_usd: 0.0,
+        };
+        self.save(&conversation);
+        let id = conversation.id.clone();
+        *self.conversation.lock().expect("conversation poisoned") = Some(conversation);
+        Ok(json!({ "sessionId": id }))
+    }
+
+    fn load_conversation(&self, params: &Value) -> Result<Value, String> {
+        let id = params["sessionId"].as_str().unwrap_or_default();
+        let text = std::fs::read_to_string(self.state_file(id))
+            .map_err(|_| format!("No conversation found with session ID {id}"))?;
+        let mut conversation: Conversation = serde_json::from_str(&text).map_err(|error| error.to_string())?;
+        if let Some(cwd) = params["cwd"].as_str() {
+            conversation.cwd = PathBuf::from(cwd);
+        }
+        *self.conversation.lock().expect("conversation poisoned") = Some(conversation);
+        Ok(Value::Null)
+    }
+
+    async fn start_turn(&self, id: Value, params: Value) {
+        let (cancel_tx, cancel_rx) = watch::channel(false);
+        {
+            let mut turn = self.turn.lock().expect("turn poisoned");
+            if turn.is_some() {
+                drop(turn);
+                let agent = self.clone();
+                tokio::spawn(async move { agent.reply(id, Err("a turn is already running".into())).await });
+                return;
+            }
+            *turn = Some(cancel_tx);
+        }
+        let conversation = {
+            let mut guard = self.conversation.lock().expect("conversation poisoned");
+            guard.as_mut().map(|conversation| {
+                let snapshot = conversation.clone();
+                conversation.next_turn += 1;
+                snapshot
+            })
+        };
+        let agent = self.clone();
+        tokio::spawn(async move {
+            let result = match conversation {
+                None => Err("no session: call session/new or session/load first".to_string()),
+                Some(conversation) => {
+                    let prompt = params["prompt"][0]["text"].as_str().unwrap_or_default().to_string();
+                    let mut advanced = conversation.clone();
+                    advanced.next_turn += 1;
+                    agent.save(&advanced);
+                    let mut turn = Turn { agent: &agent, conversation, prompt, cancel: cancel_rx, chunk_delay: 0, tool_calls: 0, skip_next: false, usage: TurnUsage::default() };
+                    turn.play().await
+                }
+            };
+            *agent.turn.lock().expect("turn poisoned") = None;
+            agent.reply(id, result).await;
+        });
+    }
+
+    /// Sends a request to the client and waits for its result (None if the turn is cancelled).
+    async fn request(&self, method: &str, params: Value, cancel: &mut watch::Receiver<bool>) -> Option<Value> {
+        let id = self.next_request.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (reply, response) = oneshot::channel();
+        self.pending.lock().expect("pending poisoned").insert(id, reply);
+        self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })).await;
+        tokio::select! {
+            result = response => result.ok(),
+            _ = until_cancelled(cancel) => None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct TurnUsage {
+    input: u64,
+    output: u64,
+    cache_read: u64,
+    cache_write: u64,
+}
+
+struct Turn<'a> {
+    agent: &'a Agent,
+    conversation: Conversation,
+    prompt: String,
+    cancel: watch::Receiver<bool>,
+    chunk_delay: u64,
+    tool_calls: u64,
+    skip_next: bool,
+    usage: TurnUsage,
+}
+
+/// How a turn's action ended.
+enum Flow {
+    Continue,
+    Cancelled,
+}
+
+impl Turn<'_> {
+    fn cancelled(&self) -> bool {
+        *self.cancel.borrow()
+    }
+
+    /// Sleeps, returning false when the turn was cancelled meanwhile.
+    async fn sleep(&mut self, millis: u64) -> bool {
+        if millis == 0 {
+            return !self.cancelled();
+        }
+        let cancel = &mut self.cancel;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(millis)) => {}
+            _ = until_cancelled(cancel) => return false,
+        }
+        !self.cancelled()
+    }
+
+    async fn play(&mut self) -> Result<Value, String> {
+        let script = Script::parse(&self.conversation.script).map_err(|error| error.to_string())?;
+        let actions = match script.turns.get(self.conversation.next_turn) {
+            Some(actions) => actions.clone(),
+            None => vec![Action::Say("The script has no more turns.".into())],
+        };
+        let mut stop_reason = "end_turn";
+        for action in actions {
+            if self.cancelled() {
+                stop_reason = "cancelled";
+                break;
+            }
+            if std::mem::take(&mut self.skip_next) && matches!(action, Action::Write { .. } | Action::Run(_)) {
+                continue;
+            }
+            match self.act(action).await? {
+                Flow::Continue => {}
+                Flow::Cancelled => {
+                    stop_reason = "cancelled";
+                    break;
+                }
+            }
+        }
+        if self.cancelled() {
+            stop_reason = "cancelled";
+        }
+        let usage = &self.usage;
+        Ok(json!({
+            "stopReason": stop_reason,
+            "usage": {
+                "inputTokens": usage.input,
+                "outputTokens": usage.output,
+                "cachedReadTokens": usage.cache_read,
+                "cachedWriteTokens": usage.cache_write,
+                "totalTokens": usage.input + usage.output + usage.cache_read + usage.cache_write,
+            },
+        }))
+    }
+
+    async fn stream(&mut self, kind: &str, text: &str) -> Flow {
+        let session_id = self.conversation.id.clone();
+        for chunk in chunks(text) {
+            let update = json!({ "sessionUpdate": kind, "content": { "type": "text", "text": chunk } });
+            self.agent.update(&session_id, update).await;
+            if !self.sleep(self.chunk_delay).await {
+                return Flow::Cancelled;
+            }
+        }
+        Flow::Continue
+    }
+
+    fn next_tool_call_id(&self) -> String {
+        format!("tool-{}-{}", self.conversation.next_turn + 1, self.tool_calls + 1)
+    }
+
+    async fn act(&mut self, action: Action) -> Result<Flow, String> {
+        let session_id = self.conversation.id.clone();
+        let flow = match action {
+            Action::Say(text) => {
+                let text = text.replace("{prompt}", &self.prompt);
+                self.stream("agent_message_chunk", &text).await
+            }
+            Action::Think(text) => self.stream("agent_thought_chunk", &text).await,
+            Action::Plan(steps) => {
+                let entries: Vec<Value> = steps.iter().map(|step| json!({ "content": step, "priority": "medium", "status": "pending" })).collect();
+                self.agent.update(&session_id, json!({ "sessionUpdate": "plan", "entries": entries })).await;
+                Flow::Continue
+            }
+            Action::Ask(title) => {
+                let params = json!({
+                    "sessionId": session_id,
+                    "toolCall": { "toolCallId": self.next_tool_call_id(), "title": title },
+                    "options": [
+                        { "optionId": "allow", "name": "Allow", "kind": "allow_once" },
+                        { "optionId": "reject", "name": "Reject", "kind": "reject_once" },
+                    ],
+                });
+                let mut cancel = self.cancel.clone();
+                match self.agent.request("session/request_permission", params, &mut cancel).await {
+                    None => Flow::Cancelled,
+                    Some(result) => {
+                        let allowed = result["outcome"]["outcome"] == "selected" && result["outcome"]["optionId"] == "allow";
+                        if result["outcome"]["outcome"] == "cancelled" {
+                            Flow::Cancelled
+                        } else if allowed {
+                            Flow::Continue
+                        } else {
+                            self.skip_next = true;
+                            self.stream("agent_message_chunk", "Permission refused, so I skipped that step. ").await
+                        }
+                    }
+                }
+            }
+            Action::Write { path, content } => {
+                self.tool_calls += 1;
+                let tool_call_id = format!("tool-{}-{}", self.conversation.next_turn + 1, self.tool_calls);
+                let absolute = self.conversation.cwd.join(&path);
+                self.agent
+                    .update(&session_id, json!({
+                        "sessionUpdate": "tool_call", "toolCallId": tool_call_id, "title": format!("Write {path}"),
+                        "kind": "edit", "status": "in_progress",
+                        "locations": [{ "path": absolute }], "rawInput": { "path": path, "content": content },
+                    }))
+                    .await;
+                let old_text = std::fs::read_to_string(&absolute).ok();
+                let written = absolute
+                    .parent()
+                    .map(std::fs::create_dir_all)
+                    .unwrap_or(Ok(()))
+                    .and_then(|()| std::fs::write(&absolute, &content));
+                let update = match written {
+                    Ok(()) => json!({
+                        "sessionUpdate": "tool_call_update", "toolCallId": tool_call_id, "status": "completed",
+                        "content": [{ "type": "diff", "path": absolute, "oldText": old_text, "newText": content }],
+                    }),
+                    Err(error) => json!({
+                        "sessionUpdate": "tool_call_update", "toolCallId": tool_call_id, "status": "failed",
+                        "content": [{ "type": "content", "content": { "type": "text", "text": format!("could not write {path}: {error}") } }],
+                    }),
+                };
+                self.agent.update(&session_id, update).await;
+                Flow::Continue
+            }
+            Action::Run(command) => self.run_command(&session_id, &command).await,
+            Action::Pause(millis) => {
+                if self.sleep(millis).await {
+                    Flow::Continue
+                } else {
+                    Flow::Cancelled
+                }
+            }
+            Action::ChunkDelay(millis) => {
+                self.chunk_delay = millis;
+                Flow::Continue
+            }
+            Action::Usage { input, output, cache_read, cache_write, cost } => {
+                self.usage.input += input;
+                self.usage.output += output;
+                self.usage.cache_read += cache_read;
+                self.usage.cache_write += cache_write;
+                let total_cost = {
+                    let mut shared = self.agent.conversation.lock().expect("conversation poisoned");
+                    let conversation = shared.as_mut().expect("a turn runs in a conversation");
+                    conversation.total_cost_usd += cost;
+                    self.agent.save(conversation);
+                    conversation.total_cost_usd
+                };
+                let update = json!({ "sessionUpdate": "usage_update", "used": 0, "size": 0,
+                    "cost": { "amount": total_cost, "currency": "USD" } });
+                self.agent.update(&session_id, update).await;
+                Flow::Continue
+            }
+            Action::Garbage(text) => {
+                let _ = self.agent.out.send(Outgoing::Raw(text)).await;
+                Flow::Continue
+            }
+            Action::Fail(message) => return Err(message),
+            Action::Exit(code) => {
+                // Give the writer a moment to flush what was already sent.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                std::process::exit(code);
+            }
+        };
+        Ok(flow)
+    }
+
+    async fn run_command(&mut self, session_id: &str, command: &str) -> Flow {
+        self.tool_calls += 1;
+        let tool_call_id = format!("tool-{}-{}", self.conversation.next_turn + 1, self.tool_calls);
+        self.agent
+            .update(session_id, json!({
+                "sessionUpdate": "tool_call", "toolCallId": tool_call_id, "title": format!("Run {command}"),
+                "kind": "execute", "status": "in_progress", "rawInput": { "command": command },
+            }))
+            .await;
+        let (output, exit_code, flow) = match run_shell(&self.conversation.cwd, command, &mut self.cancel).await {
+            Ok(Some((output, code))) => (output, Some(code), Flow::Continue),
+            Ok(None) => ("(interrupted)".to_string(), None, Flow::Cancelled),
+            Err(error) => (format!("could not run the command: {error}"), None, Flow::Continue),
+        };
+        let status = if exit_code == Some(0) { "completed" } else { "failed" };
+        self.agent
+            .update(session_id, json!({
+                "sessionUpdate": "tool_call_update", "toolCallId": tool_call_id, "status": status,
+                "rawOutput": { "output": output, "exitCode": exit_code },
+            }))
+            .await;
+        flow
+    }
+}
+
+/// Completes when the turn is cancelled (the watch guard is dropped before returning, so the
+/// future stays `Send`).
+async fn until_cancelled(cancel: &mut watch::Receiver<bool>) {
+    let _ = cancel.wait_for(|cancelled| *cancelled).await;
+}
+
+/// Runs `sh -c command` in `cwd`; None when cancelled (the command is killed).
+async fn run_shell(cwd: &Path, command: &str, cancel: &mut watch::Receiver<bool>) -> std::io::Result<Option<(String, i32)>> {
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("{command} 2>&1"))
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let mut output = String::new();
+    tokio::select! {
+        result = async {
+            stdout.read_to_string(&mut output).await?;
+            child.wait().await
+        } => {
+            let status = result?;
+            Ok(Some((output, status.code().unwrap_or(-1))))
+        }
+        _ = until_cancelled(cancel) => {
+            let _ = child.kill().await;
+            Ok(None)
+        }
+    }
+}
+
+/// Splits text into chunks of about three words, keeping every character.
+fn chunks(text: &str) -> Vec<String> {
+    let mut chunks = Vec::new();
+    let mut current = String::new();
+    let mut words = 0;
+    for piece in text.split_inclusive(' ') {
+        current.push_str(piece);
+        words += 1;
+        if words == 3 {
+            chunks.push(std::mem::take(&mut current));
+            words = 0;
+        }
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunks;
+
+    #[test]
+    fn chunks_keep_every_character() {
+        let text = "one two three four five";
+        let pieces = chunks(text);
+        assert_eq!(pieces.len(), 2);
+        assert_eq!(pieces.concat(), text);
+    }
+}

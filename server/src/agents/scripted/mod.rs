@@ -1,0 +1,59 @@
+//! The scripted agent: built in, offline and deterministic. It runs as its own process
+//! (`arbor scripted-agent`) and speaks the Agent Client Protocol, so it goes through the same
+//! driver, process group and crash handling as a real agent. It powers the demo and most tests,
+//! and it says what it is wherever it appears.
+
+pub mod agent;
+pub mod script;
+
+use arbor_protocol::{AgentCapabilities, AgentInfo};
+use tokio::process::Command;
+
+use super::acp::AcpDriver;
+use super::{AgentError, StartSpec};
+use crate::paths::Paths;
+
+/// The scripted agent's id in `agents/list` and `session/new`.
+pub const AGENT_ID: &str = "scripted";
+
+/// The driver for the scripted agent, started from this very binary.
+pub fn driver(paths: &Paths) -> AcpDriver {
+    let state_dir = paths.scripted_agent_state();
+    let info = AgentInfo {
+        id: AGENT_ID.into(),
+        name: "Scripted agent".into(),
+        description: "A built-in scripted agent for demos and tests: it follows a script (messages, thinking, \
+                      file edits, shell commands, permission questions) and calls no model."
+            .into(),
+        available: true,
+        version: Some(env!("CARGO_PKG_VERSION").into()),
+        install_hint: None,
+        capabilities: AgentCapabilities {
+            persistent_process: true,
+            resume: true,
+            interrupt: true,
+            fork: false,
+            permissions: true,
+            thinking: true,
+            usage: true,
+        },
+        models: vec!["scripted".into()],
+    };
+    AcpDriver::new(
+        info,
+        Box::new(move |spec: &StartSpec| {
+            let program = std::env::current_exe().map_err(|source| AgentError::Spawn { agent: AGENT_ID.into(), source })?;
+            let mut command = Command::new(program);
+            command.arg("scripted-agent").arg("--state-dir").arg(&state_dir);
+            if let Some(script) = &spec.config.script {
+                // The script travels in a file so that its size is not limited by argv.
+                let path = state_dir.join("scripts").join(format!("{}.script", spec.session_id));
+                std::fs::create_dir_all(path.parent().expect("script path has a parent"))
+                    .and_then(|()| std::fs::write(&path, script))
+                    .map_err(|source| AgentError::Spawn { agent: AGENT_ID.into(), source })?;
+                command.arg("--script").arg(path);
+            }
+            Ok(command)
+        }),
+    )
+}

@@ -1,0 +1,399 @@
+//! `arbor session …` and `arbor agents`: using Arbor from a terminal, through the daemon.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use arbor_protocol::{
+    AgentsListResult, EventsParams, EventsResult, Isolation, ListSessionsParams, ListSessionsResult, NewSessionParams,
+    PromptMode, PromptParams, PromptResult, RespondParams, ResumeParams, Session, SessionConfig, SessionEvent,
+    SessionEventNotification, SessionIdParams, SessionStatus, SubscribeParams, SubscribeResult, method,
+};
+use clap::Subcommand;
+use serde_json::json;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::client::{Notification, RpcClient};
+use crate::paths::Paths;
+use crate::render::{EventPrinter, usage_text};
+use crate::rpc::bridge;
+
+/// `arbor session` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List sessions: pinned first, then the most recent.
+    List {
+        /// Only sessions whose title, path or first prompt contains this text.
+        #[arg(long)]
+        query: Option<String>,
+        /// Only sessions of this agent.
+        #[arg(long)]
+        agent: Option<String>,
+        /// Only sessions in this status (repeatable).
+        #[arg(long)]
+        status: Vec<String>,
+        /// Include hidden sessions.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Print a session's details and its whole history.
+    Show {
+        /// Session id (or a unique prefix of it).
+        id: String,
+    },
+    /// Start a session.
+    New {
+        /// Agent id (see `arbor agents`).
+        #[arg(long, default_value = "scripted")]
+        agent: String,
+        /// The first prompt.
+        #[arg(long)]
+        prompt: Option<String>,
+        /// A directory in the repository to work on.
+        #[arg(long, default_value = ".")]
+        cwd: PathBuf,
+        /// Title (otherwise taken from the prompt).
+        #[arg(long)]
+        title: Option<String>,
+        /// Model, for agents that take one.
+        #[arg(long)]
+        model: Option<String>,
+        /// Branch to start from (default: the current branch).
+        #[arg(long)]
+        base: Option<String>,
+        /// Work directly in the repository instead of a new branch and worktree.
+        #[arg(long)]
+        in_place: bool,
+        /// Script file for the scripted agent.
+        #[arg(long)]
+        script: Option<PathBuf>,
+        /// Stream the session until its first turn ends.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Send a message.
+    Prompt {
+        /// Session id (or a unique prefix).
+        id: String,
+        /// The message.
+        text: String,
+        /// Interrupt the current turn instead of queueing behind it.
+        #[arg(long)]
+        interrupt: bool,
+        /// Stream the session until the turn ends.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Answer a permission request.
+    Respond {
+        /// Session id (or a unique prefix).
+        id: String,
+        /// The request's id, as printed with the request.
+        request: String,
+        /// The chosen option id (for example `allow` or `reject`).
+        option: String,
+    },
+    /// Interrupt the current turn.
+    Cancel {
+        /// Session id (or a unique prefix).
+        id: String,
+    },
+    /// Stop a session (it can be resumed).
+    Stop {
+        /// Session id (or a unique prefix).
+        id: String,
+    },
+    /// Resume a stopped, dead, failed or timed-out session.
+    Resume {
+        /// Session id (or a unique prefix).
+        id: String,
+        /// A message to send once it is back.
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Stream the session until the turn ends.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Delete a session. Its branch is kept unless --delete-branch is given.
+    Delete {
+        /// Session id (or a unique prefix).
+        id: String,
+        /// Also delete the branch (refused when its work is not merged, unless --force).
+        #[arg(long)]
+        delete_branch: bool,
+        /// Delete the branch even when unmerged.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+struct Cli {
+    client: Arc<RpcClient>,
+    notifications: mpsc::UnboundedReceiver<Notification>,
+    out: std::io::Stdout,
+}
+
+impl Cli {
+    async fn connect(paths: &Paths) -> anyhow::Result<Cli> {
+        let stream = bridge::connect_or_start(paths).await?;
+        let (read, write) = stream.into_split();
+        let (client, notifications) = RpcClient::new(read, write);
+        client.initialize().await?;
+        Ok(Cli { client, notifications, out: std::io::stdout() })
+    }
+
+    /// Resolves a full id or a unique prefix of one.
+    async fn resolve(&self, id: &str) -> anyhow::Result<Uuid> {
+        if let Ok(id) = Uuid::parse_str(id) {
+            return Ok(id);
+        }
+        let list: ListSessionsResult = self
+            .client
+            .call(method::SESSION_LIST, &ListSessionsParams { include_hidden: true, limit: Some(1000), ..Default::default() })
+            .await?;
+        let matches: Vec<&Session> = list.sessions.iter().filter(|session| session.id.to_string().starts_with(id)).collect();
+        match matches.as_slice() {
+            [one] => Ok(one.id),
+            [] => bail!("no session id starts with '{id}'"),
+            _ => bail!("'{id}' matches {} sessions; give more of the id", matches.len()),
+        }
+    }
+
+    /// Prints events until `done` says the awaited moment has come.
+    async fn stream_until(&mut self, mut done: impl FnMut(&SessionEvent) -> bool) -> anyhow::Result<()> {
+        let mut printer = EventPrinter::for_stdout();
+        while let Some(notification) = self.notifications.recv().await {
+            if notification.method != method::NOTIFY_SESSION_EVENT {
+                continue;
+            }
+            let event: SessionEventNotification = serde_json::from_value(notification.params)?;
+            printer.print(&event, &mut self.out)?;
+            if let SessionEvent::PermissionRequest { request_id, .. } = &event.event {
+                writeln!(self.out, "  answer with: arbor session respond {} {request_id} <option>", event.session_id)?;
+            }
+            if done(&event.event) {
+                return Ok(());
+            }
+        }
+        bail!("the connection to the daemon closed")
+    }
+
+    async fn subscribe(&self, session_id: Uuid, after_seq: u64) -> anyhow::Result<()> {
+        let _: SubscribeResult =
+            self.client.call(method::SESSION_SUBSCRIBE, &SubscribeParams { session_id, after_seq: Some(after_seq) }).await?;
+        Ok(())
+    }
+
+    async fn get(&self, session_id: Uuid) -> anyhow::Result<Session> {
+        Ok(self.client.call(method::SESSION_GET, &SessionIdParams { session_id }).await?)
+    }
+
+    fn print_session(&mut self, session: &Session) -> anyhow::Result<()> {
+        let out = &mut self.out;
+        writeln!(out, "session   {}", session.id)?;
+        writeln!(out, "title     {}", session.title.as_deref().unwrap_or("(none)"))?;
+        writeln!(out, "agent     {}{}", session.agent, session.model.as_ref().map(|model| format!(" ({model})")).unwrap_or_default())?;
+        let state = session.agent_state.map(|state| format!(", {}", json!(state).as_str().unwrap_or_default())).unwrap_or_default();
+        writeln!(out, "status    {}{state}", session.status.as_str())?;
+        if let Some(reason) = &session.status_reason {
+            writeln!(out, "reason    {reason}")?;
+        }
+        let place = match session.isolation {
+            Isolation::Worktree => "worktree",
+            Isolation::InPlace => "in place",
+        };
+        writeln!(out, "directory {} ({place})", session.cwd)?;
+        writeln!(out, "branch    {} (from {})", session.branch.as_deref().unwrap_or("-"), session.base_branch.as_deref().unwrap_or("-"))?;
+        writeln!(out, "usage     {}", usage_text(&session.usage))?;
+        if let Some(resumed_from) = session.resumed_from {
+            writeln!(out, "resumed   from {resumed_from}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Ends of a turn that `--wait` stops at.
+fn turn_or_session_ended(event: &SessionEvent) -> bool {
+    match event {
+        SessionEvent::TurnEnded { .. } => true,
+        SessionEvent::StatusChanged { status, .. } => !status.is_live(),
+        _ => false,
+    }
+}
+
+/// `arbor agents`.
+pub async fn agents(paths: &Paths) -> anyhow::Result<()> {
+    let mut cli = Cli::connect(paths).await?;
+    let result: AgentsListResult = cli.client.call(method::AGENTS_LIST, &()).await?;
+    for agent in result.agents {
+        let availability = if agent.available { "available" } else { "not available" };
+        writeln!(cli.out, "{:<12} {:<14} {} — {}", agent.id, availability, agent.version.unwrap_or_default(), agent.description)?;
+        if let Some(hint) = agent.install_hint.filter(|_| !agent.available) {
+            writeln!(cli.out, "{:<12} install: {hint}", "")?;
+        }
+    }
+    Ok(())
+}
+
+/// `arbor session …`.
+pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<()> {
+    let mut cli = Cli::connect(paths).await?;
+    match command {
+        SessionCommand::List { query, agent, status, all } => {
+            let status = status
+                .iter()
+                .map(|name| SessionStatus::parse(name).with_context(|| format!("unknown status '{name}'")))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let params = ListSessionsParams {
+                query,
+                agent,
+                status: (!status.is_empty()).then_some(status),
+                include_hidden: all,
+                limit: Some(1000),
+                offset: None,
+            };
+            let list: ListSessionsResult = cli.client.call(method::SESSION_LIST, &params).await?;
+            writeln!(cli.out, "{:<8}  {:<9}  {:<10}  {:>8}  {:<40}  BRANCH", "ID", "STATUS", "AGENT", "COST", "TITLE")?;
+            for session in &list.sessions {
+                let pin = if session.pinned { "* " } else { "" };
+                let title: String = format!("{pin}{}", session.title.as_deref().unwrap_or("(untitled)")).chars().take(40).collect();
+                writeln!(
+                    cli.out,
+                    "{:<8}  {:<9}  {:<10}  {:>8}  {:<40}  {}",
+                    &session.id.to_string()[..8],
+                    session.status.as_str(),
+                    session.agent,
+                    format!("${:.4}", session.usage.cost_usd),
+                    title,
+                    session.branch.as_deref().unwrap_or("-")
+                )?;
+            }
+            writeln!(cli.out, "{} of {} sessions", list.sessions.len(), list.total)?;
+        }
+        SessionCommand::Show { id } => {
+            let session_id = cli.resolve(&id).await?;
+            let session = cli.get(session_id).await?;
+            cli.print_session(&session)?;
+            writeln!(cli.out)?;
+            let mut printer = EventPrinter::for_stdout();
+            let mut after_seq = 0;
+            loop {
+                let page: EventsResult = cli
+                    .client
+                    .call(method::SESSION_EVENTS, &EventsParams { session_id, after_seq: Some(after_seq), limit: Some(1000) })
+                    .await?;
+                for event in &page.events {
+                    printer.print(event, &mut cli.out)?;
+                    after_seq = event.seq;
+                }
+                if !page.has_more {
+                    break;
+                }
+            }
+            writeln!(cli.out)?;
+        }
+        SessionCommand::New { agent, prompt, cwd, title, model, base, in_place, script, wait } => {
+            let script = match script {
+                Some(path) => Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?),
+                None => None,
+            };
+            let cwd = cwd.canonicalize().with_context(|| format!("{} does not exist", cwd.display()))?;
+            let has_prompt = prompt.is_some();
+            let params = NewSessionParams {
+                cwd: cwd.display().to_string(),
+                agent,
+                model,
+                title,
+                prompt,
+                base_branch: base,
+                isolation: Some(if in_place { Isolation::InPlace } else { Isolation::Worktree }),
+                config: script.map(|script| SessionConfig { script: Some(script), ..SessionConfig::default() }),
+            };
+            let session: Session = cli.client.call(method::SESSION_NEW, &params).await?;
+            writeln!(cli.out, "started session {} on {}", session.id, session.branch.as_deref().unwrap_or("the current branch"))?;
+            if wait {
+                cli.subscribe(session.id, 0).await?;
+                if has_prompt {
+                    cli.stream_until(turn_or_session_ended).await?;
+                } else {
+                    cli.stream_until(|event| matches!(event, SessionEvent::StatusChanged { status, agent_state, .. }
+                        if *status != SessionStatus::Creating && (agent_state.is_some() || !status.is_live())))
+                        .await?;
+                }
+                let session = cli.get(session.id).await?;
+                writeln!(cli.out)?;
+                cli.print_session(&session)?;
+            }
+        }
+        SessionCommand::Prompt { id, text, interrupt, wait } => {
+            let session_id = cli.resolve(&id).await?;
+            if wait {
+                let session = cli.get(session_id).await?;
+                cli.subscribe(session_id, session.last_seq).await?;
+            }
+            let mode = Some(if interrupt { PromptMode::Interrupt } else { PromptMode::Queue });
+            let result: PromptResult = cli.client.call(method::SESSION_PROMPT, &PromptParams { session_id, text, mode }).await?;
+            if result.queued {
+                writeln!(cli.out, "queued behind the running turn")?;
+            }
+            if wait {
+                // A queued prompt runs after the current turn, so wait for its own user_message first.
+                let mut started = !result.queued;
+                cli.stream_until(|event| {
+                    if matches!(event, SessionEvent::UserMessage { .. }) {
+                        started = true;
+                    }
+                    (started && matches!(event, SessionEvent::TurnEnded { .. }))
+                        || matches!(event, SessionEvent::StatusChanged { status, .. } if !status.is_live())
+                })
+                .await?;
+            }
+        }
+        SessionCommand::Respond { id, request, option } => {
+            let session_id = cli.resolve(&id).await?;
+            let params = RespondParams { session_id, request_id: request, option_id: Some(option) };
+            cli.client.request(method::SESSION_RESPOND, serde_json::to_value(params)?).await?;
+        }
+        SessionCommand::Cancel { id } => {
+            let session_id = cli.resolve(&id).await?;
+            cli.client.request(method::SESSION_CANCEL, json!({ "sessionId": session_id })).await?;
+        }
+        SessionCommand::Stop { id } => {
+            let session_id = cli.resolve(&id).await?;
+            let session: Session = cli.client.call(method::SESSION_STOP, &SessionIdParams { session_id }).await?;
+            writeln!(cli.out, "session {} is {}", session.id, session.status.as_str())?;
+        }
+        SessionCommand::Resume { id, prompt, wait } => {
+            let session_id = cli.resolve(&id).await?;
+            let before = cli.get(session_id).await?;
+            if wait {
+                cli.subscribe(session_id, before.last_seq).await?;
+            }
+            let has_prompt = prompt.is_some();
+            let session: Session =
+                cli.client.call(method::SESSION_RESUME, &ResumeParams { session_id, prompt, as_new_session: false }).await?;
+            writeln!(cli.out, "resumed session {}", session.id)?;
+            if wait && has_prompt {
+                cli.stream_until(turn_or_session_ended).await?;
+            }
+        }
+        SessionCommand::Delete { id, delete_branch, force } => {
+            let session_id = cli.resolve(&id).await?;
+            let result: arbor_protocol::DeleteResult = cli
+                .client
+                .call(method::SESSION_DELETE, &arbor_protocol::DeleteParams { session_id, delete_branch, force })
+                .await?;
+            writeln!(cli.out, "deleted session {session_id}")?;
+            if let Some(commit) = result.snapshot_commit {
+                writeln!(cli.out, "uncommitted work was saved as commit {commit}")?;
+            }
+            if let Some(branch) = result.kept_branch {
+                writeln!(cli.out, "its work is kept on branch {branch}")?;
+            }
+        }
+    }
+    let _ = cli.client.shutdown().await;
+    Ok(())
+}

@@ -1,0 +1,190 @@
+//! Git operations on the user's repositories, through libgit2 (git2).
+//!
+//! This slice: find the repository of a directory, give a session its own branch and
+//! worktree, snapshot uncommitted work before a worktree is removed, delete a branch only when its
+//! work is merged, and summarise a session's changes as a diffstat.
+
+use std::path::{Path, PathBuf};
+
+use git2::{BranchType, DiffOptions, IndexAddOption, Repository, Signature, WorktreeAddOptions};
+
+/// Errors of the git layer.
+#[derive(Debug, thiserror::Error)]
+pub enum GitError {
+    /// The directory is not inside a git repository.
+    #[error("{0} is not inside a git repository")]
+    NotARepository(String),
+    /// The repository has no commit yet, so there is nothing to branch from.
+    #[error("the repository at {0} has no commits yet; commit something first")]
+    NoCommits(String),
+    /// The requested base branch does not exist.
+    #[error("branch {0} does not exist")]
+    NoSuchBranch(String),
+    /// The branch holds work (commits or uncommitted changes) that its base does not.
+    #[error("branch {branch} holds work that is not merged into {base}; pass force to delete it anyway")]
+    NotMerged { branch: String, base: String },
+    /// libgit2 reported an error.
+    #[error("git: {0}")]
+    Git(#[from] git2::Error),
+    /// A file operation failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// What Arbor needs to know about the repository a session works on.
+#[derive(Debug, Clone)]
+pub struct RepoInfo {
+    /// The repository's working directory root.
+    pub root: PathBuf,
+    /// The checked-out branch, when HEAD is on a branch.
+    pub current_branch: Option<String>,
+}
+
+/// Finds the repository containing `cwd`.
+pub fn discover(cwd: &Path) -> Result<RepoInfo, GitError> {
+    let display = cwd.display().to_string();
+    if !cwd.is_dir() {
+        return Err(GitError::NotARepository(display));
+    }
+    let repo = Repository::discover(cwd).map_err(|_| GitError::NotARepository(display.clone()))?;
+    let root = repo.workdir().ok_or_else(|| GitError::NotARepository(display.clone()))?.to_path_buf();
+    let current_branch = match repo.head() {
+        Ok(head) if head.is_branch() => head.shorthand().ok().map(str::to_string),
+        Ok(_) => None,
+        Err(error) if error.code() == git2::ErrorCode::UnbornBranch => return Err(GitError::NoCommits(display)),
+        Err(error) => return Err(error.into()),
+    };
+    Ok(RepoInfo { root: root.canonicalize().unwrap_or(root), current_branch })
+}
+
+/// The commit a new session starts from: the tip of `base_branch`, or HEAD when none is given.
+pub fn resolve_base(repo_root: &Path, base_branch: Option<&str>) -> Result<String, GitError> {
+    let repo = Repository::open(repo_root)?;
+    let commit = match base_branch {
+        Some(name) => repo
+            .find_branch(name, BranchType::Local)
+            .map_err(|_| GitError::NoSuchBranch(name.to_string()))?
+            .get()
+            .peel_to_commit()?,
+        None => repo.head()?.peel_to_commit()?,
+    };
+    Ok(commit.id().to_string())
+}
+
+/// Creates `branch` at `base_commit` and checks it out in a new worktree at `path`.
+pub fn create_worktree(repo_root: &Path, branch: &str, base_commit: &str, path: &Path) -> Result<(), GitError> {
+    let repo = Repository::open(repo_root)?;
+    let commit = repo.find_commit(git2::Oid::from_str(base_commit)?)?;
+    let branch_ref = repo.branch(branch, &commit, false)?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut options = WorktreeAddOptions::new();
+    options.reference(Some(branch_ref.get()));
+    repo.worktree(&worktree_name(path), path, Some(&options))?;
+    Ok(())
+}
+
+/// libgit2 names a worktree by the last component of its path.
+fn worktree_name(path: &Path) -> String {
+    path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_else(|| "arbor".into())
+}
+
+/// Commits every uncommitted change in the worktree (untracked included, ignored excluded) onto
+/// its branch, so that removing the worktree loses nothing. Returns the new commit, or None when
+/// the worktree was clean.
+pub fn snapshot_uncommitted(worktree: &Path, message: &str) -> Result<Option<String>, GitError> {
+    if !has_uncommitted_changes(worktree)? {
+        return Ok(None);
+    }
+    let repo = Repository::open(worktree)?;
+    let mut index = repo.index()?;
+    index.add_all(["*"], IndexAddOption::DEFAULT, None)?;
+    index.update_all(["*"], None)?;
+    index.write()?;
+    let tree = repo.find_tree(index.write_tree()?)?;
+    let parent = repo.head()?.peel_to_commit()?;
+    let signature = signature(&repo)?;
+    let commit = repo.commit(Some("HEAD"), &signature, &signature, message, &tree, &[&parent])?;
+    Ok(Some(commit.to_string()))
+}
+
+fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
+    Ok(repo.signature().or_else(|_| Signature::now("Arbor", "arbor@localhost"))?)
+}
+
+/// Removes a session worktree's directory and its registration in the repository. The branch stays.
+pub fn remove_worktree(repo_root: &Path, path: &Path) -> Result<(), GitError> {
+    if path.exists() {
+        std::fs::remove_dir_all(path)?;
+    }
+    let repo = Repository::open(repo_root)?;
+    if let Ok(worktree) = repo.find_worktree(&worktree_name(path)) {
+        let mut options = git2::WorktreePruneOptions::new();
+        options.valid(true).working_tree(true);
+        worktree.prune(Some(&mut options))?;
+    }
+    Ok(())
+}
+
+/// Whether the worktree has changes that are not committed (untracked files included, ignored
+/// files excluded).
+pub fn has_uncommitted_changes(worktree: &Path) -> Result<bool, GitError> {
+    let repo = Repository::open(worktree)?;
+    let mut status_options = git2::StatusOptions::new();
+    status_options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
+    Ok(!repo.statuses(Some(&mut status_options))?.is_empty())
+}
+
+/// Succeeds when every commit on `branch` is reachable from `base_branch`.
+pub fn check_merged(repo_root: &Path, branch: &str, base_branch: &str) -> Result<(), GitError> {
+    let repo = Repository::open(repo_root)?;
+    let tip = repo.find_branch(branch, BranchType::Local)?.get().peel_to_commit()?.id();
+    let base = repo
+        .find_branch(base_branch, BranchType::Local)
+        .map_err(|_| GitError::NoSuchBranch(base_branch.to_string()))?
+        .get()
+        .peel_to_commit()?
+        .id();
+    if tip == base || repo.graph_descendant_of(base, tip)? {
+        Ok(())
+    } else {
+        Err(GitError::NotMerged { branch: branch.to_string(), base: base_branch.to_string() })
+    }
+}
+
+/// Deletes a local branch. Callers check [`check_merged`] first unless the user forced it.
+pub fn delete_branch(repo_root: &Path, branch: &str) -> Result<(), GitError> {
+    let repo = Repository::open(repo_root)?;
+    repo.find_branch(branch, BranchType::Local)?.delete()?;
+    Ok(())
+}
+
+/// One changed file of a diffstat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileStat {
+    /// Path relative to the worktree.
+    pub path: String,
+    /// Lines added.
+    pub insertions: usize,
+    /// Lines removed.
+    pub deletions: usize,
+}
+
+/// Changes in `worktree` against `base_commit`, untracked files included.
+pub fn diffstat(worktree: &Path, base_commit: &str) -> Result<Vec<FileStat>, GitError> {
+    let repo = Repository::open(worktree)?;
+    let base_tree = repo.find_commit(git2::Oid::from_str(base_commit)?)?.tree()?;
+    let mut options = DiffOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true);
+    let diff = repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))?;
+    let mut files = Vec::new();
+    for index in 0..diff.deltas().len() {
+        let Some(patch) = git2::Patch::from_diff(&diff, index)? else { continue };
+        let delta = patch.delta();
+        let path = delta.new_file().path().or_else(|| delta.old_file().path()).map(|path| path.display().to_string());
+        let (_, insertions, deletions) = patch.line_stats()?;
+        files.push(FileStat { path: path.unwrap_or_default(), insertions, deletions });
+    }
+    Ok(files)
+}

@@ -1,0 +1,113 @@
+//! `arbor daemon`: serves the protocol on a Unix socket in a private runtime directory, announces
+//! itself in a discovery file, and shuts down cleanly on SIGTERM or SIGINT.
+
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use tokio::net::{UnixListener, UnixStream};
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::paths::{Paths, create_private_dir};
+use crate::service::Service;
+
+/// Contents of the discovery file (`daemon.json` in the runtime directory).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Discovery {
+    /// The daemon's process id.
+    pub pid: u32,
+    /// Path of its Unix socket.
+    pub socket: String,
+    /// Port of its WebSocket listener, when it has one.
+    pub ws_port: Option<u16>,
+    /// The daemon's version.
+    pub version: String,
+    /// Its data directory.
+    pub data_dir: String,
+}
+
+/// Reads the discovery file, if a daemon wrote one.
+pub fn read_discovery(paths: &Paths) -> Option<Discovery> {
+    let text = std::fs::read_to_string(paths.discovery_file()).ok()?;
+    serde_json::from_str(&text).ok()
+}
+
+/// Writes `contents` to `path` atomically (write a private temporary file, then rename).
+fn write_private_atomically(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let temporary = path.with_extension(format!("tmp-{}", std::process::id()));
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&temporary)?;
+    file.write_all(contents.as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+/// Takes the runtime directory's lock so only one daemon serves it; held until the process ends.
+fn take_instance_lock(paths: &Paths) -> anyhow::Result<std::fs::File> {
+    let lock_path = paths.runtime_dir.join("daemon.lock");
+    let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
+    // SAFETY: flock on a file descriptor we own; no memory is shared.
+    let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    if !locked {
+        let pid = read_discovery(paths).map(|discovery| discovery.pid.to_string()).unwrap_or_else(|| "unknown".into());
+        bail!("an Arbor daemon is already running for {} (pid {pid})", paths.runtime_dir.display());
+    }
+    Ok(file)
+}
+
+/// Runs the daemon until a termination signal.
+pub async fn run(paths: Paths) -> anyhow::Result<()> {
+    create_private_dir(&paths.runtime_dir)
+        .with_context(|| format!("cannot use runtime directory {}", paths.runtime_dir.display()))?;
+    let _lock = take_instance_lock(&paths)?;
+
+    let socket_path = paths.socket();
+    if socket_path.exists() {
+        // The lock is ours, so whatever left this socket is gone.
+        std::fs::remove_file(&socket_path)?;
+    }
+    let service = Service::start(paths.clone())?;
+    let listener = UnixListener::bind(&socket_path).with_context(|| format!("cannot bind {}", socket_path.display()))?;
+    std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
+
+    let discovery = Discovery {
+        pid: std::process::id(),
+        socket: socket_path.display().to_string(),
+        ws_port: None,
+        version: env!("CARGO_PKG_VERSION").into(),
+        data_dir: paths.data_dir.display().to_string(),
+    };
+    write_private_atomically(&paths.discovery_file(), &serde_json::to_string_pretty(&discovery)?)?;
+    tracing::info!(socket = %socket_path.display(), data = %paths.data_dir.display(), "arbor daemon listening");
+
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => spawn_connection(service.clone(), stream),
+                Err(error) => tracing::warn!(%error, "accept failed"),
+            },
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+        }
+    }
+    tracing::info!("arbor daemon shutting down");
+    drop(listener);
+    let _ = std::fs::remove_file(&socket_path);
+    let _ = std::fs::remove_file(paths.discovery_file());
+    service.shutdown().await;
+    Ok(())
+}
+
+fn spawn_connection(service: Arc<Service>, stream: UnixStream) {
+    tokio::spawn(async move {
+        let (read, write) = stream.into_split();
+        super::lsp::serve(service, read, write).await;
+    });
+}

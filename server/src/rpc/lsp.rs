@@ -1,0 +1,162 @@
+//! LSP framing and lifecycle (tower-lsp-server) over any byte stream, mapping every custom
+//! method onto the service and every service error onto a JSON-RPC error.
+
+use std::borrow::Cow;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use arbor_protocol::{
+    Ack, AgentsListResult, ConfigureParams, DeleteParams, DeleteResult, EventsParams, EventsResult, ListSessionsParams,
+    ListSessionsResult, NewSessionParams, PromptParams, PromptResult, RespondParams, ResumeParams, Session,
+    SessionIdParams, SubscribeParams, SubscribeResult, method,
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tower_lsp_server::jsonrpc::{self, ErrorCode};
+use tower_lsp_server::ls_types::notification::Notification;
+use tower_lsp_server::ls_types::{InitializeParams, InitializeResult, InitializedParams, ServerCapabilities, ServerInfo};
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+
+use crate::service::{ClientSink, Connection, Service, ServiceError};
+
+/// Requests handled at once per connection; long requests (stop, delete) must not block others.
+const CONCURRENT_REQUESTS: usize = 32;
+
+/// Serves one client on `input`/`output` until it exits or disconnects.
+pub async fn serve<I, O>(service: Arc<Service>, input: I, output: O)
+where
+    I: AsyncRead + Unpin,
+    O: AsyncWrite,
+{
+    let (lsp_service, socket) = LspService::build(|client| Backend::new(service, client))
+        .custom_method(method::AGENTS_LIST, Backend::agents_list)
+        .custom_method(method::SESSION_NEW, Backend::session_new)
+        .custom_method(method::SESSION_LIST, Backend::session_list)
+        .custom_method(method::SESSION_GET, Backend::session_get)
+        .custom_method(method::SESSION_PROMPT, Backend::session_prompt)
+        .custom_method(method::SESSION_CANCEL, Backend::session_cancel)
+        .custom_method(method::SESSION_STOP, Backend::session_stop)
+        .custom_method(method::SESSION_RESUME, Backend::session_resume)
+        .custom_method(method::SESSION_CONFIGURE, Backend::session_configure)
+        .custom_method(method::SESSION_DELETE, Backend::session_delete)
+        .custom_method(method::SESSION_EVENTS, Backend::session_events)
+        .custom_method(method::SESSION_SUBSCRIBE, Backend::session_subscribe)
+        .custom_method(method::SESSION_UNSUBSCRIBE, Backend::session_unsubscribe)
+        .custom_method(method::SESSION_RESPOND, Backend::session_respond)
+        .finish();
+    Server::new(input, output, socket).concurrency_level(CONCURRENT_REQUESTS).serve(lsp_service).await;
+}
+
+struct Backend {
+    connection: Arc<Connection>,
+}
+
+/// `session/event` as a typed LSP notification.
+enum SessionEventNotification {}
+impl Notification for SessionEventNotification {
+    type Params = Value;
+    const METHOD: &'static str = method::NOTIFY_SESSION_EVENT;
+}
+
+/// `session/changed` as a typed LSP notification.
+enum SessionChangedNotification {}
+impl Notification for SessionChangedNotification {
+    type Params = Value;
+    const METHOD: &'static str = method::NOTIFY_SESSION_CHANGED;
+}
+
+struct LspSink(Client);
+
+impl ClientSink for LspSink {
+    fn notify(&self, method: &'static str, params: Value) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            match method {
+                method::NOTIFY_SESSION_EVENT => self.0.send_notification::<SessionEventNotification>(params).await,
+                method::NOTIFY_SESSION_CHANGED => self.0.send_notification::<SessionChangedNotification>(params).await,
+                other => tracing::error!(method = other, "no LSP notification type for this method"),
+            }
+        })
+    }
+}
+
+/// The one mapping from service errors to JSON-RPC errors.
+fn to_rpc<T>(result: Result<T, ServiceError>) -> jsonrpc::Result<T> {
+    result.map_err(|error| jsonrpc::Error {
+        code: ErrorCode::from(error.code()),
+        message: Cow::Owned(error.to_string()),
+        data: None,
+    })
+}
+
+impl Backend {
+    fn new(service: Arc<Service>, client: Client) -> Self {
+        Self { connection: Connection::new(service, Arc::new(LspSink(client))) }
+    }
+
+    fn service(&self) -> &Service {
+        self.connection.service()
+    }
+
+    async fn agents_list(&self) -> jsonrpc::Result<AgentsListResult> {
+        to_rpc(self.service().agents_list().await)
+    }
+    async fn session_new(&self, params: NewSessionParams) -> jsonrpc::Result<Session> {
+        to_rpc(self.service().session_new(params).await)
+    }
+    async fn session_list(&self, params: ListSessionsParams) -> jsonrpc::Result<ListSessionsResult> {
+        to_rpc(self.service().session_list(params).await)
+    }
+    async fn session_get(&self, params: SessionIdParams) -> jsonrpc::Result<Session> {
+        to_rpc(self.service().session_get(params).await)
+    }
+    async fn session_prompt(&self, params: PromptParams) -> jsonrpc::Result<PromptResult> {
+        to_rpc(self.service().session_prompt(params).await)
+    }
+    async fn session_cancel(&self, params: SessionIdParams) -> jsonrpc::Result<Ack> {
+        to_rpc(self.service().session_cancel(params).await)
+    }
+    async fn session_stop(&self, params: SessionIdParams) -> jsonrpc::Result<Session> {
+        to_rpc(self.service().session_stop(params).await)
+    }
+    async fn session_resume(&self, params: ResumeParams) -> jsonrpc::Result<Session> {
+        to_rpc(self.service().session_resume(params).await)
+    }
+    async fn session_configure(&self, params: ConfigureParams) -> jsonrpc::Result<Session> {
+        to_rpc(self.service().session_configure(params).await)
+    }
+    async fn session_delete(&self, params: DeleteParams) -> jsonrpc::Result<DeleteResult> {
+        to_rpc(self.service().session_delete(params).await)
+    }
+    async fn session_events(&self, params: EventsParams) -> jsonrpc::Result<EventsResult> {
+        to_rpc(self.service().session_events(params).await)
+    }
+    async fn session_subscribe(&self, params: SubscribeParams) -> jsonrpc::Result<SubscribeResult> {
+        to_rpc(self.connection.subscribe(params).await)
+    }
+    async fn session_unsubscribe(&self, params: SessionIdParams) -> jsonrpc::Result<Ack> {
+        to_rpc(self.connection.unsubscribe(params).await)
+    }
+    async fn session_respond(&self, params: RespondParams) -> jsonrpc::Result<Ack> {
+        to_rpc(self.service().session_respond(params).await)
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, _: InitializeParams) -> jsonrpc::Result<InitializeResult> {
+        let arbor = serde_json::to_value(self.service().capabilities()).expect("capabilities serialise");
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities { experimental: Some(json!({ "arbor": arbor })), ..ServerCapabilities::default() },
+            server_info: Some(ServerInfo { name: "arbor".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
+            ..InitializeResult::default()
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {}
+
+    /// Ends this client's session with the server only: sessions belong to the daemon and keep
+    /// running for other clients and later reconnects.
+    async fn shutdown(&self) -> jsonrpc::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,6 @@
+//! Transports. Each is a thin adapter over [`crate::service`]: LSP-framed JSON-RPC on stdio or on
+//! the daemon's Unix socket (tower-lsp-server), and the stdio-to-socket bridge used by `arbor lsp`.
+
+pub mod bridge;
+pub mod daemon;
+pub mod lsp;

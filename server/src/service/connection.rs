@@ -1,0 +1,148 @@
+//! One client connection's state: its session subscriptions and the forwarding of
+//! `session/changed`. The transport supplies a [`ClientSink`] that delivers notifications.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use arbor_protocol::{Ack, SessionEventNotification, SessionIdParams, SubscribeParams, SubscribeResult, method};
+use serde_json::Value;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::task::AbortHandle;
+use uuid::Uuid;
+
+use super::{Result, Service, ServiceError};
+use crate::store::Store;
+
+/// Events read from the store per query while replaying or catching up.
+const REPLAY_PAGE: u32 = 500;
+
+/// Delivers notifications to one client, in the order they are given.
+pub trait ClientSink: Send + Sync + 'static {
+    /// Sends one notification.
+    fn notify(&self, method: &'static str, params: Value) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+/// A client's view of the service.
+pub struct Connection {
+    service: Arc<Service>,
+    sink: Arc<dyn ClientSink>,
+    subscriptions: Mutex<HashMap<Uuid, AbortHandle>>,
+    changes: AbortHandle,
+}
+
+impl Connection {
+    /// Opens a connection and starts forwarding every session's changes to it.
+    pub fn new(service: Arc<Service>, sink: Arc<dyn ClientSink>) -> Arc<Connection> {
+        let mut changes = service.hub.subscribe_changes();
+        let changes_sink = sink.clone();
+        let changes = tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok(change) => {
+                        let params = serde_json::to_value(&*change).expect("notification serialises");
+                        changes_sink.notify(method::NOTIFY_SESSION_CHANGED, params).await;
+                    }
+                    // Summaries are idempotent snapshots: a lagging client simply gets newer ones.
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        })
+        .abort_handle();
+        Arc::new(Connection { service, sink, subscriptions: Mutex::new(HashMap::new()), changes })
+    }
+
+    /// The service this connection talks to.
+    pub fn service(&self) -> &Arc<Service> {
+        &self.service
+    }
+
+    /// `session/subscribe`: replays events after `afterSeq`, then streams live ones, each seq
+    /// exactly once and in order. Subscribing again to the same session restarts the replay.
+    pub async fn subscribe(&self, params: SubscribeParams) -> Result<SubscribeResult> {
+        let session_id = params.session_id;
+        // Listen before reading, so an event committed in between is caught by the listener.
+        let live = self.service.hub.subscribe_events(session_id);
+        let session = self.service.store.get_session(session_id).await?.ok_or(ServiceError::SessionNotFound(session_id))?;
+        let task = tokio::spawn(stream_events(
+            self.service.store.clone(),
+            self.sink.clone(),
+            session_id,
+            params.after_seq.unwrap_or(0),
+            live,
+        ));
+        let previous = self.subscriptions.lock().expect("subscriptions poisoned").insert(session_id, task.abort_handle());
+        if let Some(previous) = previous {
+            previous.abort();
+        }
+        Ok(SubscribeResult { last_seq: session.last_seq })
+    }
+
+    /// `session/unsubscribe`. Unsubscribing from a session not subscribed to is not an error.
+    pub async fn unsubscribe(&self, params: SessionIdParams) -> Result<Ack> {
+        if let Some(task) = self.subscriptions.lock().expect("subscriptions poisoned").remove(&params.session_id) {
+            task.abort();
+        }
+        Ok(Ack {})
+    }
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.changes.abort();
+        for (_, task) in self.subscriptions.lock().expect("subscriptions poisoned").drain() {
+            task.abort();
+        }
+    }
+}
+
+/// Sends stored events after `last` until the store has no more; returns the new `last`.
+async fn catch_up(store: &Store, sink: &dyn ClientSink, session_id: Uuid, mut last: u64) -> std::result::Result<u64, ()> {
+    loop {
+        let page = store.events_after(session_id, last, REPLAY_PAGE).await.map_err(|error| {
+            tracing::error!(%error, session = %session_id, "could not read events for a subscriber");
+        })?;
+        if page.is_empty() {
+            return Ok(last);
+        }
+        for event in page {
+            last = event.seq;
+            send_event(sink, &event).await;
+        }
+    }
+}
+
+async fn send_event(sink: &dyn ClientSink, event: &SessionEventNotification) {
+    let params = serde_json::to_value(event).expect("event serialises");
+    sink.notify(method::NOTIFY_SESSION_EVENT, params).await;
+}
+
+/// Replay, then live. The store publishes only committed events, and `live` was opened before
+/// the replay read, so every seq after `after_seq` is either replayed or received live; seqs at
+/// or below the last one sent are dropped, and a hole (after a lag) is filled from the store.
+async fn stream_events(
+    store: Store,
+    sink: Arc<dyn ClientSink>,
+    session_id: Uuid,
+    after_seq: u64,
+    mut live: broadcast::Receiver<Arc<SessionEventNotification>>,
+) {
+    let Ok(mut last) = catch_up(&store, &*sink, session_id, after_seq).await else { return };
+    loop {
+        match live.recv().await {
+            Ok(event) if event.seq <= last => {}
+            Ok(event) if event.seq == last + 1 => {
+                last = event.seq;
+                send_event(&*sink, &event).await;
+            }
+            Ok(_) | Err(RecvError::Lagged(_)) => match catch_up(&store, &*sink, session_id, last).await {
+                Ok(caught_up) => last = caught_up,
+                Err(()) => return,
+            },
+            // The session was deleted.
+            Err(RecvError::Closed) => return,
+        }
+    }
+}

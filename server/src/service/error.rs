@@ -1,0 +1,69 @@
+//! The service's error type and its mapping to JSON-RPC error codes: the one place where domain
+//! errors become wire errors.
+
+use arbor_protocol::error_code;
+use uuid::Uuid;
+
+use crate::agents::AgentError;
+use crate::git::GitError;
+use crate::sessions::SessionError;
+use crate::store::StoreError;
+
+/// Why a protocol request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// No session has this id.
+    #[error("no session with id {0}")]
+    SessionNotFound(Uuid),
+    /// The session's state does not allow the request.
+    #[error("{0}")]
+    InvalidState(String),
+    /// A value in the request is not acceptable.
+    #[error("{0}")]
+    InvalidArgument(String),
+    /// Something other than a session was not found.
+    #[error("{0}")]
+    NotFound(String),
+    /// Starting or choosing an agent failed.
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+    /// A git operation failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A live session refused the request.
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    /// A background task failed.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    /// The JSON-RPC error code for this error.
+    pub fn code(&self) -> i64 {
+        match self {
+            Self::SessionNotFound(_) => error_code::SESSION_NOT_FOUND,
+            Self::InvalidState(_) => error_code::INVALID_SESSION_STATE,
+            Self::InvalidArgument(_) => error_code::INVALID_ARGUMENT,
+            Self::NotFound(_) => error_code::NOT_FOUND,
+            Self::Agent(AgentError::Unknown(_) | AgentError::Unavailable { .. }) => error_code::AGENT_UNAVAILABLE,
+            Self::Agent(_) => error_code::INTERNAL_ERROR,
+            Self::Git(GitError::NotARepository(_) | GitError::NoCommits(_)) => error_code::NOT_A_GIT_REPOSITORY,
+            Self::Git(GitError::NoSuchBranch(_)) => error_code::INVALID_ARGUMENT,
+            Self::Git(_) => error_code::GIT_ERROR,
+            Self::Store(_) => error_code::STORE_ERROR,
+            Self::Session(SessionError::NotRunning(_) | SessionError::Ended) => error_code::INVALID_SESSION_STATE,
+            Self::Session(SessionError::NoSuchRequest(_)) => error_code::NOT_FOUND,
+            Self::Internal(_) => error_code::INTERNAL_ERROR,
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ServiceError {
+    fn from(error: tokio::task::JoinError) -> Self {
+        Self::Internal(error.to_string())
+    }
+}

@@ -1,0 +1,470 @@
+//! The one transport-agnostic API: every protocol method is one async fn here (or on
+//! [`Connection`] for the per-client subscription methods). Transports only decode params, call
+//! these, and encode results and errors.
+
+mod connection;
+mod error;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arbor_protocol::{
+    Ack, AgentsListResult, ArborCapabilities, ConfigureParams, DeleteParams, DeleteResult, EventsParams, EventsResult,
+    Isolation, ListSessionsParams, ListSessionsResult, NewSessionParams, PROTOCOL_VERSION, PromptParams, PromptResult,
+    RespondParams, ResumeParams, Session, SessionConfig, SessionIdParams, SessionStatus, TitleSource, Usage,
+};
+use uuid::Uuid;
+
+pub use connection::{ClientSink, Connection};
+pub use error::ServiceError;
+
+use crate::agents::{AgentRegistry, process, scripted};
+use crate::clock::now_millis;
+use crate::git;
+use crate::hub::Hub;
+use crate::paths::Paths;
+use crate::sessions::SessionManager;
+use crate::store::Store;
+
+/// At most this many sessions can be pinned, so the pinned block stays a short list.
+pub const MAX_PINNED: u32 = 20;
+/// Default and largest page of `session/events`.
+const EVENTS_PAGE_DEFAULT: u32 = 500;
+const EVENTS_PAGE_MAX: u32 = 5000;
+
+type Result<T> = std::result::Result<T, ServiceError>;
+
+/// The server's state, shared by every connection and transport.
+pub struct Service {
+    paths: Paths,
+    store: Store,
+    hub: Arc<Hub>,
+    agents: AgentRegistry,
+    sessions: SessionManager,
+}
+
+impl Service {
+    /// Opens the store (marking sessions a crashed server left running as dead) and gets ready to
+    /// serve.
+    pub fn start(paths: Paths) -> anyhow::Result<Arc<Service>> {
+        std::fs::create_dir_all(&paths.data_dir)?;
+        let hub = Arc::new(Hub::default());
+        let (store, recovered) = Store::open(&paths.database(), hub.clone())?;
+        for session in &recovered {
+            tracing::warn!(session = %session.id, "session was live when the server last stopped; marked dead");
+        }
+        let agents = AgentRegistry::new(&paths);
+        Ok(Arc::new(Service { paths, store, hub, agents, sessions: SessionManager::default() }))
+    }
+
+    /// Where this server keeps its data.
+    pub fn paths(&self) -> &Paths {
+        &self.paths
+    }
+
+    /// What goes under `capabilities.experimental.arbor` in the `initialize` result.
+    pub fn capabilities(&self) -> ArborCapabilities {
+        ArborCapabilities {
+            protocol_version: PROTOCOL_VERSION,
+            server_version: env!("CARGO_PKG_VERSION").to_string(),
+            agents: self.agents.list(),
+        }
+    }
+
+    /// Stops every live session (they stay resumable), ends every agent process group and
+    /// flushes the store.
+    pub async fn shutdown(&self) {
+        self.sessions.stop_all("the Arbor server shut down").await;
+        process::kill_all_groups();
+        if let Err(error) = self.store.flush().await {
+            tracing::error!(%error, "could not flush the store at shutdown");
+        }
+    }
+
+    /// `agents/list`.
+    pub async fn agents_list(&self) -> Result<AgentsListResult> {
+        Ok(AgentsListResult { agents: self.agents.list() })
+    }
+
+    /// `session/new`.
+    pub async fn session_new(&self, params: NewSessionParams) -> Result<Session> {
+        let driver = self.agents.get(&params.agent)?;
+        if params.cwd.trim().is_empty() {
+            return Err(ServiceError::InvalidArgument("cwd must name a directory inside a git repository".into()));
+        }
+        if let Some(prompt) = &params.prompt {
+            if prompt.trim().is_empty() {
+                return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to start without one".into()));
+            }
+        }
+        let config = params.config.clone().unwrap_or_default();
+        validate_config(&params.agent, &config)?;
+        let title = match params.title.as_deref().map(str::trim) {
+            Some("") => return Err(ServiceError::InvalidArgument("title is empty".into())),
+            other => other.map(str::to_string),
+        };
+        let isolation = params.isolation.unwrap_or_default();
+        let id = Uuid::new_v4();
+        let short_id = id.simple().to_string()[..8].to_string();
+        let slug = slug(title.as_deref().or(params.prompt.as_deref()).unwrap_or("session"));
+        let worktree = self.paths.worktrees().join(format!("arbor-{short_id}"));
+        let cwd = PathBuf::from(&params.cwd);
+        let base_branch = params.base_branch.clone();
+
+        let placement = tokio::task::spawn_blocking(move || place_session(&cwd, isolation, base_branch, &short_id, &slug, &worktree))
+            .await??;
+
+        let now = now_millis();
+        let session = Session {
+            id,
+            agent_session_id: None,
+            agent: params.agent.clone(),
+            model: params.model.clone(),
+            title_source: title.as_ref().map(|_| TitleSource::User),
+            title,
+            first_prompt: None,
+            status: SessionStatus::Pending,
+            agent_state: None,
+            status_reason: None,
+            repo_root: placement.repo_root,
+            cwd: placement.cwd,
+            isolation,
+            branch: placement.branch,
+            base_branch: placement.base_branch,
+            base_commit: Some(placement.base_commit),
+            config,
+            resumed_from: None,
+            pinned: false,
+            pinned_at: None,
+            hidden: false,
+            usage: Usage::default(),
+            last_seq: 0,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.put_session(session.clone()).await?;
+        self.store.flush().await?;
+        self.sessions.spawn(session.clone(), driver, self.store.clone(), self.paths.clone(), None, params.prompt);
+        Ok(session)
+    }
+
+    /// `session/list`.
+    pub async fn session_list(&self, params: ListSessionsParams) -> Result<ListSessionsResult> {
+        let offset = params.offset.unwrap_or(0);
+        let (sessions, total) = self.store.list_sessions(params).await?;
+        let end = offset + sessions.len() as u32;
+        Ok(ListSessionsResult { sessions, total, next_offset: (end < total).then_some(end) })
+    }
+
+    /// `session/get`.
+    pub async fn session_get(&self, params: SessionIdParams) -> Result<Session> {
+        self.load(params.session_id).await
+    }
+
+    async fn load(&self, id: Uuid) -> Result<Session> {
+        self.store.get_session(id).await?.ok_or(ServiceError::SessionNotFound(id))
+    }
+
+    /// The error for a request that needs a live session, when the session is not live.
+    async fn not_live(&self, id: Uuid) -> ServiceError {
+        match self.load(id).await {
+            Ok(session) => ServiceError::InvalidState(format!(
+                "the session is {}, not running; resume it first",
+                session.status.as_str()
+            )),
+            Err(error) => error,
+        }
+    }
+
+    /// `session/prompt`.
+    pub async fn session_prompt(&self, params: PromptParams) -> Result<PromptResult> {
+        if params.text.trim().is_empty() {
+            return Err(ServiceError::InvalidArgument("the prompt is empty".into()));
+        }
+        let mode = params.mode.unwrap_or_default();
+        match self.sessions.prompt(params.session_id, params.text, mode).await {
+            Some(result) => Ok(result?),
+            None => Err(self.not_live(params.session_id).await),
+        }
+    }
+
+    /// `session/cancel`. Cancelling a session with no running turn is not an error.
+    pub async fn session_cancel(&self, params: SessionIdParams) -> Result<Ack> {
+        match self.sessions.cancel(params.session_id).await {
+            Some(result) => result.map(|()| Ack {}).map_err(Into::into),
+            None => self.load(params.session_id).await.map(|_| Ack {}),
+        }
+    }
+
+    /// `session/stop`. Waits until the agent has stopped; stopping a stopped session is not an
+    /// error.
+    pub async fn session_stop(&self, params: SessionIdParams) -> Result<Session> {
+        match self.sessions.stop(params.session_id, None).await {
+            Some(result) => Ok(result?),
+            None => {
+                self.sessions.wait_until_gone(params.session_id).await;
+                self.load(params.session_id).await
+            }
+        }
+    }
+
+    /// `session/resume`.
+    pub async fn session_resume(&self, params: ResumeParams) -> Result<Session> {
+        if self.sessions.is_live(params.session_id) {
+            return Err(ServiceError::InvalidState("the session is already running".into()));
+        }
+        let previous = self.load(params.session_id).await?;
+        if previous.status.is_live() {
+            return Err(ServiceError::InvalidState(format!("the session is {}", previous.status.as_str())));
+        }
+        if !Path::new(&previous.cwd).is_dir() {
+            return Err(ServiceError::InvalidState(format!(
+                "the session's directory {} no longer exists",
+                previous.cwd
+            )));
+        }
+        if let Some(prompt) = &params.prompt {
+            if prompt.trim().is_empty() {
+                return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to resume without one".into()));
+            }
+        }
+        let driver = self.agents.get(&previous.agent)?;
+        let mut session = previous.clone();
+        if params.as_new_session {
+            let now = now_millis();
+            session.id = Uuid::new_v4();
+            session.resumed_from = Some(previous.id);
+            session.usage = Usage::default();
+            session.last_seq = 0;
+            session.pinned = false;
+            session.pinned_at = None;
+            session.created_at = now;
+        }
+        session.status = SessionStatus::Pending;
+        session.agent_state = None;
+        session.status_reason = None;
+        self.store.put_session(session.clone()).await?;
+        self.store.flush().await?;
+        let resume = previous.agent_session_id.clone();
+        self.sessions.spawn(session.clone(), driver, self.store.clone(), self.paths.clone(), resume, params.prompt);
+        Ok(session)
+    }
+
+    /// `session/configure`.
+    pub async fn session_configure(&self, params: ConfigureParams) -> Result<Session> {
+        let title = match params.title.as_deref().map(str::trim) {
+            Some("") => return Err(ServiceError::InvalidArgument("title is empty".into())),
+            other => other.map(str::to_string),
+        };
+        if params.pinned == Some(true) {
+            let current = self.load(params.session_id).await?;
+            if !current.pinned && self.store.pinned_count().await? >= MAX_PINNED {
+                return Err(ServiceError::InvalidArgument(format!(
+                    "at most {MAX_PINNED} sessions can be pinned; unpin one first"
+                )));
+            }
+        }
+        let source = params.title_source.unwrap_or(TitleSource::User);
+        let (pinned, hidden) = (params.pinned, params.hidden);
+        let change = move |session: &mut Session| {
+            if let Some(title) = title.clone() {
+                // A title only replaces one from an equal or lower source.
+                if session.title_source.is_none_or(|current| source >= current) {
+                    session.title = Some(title);
+                    session.title_source = Some(source);
+                }
+            }
+            match pinned {
+                Some(true) if !session.pinned => {
+                    session.pinned = true;
+                    session.pinned_at = Some(now_millis());
+                }
+                Some(false) => {
+                    session.pinned = false;
+                    session.pinned_at = None;
+                }
+                _ => {}
+            }
+            if let Some(hidden) = hidden {
+                session.hidden = hidden;
+            }
+        };
+        self.update_session(params.session_id, Arc::new(change)).await
+    }
+
+    /// Applies `change` to a session: through its actor when live, else to the stored record.
+    async fn update_session(&self, id: Uuid, change: Arc<dyn Fn(&mut Session) + Send + Sync>) -> Result<Session> {
+        if self.sessions.is_live(id) {
+            let forwarded = change.clone();
+            if let Some(result) = self.sessions.update(id, Box::new(move |session| forwarded(session))).await {
+                return Ok(result?);
+            }
+            // The actor ended between the check and the send: change the stored record instead.
+            self.sessions.wait_until_gone(id).await;
+        }
+        self.store.flush().await?;
+        let mut session = self.load(id).await?;
+        change(&mut session);
+        session.updated_at = now_millis();
+        self.store.put_session(session.clone()).await?;
+        self.store.flush().await?;
+        Ok(session)
+    }
+
+    /// `session/delete`: stops the session, keeps its work (a snapshot commit of uncommitted
+    /// changes on its branch), removes its worktree, and deletes the branch only when asked and
+    /// merged (or forced).
+    pub async fn session_delete(&self, params: DeleteParams) -> Result<DeleteResult> {
+        self.load(params.session_id).await?;
+        if self.sessions.stop(params.session_id, Some("the session is being deleted".into())).await.is_none() {
+            self.sessions.wait_until_gone(params.session_id).await;
+        }
+        let session = self.load(params.session_id).await?;
+        let title = session.title.clone().unwrap_or_else(|| "untitled session".into());
+        let owned_worktree = session.isolation == Isolation::Worktree;
+        let (repo_root, cwd, branch, base_branch) =
+            (PathBuf::from(&session.repo_root), PathBuf::from(&session.cwd), session.branch.clone(), session.base_branch.clone());
+        let (delete_branch, force) = (params.delete_branch, params.force);
+        let outcome = tokio::task::spawn_blocking(move || -> Result<DeleteResult> {
+            if !owned_worktree {
+                return Ok(DeleteResult { kept_branch: None, snapshot_commit: None });
+            }
+            let branch = branch.ok_or_else(|| ServiceError::Internal("worktree session without a branch".into()))?;
+            let base = base_branch.unwrap_or_default();
+            if delete_branch && !force {
+                // Refuse before touching anything, so a refusal changes nothing.
+                if cwd.is_dir() && git::has_uncommitted_changes(&cwd)? {
+                    return Err(git::GitError::NotMerged { branch, base }.into());
+                }
+                git::check_merged(&repo_root, &branch, &base)?;
+            }
+            let snapshot_commit = if cwd.is_dir() {
+                git::snapshot_uncommitted(&cwd, &format!("arbor: snapshot of \"{title}\" before deleting the session"))?
+            } else {
+                None
+            };
+            git::remove_worktree(&repo_root, &cwd)?;
+            if delete_branch {
+                git::delete_branch(&repo_root, &branch)?;
+                Ok(DeleteResult { kept_branch: None, snapshot_commit: None })
+            } else {
+                Ok(DeleteResult { kept_branch: Some(branch), snapshot_commit })
+            }
+        })
+        .await??;
+        self.store.delete_session(session).await?;
+        self.store.flush().await?;
+        Ok(outcome)
+    }
+
+    /// `session/events`.
+    pub async fn session_events(&self, params: EventsParams) -> Result<EventsResult> {
+        let session = self.load(params.session_id).await?;
+        let limit = params.limit.unwrap_or(EVENTS_PAGE_DEFAULT).clamp(1, EVENTS_PAGE_MAX);
+        let mut events = self.store.events_after(params.session_id, params.after_seq.unwrap_or(0), limit + 1).await?;
+        let has_more = events.len() > limit as usize;
+        events.truncate(limit as usize);
+        let last_seq = events.last().map_or(session.last_seq, |event| event.seq.max(session.last_seq));
+        Ok(EventsResult { events, has_more, last_seq })
+    }
+
+    /// `session/respond`.
+    pub async fn session_respond(&self, params: RespondParams) -> Result<Ack> {
+        match self.sessions.respond(params.session_id, params.request_id, params.option_id).await {
+            Some(result) => result.map(|()| Ack {}).map_err(Into::into),
+            None => Err(self.not_live(params.session_id).await),
+        }
+    }
+}
+
+/// Where a new session runs.
+struct Placement {
+    repo_root: String,
+    cwd: String,
+    branch: Option<String>,
+    base_branch: Option<String>,
+    base_commit: String,
+}
+
+/// Finds the repository and, for worktree isolation, creates the session's branch and worktree.
+fn place_session(
+    cwd: &Path,
+    isolation: Isolation,
+    base_branch: Option<String>,
+    short_id: &str,
+    slug: &str,
+    worktree: &Path,
+) -> Result<Placement> {
+    let repo = git::discover(cwd)?;
+    let base_branch = base_branch.or(repo.current_branch.clone());
+    let base_commit = git::resolve_base(&repo.root, base_branch.as_deref())?;
+    let repo_root = repo.root.display().to_string();
+    match isolation {
+        Isolation::InPlace => Ok(Placement {
+            repo_root,
+            cwd: cwd.canonicalize().map_err(git::GitError::from)?.display().to_string(),
+            branch: repo.current_branch.clone(),
+            base_branch,
+            base_commit,
+        }),
+        Isolation::Worktree => {
+            let branch = format!("arbor/{short_id}-{slug}");
+            git::create_worktree(&repo.root, &branch, &base_commit, worktree)?;
+            Ok(Placement {
+                repo_root,
+                cwd: worktree.display().to_string(),
+                branch: Some(branch),
+                base_branch,
+                base_commit,
+            })
+        }
+    }
+}
+
+/// Rejects settings that cannot work before anything is created.
+fn validate_config(agent: &str, config: &SessionConfig) -> Result<()> {
+    for (name, value) in [
+        ("turnTimeoutSecs", config.turn_timeout_secs),
+        ("sessionTimeoutSecs", config.session_timeout_secs),
+        ("startupTimeoutSecs", config.startup_timeout_secs),
+    ] {
+        if value == Some(0) {
+            return Err(ServiceError::InvalidArgument(format!("{name} must be at least 1")));
+        }
+    }
+    if let Some(script) = &config.script {
+        if agent != scripted::AGENT_ID {
+            return Err(ServiceError::InvalidArgument("config.script is only for the scripted agent".into()));
+        }
+        scripted::script::Script::parse(script).map_err(|error| ServiceError::InvalidArgument(error.to_string()))?;
+    }
+    Ok(())
+}
+
+/// A branch-name-safe slug of a title or prompt: lowercase words joined by dashes, at most 30
+/// characters.
+fn slug(text: &str) -> String {
+    let mut slug = String::new();
+    for word in text.split(|character: char| !character.is_ascii_alphanumeric()).filter(|word| !word.is_empty()) {
+        if slug.len() + word.len() + 1 > 30 {
+            break;
+        }
+        if !slug.is_empty() {
+            slug.push('-');
+        }
+        slug.push_str(&word.to_ascii_lowercase());
+    }
+    if slug.is_empty() { "session".into() } else { slug }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn slugs_are_branch_safe() {
+        assert_eq!(slug("Fix the login bug!"), "fix-the-login-bug");
+        assert_eq!(slug("   ***   "), "session");
+        assert!(slug(&"word ".repeat(40)).len() <= 30);
+    }
+}

@@ -1,0 +1,438 @@
+//! One actor (tokio task) per live session. It owns the session record, the agent handle and the
+//! session's event sequence, so every change to a live session happens in one place, in order.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arbor_protocol::{
+    AgentState, PromptMode, PromptResult, Session, SessionEvent, SessionEventNotification, SessionStatus,
+    StopReason, TitleSource,
+};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+use super::{SessionError, SessionManager};
+use crate::agents::{AgentCommand, AgentDriver, AgentHandle, AgentOutput, StartSpec};
+use crate::clock::now_millis;
+use crate::paths::Paths;
+use crate::store::Store;
+
+/// Default limit on one turn.
+pub const DEFAULT_TURN_TIMEOUT: Duration = Duration::from_secs(1800);
+/// Default limit on starting the agent.
+pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long an agent gets to exit after SIGTERM before SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// Bound of an actor's command queue.
+pub(super) const COMMAND_CAPACITY: usize = 64;
+/// Longest title taken from a prompt.
+const PROMPT_TITLE_CHARS: usize = 80;
+
+/// Requests to a session actor.
+pub(super) enum ActorCommand {
+    Prompt { text: String, mode: PromptMode, reply: oneshot::Sender<Result<PromptResult, SessionError>> },
+    Cancel { reply: oneshot::Sender<Result<(), SessionError>> },
+    Stop { reason: Option<String>, reply: oneshot::Sender<Session> },
+    Respond { request_id: String, option_id: Option<String>, reply: oneshot::Sender<Result<(), SessionError>> },
+    Update { change: Box<dyn FnOnce(&mut Session) + Send>, reply: oneshot::Sender<Session> },
+}
+
+/// How the actor begins.
+pub(super) struct Start {
+    /// Conversation id to resume, if any.
+    pub resume: Option<String>,
+    /// Prompt to send once the agent is ready.
+    pub prompt: Option<String>,
+}
+
+pub(super) struct SessionActor {
+    session: Session,
+    store: Store,
+    paths: Paths,
+    manager: SessionManager,
+    agent: Option<AgentHandle>,
+    queued_prompts: VecDeque<String>,
+    turn_running: bool,
+    /// Permission requests the agent is waiting on, by request id.
+    pending_permissions: HashSet<String>,
+    turn_deadline: Option<Instant>,
+    session_deadline: Option<Instant>,
+}
+
+/// How the actor's main loop ended.
+struct Ending {
+    status: SessionStatus,
+    reason: Option<String>,
+    stop_reply: Option<oneshot::Sender<Session>>,
+}
+
+impl SessionActor {
+    pub(super) fn new(session: Session, store: Store, paths: Paths, manager: SessionManager) -> Self {
+        Self {
+            session,
+            store,
+            paths,
+            manager,
+            agent: None,
+            queued_prompts: VecDeque::new(),
+            turn_running: false,
+            pending_permissions: HashSet::new(),
+            turn_deadline: None,
+            session_deadline: None,
+        }
+    }
+
+    /// Appends an event to the session's log. The store publishes it once it is committed.
+    async fn emit(&mut self, event: SessionEvent) {
+        self.session.last_seq += 1;
+        let notification = SessionEventNotification { session_id: self.session.id, seq: self.session.last_seq, at: now_millis(), event };
+        if let Err(error) = self.store.append_event(Arc::new(notification)).await {
+            tracing::error!(session = %self.session.id, %error, "could not store an event");
+        }
+    }
+
+    /// Writes the session record; `session/changed` follows once it is committed.
+    async fn save(&mut self) {
+        self.session.updated_at = now_millis();
+        if let Err(error) = self.store.put_session(self.session.clone()).await {
+            tracing::error!(session = %self.session.id, %error, "could not store the session");
+        }
+    }
+
+    async fn set_status(&mut self, status: SessionStatus, agent_state: Option<AgentState>, reason: Option<String>) {
+        self.session.status = status;
+        self.session.agent_state = agent_state;
+        self.session.status_reason = reason.clone();
+        self.emit(SessionEvent::StatusChanged { status, agent_state, reason }).await;
+        self.save().await;
+    }
+
+    async fn set_agent_state(&mut self, agent_state: AgentState) {
+        if self.session.agent_state != Some(agent_state) {
+            self.set_status(SessionStatus::Running, Some(agent_state), None).await;
+        }
+    }
+
+    pub(super) async fn run(
+        mut self,
+        driver: Arc<dyn AgentDriver>,
+        start: Start,
+        mut commands: mpsc::Receiver<ActorCommand>,
+    ) {
+        self.set_status(SessionStatus::Creating, None, None).await;
+        let config = &self.session.config;
+        let startup_timeout = config.startup_timeout_secs.map(Duration::from_secs).unwrap_or(DEFAULT_STARTUP_TIMEOUT);
+        if let Some(limit) = config.session_timeout_secs {
+            self.session_deadline = Some(Instant::now() + Duration::from_secs(limit));
+        }
+        let spec = StartSpec {
+            session_id: self.session.id,
+            cwd: self.session.cwd.clone().into(),
+            model: self.session.model.clone(),
+            config: self.session.config.clone(),
+            resume: start.resume,
+            log_path: self.paths.session_log(&self.session.id),
+        };
+
+        let ending = match self.start_agent(driver, spec, startup_timeout, &mut commands).await {
+            Err(ending) => ending,
+            Ok(()) => {
+                self.set_status(SessionStatus::Running, Some(AgentState::Idle), None).await;
+                if let Some(prompt) = start.prompt {
+                    self.start_turn(prompt).await;
+                }
+                self.serve(&mut commands).await
+            }
+        };
+        self.finish(ending, commands).await;
+    }
+
+    /// Starts the agent under the start-up watchdog, answering commands meanwhile.
+    async fn start_agent(
+        &mut self,
+        driver: Arc<dyn AgentDriver>,
+        spec: StartSpec,
+        timeout: Duration,
+        commands: &mut mpsc::Receiver<ActorCommand>,
+    ) -> Result<(), Ending> {
+        let starting = tokio::time::timeout(timeout, driver.start(spec));
+        tokio::pin!(starting);
+        loop {
+            tokio::select! {
+                started = &mut starting => {
+                    return match started {
+                        Ok(Ok(handle)) => {
+                            self.agent = Some(handle);
+                            Ok(())
+                        }
+                        Ok(Err(error)) => {
+                            let message = error.to_string();
+                            self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
+                            Err(Ending { status: SessionStatus::Failed, reason: Some(message), stop_reply: None })
+                        }
+                        Err(_) => {
+                            let message = format!("the agent did not start within {} s", timeout.as_secs());
+                            self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
+                            Err(Ending { status: SessionStatus::Timeout, reason: Some(message), stop_reply: None })
+                        }
+                    };
+                }
+                command = commands.recv() => match command {
+                    Some(ActorCommand::Stop { reason, reply }) => {
+                        return Err(Ending { status: SessionStatus::Stopped, reason, stop_reply: Some(reply) });
+                    }
+                    Some(ActorCommand::Prompt { text, reply, .. }) => {
+                        self.queued_prompts.push_back(text);
+                        let _ = reply.send(Ok(PromptResult { queued: true }));
+                    }
+                    Some(other) => self.answer_while_not_running(other).await,
+                    None => return Err(Ending { status: SessionStatus::Stopped, reason: None, stop_reply: None }),
+                },
+            }
+        }
+    }
+
+    /// Answers commands that need a running agent while there is none.
+    async fn answer_while_not_running(&mut self, command: ActorCommand) {
+        match command {
+            ActorCommand::Cancel { reply } => {
+                let _ = reply.send(Ok(()));
+            }
+            ActorCommand::Respond { request_id, reply, .. } => {
+                let _ = reply.send(Err(SessionError::NoSuchRequest(request_id)));
+            }
+            ActorCommand::Update { change, reply } => {
+                change(&mut self.session);
+                self.save().await;
+                let _ = reply.send(self.session.clone());
+            }
+            ActorCommand::Prompt { reply, .. } => {
+                let _ = reply.send(Err(SessionError::NotRunning(self.session.status)));
+            }
+            ActorCommand::Stop { reply, .. } => {
+                let _ = reply.send(self.session.clone());
+            }
+        }
+    }
+
+    /// The main loop while the agent runs.
+    async fn serve(&mut self, commands: &mut mpsc::Receiver<ActorCommand>) -> Ending {
+        loop {
+            let turn_deadline = self.turn_deadline;
+            let session_deadline = self.session_deadline;
+            let agent = self.agent.as_mut().expect("serve runs with an agent");
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(ActorCommand::Stop { reason, reply }) => {
+                        return Ending { status: SessionStatus::Stopped, reason, stop_reply: Some(reply) };
+                    }
+                    Some(command) => self.handle_command(command).await,
+                    None => return Ending { status: SessionStatus::Stopped, reason: None, stop_reply: None },
+                },
+                output = agent.outputs.recv() => match output {
+                    Some(AgentOutput::Exited { clean, message }) => return self.agent_exited(clean, message).await,
+                    None => return self.agent_exited(false, "the agent driver stopped".into()).await,
+                    Some(output) => self.handle_output(output).await,
+                },
+                _ = sleep_until(turn_deadline) => {
+                    let limit = self.turn_timeout().as_secs();
+                    return self.timed_out(format!("the turn exceeded its time limit of {limit} s")).await;
+                }
+                _ = sleep_until(session_deadline) => {
+                    let limit = self.session.config.session_timeout_secs.unwrap_or_default();
+                    return self.timed_out(format!("the session exceeded its time limit of {limit} s")).await;
+                }
+            }
+        }
+    }
+
+    fn turn_timeout(&self) -> Duration {
+        self.session.config.turn_timeout_secs.map(Duration::from_secs).unwrap_or(DEFAULT_TURN_TIMEOUT)
+    }
+
+    async fn timed_out(&mut self, message: String) -> Ending {
+        if self.turn_running {
+            self.emit(SessionEvent::TurnEnded { stop_reason: StopReason::Timeout }).await;
+            self.turn_running = false;
+        }
+        self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
+        Ending { status: SessionStatus::Timeout, reason: Some(message), stop_reply: None }
+    }
+
+    async fn agent_exited(&mut self, clean: bool, message: String) -> Ending {
+        if self.turn_running {
+            self.emit(SessionEvent::TurnEnded { stop_reason: StopReason::Error }).await;
+            self.turn_running = false;
+        }
+        if clean && !self.turn_running {
+            return Ending { status: SessionStatus::Completed, reason: Some(message), stop_reply: None };
+        }
+        self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
+        Ending { status: SessionStatus::Dead, reason: Some(message), stop_reply: None }
+    }
+
+    async fn handle_command(&mut self, command: ActorCommand) {
+        match command {
+            ActorCommand::Prompt { text, mode, reply } => {
+                if !self.turn_running {
+                    self.start_turn(text).await;
+                    let _ = reply.send(Ok(PromptResult { queued: false }));
+                    return;
+                }
+                match mode {
+                    PromptMode::Queue => self.queued_prompts.push_back(text),
+                    PromptMode::Interrupt => {
+                        self.queued_prompts.push_front(text);
+                        self.send_to_agent(AgentCommand::Cancel).await;
+                    }
+                }
+                let _ = reply.send(Ok(PromptResult { queued: true }));
+            }
+            ActorCommand::Cancel { reply } => {
+                if self.turn_running {
+                    self.send_to_agent(AgentCommand::Cancel).await;
+                }
+                let _ = reply.send(Ok(()));
+            }
+            ActorCommand::Respond { request_id, option_id, reply } => {
+                if !self.pending_permissions.remove(&request_id) {
+                    let _ = reply.send(Err(SessionError::NoSuchRequest(request_id)));
+                    return;
+                }
+                self.send_to_agent(AgentCommand::Respond { request_id: request_id.clone(), option_id: option_id.clone() }).await;
+                self.emit(SessionEvent::PermissionResolved { request_id, option_id }).await;
+                if self.pending_permissions.is_empty() && self.turn_running {
+                    self.set_agent_state(AgentState::Working).await;
+                }
+                let _ = reply.send(Ok(()));
+            }
+            ActorCommand::Update { change, reply } => {
+                change(&mut self.session);
+                self.save().await;
+                let _ = reply.send(self.session.clone());
+            }
+            ActorCommand::Stop { .. } => unreachable!("stop is handled by the loop"),
+        }
+    }
+
+    async fn send_to_agent(&mut self, command: AgentCommand) {
+        if let Some(agent) = &self.agent {
+            // A closed channel means the driver has ended; its exit arrives as an output.
+            let _ = agent.commands.send(command).await;
+        }
+    }
+
+    async fn start_turn(&mut self, text: String) {
+        if self.session.first_prompt.is_none() {
+            self.session.first_prompt = Some(text.clone());
+        }
+        if self.session.title_source.is_none() {
+            self.session.title = Some(title_from_prompt(&text));
+            self.session.title_source = Some(TitleSource::Prompt);
+        }
+        self.emit(SessionEvent::UserMessage { text: text.clone() }).await;
+        self.turn_running = true;
+        self.turn_deadline = Some(Instant::now() + self.turn_timeout());
+        self.set_status(SessionStatus::Running, Some(AgentState::Working), None).await;
+        self.send_to_agent(AgentCommand::Prompt(text)).await;
+    }
+
+    async fn handle_output(&mut self, output: AgentOutput) {
+        match output {
+            AgentOutput::Event(event) => {
+                if let SessionEvent::PermissionRequest { request_id, .. } = &event {
+                    self.pending_permissions.insert(request_id.clone());
+                    self.emit(event).await;
+                    self.set_agent_state(AgentState::WaitingInput).await;
+                } else {
+                    self.emit(event).await;
+                }
+            }
+            AgentOutput::AgentSessionId(id) => {
+                if self.session.agent_session_id.as_deref() != Some(id.as_str()) {
+                    self.session.agent_session_id = Some(id);
+                    self.save().await;
+                }
+            }
+            AgentOutput::Usage(usage) => {
+                self.session.usage.add(&usage);
+                let total = self.session.usage;
+                self.emit(SessionEvent::Usage { turn: usage, total }).await;
+                self.save().await;
+            }
+            AgentOutput::TurnEnded(stop_reason) => {
+                self.turn_running = false;
+                self.turn_deadline = None;
+                for request_id in std::mem::take(&mut self.pending_permissions) {
+                    self.emit(SessionEvent::PermissionResolved { request_id, option_id: None }).await;
+                }
+                self.emit(SessionEvent::TurnEnded { stop_reason }).await;
+                match self.queued_prompts.pop_front() {
+                    Some(next) => self.start_turn(next).await,
+                    None => self.set_agent_state(AgentState::Idle).await,
+                }
+            }
+            AgentOutput::Exited { .. } => unreachable!("exits are handled by the loop"),
+        }
+    }
+
+    /// Ends the agent, records the final status, and answers commands that raced with the end.
+    async fn finish(mut self, ending: Ending, mut commands: mpsc::Receiver<ActorCommand>) {
+        if let Some(agent) = self.agent.take() {
+            if ending.status == SessionStatus::Stopped {
+                self.set_status(SessionStatus::Stopping, None, ending.reason.clone()).await;
+            }
+            let group = agent.process_group;
+            drop(agent);
+            group.terminate(STOP_GRACE).await;
+        }
+        for request_id in std::mem::take(&mut self.pending_permissions) {
+            self.emit(SessionEvent::PermissionResolved { request_id, option_id: None }).await;
+        }
+        self.set_status(ending.status, None, ending.reason).await;
+        // Commands sent before the channel closed are answered as for a stopped session; after
+        // that, senders find the channel closed and the service works on the stored record.
+        commands.close();
+        while let Some(command) = commands.recv().await {
+            self.answer_while_not_running(command).await;
+        }
+        if let Err(error) = self.store.flush().await {
+            tracing::error!(session = %self.session.id, %error, "could not flush the final session state");
+        }
+        self.manager.remove(self.session.id);
+        if let Some(reply) = ending.stop_reply {
+            let _ = reply.send(self.session.clone());
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A title from the first line of a prompt, shortened on a character boundary.
+fn title_from_prompt(prompt: &str) -> String {
+    let line = prompt.lines().find(|line| !line.trim().is_empty()).unwrap_or_default().trim();
+    if line.chars().count() <= PROMPT_TITLE_CHARS {
+        return line.to_string();
+    }
+    let mut title: String = line.chars().take(PROMPT_TITLE_CHARS - 1).collect();
+    title.push('…');
+    title
+}
+
+#[cfg(test)]
+mod tests {
+    use super::title_from_prompt;
+
+    #[test]
+    fn titles_come_from_the_first_non_empty_line() {
+        assert_eq!(title_from_prompt("\n  Fix the login bug\nmore detail"), "Fix the login bug");
+        let long = "é".repeat(200);
+        assert_eq!(title_from_prompt(&long).chars().count(), 80);
+    }
+}

@@ -1,0 +1,30 @@
+//! Schema migrations, applied in order on every open. Never edit a released migration; add one.
+
+use rusqlite_migration::{M, Migrations};
+
+/// Every migration of the store, oldest first.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE sessions (
+            id TEXT PRIMARY KEY NOT NULL,
+            -- The whole Session record as protocol JSON; the columns below are copies for queries.
+            data TEXT NOT NULL,
+            status TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            search_text TEXT NOT NULL,
+            pinned_at INTEGER,
+            hidden INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX sessions_by_update ON sessions (updated_at DESC);
+        CREATE TABLE events (
+            session_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            at INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            PRIMARY KEY (session_id, seq)
+        ) WITHOUT ROWID;",
+    )])
+}

@@ -1,0 +1,312 @@
+//! The SQLite store: sessions and their event logs.
+//!
+//! One writer thread owns the only write connection and batches (see `writer`); reads run on
+//! their own connections in the blocking pool. The database runs in WAL mode so readers never wait
+//! for the writer.
+
+mod migrations;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arbor_protocol::{
+    ListSessionsParams, Session, SessionEvent, SessionEventNotification, SessionStatus,
+};
+use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value as SqlValue};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use crate::hub::Hub;
+use writer::WriteOp;
+
+/// Bound of the writer's queue: producers wait (backpressure) rather than grow memory.
+const WRITE_QUEUE_CAPACITY: usize = 4096;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The schema could not be brought up to date.
+    #[error("database migration failed: {0}")]
+    Migration(#[from] rusqlite_migration::Error),
+    /// A stored record could not be decoded or encoded.
+    #[error("stored record is not valid: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    /// The writer thread failed to commit a batch.
+    #[error("write failed: {0}")]
+    WriteFailed(String),
+    /// The writer thread is gone (the server is shutting down).
+    #[error("the store is closed")]
+    Closed,
+    /// A blocking read task failed.
+    #[error("store task failed: {0}")]
+    Task(String),
+}
+
+/// Handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<StoreInner>,
+}
+
+struct StoreInner {
+    path: PathBuf,
+    writes: mpsc::Sender<WriteOp>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// Columns kept beside a session's JSON for filtering and ordering.
+pub(crate) struct SessionColumns {
+    data: String,
+    search_text: String,
+    pinned_at: Option<i64>,
+}
+
+pub(crate) fn session_columns(session: &Session) -> Result<SessionColumns, StoreError> {
+    let search_text = [
+        session.title.as_deref().unwrap_or_default(),
+        session.repo_root.as_str(),
+        session.cwd.as_str(),
+        session.first_prompt.as_deref().unwrap_or_default(),
+    ]
+    .join("\n")
+    .to_lowercase();
+    Ok(SessionColumns {
+        data: serde_json::to_string(session)?,
+        search_text,
+        pinned_at: session.pinned_at,
+    })
+}
+
+/// Selects a session's JSON and its newest event seq, which the events table is the authority on
+/// (the record's copy is refreshed only when the record itself is written).
+const SESSION_SELECT: &str =
+    "data, coalesce((SELECT max(seq) FROM events WHERE events.session_id = sessions.id), 0)";
+
+fn decode_session((data, last_seq): (String, i64)) -> Result<Session, StoreError> {
+    let mut session: Session = serde_json::from_str(&data)?;
+    session.last_seq = last_seq as u64;
+    Ok(session)
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let connection = Connection::open(path)?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    // NORMAL in WAL mode keeps every commit durable against a process crash (the case Arbor must
+    // survive); only an OS crash can lose the last transactions.
+    connection.pragma_update(None, "synchronous", "NORMAL")?;
+    connection.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(connection)
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, applies migrations, marks sessions a
+    /// crashed server left running as dead, and starts the writer.
+    pub fn open(path: &Path, hub: Arc<Hub>) -> Result<(Store, Vec<Session>), StoreError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|error| StoreError::WriteFailed(error.to_string()))?;
+        }
+        let mut connection = open_connection(path)?;
+        migrations::migrations().to_latest(&mut connection)?;
+        let recovered = mark_orphaned_sessions_dead(&mut connection)?;
+
+        let (writes, queue) = mpsc::channel(WRITE_QUEUE_CAPACITY);
+        std::thread::Builder::new()
+            .name("arbor-store-writer".into())
+            .spawn(move || writer::run(connection, queue, hub))
+            .map_err(|error| StoreError::WriteFailed(error.to_string()))?;
+        let store = Store {
+            inner: Arc::new(StoreInner { path: path.to_path_buf(), writes, readers: Mutex::new(Vec::new()) }),
+        };
+        Ok((store, recovered))
+    }
+
+    async fn enqueue(&self, op: WriteOp) -> Result<(), StoreError> {
+        self.inner.writes.send(op).await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Queues an event; it is published to subscribers once committed.
+    pub async fn append_event(&self, event: Arc<SessionEventNotification>) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::AppendEvent(event)).await
+    }
+
+    /// Queues a session record; `session/changed` is published once committed.
+    pub async fn put_session(&self, session: Session) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::PutSession(Box::new(session))).await
+    }
+
+    /// Queues the deletion of a session and its events.
+    pub async fn delete_session(&self, session: Session) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::DeleteSession(Box::new(session))).await
+    }
+
+    /// Waits until everything queued so far has committed.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let (reply, done) = oneshot::channel();
+        self.enqueue(WriteOp::Flush(reply)).await?;
+        done.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `read` on a reader connection in the blocking pool.
+    async fn read<T, F>(&self, read: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().expect("reader pool poisoned").pop();
+            let connection = match pooled {
+                Some(connection) => connection,
+                None => open_connection(&inner.path)?,
+            };
+            let result = read(&connection);
+            inner.readers.lock().expect("reader pool poisoned").push(connection);
+            result
+        })
+        .await
+        .map_err(|error| StoreError::Task(error.to_string()))?
+    }
+
+    /// One session, if it exists.
+    pub async fn get_session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
+        self.read(move |connection| {
+            let row = connection
+                .query_row(
+                    &format!("SELECT {SESSION_SELECT} FROM sessions WHERE id = ?1"),
+                    [id.to_string()],
+                    |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+                )
+                .optional()?;
+            row.map(decode_session).transpose()
+        })
+        .await
+    }
+
+    /// Sessions matching the filter: pinned first in pin order, then newest update first.
+    pub async fn list_sessions(&self, filter: ListSessionsParams) -> Result<(Vec<Session>, u32), StoreError> {
+        self.read(move |connection| {
+            let mut conditions = Vec::new();
+            let mut values: Vec<SqlValue> = Vec::new();
+            if !filter.include_hidden {
+                conditions.push("hidden = 0".to_string());
+            }
+            if let Some(query) = filter.query.as_deref().filter(|query| !query.trim().is_empty()) {
+                conditions.push("instr(search_text, ?) > 0".to_string());
+                values.push(SqlValue::Text(query.trim().to_lowercase()));
+            }
+            if let Some(agent) = &filter.agent {
+                conditions.push("agent = ?".to_string());
+                values.push(SqlValue::Text(agent.clone()));
+            }
+            if let Some(statuses) = &filter.status {
+                let placeholders = vec!["?"; statuses.len()].join(", ");
+                conditions.push(format!("status IN ({placeholders})"));
+                values.extend(statuses.iter().map(|status| SqlValue::Text(status.as_str().into())));
+            }
+            let where_clause = if conditions.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conditions.join(" AND "))
+            };
+            let total: u32 = connection.query_row(
+                &format!("SELECT count(*) FROM sessions {where_clause}"),
+                params_from_iter(values.iter()),
+                |row| row.get(0),
+            )?;
+            let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+            let offset = filter.offset.unwrap_or(0);
+            let mut statement = connection.prepare(&format!(
+                "SELECT {SESSION_SELECT} FROM sessions {where_clause}
+                 ORDER BY pinned_at IS NULL, pinned_at, updated_at DESC, created_at DESC
+                 LIMIT {limit} OFFSET {offset}"
+            ))?;
+            let rows = statement.query_map(params_from_iter(values.iter()), |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })?;
+            let mut sessions = Vec::new();
+            for row in rows {
+                sessions.push(decode_session(row?)?);
+            }
+            Ok((sessions, total))
+        })
+        .await
+    }
+
+    /// Up to `limit` events of a session with seq greater than `after_seq`, in order.
+    pub async fn events_after(
+        &self,
+        session_id: Uuid,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<SessionEventNotification>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT seq, at, payload FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = statement.query_map(
+                rusqlite::params![session_id.to_string(), after_seq as i64, limit as i64],
+                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?)),
+            )?;
+            let mut events = Vec::new();
+            for row in rows {
+                let (seq, at, payload) = row?;
+                let event: SessionEvent = serde_json::from_str(&payload)?;
+                events.push(SessionEventNotification { session_id, seq: seq as u64, at, event });
+            }
+            Ok(events)
+        })
+        .await
+    }
+
+    /// Number of pinned sessions (for the pin cap).
+    pub async fn pinned_count(&self) -> Result<u32, StoreError> {
+        self.read(|connection| {
+            Ok(connection.query_row("SELECT count(*) FROM sessions WHERE pinned_at IS NOT NULL", [], |row| {
+                row.get(0)
+            })?)
+        })
+        .await
+    }
+}
+
+/// A server that died (SIGKILL, power loss) leaves sessions recorded as live that no process
+/// serves any more. They are marked `dead` (resumable) with a status_changed event, before any
+/// client can read them, so nothing is ever shown as running when it is not.
+fn mark_orphaned_sessions_dead(connection: &mut Connection) -> Result<Vec<Session>, StoreError> {
+    let live: Vec<&str> = SessionStatus::ALL.iter().filter(|status| status.is_live()).map(|status| status.as_str()).collect();
+    let placeholders = vec!["?"; live.len()].join(", ");
+    let transaction = connection.transaction()?;
+    let mut orphans = Vec::new();
+    {
+        let mut statement =
+            transaction.prepare(&format!("SELECT {SESSION_SELECT} FROM sessions WHERE status IN ({placeholders})"))?;
+        let rows = statement.query_map(params_from_iter(live.iter()), |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+        })?;
+        for row in rows {
+            orphans.push(decode_session(row?)?);
+        }
+    }
+    let now = crate::clock::now_millis();
+    for session in &mut orphans {
+        let reason = format!("the Arbor server stopped while this session was {}", session.status.as_str());
+        session.status = SessionStatus::Dead;
+        session.agent_state = None;
+        session.status_reason = Some(reason.clone());
+        session.last_seq += 1;
+        session.updated_at = now;
+        let event = SessionEvent::StatusChanged { status: SessionStatus::Dead, agent_state: None, reason: Some(reason) };
+        transaction.execute(
+            "INSERT INTO events (session_id, seq, at, kind, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+            rusqlite::params![session.id.to_string(), session.last_seq as i64, now, event.kind(), serde_json::to_string(&event)?],
+        )?;
+        writer::put_session(&transaction, session)?;
+    }
+    transaction.commit()?;
+    Ok(orphans)
+}

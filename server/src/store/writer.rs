@@ -1,0 +1,137 @@
+//! The store's single writer: a thread that drains a bounded queue, applies as many operations as
+//! are waiting in one transaction, commits, and only then publishes what it committed.
+
+use std::sync::Arc;
+
+use arbor_protocol::{Session, SessionChangedNotification, SessionEventNotification};
+use rusqlite::{Connection, params};
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
+
+use super::{StoreError, session_columns};
+use crate::hub::Hub;
+
+/// Operations beyond this many wait for the next transaction, which bounds commit latency.
+const MAX_BATCH: usize = 512;
+
+/// One write, queued for the writer thread.
+pub(super) enum WriteOp {
+    /// Append an event; publish it once committed.
+    AppendEvent(Arc<SessionEventNotification>),
+    /// Insert or replace a session record; publish `session/changed` once committed.
+    PutSession(Box<Session>),
+    /// Delete a session and its events; publish the deletion once committed.
+    DeleteSession(Box<Session>),
+    /// Answer once everything queued before it has committed (or failed).
+    Flush(oneshot::Sender<Result<(), StoreError>>),
+}
+
+/// What a committed batch publishes, in commit order.
+enum Published {
+    Event(Arc<SessionEventNotification>),
+    Changed(Arc<SessionChangedNotification>),
+}
+
+pub(super) fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteOp>, hub: Arc<Hub>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = queue.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let result = apply_batch(&mut connection, &mut batch);
+        let failure = result.as_ref().err().map(|error| error.to_string());
+        match result {
+            Ok(published) => {
+                for item in published {
+                    match item {
+                        Published::Event(event) => hub.publish_event(event),
+                        Published::Changed(change) => hub.publish_change(change),
+                    }
+                }
+            }
+            Err(error) => tracing::error!(%error, "store write failed; the batch was not committed"),
+        }
+        for op in batch.drain(..) {
+            if let WriteOp::Flush(reply) = op {
+                let _ = reply.send(match &failure {
+                    None => Ok(()),
+                    Some(message) => Err(StoreError::WriteFailed(message.clone())),
+                });
+            }
+        }
+    }
+}
+
+fn apply_batch(connection: &mut Connection, batch: &mut [WriteOp]) -> Result<Vec<Published>, StoreError> {
+    let transaction = connection.transaction()?;
+    let mut published = Vec::with_capacity(batch.len());
+    for op in batch.iter() {
+        match op {
+            WriteOp::AppendEvent(event) => {
+                let payload = serde_json::to_string(&event.event)?;
+                transaction
+                    .prepare_cached(
+                        "INSERT INTO events (session_id, seq, at, kind, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![
+                        event.session_id.to_string(),
+                        event.seq as i64,
+                        event.at,
+                        event.event.kind(),
+                        payload
+                    ])?;
+                published.push(Published::Event(event.clone()));
+            }
+            WriteOp::PutSession(session) => {
+                put_session(&transaction, session)?;
+                published.push(Published::Changed(Arc::new(SessionChangedNotification {
+                    session: (**session).clone(),
+                    deleted: false,
+                })));
+            }
+            WriteOp::DeleteSession(session) => {
+                delete_session(&transaction, &session.id)?;
+                published.push(Published::Changed(Arc::new(SessionChangedNotification {
+                    session: (**session).clone(),
+                    deleted: true,
+                })));
+            }
+            WriteOp::Flush(_) => {}
+        }
+    }
+    transaction.commit()?;
+    Ok(published)
+}
+
+pub(super) fn put_session(connection: &Connection, session: &Session) -> Result<(), StoreError> {
+    let columns = session_columns(session)?;
+    connection
+        .prepare_cached(
+            "INSERT INTO sessions (id, data, status, agent, search_text, pinned_at, hidden, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (id) DO UPDATE SET data = ?2, status = ?3, agent = ?4, search_text = ?5,
+               pinned_at = ?6, hidden = ?7, updated_at = ?9",
+        )?
+        .execute(params![
+            session.id.to_string(),
+            columns.data,
+            session.status.as_str(),
+            session.agent,
+            columns.search_text,
+            columns.pinned_at,
+            session.hidden,
+            session.created_at,
+            session.updated_at
+        ])?;
+    Ok(())
+}
+
+fn delete_session(connection: &Connection, id: &Uuid) -> Result<(), StoreError> {
+    connection.execute("DELETE FROM events WHERE session_id = ?1", [id.to_string()])?;
+    connection.execute("DELETE FROM sessions WHERE id = ?1", [id.to_string()])?;
+    Ok(())
+}
