@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
+
+use crate::rpc::framing::{Frame, read_frame, write_frame};
 
 /// An error answer from the server, or a failure to get one.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -46,37 +48,6 @@ pub struct RpcClient {
     next_id: AtomicU64,
 }
 
-/// Writes one frame: `Content-Length` header, blank line, body.
-async fn write_frame(writer: &mut Writer, body: &[u8]) -> std::io::Result<()> {
-    writer.write_all(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes()).await?;
-    writer.write_all(body).await?;
-    writer.flush().await
-}
-
-/// Reads one frame's body; None at the end of the stream.
-async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> std::io::Result<Option<Vec<u8>>> {
-    let mut length = None;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 {
-            return Ok(None);
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse::<usize>().ok();
-            }
-        }
-    }
-    let length = length.ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "frame without Content-Length"))?;
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).await?;
-    Ok(Some(body))
-}
-
 impl RpcClient {
     /// Starts a client on a byte stream. Server notifications arrive on the returned receiver.
     pub fn new<R, W>(reader: R, writer: W) -> (Arc<RpcClient>, mpsc::UnboundedReceiver<Notification>)
@@ -89,7 +60,8 @@ impl RpcClient {
         let client = Arc::new(RpcClient { writer: tokio::sync::Mutex::new(Box::new(writer)), pending: pending.clone(), next_id: AtomicU64::new(1) });
         tokio::spawn(async move {
             let mut reader = BufReader::new(reader);
-            while let Ok(Some(body)) = read_frame(&mut reader).await {
+            while let Ok(Some(frame)) = read_frame(&mut reader).await {
+                let Frame::Body(body) = frame else { continue };
                 let Ok(message) = serde_json::from_slice::<Value>(&body) else { continue };
                 if let Some(method) = message["method"].as_str() {
                     if message.get("id").is_none() {
@@ -142,7 +114,7 @@ impl RpcClient {
     /// Sends `body` as one frame, whatever it contains (tests use this for malformed input).
     pub async fn send_raw(&self, body: &[u8]) -> Result<(), RpcError> {
         let mut writer = self.writer.lock().await;
-        write_frame(&mut writer, body).await.map_err(|_| RpcError::disconnected())
+        write_frame(&mut **writer, body).await.map_err(|_| RpcError::disconnected())
     }
 
     /// Sends bytes as they are, without framing.

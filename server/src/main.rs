@@ -60,9 +60,17 @@ fn init_logging(default_level: &str) {
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(false).init();
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    let runtime = tokio::runtime::Runtime::new()?;
+    let result = runtime.block_on(run(args));
+    // A blocking read of stdin may still be pending in the runtime's blocking pool; it must not
+    // keep the process alive once the work is done.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    result
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
     let paths = Paths::resolve(args.data_dir, args.runtime_dir);
     match args.command {
         Command::Daemon => {

@@ -1,1 +1,331 @@
+//! Harness for the end-to-end tests: scratch directories and git repositories, the real `arbor`
+//! binary started over stdio or as a daemon on its socket, and a protocol client with helpers to
+//! wait for what a user would see.
 
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use arbor_protocol::{Session, SessionEvent, SessionEventNotification, SessionStatus, method};
+use arbor_server::client::{Notification, RpcClient, RpcError};
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+use tokio::sync::mpsc;
+
+/// How long a test waits for something that should happen in well under a second.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The `arbor` binary under test: `$ARBOR_BIN`, or the one cargo built beside this test, built
+/// on first use if it is missing.
+pub fn arbor_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        if let Some(path) = std::env::var_os("ARBOR_BIN") {
+            return PathBuf::from(path);
+        }
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+        let bin = profile_dir.join("arbor");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "-p", "arbor-server", "--bin", "arbor"]);
+        if profile_dir.file_name().is_some_and(|name| name == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "building the arbor binary failed");
+        bin
+    })
+    .clone()
+}
+
+/// A scratch directory removed when dropped.
+pub struct TestEnv {
+    /// Root of everything this test creates.
+    pub root: PathBuf,
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Runs git with arguments in `dir` and returns its trimmed stdout; panics when git fails.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .output()
+        .expect("run git");
+    assert!(output.status.success(), "git {args:?} failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+impl TestEnv {
+    /// A fresh scratch directory under the system temp directory (short, for socket paths).
+    pub fn new() -> Self {
+        let root = std::env::temp_dir().join(format!("arbor-t-{}", &uuid::Uuid::new_v4().simple().to_string()[..12]));
+        std::fs::create_dir_all(&root).expect("create scratch dir");
+        Self { root }
+    }
+
+    /// Arbor's data directory for this test.
+    pub fn data_dir(&self) -> PathBuf {
+        self.root.join("data")
+    }
+
+    /// Arbor's runtime directory for this test.
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.root.join("run")
+    }
+
+    /// A git repository with one commit (README.md) on `main`.
+    pub fn repo(&self, name: &str) -> PathBuf {
+        let dir = self.root.join(name);
+        std::fs::create_dir_all(&dir).expect("create repo dir");
+        git(&dir, &["init", "-q", "-b", "main"]);
+        std::fs::write(dir.join("README.md"), "# test repository\n").expect("write README");
+        git(&dir, &["add", "README.md"]);
+        git(&dir, &["commit", "-q", "-m", "initial"]);
+        dir
+    }
+
+    /// `arbor` with this test's directories, killed when dropped.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(arbor_bin());
+        command
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .arg("--runtime-dir")
+            .arg(self.runtime_dir())
+            .env("NO_COLOR", "1")
+            .kill_on_drop(true);
+        command
+    }
+
+    /// `arbor lsp --standalone` on stdio, initialized.
+    pub async fn standalone(&self) -> Server {
+        self.spawn_lsp(&["lsp", "--standalone"]).await
+    }
+
+    /// `arbor lsp` (the bridge to the daemon, starting it if needed), initialized.
+    pub async fn bridge(&self) -> Server {
+        self.spawn_lsp(&["lsp"]).await
+    }
+
+    async fn spawn_lsp(&self, args: &[&str]) -> Server {
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn arbor");
+        let stdin = child.stdin.take().expect("stdin");
+        let stdout = child.stdout.take().expect("stdout");
+        let client = Client::new(stdout, stdin);
+        client.initialize().await;
+        Server { child, client }
+    }
+
+    /// `arbor daemon`, waited for until its socket answers.
+    pub async fn daemon(&self) -> Child {
+        let child = self.command().arg("daemon").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("spawn daemon");
+        let socket = self.runtime_dir().join("arbor.sock");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::net::UnixStream::connect(&socket).await.is_err() {
+            assert!(tokio::time::Instant::now() < deadline, "the daemon did not open its socket");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child
+    }
+
+    /// A client connected straight to the daemon's socket, initialized.
+    pub async fn socket_client(&self) -> Client {
+        let stream = tokio::net::UnixStream::connect(self.runtime_dir().join("arbor.sock")).await.expect("connect to the daemon");
+        let (read, write) = stream.into_split();
+        let client = Client::new(read, write);
+        client.initialize().await;
+        client
+    }
+}
+
+/// An `arbor` process serving on stdio, with its client.
+pub struct Server {
+    /// The process.
+    pub child: Child,
+    /// The client on its stdio.
+    pub client: Client,
+}
+
+/// A protocol client with the notifications it received.
+pub struct Client {
+    /// The raw client.
+    pub rpc: Arc<RpcClient>,
+    notifications: mpsc::UnboundedReceiver<Notification>,
+    /// Events received so far, in arrival order.
+    pub events: Vec<SessionEventNotification>,
+    /// Sessions from session/changed notifications, in arrival order.
+    pub changes: Vec<Session>,
+}
+
+impl Client {
+    /// A client on a byte stream.
+    pub fn new<R, W>(read: R, write: W) -> Self
+    where
+        R: tokio::io::AsyncRead + Send + Unpin + 'static,
+        W: tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
+        let (rpc, notifications) = RpcClient::new(read, write);
+        Self { rpc, notifications, events: Vec::new(), changes: Vec::new() }
+    }
+
+    /// The LSP handshake; returns the initialize result.
+    pub async fn initialize(&self) -> Value {
+        self.rpc.initialize().await.expect("initialize")
+    }
+
+    /// A request that must succeed.
+    pub async fn call(&self, method: &str, params: Value) -> Value {
+        match self.rpc.request(method, params.clone()).await {
+            Ok(result) => result,
+            Err(error) => panic!("{method} {params} failed: {error}"),
+        }
+    }
+
+    /// A request that may fail.
+    pub async fn try_call(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        self.rpc.request(method, params).await
+    }
+
+    /// Starts a scripted session in `repo` with `script` and `prompt`.
+    pub async fn scripted_session(&self, repo: &Path, script: &str, prompt: Option<&str>) -> Session {
+        let result = self
+            .call(
+                method::SESSION_NEW,
+                json!({ "cwd": repo, "agent": "scripted", "prompt": prompt, "config": { "script": script } }),
+            )
+            .await;
+        serde_json::from_value(result).expect("a Session")
+    }
+
+    /// Subscribes to a session from `after_seq`.
+    pub async fn subscribe(&self, session_id: uuid::Uuid, after_seq: u64) -> Value {
+        self.call(method::SESSION_SUBSCRIBE, json!({ "sessionId": session_id, "afterSeq": after_seq })).await
+    }
+
+    /// The session as the server reports it now.
+    pub async fn get(&self, session_id: uuid::Uuid) -> Session {
+        serde_json::from_value(self.call(method::SESSION_GET, json!({ "sessionId": session_id })).await).expect("a Session")
+    }
+
+    fn absorb(&mut self, notification: Notification) {
+        match notification.method.as_str() {
+            method::NOTIFY_SESSION_EVENT => self.events.push(serde_json::from_value(notification.params).expect("a session event")),
+            method::NOTIFY_SESSION_CHANGED => {
+                self.changes.push(serde_json::from_value(notification.params["session"].clone()).expect("a session"))
+            }
+            _ => {}
+        }
+    }
+
+    /// Returns the first event of `session_id` satisfying `predicate`, looking first at the events
+    /// already received, then receiving notifications until one arrives.
+    pub async fn wait_event(
+        &mut self,
+        session_id: uuid::Uuid,
+        mut predicate: impl FnMut(&SessionEvent) -> bool,
+    ) -> SessionEventNotification {
+        if let Some(found) = self.events.iter().find(|event| event.session_id == session_id && predicate(&event.event)) {
+            return found.clone();
+        }
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let notification = tokio::time::timeout_at(deadline, self.notifications.recv())
+                .await
+                .unwrap_or_else(|_| panic!("timed out waiting for an event; events so far: {:#?}", self.events.iter().map(|event| &event.event).collect::<Vec<_>>()))
+                .expect("the connection closed while waiting for an event");
+            let is_event = notification.method == method::NOTIFY_SESSION_EVENT;
+            self.absorb(notification);
+            if is_event {
+                let last = self.events.last().expect("just pushed");
+                if last.session_id == session_id && predicate(&last.event) {
+                    return last.clone();
+                }
+            }
+        }
+    }
+
+    /// Receives notifications until `session_id`'s turn with `nth` (1-based) turn_ended.
+    pub async fn wait_turns(&mut self, session_id: uuid::Uuid, nth: usize) {
+        let mut seen = 0;
+        self.wait_event(session_id, |event| {
+            if matches!(event, SessionEvent::TurnEnded { .. }) {
+                seen += 1;
+            }
+            seen >= nth
+        })
+        .await;
+    }
+
+    /// Polls session/get until the status satisfies `predicate`.
+    pub async fn wait_status(&self, session_id: uuid::Uuid, predicate: impl Fn(SessionStatus) -> bool) -> Session {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let session = self.get(session_id).await;
+            if predicate(session.status) {
+                return session;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "session stayed {:?}", session.status);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The session's text reply: every agent_message_chunk received so far, joined.
+    pub fn reply_text(&self, session_id: uuid::Uuid) -> String {
+        self.events
+            .iter()
+            .filter(|event| event.session_id == session_id)
+            .filter_map(|event| match &event.event {
+                SessionEvent::AgentMessageChunk { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Seqs of the events received for a session, in arrival order.
+    pub fn seqs(&self, session_id: uuid::Uuid) -> Vec<u64> {
+        self.events.iter().filter(|event| event.session_id == session_id).map(|event| event.seq).collect()
+    }
+}
+
+/// Pids of live scripted-agent processes whose command line mentions `marker` (a test's
+/// directory), read from /proc.
+pub fn scripted_agent_pids(marker: &Path) -> Vec<i32> {
+    let marker = marker.display().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            // A zombie has exited; only its parent has yet to collect it.
+            let zombie = stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'));
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            !zombie && cmdline.contains("scripted-agent") && cmdline.contains(&marker)
+        })
+        .collect()
+}

@@ -667,11 +667,10 @@ async fn read_stdout(stdout: tokio::process::ChildStdout, pending: PendingReques
             }
             (None, None) => Some(Incoming::Malformed(line.to_string())),
         };
-        if let Some(routed) = routed {
-            if incoming.send(routed).await.is_err() {
+        if let Some(routed) = routed
+            && incoming.send(routed).await.is_err() {
                 break;
             }
-        }
     }
     // Dropping the pending senders wakes every waiter with "the agent exited".
     pending.lock().expect("pending map poisoned").clear();

@@ -23,8 +23,17 @@ use crate::service::{ClientSink, Connection, Service, ServiceError};
 /// Requests handled at once per connection; long requests (stop, delete) must not block others.
 const CONCURRENT_REQUESTS: usize = 32;
 
-/// Serves one client on `input`/`output` until it exits or disconnects.
+/// Serves one client on `input`/`output` until it exits or disconnects. Malformed frames are
+/// answered by the framing guard and never reach (or stop) the server.
 pub async fn serve<I, O>(service: Arc<Service>, input: I, output: O)
+where
+    I: AsyncRead + Unpin,
+    O: AsyncWrite + Unpin,
+{
+    super::framing::guard(input, output, |input, output| serve_frames(service, input, output)).await;
+}
+
+async fn serve_frames<I, O>(service: Arc<Service>, input: I, output: O)
 where
     I: AsyncRead + Unpin,
     O: AsyncWrite,

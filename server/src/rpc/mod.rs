@@ -3,4 +3,5 @@
 
 pub mod bridge;
 pub mod daemon;
+pub mod framing;
 pub mod lsp;

@@ -92,11 +92,10 @@ impl Service {
         if params.cwd.trim().is_empty() {
             return Err(ServiceError::InvalidArgument("cwd must name a directory inside a git repository".into()));
         }
-        if let Some(prompt) = &params.prompt {
-            if prompt.trim().is_empty() {
+        if let Some(prompt) = &params.prompt
+            && prompt.trim().is_empty() {
                 return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to start without one".into()));
             }
-        }
         let config = params.config.clone().unwrap_or_default();
         validate_config(&params.agent, &config)?;
         let title = match params.title.as_deref().map(str::trim) {
@@ -223,11 +222,10 @@ impl Service {
                 previous.cwd
             )));
         }
-        if let Some(prompt) = &params.prompt {
-            if prompt.trim().is_empty() {
+        if let Some(prompt) = &params.prompt
+            && prompt.trim().is_empty() {
                 return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to resume without one".into()));
             }
-        }
         let driver = self.agents.get(&previous.agent)?;
         let mut session = previous.clone();
         if params.as_new_session {
