@@ -79,10 +79,11 @@ struct RpcError {
     message: String,
 }
 
-type PendingRequests = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, RpcError>>>>>;
-
-/// What the stdout reader hands to the driver loop.
+/// What the stdout reader hands on, in the order the agent wrote it. Responses travel in the same
+/// queue as notifications, so a turn's end is never seen before the updates the agent sent first.
 enum Incoming {
+    /// A response to one of our requests.
+    Response { id: u64, result: Result<Value, RpcError> },
     /// A request from the agent to the client.
     Request { id: Value, method: String, params: Value },
     /// A notification from the agent.
@@ -91,11 +92,10 @@ enum Incoming {
     Malformed(String),
 }
 
-/// The client side of one ACP connection.
+/// The client side of one ACP connection: how messages get to the agent.
 #[derive(Clone)]
 struct Connection {
     stdin: mpsc::Sender<String>,
-    pending: PendingRequests,
     next_id: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -105,21 +105,11 @@ impl Connection {
         let _ = self.stdin.send(message.to_string()).await;
     }
 
-    /// Sends a request and returns a receiver for its response.
-    async fn request(&self, method: &str, params: Value) -> oneshot::Receiver<Result<Value, RpcError>> {
+    /// Sends a request; its response arrives as [`Incoming::Response`] with the returned id.
+    async fn request(&self, method: &str, params: Value) -> u64 {
         let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let (reply, response) = oneshot::channel();
-        self.pending.lock().expect("pending map poisoned").insert(id, reply);
         self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })).await;
-        response
-    }
-
-    async fn request_and_wait(&self, method: &str, params: Value) -> Result<Value, AgentError> {
-        match self.request(method, params).await.await {
-            Ok(Ok(result)) => Ok(result),
-            Ok(Err(error)) => Err(AgentError::Handshake(format!("{method}: {}", error.message))),
-            Err(_) => Err(AgentError::Handshake(format!("the agent exited before answering {method}"))),
-        }
+        id
     }
 
     async fn notify(&self, method: &str, params: Value) {
@@ -132,6 +122,25 @@ impl Connection {
             Err((code, message)) => json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } }),
         };
         self.send(message).await;
+    }
+
+    /// Sends a request during the handshake and waits for its response. Updates the agent sends
+    /// meanwhile (such as the history replayed by `session/load`) are not part of Arbor's log and
+    /// are dropped; requests are refused because no session is set up to answer them yet.
+    async fn request_and_wait(&self, incoming: &mut mpsc::Receiver<Incoming>, method: &str, params: Value) -> Result<Value, AgentError> {
+        let expected = self.request(method, params).await;
+        loop {
+            match incoming.recv().await {
+                Some(Incoming::Response { id, result }) if id == expected => {
+                    return result.map_err(|error| AgentError::Handshake(format!("{method}: {}", error.message)));
+                }
+                Some(Incoming::Request { id, .. }) => {
+                    self.respond(id, Err((-32002, "the session is still being set up".into()))).await;
+                }
+                Some(_) => {}
+                None => return Err(AgentError::Handshake(format!("the agent exited before answering {method}"))),
+            }
+        }
     }
 }
 
@@ -148,18 +157,17 @@ async fn start_connection(mut child: Child, spec: StartSpec) -> Result<AgentHand
     let (stdin_tx, stdin_rx) = mpsc::channel(CHANNEL_CAPACITY);
     tokio::spawn(write_stdin(stdin, stdin_rx));
 
-    let pending: PendingRequests = Arc::default();
-    let (incoming_tx, incoming_rx) = mpsc::channel(CHANNEL_CAPACITY);
-    tokio::spawn(read_stdout(stdout, pending.clone(), incoming_tx));
+    let (incoming_tx, mut incoming_rx) = mpsc::channel(CHANNEL_CAPACITY);
+    tokio::spawn(read_stdout(stdout, incoming_tx));
 
-    let connection = Connection { stdin: stdin_tx, pending, next_id: Arc::new(1.into()) };
+    let connection = Connection { stdin: stdin_tx, next_id: Arc::new(1.into()) };
     let (exit_tx, exit_rx) = oneshot::channel();
     tokio::spawn(async move {
         let status = child.wait().await;
         let _ = exit_tx.send(status);
     });
 
-    let handshake = handshake(&connection, &spec).await;
+    let handshake = handshake(&connection, &mut incoming_rx, &spec).await;
     let agent_session_id = match handshake {
         Ok(id) => id,
         Err(error) => {
@@ -186,6 +194,7 @@ async fn start_connection(mut child: Child, spec: StartSpec) -> Result<AgentHand
         next_permission: 1,
         reported_cost: 0.0,
         turn_cost: 0.0,
+        turn_request: None,
         stderr_tail,
     };
     tokio::spawn(driver.run(commands_rx, incoming_rx, exit_rx));
@@ -193,9 +202,10 @@ async fn start_connection(mut child: Child, spec: StartSpec) -> Result<AgentHand
 }
 
 /// `initialize`, then `session/new` or `session/load`; returns the agent's session id.
-async fn handshake(connection: &Connection, spec: &StartSpec) -> Result<String, AgentError> {
+async fn handshake(connection: &Connection, incoming: &mut mpsc::Receiver<Incoming>, spec: &StartSpec) -> Result<String, AgentError> {
     let initialized = connection
         .request_and_wait(
+            incoming,
             "initialize",
             json!({
                 "protocolVersion": ACP_PROTOCOL_VERSION,
@@ -213,6 +223,7 @@ async fn handshake(connection: &Connection, spec: &StartSpec) -> Result<String, 
             }
             connection
                 .request_and_wait(
+                    incoming,
                     "session/load",
                     json!({ "sessionId": agent_session_id, "cwd": cwd, "mcpServers": [] }),
                 )
@@ -220,7 +231,7 @@ async fn handshake(connection: &Connection, spec: &StartSpec) -> Result<String, 
             Ok(agent_session_id.clone())
         }
         None => {
-            let created = connection.request_and_wait("session/new", json!({ "cwd": cwd, "mcpServers": [] })).await?;
+            let created = connection.request_and_wait(incoming, "session/new", json!({ "cwd": cwd, "mcpServers": [] })).await?;
             created["sessionId"]
                 .as_str()
                 .map(str::to_string)
@@ -241,11 +252,10 @@ struct DriverLoop {
     reported_cost: f64,
     /// Cost reported during the current turn, added to the turn's usage when it ends.
     turn_cost: f64,
+    /// Id of the running turn's `session/prompt` request.
+    turn_request: Option<u64>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
 }
-
-/// The end of a `session/prompt` request.
-type TurnResult = Result<Result<Value, RpcError>, oneshot::error::RecvError>;
 
 impl DriverLoop {
     async fn run(
@@ -254,7 +264,6 @@ impl DriverLoop {
         mut incoming: mpsc::Receiver<Incoming>,
         mut exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
     ) {
-        let mut turn: Option<oneshot::Receiver<Result<Value, RpcError>>> = None;
         let mut incoming_open = true;
         loop {
             tokio::select! {
@@ -264,7 +273,7 @@ impl DriverLoop {
                             "sessionId": self.agent_session_id,
                             "prompt": [{ "type": "text", "text": text }],
                         });
-                        turn = Some(self.connection.request("session/prompt", params).await);
+                        self.turn_request = Some(self.connection.request("session/prompt", params).await);
                     }
                     Some(AgentCommand::Cancel) => self.cancel().await,
                     Some(AgentCommand::Respond { request_id, option_id }) => {
@@ -273,10 +282,6 @@ impl DriverLoop {
                     // The actor dropped its handle: it is terminating the process group itself.
                     None => return,
                 },
-                result = async { turn.as_mut().expect("guarded by the select condition").await }, if turn.is_some() => {
-                    turn = None;
-                    self.finish_turn(result).await;
-                }
                 message = incoming.recv(), if incoming_open => match message {
                     Some(message) => self.handle_incoming(message).await,
                     None => incoming_open = false,
@@ -323,9 +328,9 @@ impl DriverLoop {
         self.connection.respond(rpc_id, Ok(json!({ "outcome": outcome }))).await;
     }
 
-    async fn finish_turn(&mut self, result: TurnResult) {
+    async fn finish_turn(&mut self, result: Result<Value, RpcError>) {
         let stop_reason = match result {
-            Ok(Ok(response)) => {
+            Ok(response) => {
                 let mut usage = response.get("usage").map(usage_from_acp).unwrap_or_default();
                 usage.cost_usd = std::mem::take(&mut self.turn_cost);
                 if usage != Usage::default() {
@@ -333,18 +338,22 @@ impl DriverLoop {
                 }
                 parse_stop_reason(response["stopReason"].as_str().unwrap_or("end_turn"))
             }
-            Ok(Err(error)) => {
+            Err(error) => {
                 self.output(AgentOutput::Event(SessionEvent::Error { message: error.message, fatal: false })).await;
                 StopReason::Error
             }
-            // The agent exited mid-turn; the exit watcher reports it.
-            Err(_) => StopReason::Error,
         };
         self.output(AgentOutput::TurnEnded(stop_reason)).await;
     }
 
     async fn handle_incoming(&mut self, message: Incoming) {
         match message {
+            Incoming::Response { id, result } => {
+                if self.turn_request == Some(id) {
+                    self.turn_request = None;
+                    self.finish_turn(result).await;
+                }
+            }
             Incoming::Notification { method, params } if method == "session/update" => {
                 self.handle_update(&params["update"]).await;
             }
@@ -613,7 +622,7 @@ async fn write_stdin(mut stdin: tokio::process::ChildStdin, mut lines: mpsc::Rec
     }
 }
 
-async fn read_stdout(stdout: tokio::process::ChildStdout, pending: PendingRequests, incoming: mpsc::Sender<Incoming>) {
+async fn read_stdout(stdout: tokio::process::ChildStdout, incoming: mpsc::Sender<Incoming>) {
     let mut reader = BufReader::new(stdout);
     let mut buffer = Vec::new();
     loop {
@@ -649,22 +658,18 @@ async fn read_stdout(stdout: tokio::process::ChildStdout, pending: PendingReques
         let routed = match (method, id) {
             (Some(method), Some(id)) => Some(Incoming::Request { id, method, params: message["params"].clone() }),
             (Some(method), None) => Some(Incoming::Notification { method, params: message["params"].clone() }),
-            (None, Some(id)) => {
-                let sender = id.as_u64().and_then(|id| pending.lock().expect("pending map poisoned").remove(&id));
-                match sender {
-                    Some(sender) => {
-                        let result = match message.get("error") {
-                            Some(error) => Err(RpcError {
-                                message: error["message"].as_str().unwrap_or("the agent reported an error").to_string(),
-                            }),
-                            None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
-                        };
-                        let _ = sender.send(result);
-                        None
-                    }
-                    None => Some(Incoming::Malformed(line.to_string())),
+            (None, Some(id)) => match id.as_u64() {
+                Some(id) => {
+                    let result = match message.get("error") {
+                        Some(error) => Err(RpcError {
+                            message: error["message"].as_str().unwrap_or("the agent reported an error").to_string(),
+                        }),
+                        None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
+                    };
+                    Some(Incoming::Response { id, result })
                 }
-            }
+                None => Some(Incoming::Malformed(line.to_string())),
+            },
             (None, None) => Some(Incoming::Malformed(line.to_string())),
         };
         if let Some(routed) = routed
@@ -672,8 +677,6 @@ async fn read_stdout(stdout: tokio::process::ChildStdout, pending: PendingReques
                 break;
             }
     }
-    // Dropping the pending senders wakes every waiter with "the agent exited".
-    pending.lock().expect("pending map poisoned").clear();
 }
 
 async fn capture_stderr(stderr: tokio::process::ChildStderr, log_path: PathBuf, tail: Arc<Mutex<VecDeque<String>>>) {

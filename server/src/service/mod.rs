@@ -295,7 +295,10 @@ impl Service {
         if self.sessions.is_live(id) {
             let forwarded = change.clone();
             if let Some(result) = self.sessions.update(id, Box::new(move |session| forwarded(session))).await {
-                return Ok(result?);
+                let session = result?;
+                // The actor queued the write before answering; flushing makes it readable.
+                self.store.flush().await?;
+                return Ok(session);
             }
             // The actor ended between the check and the send: change the stored record instead.
             self.sessions.wait_until_gone(id).await;
@@ -319,7 +322,9 @@ impl Service {
         }
         let session = self.load(params.session_id).await?;
         let title = session.title.clone().unwrap_or_else(|| "untitled session".into());
-        let owned_worktree = session.isolation == Isolation::Worktree;
+        // A worktree shared with another session (see resume as a new session) stays for it.
+        let shared = self.store.other_sessions_in(session.cwd.clone(), session.id).await? > 0;
+        let owned_worktree = session.isolation == Isolation::Worktree && !shared;
         let (repo_root, cwd, branch, base_branch) =
             (PathBuf::from(&session.repo_root), PathBuf::from(&session.cwd), session.branch.clone(), session.base_branch.clone());
         let (delete_branch, force) = (params.delete_branch, params.force);

@@ -263,6 +263,19 @@ impl Store {
         .await
     }
 
+    /// Number of other sessions that work in `cwd` (a session resumed as a new one shares its
+    /// parent's worktree).
+    pub async fn other_sessions_in(&self, cwd: String, except: Uuid) -> Result<u32, StoreError> {
+        self.read(move |connection| {
+            Ok(connection.query_row(
+                "SELECT count(*) FROM sessions WHERE id != ?1 AND json_extract(data, '$.cwd') = ?2",
+                rusqlite::params![except.to_string(), cwd],
+                |row| row.get(0),
+            )?)
+        })
+        .await
+    }
+
     /// Number of pinned sessions (for the pin cap).
     pub async fn pinned_count(&self) -> Result<u32, StoreError> {
         self.read(|connection| {
