@@ -54,7 +54,31 @@ impl Default for TestEnv {
 
 impl Drop for TestEnv {
     fn drop(&mut self) {
+        // A daemon started by a bridge or the CLI outlives them by design; this test's one ends here.
+        if let Some(pid) = self.daemon_pid() {
+            terminate(pid);
+        }
         let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// Sends SIGTERM to `pid` and waits (up to the test timeout) for it to exit.
+pub fn terminate(pid: i32) {
+    // SAFETY: kill(2) with a pid this test started.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let deadline = std::time::Instant::now() + WAIT;
+    while process_alive(pid) && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn process_alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
+        Err(_) => false,
     }
 }
 
@@ -89,6 +113,12 @@ impl TestEnv {
     /// Arbor's runtime directory for this test.
     pub fn runtime_dir(&self) -> PathBuf {
         self.root.join("run")
+    }
+
+    /// The pid in the daemon's discovery file, if a daemon announced itself.
+    pub fn daemon_pid(&self) -> Option<i32> {
+        let text = std::fs::read_to_string(self.runtime_dir().join("daemon.json")).ok()?;
+        serde_json::from_str::<Value>(&text).ok()?["pid"].as_i64().map(|pid| pid as i32)
     }
 
     /// A git repository with one commit (README.md) on `main`.
@@ -266,6 +296,13 @@ impl Client {
                     return last.clone();
                 }
             }
+        }
+    }
+
+    /// Takes in every notification that has already arrived, without waiting.
+    pub fn drain(&mut self) {
+        while let Ok(notification) = self.notifications.try_recv() {
+            self.absorb(notification);
         }
     }
 

@@ -71,13 +71,15 @@ pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>) -> anyhow::Re
         turn: Arc::default(),
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    while let Some(line) = lines.next_line().await? {
+    while let Ok(Some(line)) = lines.next_line().await {
         let Ok(message) = serde_json::from_str::<Value>(&line) else { continue };
         agent.handle(message).await;
     }
+    // The client is gone (it closed our stdin or died): nobody can receive the rest of a running
+    // turn, so end at once rather than finish it.
     drop(agent);
-    let _ = writer.await;
-    Ok(())
+    let _ = tokio::time::timeout(Duration::from_millis(100), writer).await;
+    std::process::exit(0);
 }
 
 impl Agent {
