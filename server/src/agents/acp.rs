@@ -167,7 +167,9 @@ async fn start_connection(mut child: Child, spec: StartSpec) -> Result<AgentHand
         let _ = exit_tx.send(status);
     });
 
-    let handshake = handshake(&connection, &mut incoming_rx, &spec).await;
+    let handshake = tokio::time::timeout(spec.startup_timeout, handshake(&connection, &mut incoming_rx, &spec))
+        .await
+        .unwrap_or(Err(AgentError::StartupTimeout(spec.startup_timeout.as_secs())));
     let agent_session_id = match handshake {
         Ok(id) => id,
         Err(error) => {

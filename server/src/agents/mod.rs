@@ -35,6 +35,9 @@ pub enum AgentError {
     /// The agent started but its handshake failed.
     #[error("agent handshake failed: {0}")]
     Handshake(String),
+    /// The agent did not finish starting within the start-up limit.
+    #[error("the agent did not start within {0} s")]
+    StartupTimeout(u64),
 }
 
 /// What a driver needs to start an agent for a session.
@@ -52,6 +55,8 @@ pub struct StartSpec {
     pub resume: Option<String>,
     /// File that receives the agent's stderr.
     pub log_path: PathBuf,
+    /// Limit on spawning the agent and completing its handshake; the agent is ended when exceeded.
+    pub startup_timeout: std::time::Duration,
 }
 
 /// Commands from the session actor to the driver.

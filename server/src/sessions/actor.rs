@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{SessionError, SessionManager};
-use crate::agents::{AgentCommand, AgentDriver, AgentHandle, AgentOutput, StartSpec};
+use crate::agents::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartSpec};
 use crate::clock::now_millis;
 use crate::paths::Paths;
 use crate::store::Store;
@@ -22,6 +22,8 @@ use crate::store::Store;
 pub const DEFAULT_TURN_TIMEOUT: Duration = Duration::from_secs(1800);
 /// Default limit on starting the agent.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Extra time the actor allows beyond the driver's own start-up limit.
+const STARTUP_BACKSTOP: Duration = Duration::from_secs(5);
 /// How long an agent gets to exit after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Bound of an actor's command queue.
@@ -133,6 +135,7 @@ impl SessionActor {
             config: self.session.config.clone(),
             resume: start.resume,
             log_path: self.paths.session_log(&self.session.id),
+            startup_timeout,
         };
 
         let ending = match self.start_agent(driver, spec, startup_timeout, &mut commands).await {
@@ -156,7 +159,9 @@ impl SessionActor {
         timeout: Duration,
         commands: &mut mpsc::Receiver<ActorCommand>,
     ) -> Result<(), Ending> {
-        let starting = tokio::time::timeout(timeout, driver.start(spec));
+        // The driver enforces the limit and ends what it started; this outer limit is a backstop
+        // for a driver that hangs before it has a process to end.
+        let starting = tokio::time::timeout(timeout + STARTUP_BACKSTOP, driver.start(spec));
         tokio::pin!(starting);
         loop {
             tokio::select! {
@@ -167,9 +172,13 @@ impl SessionActor {
                             Ok(())
                         }
                         Ok(Err(error)) => {
+                            let status = match error {
+                                AgentError::StartupTimeout(_) => SessionStatus::Timeout,
+                                _ => SessionStatus::Failed,
+                            };
                             let message = error.to_string();
                             self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
-                            Err(Ending { status: SessionStatus::Failed, reason: Some(message), stop_reply: None })
+                            Err(Ending { status, reason: Some(message), stop_reply: None })
                         }
                         Err(_) => {
                             let message = format!("the agent did not start within {} s", timeout.as_secs());

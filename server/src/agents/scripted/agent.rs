@@ -47,6 +47,12 @@ struct Agent {
 /// Runs the agent on stdin/stdout until stdin closes.
 pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>) -> anyhow::Result<()> {
     std::fs::create_dir_all(&state_dir)?;
+    if let Some(path) = &script_path {
+        let script = Script::parse(&std::fs::read_to_string(path)?)?;
+        if let Some(Action::StartupDelay(millis)) = script.turns.first().and_then(|turn| turn.first()) {
+            tokio::time::sleep(Duration::from_millis(*millis)).await;
+        }
+    }
     let (out, mut outgoing) = mpsc::channel::<Outgoing>(256);
     let writer = tokio::spawn(async move {
         let mut stdout = tokio::io::stdout();
@@ -437,6 +443,8 @@ impl Turn<'_> {
                 Flow::Continue
             }
             Action::Fail(message) => return Err(message),
+            // Applied before the handshake, in `run`.
+            Action::StartupDelay(_) => Flow::Continue,
             Action::Exit(code) => {
                 // Give the writer a moment to flush what was already sent.
                 tokio::time::sleep(Duration::from_millis(50)).await;

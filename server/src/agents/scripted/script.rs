@@ -28,6 +28,9 @@ pub enum Action {
     Fail(String),
     /// Exit the process with this status.
     Exit(i32),
+    /// Wait this many milliseconds before answering anything at all (a slow start, to exercise
+    /// the start-up watchdog). Only meaningful as the script's first action.
+    StartupDelay(u64),
 }
 
 /// A parsed script: its turns in order.
@@ -101,6 +104,7 @@ impl Script {
                 "chunk-delay" => Action::ChunkDelay(parse_number(rest).map_err(|message| error(&message))?),
                 "garbage" => Action::Garbage(if rest.is_empty() { "this is not json".into() } else { rest.to_string() }),
                 "fail" => Action::Fail(if rest.is_empty() { "scripted failure".into() } else { rest.to_string() }),
+                "startup-delay" => Action::StartupDelay(parse_number(rest).map_err(|message| error(&message))?),
                 "exit" => Action::Exit(parse_number(rest).map_err(|message| error(&message))? as i32),
                 "usage" => parse_usage(rest).map_err(|message| error(&message))?,
                 "write" => {
