@@ -25,7 +25,9 @@ pub fn arbor_bin() -> PathBuf {
             return PathBuf::from(path);
         }
         let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+        // Tests run from target/<profile>/deps, binaries (the benchmark) from target/<profile>.
+        let exe_dir = exe.parent().expect("executable directory");
+        let profile_dir = if exe_dir.ends_with("deps") { exe_dir.parent().expect("target/<profile>") } else { exe_dir };
         let bin = profile_dir.join("arbor");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = std::process::Command::new(cargo);
