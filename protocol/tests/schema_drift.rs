@@ -26,3 +26,26 @@ fn every_request_method_is_in_the_schema() {
         assert!(schema["methods"].get(*name).is_some(), "{name} missing from the schema");
     }
 }
+
+#[test]
+fn the_protocol_document_covers_every_method_event_and_error_code() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol.md")).expect("docs/protocol.md");
+    for name in arbor_protocol::method::ALL_REQUESTS {
+        assert!(doc.contains(&format!("### `{name}`")), "docs/protocol.md has no section for {name}");
+    }
+    for name in [arbor_protocol::method::NOTIFY_SESSION_EVENT, arbor_protocol::method::NOTIFY_SESSION_CHANGED] {
+        assert!(doc.contains(&format!("### `{name}`")), "docs/protocol.md has no section for {name}");
+    }
+    let schema = arbor_protocol::schema::protocol_schema();
+    let variants = schema["$defs"]["SessionEvent"]["oneOf"].as_array().expect("SessionEvent variants");
+    assert!(variants.len() >= 12, "every event kind is a variant");
+    for variant in variants {
+        let kind = variant["properties"]["kind"]["const"].as_str().expect("a kind");
+        assert!(doc.contains(&format!("| `{kind}` |")), "docs/protocol.md does not describe event kind {kind}");
+    }
+    let source = include_str!("../src/error_code.rs");
+    for line in source.lines().filter(|line| line.starts_with("pub const")) {
+        let code = line.rsplit('=').next().unwrap().trim().trim_end_matches(';');
+        assert!(doc.contains(&format!("| {code} |")), "docs/protocol.md does not describe error code {code}");
+    }
+}
