@@ -20,10 +20,7 @@ pub fn protocol_schema() -> Value {
     }
 
     let agents_result = generator.subschema_for::<AgentsListResult>().to_value();
-    methods.insert(
-        method::AGENTS_LIST.to_string(),
-        json!({ "params": Value::Null, "result": agents_result }),
-    );
+    methods.insert(method::AGENTS_LIST.to_string(), json!({ "params": Value::Null, "result": agents_result }));
     request!(method::SESSION_NEW, NewSessionParams, Session);
     request!(method::SESSION_LIST, ListSessionsParams, ListSessionsResult);
     request!(method::SESSION_GET, SessionIdParams, Session);
@@ -49,11 +46,8 @@ pub fn protocol_schema() -> Value {
     );
     let capabilities = generator.subschema_for::<ArborCapabilities>().to_value();
 
-    let definitions: Map<String, Value> = generator
-        .definitions()
-        .iter()
-        .map(|(name, schema)| (name.clone(), schema.clone()))
-        .collect();
+    let definitions: Map<String, Value> =
+        generator.definitions().iter().map(|(name, schema)| (name.clone(), schema.clone())).collect();
 
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -29,7 +29,8 @@ fn every_request_method_is_in_the_schema() {
 
 #[test]
 fn the_protocol_document_covers_every_method_event_and_error_code() {
-    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol.md")).expect("docs/protocol.md");
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol.md"))
+        .expect("docs/protocol.md");
     for name in arbor_protocol::method::ALL_REQUESTS {
         assert!(doc.contains(&format!("### `{name}`")), "docs/protocol.md has no section for {name}");
     }

@@ -151,9 +151,13 @@ impl Cli {
         }
         let list: ListSessionsResult = self
             .client
-            .call(method::SESSION_LIST, &ListSessionsParams { include_hidden: true, limit: Some(1000), ..Default::default() })
+            .call(
+                method::SESSION_LIST,
+                &ListSessionsParams { include_hidden: true, limit: Some(1000), ..Default::default() },
+            )
             .await?;
-        let matches: Vec<&Session> = list.sessions.iter().filter(|session| session.id.to_string().starts_with(id)).collect();
+        let matches: Vec<&Session> =
+            list.sessions.iter().filter(|session| session.id.to_string().starts_with(id)).collect();
         match matches.as_slice() {
             [one] => Ok(one.id),
             [] => bail!("no session id starts with '{id}'"),
@@ -181,8 +185,10 @@ impl Cli {
     }
 
     async fn subscribe(&self, session_id: Uuid, after_seq: u64) -> anyhow::Result<()> {
-        let _: SubscribeResult =
-            self.client.call(method::SESSION_SUBSCRIBE, &SubscribeParams { session_id, after_seq: Some(after_seq) }).await?;
+        let _: SubscribeResult = self
+            .client
+            .call(method::SESSION_SUBSCRIBE, &SubscribeParams { session_id, after_seq: Some(after_seq) })
+            .await?;
         Ok(())
     }
 
@@ -194,8 +200,16 @@ impl Cli {
         let out = &mut self.out;
         writeln!(out, "session   {}", session.id)?;
         writeln!(out, "title     {}", session.title.as_deref().unwrap_or("(none)"))?;
-        writeln!(out, "agent     {}{}", session.agent, session.model.as_ref().map(|model| format!(" ({model})")).unwrap_or_default())?;
-        let state = session.agent_state.map(|state| format!(", {}", json!(state).as_str().unwrap_or_default())).unwrap_or_default();
+        writeln!(
+            out,
+            "agent     {}{}",
+            session.agent,
+            session.model.as_ref().map(|model| format!(" ({model})")).unwrap_or_default()
+        )?;
+        let state = session
+            .agent_state
+            .map(|state| format!(", {}", json!(state).as_str().unwrap_or_default()))
+            .unwrap_or_default();
         writeln!(out, "status    {}{state}", session.status.as_str())?;
         if let Some(reason) = &session.status_reason {
             writeln!(out, "reason    {reason}")?;
@@ -205,7 +219,12 @@ impl Cli {
             Isolation::InPlace => "in place",
         };
         writeln!(out, "directory {} ({place})", session.cwd)?;
-        writeln!(out, "branch    {} (from {})", session.branch.as_deref().unwrap_or("-"), session.base_branch.as_deref().unwrap_or("-"))?;
+        writeln!(
+            out,
+            "branch    {} (from {})",
+            session.branch.as_deref().unwrap_or("-"),
+            session.base_branch.as_deref().unwrap_or("-")
+        )?;
         writeln!(out, "usage     {}", usage_text(&session.usage))?;
         if let Some(resumed_from) = session.resumed_from {
             writeln!(out, "resumed   from {resumed_from}")?;
@@ -229,7 +248,14 @@ pub async fn agents(paths: &Paths) -> anyhow::Result<()> {
     let result: AgentsListResult = cli.client.call(method::AGENTS_LIST, &()).await?;
     for agent in result.agents {
         let availability = if agent.available { "available" } else { "not available" };
-        writeln!(cli.out, "{:<12} {:<14} {} — {}", agent.id, availability, agent.version.unwrap_or_default(), agent.description)?;
+        writeln!(
+            cli.out,
+            "{:<12} {:<14} {} — {}",
+            agent.id,
+            availability,
+            agent.version.unwrap_or_default(),
+            agent.description
+        )?;
         if let Some(hint) = agent.install_hint.filter(|_| !agent.available) {
             writeln!(cli.out, "{:<12} install: {hint}", "")?;
         }
@@ -258,7 +284,8 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
             writeln!(cli.out, "{:<8}  {:<9}  {:<10}  {:>8}  {:<40}  BRANCH", "ID", "STATUS", "AGENT", "COST", "TITLE")?;
             for session in &list.sessions {
                 let pin = if session.pinned { "* " } else { "" };
-                let title: String = format!("{pin}{}", session.title.as_deref().unwrap_or("(untitled)")).chars().take(40).collect();
+                let title: String =
+                    format!("{pin}{}", session.title.as_deref().unwrap_or("(untitled)")).chars().take(40).collect();
                 writeln!(
                     cli.out,
                     "{:<8}  {:<9}  {:<10}  {:>8}  {:<40}  {}",
@@ -282,7 +309,10 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
             loop {
                 let page: EventsResult = cli
                     .client
-                    .call(method::SESSION_EVENTS, &EventsParams { session_id, after_seq: Some(after_seq), limit: Some(1000) })
+                    .call(
+                        method::SESSION_EVENTS,
+                        &EventsParams { session_id, after_seq: Some(after_seq), limit: Some(1000) },
+                    )
                     .await?;
                 for event in &page.events {
                     printer.print(event, &mut cli.out)?;
@@ -296,7 +326,9 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
         }
         SessionCommand::New { agent, prompt, cwd, title, model, base, in_place, script, wait } => {
             let script = match script {
-                Some(path) => Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?),
+                Some(path) => {
+                    Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?)
+                }
                 None => None,
             };
             let cwd = cwd.canonicalize().with_context(|| format!("{} does not exist", cwd.display()))?;
@@ -312,15 +344,22 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
                 config: script.map(|script| SessionConfig { script: Some(script), ..SessionConfig::default() }),
             };
             let session: Session = cli.client.call(method::SESSION_NEW, &params).await?;
-            writeln!(cli.out, "started session {} on {}", session.id, session.branch.as_deref().unwrap_or("the current branch"))?;
+            writeln!(
+                cli.out,
+                "started session {} on {}",
+                session.id,
+                session.branch.as_deref().unwrap_or("the current branch")
+            )?;
             if wait {
                 cli.subscribe(session.id, 0).await?;
                 if has_prompt {
                     cli.stream_until(turn_or_session_ended).await?;
                 } else {
-                    cli.stream_until(|event| matches!(event, SessionEvent::StatusChanged { status, agent_state, .. }
-                        if *status != SessionStatus::Creating && (agent_state.is_some() || !status.is_live())))
-                        .await?;
+                    cli.stream_until(|event| {
+                        matches!(event, SessionEvent::StatusChanged { status, agent_state, .. }
+                        if *status != SessionStatus::Creating && (agent_state.is_some() || !status.is_live()))
+                    })
+                    .await?;
                 }
                 let session = cli.get(session.id).await?;
                 writeln!(cli.out)?;
@@ -334,7 +373,8 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
                 cli.subscribe(session_id, session.last_seq).await?;
             }
             let mode = Some(if interrupt { PromptMode::Interrupt } else { PromptMode::Queue });
-            let result: PromptResult = cli.client.call(method::SESSION_PROMPT, &PromptParams { session_id, text, mode }).await?;
+            let result: PromptResult =
+                cli.client.call(method::SESSION_PROMPT, &PromptParams { session_id, text, mode }).await?;
             if result.queued {
                 writeln!(cli.out, "queued behind the running turn")?;
             }
@@ -372,8 +412,10 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
                 cli.subscribe(session_id, before.last_seq).await?;
             }
             let has_prompt = prompt.is_some();
-            let session: Session =
-                cli.client.call(method::SESSION_RESUME, &ResumeParams { session_id, prompt, as_new_session: false }).await?;
+            let session: Session = cli
+                .client
+                .call(method::SESSION_RESUME, &ResumeParams { session_id, prompt, as_new_session: false })
+                .await?;
             writeln!(cli.out, "resumed session {}", session.id)?;
             if wait && has_prompt {
                 cli.stream_until(turn_or_session_ended).await?;

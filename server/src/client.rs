@@ -57,20 +57,31 @@ impl RpcClient {
     {
         let pending: Pending = Arc::default();
         let (notifications, receiver) = mpsc::unbounded_channel();
-        let client = Arc::new(RpcClient { writer: tokio::sync::Mutex::new(Box::new(writer)), pending: pending.clone(), next_id: AtomicU64::new(1) });
+        let client = Arc::new(RpcClient {
+            writer: tokio::sync::Mutex::new(Box::new(writer)),
+            pending: pending.clone(),
+            next_id: AtomicU64::new(1),
+        });
         tokio::spawn(async move {
             let mut reader = BufReader::new(reader);
             while let Ok(Some(frame)) = read_frame(&mut reader).await {
                 let Frame::Body(body) = frame else { continue };
-                let Ok(message) = serde_json::from_slice::<Value>(&body) else { continue };
+                let Ok(message) = serde_json::from_slice::<Value>(&body) else {
+                    continue;
+                };
                 if let Some(method) = message["method"].as_str() {
                     if message.get("id").is_none() {
-                        let _ = notifications.send(Notification { method: method.to_string(), params: message["params"].clone() });
+                        let _ = notifications
+                            .send(Notification { method: method.to_string(), params: message["params"].clone() });
                     }
                     continue;
                 }
-                let Some(id) = message["id"].as_u64() else { continue };
-                let Some(waiter) = pending.lock().expect("pending poisoned").remove(&id) else { continue };
+                let Some(id) = message["id"].as_u64() else {
+                    continue;
+                };
+                let Some(waiter) = pending.lock().expect("pending poisoned").remove(&id) else {
+                    continue;
+                };
                 let result = match message.get("error") {
                     Some(error) => Err(RpcError {
                         code: error["code"].as_i64().unwrap_or_default(),
@@ -102,7 +113,8 @@ impl RpcClient {
     pub async fn call<P: Serialize, R: DeserializeOwned>(&self, method: &str, params: &P) -> Result<R, RpcError> {
         let params = serde_json::to_value(params).expect("params serialise");
         let result = self.request(method, params).await?;
-        serde_json::from_value(result).map_err(|error| RpcError { code: 0, message: format!("unexpected result of {method}: {error}") })
+        serde_json::from_value(result)
+            .map_err(|error| RpcError { code: 0, message: format!("unexpected result of {method}: {error}") })
     }
 
     /// Sends a notification.
@@ -127,7 +139,10 @@ impl RpcClient {
     /// The LSP handshake: `initialize` then `initialized`. Returns the initialize result.
     pub async fn initialize(&self) -> Result<Value, RpcError> {
         let result = self
-            .request("initialize", json!({ "processId": std::process::id(), "capabilities": {}, "clientInfo": { "name": "arbor-cli" } }))
+            .request(
+                "initialize",
+                json!({ "processId": std::process::id(), "capabilities": {}, "clientInfo": { "name": "arbor-cli" } }),
+            )
             .await?;
         self.notify("initialized", json!({})).await?;
         Ok(result)

@@ -85,7 +85,11 @@ pub async fn run(root: Option<PathBuf>) -> anyhow::Result<()> {
         match &notification.event {
             SessionEvent::PermissionRequest { request_id, options, .. } => {
                 let allow = options.iter().find(|option| option.option_id == "allow").or(options.first());
-                writeln!(out, "  (the demo answers as a user would: {})", allow.map_or("nothing", |option| option.name.as_str()))?;
+                writeln!(
+                    out,
+                    "  (the demo answers as a user would: {})",
+                    allow.map_or("nothing", |option| option.name.as_str())
+                )?;
                 service
                     .session_respond(RespondParams {
                         session_id: session.id,
@@ -99,7 +103,11 @@ pub async fn run(root: Option<PathBuf>) -> anyhow::Result<()> {
                 match prompts.get(turns_done) {
                     Some(prompt) => {
                         service
-                            .session_prompt(PromptParams { session_id: session.id, text: prompt.to_string(), mode: None })
+                            .session_prompt(PromptParams {
+                                session_id: session.id,
+                                text: prompt.to_string(),
+                                mode: None,
+                            })
                             .await?;
                     }
                     None => break,
@@ -114,7 +122,12 @@ pub async fn run(root: Option<PathBuf>) -> anyhow::Result<()> {
     let base = stopped.base_commit.clone().unwrap_or_default();
     let worktree = PathBuf::from(&stopped.cwd);
     let files = tokio::task::spawn_blocking(move || git::diffstat(&worktree, &base)).await??;
-    writeln!(out, "\nChanges on {} against {}:", stopped.branch.as_deref().unwrap_or("?"), stopped.base_branch.as_deref().unwrap_or("?"))?;
+    writeln!(
+        out,
+        "\nChanges on {} against {}:",
+        stopped.branch.as_deref().unwrap_or("?"),
+        stopped.base_branch.as_deref().unwrap_or("?")
+    )?;
     let (mut added, mut removed) = (0, 0);
     for file in &files {
         writeln!(out, "  {:<24} +{} -{}", file.path, file.insertions, file.deletions)?;
@@ -126,7 +139,11 @@ pub async fn run(root: Option<PathBuf>) -> anyhow::Result<()> {
     writeln!(out, "\nWhere the data lives:")?;
     writeln!(out, "  store (SQLite)   {}", paths.database().display())?;
     writeln!(out, "  worktrees        {}", paths.worktrees().display())?;
-    writeln!(out, "  agent logs       {}", paths.session_log(&stopped.id).parent().map(Path::display).map(|path| path.to_string()).unwrap_or_default())?;
+    writeln!(
+        out,
+        "  agent logs       {}",
+        paths.session_log(&stopped.id).parent().map(Path::display).map(|path| path.to_string()).unwrap_or_default()
+    )?;
     writeln!(out, "  scratch repo     {}", repository.display())?;
     writeln!(out, "\nReplay it: arbor --data-dir {} session show {}", paths.data_dir.display(), stopped.id)?;
     drop(connection);

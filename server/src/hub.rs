@@ -24,20 +24,14 @@ pub struct Hub {
 
 impl Default for Hub {
     fn default() -> Self {
-        Self {
-            sessions: DashMap::new(),
-            changed: broadcast::channel(CHANGED_CHANNEL_CAPACITY).0,
-        }
+        Self { sessions: DashMap::new(), changed: broadcast::channel(CHANGED_CHANNEL_CAPACITY).0 }
     }
 }
 
 impl Hub {
     /// Starts receiving a session's events from now on.
     pub fn subscribe_events(&self, session_id: Uuid) -> broadcast::Receiver<Arc<SessionEventNotification>> {
-        self.sessions
-            .entry(session_id)
-            .or_insert_with(|| broadcast::channel(SESSION_CHANNEL_CAPACITY).0)
-            .subscribe()
+        self.sessions.entry(session_id).or_insert_with(|| broadcast::channel(SESSION_CHANNEL_CAPACITY).0).subscribe()
     }
 
     /// Starts receiving every session's summary changes.

@@ -82,7 +82,10 @@ impl EventPrinter {
                 writeln!(out, "{} {title}", self.style("1;33", "▸"))?
             }
             SessionEvent::ToolCallUpdate { tool_call_id, status, title, content } => {
-                let name = title.clone().or_else(|| self.tool_titles.get(tool_call_id).cloned()).unwrap_or_else(|| tool_call_id.clone());
+                let name = title
+                    .clone()
+                    .or_else(|| self.tool_titles.get(tool_call_id).cloned())
+                    .unwrap_or_else(|| tool_call_id.clone());
                 match status {
                     Some(ToolCallStatus::Completed) => writeln!(out, "  {} {name}", self.style("32", "✓"))?,
                     Some(ToolCallStatus::Failed) => writeln!(out, "  {} {name}", self.style("31", "✗"))?,
@@ -106,15 +109,27 @@ impl EventPrinter {
                 writeln!(out, "  → {}", option_id.as_deref().unwrap_or("cancelled"))?;
             }
             SessionEvent::StatusChanged { status, agent_state, reason } => {
-                let state = agent_state.map(|state| format!(" ({})", serde_json::to_value(state).unwrap_or_default().as_str().unwrap_or_default())).unwrap_or_default();
+                let state = agent_state
+                    .map(|state| {
+                        format!(" ({})", serde_json::to_value(state).unwrap_or_default().as_str().unwrap_or_default())
+                    })
+                    .unwrap_or_default();
                 let reason = reason.as_ref().map(|reason| format!(": {reason}")).unwrap_or_default();
                 writeln!(out, "{}", self.style("2", &format!("· {}{state}{reason}", status.as_str())))?;
             }
             SessionEvent::TurnEnded { stop_reason } => {
                 let reason = serde_json::to_value(stop_reason).unwrap_or_default();
-                writeln!(out, "{}", self.style("2", &format!("· turn ended ({})", reason.as_str().unwrap_or_default())))?;
+                writeln!(
+                    out,
+                    "{}",
+                    self.style("2", &format!("· turn ended ({})", reason.as_str().unwrap_or_default()))
+                )?;
             }
-            SessionEvent::Usage { turn, total } => writeln!(out, "{}", self.style("2", &format!("· usage: {} (session: {})", usage_text(turn), usage_text(total))))?,
+            SessionEvent::Usage { turn, total } => writeln!(
+                out,
+                "{}",
+                self.style("2", &format!("· usage: {} (session: {})", usage_text(turn), usage_text(total)))
+            )?,
             SessionEvent::Error { message, fatal } => {
                 let label = if *fatal { "error (fatal):" } else { "error:" };
                 writeln!(out, "{} {message}", self.style("1;31", label))?;

@@ -175,7 +175,14 @@ impl TestEnv {
 
     /// `arbor daemon`, waited for until its socket answers.
     pub async fn daemon(&self) -> Child {
-        let child = self.command().arg("daemon").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::inherit()).spawn().expect("spawn daemon");
+        let child = self
+            .command()
+            .arg("daemon")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn daemon");
         let socket = self.runtime_dir().join("arbor.sock");
         let deadline = tokio::time::Instant::now() + WAIT;
         while tokio::net::UnixStream::connect(&socket).await.is_err() {
@@ -187,7 +194,9 @@ impl TestEnv {
 
     /// A client connected straight to the daemon's socket, initialized.
     pub async fn socket_client(&self) -> Client {
-        let stream = tokio::net::UnixStream::connect(self.runtime_dir().join("arbor.sock")).await.expect("connect to the daemon");
+        let stream = tokio::net::UnixStream::connect(self.runtime_dir().join("arbor.sock"))
+            .await
+            .expect("connect to the daemon");
         let (read, write) = stream.into_split();
         let client = Client::new(read, write);
         client.initialize().await;
@@ -261,12 +270,15 @@ impl Client {
 
     /// The session as the server reports it now.
     pub async fn get(&self, session_id: uuid::Uuid) -> Session {
-        serde_json::from_value(self.call(method::SESSION_GET, json!({ "sessionId": session_id })).await).expect("a Session")
+        serde_json::from_value(self.call(method::SESSION_GET, json!({ "sessionId": session_id })).await)
+            .expect("a Session")
     }
 
     fn absorb(&mut self, notification: Notification) {
         match notification.method.as_str() {
-            method::NOTIFY_SESSION_EVENT => self.events.push(serde_json::from_value(notification.params).expect("a session event")),
+            method::NOTIFY_SESSION_EVENT => {
+                self.events.push(serde_json::from_value(notification.params).expect("a session event"))
+            }
             method::NOTIFY_SESSION_CHANGED => {
                 self.changes.push(serde_json::from_value(notification.params["session"].clone()).expect("a session"))
             }
@@ -281,14 +293,20 @@ impl Client {
         session_id: uuid::Uuid,
         mut predicate: impl FnMut(&SessionEvent) -> bool,
     ) -> SessionEventNotification {
-        if let Some(found) = self.events.iter().find(|event| event.session_id == session_id && predicate(&event.event)) {
+        if let Some(found) = self.events.iter().find(|event| event.session_id == session_id && predicate(&event.event))
+        {
             return found.clone();
         }
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let notification = tokio::time::timeout_at(deadline, self.notifications.recv())
                 .await
-                .unwrap_or_else(|_| panic!("timed out waiting for an event; events so far: {:#?}", self.events.iter().map(|event| &event.event).collect::<Vec<_>>()))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "timed out waiting for an event; events so far: {:#?}",
+                        self.events.iter().map(|event| &event.event).collect::<Vec<_>>()
+                    )
+                })
                 .expect("the connection closed while waiting for an event");
             let is_event = notification.method == method::NOTIFY_SESSION_EVENT;
             self.absorb(notification);
@@ -355,12 +373,18 @@ impl Client {
 /// directory), read from /proc.
 pub fn scripted_agent_pids(marker: &Path) -> Vec<i32> {
     let marker = marker.display().to_string();
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
-            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else { return false };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                return false;
+            };
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
             // A zombie has exited; only its parent has yet to collect it.
             let zombie = stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'));
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");

@@ -15,19 +15,34 @@ async fn session_commands_work_through_the_daemon() {
     let env = TestEnv::new();
     let repo = env.repo("repo");
     let script = env.root.join("reply.script");
-    std::fs::write(&script, "say The answer is 42.\nwrite answer.txt <<END\n42\nEND\nturn\nsay Follow-up: {prompt}\n").unwrap();
+    std::fs::write(&script, "say The answer is 42.\nwrite answer.txt <<END\n42\nEND\nturn\nsay Follow-up: {prompt}\n")
+        .unwrap();
     let repo_arg = repo.display().to_string();
     let script_arg = script.display().to_string();
 
-    let created = arbor(&env, &["session", "new", "--cwd", &repo_arg, "--script", &script_arg, "--prompt", "What is the answer?", "--wait"]).await;
+    let created = arbor(
+        &env,
+        &["session", "new", "--cwd", &repo_arg, "--script", &script_arg, "--prompt", "What is the answer?", "--wait"],
+    )
+    .await;
     assert!(created.contains("agent: The answer is 42."), "{created}");
     assert!(created.contains("▸ Write answer.txt"), "{created}");
     assert!(created.contains("turn ended (end_turn)"), "{created}");
     assert!(created.contains("status    running, idle"), "{created}");
-    let id = created.lines().find_map(|line| line.strip_prefix("started session ")).unwrap().split_whitespace().next().unwrap().to_string();
+    let id = created
+        .lines()
+        .find_map(|line| line.strip_prefix("started session "))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
 
     let listed = arbor(&env, &["session", "list"]).await;
-    assert!(listed.contains(&id[..8]) && listed.contains("What is the answer?") && listed.contains("running"), "{listed}");
+    assert!(
+        listed.contains(&id[..8]) && listed.contains("What is the answer?") && listed.contains("running"),
+        "{listed}"
+    );
     let filtered = arbor(&env, &["session", "list", "--status", "stopped"]).await;
     assert!(filtered.contains("0 of 0 sessions"), "{filtered}");
 
@@ -42,7 +57,11 @@ async fn session_commands_work_through_the_daemon() {
     assert!(shown.contains("· stopped"), "{shown}");
 
     let deleted = arbor(&env, &["session", "delete", &id]).await;
-    let branch = deleted.lines().find_map(|line| line.strip_prefix("its work is kept on branch ")).expect("the branch is named").to_string();
+    let branch = deleted
+        .lines()
+        .find_map(|line| line.strip_prefix("its work is kept on branch "))
+        .expect("the branch is named")
+        .to_string();
     assert_eq!(git(&repo, &["show", &format!("{branch}:answer.txt")]), "42");
 
     let agents = arbor(&env, &["agents"]).await;
@@ -67,6 +86,9 @@ async fn the_demo_shows_a_whole_session_and_where_its_data_lives() {
         assert!(output.contains(expected), "demo output lacks {expected:?}:\n{output}");
     }
     let worktree = std::fs::read_dir(dir.join("data/worktrees")).unwrap().next().unwrap().unwrap().path();
-    assert_eq!(std::process::Command::new("sh").arg("check.sh").current_dir(&worktree).output().unwrap().stdout, b"greeting ok\n");
+    assert_eq!(
+        std::process::Command::new("sh").arg("check.sh").current_dir(&worktree).output().unwrap().stdout,
+        b"greeting ok\n"
+    );
     assert!(dir.join("data/arbor.db").exists());
 }

@@ -38,7 +38,8 @@ async fn the_bridge_starts_one_private_daemon_that_sessions_outlive_editors_on()
     assert_eq!(mode(&runtime.join("daemon.json")), 0o600);
     let daemon_pid = env.daemon_pid().expect("discovery file names the daemon");
     assert_ne!(daemon_pid as u32, first.child.id().unwrap(), "the daemon is its own process, not the bridge");
-    let discovery: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(runtime.join("daemon.json")).unwrap()).unwrap();
+    let discovery: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(runtime.join("daemon.json")).unwrap()).unwrap();
     assert_eq!(discovery["socket"], runtime.join("arbor.sock").display().to_string());
 
     let session = first.client.scripted_session(&repo, "pause 60000", Some("wait for a long time")).await;
@@ -109,14 +110,20 @@ async fn sigkill_mid_stream_loses_no_event_and_the_session_resumes() {
     let stored: Vec<serde_json::Value> = stored["events"].as_array().unwrap().clone();
     for event in &received {
         let seq = event.seq as usize;
-        assert_eq!(stored[seq - 1], serde_json::to_value(event).unwrap(), "event {seq} a client saw is stored as it was");
+        assert_eq!(
+            stored[seq - 1],
+            serde_json::to_value(event).unwrap(),
+            "event {seq} a client saw is stored as it was"
+        );
     }
     assert!(stored.len() > received.len());
     assert_eq!(stored.last().unwrap()["event"]["status"], "dead");
 
     client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "the crash" })).await;
     client.subscribe(session.id, dead.last_seq).await;
-    client.wait_event(session.id, |event| matches!(event, SessionEvent::TurnEnded { stop_reason: StopReason::EndTurn })).await;
+    client
+        .wait_event(session.id, |event| matches!(event, SessionEvent::TurnEnded { stop_reason: StopReason::EndTurn }))
+        .await;
     assert!(client.reply_text(session.id).ends_with("back again after the crash"));
     assert_eq!(client.get(session.id).await.status, SessionStatus::Running);
 }
@@ -136,7 +143,12 @@ async fn subscribers_see_the_same_events_in_order_and_late_ones_get_no_gap() {
     // The late client joins mid-stream, asking for everything after seq 30.
     first.wait_event(session.id, |event| matches!(event, SessionEvent::AgentMessageChunk { .. })).await;
     let mut seen = 0;
-    first.wait_event(session.id, |_| { seen += 1; seen >= 60 }).await;
+    first
+        .wait_event(session.id, |_| {
+            seen += 1;
+            seen >= 60
+        })
+        .await;
     late.subscribe(session.id, 30).await;
 
     for client in [&mut first, &mut second, &mut late] {

@@ -14,7 +14,12 @@ async fn initialize_reports_protocol_version_and_agents_then_exits_cleanly() {
     assert!(result.is_err());
 
     let agents = server.client.call(method::AGENTS_LIST, serde_json::Value::Null).await;
-    let scripted = agents["agents"].as_array().unwrap().iter().find(|agent| agent["id"] == "scripted").expect("scripted agent listed");
+    let scripted = agents["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|agent| agent["id"] == "scripted")
+        .expect("scripted agent listed");
     assert_eq!(scripted["available"], true);
     assert!(scripted["description"].as_str().unwrap().contains("scripted agent"), "the scripted agent says what it is");
 
@@ -26,7 +31,13 @@ async fn initialize_reports_protocol_version_and_agents_then_exits_cleanly() {
 #[tokio::test]
 async fn capabilities_carry_the_arbor_block() {
     let env = TestEnv::new();
-    let mut child = env.command().args(["lsp", "--standalone"]).stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = env
+        .command()
+        .args(["lsp", "--standalone"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let client = arbor_tests::Client::new(child.stdout.take().unwrap(), child.stdin.take().unwrap());
     let result = client.initialize().await;
     let arbor = &result["capabilities"]["experimental"]["arbor"];
@@ -52,11 +63,15 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     let unknown = client.try_call("session/fly", json!({})).await.unwrap_err();
     assert_eq!(unknown.code, error_code::METHOD_NOT_FOUND);
 
-    let wrong_params = client.try_call(method::SESSION_NEW, json!({ "cwd": 42, "agent": "scripted" })).await.unwrap_err();
+    let wrong_params =
+        client.try_call(method::SESSION_NEW, json!({ "cwd": 42, "agent": "scripted" })).await.unwrap_err();
     assert_eq!(wrong_params.code, error_code::INVALID_PARAMS);
     assert!(wrong_params.message.contains("invalid type"), "{}", wrong_params.message);
 
-    let unknown_field = client.try_call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "scripted", "colour": "red" })).await.unwrap_err();
+    let unknown_field = client
+        .try_call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "scripted", "colour": "red" }))
+        .await
+        .unwrap_err();
     assert_eq!(unknown_field.code, error_code::INVALID_PARAMS);
     assert!(unknown_field.message.contains("colour"), "{}", unknown_field.message);
 
@@ -69,19 +84,27 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     let bad_id = client.try_call(method::SESSION_GET, json!({ "sessionId": "not-a-uuid" })).await.unwrap_err();
     assert_eq!(bad_id.code, error_code::INVALID_PARAMS);
 
-    let not_git = client.try_call(method::SESSION_NEW, json!({ "cwd": not_a_repo, "agent": "scripted" })).await.unwrap_err();
+    let not_git =
+        client.try_call(method::SESSION_NEW, json!({ "cwd": not_a_repo, "agent": "scripted" })).await.unwrap_err();
     assert_eq!(not_git.code, error_code::NOT_A_GIT_REPOSITORY);
     assert!(not_git.message.contains("is not inside a git repository"), "{}", not_git.message);
 
-    let no_dir = client.try_call(method::SESSION_NEW, json!({ "cwd": env.root.join("nowhere"), "agent": "scripted" })).await.unwrap_err();
+    let no_dir = client
+        .try_call(method::SESSION_NEW, json!({ "cwd": env.root.join("nowhere"), "agent": "scripted" }))
+        .await
+        .unwrap_err();
     assert_eq!(no_dir.code, error_code::NOT_A_GIT_REPOSITORY);
 
-    let unknown_agent = client.try_call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "hal9000" })).await.unwrap_err();
+    let unknown_agent =
+        client.try_call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "hal9000" })).await.unwrap_err();
     assert_eq!(unknown_agent.code, error_code::AGENT_UNAVAILABLE);
     assert!(unknown_agent.message.contains("hal9000"));
 
     let bad_script = client
-        .try_call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "scripted", "config": { "script": "say hi\nfly away" } }))
+        .try_call(
+            method::SESSION_NEW,
+            json!({ "cwd": repo, "agent": "scripted", "config": { "script": "say hi\nfly away" } }),
+        )
         .await
         .unwrap_err();
     assert_eq!(bad_script.code, error_code::INVALID_ARGUMENT);
@@ -102,13 +125,18 @@ async fn bad_input_gets_clear_errors_and_the_server_keeps_serving() {
     let session = client.scripted_session(&repo, "say hello", None).await;
     client.wait_status(session.id, |status| status == arbor_protocol::SessionStatus::Running).await;
     client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
-    let stopped = client.try_call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "hi" })).await.unwrap_err();
+    let stopped =
+        client.try_call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "hi" })).await.unwrap_err();
     assert_eq!(stopped.code, error_code::INVALID_SESSION_STATE);
     assert!(stopped.message.contains("resume it first"), "{}", stopped.message);
-    let empty = client.try_call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "  " })).await.unwrap_err();
+    let empty =
+        client.try_call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "  " })).await.unwrap_err();
     assert_eq!(empty.code, error_code::INVALID_ARGUMENT);
     let no_request = client
-        .try_call(method::SESSION_RESPOND, json!({ "sessionId": session.id, "requestId": "perm-9", "optionId": "allow" }))
+        .try_call(
+            method::SESSION_RESPOND,
+            json!({ "sessionId": session.id, "requestId": "perm-9", "optionId": "allow" }),
+        )
         .await
         .unwrap_err();
     assert_eq!(no_request.code, error_code::INVALID_SESSION_STATE);

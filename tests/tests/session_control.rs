@@ -23,9 +23,16 @@ async fn cancel_interrupts_the_turn_and_the_session_carries_on() {
     let repo = env.repo("repo");
     let mut server = env.standalone().await;
     let client = &mut server.client;
-    let session = client.scripted_session(&repo, "say started\npause 60000\nsay never said\nturn\nsay after: {prompt}", Some("go")).await;
+    let session = client
+        .scripted_session(&repo, "say started\npause 60000\nsay never said\nturn\nsay after: {prompt}", Some("go"))
+        .await;
     client.subscribe(session.id, 0).await;
-    client.wait_event(session.id, |event| matches!(event, SessionEvent::AgentMessageChunk { text } if text.contains("started"))).await;
+    client
+        .wait_event(
+            session.id,
+            |event| matches!(event, SessionEvent::AgentMessageChunk { text } if text.contains("started")),
+        )
+        .await;
     client.call(method::SESSION_CANCEL, json!({ "sessionId": session.id })).await;
     client.wait_turns(session.id, 1).await;
     assert_eq!(stop_reasons(client, session.id), vec![StopReason::Cancelled]);
@@ -51,9 +58,16 @@ async fn prompts_during_a_turn_interrupt_or_queue_as_asked() {
     client.subscribe(session.id, 0).await;
     client.wait_event(session.id, |event| matches!(event, SessionEvent::AgentMessageChunk { .. })).await;
 
-    let interrupt = client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "stop that", "mode": "interrupt" })).await;
+    let interrupt = client
+        .call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "stop that", "mode": "interrupt" }))
+        .await;
     assert_eq!(interrupt["queued"], true);
-    client.wait_event(session.id, |event| matches!(event, SessionEvent::AgentMessageChunk { text } if text.contains("interrupted"))).await;
+    client
+        .wait_event(
+            session.id,
+            |event| matches!(event, SessionEvent::AgentMessageChunk { text } if text.contains("interrupted")),
+        )
+        .await;
     let queued = client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "later" })).await;
     assert_eq!(queued["queued"], true);
     client.wait_turns(session.id, 3).await;
@@ -87,7 +101,12 @@ async fn a_turn_over_its_time_limit_ends_the_session_as_timeout_and_it_resumes()
     client.subscribe(session.id, 0).await;
     let timed_out = client.wait_status(session.id, |status| status == SessionStatus::Timeout).await;
     assert!(timed_out.status_reason.unwrap().contains("time limit of 1 s"));
-    client.wait_event(session.id, |event| matches!(event, SessionEvent::Error { fatal: true, message } if message.contains("time limit"))).await;
+    client
+        .wait_event(
+            session.id,
+            |event| matches!(event, SessionEvent::Error { fatal: true, message } if message.contains("time limit")),
+        )
+        .await;
     assert!(scripted_agent_pids(&env.root).is_empty(), "the timed-out agent was ended");
     assert_eq!(stop_reasons(client, session.id), vec![StopReason::Timeout]);
 
@@ -103,12 +122,17 @@ async fn the_whole_session_time_limit_applies_when_set() {
     let server = env.standalone().await;
     let client = &server.client;
     let session = client
-        .call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "scripted", "config": { "script": "say hi", "sessionTimeoutSecs": 1 } }))
+        .call(
+            method::SESSION_NEW,
+            json!({ "cwd": repo, "agent": "scripted", "config": { "script": "say hi", "sessionTimeoutSecs": 1 } }),
+        )
         .await;
     let id: uuid::Uuid = serde_json::from_value(session["id"].clone()).unwrap();
     let ended = client.wait_status(id, |status| status == SessionStatus::Timeout).await;
     assert!(ended.status_reason.unwrap().contains("session exceeded its time limit"));
-    let zero = client.try_call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "scripted", "config": { "turnTimeoutSecs": 0 } })).await;
+    let zero = client
+        .try_call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "scripted", "config": { "turnTimeoutSecs": 0 } }))
+        .await;
     assert_eq!(zero.unwrap_err().code, arbor_protocol::error_code::INVALID_ARGUMENT);
 }
 
@@ -136,7 +160,13 @@ async fn garbage_from_the_agent_is_an_error_event_and_the_turn_continues() {
     let repo = env.repo("repo");
     let mut server = env.standalone().await;
     let client = &mut server.client;
-    let session = client.scripted_session(&repo, "garbage {{{ not json\ngarbage [1,2,3]\nsay still here\nfail the model said no\n", Some("go")).await;
+    let session = client
+        .scripted_session(
+            &repo,
+            "garbage {{{ not json\ngarbage [1,2,3]\nsay still here\nfail the model said no\n",
+            Some("go"),
+        )
+        .await;
     client.subscribe(session.id, 0).await;
     client.wait_turns(session.id, 1).await;
     let errors: Vec<(String, bool)> = client

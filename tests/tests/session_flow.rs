@@ -2,7 +2,9 @@
 //! change files in the session's own worktree, permission answers, usage, listing, titles, pins,
 //! paging, stop, resume and delete.
 
-use arbor_protocol::{AgentState, Session, SessionEvent, SessionStatus, ToolCallContent, ToolCallStatus, error_code, method};
+use arbor_protocol::{
+    AgentState, Session, SessionEvent, SessionStatus, ToolCallContent, ToolCallStatus, error_code, method,
+};
 use arbor_tests::{TestEnv, git};
 use serde_json::json;
 
@@ -30,7 +32,10 @@ async fn a_session_edits_its_own_worktree_and_streams_everything() {
     let session = client.scripted_session(&repo, SCRIPT, Some("Write a hello note")).await;
     assert_eq!(session.status, SessionStatus::Pending);
     let branch = session.branch.clone().expect("worktree sessions have a branch");
-    assert!(branch.starts_with(&format!("arbor/{}-write-a-hello-note", &session.id.simple().to_string()[..8])), "{branch}");
+    assert!(
+        branch.starts_with(&format!("arbor/{}-write-a-hello-note", &session.id.simple().to_string()[..8])),
+        "{branch}"
+    );
     assert_eq!(session.base_branch.as_deref(), Some("main"));
     assert_ne!(session.cwd, repo.display().to_string(), "a worktree outside the repository");
     assert!(session.cwd.starts_with(&env.data_dir().display().to_string()));
@@ -40,9 +45,15 @@ async fn a_session_edits_its_own_worktree_and_streams_everything() {
     let SessionEvent::PermissionRequest { request_id, options, title, .. } = request.event else { unreachable!() };
     assert_eq!(title, "Run the listing");
     assert!(options.iter().any(|option| option.option_id == "allow"));
-    client.wait_event(session.id, |event| matches!(event, SessionEvent::StatusChanged { agent_state: Some(AgentState::WaitingInput), .. })).await;
+    client
+        .wait_event(session.id, |event| {
+            matches!(event, SessionEvent::StatusChanged { agent_state: Some(AgentState::WaitingInput), .. })
+        })
+        .await;
     assert_eq!(client.get(session.id).await.agent_state, Some(AgentState::WaitingInput));
-    client.call(method::SESSION_RESPOND, json!({ "sessionId": session.id, "requestId": request_id, "optionId": "allow" })).await;
+    client
+        .call(method::SESSION_RESPOND, json!({ "sessionId": session.id, "requestId": request_id, "optionId": "allow" }))
+        .await;
     client.wait_turns(session.id, 1).await;
 
     // The file is in the worktree on the session's branch, not in the user's checkout.
@@ -54,19 +65,34 @@ async fn a_session_edits_its_own_worktree_and_streams_everything() {
 
     let kinds: Vec<&str> = client.events.iter().map(|event| event.event.kind()).collect();
     for kind in [
-        "status_changed", "user_message", "agent_thought_chunk", "agent_message_chunk", "plan", "tool_call", "tool_call_update",
-        "permission_request", "permission_resolved", "usage", "turn_ended",
+        "status_changed",
+        "user_message",
+        "agent_thought_chunk",
+        "agent_message_chunk",
+        "plan",
+        "tool_call",
+        "tool_call_update",
+        "permission_request",
+        "permission_resolved",
+        "usage",
+        "turn_ended",
     ] {
         if kind != "plan" {
             assert!(kinds.contains(&kind), "no {kind} in {kinds:?}");
         }
     }
-    assert_eq!(client.seqs(session.id), (1..=client.events.len() as u64).collect::<Vec<_>>(), "seqs are 1, 2, 3 … without gaps");
+    assert_eq!(
+        client.seqs(session.id),
+        (1..=client.events.len() as u64).collect::<Vec<_>>(),
+        "seqs are 1, 2, 3 … without gaps"
+    );
     assert_eq!(client.reply_text(session.id), "Creating the file now.All done.");
     let diff = client.events.iter().find_map(|event| match &event.event {
         SessionEvent::ToolCallUpdate { content: Some(content), status: Some(ToolCallStatus::Completed), .. } => {
             content.iter().find_map(|item| match item {
-                ToolCallContent::Diff { path, old_text, new_text } => Some((path.clone(), old_text.clone(), new_text.clone())),
+                ToolCallContent::Diff { path, old_text, new_text } => {
+                    Some((path.clone(), old_text.clone(), new_text.clone()))
+                }
                 _ => None,
             })
         }
@@ -102,12 +128,14 @@ async fn a_session_edits_its_own_worktree_and_streams_everything() {
 
     // The history is pageable and matches what was streamed.
     let page = client.call(method::SESSION_EVENTS, json!({ "sessionId": session.id, "afterSeq": 3, "limit": 5 })).await;
-    let seqs: Vec<u64> = page["events"].as_array().unwrap().iter().map(|event| event["seq"].as_u64().unwrap()).collect();
+    let seqs: Vec<u64> =
+        page["events"].as_array().unwrap().iter().map(|event| event["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, vec![4, 5, 6, 7, 8]);
     assert_eq!(page["hasMore"], true);
     let all = client.call(method::SESSION_EVENTS, json!({ "sessionId": session.id, "limit": 5000 })).await;
     let stored: Vec<serde_json::Value> = all["events"].as_array().unwrap().clone();
-    let streamed: Vec<serde_json::Value> = client.events.iter().map(|event| serde_json::to_value(event).unwrap()).collect();
+    let streamed: Vec<serde_json::Value> =
+        client.events.iter().map(|event| serde_json::to_value(event).unwrap()).collect();
     assert_eq!(stored[..streamed.len()], streamed[..], "what was streamed is exactly what is stored");
 }
 
@@ -122,7 +150,12 @@ async fn refusing_permission_skips_the_action() {
     client.subscribe(session.id, 0).await;
     let request = client.wait_event(session.id, |event| matches!(event, SessionEvent::PermissionRequest { .. })).await;
     let SessionEvent::PermissionRequest { request_id, .. } = request.event else { unreachable!() };
-    client.call(method::SESSION_RESPOND, json!({ "sessionId": session.id, "requestId": request_id, "optionId": "reject" })).await;
+    client
+        .call(
+            method::SESSION_RESPOND,
+            json!({ "sessionId": session.id, "requestId": request_id, "optionId": "reject" }),
+        )
+        .await;
     client.wait_turns(session.id, 1).await;
     assert!(!std::path::Path::new(&session.cwd).join("secret.txt").exists());
     assert!(client.reply_text(session.id).contains("Permission refused"));
@@ -156,10 +189,19 @@ async fn list_filters_titles_pins_and_hiding() {
         client.wait_turns(id, 1).await;
     }
     client.wait_status(third.id, |status| status == SessionStatus::Running).await;
-    assert_eq!(client.get(first.id).await.title.as_deref(), Some("Fix the login bug"), "titles come from the first prompt");
+    assert_eq!(
+        client.get(first.id).await.title.as_deref(),
+        Some("Fix the login bug"),
+        "titles come from the first prompt"
+    );
 
     let titles = |list: &serde_json::Value| -> Vec<String> {
-        list["sessions"].as_array().unwrap().iter().map(|session| session["title"].as_str().unwrap_or_default().to_string()).collect()
+        list["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|session| session["title"].as_str().unwrap_or_default().to_string())
+            .collect()
     };
     let by_text = client.call(method::SESSION_LIST, json!({ "query": "LOGIN" })).await;
     assert_eq!(titles(&by_text), vec!["Fix the login bug"]);
@@ -171,12 +213,26 @@ async fn list_filters_titles_pins_and_hiding() {
     assert_eq!(by_other_agent["total"], 0);
 
     // Title priority: a user title is never replaced by a lower source; a prompt title is.
-    let kept = client.call(method::SESSION_CONFIGURE, json!({ "sessionId": third.id, "title": "auto title", "titleSource": "auto" })).await;
+    let kept = client
+        .call(method::SESSION_CONFIGURE, json!({ "sessionId": third.id, "title": "auto title", "titleSource": "auto" }))
+        .await;
     assert_eq!(kept["title"], "My own title");
-    let replaced =
-        client.call(method::SESSION_CONFIGURE, json!({ "sessionId": first.id, "title": "Login fix (auto)", "titleSource": "auto" })).await;
-    assert_eq!((replaced["title"].as_str(), replaced["titleSource"].as_str()), (Some("Login fix (auto)"), Some("auto")));
-    let not_back = client.call(method::SESSION_CONFIGURE, json!({ "sessionId": first.id, "title": "from prompt", "titleSource": "prompt" })).await;
+    let replaced = client
+        .call(
+            method::SESSION_CONFIGURE,
+            json!({ "sessionId": first.id, "title": "Login fix (auto)", "titleSource": "auto" }),
+        )
+        .await;
+    assert_eq!(
+        (replaced["title"].as_str(), replaced["titleSource"].as_str()),
+        (Some("Login fix (auto)"), Some("auto"))
+    );
+    let not_back = client
+        .call(
+            method::SESSION_CONFIGURE,
+            json!({ "sessionId": first.id, "title": "from prompt", "titleSource": "prompt" }),
+        )
+        .await;
     assert_eq!(not_back["title"], "Login fix (auto)");
     let user = client.call(method::SESSION_CONFIGURE, json!({ "sessionId": first.id, "title": "Login" })).await;
     assert_eq!((user["title"].as_str(), user["titleSource"].as_str()), (Some("Login"), Some("user")));
@@ -218,15 +274,18 @@ async fn stop_resume_and_delete_keep_the_work() {
     client.wait_turns(session.id, 1).await;
     let agent_session_id = client.get(session.id).await.agent_session_id;
 
-    let stopped: Session = serde_json::from_value(client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await).unwrap();
+    let stopped: Session =
+        serde_json::from_value(client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await).unwrap();
     assert_eq!(stopped.status, SessionStatus::Stopped);
     assert_eq!(stopped.agent_state, None);
     assert!(arbor_tests::scripted_agent_pids(&env.root).is_empty(), "stop ends the agent process");
     // Stopping again is harmless.
     client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
 
-    let resumed: Session =
-        serde_json::from_value(client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "two" })).await).unwrap();
+    let resumed: Session = serde_json::from_value(
+        client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "two" })).await,
+    )
+    .unwrap();
     assert_eq!(resumed.id, session.id);
     client.wait_turns(session.id, 2).await;
     assert!(client.reply_text(session.id).contains("resumed with two"), "the agent continued its own conversation");
@@ -250,7 +309,10 @@ async fn stop_resume_and_delete_keep_the_work() {
 
     // Deleting keeps the branch and snapshots uncommitted work onto it.
     let branch = session.branch.clone().unwrap();
-    let refused = client.try_call(method::SESSION_DELETE, json!({ "sessionId": session.id, "deleteBranch": true })).await.unwrap_err();
+    let refused = client
+        .try_call(method::SESSION_DELETE, json!({ "sessionId": session.id, "deleteBranch": true }))
+        .await
+        .unwrap_err();
     assert!(refused.message.contains("not merged"), "{}", refused.message);
     assert!(std::path::Path::new(&session.cwd).join("a.txt").exists(), "a refused delete changes nothing");
     let deleted = client.call(method::SESSION_DELETE, json!({ "sessionId": session.id })).await;

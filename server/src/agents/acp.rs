@@ -14,8 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arbor_protocol::{
-    AgentInfo, PermissionOption, PlanEntry, SessionEvent, StopReason, ToolCallContent, ToolCallStatus, ToolKind,
-    Usage,
+    AgentInfo, PermissionOption, PlanEntry, SessionEvent, StopReason, ToolCallContent, ToolCallStatus, ToolKind, Usage,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -119,7 +118,9 @@ impl Connection {
     async fn respond(&self, id: Value, result: Result<Value, (i64, String)>) {
         let message = match result {
             Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
-            Err((code, message)) => json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } }),
+            Err((code, message)) => {
+                json!({ "jsonrpc": "2.0", "id": id, "error": { "code": code, "message": message } })
+            }
         };
         self.send(message).await;
     }
@@ -127,7 +128,12 @@ impl Connection {
     /// Sends a request during the handshake and waits for its response. Updates the agent sends
     /// meanwhile (such as the history replayed by `session/load`) are not part of Arbor's log and
     /// are dropped; requests are refused because no session is set up to answer them yet.
-    async fn request_and_wait(&self, incoming: &mut mpsc::Receiver<Incoming>, method: &str, params: Value) -> Result<Value, AgentError> {
+    async fn request_and_wait(
+        &self,
+        incoming: &mut mpsc::Receiver<Incoming>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, AgentError> {
         let expected = self.request(method, params).await;
         loop {
             match incoming.recv().await {
@@ -138,7 +144,9 @@ impl Connection {
                     self.respond(id, Err((-32002, "the session is still being set up".into()))).await;
                 }
                 Some(_) => {}
-                None => return Err(AgentError::Handshake(format!("the agent exited before answering {method}"))),
+                None => {
+                    return Err(AgentError::Handshake(format!("the agent exited before answering {method}")));
+                }
             }
         }
     }
@@ -204,7 +212,11 @@ async fn start_connection(mut child: Child, spec: StartSpec) -> Result<AgentHand
 }
 
 /// `initialize`, then `session/new` or `session/load`; returns the agent's session id.
-async fn handshake(connection: &Connection, incoming: &mut mpsc::Receiver<Incoming>, spec: &StartSpec) -> Result<String, AgentError> {
+async fn handshake(
+    connection: &Connection,
+    incoming: &mut mpsc::Receiver<Incoming>,
+    spec: &StartSpec,
+) -> Result<String, AgentError> {
     let initialized = connection
         .request_and_wait(
             incoming,
@@ -233,7 +245,8 @@ async fn handshake(connection: &Connection, incoming: &mut mpsc::Receiver<Incomi
             Ok(agent_session_id.clone())
         }
         None => {
-            let created = connection.request_and_wait(incoming, "session/new", json!({ "cwd": cwd, "mcpServers": [] })).await?;
+            let created =
+                connection.request_and_wait(incoming, "session/new", json!({ "cwd": cwd, "mcpServers": [] })).await?;
             created["sessionId"]
                 .as_str()
                 .map(str::to_string)
@@ -322,7 +335,9 @@ impl DriverLoop {
     }
 
     async fn answer_permission(&mut self, request_id: &str, option_id: Option<String>) {
-        let Some(rpc_id) = self.permission_requests.remove(request_id) else { return };
+        let Some(rpc_id) = self.permission_requests.remove(request_id) else {
+            return;
+        };
         let outcome = match option_id {
             Some(option_id) => json!({ "outcome": "selected", "optionId": option_id }),
             None => json!({ "outcome": "cancelled" }),
@@ -426,7 +441,12 @@ impl DriverLoop {
                 let tool_call = &params["toolCall"];
                 let options = params["options"]
                     .as_array()
-                    .map(|options| options.iter().filter_map(|option| serde_json::from_value::<PermissionOption>(option.clone()).ok()).collect())
+                    .map(|options| {
+                        options
+                            .iter()
+                            .filter_map(|option| serde_json::from_value::<PermissionOption>(option.clone()).ok())
+                            .collect()
+                    })
                     .unwrap_or_default();
                 let event = SessionEvent::PermissionRequest {
                     request_id,
@@ -438,7 +458,9 @@ impl DriverLoop {
             }
             "fs/read_text_file" => {
                 let result = confine(&self.cwd, params["path"].as_str().unwrap_or_default())
-                    .and_then(|path| std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display())))
+                    .and_then(|path| {
+                        std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))
+                    })
                     .map(|content| json!({ "content": select_lines(&content, &params) }));
                 self.connection.respond(id, result.map_err(|message| (-32002, message))).await;
             }
@@ -519,13 +541,18 @@ fn text_of(content: &Value) -> Option<String> {
 }
 
 fn relative(cwd: &Path, path: &str) -> String {
-    Path::new(path).strip_prefix(cwd).map(|relative| relative.display().to_string()).unwrap_or_else(|_| path.to_string())
+    Path::new(path)
+        .strip_prefix(cwd)
+        .map(|relative| relative.display().to_string())
+        .unwrap_or_else(|_| path.to_string())
 }
 
 fn locations(update: &Value, cwd: &Path) -> Vec<String> {
     update["locations"]
         .as_array()
-        .map(|locations| locations.iter().filter_map(|location| location["path"].as_str()).map(|path| relative(cwd, path)).collect())
+        .map(|locations| {
+            locations.iter().filter_map(|location| location["path"].as_str()).map(|path| relative(cwd, path)).collect()
+        })
         .unwrap_or_default()
 }
 
@@ -675,9 +702,10 @@ async fn read_stdout(stdout: tokio::process::ChildStdout, incoming: mpsc::Sender
             (None, None) => Some(Incoming::Malformed(line.to_string())),
         };
         if let Some(routed) = routed
-            && incoming.send(routed).await.is_err() {
-                break;
-            }
+            && incoming.send(routed).await.is_err()
+        {
+            break;
+        }
     }
 }
 

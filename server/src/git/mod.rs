@@ -51,7 +51,9 @@ pub fn discover(cwd: &Path) -> Result<RepoInfo, GitError> {
     let current_branch = match repo.head() {
         Ok(head) if head.is_branch() => head.shorthand().ok().map(str::to_string),
         Ok(_) => None,
-        Err(error) if error.code() == git2::ErrorCode::UnbornBranch => return Err(GitError::NoCommits(display)),
+        Err(error) if error.code() == git2::ErrorCode::UnbornBranch => {
+            return Err(GitError::NoCommits(display));
+        }
         Err(error) => return Err(error.into()),
     };
     Ok(RepoInfo { root: root.canonicalize().unwrap_or(root), current_branch })
@@ -180,7 +182,9 @@ pub fn diffstat(worktree: &Path, base_commit: &str) -> Result<Vec<FileStat>, Git
     let diff = repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut options))?;
     let mut files = Vec::new();
     for index in 0..diff.deltas().len() {
-        let Some(patch) = git2::Patch::from_diff(&diff, index)? else { continue };
+        let Some(patch) = git2::Patch::from_diff(&diff, index)? else {
+            continue;
+        };
         let delta = patch.delta();
         let path = delta.new_file().path().or_else(|| delta.old_file().path()).map(|path| path.display().to_string());
         let (_, insertions, deletions) = patch.line_stats()?;

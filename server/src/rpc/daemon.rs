@@ -72,7 +72,8 @@ pub async fn run(paths: Paths) -> anyhow::Result<()> {
         std::fs::remove_file(&socket_path)?;
     }
     let service = Service::start(paths.clone())?;
-    let listener = UnixListener::bind(&socket_path).with_context(|| format!("cannot bind {}", socket_path.display()))?;
+    let listener =
+        UnixListener::bind(&socket_path).with_context(|| format!("cannot bind {}", socket_path.display()))?;
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
 
     let discovery = Discovery {

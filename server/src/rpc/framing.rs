@@ -42,14 +42,17 @@ pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> std:
             continue;
         }
         saw_header = true;
-        if let Some((name, value)) = line.split_once(':') {
-            if name.trim().eq_ignore_ascii_case("content-length") {
-                length = Some(value.trim().parse::<usize>().map_err(|_| format!("invalid Content-Length '{}'", value.trim())));
-            }
+        if let Some((name, value)) = line.split_once(':')
+            && name.trim().eq_ignore_ascii_case("content-length")
+        {
+            length =
+                Some(value.trim().parse::<usize>().map_err(|_| format!("invalid Content-Length '{}'", value.trim())));
         }
     }
     let length = match length {
-        None => return Ok(Some(Frame::BadHeader("missing Content-Length header".into()))),
+        None => {
+            return Ok(Some(Frame::BadHeader("missing Content-Length header".into())));
+        }
         Some(Err(message)) => return Ok(Some(Frame::BadHeader(message))),
         Some(Ok(length)) => length,
     };

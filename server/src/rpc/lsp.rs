@@ -15,7 +15,9 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tower_lsp_server::jsonrpc::{self, ErrorCode};
 use tower_lsp_server::ls_types::notification::Notification;
-use tower_lsp_server::ls_types::{InitializeParams, InitializeResult, InitializedParams, ServerCapabilities, ServerInfo};
+use tower_lsp_server::ls_types::{
+    InitializeParams, InitializeResult, InitializedParams, ServerCapabilities, ServerInfo,
+};
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::service::{ClientSink, Connection, Service, ServiceError};
@@ -83,7 +85,9 @@ impl ClientSink for LspSink {
             match method {
                 method::NOTIFY_SESSION_EVENT => self.0.send_notification::<SessionEventNotification>(params).await,
                 method::NOTIFY_SESSION_CHANGED => self.0.send_notification::<SessionChangedNotification>(params).await,
-                other => tracing::error!(method = other, "no LSP notification type for this method"),
+                other => {
+                    tracing::error!(method = other, "no LSP notification type for this method")
+                }
             }
         })
     }
@@ -155,7 +159,10 @@ impl LanguageServer for Backend {
     async fn initialize(&self, _: InitializeParams) -> jsonrpc::Result<InitializeResult> {
         let arbor = serde_json::to_value(self.service().capabilities()).expect("capabilities serialise");
         Ok(InitializeResult {
-            capabilities: ServerCapabilities { experimental: Some(json!({ "arbor": arbor })), ..ServerCapabilities::default() },
+            capabilities: ServerCapabilities {
+                experimental: Some(json!({ "arbor": arbor })),
+                ..ServerCapabilities::default()
+            },
             server_info: Some(ServerInfo { name: "arbor".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
             ..InitializeResult::default()
         })

@@ -65,7 +65,8 @@ impl Connection {
         let session_id = params.session_id;
         // Listen before reading, so an event committed in between is caught by the listener.
         let live = self.service.hub.subscribe_events(session_id);
-        let session = self.service.store.get_session(session_id).await?.ok_or(ServiceError::SessionNotFound(session_id))?;
+        let session =
+            self.service.store.get_session(session_id).await?.ok_or(ServiceError::SessionNotFound(session_id))?;
         let task = tokio::spawn(stream_events(
             self.service.store.clone(),
             self.sink.clone(),
@@ -73,7 +74,8 @@ impl Connection {
             params.after_seq.unwrap_or(0),
             live,
         ));
-        let previous = self.subscriptions.lock().expect("subscriptions poisoned").insert(session_id, task.abort_handle());
+        let previous =
+            self.subscriptions.lock().expect("subscriptions poisoned").insert(session_id, task.abort_handle());
         if let Some(previous) = previous {
             previous.abort();
         }
@@ -99,7 +101,12 @@ impl Drop for Connection {
 }
 
 /// Sends stored events after `last` until the store has no more; returns the new `last`.
-async fn catch_up(store: &Store, sink: &dyn ClientSink, session_id: Uuid, mut last: u64) -> std::result::Result<u64, ()> {
+async fn catch_up(
+    store: &Store,
+    sink: &dyn ClientSink,
+    session_id: Uuid,
+    mut last: u64,
+) -> std::result::Result<u64, ()> {
     loop {
         let page = store.events_after(session_id, last, REPLAY_PAGE).await.map_err(|error| {
             tracing::error!(%error, session = %session_id, "could not read events for a subscriber");
@@ -129,7 +136,9 @@ async fn stream_events(
     after_seq: u64,
     mut live: broadcast::Receiver<Arc<SessionEventNotification>>,
 ) {
-    let Ok(mut last) = catch_up(&store, &*sink, session_id, after_seq).await else { return };
+    let Ok(mut last) = catch_up(&store, &*sink, session_id, after_seq).await else {
+        return;
+    };
     loop {
         match live.recv().await {
             Ok(event) if event.seq <= last => {}

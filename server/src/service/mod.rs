@@ -18,7 +18,7 @@ use uuid::Uuid;
 pub use connection::{ClientSink, Connection};
 pub use error::ServiceError;
 
-use crate::agents::{AgentRegistry, process, scripted};
+use crate::agents::{AgentDriver, AgentRegistry, process, scripted};
 use crate::clock::now_millis;
 use crate::git;
 use crate::hub::Hub;
@@ -93,9 +93,10 @@ impl Service {
             return Err(ServiceError::InvalidArgument("cwd must name a directory inside a git repository".into()));
         }
         if let Some(prompt) = &params.prompt
-            && prompt.trim().is_empty() {
-                return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to start without one".into()));
-            }
+            && prompt.trim().is_empty()
+        {
+            return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to start without one".into()));
+        }
         let config = params.config.clone().unwrap_or_default();
         validate_config(&params.agent, &config)?;
         let title = match params.title.as_deref().map(str::trim) {
@@ -110,8 +111,10 @@ impl Service {
         let cwd = PathBuf::from(&params.cwd);
         let base_branch = params.base_branch.clone();
 
-        let placement = tokio::task::spawn_blocking(move || place_session(&cwd, isolation, base_branch, &short_id, &slug, &worktree))
-            .await??;
+        let placement = tokio::task::spawn_blocking(move || {
+            place_session(&cwd, isolation, base_branch, &short_id, &slug, &worktree)
+        })
+        .await??;
 
         let now = now_millis();
         let session = Session {
@@ -141,9 +144,21 @@ impl Service {
             created_at: now,
             updated_at: now,
         };
+        self.launch(session, driver, None, params.prompt).await
+    }
+
+    /// Stores a pending session and starts its actor, which starts the agent (resuming the
+    /// agent's conversation `resume` when given) and sends `prompt` once it is ready.
+    async fn launch(
+        &self,
+        session: Session,
+        driver: Arc<dyn AgentDriver>,
+        resume: Option<String>,
+        prompt: Option<String>,
+    ) -> Result<Session> {
         self.store.put_session(session.clone()).await?;
         self.store.flush().await?;
-        self.sessions.spawn(session.clone(), driver, self.store.clone(), self.paths.clone(), None, params.prompt);
+        self.sessions.spawn(session.clone(), driver, self.store.clone(), self.paths.clone(), resume, prompt);
         Ok(session)
     }
 
@@ -223,9 +238,10 @@ impl Service {
             )));
         }
         if let Some(prompt) = &params.prompt
-            && prompt.trim().is_empty() {
-                return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to resume without one".into()));
-            }
+            && prompt.trim().is_empty()
+        {
+            return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to resume without one".into()));
+        }
         let driver = self.agents.get(&previous.agent)?;
         let mut session = previous.clone();
         if params.as_new_session {
@@ -241,11 +257,7 @@ impl Service {
         session.status = SessionStatus::Pending;
         session.agent_state = None;
         session.status_reason = None;
-        self.store.put_session(session.clone()).await?;
-        self.store.flush().await?;
-        let resume = previous.agent_session_id.clone();
-        self.sessions.spawn(session.clone(), driver, self.store.clone(), self.paths.clone(), resume, params.prompt);
-        Ok(session)
+        self.launch(session, driver, previous.agent_session_id.clone(), params.prompt).await
     }
 
     /// `session/configure`.
@@ -325,8 +337,12 @@ impl Service {
         // A worktree shared with another session (see resume as a new session) stays for it.
         let shared = self.store.other_sessions_in(session.cwd.clone(), session.id).await? > 0;
         let owned_worktree = session.isolation == Isolation::Worktree && !shared;
-        let (repo_root, cwd, branch, base_branch) =
-            (PathBuf::from(&session.repo_root), PathBuf::from(&session.cwd), session.branch.clone(), session.base_branch.clone());
+        let (repo_root, cwd, branch, base_branch) = (
+            PathBuf::from(&session.repo_root),
+            PathBuf::from(&session.cwd),
+            session.branch.clone(),
+            session.base_branch.clone(),
+        );
         let (delete_branch, force) = (params.delete_branch, params.force);
         let outcome = tokio::task::spawn_blocking(move || -> Result<DeleteResult> {
             if !owned_worktree {

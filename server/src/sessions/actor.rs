@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbor_protocol::{
-    AgentState, PromptMode, PromptResult, Session, SessionEvent, SessionEventNotification, SessionStatus,
-    StopReason, TitleSource,
+    AgentState, PromptMode, PromptResult, Session, SessionEvent, SessionEventNotification, SessionStatus, StopReason,
+    TitleSource,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -88,7 +88,12 @@ impl SessionActor {
     /// Appends an event to the session's log. The store publishes it once it is committed.
     async fn emit(&mut self, event: SessionEvent) {
         self.session.last_seq += 1;
-        let notification = SessionEventNotification { session_id: self.session.id, seq: self.session.last_seq, at: now_millis(), event };
+        let notification = SessionEventNotification {
+            session_id: self.session.id,
+            seq: self.session.last_seq,
+            at: now_millis(),
+            event,
+        };
         if let Err(error) = self.store.append_event(Arc::new(notification)).await {
             tracing::error!(session = %self.session.id, %error, "could not store an event");
         }
@@ -309,7 +314,11 @@ impl SessionActor {
                     let _ = reply.send(Err(SessionError::NoSuchRequest(request_id)));
                     return;
                 }
-                self.send_to_agent(AgentCommand::Respond { request_id: request_id.clone(), option_id: option_id.clone() }).await;
+                self.send_to_agent(AgentCommand::Respond {
+                    request_id: request_id.clone(),
+                    option_id: option_id.clone(),
+                })
+                .await;
                 self.emit(SessionEvent::PermissionResolved { request_id, option_id }).await;
                 if self.pending_permissions.is_empty() && self.turn_running {
                     self.set_agent_state(AgentState::Working).await;

@@ -69,7 +69,11 @@ impl SessionManager {
     }
 
     /// Sends a command built around a reply channel; None when the session has no live actor.
-    async fn ask<T>(&self, id: Uuid, command: impl FnOnce(oneshot::Sender<T>) -> ActorCommand) -> Option<Result<T, SessionError>> {
+    async fn ask<T>(
+        &self,
+        id: Uuid,
+        command: impl FnOnce(oneshot::Sender<T>) -> ActorCommand,
+    ) -> Option<Result<T, SessionError>> {
         let sender = self.sender(id)?;
         let (reply, answer) = oneshot::channel();
         if sender.send(command(reply)).await.is_err() {
@@ -80,7 +84,9 @@ impl SessionManager {
 
     /// Sends a prompt; None when the session is not live.
     pub async fn prompt(&self, id: Uuid, text: String, mode: PromptMode) -> Option<Result<PromptResult, SessionError>> {
-        self.ask(id, |reply| ActorCommand::Prompt { text, mode, reply }).await.map(|result| result.and_then(|inner| inner))
+        self.ask(id, |reply| ActorCommand::Prompt { text, mode, reply })
+            .await
+            .map(|result| result.and_then(|inner| inner))
     }
 
     /// Interrupts the current turn; None when the session is not live.
@@ -89,7 +95,12 @@ impl SessionManager {
     }
 
     /// Answers a permission request; None when the session is not live.
-    pub async fn respond(&self, id: Uuid, request_id: String, option_id: Option<String>) -> Option<Result<(), SessionError>> {
+    pub async fn respond(
+        &self,
+        id: Uuid,
+        request_id: String,
+        option_id: Option<String>,
+    ) -> Option<Result<(), SessionError>> {
         self.ask(id, |reply| ActorCommand::Respond { request_id, option_id, reply })
             .await
             .map(|result| result.and_then(|inner| inner))
@@ -101,7 +112,11 @@ impl SessionManager {
     }
 
     /// Changes the live session's record through its actor; None when it is not live.
-    pub async fn update(&self, id: Uuid, change: Box<dyn FnOnce(&mut Session) + Send>) -> Option<Result<Session, SessionError>> {
+    pub async fn update(
+        &self,
+        id: Uuid,
+        change: Box<dyn FnOnce(&mut Session) + Send>,
+    ) -> Option<Result<Session, SessionError>> {
         self.ask(id, |reply| ActorCommand::Update { change, reply }).await
     }
 

@@ -10,9 +10,7 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use arbor_protocol::{
-    ListSessionsParams, Session, SessionEvent, SessionEventNotification, SessionStatus,
-};
+use arbor_protocol::{ListSessionsParams, Session, SessionEvent, SessionEventNotification, SessionStatus};
 use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value as SqlValue};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -74,17 +72,12 @@ pub(crate) fn session_columns(session: &Session) -> Result<SessionColumns, Store
     ]
     .join("\n")
     .to_lowercase();
-    Ok(SessionColumns {
-        data: serde_json::to_string(session)?,
-        search_text,
-        pinned_at: session.pinned_at,
-    })
+    Ok(SessionColumns { data: serde_json::to_string(session)?, search_text, pinned_at: session.pinned_at })
 }
 
 /// Selects a session's JSON and its newest event seq, which the events table is the authority on
 /// (the record's copy is refreshed only when the record itself is written).
-const SESSION_SELECT: &str =
-    "data, coalesce((SELECT max(seq) FROM events WHERE events.session_id = sessions.id), 0)";
+const SESSION_SELECT: &str = "data, coalesce((SELECT max(seq) FROM events WHERE events.session_id = sessions.id), 0)";
 
 fn decode_session((data, last_seq): (String, i64)) -> Result<Session, StoreError> {
     let mut session: Session = serde_json::from_str(&data)?;
@@ -119,9 +112,8 @@ impl Store {
             .name("arbor-store-writer".into())
             .spawn(move || writer::run(connection, queue, hub))
             .map_err(|error| StoreError::WriteFailed(error.to_string()))?;
-        let store = Store {
-            inner: Arc::new(StoreInner { path: path.to_path_buf(), writes, readers: Mutex::new(Vec::new()) }),
-        };
+        let store =
+            Store { inner: Arc::new(StoreInner { path: path.to_path_buf(), writes, readers: Mutex::new(Vec::new()) }) };
         Ok((store, recovered))
     }
 
@@ -176,11 +168,9 @@ impl Store {
     pub async fn get_session(&self, id: Uuid) -> Result<Option<Session>, StoreError> {
         self.read(move |connection| {
             let row = connection
-                .query_row(
-                    &format!("SELECT {SESSION_SELECT} FROM sessions WHERE id = ?1"),
-                    [id.to_string()],
-                    |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
-                )
+                .query_row(&format!("SELECT {SESSION_SELECT} FROM sessions WHERE id = ?1"), [id.to_string()], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })
                 .optional()?;
             row.map(decode_session).transpose()
         })
@@ -208,11 +198,8 @@ impl Store {
                 conditions.push(format!("status IN ({placeholders})"));
                 values.extend(statuses.iter().map(|status| SqlValue::Text(status.as_str().into())));
             }
-            let where_clause = if conditions.is_empty() {
-                String::new()
-            } else {
-                format!("WHERE {}", conditions.join(" AND "))
-            };
+            let where_clause =
+                if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
             let total: u32 = connection.query_row(
                 &format!("SELECT count(*) FROM sessions {where_clause}"),
                 params_from_iter(values.iter()),
@@ -248,10 +235,10 @@ impl Store {
             let mut statement = connection.prepare_cached(
                 "SELECT seq, at, payload FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
-            let rows = statement.query_map(
-                rusqlite::params![session_id.to_string(), after_seq as i64, limit as i64],
-                |row| Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?)),
-            )?;
+            let rows = statement
+                .query_map(rusqlite::params![session_id.to_string(), after_seq as i64, limit as i64], |row| {
+                    Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?))
+                })?;
             let mut events = Vec::new();
             for row in rows {
                 let (seq, at, payload) = row?;
@@ -279,9 +266,8 @@ impl Store {
     /// Number of pinned sessions (for the pin cap).
     pub async fn pinned_count(&self) -> Result<u32, StoreError> {
         self.read(|connection| {
-            Ok(connection.query_row("SELECT count(*) FROM sessions WHERE pinned_at IS NOT NULL", [], |row| {
-                row.get(0)
-            })?)
+            Ok(connection
+                .query_row("SELECT count(*) FROM sessions WHERE pinned_at IS NOT NULL", [], |row| row.get(0))?)
         })
         .await
     }
@@ -291,16 +277,16 @@ impl Store {
 /// serves any more. They are marked `dead` (resumable) with a status_changed event, before any
 /// client can read them, so nothing is ever shown as running when it is not.
 fn mark_orphaned_sessions_dead(connection: &mut Connection) -> Result<Vec<Session>, StoreError> {
-    let live: Vec<&str> = SessionStatus::ALL.iter().filter(|status| status.is_live()).map(|status| status.as_str()).collect();
+    let live: Vec<&str> =
+        SessionStatus::ALL.iter().filter(|status| status.is_live()).map(|status| status.as_str()).collect();
     let placeholders = vec!["?"; live.len()].join(", ");
     let transaction = connection.transaction()?;
     let mut orphans = Vec::new();
     {
         let mut statement =
             transaction.prepare(&format!("SELECT {SESSION_SELECT} FROM sessions WHERE status IN ({placeholders})"))?;
-        let rows = statement.query_map(params_from_iter(live.iter()), |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
-        })?;
+        let rows = statement
+            .query_map(params_from_iter(live.iter()), |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
         for row in rows {
             orphans.push(decode_session(row?)?);
         }
@@ -313,10 +299,17 @@ fn mark_orphaned_sessions_dead(connection: &mut Connection) -> Result<Vec<Sessio
         session.status_reason = Some(reason.clone());
         session.last_seq += 1;
         session.updated_at = now;
-        let event = SessionEvent::StatusChanged { status: SessionStatus::Dead, agent_state: None, reason: Some(reason) };
+        let event =
+            SessionEvent::StatusChanged { status: SessionStatus::Dead, agent_state: None, reason: Some(reason) };
         transaction.execute(
             "INSERT INTO events (session_id, seq, at, kind, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
-            rusqlite::params![session.id.to_string(), session.last_seq as i64, now, event.kind(), serde_json::to_string(&event)?],
+            rusqlite::params![
+                session.id.to_string(),
+                session.last_seq as i64,
+                now,
+                event.kind(),
+                serde_json::to_string(&event)?
+            ],
         )?;
         writer::put_session(&transaction, session)?;
     }

@@ -53,7 +53,9 @@ pub(super) fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteOp>
                     }
                 }
             }
-            Err(error) => tracing::error!(%error, "store write failed; the batch was not committed"),
+            Err(error) => {
+                tracing::error!(%error, "store write failed; the batch was not committed")
+            }
         }
         for op in batch.drain(..) {
             if let WriteOp::Flush(reply) = op {

@@ -62,7 +62,8 @@ async fn raw_pipe(root: std::path::PathBuf, chunks: usize, index: usize) -> (usi
         stdin.write_all(format!("{message}\n").as_bytes()).await.unwrap();
     };
     send(json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": { "protocolVersion": 1 } })).await;
-    send(json!({ "jsonrpc": "2.0", "id": 2, "method": "session/new", "params": { "cwd": root, "mcpServers": [] } })).await;
+    send(json!({ "jsonrpc": "2.0", "id": 2, "method": "session/new", "params": { "cwd": root, "mcpServers": [] } }))
+        .await;
     let mut session_id = String::new();
     while let Some(line) = lines.next_line().await.unwrap() {
         let message: Value = serde_json::from_str(&line).unwrap();
@@ -124,7 +125,9 @@ async fn main() {
     let mut received = 0usize;
     let mut consumed = 0usize;
     while !pending.is_empty() {
-        let Some(&any) = pending.iter().next() else { break };
+        let Some(&any) = pending.iter().next() else {
+            break;
+        };
         // Wait for any event, then account for everything that arrived.
         client.wait_event(any, |_| true).await;
         client.drain();
@@ -149,9 +152,25 @@ async fn main() {
     latencies.sort_by(|a, b| a.total_cmp(b));
     let rate = received as f64 / elapsed.as_secs_f64();
 
-    println!("stream-bench: {sessions} concurrent scripted sessions x {chunks} chunks, through the daemon to one client");
-    println!("  baseline  {sessions} raw pipes (agent stdout read directly, no Arbor): {baseline_events} events in {:.3} s = {baseline_rate:.0} events/s", baseline_time.as_secs_f64());
-    println!("  arbor     {received} events in {:.3} s = {rate:.0} events/s ({:.2} x baseline)", elapsed.as_secs_f64(), rate / baseline_rate);
-    println!("  latency   agent event recorded -> client received: p50 {:.0} ms, p99 {:.0} ms (millisecond clock)", percentile(&latencies, 0.5), percentile(&latencies, 0.99));
-    println!("  daemon    RSS idle {idle_rss:.1} MiB, after {rss:.1} MiB, peak {peak_rss:.1} MiB ({:.2} MiB per session over idle)", (peak_rss - idle_rss) / sessions as f64);
+    println!(
+        "stream-bench: {sessions} concurrent scripted sessions x {chunks} chunks, through the daemon to one client"
+    );
+    println!(
+        "  baseline  {sessions} raw pipes (agent stdout read directly, no Arbor): {baseline_events} events in {:.3} s = {baseline_rate:.0} events/s",
+        baseline_time.as_secs_f64()
+    );
+    println!(
+        "  arbor     {received} events in {:.3} s = {rate:.0} events/s ({:.2} x baseline)",
+        elapsed.as_secs_f64(),
+        rate / baseline_rate
+    );
+    println!(
+        "  latency   agent event recorded -> client received: p50 {:.0} ms, p99 {:.0} ms (millisecond clock)",
+        percentile(&latencies, 0.5),
+        percentile(&latencies, 0.99)
+    );
+    println!(
+        "  daemon    RSS idle {idle_rss:.1} MiB, after {rss:.1} MiB, peak {peak_rss:.1} MiB ({:.2} MiB per session over idle)",
+        (peak_rss - idle_rss) / sessions as f64
+    );
 }

@@ -78,7 +78,9 @@ pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>) -> anyhow::Re
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
-        let Ok(message) = serde_json::from_str::<Value>(&line) else { continue };
+        let Ok(message) = serde_json::from_str::<Value>(&line) else {
+            continue;
+        };
         agent.handle(message).await;
     }
     // The client is gone (it closed our stdin or died): nobody can receive the rest of a running
@@ -96,7 +98,9 @@ impl Agent {
     async fn reply(&self, id: Value, result: Result<Value, String>) {
         let message = match result {
             Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
-            Err(message) => json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32000, "message": message } }),
+            Err(message) => {
+                json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32000, "message": message } })
+            }
         };
         self.send(message).await;
     }
@@ -163,7 +167,8 @@ impl Agent {
 
     fn new_conversation(&self, params: &Value) -> Result<Value, String> {
         let script = match &self.script_path {
-            Some(path) => std::fs::read_to_string(path).map_err(|error| format!("cannot read script {}: {error}", path.display()))?,
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|error| format!("cannot read script {}: {error}", path.display()))?,
             None => DEMO_SCRIPT.to_string(),
         };
         Script::parse(&script).map_err(|error| error.to_string())?;
@@ -221,7 +226,16 @@ impl Agent {
                     let mut advanced = conversation.clone();
                     advanced.next_turn += 1;
                     agent.save(&advanced);
-                    let mut turn = Turn { agent: &agent, conversation, prompt, cancel: cancel_rx, chunk_delay: 0, tool_calls: 0, skip_next: false, usage: TurnUsage::default() };
+                    let mut turn = Turn {
+                        agent: &agent,
+                        conversation,
+                        prompt,
+                        cancel: cancel_rx,
+                        chunk_delay: 0,
+                        tool_calls: 0,
+                        skip_next: false,
+                        usage: TurnUsage::default(),
+                    };
                     turn.play().await
                 }
             };
@@ -350,7 +364,10 @@ impl Turn<'_> {
             }
             Action::Think(text) => self.stream("agent_thought_chunk", &text).await,
             Action::Plan(steps) => {
-                let entries: Vec<Value> = steps.iter().map(|step| json!({ "content": step, "priority": "medium", "status": "pending" })).collect();
+                let entries: Vec<Value> = steps
+                    .iter()
+                    .map(|step| json!({ "content": step, "priority": "medium", "status": "pending" }))
+                    .collect();
                 self.agent.update(&session_id, json!({ "sessionUpdate": "plan", "entries": entries })).await;
                 Flow::Continue
             }
@@ -367,7 +384,8 @@ impl Turn<'_> {
                 match self.agent.request("session/request_permission", params, &mut cancel).await {
                     None => Flow::Cancelled,
                     Some(result) => {
-                        let allowed = result["outcome"]["outcome"] == "selected" && result["outcome"]["optionId"] == "allow";
+                        let allowed =
+                            result["outcome"]["outcome"] == "selected" && result["outcome"]["optionId"] == "allow";
                         if result["outcome"]["outcome"] == "cancelled" {
                             Flow::Cancelled
                         } else if allowed {
@@ -384,11 +402,14 @@ impl Turn<'_> {
                 let tool_call_id = format!("tool-{}-{}", self.conversation.next_turn + 1, self.tool_calls);
                 let absolute = self.conversation.cwd.join(&path);
                 self.agent
-                    .update(&session_id, json!({
-                        "sessionUpdate": "tool_call", "toolCallId": tool_call_id, "title": format!("Write {path}"),
-                        "kind": "edit", "status": "in_progress",
-                        "locations": [{ "path": absolute }], "rawInput": { "path": path, "content": content },
-                    }))
+                    .update(
+                        &session_id,
+                        json!({
+                            "sessionUpdate": "tool_call", "toolCallId": tool_call_id, "title": format!("Write {path}"),
+                            "kind": "edit", "status": "in_progress",
+                            "locations": [{ "path": absolute }], "rawInput": { "path": path, "content": content },
+                        }),
+                    )
                     .await;
                 let old_text = std::fs::read_to_string(&absolute).ok();
                 let written = absolute
@@ -458,10 +479,13 @@ impl Turn<'_> {
         self.tool_calls += 1;
         let tool_call_id = format!("tool-{}-{}", self.conversation.next_turn + 1, self.tool_calls);
         self.agent
-            .update(session_id, json!({
-                "sessionUpdate": "tool_call", "toolCallId": tool_call_id, "title": format!("Run {command}"),
-                "kind": "execute", "status": "in_progress", "rawInput": { "command": command },
-            }))
+            .update(
+                session_id,
+                json!({
+                    "sessionUpdate": "tool_call", "toolCallId": tool_call_id, "title": format!("Run {command}"),
+                    "kind": "execute", "status": "in_progress", "rawInput": { "command": command },
+                }),
+            )
             .await;
         let (output, exit_code, flow) = match run_shell(&self.conversation.cwd, command, &mut self.cancel).await {
             Ok(Some((output, code))) => (output, Some(code), Flow::Continue),
@@ -470,10 +494,13 @@ impl Turn<'_> {
         };
         let status = if exit_code == Some(0) { "completed" } else { "failed" };
         self.agent
-            .update(session_id, json!({
-                "sessionUpdate": "tool_call_update", "toolCallId": tool_call_id, "status": status,
-                "rawOutput": { "output": output, "exitCode": exit_code },
-            }))
+            .update(
+                session_id,
+                json!({
+                    "sessionUpdate": "tool_call_update", "toolCallId": tool_call_id, "status": status,
+                    "rawOutput": { "output": output, "exitCode": exit_code },
+                }),
+            )
             .await;
         flow
     }
@@ -486,7 +513,11 @@ async fn until_cancelled(cancel: &mut watch::Receiver<bool>) {
 }
 
 /// Runs `sh -c command` in `cwd`; None when cancelled (the command is killed).
-async fn run_shell(cwd: &Path, command: &str, cancel: &mut watch::Receiver<bool>) -> std::io::Result<Option<(String, i32)>> {
+async fn run_shell(
+    cwd: &Path,
+    command: &str,
+    cancel: &mut watch::Receiver<bool>,
+) -> std::io::Result<Option<(String, i32)>> {
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
         .arg(format!("{command} 2>&1"))

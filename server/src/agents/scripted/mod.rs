@@ -42,7 +42,8 @@ pub fn driver(paths: &Paths) -> AcpDriver {
     AcpDriver::new(
         info,
         Box::new(move |spec: &StartSpec| {
-            let program = std::env::current_exe().map_err(|source| AgentError::Spawn { agent: AGENT_ID.into(), source })?;
+            let program =
+                std::env::current_exe().map_err(|source| AgentError::Spawn { agent: AGENT_ID.into(), source })?;
             let mut command = Command::new(program);
             command.arg("scripted-agent").arg("--state-dir").arg(&state_dir);
             if let Some(script) = &spec.config.script {

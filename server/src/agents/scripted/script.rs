@@ -97,12 +97,16 @@ impl Script {
                 }
                 "say" => Action::Say(unescape(rest)),
                 "think" => Action::Think(unescape(rest)),
-                "plan" => Action::Plan(rest.split('|').map(|step| step.trim().to_string()).filter(|step| !step.is_empty()).collect()),
+                "plan" => Action::Plan(
+                    rest.split('|').map(|step| step.trim().to_string()).filter(|step| !step.is_empty()).collect(),
+                ),
                 "ask" => Action::Ask(rest.to_string()),
                 "run" if !rest.is_empty() => Action::Run(rest.to_string()),
                 "pause" => Action::Pause(parse_number(rest).map_err(|message| error(&message))?),
                 "chunk-delay" => Action::ChunkDelay(parse_number(rest).map_err(|message| error(&message))?),
-                "garbage" => Action::Garbage(if rest.is_empty() { "this is not json".into() } else { rest.to_string() }),
+                "garbage" => {
+                    Action::Garbage(if rest.is_empty() { "this is not json".into() } else { rest.to_string() })
+                }
                 "fail" => Action::Fail(if rest.is_empty() { "scripted failure".into() } else { rest.to_string() }),
                 "startup-delay" => Action::StartupDelay(parse_number(rest).map_err(|message| error(&message))?),
                 "exit" => Action::Exit(parse_number(rest).map_err(|message| error(&message))? as i32),
@@ -125,12 +129,16 @@ impl Script {
                                         content.push_str(body);
                                         content.push('\n');
                                     }
-                                    None => return Err(error(&format!("write block is not closed by {marker}"))),
+                                    None => {
+                                        return Err(error(&format!("write block is not closed by {marker}")));
+                                    }
                                 }
                             }
                             content
                         }
-                        _ => return Err(error("write needs a here-document: write PATH <<EOF … EOF")),
+                        _ => {
+                            return Err(error("write needs a here-document: write PATH <<EOF … EOF"));
+                        }
                     };
                     Action::Write { path: path.to_string(), content }
                 }
@@ -175,7 +183,9 @@ mod tests {
     fn the_demo_script_parses() {
         let script = Script::parse(DEMO_SCRIPT).unwrap();
         assert_eq!(script.turns.len(), 2);
-        assert!(script.turns[0].iter().any(|action| matches!(action, Action::Write { path, .. } if path == "greeting.sh")));
+        assert!(
+            script.turns[0].iter().any(|action| matches!(action, Action::Write { path, .. } if path == "greeting.sh"))
+        );
     }
 
     #[test]
