@@ -132,6 +132,38 @@ pub enum SessionEvent {
         /// The session's totals after adding it.
         total: Usage,
     },
+    /// A snapshot of the worktree's full state (untracked files included, ignored ones excluded)
+    /// was committed under `refs/arbor/checkpoints/…`, without touching HEAD, the index or any
+    /// branch.
+    Checkpoint(Checkpoint),
+    /// Files in the worktree changed (after tool calls or a turn).
+    FilesChanged {
+        /// The paths whose state changed since the last report, relative to the worktree.
+        paths: Vec<String>,
+    },
+    /// The worktree was reset to an earlier checkpoint.
+    #[serde(rename_all = "camelCase")]
+    Rewound {
+        /// The checkpoint restored.
+        to_checkpoint: u32,
+        /// The checkpoint that saved the state the rewind left behind.
+        saved_checkpoint: u32,
+    },
+    /// Someone changed the worktree's git state outside Arbor (a commit, a checkout).
+    #[serde(rename_all = "camelCase")]
+    ExternalChange {
+        /// What changed, in words.
+        message: String,
+        /// The branch now checked out in the worktree (null when detached).
+        branch: Option<String>,
+        /// The commit now at HEAD.
+        head: String,
+    },
+    /// Information for the user that is not part of the conversation (what a fork carries …).
+    Notice {
+        /// The information.
+        message: String,
+    },
     /// Something went wrong. The session carries on unless `fatal` is set.
     Error {
         /// What happened, in words a user can act on.
@@ -156,9 +188,30 @@ impl SessionEvent {
             Self::StatusChanged { .. } => "status_changed",
             Self::TurnEnded { .. } => "turn_ended",
             Self::Usage { .. } => "usage",
+            Self::Checkpoint(_) => "checkpoint",
+            Self::FilesChanged { .. } => "files_changed",
+            Self::Rewound { .. } => "rewound",
+            Self::ExternalChange { .. } => "external_change",
+            Self::Notice { .. } => "notice",
             Self::Error { .. } => "error",
         }
     }
+}
+
+/// A checkpoint of a session's worktree.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Checkpoint {
+    /// Number of the checkpoint within the session: 1, 2, 3 …
+    pub checkpoint_id: u32,
+    /// The snapshot commit.
+    pub commit: String,
+    /// The ref that keeps it, `refs/arbor/checkpoints/<session>/<n>`.
+    pub reference: String,
+    /// Why it was taken ("after turn 2", "before rewinding to checkpoint 1" …).
+    pub label: String,
+    /// Files that differ from the session's base commit at this checkpoint.
+    pub files_changed: u32,
 }
 
 /// Why a turn ended.

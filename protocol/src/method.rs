@@ -29,6 +29,26 @@ pub const SESSION_SUBSCRIBE: &str = "session/subscribe";
 pub const SESSION_UNSUBSCRIBE: &str = "session/unsubscribe";
 /// Answer a permission request.
 pub const SESSION_RESPOND: &str = "session/respond";
+/// List a session's checkpoints.
+pub const SESSION_CHECKPOINTS: &str = "session/checkpoints";
+/// Start a new session from a checkpoint of another.
+pub const SESSION_FORK: &str = "session/fork";
+/// Start a new session with the same settings and a fresh history.
+pub const SESSION_CLONE: &str = "session/clone";
+/// Reset a session's worktree to a checkpoint.
+pub const SESSION_REWIND: &str = "session/rewind";
+/// Merge a session's branch into its base branch.
+pub const SESSION_MERGE: &str = "session/merge";
+/// A session's changes against its base.
+pub const REVIEW_DIFF: &str = "review/diff";
+/// A file's base and current text.
+pub const REVIEW_FILE: &str = "review/file";
+/// Accept or reject hunks or files.
+pub const REVIEW_APPLY: &str = "review/apply";
+/// Commit a session's worktree on its branch.
+pub const REVIEW_COMMIT: &str = "review/commit";
+/// Worktrees no session accounts for.
+pub const WORKTREE_ORPHANS: &str = "worktree/orphans";
 
 /// Every request method above, for documentation and schema generation.
 pub const ALL_REQUESTS: &[&str] = &[
@@ -46,6 +66,16 @@ pub const ALL_REQUESTS: &[&str] = &[
     SESSION_SUBSCRIBE,
     SESSION_UNSUBSCRIBE,
     SESSION_RESPOND,
+    SESSION_CHECKPOINTS,
+    SESSION_FORK,
+    SESSION_CLONE,
+    SESSION_REWIND,
+    SESSION_MERGE,
+    REVIEW_DIFF,
+    REVIEW_FILE,
+    REVIEW_APPLY,
+    REVIEW_COMMIT,
+    WORKTREE_ORPHANS,
 ];
 
 /// Server → client: one event of a subscribed session.

@@ -4,7 +4,7 @@
 use schemars::SchemaGenerator;
 use serde_json::{Map, Value, json};
 
-use crate::{events::*, method, types::*};
+use crate::{events::*, method, review::*, types::*};
 
 /// Builds the whole protocol schema as JSON.
 pub fn protocol_schema() -> Value {
@@ -34,6 +34,18 @@ pub fn protocol_schema() -> Value {
     request!(method::SESSION_SUBSCRIBE, SubscribeParams, SubscribeResult);
     request!(method::SESSION_UNSUBSCRIBE, SessionIdParams, Ack);
     request!(method::SESSION_RESPOND, RespondParams, Ack);
+    request!(method::SESSION_CHECKPOINTS, SessionIdParams, CheckpointsResult);
+    request!(method::SESSION_FORK, ForkParams, Session);
+    request!(method::SESSION_CLONE, CloneParams, Session);
+    request!(method::SESSION_REWIND, RewindParams, RewindResult);
+    request!(method::SESSION_MERGE, MergeParams, MergeResult);
+    request!(method::REVIEW_DIFF, DiffParams, ReviewDiff);
+    request!(method::REVIEW_FILE, FileParams, ReviewFile);
+    request!(method::REVIEW_APPLY, ApplyParams, ReviewDiff);
+    request!(method::REVIEW_COMMIT, CommitParams, CommitResult);
+
+    let orphans_result = generator.subschema_for::<OrphansResult>().to_value();
+    methods.insert(method::WORKTREE_ORPHANS.to_string(), json!({ "params": Value::Null, "result": orphans_result }));
 
     let mut notifications = Map::new();
     notifications.insert(

@@ -263,6 +263,13 @@ pub struct Session {
     pub config: SessionConfig,
     /// The session this one resumed, when it was started by `session/resume` with `asNewSession`.
     pub resumed_from: Option<Uuid>,
+    /// The session this one was forked from, when it was started by `session/fork`.
+    pub forked_from: Option<Uuid>,
+    /// The seq of the parent's event the fork was taken at.
+    pub forked_at_seq: Option<u64>,
+    /// The worktree's HEAD commit as Arbor last saw or made it; a different HEAD means someone
+    /// committed or checked out in the worktree outside Arbor.
+    pub head_commit: Option<String>,
     /// Pinned sessions are listed first.
     pub pinned: bool,
     /// When the session was pinned, milliseconds since the Unix epoch; pinned sessions are listed
@@ -292,8 +299,22 @@ pub struct AgentsListResult {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct NewSessionParams {
-    /// A directory inside the git repository to work on.
+    /// A directory inside the git repository to work on. Leave empty when `repositoryUrl` is
+    /// given.
+    #[serde(default)]
     pub cwd: String,
+    /// A repository to clone (a URL or a local path) into Arbor's data directory and work on,
+    /// instead of `cwd`. `baseBranch` chooses the branch cloned; an earlier clone is fetched again.
+    #[serde(default)]
+    pub repository_url: Option<String>,
+    /// Files (paths relative to the repository root, usually gitignored ones such as `.env`)
+    /// copied from the repository into the new worktree.
+    #[serde(default)]
+    pub setup_files: Option<Vec<String>>,
+    /// When given, the server reports the set-up as LSP `$/progress` notifications with this
+    /// token (begin, report, end).
+    #[serde(default)]
+    pub work_done_token: Option<ProgressToken>,
     /// Agent id from `agents/list`.
     pub agent: String,
     /// Model name, when the agent accepts one.
@@ -314,6 +335,16 @@ pub struct NewSessionParams {
     /// Per-session settings.
     #[serde(default)]
     pub config: Option<SessionConfig>,
+}
+
+/// An LSP progress token: a number or a string chosen by the client.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(untagged)]
+pub enum ProgressToken {
+    /// A numeric token.
+    Number(i64),
+    /// A string token.
+    String(String),
 }
 
 /// Params naming one session.

@@ -342,6 +342,7 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
                 base_branch: base,
                 isolation: Some(if in_place { Isolation::InPlace } else { Isolation::Worktree }),
                 config: script.map(|script| SessionConfig { script: Some(script), ..SessionConfig::default() }),
+                ..NewSessionParams::default()
             };
             let session: Session = cli.client.call(method::SESSION_NEW, &params).await?;
             writeln!(

@@ -68,7 +68,7 @@ pub async fn run(root: Option<PathBuf>) -> anyhow::Result<()> {
             agent: agents::scripted::AGENT_ID.into(),
             prompt: Some(prompts[0].into()),
             ..NewSessionParams::default()
-        })
+        }, crate::service::Progress::none())
         .await?;
     writeln!(out, "Session {} on branch {}", session.id, session.branch.as_deref().unwrap_or("?"))?;
     writeln!(out, "Worktree {}\n", session.cwd)?;

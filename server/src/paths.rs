@@ -31,6 +31,11 @@ impl Paths {
         self.data_dir.join("worktrees")
     }
 
+    /// Repositories Arbor cloned for sessions given a URL.
+    pub fn repositories(&self) -> PathBuf {
+        self.data_dir.join("repositories")
+    }
+
     /// Per-session agent logs (stderr of the agent processes).
     pub fn session_log(&self, session_id: &uuid::Uuid) -> PathBuf {
         self.data_dir.join("logs").join(format!("{session_id}.log"))

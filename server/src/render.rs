@@ -134,6 +134,21 @@ impl EventPrinter {
                 let label = if *fatal { "error (fatal):" } else { "error:" };
                 writeln!(out, "{} {message}", self.style("1;31", label))?;
             }
+            SessionEvent::Checkpoint(checkpoint) => writeln!(
+                out,
+                "{}",
+                self.style("2", &format!("· checkpoint {} ({}, {} files changed)", checkpoint.checkpoint_id, checkpoint.label, checkpoint.files_changed))
+            )?,
+            SessionEvent::FilesChanged { paths } => {
+                writeln!(out, "{}", self.style("2", &format!("· files changed: {}", paths.join(", "))))?
+            }
+            SessionEvent::Rewound { to_checkpoint, saved_checkpoint } => writeln!(
+                out,
+                "{} worktree rewound to checkpoint {to_checkpoint} (the replaced state is checkpoint {saved_checkpoint})",
+                self.style("1;33", "↺")
+            )?,
+            SessionEvent::ExternalChange { message, .. } => writeln!(out, "{} {message}", self.style("1;33", "!"))?,
+            SessionEvent::Notice { message } => writeln!(out, "{} {message}", self.style("2", "note:"))?,
             SessionEvent::AgentMessageChunk { .. } | SessionEvent::AgentThoughtChunk { .. } => {}
         }
         Ok(())

@@ -1,8 +1,15 @@
-//! Git operations on the user's repositories, through libgit2 (git2).
+//! Git operations on the user's repositories, through libgit2 (git2); nothing here shells out to
+//! the git CLI.
 //!
-//! This slice: find the repository of a directory, give a session its own branch and
-//! worktree, snapshot uncommitted work before a worktree is removed, delete a branch only when its
-//! work is merged, and summarise a session's changes as a diffstat.
+//! This module: find or clone the repository, give a session its own branch and worktree, copy
+//! setup files, snapshot uncommitted work before a worktree is removed, delete a branch only when
+//! its work is merged, read a worktree's HEAD, find orphaned worktrees, and a diffstat.
+//! `checkpoint` snapshots worktrees without touching HEAD, `review` diffs and applies hunks, and
+//! `land` commits and merges.
+
+pub mod checkpoint;
+pub mod land;
+pub mod review;
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +30,27 @@ pub enum GitError {
     /// The branch holds work (commits or uncommitted changes) that its base does not.
     #[error("branch {branch} holds work that is not merged into {base}; pass force to delete it anyway")]
     NotMerged { branch: String, base: String },
+    /// A path given by a client leaves the worktree.
+    #[error("{0} is not a path inside the session's worktree")]
+    OutsideWorktree(String),
+    /// Neither the base nor the worktree has the file.
+    #[error("{0} exists neither in the base commit nor in the worktree")]
+    NoSuchFile(String),
+    /// There is nothing to commit.
+    #[error("there are no changes to commit")]
+    NothingToCommit,
+    /// The base branch already has everything on the session branch.
+    #[error("{base} already contains everything on {branch}; commit the session's changes first (review/commit)")]
+    NothingToMerge { branch: String, base: String },
+    /// The base branch is checked out somewhere with uncommitted changes.
+    #[error("{branch} is checked out in {path} with uncommitted changes; commit or stash them first, Arbor will not overwrite them")]
+    DirtyCheckout { branch: String, path: String },
+    /// The worktree is not on the session's branch.
+    #[error("the worktree is on {actual}, not on the session's branch {expected} (it was changed outside Arbor)")]
+    WrongBranch { expected: String, actual: String },
+    /// Cloning failed.
+    #[error("could not clone {url}: {message}")]
+    Clone { url: String, message: String },
     /// libgit2 reported an error.
     #[error("git: {0}")]
     Git(#[from] git2::Error),
@@ -111,7 +139,7 @@ pub fn snapshot_uncommitted(worktree: &Path, message: &str) -> Result<Option<Str
     Ok(Some(commit.to_string()))
 }
 
-fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
+pub(crate) fn signature(repo: &Repository) -> Result<Signature<'static>, GitError> {
     Ok(repo.signature().or_else(|_| Signature::now("Arbor", "arbor@localhost"))?)
 }
 
@@ -191,4 +219,98 @@ pub fn diffstat(worktree: &Path, base_commit: &str) -> Result<Vec<FileStat>, Git
         files.push(FileStat { path: path.unwrap_or_default(), insertions, deletions });
     }
     Ok(files)
+}
+
+/// The branch checked out in a worktree (None when detached) and its HEAD commit.
+pub fn head_state(worktree: &Path) -> Result<(Option<String>, String), GitError> {
+    let repo = Repository::open(worktree)?;
+    let head = repo.head()?;
+    let branch = if head.is_branch() { head.shorthand().ok().map(str::to_string) } else { None };
+    Ok((branch, head.peel_to_commit()?.id().to_string()))
+}
+
+/// Copies `files` (relative to the repository root) into the worktree, creating directories;
+/// files that do not exist are skipped. Returns the files copied.
+pub fn copy_setup_files(repo_root: &Path, worktree: &Path, files: &[String]) -> Result<Vec<String>, GitError> {
+    let mut copied = Vec::new();
+    for file in files {
+        let relative = review::confine(file)?;
+        let source = repo_root.join(&relative);
+        if !source.is_file() {
+            continue;
+        }
+        let target = worktree.join(&relative);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(&source, &target)?;
+        copied.push(file.clone());
+    }
+    Ok(copied)
+}
+
+/// Clones `url` (a URL or a local path) at `branch` into `parent`, or fetches into an earlier
+/// clone of it; returns the clone's directory.
+pub fn clone_or_fetch(url: &str, branch: Option<&str>, parent: &Path) -> Result<PathBuf, GitError> {
+    let name = url.trim_end_matches('/').rsplit(['/', ':']).next().unwrap_or("repository").trim_end_matches(".git");
+    // FNV-1a of the URL keeps two repositories with the same name apart.
+    let hash = url.bytes().fold(0xcbf29ce484222325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3));
+    let dir = parent.join(format!("{name}-{:08x}", hash as u32));
+    if dir.join(".git").exists() {
+        let repo = Repository::open(&dir)?;
+        let mut remote = repo.find_remote("origin")?;
+        remote.fetch::<&str>(&[], None, None)?;
+        if let Some(branch) = branch {
+            let remote_tip = repo.find_reference(&format!("refs/remotes/origin/{branch}"))?.peel_to_commit()?;
+            match repo.find_branch(branch, BranchType::Local) {
+                Ok(local) => {
+                    let local_tip = local.get().peel_to_commit()?.id();
+                    // Only fast-forward: work on the local branch is never thrown away.
+                    if local_tip != remote_tip.id() && repo.graph_descendant_of(remote_tip.id(), local_tip)? {
+                        repo.reference(&format!("refs/heads/{branch}"), remote_tip.id(), true, "arbor: fast-forward from origin")?;
+                    }
+                }
+                Err(_) => {
+                    repo.branch(branch, &remote_tip, false)?;
+                }
+            }
+        }
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(parent)?;
+    let mut builder = git2::build::RepoBuilder::new();
+    if let Some(branch) = branch {
+        builder.branch(branch);
+    }
+    builder.clone(url, &dir).map_err(|error| GitError::Clone { url: url.to_string(), message: error.message().to_string() })?;
+    Ok(dir)
+}
+
+/// Worktree directories under `worktrees_dir` that `known` does not list, and registered
+/// worktrees of `repositories` whose directory is gone. Nothing is deleted.
+pub fn find_orphans(worktrees_dir: &Path, known: &[PathBuf], repositories: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    let mut orphans = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(worktrees_dir) {
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() && !known.iter().any(|known| known == &path) {
+                orphans.push((path, "no session uses this worktree".to_string()));
+            }
+        }
+    }
+    for repo_root in repositories {
+        let Ok(repo) = Repository::open(repo_root) else { continue };
+        let Ok(names) = repo.worktrees() else { continue };
+        for name in names.iter().flatten().flatten() {
+            if let Ok(worktree) = repo.find_worktree(name) {
+                if !worktree.path().exists() {
+                    orphans.push((
+                        worktree.path().to_path_buf(),
+                        format!("registered in {} but its directory is gone", repo_root.display()),
+                    ));
+                }
+            }
+        }
+    }
+    orphans
 }

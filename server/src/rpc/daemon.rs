@@ -72,6 +72,18 @@ pub async fn run(paths: Paths) -> anyhow::Result<()> {
         std::fs::remove_file(&socket_path)?;
     }
     let service = Service::start(paths.clone())?;
+    let reporting = service.clone();
+    tokio::spawn(async move {
+        // Reconciliation reports; it never deletes. Clients can ask again with worktree/orphans.
+        match reporting.worktree_orphans().await {
+            Ok(found) => {
+                for orphan in found.orphans {
+                    tracing::warn!(path = %orphan.path, reason = %orphan.reason, "orphaned worktree (left in place)");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "could not look for orphaned worktrees"),
+        }
+    });
     let listener =
         UnixListener::bind(&socket_path).with_context(|| format!("cannot bind {}", socket_path.display()))?;
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;

@@ -7,9 +7,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use arbor_protocol::{
-    Ack, AgentsListResult, ConfigureParams, DeleteParams, DeleteResult, EventsParams, EventsResult, ListSessionsParams,
-    ListSessionsResult, NewSessionParams, PromptParams, PromptResult, RespondParams, ResumeParams, Session,
-    SessionIdParams, SubscribeParams, SubscribeResult, method,
+    Ack, AgentsListResult, ApplyParams, CheckpointsResult, CloneParams, CommitParams, CommitResult, ConfigureParams,
+    DeleteParams, DeleteResult, DiffParams, EventsParams, EventsResult, FileParams, ForkParams, ListSessionsParams,
+    ListSessionsResult, MergeParams, MergeResult, NewSessionParams, OrphansResult, PromptParams, PromptResult,
+    RespondParams, ResumeParams, ReviewDiff, ReviewFile, RewindParams, RewindResult, Session, SessionIdParams,
+    SubscribeParams, SubscribeResult, method,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -55,6 +57,16 @@ where
         .custom_method(method::SESSION_SUBSCRIBE, Backend::session_subscribe)
         .custom_method(method::SESSION_UNSUBSCRIBE, Backend::session_unsubscribe)
         .custom_method(method::SESSION_RESPOND, Backend::session_respond)
+        .custom_method(method::SESSION_CHECKPOINTS, Backend::session_checkpoints)
+        .custom_method(method::SESSION_FORK, Backend::session_fork)
+        .custom_method(method::SESSION_CLONE, Backend::session_clone)
+        .custom_method(method::SESSION_REWIND, Backend::session_rewind)
+        .custom_method(method::SESSION_MERGE, Backend::session_merge)
+        .custom_method(method::REVIEW_DIFF, Backend::review_diff)
+        .custom_method(method::REVIEW_FILE, Backend::review_file)
+        .custom_method(method::REVIEW_APPLY, Backend::review_apply)
+        .custom_method(method::REVIEW_COMMIT, Backend::review_commit)
+        .custom_method(method::WORKTREE_ORPHANS, Backend::worktree_orphans)
         .finish();
     Server::new(input, output, socket).concurrency_level(CONCURRENT_REQUESTS).serve(lsp_service).await;
 }
@@ -68,6 +80,13 @@ enum SessionEventNotification {}
 impl Notification for SessionEventNotification {
     type Params = Value;
     const METHOD: &'static str = method::NOTIFY_SESSION_EVENT;
+}
+
+/// `$/progress` with free-form params (the service builds LSP's WorkDoneProgress values).
+enum ProgressNotification {}
+impl Notification for ProgressNotification {
+    type Params = Value;
+    const METHOD: &'static str = crate::service::progress::PROGRESS_METHOD;
 }
 
 /// `session/changed` as a typed LSP notification.
@@ -85,6 +104,7 @@ impl ClientSink for LspSink {
             match method {
                 method::NOTIFY_SESSION_EVENT => self.0.send_notification::<SessionEventNotification>(params).await,
                 method::NOTIFY_SESSION_CHANGED => self.0.send_notification::<SessionChangedNotification>(params).await,
+                crate::service::progress::PROGRESS_METHOD => self.0.send_notification::<ProgressNotification>(params).await,
                 other => {
                     tracing::error!(method = other, "no LSP notification type for this method")
                 }
@@ -115,7 +135,7 @@ impl Backend {
         to_rpc(self.service().agents_list().await)
     }
     async fn session_new(&self, params: NewSessionParams) -> jsonrpc::Result<Session> {
-        to_rpc(self.service().session_new(params).await)
+        to_rpc(self.connection.session_new(params).await)
     }
     async fn session_list(&self, params: ListSessionsParams) -> jsonrpc::Result<ListSessionsResult> {
         to_rpc(self.service().session_list(params).await)
@@ -152,6 +172,36 @@ impl Backend {
     }
     async fn session_respond(&self, params: RespondParams) -> jsonrpc::Result<Ack> {
         to_rpc(self.service().session_respond(params).await)
+    }
+    async fn session_checkpoints(&self, params: SessionIdParams) -> jsonrpc::Result<CheckpointsResult> {
+        to_rpc(self.service().session_checkpoints(params).await)
+    }
+    async fn session_fork(&self, params: ForkParams) -> jsonrpc::Result<Session> {
+        to_rpc(self.service().session_fork(params).await)
+    }
+    async fn session_clone(&self, params: CloneParams) -> jsonrpc::Result<Session> {
+        to_rpc(self.service().session_clone(params).await)
+    }
+    async fn session_rewind(&self, params: RewindParams) -> jsonrpc::Result<RewindResult> {
+        to_rpc(self.service().session_rewind(params).await)
+    }
+    async fn session_merge(&self, params: MergeParams) -> jsonrpc::Result<MergeResult> {
+        to_rpc(self.service().session_merge(params).await)
+    }
+    async fn review_diff(&self, params: DiffParams) -> jsonrpc::Result<ReviewDiff> {
+        to_rpc(self.service().review_diff(params).await)
+    }
+    async fn review_file(&self, params: FileParams) -> jsonrpc::Result<ReviewFile> {
+        to_rpc(self.service().review_file(params).await)
+    }
+    async fn review_apply(&self, params: ApplyParams) -> jsonrpc::Result<ReviewDiff> {
+        to_rpc(self.service().review_apply(params).await)
+    }
+    async fn review_commit(&self, params: CommitParams) -> jsonrpc::Result<CommitResult> {
+        to_rpc(self.service().review_commit(params).await)
+    }
+    async fn worktree_orphans(&self) -> jsonrpc::Result<OrphansResult> {
+        to_rpc(self.service().worktree_orphans().await)
     }
 }
 

@@ -6,7 +6,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
-use arbor_protocol::{Ack, SessionEventNotification, SessionIdParams, SubscribeParams, SubscribeResult, method};
+use arbor_protocol::{
+    Ack, NewSessionParams, Session, SessionEventNotification, SessionIdParams, SubscribeParams, SubscribeResult, method,
+};
 use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::AbortHandle;
@@ -80,6 +82,12 @@ impl Connection {
             previous.abort();
         }
         Ok(SubscribeResult { last_seq: session.last_seq })
+    }
+
+    /// `session/new`, with `$/progress` reported to this client when it gave a token.
+    pub async fn session_new(&self, params: NewSessionParams) -> Result<Session> {
+        let progress = super::Progress::new(self.sink.clone(), params.work_done_token.clone());
+        self.service.session_new(params, progress).await
     }
 
     /// `session/unsubscribe`. Unsubscribing from a session not subscribed to is not an error.

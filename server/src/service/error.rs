@@ -51,13 +51,25 @@ impl ServiceError {
             Self::NotFound(_) => error_code::NOT_FOUND,
             Self::Agent(AgentError::Unknown(_) | AgentError::Unavailable { .. }) => error_code::AGENT_UNAVAILABLE,
             Self::Agent(_) => error_code::INTERNAL_ERROR,
-            Self::Git(GitError::NotARepository(_) | GitError::NoCommits(_)) => error_code::NOT_A_GIT_REPOSITORY,
-            Self::Git(GitError::NoSuchBranch(_)) => error_code::INVALID_ARGUMENT,
-            Self::Git(_) => error_code::GIT_ERROR,
+            Self::Git(error) => Self::git_code(error),
             Self::Store(_) => error_code::STORE_ERROR,
-            Self::Session(SessionError::NotRunning(_) | SessionError::Ended) => error_code::INVALID_SESSION_STATE,
+            Self::Session(SessionError::NotRunning(_) | SessionError::Ended | SessionError::Busy) => {
+                error_code::INVALID_SESSION_STATE
+            }
+            Self::Session(SessionError::Git(error)) => Self::git_code(error),
             Self::Session(SessionError::NoSuchRequest(_)) => error_code::NOT_FOUND,
             Self::Internal(_) => error_code::INTERNAL_ERROR,
+        }
+    }
+}
+
+impl ServiceError {
+    fn git_code(error: &GitError) -> i64 {
+        match error {
+            GitError::NotARepository(_) | GitError::NoCommits(_) => error_code::NOT_A_GIT_REPOSITORY,
+            GitError::NoSuchBranch(_) | GitError::OutsideWorktree(_) => error_code::INVALID_ARGUMENT,
+            GitError::NoSuchFile(_) => error_code::NOT_FOUND,
+            _ => error_code::GIT_ERROR,
         }
     }
 }

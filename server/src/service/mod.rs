@@ -4,6 +4,8 @@
 
 mod connection;
 mod error;
+pub mod progress;
+mod review;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use arbor_protocol::{
 use uuid::Uuid;
 
 pub use connection::{ClientSink, Connection};
+pub use progress::Progress;
 pub use error::ServiceError;
 
 use crate::agents::{AgentDriver, AgentRegistry, process, scripted};
@@ -86,11 +89,27 @@ impl Service {
         Ok(AgentsListResult { agents: self.agents.list() })
     }
 
-    /// `session/new`.
-    pub async fn session_new(&self, params: NewSessionParams) -> Result<Session> {
+    /// `session/new`, reporting the set-up to `progress`.
+    pub async fn session_new(&self, params: NewSessionParams, progress: Progress) -> Result<Session> {
+        progress.begin("Starting an Arbor session").await;
+        let result = self.create_session(params, &progress).await;
+        match &result {
+            Ok(session) => progress.end(&format!("Session ready on {}", session.branch.as_deref().unwrap_or(&session.cwd))).await,
+            Err(error) => progress.end(&format!("Could not start the session: {error}")).await,
+        }
+        result
+    }
+
+    async fn create_session(&self, params: NewSessionParams, progress: &Progress) -> Result<Session> {
         let driver = self.agents.get(&params.agent)?;
-        if params.cwd.trim().is_empty() {
-            return Err(ServiceError::InvalidArgument("cwd must name a directory inside a git repository".into()));
+        match (params.cwd.trim().is_empty(), &params.repository_url) {
+            (true, None) => {
+                return Err(ServiceError::InvalidArgument(
+                    "give cwd (a directory inside a git repository) or repositoryUrl".into(),
+                ));
+            }
+            (false, Some(_)) => return Err(ServiceError::InvalidArgument("give either cwd or repositoryUrl, not both".into())),
+            _ => {}
         }
         if let Some(prompt) = &params.prompt
             && prompt.trim().is_empty()
@@ -108,13 +127,25 @@ impl Service {
         let short_id = id.simple().to_string()[..8].to_string();
         let slug = slug(title.as_deref().or(params.prompt.as_deref()).unwrap_or("session"));
         let worktree = self.paths.worktrees().join(format!("arbor-{short_id}"));
-        let cwd = PathBuf::from(&params.cwd);
         let base_branch = params.base_branch.clone();
-
+        let cwd = match &params.repository_url {
+            Some(url) => {
+                progress.report(&format!("Cloning {url}"), 10).await;
+                let (url, branch, parent) = (url.clone(), base_branch.clone(), self.paths.repositories());
+                tokio::task::spawn_blocking(move || git::clone_or_fetch(&url, branch.as_deref(), &parent)).await??
+            }
+            None => PathBuf::from(&params.cwd),
+        };
+        progress.report("Creating the session's branch and worktree", 50).await;
         let placement = tokio::task::spawn_blocking(move || {
             place_session(&cwd, isolation, base_branch, &short_id, &slug, &worktree)
         })
         .await??;
+        if let Some(files) = params.setup_files.clone().filter(|files| !files.is_empty() && isolation == Isolation::Worktree) {
+            progress.report("Copying setup files", 80).await;
+            let (root, target) = (PathBuf::from(&placement.repo_root), PathBuf::from(&placement.cwd));
+            tokio::task::spawn_blocking(move || git::copy_setup_files(&root, &target, &files)).await??;
+        }
 
         let now = now_millis();
         let session = Session {
@@ -133,9 +164,12 @@ impl Service {
             isolation,
             branch: placement.branch,
             base_branch: placement.base_branch,
-            base_commit: Some(placement.base_commit),
+            base_commit: Some(placement.base_commit.clone()),
             config,
             resumed_from: None,
+            forked_from: None,
+            forked_at_seq: None,
+            head_commit: Some(placement.base_commit.clone()),
             pinned: false,
             pinned_at: None,
             hidden: false,
@@ -462,7 +496,7 @@ fn validate_config(agent: &str, config: &SessionConfig) -> Result<()> {
 
 /// A branch-name-safe slug of a title or prompt: lowercase words joined by dashes, at most 30
 /// characters.
-fn slug(text: &str) -> String {
+pub(crate) fn slug(text: &str) -> String {
     let mut slug = String::new();
     for word in text.split(|character: char| !character.is_ascii_alphanumeric()).filter(|word| !word.is_empty()) {
         if slug.len() + word.len() + 1 > 30 {

@@ -6,13 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use arbor_protocol::{
-    AgentState, PromptMode, PromptResult, Session, SessionEvent, SessionEventNotification, SessionStatus, StopReason,
-    TitleSource,
+    AgentState, Checkpoint, PromptMode, PromptResult, Session, SessionEvent, SessionEventNotification, SessionStatus,
+    StopReason, TitleSource, ToolCallStatus,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{SessionError, SessionManager};
+use super::{SessionError, SessionManager, worktree};
 use crate::agents::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartSpec};
 use crate::clock::now_millis;
 use crate::paths::Paths;
@@ -28,6 +28,8 @@ const STARTUP_BACKSTOP: Duration = Duration::from_secs(5);
 const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Bound of an actor's command queue.
 pub(super) const COMMAND_CAPACITY: usize = 64;
+/// Quiet time after a tool call before looking for changed files.
+const FILES_DEBOUNCE: Duration = Duration::from_millis(250);
 /// Longest title taken from a prompt.
 const PROMPT_TITLE_CHARS: usize = 80;
 
@@ -38,6 +40,8 @@ pub(super) enum ActorCommand {
     Stop { reason: Option<String>, reply: oneshot::Sender<Session> },
     Respond { request_id: String, option_id: Option<String>, reply: oneshot::Sender<Result<(), SessionError>> },
     Update { change: Box<dyn FnOnce(&mut Session) + Send>, reply: oneshot::Sender<Session> },
+    Rewind { target: Checkpoint, reply: oneshot::Sender<Result<Checkpoint, SessionError>> },
+    Emit { events: Vec<SessionEvent>, reply: oneshot::Sender<()> },
 }
 
 /// How the actor begins.
@@ -60,6 +64,14 @@ pub(super) struct SessionActor {
     pending_permissions: HashSet<String>,
     turn_deadline: Option<Instant>,
     session_deadline: Option<Instant>,
+    /// Number the next checkpoint gets.
+    next_checkpoint: u32,
+    /// When to look for changed files (debounced after tool calls).
+    files_check_at: Option<Instant>,
+    /// The worktree's status at the last look.
+    fingerprint: Vec<(String, String)>,
+    /// Turns started by this actor (labels checkpoints).
+    turns_started: u32,
 }
 
 /// How the actor's main loop ended.
@@ -82,6 +94,10 @@ impl SessionActor {
             pending_permissions: HashSet::new(),
             turn_deadline: None,
             session_deadline: None,
+            next_checkpoint: 1,
+            files_check_at: None,
+            fingerprint: Vec::new(),
+            turns_started: 0,
         }
     }
 
@@ -128,6 +144,13 @@ impl SessionActor {
         mut commands: mpsc::Receiver<ActorCommand>,
     ) {
         self.set_status(SessionStatus::Creating, None, None).await;
+        match self.store.checkpoints(self.session.id).await {
+            Ok(existing) => {
+                self.next_checkpoint = existing.last().map_or(1, |entry| entry.checkpoint.checkpoint_id + 1);
+            }
+            Err(error) => tracing::error!(session = %self.session.id, %error, "could not read checkpoints"),
+        }
+        self.fingerprint = worktree::fingerprint(&self.session).await.unwrap_or_default();
         let config = &self.session.config;
         let startup_timeout = config.startup_timeout_secs.map(Duration::from_secs).unwrap_or(DEFAULT_STARTUP_TIMEOUT);
         if let Some(limit) = config.session_timeout_secs {
@@ -227,6 +250,15 @@ impl SessionActor {
             ActorCommand::Stop { reply, .. } => {
                 let _ = reply.send(self.session.clone());
             }
+            ActorCommand::Rewind { reply, .. } => {
+                let _ = reply.send(Err(SessionError::NotRunning(self.session.status)));
+            }
+            ActorCommand::Emit { events, reply } => {
+                for event in events {
+                    self.emit(event).await;
+                }
+                let _ = reply.send(());
+            }
         }
     }
 
@@ -235,6 +267,7 @@ impl SessionActor {
         loop {
             let turn_deadline = self.turn_deadline;
             let session_deadline = self.session_deadline;
+            let files_check_at = self.files_check_at;
             let agent = self.agent.as_mut().expect("serve runs with an agent");
             tokio::select! {
                 command = commands.recv() => match command {
@@ -249,6 +282,7 @@ impl SessionActor {
                     None => return self.agent_exited(false, "the agent driver stopped".into()).await,
                     Some(output) => self.handle_output(output).await,
                 },
+                _ = sleep_until(files_check_at) => self.check_files().await,
                 _ = sleep_until(turn_deadline) => {
                     let limit = self.turn_timeout().as_secs();
                     return self.timed_out(format!("the turn exceeded its time limit of {limit} s")).await;
@@ -330,8 +364,70 @@ impl SessionActor {
                 self.save().await;
                 let _ = reply.send(self.session.clone());
             }
+            ActorCommand::Emit { events, reply } => {
+                for event in events {
+                    self.emit(event).await;
+                }
+                let _ = reply.send(());
+            }
+            ActorCommand::Rewind { target, reply } => {
+                if self.turn_running {
+                    let _ = reply.send(Err(SessionError::Busy));
+                    return;
+                }
+                let _ = reply.send(self.rewind(target).await);
+            }
             ActorCommand::Stop { .. } => unreachable!("stop is handled by the loop"),
         }
+    }
+
+    /// Emits `files_changed` when the worktree's files differ from the last look.
+    async fn check_files(&mut self) {
+        self.files_check_at = None;
+        match worktree::fingerprint(&self.session).await {
+            Ok(now) => {
+                let paths = worktree::changed_paths(&self.fingerprint, &now);
+                self.fingerprint = now;
+                if !paths.is_empty() {
+                    self.emit(SessionEvent::FilesChanged { paths }).await;
+                }
+            }
+            Err(error) => tracing::warn!(session = %self.session.id, %error, "could not read the worktree's status"),
+        }
+    }
+
+    /// Reports a commit or checkout made in the worktree outside Arbor, once.
+    async fn notice_external_change(&mut self) {
+        if let Some((event, head)) = worktree::external_change(&self.session).await {
+            self.emit(event).await;
+            self.session.head_commit = Some(head);
+            self.save().await;
+        }
+    }
+
+    async fn checkpoint_turn(&mut self) {
+        let number = self.next_checkpoint;
+        let label = format!("after turn {} of this run", self.turns_started);
+        match worktree::take_checkpoint(&self.session, number, label).await {
+            Ok(checkpoint) => {
+                self.next_checkpoint += 1;
+                self.emit(SessionEvent::Checkpoint(checkpoint)).await;
+            }
+            Err(error) => {
+                let message = format!("could not take a checkpoint of the worktree: {error}");
+                self.emit(SessionEvent::Error { message, fatal: false }).await;
+            }
+        }
+    }
+
+    async fn rewind(&mut self, target: Checkpoint) -> Result<Checkpoint, SessionError> {
+        let saved_number = self.next_checkpoint;
+        let saved = worktree::rewind(&self.session, &target, saved_number).await.map_err(SessionError::Git)?;
+        self.next_checkpoint += 1;
+        self.emit(SessionEvent::Checkpoint(saved.clone())).await;
+        self.emit(SessionEvent::Rewound { to_checkpoint: target.checkpoint_id, saved_checkpoint: saved.checkpoint_id }).await;
+        self.check_files().await;
+        Ok(saved)
     }
 
     async fn send_to_agent(&mut self, command: AgentCommand) {
@@ -350,6 +446,8 @@ impl SessionActor {
             self.session.title_source = Some(TitleSource::Prompt);
         }
         self.emit(SessionEvent::UserMessage { text: text.clone() }).await;
+        self.notice_external_change().await;
+        self.turns_started += 1;
         self.turn_running = true;
         self.turn_deadline = Some(Instant::now() + self.turn_timeout());
         self.set_status(SessionStatus::Running, Some(AgentState::Working), None).await;
@@ -359,6 +457,9 @@ impl SessionActor {
     async fn handle_output(&mut self, output: AgentOutput) {
         match output {
             AgentOutput::Event(event) => {
+                if matches!(event, SessionEvent::ToolCallUpdate { status: Some(ToolCallStatus::Completed | ToolCallStatus::Failed), .. }) {
+                    self.files_check_at = Some(Instant::now() + FILES_DEBOUNCE);
+                }
                 if let SessionEvent::PermissionRequest { request_id, .. } = &event {
                     self.pending_permissions.insert(request_id.clone());
                     self.emit(event).await;
@@ -385,6 +486,9 @@ impl SessionActor {
                 for request_id in std::mem::take(&mut self.pending_permissions) {
                     self.emit(SessionEvent::PermissionResolved { request_id, option_id: None }).await;
                 }
+                self.check_files().await;
+                self.notice_external_change().await;
+                self.checkpoint_turn().await;
                 self.emit(SessionEvent::TurnEnded { stop_reason }).await;
                 match self.queued_prompts.pop_front() {
                     Some(next) => self.start_turn(next).await,

@@ -2,11 +2,12 @@
 //! task; the map holds only the handles, so no lock is ever held across an await.
 
 mod actor;
+pub mod worktree;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use arbor_protocol::{PromptMode, PromptResult, Session, SessionStatus};
+use arbor_protocol::{Checkpoint, PromptMode, PromptResult, Session, SessionEvent, SessionStatus};
 use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -30,6 +31,12 @@ pub enum SessionError {
     /// The actor ended while the request was in flight.
     #[error("the session ended while the request was being handled")]
     Ended,
+    /// A turn is running; the request needs an idle session.
+    #[error("the agent is working; wait for the turn to end or cancel it first")]
+    Busy,
+    /// A git operation on the session's worktree failed.
+    #[error(transparent)]
+    Git(#[from] crate::git::GitError),
 }
 
 /// Handles of every live session actor.
@@ -118,6 +125,16 @@ impl SessionManager {
         change: Box<dyn FnOnce(&mut Session) + Send>,
     ) -> Option<Result<Session, SessionError>> {
         self.ask(id, |reply| ActorCommand::Update { change, reply }).await
+    }
+
+    /// Rewinds a live, idle session's worktree; None when it is not live.
+    pub async fn rewind(&self, id: Uuid, target: Checkpoint) -> Option<Result<Checkpoint, SessionError>> {
+        self.ask(id, |reply| ActorCommand::Rewind { target, reply }).await.map(|result| result.and_then(|inner| inner))
+    }
+
+    /// Appends events to a live session's log through its actor; None when it is not live.
+    pub async fn emit(&self, id: Uuid, events: Vec<SessionEvent>) -> Option<()> {
+        self.ask(id, |reply| ActorCommand::Emit { events, reply }).await.and_then(Result::ok)
     }
 
     /// Waits (briefly) for an ending actor to finish writing and leave the registry.

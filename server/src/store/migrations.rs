@@ -4,7 +4,8 @@ use rusqlite_migration::{M, Migrations};
 
 /// Every migration of the store, oldest first.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(
+    Migrations::new(vec![
+        M::up(
         "CREATE TABLE sessions (
             id TEXT PRIMARY KEY NOT NULL,
             -- The whole Session record as protocol JSON; the columns below are copies for queries.
@@ -26,5 +27,16 @@ pub fn migrations() -> Migrations<'static> {
             payload TEXT NOT NULL,
             PRIMARY KEY (session_id, seq)
         ) WITHOUT ROWID;",
-    )])
+        ),
+        M::up(
+            "CREATE TABLE rejected_hunks (
+            session_id TEXT NOT NULL,
+            hunk_id TEXT NOT NULL,
+            path TEXT NOT NULL,
+            header TEXT NOT NULL,
+            at INTEGER NOT NULL,
+            PRIMARY KEY (session_id, hunk_id)
+        ) WITHOUT ROWID;",
+        ),
+    ])
 }

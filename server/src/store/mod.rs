@@ -10,7 +10,9 @@ mod writer;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use arbor_protocol::{ListSessionsParams, Session, SessionEvent, SessionEventNotification, SessionStatus};
+use arbor_protocol::{
+    CheckpointEntry, ListSessionsParams, RejectedHunk, Session, SessionEvent, SessionEventNotification, SessionStatus,
+};
 use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value as SqlValue};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -136,6 +138,16 @@ impl Store {
         self.enqueue(WriteOp::DeleteSession(Box::new(session))).await
     }
 
+    /// Queues copying `from`'s events up to `up_to_seq` into `to` (which must have none yet).
+    pub async fn copy_events(&self, from: Uuid, to: Uuid, up_to_seq: u64) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::CopyEvents { from, to, up_to_seq }).await
+    }
+
+    /// Queues remembering rejected hunks.
+    pub async fn reject_hunks(&self, session_id: Uuid, hunks: Vec<RejectedHunk>) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::RejectHunks { session_id, hunks }).await
+    }
+
     /// Waits until everything queued so far has committed.
     pub async fn flush(&self) -> Result<(), StoreError> {
         let (reply, done) = oneshot::channel();
@@ -259,6 +271,50 @@ impl Store {
                 rusqlite::params![except.to_string(), cwd],
                 |row| row.get(0),
             )?)
+        })
+        .await
+    }
+
+    /// A session's checkpoints, oldest first.
+    pub async fn checkpoints(&self, session_id: Uuid) -> Result<Vec<CheckpointEntry>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT seq, at, payload FROM events WHERE session_id = ?1 AND kind = 'checkpoint' ORDER BY seq",
+            )?;
+            let rows = statement.query_map([session_id.to_string()], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?))
+            })?;
+            let mut checkpoints = Vec::new();
+            for row in rows {
+                let (seq, at, payload) = row?;
+                if let SessionEvent::Checkpoint(checkpoint) = serde_json::from_str(&payload)? {
+                    checkpoints.push(CheckpointEntry { seq: seq as u64, at, checkpoint });
+                }
+            }
+            Ok(checkpoints)
+        })
+        .await
+    }
+
+    /// Hunks rejected in a session, oldest first.
+    pub async fn rejected_hunks(&self, session_id: Uuid) -> Result<Vec<RejectedHunk>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT hunk_id, path, header, at FROM rejected_hunks WHERE session_id = ?1 ORDER BY at, path")?;
+            let rows = statement.query_map([session_id.to_string()], |row| {
+                Ok(RejectedHunk { id: row.get(0)?, path: row.get(1)?, header: row.get(2)?, at: row.get(3)? })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    /// Every session's working directory and isolation, for finding orphaned worktrees.
+    pub async fn session_directories(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare("SELECT json_extract(data, '$.cwd'), json_extract(data, '$.repoRoot') FROM sessions")?;
+            let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use arbor_protocol::{Session, SessionChangedNotification, SessionEventNotification};
+use arbor_protocol::{RejectedHunk, Session, SessionChangedNotification, SessionEventNotification};
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -22,6 +22,10 @@ pub(super) enum WriteOp {
     PutSession(Box<Session>),
     /// Delete a session and its events; publish the deletion once committed.
     DeleteSession(Box<Session>),
+    /// Copy a session's events up to a seq into a new session (a fork's history).
+    CopyEvents { from: Uuid, to: Uuid, up_to_seq: u64 },
+    /// Remember hunks the user rejected.
+    RejectHunks { session_id: Uuid, hunks: Vec<RejectedHunk> },
     /// Answer once everything queued before it has committed (or failed).
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
@@ -102,6 +106,21 @@ fn apply_batch(connection: &mut Connection, batch: &mut [WriteOp]) -> Result<Vec
                     deleted: true,
                 })));
             }
+            WriteOp::CopyEvents { from, to, up_to_seq } => {
+                transaction.execute(
+                    "INSERT INTO events (session_id, seq, at, kind, payload)
+                     SELECT ?2, seq, at, kind, payload FROM events WHERE session_id = ?1 AND seq <= ?3",
+                    params![from.to_string(), to.to_string(), *up_to_seq as i64],
+                )?;
+            }
+            WriteOp::RejectHunks { session_id, hunks } => {
+                for hunk in hunks {
+                    transaction.execute(
+                        "INSERT OR REPLACE INTO rejected_hunks (session_id, hunk_id, path, header, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![session_id.to_string(), hunk.id, hunk.path, hunk.header, hunk.at],
+                    )?;
+                }
+            }
             WriteOp::Flush(_) => {}
         }
     }
@@ -134,6 +153,7 @@ pub(super) fn put_session(connection: &Connection, session: &Session) -> Result<
 
 fn delete_session(connection: &Connection, id: &Uuid) -> Result<(), StoreError> {
     connection.execute("DELETE FROM events WHERE session_id = ?1", [id.to_string()])?;
+    connection.execute("DELETE FROM rejected_hunks WHERE session_id = ?1", [id.to_string()])?;
     connection.execute("DELETE FROM sessions WHERE id = ?1", [id.to_string()])?;
     Ok(())
 }

@@ -1,0 +1,425 @@
+//! Review: the session's changes (base commit against the worktree, untracked files included),
+//! with hunk ids that stay stable while a file's change is unchanged, and accepting (staging) or
+//! rejecting (reverting) hunks and whole files.
+//!
+//! A hunk's id hashes its file, its position in the base and its lines, not its position in the
+//! worktree, so other edits in the same file do not change it. A hunk is `accepted` when the
+//! same change is in the worktree's index: the base-to-index diff has a hunk with the same id.
+
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+
+use arbor_protocol::{DiffLine, DiffStats, FileDiff, FileStatus, Hunk, HunkState, LineKind, ReviewFile};
+use git2::{ApplyLocation, ApplyOptions, Delta, Diff, DiffFindOptions, DiffOptions, Oid, Patch, Repository};
+
+use super::GitError;
+
+/// A diff of the session, before rejected hunks are added by the caller.
+#[derive(Debug, Clone)]
+pub struct SessionDiff {
+    /// Changed files.
+    pub files: Vec<FileDiff>,
+    /// Totals.
+    pub stats: DiffStats,
+    /// True when hunks were left out because of the byte cap.
+    pub truncated: bool,
+}
+
+/// Refuses paths that are absolute or climb out of the worktree.
+pub fn confine(path: &str) -> Result<PathBuf, GitError> {
+    let relative = Path::new(path);
+    let escapes = relative.is_absolute()
+        || path.is_empty()
+        || relative.components().any(|component| !matches!(component, Component::Normal(_) | Component::CurDir));
+    if escapes {
+        return Err(GitError::OutsideWorktree(path.to_string()));
+    }
+    Ok(relative.to_path_buf())
+}
+
+fn diff_options() -> DiffOptions {
+    let mut options = DiffOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(true).show_untracked_content(true).include_typechange(true);
+    options
+}
+
+fn find_renames(diff: &mut Diff) -> Result<(), GitError> {
+    let mut find = DiffFindOptions::new();
+    find.renames(true).for_untracked(true);
+    diff.find_similar(Some(&mut find))?;
+    Ok(())
+}
+
+fn stable_id(path: &str, old_start: u32, old_lines: u32, lines: &[DiffLine]) -> String {
+    // FNV-1a: stable across runs and versions, unlike the standard library's hasher.
+    let mut hash: u64 = 0xcbf29ce484222325;
+    let mut feed = |bytes: &[u8]| {
+        for byte in bytes {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x100000001b3);
+        }
+    };
+    feed(path.as_bytes());
+    feed(&old_start.to_le_bytes());
+    feed(&old_lines.to_le_bytes());
+    for line in lines {
+        feed(match line.kind {
+            LineKind::Context => b" ",
+            LineKind::Added => b"+",
+            LineKind::Removed => b"-",
+        });
+        feed(line.text.as_bytes());
+        feed(b"\n");
+    }
+    format!("{hash:016x}")
+}
+
+fn path_of(patch: &Patch) -> (String, Option<String>) {
+    let delta = patch.delta();
+    let new_path = delta.new_file().path().map(|path| path.display().to_string());
+    let old_path = delta.old_file().path().map(|path| path.display().to_string());
+    let path = new_path.clone().or_else(|| old_path.clone()).unwrap_or_default();
+    let old_path = if delta.status() == Delta::Renamed { old_path } else { None };
+    (path, old_path)
+}
+
+/// The hunks of one patch, with stable ids.
+fn hunks_of(patch: &Patch, path: &str) -> Result<Vec<Hunk>, GitError> {
+    let mut hunks = Vec::with_capacity(patch.num_hunks());
+    for hunk_index in 0..patch.num_hunks() {
+        let (hunk, line_count) = patch.hunk(hunk_index)?;
+        let mut lines = Vec::with_capacity(line_count);
+        for line_index in 0..line_count {
+            let line = patch.line_in_hunk(hunk_index, line_index)?;
+            let kind = match line.origin() {
+                '+' => LineKind::Added,
+                '-' => LineKind::Removed,
+                ' ' => LineKind::Context,
+                // "No newline at end of file" markers.
+                _ => continue,
+            };
+            let text = String::from_utf8_lossy(line.content()).trim_end_matches(['\n', '\r']).to_string();
+            lines.push(DiffLine { kind, text });
+        }
+        let header = String::from_utf8_lossy(hunk.header()).trim_end().to_string();
+        hunks.push(Hunk {
+            id: stable_id(path, hunk.old_start(), hunk.old_lines(), &lines),
+            header,
+            old_start: hunk.old_start(),
+            old_lines: hunk.old_lines(),
+            new_start: hunk.new_start(),
+            new_lines: hunk.new_lines(),
+            lines,
+            state: HunkState::Pending,
+        });
+    }
+    Ok(hunks)
+}
+
+/// Ids of the hunks of the base-to-index diff: the changes that are accepted.
+fn accepted_ids(repo: &Repository, base_tree: &git2::Tree) -> Result<HashSet<String>, GitError> {
+    let mut diff = repo.diff_tree_to_index(Some(base_tree), None, Some(&mut DiffOptions::new()))?;
+    find_renames(&mut diff)?;
+    let mut ids = HashSet::new();
+    for index in 0..diff.deltas().len() {
+        if let Some(patch) = Patch::from_diff(&diff, index)? {
+            let (path, _) = path_of(&patch);
+            ids.extend(hunks_of(&patch, &path)?.into_iter().map(|hunk| hunk.id));
+        }
+    }
+    Ok(ids)
+}
+
+/// The session's changes: `base_commit` against the worktree.
+pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64) -> Result<SessionDiff, GitError> {
+    let repo = Repository::open(worktree)?;
+    let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
+    let mut diff = repo.diff_tree_to_workdir(Some(&base_tree), Some(&mut diff_options()))?;
+    find_renames(&mut diff)?;
+    let accepted = if stats_only { HashSet::new() } else { accepted_ids(&repo, &base_tree)? };
+    let mut files = Vec::new();
+    let mut stats = DiffStats::default();
+    let mut bytes = 0u64;
+    let mut truncated = false;
+    for index in 0..diff.deltas().len() {
+        let delta = diff.get_delta(index).expect("index within deltas");
+        let status = match delta.status() {
+            Delta::Added | Delta::Untracked => FileStatus::Added,
+            Delta::Deleted => FileStatus::Deleted,
+            Delta::Renamed => FileStatus::Renamed,
+            Delta::Typechange => FileStatus::TypeChanged,
+            Delta::Modified | Delta::Copied => FileStatus::Modified,
+            _ => continue,
+        };
+        let Some(patch) = Patch::from_diff(&diff, index)? else { continue };
+        let (path, old_path) = path_of(&patch);
+        let binary = patch.delta().flags().is_binary();
+        let (_, additions, deletions) = patch.line_stats()?;
+        stats.files_changed += 1;
+        stats.additions += additions as u32;
+        stats.deletions += deletions as u32;
+        let hunks = if stats_only || binary || truncated {
+            None
+        } else {
+            let mut hunks = hunks_of(&patch, &path)?;
+            let size: u64 = hunks.iter().flat_map(|hunk| &hunk.lines).map(|line| line.text.len() as u64 + 1).sum();
+            if bytes + size > max_bytes {
+                truncated = true;
+                None
+            } else {
+                bytes += size;
+                for hunk in &mut hunks {
+                    if accepted.contains(&hunk.id) {
+                        hunk.state = HunkState::Accepted;
+                    }
+                }
+                Some(hunks)
+            }
+        };
+        files.push(FileDiff {
+            path,
+            old_path,
+            status,
+            binary,
+            additions: additions as u32,
+            deletions: deletions as u32,
+            hunks,
+        });
+    }
+    Ok(SessionDiff { files, stats, truncated })
+}
+
+fn text_or_none(bytes: &[u8]) -> Option<String> {
+    if bytes.contains(&0) { None } else { String::from_utf8(bytes.to_vec()).ok() }
+}
+
+/// A file's text at the base commit and in the worktree.
+pub fn file(worktree: &Path, base_commit: &str, path: &str) -> Result<ReviewFile, GitError> {
+    let relative = confine(path)?;
+    let repo = Repository::open(worktree)?;
+    let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
+    let base_bytes = match base_tree.get_path(&relative) {
+        Ok(entry) => Some(repo.find_blob(entry.id())?.content().to_vec()),
+        Err(_) => None,
+    };
+    let current_bytes = match std::fs::read(worktree.join(&relative)) {
+        Ok(bytes) => Some(bytes),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
+        Err(error) => return Err(error.into()),
+    };
+    if base_bytes.is_none() && current_bytes.is_none() {
+        return Err(GitError::NoSuchFile(path.to_string()));
+    }
+    let base_text = base_bytes.as_deref().map(text_or_none);
+    let current_text = current_bytes.as_deref().map(text_or_none);
+    let binary = matches!(base_text, Some(None)) || matches!(current_text, Some(None));
+    Ok(ReviewFile { path: path.to_string(), base_text: base_text.flatten(), current_text: current_text.flatten(), binary })
+}
+
+/// Where the chosen hunks are applied.
+enum Target {
+    /// Stage: index → worktree hunks applied to the index.
+    Stage,
+    /// Unstage: the reverse of base → index hunks applied to the index.
+    Unstage,
+    /// Revert: the reverse of index → worktree hunks applied to the worktree.
+    Revert,
+}
+
+/// Applies the hunks of a diff whose signature (path and changed lines) is in `wanted`.
+fn apply_matching(repo: &Repository, diff: &Diff, wanted: &HashSet<(String, Vec<(bool, String)>)>, location: ApplyLocation) -> Result<usize, GitError> {
+    // Collect, per delta, which hunk positions match.
+    let mut chosen: Vec<Vec<bool>> = Vec::new();
+    let mut count = 0;
+    for index in 0..diff.deltas().len() {
+        let mut flags = Vec::new();
+        if let Some(patch) = Patch::from_diff(diff, index)? {
+            let (path, _) = path_of(&patch);
+            for hunk in hunks_of(&patch, &path)? {
+                let matched = wanted.contains(&(path.clone(), signature_of(&hunk)));
+                count += usize::from(matched);
+                flags.push(matched);
+            }
+        }
+        chosen.push(flags);
+    }
+    if count == 0 {
+        return Ok(0);
+    }
+    let delta_index = std::cell::Cell::new(usize::MAX);
+    let hunk_index = std::cell::Cell::new(0usize);
+    let mut options = ApplyOptions::new();
+    options.delta_callback(|_| {
+        delta_index.set(delta_index.get().wrapping_add(1));
+        hunk_index.set(0);
+        chosen[delta_index.get()].iter().any(|flag| *flag)
+    });
+    options.hunk_callback(|_| {
+        let position = hunk_index.get();
+        hunk_index.set(position + 1);
+        chosen[delta_index.get()].get(position).copied().unwrap_or(false)
+    });
+    repo.apply(diff, location, Some(&mut options))?;
+    Ok(count)
+}
+
+/// A hunk's change without positions or context: what matches it across diffs. Reversed diffs
+/// swap added and removed lines, so the signature is taken with the sides as in the session.
+fn signature_of(hunk: &Hunk) -> Vec<(bool, String)> {
+    hunk.lines.iter().filter(|line| line.kind != LineKind::Context).map(|line| (line.kind == LineKind::Added, line.text.clone())).collect()
+}
+
+fn reversed(signature: &[(bool, String)]) -> Vec<(bool, String)> {
+    signature.iter().map(|(added, text)| (!added, text.clone())).collect()
+}
+
+fn apply_to(repo: &Repository, base_tree: &git2::Tree, hunks: &[(String, Hunk)], target: Target) -> Result<usize, GitError> {
+    let mut options = diff_options();
+    let (diff, location, reverse) = match target {
+        Target::Stage => (repo.diff_index_to_workdir(None, Some(&mut options))?, ApplyLocation::Index, false),
+        Target::Unstage => {
+            options.reverse(true);
+            (repo.diff_tree_to_index(Some(base_tree), None, Some(&mut options))?, ApplyLocation::Index, true)
+        }
+        Target::Revert => {
+            options.reverse(true);
+            (repo.diff_index_to_workdir(None, Some(&mut options))?, ApplyLocation::WorkDir, true)
+        }
+    };
+    let wanted: HashSet<(String, Vec<(bool, String)>)> = hunks
+        .iter()
+        .map(|(path, hunk)| {
+            let signature = signature_of(hunk);
+            (path.clone(), if reverse { reversed(&signature) } else { signature })
+        })
+        .collect();
+    apply_matching(repo, &diff, &wanted, location)
+}
+
+/// Stages the given hunks (each with its file path). New files are staged whole.
+pub fn accept_hunks(worktree: &Path, hunks: &[(String, Hunk)]) -> Result<(), GitError> {
+    let repo = Repository::open(worktree)?;
+    let mut index = repo.index()?;
+    let (untracked, tracked): (Vec<_>, Vec<_>) =
+        hunks.iter().cloned().partition(|(path, _)| index.get_path(Path::new(path), 0).is_none());
+    for (path, _) in &untracked {
+        index.add_path(Path::new(path))?;
+    }
+    index.write()?;
+    if !tracked.is_empty() {
+        let base_tree = repo.head()?.peel_to_tree()?;
+        apply_to(&repo, &base_tree, &tracked, Target::Stage)?;
+    }
+    Ok(())
+}
+
+/// Reverts the given hunks in the worktree, unstaging them first if they were accepted. New
+/// files are removed whole.
+pub fn reject_hunks(worktree: &Path, base_commit: &str, hunks: &[(String, Hunk)]) -> Result<(), GitError> {
+    let repo = Repository::open(worktree)?;
+    let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
+    let accepted: Vec<(String, Hunk)> = hunks.iter().filter(|(_, hunk)| hunk.state == HunkState::Accepted).cloned().collect();
+    if !accepted.is_empty() {
+        apply_to(&repo, &base_tree, &accepted, Target::Unstage)?;
+    }
+    let mut index = repo.index()?;
+    index.read(true)?;
+    let mut tracked = Vec::new();
+    for (path, hunk) in hunks {
+        let in_base = base_tree.get_path(Path::new(path)).is_ok();
+        if !in_base && index.get_path(Path::new(path), 0).is_none() {
+            // A new, unstaged file: rejecting its (only) hunk removes it.
+            let full = worktree.join(confine(path)?);
+            if full.exists() {
+                std::fs::remove_file(full)?;
+            }
+        } else {
+            tracked.push((path.clone(), hunk.clone()));
+        }
+    }
+    if !tracked.is_empty() {
+        apply_to(&repo, &base_tree, &tracked, Target::Revert)?;
+    }
+    Ok(())
+}
+
+/// Stages whole files as they are in the worktree (a deleted file is staged as deleted).
+pub fn accept_files(worktree: &Path, paths: &[String]) -> Result<(), GitError> {
+    let repo = Repository::open(worktree)?;
+    let mut index = repo.index()?;
+    for path in paths {
+        let relative = confine(path)?;
+        if worktree.join(&relative).exists() {
+            index.add_path(&relative)?;
+        } else {
+            index.remove_path(&relative)?;
+        }
+    }
+    index.write()?;
+    Ok(())
+}
+
+/// Puts whole files back as they are at the base commit, in the worktree and the index (a file
+/// new in the session is removed).
+pub fn reject_files(worktree: &Path, base_commit: &str, paths: &[String]) -> Result<(), GitError> {
+    let repo = Repository::open(worktree)?;
+    let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
+    let mut index = repo.index()?;
+    for path in paths {
+        let relative = confine(path)?;
+        let full = worktree.join(&relative);
+        match base_tree.get_path(&relative) {
+            Ok(entry) => {
+                let blob = repo.find_blob(entry.id())?;
+                if let Some(parent) = full.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::write(&full, blob.content())?;
+                index.add_path(&relative)?;
+            }
+            Err(_) => {
+                if full.exists() {
+                    std::fs::remove_file(&full)?;
+                }
+                let _ = index.remove_path(&relative);
+            }
+        }
+    }
+    index.write()?;
+    Ok(())
+}
+
+/// The paths whose state differs from HEAD in the worktree, with a fingerprint of each (status
+/// bits, size and modification time), to tell when files changed between two looks.
+pub fn status_fingerprint(worktree: &Path) -> Result<Vec<(String, String)>, GitError> {
+    let repo = Repository::open(worktree)?;
+    let mut options = git2::StatusOptions::new();
+    options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
+    let mut entries = Vec::new();
+    for entry in repo.statuses(Some(&mut options))?.iter() {
+        let Ok(path) = entry.path() else { continue };
+        let stamp = std::fs::symlink_metadata(worktree.join(path))
+            .map(|metadata| {
+                let modified = metadata.modified().ok().and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok());
+                format!("{}:{}", metadata.len(), modified.map_or(0, |time| time.as_nanos()))
+            })
+            .unwrap_or_else(|_| "gone".into());
+        entries.push((path.to_string(), format!("{:?}:{stamp}", entry.status())));
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confine;
+
+    #[test]
+    fn paths_must_stay_inside_the_worktree() {
+        assert!(confine("src/main.rs").is_ok());
+        assert!(confine("../outside").is_err());
+        assert!(confine("/etc/passwd").is_err());
+        assert!(confine("a/../../b").is_err());
+        assert!(confine("").is_err());
+    }
+}
