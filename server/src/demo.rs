@@ -63,12 +63,15 @@ pub async fn run(root: Option<PathBuf>) -> anyhow::Result<()> {
 
     let prompts = ["Add a greeting script with a check that it works.", "Thanks! Anything else?"];
     let session = service
-        .session_new(NewSessionParams {
-            cwd: repository.display().to_string(),
-            agent: agents::scripted::AGENT_ID.into(),
-            prompt: Some(prompts[0].into()),
-            ..NewSessionParams::default()
-        }, crate::service::Progress::none())
+        .session_new(
+            NewSessionParams {
+                cwd: repository.display().to_string(),
+                agent: agents::scripted::AGENT_ID.into(),
+                prompt: Some(prompts[0].into()),
+                ..NewSessionParams::default()
+            },
+            crate::service::Progress::none(),
+        )
         .await?;
     writeln!(out, "Session {} on branch {}", session.id, session.branch.as_deref().unwrap_or("?"))?;
     writeln!(out, "Worktree {}\n", session.cwd)?;

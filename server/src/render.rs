@@ -137,7 +137,13 @@ impl EventPrinter {
             SessionEvent::Checkpoint(checkpoint) => writeln!(
                 out,
                 "{}",
-                self.style("2", &format!("· checkpoint {} ({}, {} files changed)", checkpoint.checkpoint_id, checkpoint.label, checkpoint.files_changed))
+                self.style(
+                    "2",
+                    &format!(
+                        "· checkpoint {} ({}, {} files changed)",
+                        checkpoint.checkpoint_id, checkpoint.label, checkpoint.files_changed
+                    )
+                )
             )?,
             SessionEvent::FilesChanged { paths } => {
                 writeln!(out, "{}", self.style("2", &format!("· files changed: {}", paths.join(", "))))?

@@ -117,6 +117,17 @@ impl TestEnv {
         self.root.join("run")
     }
 
+    /// Writes `files` (path, content) into `repo` and commits them on its current branch.
+    pub fn commit_files(&self, repo: &Path, files: &[(&str, &str)], message: &str) {
+        for (path, content) in files {
+            let full = repo.join(path);
+            std::fs::create_dir_all(full.parent().expect("a parent")).expect("create dirs");
+            std::fs::write(full, content).expect("write file");
+            git(repo, &["add", path]);
+        }
+        git(repo, &["commit", "-q", "-m", message]);
+    }
+
     /// The pid in the daemon's discovery file, if a daemon announced itself.
     pub fn daemon_pid(&self) -> Option<i32> {
         let text = std::fs::read_to_string(self.runtime_dir().join("daemon.json")).ok()?;
@@ -221,6 +232,8 @@ pub struct Client {
     pub events: Vec<SessionEventNotification>,
     /// Sessions from session/changed notifications, in arrival order.
     pub changes: Vec<Session>,
+    /// Every other notification (such as `$/progress`), in arrival order.
+    pub others: Vec<Notification>,
 }
 
 impl Client {
@@ -231,7 +244,7 @@ impl Client {
         W: tokio::io::AsyncWrite + Send + Unpin + 'static,
     {
         let (rpc, notifications) = RpcClient::new(read, write);
-        Self { rpc, notifications, events: Vec::new(), changes: Vec::new() }
+        Self { rpc, notifications, events: Vec::new(), changes: Vec::new(), others: Vec::new() }
     }
 
     /// The LSP handshake; returns the initialize result.
@@ -282,7 +295,7 @@ impl Client {
             method::NOTIFY_SESSION_CHANGED => {
                 self.changes.push(serde_json::from_value(notification.params["session"].clone()).expect("a session"))
             }
-            _ => {}
+            _ => self.others.push(notification),
         }
     }
 

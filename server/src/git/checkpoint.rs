@@ -72,11 +72,11 @@ pub fn worktree_tree(worktree: &Path) -> Result<Oid, GitError> {
     options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).renames_head_to_index(false);
     for entry in repo.statuses(Some(&mut options))?.iter() {
         let Ok(relative) = entry.path() else { continue };
-        if entry.status().contains(Status::WT_DELETED) || entry.status().contains(Status::INDEX_DELETED) {
-            if !worktree.join(relative).exists() {
-                index.remove_path(Path::new(relative))?;
-                continue;
-            }
+        if (entry.status().contains(Status::WT_DELETED) || entry.status().contains(Status::INDEX_DELETED))
+            && !worktree.join(relative).exists()
+        {
+            index.remove_path(Path::new(relative))?;
+            continue;
         }
         match entry_for(&repo, worktree, relative)? {
             Some(index_entry) => index.add(&index_entry)?,
@@ -89,7 +89,13 @@ pub fn worktree_tree(worktree: &Path) -> Result<Oid, GitError> {
 }
 
 /// Commits the worktree's state as checkpoint `number` of `session_id`.
-pub fn create(worktree: &Path, session_id: &str, number: u32, label: &str, base_commit: &str) -> Result<Snapshot, GitError> {
+pub fn create(
+    worktree: &Path,
+    session_id: &str,
+    number: u32,
+    label: &str,
+    base_commit: &str,
+) -> Result<Snapshot, GitError> {
     let tree_id = worktree_tree(worktree)?;
     let repo = Repository::open(worktree)?;
     let tree = repo.find_tree(tree_id)?;
@@ -135,7 +141,8 @@ pub fn restore(worktree: &Path, commit: &str) -> Result<(), GitError> {
             std::fs::remove_file(&full)?;
         }
         if new_file.mode() == git2::FileMode::Link {
-            let target = std::str::from_utf8(blob.content()).map_err(|error| GitError::Io(std::io::Error::other(error)))?;
+            let target =
+                std::str::from_utf8(blob.content()).map_err(|error| GitError::Io(std::io::Error::other(error)))?;
             std::os::unix::fs::symlink(target, &full)?;
         } else {
             std::fs::write(&full, blob.content())?;

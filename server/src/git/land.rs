@@ -52,7 +52,9 @@ pub enum Merged {
 fn checkouts_of(repo: &Repository, branch: &str) -> Result<Vec<PathBuf>, GitError> {
     let reference = format!("refs/heads/{branch}");
     let mut found = Vec::new();
-    let on_branch = |candidate: &Repository| candidate.head().ok().and_then(|head| head.name().ok().map(str::to_string)) == Some(reference.clone());
+    let on_branch = |candidate: &Repository| {
+        candidate.head().ok().and_then(|head| head.name().ok().map(str::to_string)) == Some(reference.clone())
+    };
     if !repo.is_bare() && on_branch(repo) {
         found.extend(repo.workdir().map(Path::to_path_buf));
     }
@@ -61,10 +63,10 @@ fn checkouts_of(repo: &Repository, branch: &str) -> Result<Vec<PathBuf>, GitErro
         if worktree.validate().is_err() {
             continue;
         }
-        if let Ok(linked) = Repository::open_from_worktree(&worktree) {
-            if on_branch(&linked) {
-                found.push(worktree.path().to_path_buf());
-            }
+        if let Ok(linked) = Repository::open_from_worktree(&worktree)
+            && on_branch(&linked)
+        {
+            found.push(worktree.path().to_path_buf());
         }
     }
     Ok(found)
@@ -78,14 +80,24 @@ fn has_tracked_changes(dir: &Path) -> Result<bool, GitError> {
 }
 
 /// Merges `branch` into `base_branch` as a merge commit or a squash commit.
-pub fn merge(repo_root: &Path, branch: &str, base_branch: &str, strategy: MergeStrategy, message: &str) -> Result<Merged, GitError> {
+pub fn merge(
+    repo_root: &Path,
+    branch: &str,
+    base_branch: &str,
+    strategy: MergeStrategy,
+    message: &str,
+) -> Result<Merged, GitError> {
     let repo = Repository::open(repo_root)?;
     let base = repo
         .find_branch(base_branch, BranchType::Local)
         .map_err(|_| GitError::NoSuchBranch(base_branch.to_string()))?
         .get()
         .peel_to_commit()?;
-    let session = repo.find_branch(branch, BranchType::Local).map_err(|_| GitError::NoSuchBranch(branch.to_string()))?.get().peel_to_commit()?;
+    let session = repo
+        .find_branch(branch, BranchType::Local)
+        .map_err(|_| GitError::NoSuchBranch(branch.to_string()))?
+        .get()
+        .peel_to_commit()?;
     if session.id() == base.id() || repo.graph_descendant_of(base.id(), session.id())? {
         return Err(GitError::NothingToMerge { branch: branch.to_string(), base: base_branch.to_string() });
     }
@@ -104,7 +116,10 @@ pub fn merge(repo_root: &Path, branch: &str, base_branch: &str, strategy: MergeS
     let checkouts = checkouts_of(&repo, base_branch)?;
     for checkout in &checkouts {
         if has_tracked_changes(checkout)? {
-            return Err(GitError::DirtyCheckout { branch: base_branch.to_string(), path: checkout.display().to_string() });
+            return Err(GitError::DirtyCheckout {
+                branch: base_branch.to_string(),
+                path: checkout.display().to_string(),
+            });
         }
     }
     let tree = repo.find_tree(merged_index.write_tree_to(&repo)?)?;
@@ -114,11 +129,14 @@ pub fn merge(repo_root: &Path, branch: &str, base_branch: &str, strategy: MergeS
         MergeStrategy::Squash => vec![&base],
     };
     let commit = repo.commit(None, &signature, &signature, message, &tree, &parents)?;
-    repo.reference(&format!("refs/heads/{base_branch}"), commit, true, message)?;
-    // A clean checkout of the base follows the branch, so the user sees the merged files.
+    // A clean checkout of the base follows the branch, so the user sees the merged files. Its
+    // files are updated while HEAD still names the old commit (the baseline of a safe checkout),
+    // then the branch moves.
     for checkout in &checkouts {
         let checkout_repo = Repository::open(checkout)?;
-        checkout_repo.checkout_head(Some(CheckoutBuilder::new().safe()))?;
+        let merged_tree = checkout_repo.find_tree(tree.id())?;
+        checkout_repo.checkout_tree(merged_tree.as_object(), Some(CheckoutBuilder::new().safe()))?;
     }
+    repo.reference(&format!("refs/heads/{base_branch}"), commit, true, message)?;
     Ok(Merged::Done(commit.to_string()))
 }

@@ -43,7 +43,9 @@ pub enum GitError {
     #[error("{base} already contains everything on {branch}; commit the session's changes first (review/commit)")]
     NothingToMerge { branch: String, base: String },
     /// The base branch is checked out somewhere with uncommitted changes.
-    #[error("{branch} is checked out in {path} with uncommitted changes; commit or stash them first, Arbor will not overwrite them")]
+    #[error(
+        "{branch} is checked out in {path} with uncommitted changes; commit or stash them first, Arbor will not overwrite them"
+    )]
     DirtyCheckout { branch: String, path: String },
     /// The worktree is not on the session's branch.
     #[error("the worktree is on {actual}, not on the session's branch {expected} (it was changed outside Arbor)")]
@@ -254,7 +256,8 @@ pub fn copy_setup_files(repo_root: &Path, worktree: &Path, files: &[String]) -> 
 pub fn clone_or_fetch(url: &str, branch: Option<&str>, parent: &Path) -> Result<PathBuf, GitError> {
     let name = url.trim_end_matches('/').rsplit(['/', ':']).next().unwrap_or("repository").trim_end_matches(".git");
     // FNV-1a of the URL keeps two repositories with the same name apart.
-    let hash = url.bytes().fold(0xcbf29ce484222325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3));
+    let hash =
+        url.bytes().fold(0xcbf29ce484222325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3));
     let dir = parent.join(format!("{name}-{:08x}", hash as u32));
     if dir.join(".git").exists() {
         let repo = Repository::open(&dir)?;
@@ -267,7 +270,12 @@ pub fn clone_or_fetch(url: &str, branch: Option<&str>, parent: &Path) -> Result<
                     let local_tip = local.get().peel_to_commit()?.id();
                     // Only fast-forward: work on the local branch is never thrown away.
                     if local_tip != remote_tip.id() && repo.graph_descendant_of(remote_tip.id(), local_tip)? {
-                        repo.reference(&format!("refs/heads/{branch}"), remote_tip.id(), true, "arbor: fast-forward from origin")?;
+                        repo.reference(
+                            &format!("refs/heads/{branch}"),
+                            remote_tip.id(),
+                            true,
+                            "arbor: fast-forward from origin",
+                        )?;
                     }
                 }
                 Err(_) => {
@@ -282,7 +290,9 @@ pub fn clone_or_fetch(url: &str, branch: Option<&str>, parent: &Path) -> Result<
     if let Some(branch) = branch {
         builder.branch(branch);
     }
-    builder.clone(url, &dir).map_err(|error| GitError::Clone { url: url.to_string(), message: error.message().to_string() })?;
+    builder
+        .clone(url, &dir)
+        .map_err(|error| GitError::Clone { url: url.to_string(), message: error.message().to_string() })?;
     Ok(dir)
 }
 
@@ -302,13 +312,13 @@ pub fn find_orphans(worktrees_dir: &Path, known: &[PathBuf], repositories: &[Pat
         let Ok(repo) = Repository::open(repo_root) else { continue };
         let Ok(names) = repo.worktrees() else { continue };
         for name in names.iter().flatten().flatten() {
-            if let Ok(worktree) = repo.find_worktree(name) {
-                if !worktree.path().exists() {
-                    orphans.push((
-                        worktree.path().to_path_buf(),
-                        format!("registered in {} but its directory is gone", repo_root.display()),
-                    ));
-                }
+            if let Ok(worktree) = repo.find_worktree(name)
+                && !worktree.path().exists()
+            {
+                orphans.push((
+                    worktree.path().to_path_buf(),
+                    format!("registered in {} but its directory is gone", repo_root.display()),
+                ));
             }
         }
     }

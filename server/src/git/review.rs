@@ -213,7 +213,12 @@ pub fn file(worktree: &Path, base_commit: &str, path: &str) -> Result<ReviewFile
     let base_text = base_bytes.as_deref().map(text_or_none);
     let current_text = current_bytes.as_deref().map(text_or_none);
     let binary = matches!(base_text, Some(None)) || matches!(current_text, Some(None));
-    Ok(ReviewFile { path: path.to_string(), base_text: base_text.flatten(), current_text: current_text.flatten(), binary })
+    Ok(ReviewFile {
+        path: path.to_string(),
+        base_text: base_text.flatten(),
+        current_text: current_text.flatten(),
+        binary,
+    })
 }
 
 /// Where the chosen hunks are applied.
@@ -227,7 +232,12 @@ enum Target {
 }
 
 /// Applies the hunks of a diff whose signature (path and changed lines) is in `wanted`.
-fn apply_matching(repo: &Repository, diff: &Diff, wanted: &HashSet<(String, Vec<(bool, String)>)>, location: ApplyLocation) -> Result<usize, GitError> {
+fn apply_matching(
+    repo: &Repository,
+    diff: &Diff,
+    wanted: &HashSet<(String, Signature)>,
+    location: ApplyLocation,
+) -> Result<usize, GitError> {
     // Collect, per delta, which hunk positions match.
     let mut chosen: Vec<Vec<bool>> = Vec::new();
     let mut count = 0;
@@ -263,17 +273,22 @@ fn apply_matching(repo: &Repository, diff: &Diff, wanted: &HashSet<(String, Vec<
     Ok(count)
 }
 
-/// A hunk's change without positions or context: what matches it across diffs. Reversed diffs
-/// swap added and removed lines, so the signature is taken with the sides as in the session.
-fn signature_of(hunk: &Hunk) -> Vec<(bool, String)> {
-    hunk.lines.iter().filter(|line| line.kind != LineKind::Context).map(|line| (line.kind == LineKind::Added, line.text.clone())).collect()
+/// A hunk's change without positions or context, (removed lines, added lines): what matches it
+/// across diffs. A reversed diff has the two sides swapped.
+type Signature = (Vec<String>, Vec<String>);
+
+fn signature_of(hunk: &Hunk) -> Signature {
+    let side =
+        |kind: LineKind| hunk.lines.iter().filter(|line| line.kind == kind).map(|line| line.text.clone()).collect();
+    (side(LineKind::Removed), side(LineKind::Added))
 }
 
-fn reversed(signature: &[(bool, String)]) -> Vec<(bool, String)> {
-    signature.iter().map(|(added, text)| (!added, text.clone())).collect()
-}
-
-fn apply_to(repo: &Repository, base_tree: &git2::Tree, hunks: &[(String, Hunk)], target: Target) -> Result<usize, GitError> {
+fn apply_to(
+    repo: &Repository,
+    base_tree: &git2::Tree,
+    hunks: &[(String, Hunk)],
+    target: Target,
+) -> Result<usize, GitError> {
     let mut options = diff_options();
     let (diff, location, reverse) = match target {
         Target::Stage => (repo.diff_index_to_workdir(None, Some(&mut options))?, ApplyLocation::Index, false),
@@ -286,11 +301,11 @@ fn apply_to(repo: &Repository, base_tree: &git2::Tree, hunks: &[(String, Hunk)],
             (repo.diff_index_to_workdir(None, Some(&mut options))?, ApplyLocation::WorkDir, true)
         }
     };
-    let wanted: HashSet<(String, Vec<(bool, String)>)> = hunks
+    let wanted: HashSet<(String, Signature)> = hunks
         .iter()
         .map(|(path, hunk)| {
-            let signature = signature_of(hunk);
-            (path.clone(), if reverse { reversed(&signature) } else { signature })
+            let (removed, added) = signature_of(hunk);
+            (path.clone(), if reverse { (added, removed) } else { (removed, added) })
         })
         .collect();
     apply_matching(repo, &diff, &wanted, location)
@@ -318,7 +333,8 @@ pub fn accept_hunks(worktree: &Path, hunks: &[(String, Hunk)]) -> Result<(), Git
 pub fn reject_hunks(worktree: &Path, base_commit: &str, hunks: &[(String, Hunk)]) -> Result<(), GitError> {
     let repo = Repository::open(worktree)?;
     let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
-    let accepted: Vec<(String, Hunk)> = hunks.iter().filter(|(_, hunk)| hunk.state == HunkState::Accepted).cloned().collect();
+    let accepted: Vec<(String, Hunk)> =
+        hunks.iter().filter(|(_, hunk)| hunk.state == HunkState::Accepted).cloned().collect();
     if !accepted.is_empty() {
         apply_to(&repo, &base_tree, &accepted, Target::Unstage)?;
     }
@@ -400,7 +416,8 @@ pub fn status_fingerprint(worktree: &Path) -> Result<Vec<(String, String)>, GitE
         let Ok(path) = entry.path() else { continue };
         let stamp = std::fs::symlink_metadata(worktree.join(path))
             .map(|metadata| {
-                let modified = metadata.modified().ok().and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok());
+                let modified =
+                    metadata.modified().ok().and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok());
                 format!("{}:{}", metadata.len(), modified.map_or(0, |time| time.as_nanos()))
             })
             .unwrap_or_else(|_| "gone".into());

@@ -104,7 +104,9 @@ impl ClientSink for LspSink {
             match method {
                 method::NOTIFY_SESSION_EVENT => self.0.send_notification::<SessionEventNotification>(params).await,
                 method::NOTIFY_SESSION_CHANGED => self.0.send_notification::<SessionChangedNotification>(params).await,
-                crate::service::progress::PROGRESS_METHOD => self.0.send_notification::<ProgressNotification>(params).await,
+                crate::service::progress::PROGRESS_METHOD => {
+                    self.0.send_notification::<ProgressNotification>(params).await
+                }
                 other => {
                     tracing::error!(method = other, "no LSP notification type for this method")
                 }

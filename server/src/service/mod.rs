@@ -18,8 +18,8 @@ use arbor_protocol::{
 use uuid::Uuid;
 
 pub use connection::{ClientSink, Connection};
-pub use progress::Progress;
 pub use error::ServiceError;
+pub use progress::Progress;
 
 use crate::agents::{AgentDriver, AgentRegistry, process, scripted};
 use crate::clock::now_millis;
@@ -94,7 +94,9 @@ impl Service {
         progress.begin("Starting an Arbor session").await;
         let result = self.create_session(params, &progress).await;
         match &result {
-            Ok(session) => progress.end(&format!("Session ready on {}", session.branch.as_deref().unwrap_or(&session.cwd))).await,
+            Ok(session) => {
+                progress.end(&format!("Session ready on {}", session.branch.as_deref().unwrap_or(&session.cwd))).await
+            }
             Err(error) => progress.end(&format!("Could not start the session: {error}")).await,
         }
         result
@@ -108,7 +110,9 @@ impl Service {
                     "give cwd (a directory inside a git repository) or repositoryUrl".into(),
                 ));
             }
-            (false, Some(_)) => return Err(ServiceError::InvalidArgument("give either cwd or repositoryUrl, not both".into())),
+            (false, Some(_)) => {
+                return Err(ServiceError::InvalidArgument("give either cwd or repositoryUrl, not both".into()));
+            }
             _ => {}
         }
         if let Some(prompt) = &params.prompt
@@ -141,7 +145,9 @@ impl Service {
             place_session(&cwd, isolation, base_branch, &short_id, &slug, &worktree)
         })
         .await??;
-        if let Some(files) = params.setup_files.clone().filter(|files| !files.is_empty() && isolation == Isolation::Worktree) {
+        if let Some(files) =
+            params.setup_files.clone().filter(|files| !files.is_empty() && isolation == Isolation::Worktree)
+        {
             progress.report("Copying setup files", 80).await;
             let (root, target) = (PathBuf::from(&placement.repo_root), PathBuf::from(&placement.cwd));
             tokio::task::spawn_blocking(move || git::copy_setup_files(&root, &target, &files)).await??;

@@ -21,7 +21,9 @@ use crate::sessions::worktree;
 /// Default cap on the hunk text `review/diff` returns.
 const DEFAULT_DIFF_BYTES: u64 = 4 * 1024 * 1024;
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> std::result::Result<T, GitError> + Send + 'static) -> Result<T> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> std::result::Result<T, GitError> + Send + 'static,
+) -> Result<T> {
     Ok(tokio::task::spawn_blocking(work).await??)
 }
 
@@ -31,7 +33,10 @@ impl Service {
         let session = self.load(id).await?;
         let cwd = PathBuf::from(&session.cwd);
         if !cwd.is_dir() {
-            return Err(ServiceError::InvalidState(format!("the session's directory {} no longer exists", session.cwd)));
+            return Err(ServiceError::InvalidState(format!(
+                "the session's directory {} no longer exists",
+                session.cwd
+            )));
         }
         Ok((session, cwd))
     }
@@ -48,7 +53,9 @@ impl Service {
         let mut seq = self.load(id).await?.last_seq;
         for event in events {
             seq += 1;
-            self.store.append_event(Arc::new(SessionEventNotification { session_id: id, seq, at: now_millis(), event })).await?;
+            self.store
+                .append_event(Arc::new(SessionEventNotification { session_id: id, seq, at: now_millis(), event }))
+                .await?;
         }
         self.store.flush().await?;
         Ok(())
@@ -173,7 +180,8 @@ impl Service {
         self.sessions.wait_until_gone(session.id).await;
         let saved_number = checkpoints.last().map_or(1, |entry| entry.checkpoint.checkpoint_id + 1);
         let saved = worktree::rewind(&session, &target, saved_number).await?;
-        let rewound = SessionEvent::Rewound { to_checkpoint: target.checkpoint_id, saved_checkpoint: saved.checkpoint_id };
+        let rewound =
+            SessionEvent::Rewound { to_checkpoint: target.checkpoint_id, saved_checkpoint: saved.checkpoint_id };
         self.append_events(session.id, vec![SessionEvent::Checkpoint(saved.clone()), rewound]).await?;
         Ok(RewindResult { restored: target, saved })
     }
@@ -216,7 +224,9 @@ impl Service {
                 .flat_map(|file| file.hunks.iter().flatten().map(move |hunk| (file.path.clone(), hunk.clone())))
                 .find(|(_, hunk)| &hunk.id == wanted)
                 .ok_or_else(|| {
-                    ServiceError::NotFound(format!("no hunk {wanted} in the current diff; it may have changed, fetch review/diff again"))
+                    ServiceError::NotFound(format!(
+                        "no hunk {wanted} in the current diff; it may have changed, fetch review/diff again"
+                    ))
                 })?;
             hunks.push(found);
         }
@@ -230,7 +240,8 @@ impl Service {
         let rejected: Vec<RejectedHunk> = if params.action == ReviewAction::Reject {
             let at = now_millis();
             let whole_files = current.files.iter().filter(|file| params.paths.contains(&file.path));
-            let file_hunks = whole_files.flat_map(|file| file.hunks.iter().flatten().map(move |hunk| (file.path.clone(), hunk.clone())));
+            let file_hunks = whole_files
+                .flat_map(|file| file.hunks.iter().flatten().map(move |hunk| (file.path.clone(), hunk.clone())));
             hunks
                 .iter()
                 .cloned()
@@ -301,14 +312,20 @@ impl Service {
             if let Some(expected) = expected
                 && branch.as_deref() != Some(expected.as_str())
             {
-                return Err(GitError::WrongBranch { expected, actual: branch.unwrap_or_else(|| "a detached HEAD".into()) });
+                return Err(GitError::WrongBranch {
+                    expected,
+                    actual: branch.unwrap_or_else(|| "a detached HEAD".into()),
+                });
             }
             land::commit(&cwd, &message_for_git, staged_only)
         })
         .await?;
         let head = committed.commit.clone();
-        self.update_session(session.id, Arc::new(move |session: &mut Session| session.head_commit = Some(head.clone())))
-            .await?;
+        self.update_session(
+            session.id,
+            Arc::new(move |session: &mut Session| session.head_commit = Some(head.clone())),
+        )
+        .await?;
         Ok(CommitResult { commit: committed.commit, message, files_changed: committed.files_changed })
     }
 
@@ -319,11 +336,14 @@ impl Service {
             return Err(ServiceError::InvalidState("the session has no branch of its own to merge".into()));
         };
         if session.isolation == Isolation::InPlace {
-            return Err(ServiceError::InvalidState("an in-place session works on the checked-out branch; there is nothing to merge".into()));
+            return Err(ServiceError::InvalidState(
+                "an in-place session works on the checked-out branch; there is nothing to merge".into(),
+            ));
         }
         if blocking(move || git::has_uncommitted_changes(&cwd)).await? {
             return Err(ServiceError::InvalidState(
-                "the session has uncommitted changes; commit them first (review/commit) so they are part of the merge".into(),
+                "the session has uncommitted changes; commit them first (review/commit) so they are part of the merge"
+                    .into(),
             ));
         }
         let strategy = params.strategy.unwrap_or_default();
@@ -331,16 +351,20 @@ impl Service {
             Some("") => return Err(ServiceError::InvalidArgument("the merge message is empty".into())),
             Some(message) => message.to_string(),
             None => match strategy {
-                MergeStrategy::Merge => format!("Merge Arbor session \"{}\" ({branch})", session.title.as_deref().unwrap_or("untitled")),
+                MergeStrategy::Merge => {
+                    format!("Merge Arbor session \"{}\" ({branch})", session.title.as_deref().unwrap_or("untitled"))
+                }
                 MergeStrategy::Squash => self.default_message(&session).await?,
             },
         };
         let repo_root = PathBuf::from(&session.repo_root);
         let (branch_for_git, base_for_git) = (branch.clone(), base_branch.clone());
-        let merged = blocking(move || land::merge(&repo_root, &branch_for_git, &base_for_git, strategy, &message)).await?;
+        let merged =
+            blocking(move || land::merge(&repo_root, &branch_for_git, &base_for_git, strategy, &message)).await?;
         let result = match merged {
             land::Merged::Done(commit) => {
-                let notice = format!("Merged {branch} into {base_branch} ({}) as {}", strategy_name(strategy), &commit[..12]);
+                let notice =
+                    format!("Merged {branch} into {base_branch} ({}) as {}", strategy_name(strategy), &commit[..12]);
                 self.append_events(session.id, vec![SessionEvent::Notice { message: notice }]).await?;
                 MergeResult { merged: true, commit: Some(commit), base_branch, conflicts: Vec::new() }
             }

@@ -425,7 +425,8 @@ impl SessionActor {
         let saved = worktree::rewind(&self.session, &target, saved_number).await.map_err(SessionError::Git)?;
         self.next_checkpoint += 1;
         self.emit(SessionEvent::Checkpoint(saved.clone())).await;
-        self.emit(SessionEvent::Rewound { to_checkpoint: target.checkpoint_id, saved_checkpoint: saved.checkpoint_id }).await;
+        self.emit(SessionEvent::Rewound { to_checkpoint: target.checkpoint_id, saved_checkpoint: saved.checkpoint_id })
+            .await;
         self.check_files().await;
         Ok(saved)
     }
@@ -457,7 +458,13 @@ impl SessionActor {
     async fn handle_output(&mut self, output: AgentOutput) {
         match output {
             AgentOutput::Event(event) => {
-                if matches!(event, SessionEvent::ToolCallUpdate { status: Some(ToolCallStatus::Completed | ToolCallStatus::Failed), .. }) {
+                if matches!(
+                    event,
+                    SessionEvent::ToolCallUpdate {
+                        status: Some(ToolCallStatus::Completed | ToolCallStatus::Failed),
+                        ..
+                    }
+                ) {
                     self.files_check_at = Some(Instant::now() + FILES_DEBOUNCE);
                 }
                 if let SessionEvent::PermissionRequest { request_id, .. } = &event {

@@ -7,7 +7,9 @@ use arbor_protocol::{Checkpoint, Session, SessionEvent};
 
 use crate::git::{self, GitError, checkpoint};
 
-async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, GitError> + Send + 'static) -> Result<T, GitError> {
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, GitError> + Send + 'static,
+) -> Result<T, GitError> {
     tokio::task::spawn_blocking(work).await.map_err(|error| GitError::Io(std::io::Error::other(error)))?
 }
 
@@ -48,8 +50,11 @@ pub async fn fingerprint(session: &Session) -> Result<Vec<(String, String)>, Git
 
 /// Paths whose fingerprint differs between two looks.
 pub fn changed_paths(before: &[(String, String)], after: &[(String, String)]) -> Vec<String> {
-    let mut paths: Vec<String> = after.iter().filter(|entry| !before.contains(entry)).map(|(path, _)| path.clone()).collect();
-    paths.extend(before.iter().filter(|(path, _)| !after.iter().any(|(other, _)| other == path)).map(|(path, _)| path.clone()));
+    let mut paths: Vec<String> =
+        after.iter().filter(|entry| !before.contains(entry)).map(|(path, _)| path.clone()).collect();
+    paths.extend(
+        before.iter().filter(|(path, _)| !after.iter().any(|(other, _)| other == path)).map(|(path, _)| path.clone()),
+    );
     paths.sort();
     paths.dedup();
     paths
@@ -70,7 +75,11 @@ pub async fn external_change(session: &Session) -> Option<(SessionEvent, String)
             session.branch.as_deref().unwrap_or("-")
         )
     } else {
-        format!("{} moved to {} outside Arbor (a commit, reset or checkout in the worktree)", branch.as_deref().unwrap_or("HEAD"), &head[..12.min(head.len())])
+        format!(
+            "{} moved to {} outside Arbor (a commit, reset or checkout in the worktree)",
+            branch.as_deref().unwrap_or("HEAD"),
+            &head[..12.min(head.len())]
+        )
     };
     Some((SessionEvent::ExternalChange { message, branch, head: head.clone() }, head))
 }

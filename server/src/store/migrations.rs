@@ -6,7 +6,7 @@ use rusqlite_migration::{M, Migrations};
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(
-        "CREATE TABLE sessions (
+            "CREATE TABLE sessions (
             id TEXT PRIMARY KEY NOT NULL,
             -- The whole Session record as protocol JSON; the columns below are copies for queries.
             data TEXT NOT NULL,

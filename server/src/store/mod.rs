@@ -299,8 +299,9 @@ impl Store {
     /// Hunks rejected in a session, oldest first.
     pub async fn rejected_hunks(&self, session_id: Uuid) -> Result<Vec<RejectedHunk>, StoreError> {
         self.read(move |connection| {
-            let mut statement = connection
-                .prepare_cached("SELECT hunk_id, path, header, at FROM rejected_hunks WHERE session_id = ?1 ORDER BY at, path")?;
+            let mut statement = connection.prepare_cached(
+                "SELECT hunk_id, path, header, at FROM rejected_hunks WHERE session_id = ?1 ORDER BY at, path",
+            )?;
             let rows = statement.query_map([session_id.to_string()], |row| {
                 Ok(RejectedHunk { id: row.get(0)?, path: row.get(1)?, header: row.get(2)?, at: row.get(3)? })
             })?;
@@ -312,7 +313,8 @@ impl Store {
     /// Every session's working directory and isolation, for finding orphaned worktrees.
     pub async fn session_directories(&self) -> Result<Vec<(String, String)>, StoreError> {
         self.read(|connection| {
-            let mut statement = connection.prepare("SELECT json_extract(data, '$.cwd'), json_extract(data, '$.repoRoot') FROM sessions")?;
+            let mut statement = connection
+                .prepare("SELECT json_extract(data, '$.cwd'), json_extract(data, '$.repoRoot') FROM sessions")?;
             let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
