@@ -134,7 +134,7 @@ fn accepted_ids(repo: &Repository, base_tree: &git2::Tree) -> Result<HashSet<Str
 pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64) -> Result<SessionDiff, GitError> {
     let repo = Repository::open(worktree)?;
     let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
-    let mut diff = repo.diff_tree_to_workdir(Some(&base_tree), Some(&mut diff_options()))?;
+    let mut diff = repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut diff_options()))?;
     find_renames(&mut diff)?;
     let accepted = if stats_only { HashSet::new() } else { accepted_ids(&repo, &base_tree)? };
     let mut files = Vec::new();
