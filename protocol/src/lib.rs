@@ -12,10 +12,12 @@ pub mod events;
 pub mod method;
 pub mod review;
 pub mod schema;
+pub mod tasks;
 pub mod types;
 
 pub use events::*;
 pub use review::*;
+pub use tasks::*;
 pub use types::*;
 
 /// The version of the Arbor protocol spoken by this crate. It is bumped whenever a change could

@@ -49,6 +49,26 @@ pub const REVIEW_APPLY: &str = "review/apply";
 pub const REVIEW_COMMIT: &str = "review/commit";
 /// Worktrees no session accounts for.
 pub const WORKTREE_ORPHANS: &str = "worktree/orphans";
+/// Create a task.
+pub const TASK_NEW: &str = "task/new";
+/// List tasks.
+pub const TASK_LIST: &str = "task/list";
+/// A task with its trials and their sessions.
+pub const TASK_GET: &str = "task/get";
+/// Start one or several trials of a task.
+pub const TRIAL_NEW: &str = "trial/new";
+/// A follow-up session in a trial.
+pub const TRIAL_RETRY: &str = "trial/retry";
+/// Run the task's check command in a trial's worktree.
+pub const TRIAL_CHECK: &str = "trial/check";
+/// Compare a task's trials.
+pub const TRIAL_COMPARE: &str = "trial/compare";
+/// Merge a trial into the task's base and abandon the others.
+pub const TRIAL_PROMOTE: &str = "trial/promote";
+/// Workflows available to a repository.
+pub const WORKFLOW_LIST: &str = "workflow/list";
+/// Agent profiles from the config file.
+pub const PROFILE_LIST: &str = "profile/list";
 
 /// Every request method above, for documentation and schema generation.
 pub const ALL_REQUESTS: &[&str] = &[
@@ -76,9 +96,21 @@ pub const ALL_REQUESTS: &[&str] = &[
     REVIEW_APPLY,
     REVIEW_COMMIT,
     WORKTREE_ORPHANS,
+    TASK_NEW,
+    TASK_LIST,
+    TASK_GET,
+    TRIAL_NEW,
+    TRIAL_RETRY,
+    TRIAL_CHECK,
+    TRIAL_COMPARE,
+    TRIAL_PROMOTE,
+    WORKFLOW_LIST,
+    PROFILE_LIST,
 ];
 
 /// Server → client: one event of a subscribed session.
 pub const NOTIFY_SESSION_EVENT: &str = "session/event";
 /// Server → client: a session's summary changed (status, agent state, title, usage …).
 pub const NOTIFY_SESSION_CHANGED: &str = "session/changed";
+/// Server → client: a task changed (its status follows its trials).
+pub const NOTIFY_TASK_CHANGED: &str = "task/changed";

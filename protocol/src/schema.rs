@@ -4,7 +4,7 @@
 use schemars::SchemaGenerator;
 use serde_json::{Map, Value, json};
 
-use crate::{events::*, method, review::*, types::*};
+use crate::{events::*, method, review::*, tasks::*, types::*};
 
 /// Builds the whole protocol schema as JSON.
 pub fn protocol_schema() -> Value {
@@ -43,9 +43,21 @@ pub fn protocol_schema() -> Value {
     request!(method::REVIEW_FILE, FileParams, ReviewFile);
     request!(method::REVIEW_APPLY, ApplyParams, ReviewDiff);
     request!(method::REVIEW_COMMIT, CommitParams, CommitResult);
+    request!(method::TASK_NEW, TaskNewParams, Task);
+    request!(method::TASK_LIST, TaskListParams, TaskListResult);
+    request!(method::TASK_GET, TaskIdParams, TaskDetail);
+    request!(method::TRIAL_NEW, TrialNewParams, TrialNewResult);
+    request!(method::TRIAL_RETRY, TrialRetryParams, TrialDetail);
+    request!(method::TRIAL_CHECK, TrialIdParams, CheckResult);
+    request!(method::TRIAL_COMPARE, TaskIdParams, CompareResult);
+    request!(method::TRIAL_PROMOTE, PromoteParams, PromoteResult);
+    request!(method::WORKFLOW_LIST, WorkflowListParams, WorkflowListResult);
 
     let orphans_result = generator.subschema_for::<OrphansResult>().to_value();
     methods.insert(method::WORKTREE_ORPHANS.to_string(), json!({ "params": Value::Null, "result": orphans_result }));
+
+    let profiles_result = generator.subschema_for::<ProfileListResult>().to_value();
+    methods.insert(method::PROFILE_LIST.to_string(), json!({ "params": Value::Null, "result": profiles_result }));
 
     let mut notifications = Map::new();
     notifications.insert(
@@ -55,6 +67,10 @@ pub fn protocol_schema() -> Value {
     notifications.insert(
         method::NOTIFY_SESSION_CHANGED.to_string(),
         json!({ "params": generator.subschema_for::<SessionChangedNotification>().to_value() }),
+    );
+    notifications.insert(
+        method::NOTIFY_TASK_CHANGED.to_string(),
+        json!({ "params": generator.subschema_for::<TaskChangedNotification>().to_value() }),
     );
     let capabilities = generator.subschema_for::<ArborCapabilities>().to_value();
 

@@ -194,6 +194,9 @@ pub struct SessionConfig {
     /// The script for the scripted agent, as text in the script format of `docs/scripted-agent.md`.
     /// Ignored by other agents. When absent the scripted agent runs its built-in demo script.
     pub script: Option<String>,
+    /// Stop the session (resumable) when a turn ends with no prompt waiting, freeing its slot in
+    /// the admission queue. Trials set this; default false.
+    pub stop_when_idle: Option<bool>,
 }
 
 /// Token counts and cost.
@@ -270,6 +273,14 @@ pub struct Session {
     /// The worktree's HEAD commit as Arbor last saw or made it; a different HEAD means someone
     /// committed or checked out in the worktree outside Arbor.
     pub head_commit: Option<String>,
+    /// The task the session works on, if any.
+    pub task_id: Option<Uuid>,
+    /// The trial of that task the session belongs to, if any.
+    pub trial_id: Option<Uuid>,
+    /// Place in the admission queue (1 = next) while the session waits for a free slot.
+    pub queue_position: Option<u32>,
+    /// The workflow attached to the session, if any.
+    pub workflow: Option<String>,
     /// Pinned sessions are listed first.
     pub pinned: bool,
     /// When the session was pinned, milliseconds since the Unix epoch; pinned sessions are listed
@@ -315,7 +326,8 @@ pub struct NewSessionParams {
     /// token (begin, report, end).
     #[serde(default)]
     pub work_done_token: Option<ProgressToken>,
-    /// Agent id from `agents/list`.
+    /// Agent id from `agents/list`; may be left out when `profile` names one.
+    #[serde(default)]
     pub agent: String,
     /// Model name, when the agent accepts one.
     #[serde(default)]
@@ -335,6 +347,14 @@ pub struct NewSessionParams {
     /// Per-session settings.
     #[serde(default)]
     pub config: Option<SessionConfig>,
+    /// An agent profile (agent, model and settings by name, from the config file) to use; the
+    /// fields above override it.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// A workflow (a Markdown prompt plan from `.arbor/workflows/` or the user's config) whose
+    /// text is sent to the agent ahead of the prompt.
+    #[serde(default)]
+    pub workflow: Option<String>,
 }
 
 /// An LSP progress token: a number or a string chosen by the client.

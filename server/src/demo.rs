@@ -52,7 +52,7 @@ pub async fn run(root: Option<PathBuf>) -> anyhow::Result<()> {
     };
     let repository = root.join("project");
     create_scratch_repository(&repository).context("cannot create the scratch repository")?;
-    let paths = Paths::resolve(Some(root.join("data")), Some(root.join("run")));
+    let paths = Paths::resolve(Some(root.join("data")), Some(root.join("run")), Some(root.join("config.json")));
     let service = Service::start(paths.clone())?;
     let (sink, mut notifications) = mpsc::unbounded_channel();
     let connection = Connection::new(service.clone(), Arc::new(ChannelSink(sink)));

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use arbor_protocol::{SessionChangedNotification, SessionEventNotification};
+use arbor_protocol::{SessionChangedNotification, SessionEventNotification, Task};
 use dashmap::DashMap;
 use tokio::sync::broadcast;
 use uuid::Uuid;
@@ -20,11 +20,16 @@ const CHANGED_CHANNEL_CAPACITY: usize = 1024;
 pub struct Hub {
     sessions: DashMap<Uuid, broadcast::Sender<Arc<SessionEventNotification>>>,
     changed: broadcast::Sender<Arc<SessionChangedNotification>>,
+    tasks: broadcast::Sender<Arc<Task>>,
 }
 
 impl Default for Hub {
     fn default() -> Self {
-        Self { sessions: DashMap::new(), changed: broadcast::channel(CHANGED_CHANNEL_CAPACITY).0 }
+        Self {
+            sessions: DashMap::new(),
+            changed: broadcast::channel(CHANGED_CHANNEL_CAPACITY).0,
+            tasks: broadcast::channel(CHANGED_CHANNEL_CAPACITY).0,
+        }
     }
 }
 
@@ -37,6 +42,16 @@ impl Hub {
     /// Starts receiving every session's summary changes.
     pub fn subscribe_changes(&self) -> broadcast::Receiver<Arc<SessionChangedNotification>> {
         self.changed.subscribe()
+    }
+
+    /// Starts receiving every task change.
+    pub fn subscribe_tasks(&self) -> broadcast::Receiver<Arc<Task>> {
+        self.tasks.subscribe()
+    }
+
+    /// Sends a committed task change to every client.
+    pub fn publish_task(&self, task: Arc<Task>) {
+        let _ = self.tasks.send(task);
     }
 
     /// Sends a committed event to the session's subscribers.

@@ -7,6 +7,7 @@ pub mod agents;
 pub mod cli;
 pub mod client;
 pub mod clock;
+pub mod config;
 pub mod demo;
 pub mod git;
 pub mod hub;

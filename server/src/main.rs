@@ -17,6 +17,9 @@ struct Args {
     /// Runtime directory (socket, discovery file). Default: $XDG_RUNTIME_DIR/arbor.
     #[arg(long, global = true, env = "ARBOR_RUNTIME_DIR")]
     runtime_dir: Option<PathBuf>,
+    /// Configuration file (limits, agent profiles). Default: $XDG_CONFIG_HOME/arbor/config.json.
+    #[arg(long, global = true, env = "ARBOR_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -71,7 +74,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let paths = Paths::resolve(args.data_dir, args.runtime_dir);
+    let paths = Paths::resolve(args.data_dir, args.runtime_dir, args.config);
     match args.command {
         Command::Daemon => {
             init_logging("info");

@@ -10,15 +10,23 @@ pub struct Paths {
     pub data_dir: PathBuf,
     /// Ephemeral state: the socket and discovery file. Created 0700.
     pub runtime_dir: PathBuf,
+    /// The configuration file (limits, agent profiles).
+    pub config_file: PathBuf,
 }
 
 impl Paths {
     /// Uses the given directories, or the platform defaults: `$XDG_DATA_HOME/arbor` (else
     /// `~/.local/share/arbor`) and `$XDG_RUNTIME_DIR/arbor` (else `$TMPDIR/arbor-<uid>`).
-    pub fn resolve(data_dir: Option<PathBuf>, runtime_dir: Option<PathBuf>) -> Self {
+    pub fn resolve(data_dir: Option<PathBuf>, runtime_dir: Option<PathBuf>, config_file: Option<PathBuf>) -> Self {
         let data_dir = data_dir.unwrap_or_else(default_data_dir);
         let runtime_dir = runtime_dir.unwrap_or_else(default_runtime_dir);
-        Self { data_dir, runtime_dir }
+        let config_file = config_file.unwrap_or_else(|| crate::config::default_config_dir().join("config.json"));
+        Self { data_dir, runtime_dir, config_file }
+    }
+
+    /// The user's workflows: `workflows/` beside the configuration file.
+    pub fn user_workflows(&self) -> PathBuf {
+        self.config_file.parent().map(|dir| dir.join("workflows")).unwrap_or_else(|| PathBuf::from("workflows"))
     }
 
     /// The SQLite database.

@@ -112,6 +112,17 @@ impl TestEnv {
         self.root.join("data")
     }
 
+    /// Arbor's configuration file for this test (absent unless the test writes it).
+    pub fn config_file(&self) -> PathBuf {
+        self.root.join("config").join("config.json")
+    }
+
+    /// Writes this test's configuration file.
+    pub fn write_config(&self, config: Value) {
+        std::fs::create_dir_all(self.root.join("config")).expect("create config dir");
+        std::fs::write(self.config_file(), config.to_string()).expect("write config");
+    }
+
     /// Arbor's runtime directory for this test.
     pub fn runtime_dir(&self) -> PathBuf {
         self.root.join("run")
@@ -153,6 +164,8 @@ impl TestEnv {
             .arg(self.data_dir())
             .arg("--runtime-dir")
             .arg(self.runtime_dir())
+            .arg("--config")
+            .arg(self.config_file())
             .env("NO_COLOR", "1")
             .kill_on_drop(true);
         command

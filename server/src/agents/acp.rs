@@ -30,6 +30,8 @@ const ACP_PROTOCOL_VERSION: u64 = 1;
 const STDERR_TAIL_LINES: usize = 30;
 /// Bound of the channels between the driver and the session actor.
 const CHANNEL_CAPACITY: usize = 256;
+/// Wait before retrying a rate-limited turn when the agent gives no time.
+const DEFAULT_RETRY_AFTER_SECS: u64 = 30;
 /// Longest line accepted from an agent; a longer one is reported and skipped.
 const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
@@ -76,6 +78,8 @@ impl AgentDriver for AcpDriver {
 #[derive(Debug)]
 struct RpcError {
     message: String,
+    /// The error's `data`, where agents put details such as an HTTP status.
+    data: Value,
 }
 
 /// What the stdout reader hands on, in the order the agent wrote it. Responses travel in the same
@@ -354,6 +358,13 @@ impl DriverLoop {
                     self.output(AgentOutput::Usage(usage)).await;
                 }
                 parse_stop_reason(response["stopReason"].as_str().unwrap_or("end_turn"))
+            }
+            Err(error) if error.data["httpStatus"] == 429 => {
+                // Rate limited: the turn is not over, the session retries it after the wait.
+                let seconds = error.data["retryAfterSecs"].as_u64().unwrap_or(DEFAULT_RETRY_AFTER_SECS);
+                let retry_after = Duration::from_secs(seconds);
+                self.output(AgentOutput::RateLimited { retry_after, message: error.message }).await;
+                return;
             }
             Err(error) => {
                 self.output(AgentOutput::Event(SessionEvent::Error { message: error.message, fatal: false })).await;
@@ -692,6 +703,7 @@ async fn read_stdout(stdout: tokio::process::ChildStdout, incoming: mpsc::Sender
                     let result = match message.get("error") {
                         Some(error) => Err(RpcError {
                             message: error["message"].as_str().unwrap_or("the agent reported an error").to_string(),
+                            data: error["data"].clone(),
                         }),
                         None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
                     };

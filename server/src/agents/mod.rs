@@ -81,6 +81,9 @@ pub enum AgentOutput {
     Usage(Usage),
     /// The current turn ended.
     TurnEnded(StopReason),
+    /// The agent's API refused the turn for a rate or usage limit; it may be retried after
+    /// `retry_after`. The turn has not ended.
+    RateLimited { retry_after: std::time::Duration, message: String },
     /// The agent process ended. `clean` is true for a zero exit status.
     Exited { clean: bool, message: String },
 }

@@ -48,6 +48,8 @@ fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
         .arg(&paths.data_dir)
         .arg("--runtime-dir")
         .arg(&paths.runtime_dir)
+        .arg("--config")
+        .arg(&paths.config_file)
         .arg("daemon")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -7,11 +7,13 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use arbor_protocol::{
-    Ack, AgentsListResult, ApplyParams, CheckpointsResult, CloneParams, CommitParams, CommitResult, ConfigureParams,
-    DeleteParams, DeleteResult, DiffParams, EventsParams, EventsResult, FileParams, ForkParams, ListSessionsParams,
-    ListSessionsResult, MergeParams, MergeResult, NewSessionParams, OrphansResult, PromptParams, PromptResult,
-    RespondParams, ResumeParams, ReviewDiff, ReviewFile, RewindParams, RewindResult, Session, SessionIdParams,
-    SubscribeParams, SubscribeResult, method,
+    Ack, AgentsListResult, ApplyParams, CheckResult, CheckpointsResult, CloneParams, CommitParams, CommitResult,
+    CompareResult, ConfigureParams, DeleteParams, DeleteResult, DiffParams, EventsParams, EventsResult, FileParams,
+    ForkParams, ListSessionsParams, ListSessionsResult, MergeParams, MergeResult, NewSessionParams, OrphansResult,
+    ProfileListResult, PromoteParams, PromoteResult, PromptParams, PromptResult, RespondParams, ResumeParams,
+    ReviewDiff, ReviewFile, RewindParams, RewindResult, Session, SessionIdParams, SubscribeParams, SubscribeResult,
+    Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult, TaskNewParams, TrialDetail, TrialIdParams,
+    TrialNewParams, TrialNewResult, TrialRetryParams, WorkflowListParams, WorkflowListResult, method,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -67,6 +69,16 @@ where
         .custom_method(method::REVIEW_APPLY, Backend::review_apply)
         .custom_method(method::REVIEW_COMMIT, Backend::review_commit)
         .custom_method(method::WORKTREE_ORPHANS, Backend::worktree_orphans)
+        .custom_method(method::TASK_NEW, Backend::task_new)
+        .custom_method(method::TASK_LIST, Backend::task_list)
+        .custom_method(method::TASK_GET, Backend::task_get)
+        .custom_method(method::TRIAL_NEW, Backend::trial_new)
+        .custom_method(method::TRIAL_RETRY, Backend::trial_retry)
+        .custom_method(method::TRIAL_CHECK, Backend::trial_check)
+        .custom_method(method::TRIAL_COMPARE, Backend::trial_compare)
+        .custom_method(method::TRIAL_PROMOTE, Backend::trial_promote)
+        .custom_method(method::WORKFLOW_LIST, Backend::workflow_list)
+        .custom_method(method::PROFILE_LIST, Backend::profile_list)
         .finish();
     Server::new(input, output, socket).concurrency_level(CONCURRENT_REQUESTS).serve(lsp_service).await;
 }
@@ -89,6 +101,13 @@ impl Notification for ProgressNotification {
     const METHOD: &'static str = crate::service::progress::PROGRESS_METHOD;
 }
 
+/// `task/changed` as a typed LSP notification.
+enum TaskChangedNotification {}
+impl Notification for TaskChangedNotification {
+    type Params = Value;
+    const METHOD: &'static str = method::NOTIFY_TASK_CHANGED;
+}
+
 /// `session/changed` as a typed LSP notification.
 enum SessionChangedNotification {}
 impl Notification for SessionChangedNotification {
@@ -104,6 +123,7 @@ impl ClientSink for LspSink {
             match method {
                 method::NOTIFY_SESSION_EVENT => self.0.send_notification::<SessionEventNotification>(params).await,
                 method::NOTIFY_SESSION_CHANGED => self.0.send_notification::<SessionChangedNotification>(params).await,
+                method::NOTIFY_TASK_CHANGED => self.0.send_notification::<TaskChangedNotification>(params).await,
                 crate::service::progress::PROGRESS_METHOD => {
                     self.0.send_notification::<ProgressNotification>(params).await
                 }
@@ -204,6 +224,36 @@ impl Backend {
     }
     async fn worktree_orphans(&self) -> jsonrpc::Result<OrphansResult> {
         to_rpc(self.service().worktree_orphans().await)
+    }
+    async fn task_new(&self, params: TaskNewParams) -> jsonrpc::Result<Task> {
+        to_rpc(self.service().task_new(params).await)
+    }
+    async fn task_list(&self, params: TaskListParams) -> jsonrpc::Result<TaskListResult> {
+        to_rpc(self.service().task_list(params).await)
+    }
+    async fn task_get(&self, params: TaskIdParams) -> jsonrpc::Result<TaskDetail> {
+        to_rpc(self.service().task_get(params).await)
+    }
+    async fn trial_new(&self, params: TrialNewParams) -> jsonrpc::Result<TrialNewResult> {
+        to_rpc(self.service().trial_new(params).await)
+    }
+    async fn trial_retry(&self, params: TrialRetryParams) -> jsonrpc::Result<TrialDetail> {
+        to_rpc(self.service().trial_retry(params).await)
+    }
+    async fn trial_check(&self, params: TrialIdParams) -> jsonrpc::Result<CheckResult> {
+        to_rpc(self.service().trial_check(params).await)
+    }
+    async fn trial_compare(&self, params: TaskIdParams) -> jsonrpc::Result<CompareResult> {
+        to_rpc(self.service().trial_compare(params).await)
+    }
+    async fn trial_promote(&self, params: PromoteParams) -> jsonrpc::Result<PromoteResult> {
+        to_rpc(self.service().trial_promote(params).await)
+    }
+    async fn workflow_list(&self, params: WorkflowListParams) -> jsonrpc::Result<WorkflowListResult> {
+        to_rpc(self.service().workflow_list(params).await)
+    }
+    async fn profile_list(&self) -> jsonrpc::Result<ProfileListResult> {
+        to_rpc(self.service().profile_list().await)
     }
 }
 

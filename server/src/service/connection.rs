@@ -7,7 +7,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use arbor_protocol::{
-    Ack, NewSessionParams, Session, SessionEventNotification, SessionIdParams, SubscribeParams, SubscribeResult, method,
+    Ack, NewSessionParams, Session, SessionEventNotification, SessionIdParams, SubscribeParams, SubscribeResult,
+    TaskChangedNotification, method,
 };
 use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
@@ -32,6 +33,7 @@ pub struct Connection {
     sink: Arc<dyn ClientSink>,
     subscriptions: Mutex<HashMap<Uuid, AbortHandle>>,
     changes: AbortHandle,
+    task_changes: AbortHandle,
 }
 
 impl Connection {
@@ -53,7 +55,23 @@ impl Connection {
             }
         })
         .abort_handle();
-        Arc::new(Connection { service, sink, subscriptions: Mutex::new(HashMap::new()), changes })
+        let mut tasks = service.hub.subscribe_tasks();
+        let tasks_sink = sink.clone();
+        let task_changes = tokio::spawn(async move {
+            loop {
+                match tasks.recv().await {
+                    Ok(task) => {
+                        let params = serde_json::to_value(TaskChangedNotification { task: (*task).clone() })
+                            .expect("serialises");
+                        tasks_sink.notify(method::NOTIFY_TASK_CHANGED, params).await;
+                    }
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                }
+            }
+        })
+        .abort_handle();
+        Arc::new(Connection { service, sink, subscriptions: Mutex::new(HashMap::new()), changes, task_changes })
     }
 
     /// The service this connection talks to.
@@ -102,6 +120,7 @@ impl Connection {
 impl Drop for Connection {
     fn drop(&mut self) {
         self.changes.abort();
+        self.task_changes.abort();
         for (_, task) in self.subscriptions.lock().expect("subscriptions poisoned").drain() {
             task.abort();
         }

@@ -6,6 +6,8 @@ mod connection;
 mod error;
 pub mod progress;
 mod review;
+mod tasks;
+pub mod workflows;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -13,7 +15,8 @@ use std::sync::Arc;
 use arbor_protocol::{
     Ack, AgentsListResult, ArborCapabilities, ConfigureParams, DeleteParams, DeleteResult, EventsParams, EventsResult,
     Isolation, ListSessionsParams, ListSessionsResult, NewSessionParams, PROTOCOL_VERSION, PromptParams, PromptResult,
-    RespondParams, ResumeParams, Session, SessionConfig, SessionIdParams, SessionStatus, TitleSource, Usage,
+    RespondParams, ResumeParams, Session, SessionConfig, SessionEvent, SessionIdParams, SessionStatus, TitleSource,
+    ToolCallContent, ToolCallStatus, ToolKind, Usage,
 };
 use uuid::Uuid;
 
@@ -21,8 +24,9 @@ pub use connection::{ClientSink, Connection};
 pub use error::ServiceError;
 pub use progress::Progress;
 
-use crate::agents::{AgentDriver, AgentRegistry, process, scripted};
+use crate::agents::{AgentRegistry, process, scripted};
 use crate::clock::now_millis;
+use crate::config::Config;
 use crate::git;
 use crate::hub::Hub;
 use crate::paths::Paths;
@@ -44,6 +48,7 @@ pub struct Service {
     hub: Arc<Hub>,
     agents: AgentRegistry,
     sessions: SessionManager,
+    config: Config,
 }
 
 impl Service {
@@ -56,8 +61,20 @@ impl Service {
         for session in &recovered {
             tracing::warn!(session = %session.id, "session was live when the server last stopped; marked dead");
         }
+        let config = Config::load(&paths.config_file)?;
         let agents = AgentRegistry::new(&paths);
-        Ok(Arc::new(Service { paths, store, hub, agents, sessions: SessionManager::default() }))
+        let sessions = SessionManager::start(store.clone(), paths.clone(), agents.clone(), config.limits.clone());
+        let restoring = sessions.clone();
+        tokio::spawn(async move {
+            match restoring.restore_queue().await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "sessions waiting in the admission queue were put back in line"),
+                Err(error) => tracing::error!(%error, "could not read the admission queue"),
+            }
+        });
+        let service = Arc::new(Service { paths, store, hub, agents, sessions, config });
+        service.clone().watch_tasks();
+        Ok(service)
     }
 
     /// Where this server keeps its data.
@@ -91,8 +108,18 @@ impl Service {
 
     /// `session/new`, reporting the set-up to `progress`.
     pub async fn session_new(&self, params: NewSessionParams, progress: Progress) -> Result<Session> {
+        self.session_new_for(params, progress, Origin::default()).await
+    }
+
+    /// `session/new` for a task's trial (or for nothing, with the default origin).
+    pub(crate) async fn session_new_for(
+        &self,
+        params: NewSessionParams,
+        progress: Progress,
+        origin: Origin,
+    ) -> Result<Session> {
         progress.begin("Starting an Arbor session").await;
-        let result = self.create_session(params, &progress).await;
+        let result = self.create_session(params, &progress, origin).await;
         match &result {
             Ok(session) => {
                 progress.end(&format!("Session ready on {}", session.branch.as_deref().unwrap_or(&session.cwd))).await
@@ -102,8 +129,29 @@ impl Service {
         result
     }
 
-    async fn create_session(&self, params: NewSessionParams, progress: &Progress) -> Result<Session> {
-        let driver = self.agents.get(&params.agent)?;
+    async fn create_session(
+        &self,
+        mut params: NewSessionParams,
+        progress: &Progress,
+        origin: Origin,
+    ) -> Result<Session> {
+        if let Some(name) = params.profile.clone() {
+            let profile = self.config.profile(&name).ok_or_else(|| {
+                ServiceError::NotFound(format!(
+                    "no agent profile named '{name}' in {}",
+                    self.paths.config_file.display()
+                ))
+            })?;
+            if params.agent.is_empty() {
+                params.agent = profile.agent.clone();
+            }
+            params.model = params.model.or(profile.model.clone());
+            params.config = params.config.or(profile.config.clone());
+        }
+        if params.agent.is_empty() {
+            return Err(ServiceError::InvalidArgument("name an agent (see agents/list) or a profile".into()));
+        }
+        self.agents.get(&params.agent)?;
         match (params.cwd.trim().is_empty(), &params.repository_url) {
             (true, None) => {
                 return Err(ServiceError::InvalidArgument(
@@ -152,6 +200,13 @@ impl Service {
             let (root, target) = (PathBuf::from(&placement.repo_root), PathBuf::from(&placement.cwd));
             tokio::task::spawn_blocking(move || git::copy_setup_files(&root, &target, &files)).await??;
         }
+        let prompt = match &params.workflow {
+            Some(name) => {
+                let workflow = workflows::find(&self.paths, Path::new(&placement.repo_root), name)?;
+                Some(workflows::compose(&workflow, params.prompt.as_deref()))
+            }
+            None => params.prompt.clone(),
+        };
 
         let now = now_millis();
         let session = Session {
@@ -176,6 +231,10 @@ impl Service {
             forked_from: None,
             forked_at_seq: None,
             head_commit: Some(placement.base_commit.clone()),
+            task_id: origin.task_id,
+            trial_id: origin.trial_id,
+            queue_position: None,
+            workflow: params.workflow.clone(),
             pinned: false,
             pinned_at: None,
             hidden: false,
@@ -184,22 +243,82 @@ impl Service {
             created_at: now,
             updated_at: now,
         };
-        self.launch(session, driver, None, params.prompt).await
+        match origin.setup_command {
+            Some(command) => self.run_setup_command(session, &command, prompt).await,
+            None => self.launch(session, None, prompt).await,
+        }
     }
 
     /// Stores a pending session and starts its actor, which starts the agent (resuming the
     /// agent's conversation `resume` when given) and sends `prompt` once it is ready.
-    async fn launch(
-        &self,
-        session: Session,
-        driver: Arc<dyn AgentDriver>,
-        resume: Option<String>,
-        prompt: Option<String>,
-    ) -> Result<Session> {
+    async fn launch(&self, session: Session, resume: Option<String>, prompt: Option<String>) -> Result<Session> {
         self.store.put_session(session.clone()).await?;
         self.store.flush().await?;
-        self.sessions.spawn(session.clone(), driver, self.store.clone(), self.paths.clone(), resume, prompt);
+        self.sessions.admit(&session, resume, prompt).await?;
         Ok(session)
+    }
+
+    /// Marks a session that never started (it was waiting in the queue) as stopped.
+    pub(super) async fn mark_stopped(&self, id: Uuid, reason: &str) -> Result<()> {
+        let mut session = self.load(id).await?;
+        session.status = SessionStatus::Stopped;
+        session.queue_position = None;
+        session.status_reason = Some(reason.to_string());
+        session.updated_at = now_millis();
+        self.store.put_session(session).await?;
+        let event = SessionEvent::StatusChanged {
+            status: SessionStatus::Stopped,
+            agent_state: None,
+            reason: Some(reason.to_string()),
+        };
+        self.append_events(id, vec![event]).await
+    }
+
+    /// Runs a task's setup command in a new session's worktree (recorded as a tool call in its
+    /// log), then starts the agent, or marks the session failed when the command fails.
+    async fn run_setup_command(&self, session: Session, command: &str, prompt: Option<String>) -> Result<Session> {
+        self.store.put_session(session.clone()).await?;
+        self.store.flush().await?;
+        let tool_call_id = "setup".to_string();
+        let call = SessionEvent::ToolCall {
+            tool_call_id: tool_call_id.clone(),
+            title: format!("Setup: {command}"),
+            tool_kind: ToolKind::Execute,
+            status: ToolCallStatus::InProgress,
+            raw_input: Some(serde_json::json!({ "command": command })),
+            content: Vec::new(),
+            locations: Vec::new(),
+        };
+        self.append_events(session.id, vec![call]).await?;
+        let (output, exit_code) =
+            self.run_streaming(Path::new(&session.cwd), command, session.id, &tool_call_id).await?;
+        let status = if exit_code == Some(0) { ToolCallStatus::Completed } else { ToolCallStatus::Failed };
+        let content = vec![ToolCallContent::Terminal { output, exit_code }];
+        let update =
+            SessionEvent::ToolCallUpdate { tool_call_id, status: Some(status), title: None, content: Some(content) };
+        self.append_events(session.id, vec![update]).await?;
+        let mut stored = self.load(session.id).await?;
+        if exit_code == Some(0) {
+            return self.launch(stored, None, prompt).await;
+        }
+        let reason = format!(
+            "the setup command failed (exit {})",
+            exit_code.map_or("killed".to_string(), |code| code.to_string())
+        );
+        stored.status = SessionStatus::Failed;
+        stored.status_reason = Some(reason.clone());
+        stored.updated_at = now_millis();
+        self.store.put_session(stored).await?;
+        self.append_events(
+            session.id,
+            vec![SessionEvent::StatusChanged {
+                status: SessionStatus::Failed,
+                agent_state: None,
+                reason: Some(reason),
+            }],
+        )
+        .await?;
+        self.load(session.id).await
     }
 
     /// `session/list`.
@@ -256,6 +375,9 @@ impl Service {
         match self.sessions.stop(params.session_id, None).await {
             Some(result) => Ok(result?),
             None => {
+                if self.sessions.withdraw(params.session_id).await? {
+                    self.mark_stopped(params.session_id, "stopped while waiting for a free slot").await?;
+                }
                 self.sessions.wait_until_gone(params.session_id).await;
                 self.load(params.session_id).await
             }
@@ -282,7 +404,7 @@ impl Service {
         {
             return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to resume without one".into()));
         }
-        let driver = self.agents.get(&previous.agent)?;
+        self.agents.get(&previous.agent)?;
         let mut session = previous.clone();
         if params.as_new_session {
             let now = now_millis();
@@ -297,7 +419,7 @@ impl Service {
         session.status = SessionStatus::Pending;
         session.agent_state = None;
         session.status_reason = None;
-        self.launch(session, driver, previous.agent_session_id.clone(), params.prompt).await
+        self.launch(session, previous.agent_session_id.clone(), params.prompt).await
     }
 
     /// `session/configure`.
@@ -436,6 +558,17 @@ impl Service {
     }
 }
 
+/// What a new session belongs to, for sessions started by a task's trial.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Origin {
+    /// The task.
+    pub task_id: Option<Uuid>,
+    /// The trial.
+    pub trial_id: Option<Uuid>,
+    /// The task's setup command, run in the new worktree before the agent starts.
+    pub setup_command: Option<String>,
+}
+
 /// Where a new session runs.
 struct Placement {
     repo_root: String,
@@ -481,7 +614,7 @@ fn place_session(
 }
 
 /// Rejects settings that cannot work before anything is created.
-fn validate_config(agent: &str, config: &SessionConfig) -> Result<()> {
+pub(super) fn validate_config(agent: &str, config: &SessionConfig) -> Result<()> {
     for (name, value) in [
         ("turnTimeoutSecs", config.turn_timeout_secs),
         ("sessionTimeoutSecs", config.session_timeout_secs),

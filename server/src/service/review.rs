@@ -43,7 +43,7 @@ impl Service {
 
     /// Appends events to a session's log: through its actor when live, else directly (no actor
     /// is writing then).
-    async fn append_events(&self, id: Uuid, events: Vec<SessionEvent>) -> Result<()> {
+    pub(super) async fn append_events(&self, id: Uuid, events: Vec<SessionEvent>) -> Result<()> {
         if self.sessions.is_live(id) && self.sessions.emit(id, events.clone()).await.is_some() {
             self.store.flush().await?;
             return Ok(());
@@ -83,7 +83,7 @@ impl Service {
                 ServiceError::InvalidState("the session has no checkpoints yet; one is taken after every turn".into())
             })?,
         };
-        let driver = self.agents.get(&parent.agent)?;
+        self.agents.get(&parent.agent)?;
         let title = match params.title.as_deref().map(str::trim) {
             Some("") => return Err(ServiceError::InvalidArgument("title is empty".into())),
             Some(title) => (title.to_string(), TitleSource::User),
@@ -142,7 +142,7 @@ impl Service {
         self.store.flush().await?;
         self.append_events(id, vec![SessionEvent::Notice { message: notice }]).await?;
         let session = self.load(id).await?;
-        self.launch(session, driver, None, params.prompt).await
+        self.launch(session, None, params.prompt).await
     }
 
     /// `session/clone`.

@@ -72,6 +72,12 @@ pub(super) struct SessionActor {
     fingerprint: Vec<(String, String)>,
     /// Turns started by this actor (labels checkpoints).
     turns_started: u32,
+    /// The prompt of the running turn, kept to retry it after a rate limit.
+    current_prompt: Option<String>,
+    /// When to retry the running turn's prompt after a rate limit.
+    retry_at: Option<Instant>,
+    /// Set when the session should stop once the current output is handled.
+    stop_after: Option<String>,
 }
 
 /// How the actor's main loop ended.
@@ -98,6 +104,9 @@ impl SessionActor {
             files_check_at: None,
             fingerprint: Vec::new(),
             turns_started: 0,
+            current_prompt: None,
+            retry_at: None,
+            stop_after: None,
         }
     }
 
@@ -267,7 +276,11 @@ impl SessionActor {
         loop {
             let turn_deadline = self.turn_deadline;
             let session_deadline = self.session_deadline;
+            if let Some(reason) = self.stop_after.take() {
+                return Ending { status: SessionStatus::Stopped, reason: Some(reason), stop_reply: None };
+            }
             let files_check_at = self.files_check_at;
+            let retry_at = self.retry_at;
             let agent = self.agent.as_mut().expect("serve runs with an agent");
             tokio::select! {
                 command = commands.recv() => match command {
@@ -283,6 +296,7 @@ impl SessionActor {
                     Some(output) => self.handle_output(output).await,
                 },
                 _ = sleep_until(files_check_at) => self.check_files().await,
+                _ = sleep_until(retry_at) => self.retry_turn().await,
                 _ = sleep_until(turn_deadline) => {
                     let limit = self.turn_timeout().as_secs();
                     return self.timed_out(format!("the turn exceeded its time limit of {limit} s")).await;
@@ -452,7 +466,20 @@ impl SessionActor {
         self.turn_running = true;
         self.turn_deadline = Some(Instant::now() + self.turn_timeout());
         self.set_status(SessionStatus::Running, Some(AgentState::Working), None).await;
+        self.current_prompt = Some(text.clone());
         self.send_to_agent(AgentCommand::Prompt(text)).await;
+    }
+
+    /// Sends the running turn's prompt again after a rate limit.
+    async fn retry_turn(&mut self) {
+        self.retry_at = None;
+        if let Some(prompt) = self.current_prompt.clone() {
+            self.emit(SessionEvent::Notice {
+                message: "Retrying the prompt now that the rate limit has passed.".into(),
+            })
+            .await;
+            self.send_to_agent(AgentCommand::Prompt(prompt)).await;
+        }
     }
 
     async fn handle_output(&mut self, output: AgentOutput) {
@@ -497,10 +524,28 @@ impl SessionActor {
                 self.notice_external_change().await;
                 self.checkpoint_turn().await;
                 self.emit(SessionEvent::TurnEnded { stop_reason }).await;
+                self.current_prompt = None;
                 match self.queued_prompts.pop_front() {
                     Some(next) => self.start_turn(next).await,
-                    None => self.set_agent_state(AgentState::Idle).await,
+                    None => {
+                        self.set_agent_state(AgentState::Idle).await;
+                        if self.session.config.stop_when_idle == Some(true) {
+                            self.stop_after =
+                                Some("its turn is done; stopped to free a slot (resume to continue)".into());
+                        }
+                    }
                 }
+            }
+            AgentOutput::RateLimited { retry_after, message } => {
+                let seconds = retry_after.as_secs().max(1);
+                let message =
+                    format!("{message}; Arbor retries in {seconds} s and holds this agent's queue until then");
+                self.emit(SessionEvent::Error { message, fatal: false }).await;
+                self.retry_at = Some(Instant::now() + retry_after);
+                if let Some(deadline) = self.turn_deadline.as_mut() {
+                    *deadline += retry_after;
+                }
+                self.manager.pause_agent(&self.session.agent, retry_after);
             }
             AgentOutput::Exited { .. } => unreachable!("exits are handled by the loop"),
         }

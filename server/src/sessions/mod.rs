@@ -1,7 +1,9 @@
 //! Live sessions: a registry of actor handles. Each live session is one [`actor::SessionActor`]
-//! task; the map holds only the handles, so no lock is ever held across an await.
+//! task; the map holds only the handles, so no lock is ever held across an await. Sessions reach
+//! it through the admission scheduler (`admission`), which enforces the running limits.
 
 mod actor;
+mod admission;
 pub mod worktree;
 
 use std::sync::Arc;
@@ -12,9 +14,11 @@ use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::agents::AgentDriver;
+use crate::agents::{AgentDriver, AgentRegistry};
+use crate::clock::now_millis;
+use crate::config::Limits;
 use crate::paths::Paths;
-use crate::store::Store;
+use crate::store::{QueueEntry, Store, StoreError};
 use actor::{ActorCommand, SessionActor, Start};
 
 pub use actor::{DEFAULT_STARTUP_TIMEOUT, DEFAULT_TURN_TIMEOUT};
@@ -39,26 +43,152 @@ pub enum SessionError {
     Git(#[from] crate::git::GitError),
 }
 
-/// Handles of every live session actor.
-#[derive(Clone, Default)]
+/// A live actor's handle and its agent (limits are per agent).
+struct ActorEntry {
+    commands: mpsc::Sender<ActorCommand>,
+    agent: String,
+}
+
+/// What starting a session needs.
+struct Context {
+    store: Store,
+    paths: Paths,
+    agents: AgentRegistry,
+}
+
+/// Handles of every live session actor, and the way in for new ones.
+#[derive(Clone)]
 pub struct SessionManager {
-    actors: Arc<DashMap<Uuid, mpsc::Sender<ActorCommand>>>,
+    actors: Arc<DashMap<Uuid, ActorEntry>>,
+    context: Arc<Context>,
+    scheduler: mpsc::UnboundedSender<admission::Message>,
+    /// Set at shutdown: nothing more starts, so waiting sessions stay in the persisted queue.
+    closing: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl SessionManager {
-    /// Starts the actor of `session` with the agent `driver`.
-    pub fn spawn(
+    /// A manager with its admission scheduler running under `limits`.
+    pub fn start(store: Store, paths: Paths, agents: AgentRegistry, limits: Limits) -> SessionManager {
+        let (scheduler, messages) = mpsc::unbounded_channel();
+        let manager = SessionManager {
+            actors: Arc::default(),
+            context: Arc::new(Context { store, paths, agents }),
+            scheduler,
+            closing: Arc::default(),
+        };
+        tokio::spawn(admission::Scheduler::new(limits, manager.clone()).run(messages));
+        manager
+    }
+
+    /// Puts the sessions left in the persisted queue back in line (at start-up).
+    pub async fn restore_queue(&self) -> Result<usize, StoreError> {
+        let entries = self.context.store.queue().await?;
+        let count = entries.len();
+        for entry in entries {
+            let _ = self.scheduler.send(admission::Message::Enqueue(entry));
+        }
+        Ok(count)
+    }
+
+    /// Asks for `session` to start (resuming the agent's conversation `resume`, then sending
+    /// `prompt`) as soon as the running limits allow. The request is persisted first.
+    pub async fn admit(
         &self,
-        session: Session,
-        driver: Arc<dyn AgentDriver>,
-        store: Store,
-        paths: Paths,
+        session: &Session,
         resume: Option<String>,
         prompt: Option<String>,
-    ) {
+    ) -> Result<(), StoreError> {
+        let entry = QueueEntry {
+            session_id: session.id,
+            agent: session.agent.clone(),
+            resume,
+            prompt,
+            enqueued_at: now_millis(),
+        };
+        self.context.store.enqueue_session(entry.clone()).await?;
+        self.context.store.flush().await?;
+        let _ = self.scheduler.send(admission::Message::Enqueue(entry));
+        Ok(())
+    }
+
+    /// Takes a waiting session out of the queue; true when it was waiting.
+    pub async fn withdraw(&self, id: Uuid) -> Result<bool, StoreError> {
+        let waiting = self.context.store.queue().await?.iter().any(|entry| entry.session_id == id);
+        if waiting {
+            self.context.store.dequeue_session(id).await?;
+            self.context.store.flush().await?;
+            let _ = self.scheduler.send(admission::Message::Wake);
+        }
+        Ok(waiting)
+    }
+
+    /// Starts a session the scheduler let through; false when it cannot start (deleted, or its
+    /// agent is gone — then it is marked failed).
+    async fn start_queued(&self, entry: QueueEntry) -> bool {
+        if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
+            return false;
+        }
+        let store = &self.context.store;
+        let waiting = store.queue().await.map(|queue| queue.iter().any(|queued| queued.session_id == entry.session_id));
+        if !matches!(waiting, Ok(true)) {
+            // Withdrawn (stopped or deleted) while it waited.
+            return false;
+        }
+        let _ = store.dequeue_session(entry.session_id).await;
+        let Ok(Some(mut session)) = store.get_session(entry.session_id).await else { return false };
+        session.queue_position = None;
+        session.status_reason = None;
+        match self.context.agents.get(&session.agent) {
+            Ok(driver) => {
+                self.spawn(session, driver, entry.resume, entry.prompt);
+                true
+            }
+            Err(error) => {
+                session.status = SessionStatus::Failed;
+                session.status_reason = Some(error.to_string());
+                let _ = store.put_session(session).await;
+                false
+            }
+        }
+    }
+
+    /// Shows a waiting session's place in the queue and why it waits.
+    async fn show_queue_position(&self, id: Uuid, position: u32, reason: String) {
+        let store = &self.context.store;
+        let Ok(Some(mut session)) = store.get_session(id).await else { return };
+        if session.queue_position != Some(position) || session.status_reason.as_deref() != Some(reason.as_str()) {
+            session.queue_position = Some(position);
+            session.status_reason = Some(reason);
+            session.updated_at = now_millis();
+            let _ = store.put_session(session).await;
+        }
+    }
+
+    /// Holds `agent`'s queue for `duration` (it reported a rate limit).
+    pub fn pause_agent(&self, agent: &str, duration: Duration) {
+        let message = admission::Message::Pause {
+            agent: agent.to_string(),
+            until: tokio::time::Instant::now() + duration,
+            wall_until_ms: now_millis() + duration.as_millis() as i64,
+        };
+        let _ = self.scheduler.send(message);
+    }
+
+    /// Sessions with a live actor.
+    pub fn live_count(&self) -> usize {
+        self.actors.len()
+    }
+
+    /// Sessions of `agent` with a live actor.
+    pub fn live_count_of(&self, agent: &str) -> usize {
+        self.actors.iter().filter(|entry| entry.agent == agent).count()
+    }
+
+    /// Starts the actor of `session` with the agent `driver`.
+    fn spawn(&self, session: Session, driver: Arc<dyn AgentDriver>, resume: Option<String>, prompt: Option<String>) {
         let (commands, receiver) = mpsc::channel(actor::COMMAND_CAPACITY);
-        self.actors.insert(session.id, commands);
-        let actor = SessionActor::new(session, store, paths, self.clone());
+        self.actors.insert(session.id, ActorEntry { commands, agent: session.agent.clone() });
+        let actor = SessionActor::new(session, self.context.store.clone(), self.context.paths.clone(), self.clone());
         tokio::spawn(actor.run(driver, Start { resume, prompt }, receiver));
     }
 
@@ -69,10 +199,11 @@ impl SessionManager {
 
     pub(crate) fn remove(&self, id: Uuid) {
         self.actors.remove(&id);
+        let _ = self.scheduler.send(admission::Message::Wake);
     }
 
     fn sender(&self, id: Uuid) -> Option<mpsc::Sender<ActorCommand>> {
-        self.actors.get(&id).map(|entry| entry.value().clone())
+        self.actors.get(&id).map(|entry| entry.commands.clone())
     }
 
     /// Sends a command built around a reply channel; None when the session has no live actor.
@@ -145,8 +276,10 @@ impl SessionManager {
         }
     }
 
-    /// Stops every live session (resumable) and waits for them.
+    /// Stops every live session (resumable) and waits for them. Sessions waiting in the queue
+    /// stay there, to start after the next start-up.
     pub async fn stop_all(&self, reason: &str) {
+        self.closing.store(true, std::sync::atomic::Ordering::SeqCst);
         let ids: Vec<Uuid> = self.actors.iter().map(|entry| *entry.key()).collect();
         let mut stopping = tokio::task::JoinSet::new();
         for id in ids {

@@ -38,5 +38,27 @@ pub fn migrations() -> Migrations<'static> {
             PRIMARY KEY (session_id, hunk_id)
         ) WITHOUT ROWID;",
         ),
+        M::up(
+            "CREATE TABLE tasks (
+            id TEXT PRIMARY KEY NOT NULL,
+            data TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE trials (
+            id TEXT PRIMARY KEY NOT NULL,
+            task_id TEXT NOT NULL,
+            data TEXT NOT NULL,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX trials_by_task ON trials (task_id, created_at);
+        -- Sessions waiting for a free slot, in order; they survive a restart.
+        CREATE TABLE queue (
+            session_id TEXT PRIMARY KEY NOT NULL,
+            agent TEXT NOT NULL,
+            resume TEXT,
+            prompt TEXT,
+            enqueued_at INTEGER NOT NULL
+        );",
+        ),
     ])
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use arbor_protocol::{
     CheckpointEntry, ListSessionsParams, RejectedHunk, Session, SessionEvent, SessionEventNotification, SessionStatus,
+    Task, Trial,
 };
 use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value as SqlValue};
 use tokio::sync::{mpsc, oneshot};
@@ -56,6 +57,21 @@ struct StoreInner {
     path: PathBuf,
     writes: mpsc::Sender<WriteOp>,
     readers: Mutex<Vec<Connection>>,
+}
+
+/// A session waiting in the admission queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueEntry {
+    /// The session.
+    pub session_id: Uuid,
+    /// Its agent (limits are per agent).
+    pub agent: String,
+    /// The agent's conversation to resume, if resuming.
+    pub resume: Option<String>,
+    /// The prompt to send once started.
+    pub prompt: Option<String>,
+    /// When it joined the queue; the queue is in this order.
+    pub enqueued_at: i64,
 }
 
 /// Columns kept beside a session's JSON for filtering and ordering.
@@ -146,6 +162,26 @@ impl Store {
     /// Queues remembering rejected hunks.
     pub async fn reject_hunks(&self, session_id: Uuid, hunks: Vec<RejectedHunk>) -> Result<(), StoreError> {
         self.enqueue(WriteOp::RejectHunks { session_id, hunks }).await
+    }
+
+    /// Queues a task record; `task/changed` is published once committed.
+    pub async fn put_task(&self, task: Task) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::PutTask(Box::new(task))).await
+    }
+
+    /// Queues a trial record.
+    pub async fn put_trial(&self, trial: Trial) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::PutTrial(Box::new(trial))).await
+    }
+
+    /// Queues adding a session to the admission queue.
+    pub async fn enqueue_session(&self, entry: QueueEntry) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::Enqueue(entry)).await
+    }
+
+    /// Queues taking a session off the admission queue.
+    pub async fn dequeue_session(&self, session_id: Uuid) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::Dequeue(session_id)).await
     }
 
     /// Waits until everything queued so far has committed.
@@ -321,6 +357,77 @@ impl Store {
         .await
     }
 
+    /// One task.
+    pub async fn get_task(&self, id: Uuid) -> Result<Option<Task>, StoreError> {
+        self.read(move |connection| {
+            let data: Option<String> = connection
+                .query_row("SELECT data FROM tasks WHERE id = ?1", [id.to_string()], |row| row.get(0))
+                .optional()?;
+            Ok(data.map(|data| serde_json::from_str(&data)).transpose()?)
+        })
+        .await
+    }
+
+    /// Every task, newest first.
+    pub async fn list_tasks(&self) -> Result<Vec<Task>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare("SELECT data FROM tasks ORDER BY created_at DESC")?;
+            let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
+            let mut tasks = Vec::new();
+            for data in rows {
+                tasks.push(serde_json::from_str(&data?)?);
+            }
+            Ok(tasks)
+        })
+        .await
+    }
+
+    /// One trial.
+    pub async fn get_trial(&self, id: Uuid) -> Result<Option<Trial>, StoreError> {
+        self.read(move |connection| {
+            let data: Option<String> = connection
+                .query_row("SELECT data FROM trials WHERE id = ?1", [id.to_string()], |row| row.get(0))
+                .optional()?;
+            Ok(data.map(|data| serde_json::from_str(&data)).transpose()?)
+        })
+        .await
+    }
+
+    /// A task's trials, in order.
+    pub async fn trials_of(&self, task_id: Uuid) -> Result<Vec<Trial>, StoreError> {
+        self.read(move |connection| {
+            let mut statement =
+                connection.prepare_cached("SELECT data FROM trials WHERE task_id = ?1 ORDER BY created_at, rowid")?;
+            let rows = statement.query_map([task_id.to_string()], |row| row.get::<_, String>(0))?;
+            let mut trials = Vec::new();
+            for data in rows {
+                trials.push(serde_json::from_str(&data?)?);
+            }
+            Ok(trials)
+        })
+        .await
+    }
+
+    /// The admission queue, in order.
+    pub async fn queue(&self) -> Result<Vec<QueueEntry>, StoreError> {
+        self.read(|connection| {
+            let mut statement = connection.prepare(
+                "SELECT session_id, agent, resume, prompt, enqueued_at FROM queue ORDER BY enqueued_at, rowid",
+            )?;
+            let rows = statement.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+            })?;
+            let mut entries = Vec::new();
+            for row in rows {
+                let (id, agent, resume, prompt, enqueued_at) = row?;
+                let session_id = Uuid::parse_str(&id).map_err(|error| StoreError::WriteFailed(error.to_string()))?;
+                entries.push(QueueEntry { session_id, agent, resume, prompt, enqueued_at });
+            }
+            Ok(entries)
+        })
+        .await
+    }
+
     /// Number of pinned sessions (for the pin cap).
     pub async fn pinned_count(&self) -> Result<u32, StoreError> {
         self.read(|connection| {
@@ -341,8 +448,10 @@ fn mark_orphaned_sessions_dead(connection: &mut Connection) -> Result<Vec<Sessio
     let transaction = connection.transaction()?;
     let mut orphans = Vec::new();
     {
-        let mut statement =
-            transaction.prepare(&format!("SELECT {SESSION_SELECT} FROM sessions WHERE status IN ({placeholders})"))?;
+        let mut statement = transaction.prepare(&format!(
+            "SELECT {SESSION_SELECT} FROM sessions WHERE status IN ({placeholders})
+                 AND id NOT IN (SELECT session_id FROM queue)"
+        ))?;
         let rows = statement
             .query_map(params_from_iter(live.iter()), |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
         for row in rows {

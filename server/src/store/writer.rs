@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use arbor_protocol::{RejectedHunk, Session, SessionChangedNotification, SessionEventNotification};
+use arbor_protocol::{RejectedHunk, Session, SessionChangedNotification, SessionEventNotification, Task, Trial};
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{StoreError, session_columns};
+use super::{QueueEntry, StoreError, session_columns};
 use crate::hub::Hub;
 
 /// Operations beyond this many wait for the next transaction, which bounds commit latency.
@@ -26,6 +26,14 @@ pub(super) enum WriteOp {
     CopyEvents { from: Uuid, to: Uuid, up_to_seq: u64 },
     /// Remember hunks the user rejected.
     RejectHunks { session_id: Uuid, hunks: Vec<RejectedHunk> },
+    /// Insert or replace a task.
+    PutTask(Box<Task>),
+    /// Insert or replace a trial.
+    PutTrial(Box<Trial>),
+    /// Add a session to the admission queue.
+    Enqueue(QueueEntry),
+    /// Take a session off the admission queue.
+    Dequeue(Uuid),
     /// Answer once everything queued before it has committed (or failed).
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
@@ -34,6 +42,7 @@ pub(super) enum WriteOp {
 enum Published {
     Event(Arc<SessionEventNotification>),
     Changed(Arc<SessionChangedNotification>),
+    Task(Arc<Task>),
 }
 
 pub(super) fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteOp>, hub: Arc<Hub>) {
@@ -54,6 +63,7 @@ pub(super) fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteOp>
                     match item {
                         Published::Event(event) => hub.publish_event(event),
                         Published::Changed(change) => hub.publish_change(change),
+                        Published::Task(task) => hub.publish_task(task),
                     }
                 }
             }
@@ -121,6 +131,33 @@ fn apply_batch(connection: &mut Connection, batch: &mut [WriteOp]) -> Result<Vec
                     )?;
                 }
             }
+            WriteOp::PutTask(task) => {
+                transaction.execute(
+                    "INSERT OR REPLACE INTO tasks (id, data, created_at) VALUES (?1, ?2, ?3)",
+                    params![task.id.to_string(), serde_json::to_string(&**task)?, task.created_at],
+                )?;
+                published.push(Published::Task(Arc::new((**task).clone())));
+            }
+            WriteOp::PutTrial(trial) => {
+                transaction.execute(
+                    "INSERT OR REPLACE INTO trials (id, task_id, data, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        trial.id.to_string(),
+                        trial.task_id.to_string(),
+                        serde_json::to_string(&**trial)?,
+                        trial.created_at
+                    ],
+                )?;
+            }
+            WriteOp::Enqueue(entry) => {
+                transaction.execute(
+                    "INSERT OR REPLACE INTO queue (session_id, agent, resume, prompt, enqueued_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![entry.session_id.to_string(), entry.agent, entry.resume, entry.prompt, entry.enqueued_at],
+                )?;
+            }
+            WriteOp::Dequeue(session_id) => {
+                transaction.execute("DELETE FROM queue WHERE session_id = ?1", [session_id.to_string()])?;
+            }
             WriteOp::Flush(_) => {}
         }
     }
@@ -154,6 +191,7 @@ pub(super) fn put_session(connection: &Connection, session: &Session) -> Result<
 fn delete_session(connection: &Connection, id: &Uuid) -> Result<(), StoreError> {
     connection.execute("DELETE FROM events WHERE session_id = ?1", [id.to_string()])?;
     connection.execute("DELETE FROM rejected_hunks WHERE session_id = ?1", [id.to_string()])?;
+    connection.execute("DELETE FROM queue WHERE session_id = ?1", [id.to_string()])?;
     connection.execute("DELETE FROM sessions WHERE id = ?1", [id.to_string()])?;
     Ok(())
 }

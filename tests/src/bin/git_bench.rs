@@ -66,14 +66,23 @@ async fn main() {
     for round in 0..rounds {
         let started = Instant::now();
         let session: Session = serde_json::from_value(
-            client.call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "scripted", "config": { "script": "say ok" } })).await,
+            client
+                .call(
+                    method::SESSION_NEW,
+                    json!({ "cwd": repo, "agent": "scripted", "config": { "script": "say ok" } }),
+                )
+                .await,
         )
         .unwrap();
         arbor_create.push(started.elapsed());
         sessions.push(session);
         let target = env.root.join(format!("cli-worktree-{round}"));
         cli_create.push(timed(|| {
-            git_quiet(&repo, &["worktree", "add", "-q", "-b", &format!("bench-{round}"), target.to_str().unwrap(), "main"], None)
+            git_quiet(
+                &repo,
+                &["worktree", "add", "-q", "-b", &format!("bench-{round}"), target.to_str().unwrap(), "main"],
+                None,
+            )
         }));
     }
 
@@ -114,19 +123,32 @@ async fn main() {
         cli_checkpoint.push(timed(|| {
             git_quiet(&cli_tree, &["read-tree", "HEAD"], Some(&index));
             git_quiet(&cli_tree, &["add", "-A"], Some(&index));
-            let tree = Command::new("git").args(["write-tree"]).env("GIT_INDEX_FILE", &index).current_dir(&cli_tree).output().unwrap();
+            let tree = Command::new("git")
+                .args(["write-tree"])
+                .env("GIT_INDEX_FILE", &index)
+                .current_dir(&cli_tree)
+                .output()
+                .unwrap();
             let tree = String::from_utf8_lossy(&tree.stdout).trim().to_string();
             git_quiet(&cli_tree, &["commit-tree", &tree, "-p", "HEAD", "-m", "bench"], None);
         }));
     }
 
     println!("git-bench: {files} files, {changed} changed, median of {rounds} rounds");
-    println!("  worktree creation   arbor session/new {}   git worktree add {}", ms(median(arbor_create)), ms(median(cli_create)));
+    println!(
+        "  worktree creation   arbor session/new {}   git worktree add {}",
+        ms(median(arbor_create)),
+        ms(median(cli_create))
+    );
     println!(
         "  diff ({reported} files)   arbor review/diff {}   stats-only {}   git diff --stat {}",
         ms(median(arbor_diff)),
         ms(median(arbor_stats)),
         ms(median(cli_diff))
     );
-    println!("  checkpoint          arbor {}   git add -A + write-tree + commit-tree (temp index) {}", ms(median(arbor_checkpoint)), ms(median(cli_checkpoint)));
+    println!(
+        "  checkpoint          arbor {}   git add -A + write-tree + commit-tree (temp index) {}",
+        ms(median(arbor_checkpoint)),
+        ms(median(cli_checkpoint))
+    );
 }

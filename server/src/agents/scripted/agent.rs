@@ -27,6 +27,18 @@ struct Conversation {
     total_cost_usd: f64,
 }
 
+/// An error answer to a request, with optional details (such as a rate limit's HTTP status).
+struct TurnError {
+    message: String,
+    data: Value,
+}
+
+impl From<String> for TurnError {
+    fn from(message: String) -> Self {
+        TurnError { message, data: Value::Null }
+    }
+}
+
 /// Lines written to stdout: JSON-RPC messages, or deliberately malformed text.
 enum Outgoing {
     Message(Value),
@@ -95,12 +107,13 @@ impl Agent {
         let _ = self.out.send(Outgoing::Message(message)).await;
     }
 
-    async fn reply(&self, id: Value, result: Result<Value, String>) {
+    async fn reply(&self, id: Value, result: Result<Value, TurnError>) {
         let message = match result {
             Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
-            Err(message) => {
-                json!({ "jsonrpc": "2.0", "id": id, "error": { "code": -32000, "message": message } })
-            }
+            Err(error) => json!({
+                "jsonrpc": "2.0", "id": id,
+                "error": { "code": -32000, "message": error.message, "data": error.data },
+            }),
         };
         self.send(message).await;
     }
@@ -131,11 +144,11 @@ impl Agent {
                 self.reply(id, Ok(result)).await;
             }
             ("session/new", Some(id)) => {
-                let result = self.new_conversation(&params);
+                let result = self.new_conversation(&params).map_err(TurnError::from);
                 self.reply(id, result).await;
             }
             ("session/load", Some(id)) => {
-                let result = self.load_conversation(&params);
+                let result = self.load_conversation(&params).map_err(TurnError::from);
                 self.reply(id, result).await;
             }
             ("session/prompt", Some(id)) => self.start_turn(id, params).await,
@@ -204,7 +217,9 @@ impl Agent {
             if turn.is_some() {
                 drop(turn);
                 let agent = self.clone();
-                tokio::spawn(async move { agent.reply(id, Err("a turn is already running".into())).await });
+                tokio::spawn(
+                    async move { agent.reply(id, Err(String::from("a turn is already running").into())).await },
+                );
                 return;
             }
             *turn = Some(cancel_tx);
@@ -220,7 +235,7 @@ impl Agent {
         let agent = self.clone();
         tokio::spawn(async move {
             let result = match conversation {
-                None => Err("no session: call session/new or session/load first".to_string()),
+                None => Err(String::from("no session: call session/new or session/load first").into()),
                 Some(conversation) => {
                     let prompt = params["prompt"][0]["text"].as_str().unwrap_or_default().to_string();
                     let mut advanced = conversation.clone();
@@ -300,8 +315,8 @@ impl Turn<'_> {
         !self.cancelled()
     }
 
-    async fn play(&mut self) -> Result<Value, String> {
-        let script = Script::parse(&self.conversation.script).map_err(|error| error.to_string())?;
+    async fn play(&mut self) -> Result<Value, TurnError> {
+        let script = Script::parse(&self.conversation.script).map_err(|error| TurnError::from(error.to_string()))?;
         let actions = match script.turns.get(self.conversation.next_turn) {
             Some(actions) => actions.clone(),
             None => vec![Action::Say("The script has no more turns.".into())],
@@ -355,7 +370,7 @@ impl Turn<'_> {
         format!("tool-{}-{}", self.conversation.next_turn + 1, self.tool_calls + 1)
     }
 
-    async fn act(&mut self, action: Action) -> Result<Flow, String> {
+    async fn act(&mut self, action: Action) -> Result<Flow, TurnError> {
         let session_id = self.conversation.id.clone();
         let flow = match action {
             Action::Say(text) => {
@@ -463,7 +478,13 @@ impl Turn<'_> {
                 let _ = self.agent.out.send(Outgoing::Raw(text)).await;
                 Flow::Continue
             }
-            Action::Fail(message) => return Err(message),
+            Action::Fail(message) => return Err(message.into()),
+            Action::RateLimit(seconds) => {
+                return Err(TurnError {
+                    message: format!("rate limited (HTTP 429): retry after {seconds} s"),
+                    data: json!({ "httpStatus": 429, "retryAfterSecs": seconds }),
+                });
+            }
             // Applied before the handshake, in `run`.
             Action::StartupDelay(_) => Flow::Continue,
             Action::Exit(code) => {

@@ -26,6 +26,8 @@ pub enum Action {
     Garbage(String),
     /// End the turn with a JSON-RPC error.
     Fail(String),
+    /// End the turn with a rate-limit error (HTTP 429) asking to retry after this many seconds.
+    RateLimit(u64),
     /// Exit the process with this status.
     Exit(i32),
     /// Wait this many milliseconds before answering anything at all (a slow start, to exercise
@@ -107,6 +109,7 @@ impl Script {
                 "garbage" => {
                     Action::Garbage(if rest.is_empty() { "this is not json".into() } else { rest.to_string() })
                 }
+                "rate-limit" => Action::RateLimit(parse_number(rest).map_err(|message| error(&message))?),
                 "fail" => Action::Fail(if rest.is_empty() { "scripted failure".into() } else { rest.to_string() }),
                 "startup-delay" => Action::StartupDelay(parse_number(rest).map_err(|message| error(&message))?),
                 "exit" => Action::Exit(parse_number(rest).map_err(|message| error(&message))? as i32),

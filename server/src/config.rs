@@ -1,0 +1,108 @@
+//! The user's configuration file (JSON): admission limits and agent profiles. Its path is
+//! `--config`, `$ARBOR_CONFIG`, or `$XDG_CONFIG_HOME/arbor/config.json` (default
+//! `~/.config/arbor/config.json`); a missing file means the defaults.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arbor_protocol::AgentProfile;
+use serde::Deserialize;
+
+/// Errors reading the configuration.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file exists but cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    /// The file is not valid configuration.
+    #[error("{path} is not a valid Arbor configuration: {source}")]
+    Parse { path: String, source: serde_json::Error },
+}
+
+/// Limits on concurrently running sessions.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Limits {
+    /// Sessions with a live agent process, over all agents. Default 8.
+    #[serde(default = "default_max_running")]
+    pub max_running: usize,
+    /// Per agent id, a lower limit.
+    #[serde(default)]
+    pub per_agent: BTreeMap<String, usize>,
+}
+
+fn default_max_running() -> usize {
+    8
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { max_running: default_max_running(), per_agent: BTreeMap::new() }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Config {
+    /// Admission limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Agent profiles by name.
+    #[serde(default)]
+    pub profiles: BTreeMap<String, AgentProfile>,
+}
+
+impl Config {
+    /// Reads `path`; a missing file gives the defaults.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(Config::default()),
+            Err(source) => return Err(ConfigError::Read { path: path.display().to_string(), source }),
+        };
+        let mut config: Config = serde_json::from_str(&text)
+            .map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })?;
+        for (name, profile) in &mut config.profiles {
+            profile.name = name.clone();
+        }
+        Ok(config)
+    }
+
+    /// The profiles, by name.
+    pub fn profile(&self, name: &str) -> Option<&AgentProfile> {
+        self.profiles.get(name)
+    }
+}
+
+/// The default configuration directory: `$XDG_CONFIG_HOME/arbor` or `~/.config/arbor`.
+pub fn default_config_dir() -> PathBuf {
+    match std::env::var_os("XDG_CONFIG_HOME") {
+        Some(dir) if !dir.is_empty() => Path::new(&dir).join("arbor"),
+        _ => std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/")).join(".config/arbor"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_file_gives_defaults_and_bad_file_names_itself() {
+        let dir = std::env::temp_dir().join(format!("arbor-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(Config::load(&dir.join("none.json")).unwrap(), Config::default());
+        std::fs::write(dir.join("bad.json"), "{\"limits\": {\"maxRunnin\": 2}}").unwrap();
+        let error = Config::load(&dir.join("bad.json")).unwrap_err().to_string();
+        assert!(error.contains("bad.json") && error.contains("maxRunnin"), "{error}");
+        std::fs::write(
+            dir.join("good.json"),
+            r#"{"limits":{"maxRunning":2,"perAgent":{"scripted":1}},"profiles":{"fast":{"agent":"scripted"}}}"#,
+        )
+        .unwrap();
+        let config = Config::load(&dir.join("good.json")).unwrap();
+        assert_eq!(config.limits.max_running, 2);
+        assert_eq!(config.profile("fast").unwrap().name, "fast");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

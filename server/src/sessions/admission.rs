@@ -1,0 +1,108 @@
+//! Admission control: limits on sessions with a live agent process, overall and per agent.
+//! Sessions beyond the limits wait in a queue (persisted, so it survives a restart) with a
+//! visible position, and start in order as slots free. An agent that reports a rate limit is
+//! paused: its queued sessions wait, visibly, until the time it gave.
+//!
+//! One scheduler task owns the queue; everything else sends it messages.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::SessionManager;
+use crate::clock::now_millis;
+use crate::config::Limits;
+use crate::store::QueueEntry;
+
+/// Messages to the scheduler.
+pub(super) enum Message {
+    /// A session wants to start.
+    Enqueue(QueueEntry),
+    /// A slot may have freed (a session ended).
+    Wake,
+    /// Hold an agent's queue until `until`.
+    Pause { agent: String, until: Instant, wall_until_ms: i64 },
+}
+
+pub(super) struct Scheduler {
+    queue: VecDeque<QueueEntry>,
+    paused: HashMap<String, (Instant, i64)>,
+    limits: Limits,
+    manager: SessionManager,
+}
+
+impl Scheduler {
+    pub(super) fn new(limits: Limits, manager: SessionManager) -> Self {
+        Self { queue: VecDeque::new(), paused: HashMap::new(), limits, manager }
+    }
+
+    pub(super) async fn run(mut self, mut messages: mpsc::UnboundedReceiver<Message>) {
+        loop {
+            let next_unpause = self.paused.values().map(|(until, _)| *until).min();
+            tokio::select! {
+                message = messages.recv() => match message {
+                    Some(Message::Enqueue(entry)) => self.queue.push_back(entry),
+                    Some(Message::Wake) => {}
+                    Some(Message::Pause { agent, until, wall_until_ms }) => {
+                        self.paused.insert(agent, (until, wall_until_ms));
+                    }
+                    None => return,
+                },
+                _ = async {
+                    match next_unpause {
+                        Some(until) => tokio::time::sleep_until(until).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
+            }
+            self.schedule().await;
+        }
+    }
+
+    fn agent_limit(&self, agent: &str) -> usize {
+        self.limits.per_agent.get(agent).copied().unwrap_or(usize::MAX)
+    }
+
+    /// Starts every queued session that fits, in queue order, then refreshes the positions and
+    /// reasons shown on the sessions still waiting.
+    async fn schedule(&mut self) {
+        let now = Instant::now();
+        self.paused.retain(|_, (until, _)| *until > now);
+        let mut live_total = self.manager.live_count();
+        let mut live_by_agent: HashMap<String, usize> = HashMap::new();
+        let mut index = 0;
+        while index < self.queue.len() {
+            let agent = self.queue[index].agent.clone();
+            let agent_live = *live_by_agent.entry(agent.clone()).or_insert_with(|| self.manager.live_count_of(&agent));
+            let fits = live_total < self.limits.max_running
+                && agent_live < self.agent_limit(&agent)
+                && !self.paused.contains_key(&agent);
+            if fits {
+                let entry = self.queue.remove(index).expect("index is within the queue");
+                if self.manager.start_queued(entry).await {
+                    live_total += 1;
+                    *live_by_agent.get_mut(&agent).expect("counted above") += 1;
+                }
+            } else {
+                index += 1;
+            }
+        }
+        let now_ms = now_millis();
+        for (position, entry) in self.queue.iter().enumerate() {
+            let reason = match self.paused.get(&entry.agent) {
+                Some((_, wall_until)) => format!(
+                    "waiting: the {} agent reported a rate limit; its queue resumes in {} s",
+                    entry.agent,
+                    Duration::from_millis((wall_until - now_ms).max(0) as u64).as_secs() + 1
+                ),
+                None => format!(
+                    "waiting for a free slot (limit {} running)",
+                    self.limits.max_running.min(self.agent_limit(&entry.agent))
+                ),
+            };
+            self.manager.show_queue_position(entry.session_id, position as u32 + 1, reason).await;
+        }
+    }
+}
