@@ -6,9 +6,11 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use arbor_protocol::{
-    AgentsListResult, EventsParams, EventsResult, Isolation, ListSessionsParams, ListSessionsResult, NewSessionParams,
-    PromptMode, PromptParams, PromptResult, RespondParams, ResumeParams, Session, SessionConfig, SessionEvent,
-    SessionEventNotification, SessionIdParams, SessionStatus, SubscribeParams, SubscribeResult, method,
+    AgentsListResult, CheckResult, CompareResult, EventsParams, EventsResult, Isolation, ListSessionsParams,
+    ListSessionsResult, MergeStrategy, NewSessionParams, PromoteParams, PromoteResult, PromptMode, PromptParams,
+    PromptResult, RespondParams, ResumeParams, Session, SessionConfig, SessionEvent, SessionEventNotification,
+    SessionIdParams, SessionStatus, SubscribeParams, SubscribeResult, Task, TaskDetail, TaskIdParams, TaskListParams,
+    TaskListResult, TaskNewParams, TrialIdParams, TrialNewParams, TrialNewResult, TrialSpec, method,
 };
 use clap::Subcommand;
 use serde_json::json;
@@ -129,6 +131,82 @@ pub enum SessionCommand {
     },
 }
 
+/// `arbor task` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TaskCommand {
+    /// Create a task.
+    New {
+        /// Short title.
+        #[arg(long)]
+        title: String,
+        /// What is wanted (the default prompt of its trials).
+        #[arg(long)]
+        description: Option<String>,
+        /// A directory in the repository.
+        #[arg(long, default_value = ".")]
+        cwd: PathBuf,
+        /// Base branch (default: the current branch).
+        #[arg(long)]
+        base: Option<String>,
+        /// Check command run in a trial's worktree, such as the test suite.
+        #[arg(long)]
+        check: Option<String>,
+        /// Setup command run in each new trial worktree.
+        #[arg(long)]
+        setup: Option<String>,
+        /// Workflow attached to the trials.
+        #[arg(long)]
+        workflow: Option<String>,
+    },
+    /// List tasks, newest first.
+    List,
+    /// A task with its trials.
+    Show {
+        /// Task id (or a unique prefix).
+        id: String,
+    },
+}
+
+/// `arbor trial` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum TrialCommand {
+    /// Start trials of a task: one per --agent (or --profile).
+    New {
+        /// Task id (or a unique prefix).
+        task: String,
+        /// Agent of a trial (repeat for several trials).
+        #[arg(long)]
+        agent: Vec<String>,
+        /// Profile of a trial (repeat for several trials).
+        #[arg(long)]
+        profile: Vec<String>,
+        /// Prompt (default: the task's description).
+        #[arg(long)]
+        prompt: Option<String>,
+        /// Script file for scripted trials.
+        #[arg(long)]
+        script: Option<PathBuf>,
+    },
+    /// Compare a task's trials.
+    Compare {
+        /// Task id (or a unique prefix).
+        task: String,
+    },
+    /// Run the task's check command in a trial's worktree.
+    Check {
+        /// Trial id (or a unique prefix).
+        trial: String,
+    },
+    /// Merge a trial into the task's base and abandon the others.
+    Promote {
+        /// Trial id (or a unique prefix).
+        trial: String,
+        /// Squash into one commit instead of a merge commit.
+        #[arg(long)]
+        squash: bool,
+    },
+}
+
 struct Cli {
     client: Arc<RpcClient>,
     notifications: mpsc::UnboundedReceiver<Notification>,
@@ -231,6 +309,207 @@ impl Cli {
         }
         Ok(())
     }
+}
+
+impl Cli {
+    async fn tasks(&self) -> anyhow::Result<Vec<Task>> {
+        let list: TaskListResult = self.client.call(method::TASK_LIST, &TaskListParams::default()).await?;
+        Ok(list.tasks)
+    }
+
+    async fn resolve_task(&self, id: &str) -> anyhow::Result<Uuid> {
+        let tasks = self.tasks().await?;
+        unique(id, tasks.iter().map(|task| task.id), "task")
+    }
+
+    async fn resolve_trial(&self, id: &str) -> anyhow::Result<Uuid> {
+        let mut trials = Vec::new();
+        for task in self.tasks().await? {
+            let detail: TaskDetail = self.client.call(method::TASK_GET, &TaskIdParams { task_id: task.id }).await?;
+            trials.extend(detail.trials.into_iter().map(|trial| trial.trial.id));
+        }
+        unique(id, trials.into_iter(), "trial")
+    }
+}
+
+/// The one id that is `wanted` or starts with it.
+fn unique(wanted: &str, ids: impl Iterator<Item = Uuid>, kind: &str) -> anyhow::Result<Uuid> {
+    let matches: Vec<Uuid> = ids.filter(|id| id.to_string().starts_with(wanted)).collect();
+    match matches.as_slice() {
+        [one] => Ok(*one),
+        [] => bail!("no {kind} id starts with '{wanted}'"),
+        _ => bail!("'{wanted}' matches {} {kind}s; give more of the id", matches.len()),
+    }
+}
+
+fn status_name<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_value(value).ok().and_then(|value| value.as_str().map(str::to_string)).unwrap_or_default()
+}
+
+/// `arbor task …`.
+pub async fn task(paths: &Paths, command: TaskCommand) -> anyhow::Result<()> {
+    let mut cli = Cli::connect(paths).await?;
+    match command {
+        TaskCommand::New { title, description, cwd, base, check, setup, workflow } => {
+            let cwd = cwd.canonicalize().with_context(|| format!("{} does not exist", cwd.display()))?;
+            let params = TaskNewParams {
+                title,
+                description,
+                cwd: cwd.display().to_string(),
+                base_branch: base,
+                check_command: check,
+                setup_command: setup,
+                workflow,
+            };
+            let task: Task = cli.client.call(method::TASK_NEW, &params).await?;
+            writeln!(cli.out, "created task {} ({} on {})", task.id, task.title, task.base_branch)?;
+        }
+        TaskCommand::List => {
+            let tasks = cli.tasks().await?;
+            writeln!(cli.out, "{:<8}  {:<9}  {:<40}  PROJECT", "ID", "STATUS", "TITLE")?;
+            for task in &tasks {
+                let title: String = task.title.chars().take(40).collect();
+                writeln!(
+                    cli.out,
+                    "{:<8}  {:<9}  {:<40}  {}",
+                    &task.id.to_string()[..8],
+                    status_name(&task.status),
+                    title,
+                    task.project
+                )?;
+            }
+            writeln!(cli.out, "{} tasks", tasks.len())?;
+        }
+        TaskCommand::Show { id } => {
+            let task_id = cli.resolve_task(&id).await?;
+            let detail: TaskDetail = cli.client.call(method::TASK_GET, &TaskIdParams { task_id }).await?;
+            let task = &detail.task;
+            writeln!(
+                cli.out,
+                "task      {}\ntitle     {}\nstatus    {}\nproject   {} (base {})",
+                task.id,
+                task.title,
+                status_name(&task.status),
+                task.project,
+                task.base_branch
+            )?;
+            writeln!(cli.out, "check     {}", task.check_command.as_deref().unwrap_or("(none)"))?;
+            for trial in &detail.trials {
+                let session = trial.sessions.last();
+                writeln!(
+                    cli.out,
+                    "trial {}  {:<9} {:<10} {}  session {}",
+                    trial.trial.number,
+                    status_name(&trial.trial.status),
+                    trial.trial.agent,
+                    &trial.trial.id.to_string()[..8],
+                    session.map(|session| session.id.to_string()[..8].to_string()).unwrap_or_default()
+                )?;
+            }
+        }
+    }
+    let _ = cli.client.shutdown().await;
+    Ok(())
+}
+
+/// `arbor trial …`.
+pub async fn trial(paths: &Paths, command: TrialCommand) -> anyhow::Result<()> {
+    let mut cli = Cli::connect(paths).await?;
+    match command {
+        TrialCommand::New { task, agent, profile, prompt, script } => {
+            let task_id = cli.resolve_task(&task).await?;
+            let script = match script {
+                Some(path) => {
+                    Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?)
+                }
+                None => None,
+            };
+            let config = script.map(|script| SessionConfig { script: Some(script), ..SessionConfig::default() });
+            let mut trials: Vec<TrialSpec> = agent
+                .into_iter()
+                .map(|agent| TrialSpec {
+                    agent: Some(agent),
+                    prompt: prompt.clone(),
+                    config: config.clone(),
+                    ..TrialSpec::default()
+                })
+                .collect();
+            trials.extend(profile.into_iter().map(|profile| TrialSpec {
+                profile: Some(profile),
+                prompt: prompt.clone(),
+                ..TrialSpec::default()
+            }));
+            if trials.is_empty() {
+                bail!("give at least one --agent or --profile");
+            }
+            let result: TrialNewResult =
+                cli.client.call(method::TRIAL_NEW, &TrialNewParams { task_id, trials }).await?;
+            for trial in result.trials {
+                let branch = trial.sessions.first().and_then(|session| session.branch.clone()).unwrap_or_default();
+                writeln!(
+                    cli.out,
+                    "started trial {} ({}) {} on {branch}",
+                    trial.trial.number, trial.trial.agent, trial.trial.id
+                )?;
+            }
+        }
+        TrialCommand::Compare { task } => {
+            let task_id = cli.resolve_task(&task).await?;
+            let compare: CompareResult = cli.client.call(method::TRIAL_COMPARE, &TaskIdParams { task_id }).await?;
+            writeln!(
+                cli.out,
+                "{:>5}  {:<9}  {:<10}  {:>5}  {:>6}  {:>6}  {:>8}  {:>9}  {:>8}  CHECK",
+                "TRIAL", "STATUS", "AGENT", "FILES", "+LINES", "-LINES", "TOKENS", "COST", "TIME"
+            )?;
+            for row in &compare.rows {
+                let check = row.check.as_ref().map_or("-".to_string(), |check| {
+                    format!("{} ({})", if check.passed { "pass" } else { "FAIL" }, check.summary)
+                });
+                writeln!(
+                    cli.out,
+                    "{:>5}  {:<9}  {:<10}  {:>5}  {:>6}  {:>6}  {:>8}  {:>9}  {:>7.1}s  {check}",
+                    row.number,
+                    status_name(&row.status),
+                    row.agent,
+                    row.files_changed,
+                    row.additions,
+                    row.deletions,
+                    row.usage.input_tokens + row.usage.output_tokens,
+                    format!("${:.4}", row.usage.cost_usd),
+                    row.wall_time_ms as f64 / 1000.0
+                )?;
+            }
+            for shared in &compare.shared_files {
+                let trials: Vec<String> = shared.trials.iter().map(u32::to_string).collect();
+                writeln!(cli.out, "changed by trials {}: {}", trials.join(", "), shared.path)?;
+            }
+        }
+        TrialCommand::Check { trial } => {
+            let trial_id = cli.resolve_trial(&trial).await?;
+            let result: CheckResult = cli.client.call(method::TRIAL_CHECK, &TrialIdParams { trial_id }).await?;
+            let verdict = if result.passed { "passed" } else { "FAILED" };
+            writeln!(cli.out, "check {verdict} in {:.1} s: {}", result.duration_ms as f64 / 1000.0, result.summary)?;
+        }
+        TrialCommand::Promote { trial, squash } => {
+            let trial_id = cli.resolve_trial(&trial).await?;
+            let strategy = Some(if squash { MergeStrategy::Squash } else { MergeStrategy::Merge });
+            let result: PromoteResult =
+                cli.client.call(method::TRIAL_PROMOTE, &PromoteParams { trial_id, strategy, message: None }).await?;
+            if result.merge.merged {
+                writeln!(
+                    cli.out,
+                    "promoted into {} as {}; {} other trials abandoned (branches kept)",
+                    result.merge.base_branch,
+                    result.merge.commit.unwrap_or_default(),
+                    result.abandoned.len()
+                )?;
+            } else {
+                writeln!(cli.out, "not merged: conflicts in {}", result.merge.conflicts.join(", "))?;
+            }
+        }
+    }
+    let _ = cli.client.shutdown().await;
+    Ok(())
 }
 
 /// Ends of a turn that `--wait` stops at.

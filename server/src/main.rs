@@ -45,6 +45,12 @@ enum Command {
     /// Work with sessions through the daemon.
     #[command(subcommand)]
     Session(cli::SessionCommand),
+    /// Work with tasks through the daemon.
+    #[command(subcommand)]
+    Task(cli::TaskCommand),
+    /// Work with a task's trials through the daemon.
+    #[command(subcommand)]
+    Trial(cli::TrialCommand),
     /// The built-in scripted agent (started by Arbor itself; speaks ACP on stdio).
     #[command(hide = true)]
     ScriptedAgent {
@@ -102,6 +108,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::Session(command) => {
             init_logging("warn");
             cli::session(&paths, command).await
+        }
+        Command::Task(command) => {
+            init_logging("warn");
+            cli::task(&paths, command).await
+        }
+        Command::Trial(command) => {
+            init_logging("warn");
+            cli::trial(&paths, command).await
         }
         Command::ScriptedAgent { state_dir, script } => {
             agents::scripted::agent::run(state_dir, script).await.context("scripted agent failed")

@@ -92,3 +92,60 @@ async fn the_demo_shows_a_whole_session_and_where_its_data_lives() {
     );
     assert!(dir.join("data/arbor.db").exists());
 }
+
+#[tokio::test]
+async fn task_and_trial_commands_work_through_the_daemon() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    env.commit_files(
+        &repo,
+        &[("check.sh", "grep -q 42 answer.txt && echo '1 passed' || { echo '1 failed'; exit 1; }\n")],
+        "check",
+    );
+    let script = env.root.join("answer.script");
+    std::fs::write(&script, "write answer.txt <<END\n42\nEND\nusage input=10 output=5 cost=0.01").unwrap();
+    let repo_arg = repo.display().to_string();
+
+    let created =
+        arbor(&env, &["task", "new", "--title", "Answer it", "--cwd", &repo_arg, "--check", "sh check.sh"]).await;
+    let task_id = created.split_whitespace().nth(2).unwrap().to_string();
+    let started = arbor(
+        &env,
+        &[
+            "trial",
+            "new",
+            &task_id[..8],
+            "--agent",
+            "scripted",
+            "--agent",
+            "scripted",
+            "--script",
+            &script.display().to_string(),
+        ],
+    )
+    .await;
+    assert_eq!(started.lines().filter(|line| line.starts_with("started trial")).count(), 2, "{started}");
+    let trial_id = started.lines().next().unwrap().split_whitespace().nth(4).unwrap().to_string();
+
+    let deadline = tokio::time::Instant::now() + arbor_tests::WAIT;
+    loop {
+        let shown = arbor(&env, &["task", "show", &task_id]).await;
+        if shown.contains("status    done") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{shown}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let checked = arbor(&env, &["trial", "check", &trial_id[..8]]).await;
+    assert!(checked.contains("check passed") && checked.contains("1 passed"), "{checked}");
+    let compared = arbor(&env, &["trial", "compare", &task_id]).await;
+    assert!(
+        compared.contains("pass (1 passed)") && compared.contains("changed by trials 1, 2: answer.txt"),
+        "{compared}"
+    );
+    let promoted = arbor(&env, &["trial", "promote", &trial_id, "--squash"]).await;
+    assert!(promoted.contains("promoted into main") && promoted.contains("1 other trials abandoned"), "{promoted}");
+    assert_eq!(std::fs::read_to_string(repo.join("answer.txt")).unwrap(), "42\n");
+    let listed = arbor(&env, &["task", "list"]).await;
+    assert!(listed.contains("promoted") && listed.contains("Answer it"), "{listed}");
+}
