@@ -187,8 +187,17 @@ async fn three_trials_run_are_checked_compared_and_one_is_promoted() {
 
 #[tokio::test]
 async fn a_limit_of_two_runs_five_sessions_two_at_a_time_in_order() {
+    five_sessions_under_a_limit_of_two(json!({ "limits": { "maxRunning": 2 } })).await;
+}
+
+#[tokio::test]
+async fn a_per_agent_limit_holds_like_the_overall_one() {
+    five_sessions_under_a_limit_of_two(json!({ "limits": { "maxRunning": 10, "perAgent": { "scripted": 2 } } })).await;
+}
+
+async fn five_sessions_under_a_limit_of_two(config: serde_json::Value) {
     let env = TestEnv::new();
-    env.write_config(json!({ "limits": { "maxRunning": 2 } }));
+    env.write_config(config);
     let repo = env.repo("repo");
     let mut server = env.standalone().await;
     let client = &mut server.client;
