@@ -17,23 +17,18 @@ use arbor_protocol::{
     AgentInfo, PermissionOption, PlanEntry, SessionEvent, StopReason, ToolCallContent, ToolCallStatus, ToolKind, Usage,
 };
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
-use super::process::ProcessGroup;
+use super::stdio::{AgentPipes, Line, describe_exit, preview, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
 
 /// ACP protocol version this client speaks.
 const ACP_PROTOCOL_VERSION: u64 = 1;
-/// Lines of the agent's stderr kept for error events.
-const STDERR_TAIL_LINES: usize = 30;
 /// Bound of the channels between the driver and the session actor.
 const CHANNEL_CAPACITY: usize = 256;
 /// Wait before retrying a rate-limited turn when the agent gives no time.
 const DEFAULT_RETRY_AFTER_SECS: u64 = 30;
-/// Longest line accepted from an agent; a longer one is reported and skipped.
-const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Builds the agent's command line for a session.
 pub type Launcher = Box<dyn Fn(&StartSpec) -> Result<Command, AgentError> + Send + Sync>;
@@ -157,27 +152,13 @@ impl Connection {
 }
 
 /// Wires up the child's pipes, runs the handshake and starts the driver loop.
-async fn start_connection(mut child: Child, spec: StartSpec) -> Result<AgentHandle, AgentError> {
-    let process_group = ProcessGroup::register(child.id().unwrap_or_default());
-    let stdin = child.stdin.take().expect("stdin is piped");
-    let stdout = child.stdout.take().expect("stdout is piped");
-    let stderr = child.stderr.take().expect("stderr is piped");
-
-    let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-    tokio::spawn(capture_stderr(stderr, spec.log_path.clone(), stderr_tail.clone()));
-
-    let (stdin_tx, stdin_rx) = mpsc::channel(CHANNEL_CAPACITY);
-    tokio::spawn(write_stdin(stdin, stdin_rx));
-
+async fn start_connection(child: Child, spec: StartSpec) -> Result<AgentHandle, AgentError> {
+    let pipes = AgentPipes::start(child, spec.log_path.clone());
     let (incoming_tx, mut incoming_rx) = mpsc::channel(CHANNEL_CAPACITY);
-    tokio::spawn(read_stdout(stdout, incoming_tx));
-
-    let connection = Connection { stdin: stdin_tx, next_id: Arc::new(1.into()) };
-    let (exit_tx, exit_rx) = oneshot::channel();
-    tokio::spawn(async move {
-        let status = child.wait().await;
-        let _ = exit_tx.send(status);
-    });
+    tokio::spawn(route_lines(pipes.lines, incoming_tx));
+    let connection = Connection { stdin: pipes.stdin, next_id: Arc::new(1.into()) };
+    let process_group = pipes.group;
+    let stderr_tail = pipes.stderr_tail;
 
     let handshake = tokio::time::timeout(spec.startup_timeout, handshake(&connection, &mut incoming_rx, &spec))
         .await
@@ -186,11 +167,8 @@ async fn start_connection(mut child: Child, spec: StartSpec) -> Result<AgentHand
         Ok(id) => id,
         Err(error) => {
             process_group.terminate(Duration::from_secs(2)).await;
-            let tail = tail_text(&stderr_tail);
             return Err(match error {
-                AgentError::Handshake(message) if !tail.is_empty() => {
-                    AgentError::Handshake(format!("{message}\nagent stderr:\n{tail}"))
-                }
+                AgentError::Handshake(message) => AgentError::Handshake(with_stderr(message, &stderr_tail)),
                 other => other,
             });
         }
@@ -211,7 +189,7 @@ async fn start_connection(mut child: Child, spec: StartSpec) -> Result<AgentHand
         turn_request: None,
         stderr_tail,
     };
-    tokio::spawn(driver.run(commands_rx, incoming_rx, exit_rx));
+    tokio::spawn(driver.run(commands_rx, incoming_rx, pipes.exit));
     Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group })
 }
 
@@ -310,14 +288,8 @@ impl DriverLoop {
                     while let Some(message) = incoming.recv().await {
                         self.handle_incoming(message).await;
                     }
-                    let status = status.unwrap_or_else(|_| Err(std::io::Error::other("the process watcher stopped")));
-                    let (clean, message) = match status {
-                        Ok(status) if status.success() => (true, "the agent exited".to_string()),
-                        Ok(status) => (false, format!("the agent process ended unexpectedly ({status})")),
-                        Err(error) => (false, format!("could not wait for the agent process: {error}")),
-                    };
-                    let tail = tail_text(&self.stderr_tail);
-                    let message = if tail.is_empty() { message } else { format!("{message}\nagent stderr:\n{tail}") };
+                    let (clean, message) = describe_exit(status);
+                    let message = with_stderr(message, &self.stderr_tail);
                     let _ = self.outputs.send(AgentOutput::Exited { clean, message }).await;
                     return;
                 }
@@ -637,67 +609,23 @@ fn usage_from_acp(usage: &Value) -> Usage {
     }
 }
 
-fn preview(line: &str) -> String {
-    const LIMIT: usize = 200;
-    if line.len() <= LIMIT {
-        return line.to_string();
-    }
-    let mut end = LIMIT;
-    while !line.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &line[..end])
-}
-
-fn tail_text(tail: &Mutex<VecDeque<String>>) -> String {
-    tail.lock().expect("stderr tail poisoned").iter().cloned().collect::<Vec<_>>().join("\n")
-}
-
-async fn write_stdin(mut stdin: tokio::process::ChildStdin, mut lines: mpsc::Receiver<String>) {
-    while let Some(mut line) = lines.recv().await {
-        line.push('\n');
-        if stdin.write_all(line.as_bytes()).await.is_err() || stdin.flush().await.is_err() {
-            return;
-        }
-    }
-}
-
-async fn read_stdout(stdout: tokio::process::ChildStdout, incoming: mpsc::Sender<Incoming>) {
-    let mut reader = BufReader::new(stdout);
-    let mut buffer = Vec::new();
-    loop {
-        buffer.clear();
-        let read = (&mut reader).take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buffer).await;
-        match read {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        if buffer.len() > MAX_LINE_BYTES {
-            let _ = incoming.send(Incoming::Malformed(format!("(a line longer than {MAX_LINE_BYTES} bytes)"))).await;
-            // Skip the rest of the oversized line.
-            let mut rest = Vec::new();
-            if reader.read_until(b'\n', &mut rest).await.is_err() {
-                break;
-            }
-            continue;
-        }
-        let line = String::from_utf8_lossy(&buffer);
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let message = match serde_json::from_str::<Value>(line) {
-            Ok(message @ Value::Object(_)) => message,
-            _ => {
-                let _ = incoming.send(Incoming::Malformed(line.to_string())).await;
+/// Sorts stdout lines into JSON-RPC responses, requests and notifications, in order.
+async fn route_lines(mut lines: mpsc::Receiver<Line>, incoming: mpsc::Sender<Incoming>) {
+    while let Some(line) = lines.recv().await {
+        let message = match line {
+            Line::Json(message) => message,
+            Line::Malformed(text) => {
+                if incoming.send(Incoming::Malformed(text)).await.is_err() {
+                    return;
+                }
                 continue;
             }
         };
         let method = message["method"].as_str().map(str::to_string);
         let id = message.get("id").cloned();
         let routed = match (method, id) {
-            (Some(method), Some(id)) => Some(Incoming::Request { id, method, params: message["params"].clone() }),
-            (Some(method), None) => Some(Incoming::Notification { method, params: message["params"].clone() }),
+            (Some(method), Some(id)) => Incoming::Request { id, method, params: message["params"].clone() },
+            (Some(method), None) => Incoming::Notification { method, params: message["params"].clone() },
             (None, Some(id)) => match id.as_u64() {
                 Some(id) => {
                     let result = match message.get("error") {
@@ -707,35 +635,15 @@ async fn read_stdout(stdout: tokio::process::ChildStdout, incoming: mpsc::Sender
                         }),
                         None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
                     };
-                    Some(Incoming::Response { id, result })
+                    Incoming::Response { id, result }
                 }
-                None => Some(Incoming::Malformed(line.to_string())),
+                None => Incoming::Malformed(message.to_string()),
             },
-            (None, None) => Some(Incoming::Malformed(line.to_string())),
+            (None, None) => Incoming::Malformed(message.to_string()),
         };
-        if let Some(routed) = routed
-            && incoming.send(routed).await.is_err()
-        {
-            break;
+        if incoming.send(routed).await.is_err() {
+            return;
         }
-    }
-}
-
-async fn capture_stderr(stderr: tokio::process::ChildStderr, log_path: PathBuf, tail: Arc<Mutex<VecDeque<String>>>) {
-    if let Some(parent) = log_path.parent() {
-        let _ = tokio::fs::create_dir_all(parent).await;
-    }
-    let mut log = tokio::fs::OpenOptions::new().create(true).append(true).open(&log_path).await.ok();
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(file) = log.as_mut() {
-            let _ = file.write_all(format!("{line}\n").as_bytes()).await;
-        }
-        let mut tail = tail.lock().expect("stderr tail poisoned");
-        if tail.len() == STDERR_TAIL_LINES {
-            tail.pop_front();
-        }
-        tail.push_back(line);
     }
 }
 

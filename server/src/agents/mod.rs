@@ -8,6 +8,7 @@
 pub mod acp;
 pub mod process;
 pub mod scripted;
+pub mod stdio;
 
 use std::future::Future;
 use std::path::PathBuf;
