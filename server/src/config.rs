@@ -41,6 +41,31 @@ impl Default for Limits {
     }
 }
 
+/// Where to find a built-in agent's CLI and what to add to its environment.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentOverride {
+    /// The CLI's path (default: found on PATH).
+    #[serde(default)]
+    pub command: Option<PathBuf>,
+    /// Extra environment variables for the agent.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
+/// An agent that speaks the Agent Client Protocol, added by command line.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AcpAgentConfig {
+    /// Display name.
+    pub name: String,
+    /// Program and arguments, such as `["opencode", "acp"]`.
+    pub command: Vec<String>,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -51,6 +76,12 @@ pub struct Config {
     /// Agent profiles by name.
     #[serde(default)]
     pub profiles: BTreeMap<String, AgentProfile>,
+    /// Settings of the built-in agents (`claude`, `codex`, `gemini`) by id.
+    #[serde(default)]
+    pub agents: BTreeMap<String, AgentOverride>,
+    /// More agents speaking the Agent Client Protocol, by id.
+    #[serde(default)]
+    pub acp_agents: BTreeMap<String, AcpAgentConfig>,
 }
 
 impl Config {

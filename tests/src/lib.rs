@@ -2,6 +2,7 @@
 //! binary started over stdio or as a daemon on its socket, and a protocol client with helpers to
 //! wait for what a user would see.
 
+pub mod agents;
 pub mod mock_api;
 
 use std::path::{Path, PathBuf};

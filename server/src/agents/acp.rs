@@ -14,12 +14,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arbor_protocol::{
-    AgentInfo, PermissionOption, PlanEntry, SessionEvent, StopReason, ToolCallContent, ToolCallStatus, ToolKind, Usage,
+    AgentCapabilities, AgentInfo, PermissionOption, PlanEntry, SessionEvent, StopReason, ToolCallContent, ToolCallStatus, ToolKind, Usage,
 };
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
+use super::discovery::{Version, agent_env, find_program};
+use super::process::GroupSlot;
+use crate::config::AcpAgentConfig;
 use super::stdio::{AgentPipes, Line, describe_exit, preview, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
 
@@ -36,19 +39,29 @@ pub type Launcher = Box<dyn Fn(&StartSpec) -> Result<Command, AgentError> + Send
 /// A driver for one ACP agent command.
 pub struct AcpDriver {
     info: AgentInfo,
+    version: Version,
     launcher: Arc<Launcher>,
 }
 
 impl AcpDriver {
     /// A driver reporting `info` and starting agents with `launcher`.
     pub fn new(info: AgentInfo, launcher: Launcher) -> Self {
-        Self { info, launcher: Arc::new(launcher) }
+        Self { info, version: Version::default(), launcher: Arc::new(launcher) }
+    }
+
+    /// Like [`AcpDriver::new`], with the agent's version learned in the background.
+    pub fn with_version(info: AgentInfo, version: Version, launcher: Launcher) -> Self {
+        Self { info, version, launcher: Arc::new(launcher) }
     }
 }
 
 impl AgentDriver for AcpDriver {
     fn info(&self) -> AgentInfo {
-        self.info.clone()
+        let mut info = self.info.clone();
+        if let Some(version) = self.version.get() {
+            info.version = Some(version);
+        }
+        info
     }
 
     fn start(&self, spec: StartSpec) -> StartFuture {
@@ -67,6 +80,43 @@ impl AgentDriver for AcpDriver {
             start_connection(child, spec).await
         })
     }
+}
+
+/// A driver for an ACP agent from the config file's `acpAgents`.
+pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
+    let program = agent.command.first().and_then(|program| find_program(program, Path::new(program).is_absolute().then(|| Path::new(program))));
+    let version = program.as_deref().map(Version::probe).unwrap_or_default();
+    let info = AgentInfo {
+        id: id.to_string(),
+        name: agent.name.clone(),
+        description: format!("{} over the Agent Client Protocol ({})", agent.name, agent.command.join(" ")),
+        available: program.is_some(),
+        version: None,
+        install_hint: Some(format!("`{}` was not found on PATH; install it or fix acpAgents.{id}.command in the config file", agent.command.first().map(String::as_str).unwrap_or(""))),
+        capabilities: AgentCapabilities {
+            persistent_process: true,
+            resume: true,
+            interrupt: true,
+            fork: false,
+            permissions: true,
+            thinking: true,
+            usage: true,
+        },
+        models: Vec::new(),
+    };
+    let (arguments, env) = (agent.command.iter().skip(1).cloned().collect::<Vec<_>>(), agent.env.clone());
+    let agent_id = id.to_string();
+    AcpDriver::with_version(
+        info,
+        version,
+        // ACP has no standard way to choose a model; agents take it from their own config.
+        Box::new(move |_spec: &StartSpec| {
+            let program = program.clone().ok_or_else(|| AgentError::Unavailable { agent: agent_id.clone(), hint: "its command was not found".into() })?;
+            let mut command = Command::new(program);
+            command.args(&arguments).env_clear().envs(agent_env(&env));
+            Ok(command)
+        }),
+    )
 }
 
 /// A JSON-RPC error from the agent.
@@ -190,7 +240,7 @@ async fn start_connection(child: Child, spec: StartSpec) -> Result<AgentHandle, 
         stderr_tail,
     };
     tokio::spawn(driver.run(commands_rx, incoming_rx, pipes.exit));
-    Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group })
+    Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: GroupSlot::with(process_group) })
 }
 
 /// `initialize`, then `session/new` or `session/load`; returns the agent's session id.

@@ -6,6 +6,8 @@
 //! handle; the driver's task owns the process.
 
 pub mod acp;
+pub mod claude;
+pub mod discovery;
 pub mod process;
 pub mod scripted;
 pub mod stdio;
@@ -19,6 +21,7 @@ use arbor_protocol::{AgentInfo, SessionConfig, SessionEvent, StopReason, Usage};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use crate::config::Config;
 use crate::paths::Paths;
 
 /// Errors of starting or talking to an agent.
@@ -95,8 +98,8 @@ pub struct AgentHandle {
     pub commands: mpsc::Sender<AgentCommand>,
     /// Outputs of the driver.
     pub outputs: mpsc::Receiver<AgentOutput>,
-    /// The agent's process group, ended as a whole on stop.
-    pub process_group: process::ProcessGroup,
+    /// The agent's process group (if a process runs now), ended as a whole on stop.
+    pub process_group: process::GroupSlot,
 }
 
 /// Future returned by [`AgentDriver::start`].
@@ -118,9 +121,17 @@ pub struct AgentRegistry {
 }
 
 impl AgentRegistry {
-    /// The drivers available to a server using `paths`.
-    pub fn new(paths: &Paths) -> Self {
-        Self { drivers: vec![Arc::new(scripted::driver(paths))] }
+    /// The drivers of a server using `paths` and `config`: the scripted agent, the built-in CLI
+    /// drivers (available when their CLI is found) and the configured ACP agents.
+    pub fn new(paths: &Paths, config: &Config) -> Self {
+        let overrides = |id: &str| config.agents.get(id).cloned().unwrap_or_default();
+        let claude = overrides(claude::AGENT_ID);
+        let mut drivers: Vec<Arc<dyn AgentDriver>> =
+            vec![Arc::new(scripted::driver(paths)), Arc::new(claude::ClaudeDriver::new(claude.command.as_deref(), claude.env))];
+        for (id, agent) in &config.acp_agents {
+            drivers.push(Arc::new(acp::configured(id, agent)));
+        }
+        Self { drivers }
     }
 
     /// Every agent's info.

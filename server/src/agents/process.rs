@@ -55,6 +55,30 @@ impl ProcessGroup {
     }
 }
 
+/// The process group an agent currently runs in: fixed for a persistent agent, replaced each
+/// turn for an agent that runs one process per turn.
+#[derive(Debug, Clone, Default)]
+pub struct GroupSlot(std::sync::Arc<Mutex<Option<ProcessGroup>>>);
+
+impl GroupSlot {
+    /// A slot holding `group`.
+    pub fn with(group: ProcessGroup) -> Self {
+        let slot = GroupSlot::default();
+        slot.set(Some(group));
+        slot
+    }
+
+    /// Records the group now running (None when nothing runs).
+    pub fn set(&self, group: Option<ProcessGroup>) {
+        *self.0.lock().expect("group slot poisoned") = group;
+    }
+
+    /// The group now running, if any.
+    pub fn get(&self) -> Option<ProcessGroup> {
+        *self.0.lock().expect("group slot poisoned")
+    }
+}
+
 /// Kills every agent process group still registered. Called last on server shutdown, after the
 /// sessions were asked to stop, as a guarantee that no agent is orphaned.
 pub fn kill_all_groups() {

@@ -43,16 +43,20 @@ pub struct AgentPipes {
 }
 
 impl AgentPipes {
-    /// Wires up a child spawned with piped stdin, stdout and stderr in its own process group.
+    /// Wires up a child spawned with piped stdout and stderr (and stdin, unless it runs with stdin
+    /// closed) in its own process group.
     pub fn start(mut child: Child, log_path: PathBuf) -> AgentPipes {
         let group = ProcessGroup::register(child.id().unwrap_or_default());
-        let stdin = child.stdin.take().expect("stdin is piped");
+        let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         tokio::spawn(capture_stderr(stderr, log_path, stderr_tail.clone()));
         let (stdin_tx, stdin_rx) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(write_stdin(stdin, stdin_rx));
+        // An agent run with stdin closed (one process per turn) gets nothing written to it.
+        if let Some(stdin) = stdin {
+            tokio::spawn(write_stdin(stdin, stdin_rx));
+        }
         let (lines_tx, lines) = mpsc::channel(CHANNEL_CAPACITY);
         tokio::spawn(read_stdout(stdout, lines_tx));
         let (exit_tx, exit) = oneshot::channel();

@@ -62,7 +62,7 @@ impl Service {
             tracing::warn!(session = %session.id, "session was live when the server last stopped; marked dead");
         }
         let config = Config::load(&paths.config_file)?;
-        let agents = AgentRegistry::new(&paths);
+        let agents = AgentRegistry::new(&paths, &config);
         let sessions = SessionManager::start(store.clone(), paths.clone(), agents.clone(), config.limits.clone());
         let restoring = sessions.clone();
         tokio::spawn(async move {

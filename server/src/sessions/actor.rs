@@ -557,9 +557,11 @@ impl SessionActor {
             if ending.status == SessionStatus::Stopped {
                 self.set_status(SessionStatus::Stopping, None, ending.reason.clone()).await;
             }
-            let group = agent.process_group;
+            let group = agent.process_group.get();
             drop(agent);
-            group.terminate(STOP_GRACE).await;
+            if let Some(group) = group {
+                group.terminate(STOP_GRACE).await;
+            }
         }
         for request_id in std::mem::take(&mut self.pending_permissions) {
             self.emit(SessionEvent::PermissionResolved { request_id, option_id: None }).await;

@@ -13,7 +13,7 @@ async fn main() {
     let input: serde_json::Value = serde_json::from_str(&std::env::args().nth(2).unwrap_or_else(|| "{}".into())).unwrap();
     let count = Arc::new(AtomicUsize::new(0));
     let mock = MockApi::start(Arc::new(move |request| {
-        eprintln!("== {} {}\n{}", request.method, request.path, serde_json::to_string(&request.body).unwrap_or_default().chars().take(6000).collect::<String>());
+        eprintln!("== {} {}\n{}", request.method, request.path, serde_json::to_string(&request.body).unwrap_or_default());
         if count.fetch_add(1, Ordering::SeqCst) == 0 { Reply::tool(&tool, input.clone()) } else { Reply::text("All done here.") }
     }))
     .await;

@@ -1,0 +1,90 @@
+//! Finding agent CLIs and their versions, and the environment agents run with.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// How long `--version` may take.
+const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The program `name` on PATH, or `configured` when given and executable.
+pub fn find_program(name: &str, configured: Option<&Path>) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &Path| path.metadata().is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0);
+    if let Some(path) = configured {
+        return executable(path).then(|| path.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| executable(candidate))
+}
+
+/// A version learned in the background, so start-up never waits for an agent CLI.
+#[derive(Clone, Default)]
+pub struct Version(Arc<Mutex<Option<String>>>);
+
+impl Version {
+    /// Starts `program --version` on a thread; the first line of its output becomes the version.
+    pub fn probe(program: &Path) -> Version {
+        let version = Version::default();
+        let slot = version.0.clone();
+        let program = program.to_path_buf();
+        std::thread::spawn(move || {
+            let child = std::process::Command::new(&program)
+                .arg("--version")
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::null())
+                .env("NO_COLOR", "1")
+                .spawn();
+            let Ok(child) = child else { return };
+            let (done, wait) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = done.send(child.wait_with_output());
+            });
+            if let Ok(Ok(output)) = wait.recv_timeout(VERSION_TIMEOUT) {
+                let text = String::from_utf8_lossy(&output.stdout);
+                if let Some(line) = text.lines().find(|line| !line.trim().is_empty()) {
+                    *slot.lock().expect("version poisoned") = Some(line.trim().to_string());
+                }
+            }
+        });
+        version
+    }
+
+    /// The version, once known.
+    pub fn get(&self) -> Option<String> {
+        self.0.lock().expect("version poisoned").clone()
+    }
+}
+
+/// The environment an agent runs with: the server's, minus Arbor's own variables (which may hold
+/// tokens meant for Arbor only), plus the agent's configured extras.
+pub fn agent_env(extra: &BTreeMap<String, String>) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = std::env::vars().filter(|(name, _)| !name.starts_with("ARBOR_")).collect();
+    env.extend(extra.iter().map(|(name, value)| (name.clone(), value.clone())));
+    env
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arbor_variables_are_not_passed_to_agents() {
+        // SAFETY: this test sets a variable only it reads.
+        unsafe { std::env::set_var("ARBOR_TEST_SECRET", "token") };
+        let extra = BTreeMap::from([("AGENT_SETTING".to_string(), "1".to_string())]);
+        let env = agent_env(&extra);
+        assert!(!env.iter().any(|(name, _)| name == "ARBOR_TEST_SECRET"));
+        assert!(env.contains(&("AGENT_SETTING".to_string(), "1".to_string())));
+    }
+
+    #[test]
+    fn programs_are_found_on_path_or_where_configured() {
+        assert!(find_program("sh", None).is_some());
+        assert!(find_program("surely-not-an-agent-cli", None).is_none());
+        assert_eq!(find_program("ignored", Some(Path::new("/bin/sh"))), Some(PathBuf::from("/bin/sh")));
+        assert_eq!(find_program("ignored", Some(Path::new("/nonexistent/claude"))), None);
+    }
+}

@@ -1,0 +1,163 @@
+//! Running the real agent CLIs in tests: where the installed CLIs are, the offline settings each
+//! needs against the mock model API, and a responder that plays a conversation by looking at
+//! what each request asks for.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::TestEnv;
+use crate::mock_api::{Block, Reply, Request, Responder};
+
+/// The directory holding the installed CLIs (`node_modules/.bin`): `$ARBOR_AGENT_CLIS`, or
+/// `.ci-cache/agents/node_modules/.bin` in the workspace (where `scripts/install-agents` puts
+/// them). Tests fail with a clear message when a CLI is missing: they must not pass by skipping.
+pub fn cli(name: &str) -> PathBuf {
+    let dir = match std::env::var_os("ARBOR_AGENT_CLIS") {
+        Some(dir) => PathBuf::from(dir),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci-cache/agents/node_modules/.bin"),
+    };
+    let path = dir.join(name);
+    assert!(path.exists(), "the {name} CLI is not installed at {}; run scripts/install-agents first", path.display());
+    path
+}
+
+/// The text of the newest user turn of a request, and whether it carries tool results, for each
+/// API's request shape.
+pub fn last_user_turn(request: &Request) -> (String, bool) {
+    let body = &request.body;
+    if let Some(messages) = body["messages"].as_array() {
+        // Anthropic: content is a string or a list of blocks.
+        let Some(last) = messages.iter().rev().find(|message| message["role"] == "user") else { return (String::new(), false) };
+        return match &last["content"] {
+            Value::String(text) => (text.clone(), false),
+            Value::Array(blocks) => {
+                // Claude Code may put a new prompt in the same message as the last tool result:
+                // only what follows the last tool result counts.
+                let after = blocks.iter().rposition(|block| block["type"] == "tool_result").map_or(0, |index| index + 1);
+                let text = blocks[after..].iter().filter_map(|block| block["text"].as_str()).collect::<Vec<_>>().join("\n");
+                (text, after == blocks.len() && after > 0)
+            }
+            _ => (String::new(), false),
+        };
+    }
+    if let Some(input) = body["input"].as_array() {
+        // OpenAI Responses: items; a function_call_output after the last user message means a tool ran.
+        let last_user = input.iter().rposition(|item| item["role"] == "user");
+        let tool_result = input.iter().skip(last_user.map_or(0, |index| index + 1)).any(|item| {
+            item["type"].as_str().is_some_and(|kind| kind.ends_with("_output"))
+        });
+        let text = last_user
+            .map(|index| input[index]["content"].as_array().into_iter().flatten().filter_map(|part| part["text"].as_str()).collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default();
+        return (text, tool_result);
+    }
+    if let Some(contents) = body["contents"].as_array() {
+        // Gemini: the last content's parts; a functionResponse means a tool ran.
+        let Some(last) = contents.last() else { return (String::new(), false) };
+        let parts = last["parts"].as_array().cloned().unwrap_or_default();
+        let tool_result = parts.iter().any(|part| part.get("functionResponse").is_some());
+        let last_user = contents.iter().rev().find(|content| content["role"] == "user" && content["parts"].as_array().is_some_and(|parts| parts.iter().any(|part| part.get("text").is_some())));
+        let text = last_user
+            .map(|content| content["parts"].as_array().into_iter().flatten().filter_map(|part| part["text"].as_str()).collect::<Vec<_>>().join("\n"))
+            .unwrap_or_default();
+        return (text, tool_result);
+    }
+    (String::new(), false)
+}
+
+/// The first session worktree named anywhere in a request (agents put their working directory
+/// in their system prompt).
+pub fn worktree_in(request: &Request, worktrees: &Path) -> Option<PathBuf> {
+    let text = request.body.to_string();
+    let prefix = worktrees.join("arbor-").display().to_string();
+    let start = text.find(&prefix)?;
+    let rest = &text[start..];
+    let end = rest.find(|character: char| !(character.is_ascii_alphanumeric() || "/-_.".contains(character))).unwrap_or(rest.len());
+    Some(PathBuf::from(&rest[..end]))
+}
+
+/// How the conversation goes, by what the user says:
+/// - after a tool ran: "All done." (or the tool's follow-up text);
+/// - "write <file> <text>": a call of `write_tool` writing `<text>` to `<file>` in the worktree;
+/// - "run <command>": a call of `shell_tool`;
+/// - "slow": a long slow stream (to interrupt);
+/// - "fail": HTTP 500; "limit": HTTP 429;
+/// - anything else: "Echo: <text>".
+pub fn conversation(worktrees: PathBuf, write_tool: fn(&Path, &str) -> (String, Value), shell_tool: fn(&str) -> (String, Value)) -> Responder {
+    // A prompt answered with a tool call is not answered with another: when a CLI repeats the
+    // prompt beside a refused tool's result, the conversation moves on.
+    let tool_prompts = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    Arc::new(move |request: &Request| {
+        let (text, tool_result) = last_user_turn(request);
+        let said = text.lines().filter(|line| !line.trim().is_empty() && !line.contains("system-reminder") && !line.starts_with("<")).last().unwrap_or_default().trim().to_string();
+        let repeated = tool_prompts.lock().expect("prompts poisoned").contains(&said);
+        if tool_result || repeated {
+            return Reply::text("All done.");
+        }
+        if said.starts_with("write ") || said.starts_with("run ") {
+            tool_prompts.lock().expect("prompts poisoned").insert(said.clone());
+        }
+        if let Some(rest) = said.strip_prefix("write ") {
+            let (file, content) = rest.split_once(' ').unwrap_or((rest, ""));
+            let worktree = worktree_in(request, &worktrees).unwrap_or_else(|| worktrees.clone());
+            let (name, input) = write_tool(&worktree.join(file), &format!("{content}\n"));
+            return Reply::Turn {
+                blocks: vec![Block::Thinking("I should write the file.".into()), Block::Tool { name, input }],
+                input_tokens: 40,
+                output_tokens: 12,
+                chunk_delay: Duration::ZERO,
+            };
+        }
+        if let Some(command) = said.strip_prefix("run ") {
+            let (name, input) = shell_tool(command);
+            return Reply::tool(&name, input);
+        }
+        match said.as_str() {
+            "slow" => Reply::slow(400, Duration::from_millis(25)),
+            "fail" => Reply::Error { status: 500, message: "the mock model is down".into(), retry_after: None },
+            "limit" => Reply::Error { status: 429, message: "rate limited by the mock".into(), retry_after: Some(1) },
+            _ => Reply::text(&format!("Echo: {said}")),
+        }
+    })
+}
+
+/// Claude Code's Write and Bash tools.
+pub fn claude_write(path: &Path, content: &str) -> (String, Value) {
+    ("Write".into(), json!({ "file_path": path, "content": content }))
+}
+
+/// Claude Code's Bash tool.
+pub fn claude_bash(command: &str) -> (String, Value) {
+    ("Bash".into(), json!({ "command": command, "description": "run a command" }))
+}
+
+impl TestEnv {
+    /// A scratch HOME for an agent CLI, so it never reads or writes the real one.
+    pub fn agent_home(&self, agent: &str) -> PathBuf {
+        let home = self.root.join(format!("home-{agent}"));
+        std::fs::create_dir_all(&home).expect("create agent home");
+        home
+    }
+
+    /// Writes the config file so Arbor runs Claude Code offline against `mock_url`.
+    pub fn configure_claude(&self, mock_url: &str, extra: Value) {
+        let home = self.agent_home("claude");
+        let mut config = json!({
+            "agents": { "claude": { "command": cli("claude"), "env": {
+                "HOME": home, "ANTHROPIC_BASE_URL": mock_url, "ANTHROPIC_API_KEY": "mock-key",
+                "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1",
+                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "IS_SANDBOX": "1", "CLAUDE_CODE_MAX_RETRIES": "0",
+                "CLAUDE_CODE_TMPDIR": home.join("tmp"),
+            } } }
+        });
+        if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
+            for (key, value) in extra {
+                config.insert(key.clone(), value.clone());
+            }
+        }
+        self.write_config(config);
+    }
+}
