@@ -30,14 +30,18 @@ pub fn last_user_turn(request: &Request) -> (String, bool) {
     let body = &request.body;
     if let Some(messages) = body["messages"].as_array() {
         // Anthropic: content is a string or a list of blocks.
-        let Some(last) = messages.iter().rev().find(|message| message["role"] == "user") else { return (String::new(), false) };
+        let Some(last) = messages.iter().rev().find(|message| message["role"] == "user") else {
+            return (String::new(), false);
+        };
         return match &last["content"] {
             Value::String(text) => (text.clone(), false),
             Value::Array(blocks) => {
                 // Claude Code may put a new prompt in the same message as the last tool result:
                 // only what follows the last tool result counts.
-                let after = blocks.iter().rposition(|block| block["type"] == "tool_result").map_or(0, |index| index + 1);
-                let text = blocks[after..].iter().filter_map(|block| block["text"].as_str()).collect::<Vec<_>>().join("\n");
+                let after =
+                    blocks.iter().rposition(|block| block["type"] == "tool_result").map_or(0, |index| index + 1);
+                let text =
+                    blocks[after..].iter().filter_map(|block| block["text"].as_str()).collect::<Vec<_>>().join("\n");
                 (text, after == blocks.len() && after > 0)
             }
             _ => (String::new(), false),
@@ -46,11 +50,20 @@ pub fn last_user_turn(request: &Request) -> (String, bool) {
     if let Some(input) = body["input"].as_array() {
         // OpenAI Responses: items; a function_call_output after the last user message means a tool ran.
         let last_user = input.iter().rposition(|item| item["role"] == "user");
-        let tool_result = input.iter().skip(last_user.map_or(0, |index| index + 1)).any(|item| {
-            item["type"].as_str().is_some_and(|kind| kind.ends_with("_output"))
-        });
+        let tool_result = input
+            .iter()
+            .skip(last_user.map_or(0, |index| index + 1))
+            .any(|item| item["type"].as_str().is_some_and(|kind| kind.ends_with("_output")));
         let text = last_user
-            .map(|index| input[index]["content"].as_array().into_iter().flatten().filter_map(|part| part["text"].as_str()).collect::<Vec<_>>().join("\n"))
+            .map(|index| {
+                input[index]["content"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|part| part["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             .unwrap_or_default();
         return (text, tool_result);
     }
@@ -59,9 +72,20 @@ pub fn last_user_turn(request: &Request) -> (String, bool) {
         let Some(last) = contents.last() else { return (String::new(), false) };
         let parts = last["parts"].as_array().cloned().unwrap_or_default();
         let tool_result = parts.iter().any(|part| part.get("functionResponse").is_some());
-        let last_user = contents.iter().rev().find(|content| content["role"] == "user" && content["parts"].as_array().is_some_and(|parts| parts.iter().any(|part| part.get("text").is_some())));
+        let last_user = contents.iter().rev().find(|content| {
+            content["role"] == "user"
+                && content["parts"].as_array().is_some_and(|parts| parts.iter().any(|part| part.get("text").is_some()))
+        });
         let text = last_user
-            .map(|content| content["parts"].as_array().into_iter().flatten().filter_map(|part| part["text"].as_str()).collect::<Vec<_>>().join("\n"))
+            .map(|content| {
+                content["parts"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|part| part["text"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             .unwrap_or_default();
         return (text, tool_result);
     }
@@ -75,7 +99,9 @@ pub fn worktree_in(request: &Request, worktrees: &Path) -> Option<PathBuf> {
     let prefix = worktrees.join("arbor-").display().to_string();
     let start = text.find(&prefix)?;
     let rest = &text[start..];
-    let end = rest.find(|character: char| !(character.is_ascii_alphanumeric() || "/-_.".contains(character))).unwrap_or(rest.len());
+    let end = rest
+        .find(|character: char| !(character.is_ascii_alphanumeric() || "/-_.".contains(character)))
+        .unwrap_or(rest.len());
     Some(PathBuf::from(&rest[..end]))
 }
 
@@ -86,13 +112,23 @@ pub fn worktree_in(request: &Request, worktrees: &Path) -> Option<PathBuf> {
 /// - "slow": a long slow stream (to interrupt);
 /// - "fail": HTTP 500; "limit": HTTP 429;
 /// - anything else: "Echo: <text>".
-pub fn conversation(worktrees: PathBuf, write_tool: fn(&Path, &str) -> (String, Value), shell_tool: fn(&str) -> (String, Value)) -> Responder {
+pub fn conversation(
+    worktrees: PathBuf,
+    write_tool: fn(&Path, &str) -> (String, Value),
+    shell_tool: fn(&str) -> (String, Value),
+) -> Responder {
     // A prompt answered with a tool call is not answered with another: when a CLI repeats the
     // prompt beside a refused tool's result, the conversation moves on.
     let tool_prompts = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
     Arc::new(move |request: &Request| {
         let (text, tool_result) = last_user_turn(request);
-        let said = text.lines().filter(|line| !line.trim().is_empty() && !line.contains("system-reminder") && !line.starts_with("<")).last().unwrap_or_default().trim().to_string();
+        let said = text
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.contains("system-reminder") && !line.starts_with("<"))
+            .last()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
         let repeated = tool_prompts.lock().expect("prompts poisoned").contains(&said);
         if tool_result || repeated {
             return Reply::text("All done.");
@@ -134,12 +170,69 @@ pub fn claude_bash(command: &str) -> (String, Value) {
     ("Bash".into(), json!({ "command": command, "description": "run a command" }))
 }
 
+/// Codex's apply_patch tool (freeform) adding a file.
+pub fn codex_write(path: &Path, content: &str) -> (String, Value) {
+    let lines: String = content.lines().map(|line| format!("+{line}\n")).collect();
+    (
+        "apply_patch".into(),
+        Value::String(format!("*** Begin Patch\n*** Add File: {}\n{lines}*** End Patch\n", path.display())),
+    )
+}
+
+/// Codex's exec_command tool.
+pub fn codex_shell(command: &str) -> (String, Value) {
+    ("exec_command".into(), json!({ "cmd": command }))
+}
+
+/// Gemini CLI's write_file tool.
+pub fn gemini_write(path: &Path, content: &str) -> (String, Value) {
+    ("write_file".into(), json!({ "file_path": path, "content": content }))
+}
+
+/// Gemini CLI's run_shell_command tool.
+pub fn gemini_shell(command: &str) -> (String, Value) {
+    ("run_shell_command".into(), json!({ "command": command, "description": "run a command" }))
+}
+
 impl TestEnv {
     /// A scratch HOME for an agent CLI, so it never reads or writes the real one.
     pub fn agent_home(&self, agent: &str) -> PathBuf {
         let home = self.root.join(format!("home-{agent}"));
         std::fs::create_dir_all(&home).expect("create agent home");
         home
+    }
+
+    /// Writes the config file so Arbor runs Codex offline against `mock_url`, with its own
+    /// CODEX_HOME holding a mock model provider.
+    pub fn configure_codex(&self, mock_url: &str) {
+        let home = self.agent_home("codex");
+        let codex_home = home.join("codex-home");
+        std::fs::create_dir_all(&codex_home).expect("create CODEX_HOME");
+        let config = format!(
+            "model = \"gpt-5.5\"\nmodel_provider = \"mock\"\napproval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n\
+             check_for_update_on_startup = false\n\n[model_providers.mock]\nname = \"mock\"\nbase_url = \"{mock_url}/v1\"\n\
+             env_key = \"MOCK_KEY\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n\n\
+             [features]\nplugins = false\n"
+        );
+        std::fs::write(codex_home.join("config.toml"), config).expect("write codex config");
+        self.write_config(json!({ "agents": { "codex": { "command": cli("codex"), "env": {
+            "HOME": home, "CODEX_HOME": codex_home, "MOCK_KEY": "mock-key",
+        } } } }));
+    }
+
+    /// Writes the config file so Arbor runs Gemini CLI offline against `mock_url`.
+    pub fn configure_gemini(&self, mock_url: &str) {
+        let home = self.agent_home("gemini");
+        std::fs::create_dir_all(home.join(".gemini")).expect("create .gemini");
+        let settings = json!({
+            "security": { "auth": { "selectedType": "gemini-api-key" }, "folderTrust": { "enabled": false } },
+            "privacy": { "usageStatisticsEnabled": false },
+            "general": { "maxAttempts": 1 },
+        });
+        std::fs::write(home.join(".gemini/settings.json"), settings.to_string()).expect("write gemini settings");
+        self.write_config(json!({ "agents": { "gemini": { "command": cli("gemini"), "env": {
+            "HOME": home, "GOOGLE_GEMINI_BASE_URL": mock_url, "GEMINI_API_KEY": "mock-key", "TMPDIR": home,
+        } } } }));
     }
 
     /// Writes the config file so Arbor runs Claude Code offline against `mock_url`.

@@ -63,7 +63,10 @@ impl Drop for TestEnv {
         if let Some(pid) = self.daemon_pid() {
             terminate(pid);
         }
-        let _ = std::fs::remove_dir_all(&self.root);
+        // ARBOR_KEEP_TEST_DIRS keeps the scratch directory for a look after a failure.
+        if std::env::var_os("ARBOR_KEEP_TEST_DIRS").is_none() {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
     }
 }
 
@@ -320,13 +323,23 @@ impl Client {
     pub async fn wait_event(
         &mut self,
         session_id: uuid::Uuid,
+        predicate: impl FnMut(&SessionEvent) -> bool,
+    ) -> SessionEventNotification {
+        self.wait_event_within(session_id, WAIT, predicate).await
+    }
+
+    /// [`Client::wait_event`] with its own time limit.
+    pub async fn wait_event_within(
+        &mut self,
+        session_id: uuid::Uuid,
+        limit: Duration,
         mut predicate: impl FnMut(&SessionEvent) -> bool,
     ) -> SessionEventNotification {
         if let Some(found) = self.events.iter().find(|event| event.session_id == session_id && predicate(&event.event))
         {
             return found.clone();
         }
-        let deadline = tokio::time::Instant::now() + WAIT;
+        let deadline = tokio::time::Instant::now() + limit;
         loop {
             let notification = tokio::time::timeout_at(deadline, self.notifications.recv())
                 .await
@@ -357,8 +370,13 @@ impl Client {
 
     /// Receives notifications until `session_id`'s turn with `nth` (1-based) turn_ended.
     pub async fn wait_turns(&mut self, session_id: uuid::Uuid, nth: usize) {
+        self.wait_turns_within(session_id, nth, WAIT).await;
+    }
+
+    /// [`Client::wait_turns`] with its own time limit.
+    pub async fn wait_turns_within(&mut self, session_id: uuid::Uuid, nth: usize, limit: Duration) {
         let mut seen = 0;
-        self.wait_event(session_id, |event| {
+        self.wait_event_within(session_id, limit, |event| {
             if matches!(event, SessionEvent::TurnEnded { .. }) {
                 seen += 1;
             }

@@ -46,17 +46,32 @@ pub enum Reply {
 impl Reply {
     /// A quick text reply.
     pub fn text(text: &str) -> Reply {
-        Reply::Turn { blocks: vec![Block::Text(text.to_string())], input_tokens: 20, output_tokens: 10, chunk_delay: Duration::ZERO }
+        Reply::Turn {
+            blocks: vec![Block::Text(text.to_string())],
+            input_tokens: 20,
+            output_tokens: 10,
+            chunk_delay: Duration::ZERO,
+        }
     }
 
     /// A reply that calls one tool.
     pub fn tool(name: &str, input: Value) -> Reply {
-        Reply::Turn { blocks: vec![Block::Tool { name: name.to_string(), input }], input_tokens: 30, output_tokens: 15, chunk_delay: Duration::ZERO }
+        Reply::Turn {
+            blocks: vec![Block::Tool { name: name.to_string(), input }],
+            input_tokens: 30,
+            output_tokens: 15,
+            chunk_delay: Duration::ZERO,
+        }
     }
 
     /// A long text streamed slowly (to be interrupted).
     pub fn slow(words: usize, delay: Duration) -> Reply {
-        Reply::Turn { blocks: vec![Block::Text("slow ".repeat(words))], input_tokens: 20, output_tokens: words as u64, chunk_delay: delay }
+        Reply::Turn {
+            blocks: vec![Block::Text("slow ".repeat(words))],
+            input_tokens: 20,
+            output_tokens: words as u64,
+            chunk_delay: delay,
+        }
     }
 }
 
@@ -92,7 +107,13 @@ impl MockApi {
 
     /// The requests whose path contains `fragment`.
     pub fn requests_to(&self, fragment: &str) -> Vec<Request> {
-        self.requests.lock().expect("requests poisoned").iter().filter(|request| request.path.contains(fragment)).cloned().collect()
+        self.requests
+            .lock()
+            .expect("requests poisoned")
+            .iter()
+            .filter(|request| request.path.contains(fragment))
+            .cloned()
+            .collect()
     }
 }
 
@@ -123,15 +144,23 @@ async fn serve(stream: TcpStream, responder: Responder, recorded: Arc<Mutex<Vec<
                 }
             }
         }
-        let body = if chunked { read_chunked(&mut reader).await? } else {
+        let body = if chunked {
+            read_chunked(&mut reader).await?
+        } else {
             let mut body = vec![0; length];
             reader.read_exact(&mut body).await?;
             body
         };
-        let request = Request { method: method.clone(), path: path.clone(), body: serde_json::from_slice(&body).unwrap_or(Value::Null) };
+        let request = Request {
+            method: method.clone(),
+            path: path.clone(),
+            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+        };
         let stream = reader.get_mut();
         if method == "HEAD" || method == "GET" {
-            stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n{}").await?;
+            stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n{}")
+                .await?;
             continue;
         }
         recorded.lock().expect("requests poisoned").push(request.clone());
@@ -218,11 +247,25 @@ fn anthropic_events(blocks: &[Block], input_tokens: u64, output_tokens: u64) -> 
         match block {
             Block::Text(text) | Block::Thinking(text) => {
                 let thinking = matches!(block, Block::Thinking(_));
-                let start = if thinking { json!({ "type": "thinking", "thinking": "", "signature": "" }) } else { json!({ "type": "text", "text": "" }) };
-                events.push(sse(Some("content_block_start"), json!({ "type": "content_block_start", "index": index, "content_block": start })));
+                let start = if thinking {
+                    json!({ "type": "thinking", "thinking": "", "signature": "" })
+                } else {
+                    json!({ "type": "text", "text": "" })
+                };
+                events.push(sse(
+                    Some("content_block_start"),
+                    json!({ "type": "content_block_start", "index": index, "content_block": start }),
+                ));
                 for piece in pieces(text) {
-                    let delta = if thinking { json!({ "type": "thinking_delta", "thinking": piece }) } else { json!({ "type": "text_delta", "text": piece }) };
-                    events.push(sse(Some("content_block_delta"), json!({ "type": "content_block_delta", "index": index, "delta": delta })));
+                    let delta = if thinking {
+                        json!({ "type": "thinking_delta", "thinking": piece })
+                    } else {
+                        json!({ "type": "text_delta", "text": piece })
+                    };
+                    events.push(sse(
+                        Some("content_block_delta"),
+                        json!({ "type": "content_block_delta", "index": index, "delta": delta }),
+                    ));
                 }
                 if thinking {
                     events.push(sse(Some("content_block_delta"), json!({ "type": "content_block_delta", "index": index, "delta": { "type": "signature_delta", "signature": "mock" } })));
@@ -230,10 +273,17 @@ fn anthropic_events(blocks: &[Block], input_tokens: u64, output_tokens: u64) -> 
             }
             Block::Tool { name, input } => {
                 stop_reason = "tool_use";
-                let start = json!({ "type": "tool_use", "id": format!("toolu_mock_{index}"), "name": name, "input": {} });
-                events.push(sse(Some("content_block_start"), json!({ "type": "content_block_start", "index": index, "content_block": start })));
+                let start =
+                    json!({ "type": "tool_use", "id": format!("toolu_mock_{index}"), "name": name, "input": {} });
+                events.push(sse(
+                    Some("content_block_start"),
+                    json!({ "type": "content_block_start", "index": index, "content_block": start }),
+                ));
                 let delta = json!({ "type": "input_json_delta", "partial_json": input.to_string() });
-                events.push(sse(Some("content_block_delta"), json!({ "type": "content_block_delta", "index": index, "delta": delta })));
+                events.push(sse(
+                    Some("content_block_delta"),
+                    json!({ "type": "content_block_delta", "index": index, "delta": delta }),
+                ));
             }
         }
         events.push(sse(Some("content_block_stop"), json!({ "type": "content_block_stop", "index": index })));
@@ -247,10 +297,21 @@ fn anthropic_events(blocks: &[Block], input_tokens: u64, output_tokens: u64) -> 
 }
 
 fn openai_events(blocks: &[Block], input_tokens: u64, output_tokens: u64) -> Vec<String> {
-    let mut events = vec![sse(Some("response.created"), json!({ "type": "response.created", "response": { "id": "resp_mock", "status": "in_progress" } }))];
+    let mut events = vec![sse(
+        Some("response.created"),
+        json!({ "type": "response.created", "response": { "id": "resp_mock", "status": "in_progress" } }),
+    )];
     for (index, block) in blocks.iter().enumerate() {
         match block {
-            Block::Text(text) | Block::Thinking(text) => {
+            Block::Thinking(text) => {
+                let item = json!({ "type": "reasoning", "id": format!("rs_mock_{index}"), "summary": [{ "type": "summary_text", "text": text }] });
+                events.push(sse(Some("response.output_item.added"), json!({ "type": "response.output_item.added", "output_index": index, "item": { "type": "reasoning", "id": format!("rs_mock_{index}"), "summary": [] } })));
+                events.push(sse(
+                    Some("response.output_item.done"),
+                    json!({ "type": "response.output_item.done", "output_index": index, "item": item }),
+                ));
+            }
+            Block::Text(text) => {
                 let item_id = format!("msg_mock_{index}");
                 events.push(sse(
                     Some("response.output_item.added"),
@@ -269,10 +330,25 @@ fn openai_events(blocks: &[Block], input_tokens: u64, output_tokens: u64) -> Vec
                 ));
             }
             Block::Tool { name, input } => {
-                let item = json!({ "type": "function_call", "id": format!("fc_mock_{index}"), "call_id": format!("call_mock_{index}"),
-                    "name": name, "arguments": input.to_string(), "status": "completed" });
-                events.push(sse(Some("response.output_item.added"), json!({ "type": "response.output_item.added", "output_index": index, "item": item })));
-                events.push(sse(Some("response.output_item.done"), json!({ "type": "response.output_item.done", "output_index": index, "item": item })));
+                // A string input is a freeform (custom) tool such as Codex's apply_patch.
+                let item = match input.as_str() {
+                    Some(text) => {
+                        json!({ "type": "custom_tool_call", "id": format!("ctc_mock_{index}"), "call_id": format!("call_mock_{index}"),
+                        "name": name, "input": text, "status": "completed" })
+                    }
+                    None => {
+                        json!({ "type": "function_call", "id": format!("fc_mock_{index}"), "call_id": format!("call_mock_{index}"),
+                        "name": name, "arguments": input.to_string(), "status": "completed" })
+                    }
+                };
+                events.push(sse(
+                    Some("response.output_item.added"),
+                    json!({ "type": "response.output_item.added", "output_index": index, "item": item }),
+                ));
+                events.push(sse(
+                    Some("response.output_item.done"),
+                    json!({ "type": "response.output_item.done", "output_index": index, "item": item }),
+                ));
             }
         }
     }
@@ -293,8 +369,12 @@ fn gemini_events(blocks: &[Block], input_tokens: u64, output_tokens: u64) -> Vec
             Block::Text(text) | Block::Thinking(text) => {
                 let thought = matches!(block, Block::Thinking(_));
                 for piece in pieces(text) {
-                    let part = if thought { json!({ "text": piece, "thought": true }) } else { json!({ "text": piece }) };
-                    events.push(sse(None, json!({ "candidates": [{ "content": { "parts": [part], "role": "model" }, "index": 0 }] })));
+                    let part =
+                        if thought { json!({ "text": piece, "thought": true }) } else { json!({ "text": piece }) };
+                    events.push(sse(
+                        None,
+                        json!({ "candidates": [{ "content": { "parts": [part], "role": "model" }, "index": 0 }] }),
+                    ));
                 }
             }
             Block::Tool { name, input } => {

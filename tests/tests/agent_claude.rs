@@ -11,7 +11,10 @@ use serde_json::json;
 async fn claude_session(client: &mut Client, repo: &std::path::Path, permission_mode: &str) -> arbor_protocol::Session {
     let session: arbor_protocol::Session = serde_json::from_value(
         client
-            .call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "claude", "config": { "permissionMode": permission_mode } }))
+            .call(
+                method::SESSION_NEW,
+                json!({ "cwd": repo, "agent": "claude", "config": { "permissionMode": permission_mode } }),
+            )
             .await,
     )
     .unwrap();
@@ -26,10 +29,15 @@ async fn prompt(client: &mut Client, session: uuid::Uuid, text: &str, turn: usiz
 }
 
 fn stop_reasons(client: &Client, session: uuid::Uuid) -> Vec<StopReason> {
-    client.events.iter().filter(|event| event.session_id == session).filter_map(|event| match event.event {
-        SessionEvent::TurnEnded { stop_reason } => Some(stop_reason),
-        _ => None,
-    }).collect()
+    client
+        .events
+        .iter()
+        .filter(|event| event.session_id == session)
+        .filter_map(|event| match event.event {
+            SessionEvent::TurnEnded { stop_reason } => Some(stop_reason),
+            _ => None,
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -54,13 +62,26 @@ async fn claude_edits_follows_up_resumes_with_history_and_counts_usage() {
     });
     let (title, content) = call.expect("a tool call event");
     assert_eq!(title, "Write hello.txt");
-    assert_eq!(content, vec![ToolCallContent::Diff { path: "hello.txt".into(), old_text: None, new_text: "hi from claude\n".into() }]);
-    assert!(client.events.iter().any(|event| matches!(&event.event, SessionEvent::ToolCallUpdate { status: Some(ToolCallStatus::Completed), .. })));
-    assert!(client.events.iter().any(|event| matches!(&event.event, SessionEvent::AgentThoughtChunk { .. })), "thinking is streamed");
+    assert_eq!(
+        content,
+        vec![ToolCallContent::Diff { path: "hello.txt".into(), old_text: None, new_text: "hi from claude\n".into() }]
+    );
+    assert!(client.events.iter().any(|event| matches!(
+        &event.event,
+        SessionEvent::ToolCallUpdate { status: Some(ToolCallStatus::Completed), .. }
+    )));
+    assert!(
+        client.events.iter().any(|event| matches!(&event.event, SessionEvent::AgentThoughtChunk { .. })),
+        "thinking is streamed"
+    );
     assert_eq!(client.reply_text(session.id), "All done.");
     let after = client.get(session.id).await;
     assert_eq!(after.agent_session_id, Some(session.id.to_string()), "our UUID is Claude's session id");
-    assert!(after.usage.input_tokens >= 60 && after.usage.output_tokens >= 22 && after.usage.cost_usd > 0.0, "{:?}", after.usage);
+    assert!(
+        after.usage.input_tokens >= 60 && after.usage.output_tokens >= 22 && after.usage.cost_usd > 0.0,
+        "{:?}",
+        after.usage
+    );
     assert!(after.usage.cache_read_tokens > 0 && after.usage.cache_write_tokens > 0);
 
     prompt(client, session.id, "second message", 2).await;
@@ -73,7 +94,10 @@ async fn claude_edits_follows_up_resumes_with_history_and_counts_usage() {
     assert!(client.reply_text(session.id).ends_with("Echo: third message"));
     let last = mock.requests_to("/v1/messages").last().cloned().unwrap();
     let history = last.body["messages"].to_string();
-    assert!(history.contains("second message") && history.contains("write hello.txt"), "the resumed conversation carries the history");
+    assert!(
+        history.contains("second message") && history.contains("write hello.txt"),
+        "the resumed conversation carries the history"
+    );
     assert_eq!(last_user_turn(&last).0.contains("third message"), true);
     let resumed = client.get(session.id).await;
     assert!(resumed.usage.cost_usd > after.usage.cost_usd);
@@ -91,7 +115,12 @@ async fn claude_is_interrupted_mid_stream_and_survives_an_api_error() {
 
     client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "slow" })).await;
     let mut chunks = 0;
-    client.wait_event(session.id, |event| { chunks += usize::from(matches!(event, SessionEvent::AgentMessageChunk { .. })); chunks >= 5 }).await;
+    client
+        .wait_event(session.id, |event| {
+            chunks += usize::from(matches!(event, SessionEvent::AgentMessageChunk { .. }));
+            chunks >= 5
+        })
+        .await;
     client.call(method::SESSION_CANCEL, json!({ "sessionId": session.id })).await;
     client.wait_turns(session.id, 1).await;
     assert_eq!(stop_reasons(client, session.id), vec![StopReason::Cancelled]);
@@ -122,21 +151,40 @@ async fn claude_asks_permission_and_the_answer_decides() {
     let session = claude_session(client, &repo, "ask").await;
     let worktree = std::path::PathBuf::from(&session.cwd);
 
-    client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "run echo allowed > allowed.txt" })).await;
+    client
+        .call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "run echo allowed > allowed.txt" }))
+        .await;
     let asked = client.wait_event(session.id, |event| matches!(event, SessionEvent::PermissionRequest { .. })).await;
     let SessionEvent::PermissionRequest { request_id, title, tool_call_id, .. } = asked.event else { unreachable!() };
     assert!(title.contains("echo allowed"), "{title}");
     assert!(tool_call_id.is_some());
     assert!(!worktree.join("allowed.txt").exists(), "nothing runs before the answer");
-    client.call(method::SESSION_RESPOND, json!({ "sessionId": session.id, "requestId": request_id, "optionId": "allow" })).await;
+    client
+        .call(method::SESSION_RESPOND, json!({ "sessionId": session.id, "requestId": request_id, "optionId": "allow" }))
+        .await;
     client.wait_turns(session.id, 1).await;
     assert_eq!(std::fs::read_to_string(worktree.join("allowed.txt")).unwrap(), "allowed\n");
 
-    client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "run echo denied > denied.txt" })).await;
-    let asked = client.wait_event(session.id, |event| matches!(event, SessionEvent::PermissionRequest { title, .. } if title.contains("denied"))).await;
+    client
+        .call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "run echo denied > denied.txt" }))
+        .await;
+    let asked = client
+        .wait_event(
+            session.id,
+            |event| matches!(event, SessionEvent::PermissionRequest { title, .. } if title.contains("denied")),
+        )
+        .await;
     let SessionEvent::PermissionRequest { request_id, .. } = asked.event else { unreachable!() };
-    client.call(method::SESSION_RESPOND, json!({ "sessionId": session.id, "requestId": request_id, "optionId": "reject" })).await;
+    client
+        .call(
+            method::SESSION_RESPOND,
+            json!({ "sessionId": session.id, "requestId": request_id, "optionId": "reject" }),
+        )
+        .await;
     client.wait_turns(session.id, 2).await;
     assert!(!worktree.join("denied.txt").exists(), "a refused tool does not run");
-    assert!(client.events.iter().any(|event| matches!(&event.event, SessionEvent::ToolCallUpdate { status: Some(ToolCallStatus::Failed), .. })));
+    assert!(client.events.iter().any(|event| matches!(
+        &event.event,
+        SessionEvent::ToolCallUpdate { status: Some(ToolCallStatus::Failed), .. }
+    )));
 }

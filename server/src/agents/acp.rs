@@ -7,14 +7,15 @@
 //! `session/request_permission` requests surfacing as permission_request events. File requests
 //! (`fs/read_text_file`, `fs/write_text_file`) are served only inside the session's directory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arbor_protocol::{
-    AgentCapabilities, AgentInfo, PermissionOption, PlanEntry, SessionEvent, StopReason, ToolCallContent, ToolCallStatus, ToolKind, Usage,
+    AgentCapabilities, AgentInfo, PermissionMode, PermissionOption, PlanEntry, SessionEvent, StopReason,
+    ToolCallContent, ToolCallStatus, ToolKind, Usage,
 };
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
@@ -22,9 +23,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::discovery::{Version, agent_env, find_program};
 use super::process::GroupSlot;
-use crate::config::AcpAgentConfig;
 use super::stdio::{AgentPipes, Line, describe_exit, preview, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
+use crate::config::AcpAgentConfig;
 
 /// ACP protocol version this client speaks.
 const ACP_PROTOCOL_VERSION: u64 = 1;
@@ -41,17 +42,36 @@ pub struct AcpDriver {
     info: AgentInfo,
     version: Version,
     launcher: Arc<Launcher>,
+    /// Whether to offer the agent Arbor's file system (`fs/read_text_file`, `fs/write_text_file`).
+    client_fs: bool,
+    /// How long to wait before starting the agent, for agents that need it (see [`gemini`]).
+    delay_before: Option<Arc<DelayRule>>,
 }
+
+/// Decides a wait before an agent starts.
+pub type DelayRule = dyn Fn(&StartSpec) -> Option<Duration> + Send + Sync;
 
 impl AcpDriver {
     /// A driver reporting `info` and starting agents with `launcher`.
     pub fn new(info: AgentInfo, launcher: Launcher) -> Self {
-        Self { info, version: Version::default(), launcher: Arc::new(launcher) }
+        Self { info, version: Version::default(), launcher: Arc::new(launcher), client_fs: true, delay_before: None }
     }
 
     /// Like [`AcpDriver::new`], with the agent's version learned in the background.
     pub fn with_version(info: AgentInfo, version: Version, launcher: Launcher) -> Self {
-        Self { info, version, launcher: Arc::new(launcher) }
+        Self { info, version, launcher: Arc::new(launcher), client_fs: true, delay_before: None }
+    }
+
+    /// Waits as `rule` says before starting the agent.
+    pub fn with_delay(mut self, rule: Box<DelayRule>) -> Self {
+        self.delay_before = Some(Arc::from(rule));
+        self
+    }
+
+    /// Stops offering the agent Arbor's file system: it reads and writes files itself.
+    pub fn without_client_fs(mut self) -> Self {
+        self.client_fs = false;
+        self
     }
 }
 
@@ -67,7 +87,12 @@ impl AgentDriver for AcpDriver {
     fn start(&self, spec: StartSpec) -> StartFuture {
         let agent = self.info.id.clone();
         let launcher = self.launcher.clone();
+        let client_fs = self.client_fs;
+        let delay = self.delay_before.as_ref().and_then(|rule| rule(&spec));
         Box::pin(async move {
+            if let Some(delay) = delay {
+                tokio::time::sleep(delay).await;
+            }
             let mut command = launcher(&spec)?;
             command
                 .current_dir(&spec.cwd)
@@ -77,14 +102,95 @@ impl AgentDriver for AcpDriver {
                 .process_group(0)
                 .kill_on_drop(true);
             let child = command.spawn().map_err(|source| AgentError::Spawn { agent: agent.clone(), source })?;
-            start_connection(child, spec).await
+            start_connection(child, spec, client_fs).await
         })
     }
 }
 
+/// The Gemini CLI agent's id.
+pub const GEMINI_ID: &str = "gemini";
+
+/// Gemini CLI, which speaks ACP with `--acp`.
+pub fn gemini(command: Option<&Path>, env: BTreeMap<String, String>) -> AcpDriver {
+    let program = find_program("gemini", command);
+    let home =
+        env.get("HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(PathBuf::from)).unwrap_or_default();
+    let version = program.as_deref().map(Version::probe).unwrap_or_default();
+    let info = AgentInfo {
+        id: GEMINI_ID.into(),
+        name: "Gemini CLI".into(),
+        description: "Google's Gemini CLI over the Agent Client Protocol (`gemini --acp`).".into(),
+        available: program.is_some(),
+        version: None,
+        install_hint: Some(
+            "install it with `npm install -g @google/gemini-cli` (or set agents.gemini.command in the config file)"
+                .into(),
+        ),
+        capabilities: AgentCapabilities {
+            persistent_process: true,
+            resume: true,
+            interrupt: true,
+            fork: false,
+            permissions: true,
+            thinking: true,
+            usage: true,
+        },
+        models: vec!["gemini-2.5-pro".into(), "gemini-2.5-flash".into()],
+    };
+    // Gemini CLI cannot tell a missing file from a failed read when the client answers
+    // fs/read_text_file (it stringifies the JSON-RPC error object), so new files fail to write:
+    // it keeps its own file system, in the session's worktree all the same.
+    AcpDriver::with_version(
+        info,
+        version,
+        Box::new(move |spec: &StartSpec| {
+            let program = program.clone().ok_or_else(|| AgentError::Unavailable {
+                agent: GEMINI_ID.into(),
+                hint: "install it with `npm install -g @google/gemini-cli`".into(),
+            })?;
+            let mut command = Command::new(program);
+            command.arg("--acp");
+            if let Some(model) = &spec.model {
+                command.arg("-m").arg(model);
+            }
+            match spec.config.permission_mode.unwrap_or_default() {
+                PermissionMode::BypassPermissions => {
+                    command.arg("--yolo");
+                }
+                PermissionMode::AcceptEdits => {
+                    command.args(["--approval-mode", "auto_edit"]);
+                }
+                PermissionMode::Ask => {}
+            }
+            // Without this Gemini re-launches itself in a child process that signals do not reach.
+            command.env_clear().envs(agent_env(&env)).env("GEMINI_CLI_NO_RELAUNCH", "true");
+            Ok(command)
+        }),
+    )
+    .without_client_fs()
+    .with_delay(Box::new(move |spec: &StartSpec| gemini_resume_delay(spec, &home)))
+}
+
+/// Gemini CLI names its session files by the minute (`session-<YYYY-MM-DDTHH-MM>-<id prefix>`)
+/// and, when a session is loaded in the same minute its file was started, starts a fresh record
+/// in that same file and then fails to find the history. Until the next minute, resuming waits.
+fn gemini_resume_delay(spec: &StartSpec, home: &Path) -> Option<Duration> {
+    let id = spec.resume.as_deref()?;
+    let prefix: String = id.chars().take(8).collect();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+    let minute = crate::clock::utc_minute_stamp(now.as_secs());
+    let pattern = format!("session-{minute}-{prefix}.jsonl");
+    let projects = std::fs::read_dir(home.join(".gemini/tmp")).ok()?;
+    let clash = projects.flatten().any(|project| project.path().join("chats").join(&pattern).exists());
+    clash.then(|| Duration::from_secs(61 - now.as_secs() % 60))
+}
+
 /// A driver for an ACP agent from the config file's `acpAgents`.
 pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
-    let program = agent.command.first().and_then(|program| find_program(program, Path::new(program).is_absolute().then(|| Path::new(program))));
+    let program = agent
+        .command
+        .first()
+        .and_then(|program| find_program(program, Path::new(program).is_absolute().then(|| Path::new(program))));
     let version = program.as_deref().map(Version::probe).unwrap_or_default();
     let info = AgentInfo {
         id: id.to_string(),
@@ -92,7 +198,10 @@ pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
         description: format!("{} over the Agent Client Protocol ({})", agent.name, agent.command.join(" ")),
         available: program.is_some(),
         version: None,
-        install_hint: Some(format!("`{}` was not found on PATH; install it or fix acpAgents.{id}.command in the config file", agent.command.first().map(String::as_str).unwrap_or(""))),
+        install_hint: Some(format!(
+            "`{}` was not found on PATH; install it or fix acpAgents.{id}.command in the config file",
+            agent.command.first().map(String::as_str).unwrap_or("")
+        )),
         capabilities: AgentCapabilities {
             persistent_process: true,
             resume: true,
@@ -111,7 +220,10 @@ pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
         version,
         // ACP has no standard way to choose a model; agents take it from their own config.
         Box::new(move |_spec: &StartSpec| {
-            let program = program.clone().ok_or_else(|| AgentError::Unavailable { agent: agent_id.clone(), hint: "its command was not found".into() })?;
+            let program = program.clone().ok_or_else(|| AgentError::Unavailable {
+                agent: agent_id.clone(),
+                hint: "its command was not found".into(),
+            })?;
             let mut command = Command::new(program);
             command.args(&arguments).env_clear().envs(agent_env(&env));
             Ok(command)
@@ -202,7 +314,7 @@ impl Connection {
 }
 
 /// Wires up the child's pipes, runs the handshake and starts the driver loop.
-async fn start_connection(child: Child, spec: StartSpec) -> Result<AgentHandle, AgentError> {
+async fn start_connection(child: Child, spec: StartSpec, client_fs: bool) -> Result<AgentHandle, AgentError> {
     let pipes = AgentPipes::start(child, spec.log_path.clone());
     let (incoming_tx, mut incoming_rx) = mpsc::channel(CHANNEL_CAPACITY);
     tokio::spawn(route_lines(pipes.lines, incoming_tx));
@@ -210,9 +322,10 @@ async fn start_connection(child: Child, spec: StartSpec) -> Result<AgentHandle, 
     let process_group = pipes.group;
     let stderr_tail = pipes.stderr_tail;
 
-    let handshake = tokio::time::timeout(spec.startup_timeout, handshake(&connection, &mut incoming_rx, &spec))
-        .await
-        .unwrap_or(Err(AgentError::StartupTimeout(spec.startup_timeout.as_secs())));
+    let handshake =
+        tokio::time::timeout(spec.startup_timeout, handshake(&connection, &mut incoming_rx, &spec, client_fs))
+            .await
+            .unwrap_or(Err(AgentError::StartupTimeout(spec.startup_timeout.as_secs())));
     let agent_session_id = match handshake {
         Ok(id) => id,
         Err(error) => {
@@ -248,6 +361,7 @@ async fn handshake(
     connection: &Connection,
     incoming: &mut mpsc::Receiver<Incoming>,
     spec: &StartSpec,
+    client_fs: bool,
 ) -> Result<String, AgentError> {
     let initialized = connection
         .request_and_wait(
@@ -255,7 +369,7 @@ async fn handshake(
             "initialize",
             json!({
                 "protocolVersion": ACP_PROTOCOL_VERSION,
-                "clientCapabilities": { "fs": { "readTextFile": true, "writeTextFile": true }, "terminal": false },
+                "clientCapabilities": { "fs": { "readTextFile": client_fs, "writeTextFile": client_fs }, "terminal": false },
                 "clientInfo": { "name": "arbor", "version": env!("CARGO_PKG_VERSION") },
             }),
         )
@@ -374,7 +488,8 @@ impl DriverLoop {
     async fn finish_turn(&mut self, result: Result<Value, RpcError>) {
         let stop_reason = match result {
             Ok(response) => {
-                let mut usage = response.get("usage").map(usage_from_acp).unwrap_or_default();
+                let mut usage =
+                    response.get("usage").map(usage_from_acp).or_else(|| quota_usage(&response)).unwrap_or_default();
                 usage.cost_usd = std::mem::take(&mut self.turn_cost);
                 if usage != Usage::default() {
                     self.output(AgentOutput::Usage(usage)).await;
@@ -645,6 +760,13 @@ fn parse_stop_reason(reason: &str) -> StopReason {
         "max_turn_requests" => StopReason::MaxTurnRequests,
         _ => StopReason::EndTurn,
     }
+}
+
+/// Token counts Gemini CLI puts in the prompt response's `_meta.quota.token_count`.
+fn quota_usage(response: &Value) -> Option<Usage> {
+    let counts = response["_meta"]["quota"]["token_count"].as_object()?;
+    let count = |name: &str| counts.get(name).and_then(Value::as_u64).unwrap_or(0);
+    Some(Usage { input_tokens: count("input_tokens"), output_tokens: count("output_tokens"), ..Usage::default() })
 }
 
 /// Token usage in the shape of ACP's prompt response `usage`.

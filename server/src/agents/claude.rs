@@ -74,7 +74,15 @@ impl AgentDriver for ClaudeDriver {
                 hint: "install it with `npm install -g @anthropic-ai/claude-code`".into(),
             })?;
             let mut command = Command::new(program);
-            command.args(["-p", "--input-format", "stream-json", "--output-format", "stream-json", "--verbose", "--include-partial-messages"]);
+            command.args([
+                "-p",
+                "--input-format",
+                "stream-json",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--include-partial-messages",
+            ]);
             let agent_session_id = match &spec.resume {
                 Some(id) => {
                     command.arg("--resume").arg(id);
@@ -268,7 +276,9 @@ impl ClaudeSession {
         let Some(pending) = self.permissions.remove(request_id) else { return };
         let response = match option_id.as_deref() {
             Some("allow") => json!({ "behavior": "allow", "updatedInput": pending.input }),
-            Some("allow_always") => json!({ "behavior": "allow", "updatedInput": pending.input, "updatedPermissions": pending.suggestions }),
+            Some("allow_always") => {
+                json!({ "behavior": "allow", "updatedInput": pending.input, "updatedPermissions": pending.suggestions })
+            }
             _ => json!({ "behavior": "deny", "message": "The user refused this in Arbor." }),
         };
         let message = json!({ "type": "control_response", "response": { "subtype": "success", "request_id": pending.claude_request_id, "response": response } });
@@ -307,10 +317,19 @@ impl ClaudeSession {
                 }
             }
             Some("api_retry") => {
-                let attempt = message["attempt"].as_u64().map(|attempt| format!(" (attempt {attempt})")).unwrap_or_default();
-                let error = message["error"].as_str().or(message["error_status"].as_str()).map(str::to_string).unwrap_or_else(|| message["error_status"].to_string());
-                let delay = message["retry_delay_ms"].as_u64().map(|ms| format!("; retrying in {} s", ms.div_ceil(1000))).unwrap_or_default();
-                self.event(SessionEvent::Notice { message: format!("The model API failed{attempt}: {error}{delay}") }).await;
+                let attempt =
+                    message["attempt"].as_u64().map(|attempt| format!(" (attempt {attempt})")).unwrap_or_default();
+                let error = message["error"]
+                    .as_str()
+                    .or(message["error_status"].as_str())
+                    .map(str::to_string)
+                    .unwrap_or_else(|| message["error_status"].to_string());
+                let delay = message["retry_delay_ms"]
+                    .as_u64()
+                    .map(|ms| format!("; retrying in {} s", ms.div_ceil(1000)))
+                    .unwrap_or_default();
+                self.event(SessionEvent::Notice { message: format!("The model API failed{attempt}: {error}{delay}") })
+                    .await;
             }
             _ => {}
         }
@@ -353,7 +372,10 @@ impl ClaudeSession {
     }
 
     fn relative(&self, path: &str) -> String {
-        Path::new(path).strip_prefix(&self.cwd).map(|relative| relative.display().to_string()).unwrap_or_else(|_| path.to_string())
+        Path::new(path)
+            .strip_prefix(&self.cwd)
+            .map(|relative| relative.display().to_string())
+            .unwrap_or_else(|_| path.to_string())
     }
 
     async fn tool_use(&mut self, block: &Value) {
@@ -391,7 +413,11 @@ impl ClaudeSession {
             _ => ToolKind::Other,
         };
         let content = match (name.as_str(), &path) {
-            ("Write", Some(path)) => vec![ToolCallContent::Diff { path: path.clone(), old_text: None, new_text: input["content"].as_str().unwrap_or_default().to_string() }],
+            ("Write", Some(path)) => vec![ToolCallContent::Diff {
+                path: path.clone(),
+                old_text: None,
+                new_text: input["content"].as_str().unwrap_or_default().to_string(),
+            }],
             ("Edit", Some(path)) => vec![ToolCallContent::Diff {
                 path: path.clone(),
                 old_text: input["old_string"].as_str().map(str::to_string),
@@ -435,7 +461,9 @@ impl ClaudeSession {
             let failed = block["is_error"].as_bool().unwrap_or(false);
             let text = match &block["content"] {
                 Value::String(text) => text.clone(),
-                Value::Array(parts) => parts.iter().filter_map(|part| part["text"].as_str()).collect::<Vec<_>>().join("\n"),
+                Value::Array(parts) => {
+                    parts.iter().filter_map(|part| part["text"].as_str()).collect::<Vec<_>>().join("\n")
+                }
                 _ => String::new(),
             };
             let content = if name == "Bash" {
@@ -451,7 +479,8 @@ impl ClaudeSession {
             };
             let status = if failed { ToolCallStatus::Failed } else { ToolCallStatus::Completed };
             let content = if content.is_empty() { None } else { Some(content) };
-            self.event(SessionEvent::ToolCallUpdate { tool_call_id: id, status: Some(status), title: None, content }).await;
+            self.event(SessionEvent::ToolCallUpdate { tool_call_id: id, status: Some(status), title: None, content })
+                .await;
         }
     }
 
@@ -476,9 +505,11 @@ impl ClaudeSession {
         } else if subtype == "error_max_turns" {
             StopReason::MaxTurnRequests
         } else if is_error || subtype != "success" {
-            let status = message["api_error_status"].as_u64().map(|status| format!(" (HTTP {status})")).unwrap_or_default();
+            let status =
+                message["api_error_status"].as_u64().map(|status| format!(" (HTTP {status})")).unwrap_or_default();
             let detail = message["result"].as_str().unwrap_or(subtype);
-            self.event(SessionEvent::Error { message: format!("the turn failed{status}: {detail}"), fatal: false }).await;
+            self.event(SessionEvent::Error { message: format!("the turn failed{status}: {detail}"), fatal: false })
+                .await;
             StopReason::Error
         } else {
             StopReason::EndTurn

@@ -11,7 +11,9 @@ const VERSION_TIMEOUT: Duration = Duration::from_secs(10);
 /// The program `name` on PATH, or `configured` when given and executable.
 pub fn find_program(name: &str, configured: Option<&Path>) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt;
-    let executable = |path: &Path| path.metadata().is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0);
+    let executable = |path: &Path| {
+        path.metadata().is_ok_and(|metadata| metadata.is_file() && metadata.permissions().mode() & 0o111 != 0)
+    };
     if let Some(path) = configured {
         return executable(path).then(|| path.to_path_buf());
     }

@@ -7,6 +7,7 @@
 
 pub mod acp;
 pub mod claude;
+pub mod codex;
 pub mod discovery;
 pub mod process;
 pub mod scripted;
@@ -126,8 +127,14 @@ impl AgentRegistry {
     pub fn new(paths: &Paths, config: &Config) -> Self {
         let overrides = |id: &str| config.agents.get(id).cloned().unwrap_or_default();
         let claude = overrides(claude::AGENT_ID);
-        let mut drivers: Vec<Arc<dyn AgentDriver>> =
-            vec![Arc::new(scripted::driver(paths)), Arc::new(claude::ClaudeDriver::new(claude.command.as_deref(), claude.env))];
+        let codex = overrides(codex::AGENT_ID);
+        let gemini = overrides(acp::GEMINI_ID);
+        let mut drivers: Vec<Arc<dyn AgentDriver>> = vec![
+            Arc::new(scripted::driver(paths)),
+            Arc::new(claude::ClaudeDriver::new(claude.command.as_deref(), claude.env)),
+            Arc::new(codex::CodexDriver::new(codex.command.as_deref(), codex.env)),
+            Arc::new(acp::gemini(gemini.command.as_deref(), gemini.env)),
+        ];
         for (id, agent) in &config.acp_agents {
             drivers.push(Arc::new(acp::configured(id, agent)));
         }

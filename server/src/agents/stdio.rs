@@ -79,7 +79,9 @@ pub fn with_stderr(message: String, tail: &Mutex<VecDeque<String>>) -> String {
 }
 
 /// Describes how a process ended.
-pub fn describe_exit(status: Result<std::io::Result<std::process::ExitStatus>, oneshot::error::RecvError>) -> (bool, String) {
+pub fn describe_exit(
+    status: Result<std::io::Result<std::process::ExitStatus>, oneshot::error::RecvError>,
+) -> (bool, String) {
     match status {
         Ok(Ok(status)) if status.success() => (true, "the agent exited".to_string()),
         Ok(Ok(status)) => (false, format!("the agent process ended unexpectedly ({status})")),

@@ -22,8 +22,9 @@ use crate::store::Store;
 pub const DEFAULT_TURN_TIMEOUT: Duration = Duration::from_secs(1800);
 /// Default limit on starting the agent.
 pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
-/// Extra time the actor allows beyond the driver's own start-up limit.
-const STARTUP_BACKSTOP: Duration = Duration::from_secs(5);
+/// Extra time the actor allows beyond the driver's own start-up limit (a driver may wait before
+/// it starts its agent, as the Gemini driver does for up to a minute).
+const STARTUP_BACKSTOP: Duration = Duration::from_secs(75);
 /// How long an agent gets to exit after SIGTERM before SIGKILL.
 const STOP_GRACE: Duration = Duration::from_secs(3);
 /// Bound of an actor's command queue.

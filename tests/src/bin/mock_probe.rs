@@ -10,11 +10,21 @@ use serde_json::json;
 #[tokio::main]
 async fn main() {
     let tool = std::env::args().nth(1).unwrap_or_else(|| "Write".into());
-    let input: serde_json::Value = serde_json::from_str(&std::env::args().nth(2).unwrap_or_else(|| "{}".into())).unwrap();
+    let input: serde_json::Value =
+        serde_json::from_str(&std::env::args().nth(2).unwrap_or_else(|| "{}".into())).unwrap();
     let count = Arc::new(AtomicUsize::new(0));
     let mock = MockApi::start(Arc::new(move |request| {
-        eprintln!("== {} {}\n{}", request.method, request.path, serde_json::to_string(&request.body).unwrap_or_default());
-        if count.fetch_add(1, Ordering::SeqCst) == 0 { Reply::tool(&tool, input.clone()) } else { Reply::text("All done here.") }
+        eprintln!(
+            "== {} {}\n{}",
+            request.method,
+            request.path,
+            serde_json::to_string(&request.body).unwrap_or_default()
+        );
+        if count.fetch_add(1, Ordering::SeqCst) == 0 {
+            Reply::tool(&tool, input.clone())
+        } else {
+            Reply::text("All done here.")
+        }
     }))
     .await;
     println!("{}", mock.url);

@@ -54,6 +54,8 @@ struct Agent {
     next_request: Arc<std::sync::atomic::AtomicU64>,
     conversation: Arc<Mutex<Option<Conversation>>>,
     turn: Arc<Mutex<Option<watch::Sender<bool>>>>,
+    /// The client offered `fs/write_text_file`: files are written through it, as ACP intends.
+    client_writes: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Runs the agent on stdin/stdout until stdin closes.
@@ -87,6 +89,7 @@ pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>) -> anyhow::Re
         next_request: Arc::new(1.into()),
         conversation: Arc::default(),
         turn: Arc::default(),
+        client_writes: Arc::default(),
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -131,10 +134,12 @@ impl Agent {
             ("", Some(id)) => {
                 let waiter = id.as_u64().and_then(|id| self.pending.lock().expect("pending poisoned").remove(&id));
                 if let Some(waiter) = waiter {
-                    let _ = waiter.send(message.get("result").cloned().unwrap_or(Value::Null));
+                    let _ = waiter.send(message.clone());
                 }
             }
             ("initialize", Some(id)) => {
+                let offered = params["clientCapabilities"]["fs"]["writeTextFile"].as_bool().unwrap_or(false);
+                self.client_writes.store(offered, std::sync::atomic::Ordering::Relaxed);
                 let result = json!({
                     "protocolVersion": 1,
                     "agentCapabilities": { "loadSession": true, "promptCapabilities": {} },
@@ -259,16 +264,32 @@ impl Agent {
         });
     }
 
-    /// Sends a request to the client and waits for its result (None if the turn is cancelled).
-    async fn request(&self, method: &str, params: Value, cancel: &mut watch::Receiver<bool>) -> Option<Value> {
+    /// Sends a request to the client and waits for its answer: its result, or its error's
+    /// message (None if the turn is cancelled).
+    async fn request_full(
+        &self,
+        method: &str,
+        params: Value,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Option<Result<Value, String>> {
         let id = self.next_request.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (reply, response) = oneshot::channel();
         self.pending.lock().expect("pending poisoned").insert(id, reply);
         self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })).await;
-        tokio::select! {
-            result = response => result.ok(),
-            _ = until_cancelled(cancel) => None,
-        }
+        let answer = tokio::select! {
+            answer = response => answer.ok()?,
+            _ = until_cancelled(cancel) => return None,
+        };
+        Some(match answer.get("error") {
+            Some(error) => Err(error["message"].as_str().unwrap_or("the client refused").to_string()),
+            None => Ok(answer.get("result").cloned().unwrap_or(Value::Null)),
+        })
+    }
+
+    /// Sends a request to the client and waits for its result (None if the turn is cancelled).
+    async fn request(&self, method: &str, params: Value, cancel: &mut watch::Receiver<bool>) -> Option<Value> {
+        // An error answer counts as no answer at all (the request is treated as refused).
+        self.request_full(method, params, cancel).await.map(|answer| answer.unwrap_or(Value::Null))
     }
 }
 
@@ -427,11 +448,21 @@ impl Turn<'_> {
                     )
                     .await;
                 let old_text = std::fs::read_to_string(&absolute).ok();
-                let written = absolute
-                    .parent()
-                    .map(std::fs::create_dir_all)
-                    .unwrap_or(Ok(()))
-                    .and_then(|()| std::fs::write(&absolute, &content));
+                let written = if self.agent.client_writes.load(std::sync::atomic::Ordering::Relaxed) {
+                    let params = json!({ "sessionId": session_id, "path": absolute, "content": content });
+                    let mut cancel = self.cancel.clone();
+                    match self.agent.request_full("fs/write_text_file", params, &mut cancel).await {
+                        Some(Ok(_)) => Ok(()),
+                        Some(Err(message)) => Err(std::io::Error::other(message)),
+                        None => return Ok(Flow::Cancelled),
+                    }
+                } else {
+                    absolute
+                        .parent()
+                        .map(std::fs::create_dir_all)
+                        .unwrap_or(Ok(()))
+                        .and_then(|()| std::fs::write(&absolute, &content))
+                };
                 let update = match written {
                     Ok(()) => json!({
                         "sessionUpdate": "tool_call_update", "toolCallId": tool_call_id, "status": "completed",

@@ -1,0 +1,450 @@
+//! The Codex CLI driver: `codex exec --json` once per turn, and `codex exec resume --json
+//! <thread id>` for the turns after the first, with stdin closed (exec waits on an open pipe).
+//!
+//! exec rather than `app-server`: exec's JSONL events are a small, documented, stable surface,
+//! and a process per turn means nothing lingers between turns. What it costs: no text deltas
+//! (an agent message arrives whole) and no interactive approvals (Codex's own config decides, or
+//! the session's permission mode maps to its sandbox flags). Interrupt is SIGINT to the turn's
+//! process group.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use arbor_protocol::{
+    AgentCapabilities, AgentInfo, PermissionMode, PlanEntry, SessionEvent, StopReason, ToolCallContent, ToolCallStatus,
+    ToolKind, Usage,
+};
+use serde_json::Value;
+use tokio::process::Command;
+use tokio::sync::{mpsc, oneshot};
+
+use super::discovery::{Version, agent_env, find_program};
+use super::process::GroupSlot;
+use super::stdio::{AgentPipes, Line, describe_exit, preview, with_stderr};
+use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
+
+/// The Codex agent's id.
+pub const AGENT_ID: &str = "codex";
+/// Bound of the channels between the driver and the session actor.
+const CHANNEL_CAPACITY: usize = 256;
+
+/// The Codex CLI driver.
+pub struct CodexDriver {
+    program: Option<PathBuf>,
+    version: Version,
+    env: BTreeMap<String, String>,
+}
+
+impl CodexDriver {
+    /// A driver for `codex` on PATH, or at `command`.
+    pub fn new(command: Option<&Path>, env: BTreeMap<String, String>) -> Self {
+        let program = find_program("codex", command);
+        let version = program.as_deref().map(Version::probe).unwrap_or_default();
+        Self { program, version, env }
+    }
+}
+
+impl AgentDriver for CodexDriver {
+    fn info(&self) -> AgentInfo {
+        AgentInfo {
+            id: AGENT_ID.into(),
+            name: "Codex CLI".into(),
+            description: "OpenAI's Codex CLI, run as `codex exec --json` once per turn.".into(),
+            available: self.program.is_some(),
+            version: self.version.get(),
+            install_hint: Some(
+                "install it with `npm install -g @openai/codex` (or set agents.codex.command in the config file)"
+                    .into(),
+            ),
+            capabilities: AgentCapabilities {
+                persistent_process: false,
+                resume: true,
+                interrupt: true,
+                fork: false,
+                permissions: false,
+                thinking: true,
+                usage: true,
+            },
+            models: Vec::new(),
+        }
+    }
+
+    fn start(&self, spec: StartSpec) -> StartFuture {
+        let program = self.program.clone();
+        let env = self.env.clone();
+        Box::pin(async move {
+            let program = program.ok_or_else(|| AgentError::Unavailable {
+                agent: AGENT_ID.into(),
+                hint: "install it with `npm install -g @openai/codex`".into(),
+            })?;
+            let (commands_tx, commands_rx) = mpsc::channel(CHANNEL_CAPACITY);
+            let (outputs_tx, outputs_rx) = mpsc::channel(CHANNEL_CAPACITY);
+            let group = GroupSlot::default();
+            if let Some(thread) = &spec.resume {
+                let _ = outputs_tx.send(AgentOutput::AgentSessionId(thread.clone())).await;
+            }
+            let session = CodexSession {
+                program,
+                env,
+                thread_id: spec.resume.clone(),
+                spec,
+                outputs: outputs_tx,
+                group: group.clone(),
+                turn: 0,
+                cancelled: false,
+                started_items: HashSet::new(),
+            };
+            tokio::spawn(session.run(commands_rx));
+            Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: group })
+        })
+    }
+}
+
+/// The process running the current turn.
+struct Turn {
+    pipes: AgentPipes,
+    ended: bool,
+}
+
+struct CodexSession {
+    program: PathBuf,
+    env: BTreeMap<String, String>,
+    thread_id: Option<String>,
+    spec: StartSpec,
+    outputs: mpsc::Sender<AgentOutput>,
+    group: GroupSlot,
+    turn: u32,
+    cancelled: bool,
+    /// Item ids whose tool call was already announced this turn.
+    started_items: HashSet<String>,
+}
+
+impl CodexSession {
+    async fn output(&self, output: AgentOutput) {
+        let _ = self.outputs.send(output).await;
+    }
+
+    async fn event(&self, event: SessionEvent) {
+        self.output(AgentOutput::Event(event)).await;
+    }
+
+    fn command(&self, prompt: &str) -> Command {
+        let mut command = Command::new(&self.program);
+        command.arg("exec");
+        if self.thread_id.is_some() {
+            command.arg("resume");
+        }
+        command.args(["--json", "--skip-git-repo-check"]);
+        if let Some(model) = &self.spec.model {
+            command.arg("-m").arg(model);
+        }
+        match self.spec.config.permission_mode.unwrap_or_default() {
+            PermissionMode::BypassPermissions => {
+                command.arg("--dangerously-bypass-approvals-and-sandbox");
+            }
+            PermissionMode::AcceptEdits => {
+                command.args(["--sandbox", "workspace-write"]);
+            }
+            // exec cannot ask: the user's Codex config decides approvals and sandbox.
+            PermissionMode::Ask => {}
+        }
+        if let Some(thread) = &self.thread_id {
+            command.arg(thread);
+        }
+        command
+            .arg(prompt)
+            .env_clear()
+            .envs(agent_env(&self.env))
+            .current_dir(&self.spec.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        command
+    }
+
+    async fn run(mut self, mut commands: mpsc::Receiver<AgentCommand>) {
+        let mut turn: Option<Turn> = None;
+        loop {
+            let running = turn.is_some();
+            tokio::select! {
+                command = commands.recv() => match command {
+                    Some(AgentCommand::Prompt(text)) => match self.command(&text).spawn() {
+                        Ok(child) => {
+                            self.turn += 1;
+                            self.cancelled = false;
+                            self.started_items.clear();
+                            let pipes = AgentPipes::start(child, self.spec.log_path.clone());
+                            self.group.set(Some(pipes.group));
+                            turn = Some(Turn { pipes, ended: false });
+                        }
+                        Err(error) => {
+                            self.event(SessionEvent::Error { message: format!("could not start codex: {error}"), fatal: false }).await;
+                            self.output(AgentOutput::TurnEnded(StopReason::Error)).await;
+                        }
+                    },
+                    Some(AgentCommand::Cancel) => {
+                        if let Some(group) = self.group.get().filter(|_| running) {
+                            self.cancelled = true;
+                            group.signal(libc::SIGINT);
+                        }
+                    }
+                    Some(AgentCommand::Respond { .. }) => {}
+                    None => {
+                        if let Some(group) = self.group.get() {
+                            group.terminate(std::time::Duration::from_secs(2)).await;
+                        }
+                        return;
+                    }
+                },
+                line = async { turn.as_mut().expect("guarded").pipes.lines.recv().await }, if running => match line {
+                    Some(line) => {
+                        let ended = self.handle_line(line).await;
+                        if let Some(current) = turn.as_mut() {
+                            current.ended |= ended;
+                        }
+                    }
+                    None => {
+                        let mut finished = turn.take().expect("guarded");
+                        let status = (&mut finished.pipes.exit).await;
+                        self.finish_turn(finished, status).await;
+                    }
+                },
+            }
+        }
+    }
+
+    async fn finish_turn(
+        &mut self,
+        finished: Turn,
+        status: Result<std::io::Result<std::process::ExitStatus>, oneshot::error::RecvError>,
+    ) {
+        finished.pipes.group.terminate(std::time::Duration::from_millis(200)).await;
+        self.group.set(None);
+        if finished.ended {
+            return;
+        }
+        if self.cancelled {
+            self.output(AgentOutput::TurnEnded(StopReason::Cancelled)).await;
+            return;
+        }
+        let (_, message) = describe_exit(status);
+        let message =
+            with_stderr(format!("codex ended the turn without finishing it: {message}"), &finished.pipes.stderr_tail);
+        self.event(SessionEvent::Error { message, fatal: false }).await;
+        self.output(AgentOutput::TurnEnded(StopReason::Error)).await;
+    }
+
+    fn tool_call_id(&self, item_id: &str) -> String {
+        format!("codex-{}-{item_id}", self.turn)
+    }
+
+    /// Handles one event line; true when it ended the turn.
+    async fn handle_line(&mut self, line: Line) -> bool {
+        let message = match line {
+            Line::Json(message) => message,
+            Line::Malformed(text) => {
+                // Codex prints warnings as plain text on stdout at times; show them, carry on.
+                self.event(SessionEvent::Error {
+                    message: format!("codex printed a line that is not JSON: {}", preview(&text)),
+                    fatal: false,
+                })
+                .await;
+                return false;
+            }
+        };
+        match message["type"].as_str().unwrap_or_default() {
+            "thread.started" => {
+                if let Some(thread) = message["thread_id"].as_str() {
+                    if self.thread_id.as_deref() != Some(thread) {
+                        self.thread_id = Some(thread.to_string());
+                        self.output(AgentOutput::AgentSessionId(thread.to_string())).await;
+                    }
+                }
+            }
+            "item.started" => self.item_started(&message["item"]).await,
+            "item.updated" => self.item_updated(&message["item"]).await,
+            "item.completed" => self.item_completed(&message["item"]).await,
+            "turn.completed" => {
+                let usage = &message["usage"];
+                let count = |name: &str| usage[name].as_u64().unwrap_or(0);
+                let cached = count("cached_input_tokens");
+                self.output(AgentOutput::Usage(Usage {
+                    input_tokens: count("input_tokens").saturating_sub(cached),
+                    output_tokens: count("output_tokens"),
+                    cache_read_tokens: cached,
+                    cache_write_tokens: count("cache_write_input_tokens"),
+                    cost_usd: 0.0,
+                }))
+                .await;
+                self.output(AgentOutput::TurnEnded(if self.cancelled {
+                    StopReason::Cancelled
+                } else {
+                    StopReason::EndTurn
+                }))
+                .await;
+                return true;
+            }
+            "turn.failed" => {
+                let error = message["error"]["message"].as_str().unwrap_or("the turn failed").to_string();
+                self.event(SessionEvent::Error { message: error, fatal: false }).await;
+                self.output(AgentOutput::TurnEnded(StopReason::Error)).await;
+                return true;
+            }
+            "error" => {
+                let error = message["message"].as_str().unwrap_or("codex reported an error").to_string();
+                self.event(SessionEvent::Error { message: error, fatal: false }).await;
+            }
+            _ => {}
+        }
+        false
+    }
+
+    fn relative(&self, path: &str) -> String {
+        Path::new(path)
+            .strip_prefix(&self.spec.cwd)
+            .map(|relative| relative.display().to_string())
+            .unwrap_or_else(|_| path.to_string())
+    }
+
+    /// Announces a tool item (once).
+    async fn announce(&mut self, item: &Value) {
+        let item_id = item["id"].as_str().unwrap_or_default().to_string();
+        if !self.started_items.insert(item_id.clone()) {
+            return;
+        }
+        let (title, kind, locations) = match item["type"].as_str().unwrap_or_default() {
+            "command_execution" => {
+                (format!("Run {}", item["command"].as_str().unwrap_or_default()), ToolKind::Execute, Vec::new())
+            }
+            "file_change" => {
+                let paths: Vec<String> = item["changes"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|change| change["path"].as_str())
+                    .map(|path| self.relative(path))
+                    .collect();
+                (format!("Edit {}", paths.join(", ")), ToolKind::Edit, paths)
+            }
+            "web_search" => (
+                format!("Search the web for {}", item["query"].as_str().unwrap_or_default()),
+                ToolKind::Fetch,
+                Vec::new(),
+            ),
+            "mcp_tool_call" => (
+                format!(
+                    "{} {}",
+                    item["server"].as_str().unwrap_or_default(),
+                    item["tool"].as_str().unwrap_or_default()
+                ),
+                ToolKind::Other,
+                Vec::new(),
+            ),
+            _ => return,
+        };
+        self.event(SessionEvent::ToolCall {
+            tool_call_id: self.tool_call_id(&item_id),
+            title,
+            tool_kind: kind,
+            status: ToolCallStatus::InProgress,
+            raw_input: Some(item.clone()),
+            content: Vec::new(),
+            locations,
+        })
+        .await;
+    }
+
+    async fn item_started(&mut self, item: &Value) {
+        if item["type"] == "todo_list" {
+            self.plan(item).await;
+        } else {
+            self.announce(item).await;
+        }
+    }
+
+    async fn item_updated(&mut self, item: &Value) {
+        match item["type"].as_str() {
+            Some("todo_list") => self.plan(item).await,
+            Some("command_execution") => {
+                self.announce(item).await;
+                let output = item["aggregated_output"].as_str().unwrap_or_default().to_string();
+                let tool_call_id = self.tool_call_id(item["id"].as_str().unwrap_or_default());
+                let content = Some(vec![ToolCallContent::Terminal { output, exit_code: None }]);
+                self.event(SessionEvent::ToolCallUpdate { tool_call_id, status: None, title: None, content }).await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn plan(&self, item: &Value) {
+        let entries = item["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|entry| PlanEntry {
+                content: entry["text"].as_str().unwrap_or_default().to_string(),
+                status: if entry["completed"].as_bool().unwrap_or(false) {
+                    "completed".into()
+                } else {
+                    "pending".into()
+                },
+            })
+            .collect();
+        self.event(SessionEvent::Plan { entries }).await;
+    }
+
+    async fn item_completed(&mut self, item: &Value) {
+        let item_type = item["type"].as_str().unwrap_or_default();
+        match item_type {
+            "agent_message" => {
+                if let Some(text) = item["text"].as_str() {
+                    self.event(SessionEvent::AgentMessageChunk { text: text.to_string() }).await;
+                }
+            }
+            "reasoning" => {
+                if let Some(text) = item["text"].as_str() {
+                    self.event(SessionEvent::AgentThoughtChunk { text: text.to_string() }).await;
+                }
+            }
+            "todo_list" => self.plan(item).await,
+            "error" => {
+                let message = item["message"].as_str().unwrap_or("codex reported an error").to_string();
+                self.event(SessionEvent::Error { message, fatal: false }).await;
+            }
+            "command_execution" | "file_change" | "web_search" | "mcp_tool_call" => {
+                self.announce(item).await;
+                let failed = item["status"] == "failed" || item["exit_code"].as_i64().is_some_and(|code| code != 0);
+                let content = match item_type {
+                    "command_execution" => vec![ToolCallContent::Terminal {
+                        output: item["aggregated_output"].as_str().unwrap_or_default().to_string(),
+                        exit_code: item["exit_code"].as_i64().map(|code| code as i32),
+                    }],
+                    "file_change" => {
+                        let changes: Vec<String> = item["changes"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|change| {
+                                format!(
+                                    "{} {}",
+                                    change["kind"].as_str().unwrap_or("update"),
+                                    self.relative(change["path"].as_str().unwrap_or_default())
+                                )
+                            })
+                            .collect();
+                        vec![ToolCallContent::Text { text: changes.join("\n") }]
+                    }
+                    _ => Vec::new(),
+                };
+                let tool_call_id = self.tool_call_id(item["id"].as_str().unwrap_or_default());
+                let status = Some(if failed { ToolCallStatus::Failed } else { ToolCallStatus::Completed });
+                self.event(SessionEvent::ToolCallUpdate { tool_call_id, status, title: None, content: Some(content) })
+                    .await;
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! Codex CLI and Gemini CLI, the real CLIs, driven through `arbor` against mocks of the OpenAI
+//! Responses API and the Gemini API: edits in the worktree, follow-ups, stop and resume with the
+//! history, interrupts, API errors that leave the session usable, and usage.
+
+use arbor_protocol::{Session, SessionEvent, SessionStatus, StopReason, ToolCallStatus, method};
+use arbor_tests::agents::{codex_shell, codex_write, conversation, gemini_shell, gemini_write};
+use arbor_tests::mock_api::MockApi;
+use arbor_tests::{Client, TestEnv};
+use serde_json::json;
+
+async fn start(client: &mut Client, repo: &std::path::Path, agent: &str, model: Option<&str>) -> Session {
+    let session: Session = serde_json::from_value(
+        client
+            .call(method::SESSION_NEW, json!({ "cwd": repo, "agent": agent, "model": model, "config": { "permissionMode": "bypass_permissions" } }))
+            .await,
+    )
+    .unwrap();
+    client.subscribe(session.id, 0).await;
+    client.wait_status(session.id, |status| status == SessionStatus::Running).await;
+    session
+}
+
+async fn prompt(client: &mut Client, session: uuid::Uuid, text: &str, turn: usize) {
+    client.call(method::SESSION_PROMPT, json!({ "sessionId": session, "text": text })).await;
+    client.wait_turns(session, turn).await;
+}
+
+fn stop_reasons(client: &Client, session: uuid::Uuid) -> Vec<StopReason> {
+    client
+        .events
+        .iter()
+        .filter(|event| event.session_id == session)
+        .filter_map(|event| match event.event {
+            SessionEvent::TurnEnded { stop_reason } => Some(stop_reason),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The same journey for each CLI: edit, follow up, fail and recover, interrupt, stop and resume.
+async fn journey(agent: &str, model: Option<&str>, env: TestEnv, mock: MockApi, history_marker: &str) {
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let session = start(client, &repo, agent, model).await;
+    let worktree = std::path::PathBuf::from(&session.cwd);
+
+    prompt(client, session.id, "write notes.txt written by the agent", 1).await;
+    let written = std::fs::read_to_string(worktree.join("notes.txt"));
+    assert!(
+        written.as_deref().ok() == Some("written by the agent\n"),
+        "the agent did not write the file: {written:?}\nevents: {:#?}\nrequests: {:?}",
+        client.events.iter().map(|event| &event.event).collect::<Vec<_>>(),
+        mock.requests
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|request| arbor_tests::agents::last_user_turn(request))
+            .collect::<Vec<_>>()
+    );
+    assert!(client.events.iter().any(|event| matches!(&event.event, SessionEvent::ToolCall { locations, .. } if locations.iter().any(|path| path.ends_with("notes.txt")))), "the edit is a tool call naming the file");
+    assert!(client.events.iter().any(|event| matches!(
+        &event.event,
+        SessionEvent::ToolCallUpdate { status: Some(ToolCallStatus::Completed), .. }
+    )));
+    assert_eq!(client.reply_text(session.id), "All done.");
+    let first = client.get(session.id).await;
+    assert!(first.agent_session_id.is_some());
+    assert!(
+        first.usage.input_tokens + first.usage.cache_read_tokens > 0 && first.usage.output_tokens > 0,
+        "{:?}",
+        first.usage
+    );
+
+    prompt(client, session.id, "run echo shell > shell.txt", 2).await;
+    assert_eq!(std::fs::read_to_string(worktree.join("shell.txt")).unwrap(), "shell\n");
+
+    prompt(client, session.id, "fail", 3).await;
+    assert_eq!(stop_reasons(client, session.id)[2], StopReason::Error);
+    assert!(
+        client.events.iter().any(|event| matches!(&event.event, SessionEvent::Error { fatal: false, .. })),
+        "the API error is visible"
+    );
+    prompt(client, session.id, "after the failure", 4).await;
+    assert!(
+        client.reply_text(session.id).ends_with("Echo: after the failure"),
+        "still usable: {}",
+        client.reply_text(session.id)
+    );
+
+    client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "slow" })).await;
+    let mut chunks = 0;
+    client
+        .wait_event(session.id, |event| {
+            chunks +=
+                usize::from(matches!(event, SessionEvent::AgentMessageChunk { .. } | SessionEvent::UserMessage { .. }));
+            chunks >= 6
+        })
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    client.call(method::SESSION_CANCEL, json!({ "sessionId": session.id })).await;
+    client.wait_turns(session.id, 5).await;
+    assert_eq!(stop_reasons(client, session.id)[4], StopReason::Cancelled);
+
+    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "remember me" })).await;
+    // Gemini CLI cannot resume a session in the minute its file was started; Arbor waits for the
+    // next minute, so this step may take up to a minute.
+    client.wait_turns_within(session.id, 6, std::time::Duration::from_secs(120)).await;
+    assert!(client.reply_text(session.id).ends_with("Echo: remember me"));
+    let last = mock.requests.lock().unwrap().last().cloned().unwrap();
+    assert!(last.body.to_string().contains(history_marker), "the resumed conversation carries the history");
+    assert_eq!(client.get(session.id).await.agent_session_id, first.agent_session_id, "resumed by the agent's own id");
+}
+
+#[tokio::test]
+async fn codex_edits_follows_up_fails_cleanly_is_interrupted_and_resumes() {
+    let env = TestEnv::new();
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), codex_write, codex_shell)).await;
+    env.configure_codex(&mock.url);
+    journey("codex", None, env, mock, "after the failure").await;
+}
+
+#[tokio::test]
+async fn gemini_edits_follows_up_fails_cleanly_is_interrupted_and_resumes() {
+    let env = TestEnv::new();
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), gemini_write, gemini_shell)).await;
+    env.configure_gemini(&mock.url);
+    journey("gemini", Some("gemini-2.5-flash"), env, mock, "after the failure").await;
+}
