@@ -124,8 +124,7 @@ pub fn conversation(
         let (text, tool_result) = last_user_turn(request);
         let said = text
             .lines()
-            .filter(|line| !line.trim().is_empty() && !line.contains("system-reminder") && !line.starts_with("<"))
-            .last()
+            .rfind(|line| !line.trim().is_empty() && !line.contains("system-reminder") && !line.starts_with("<"))
             .unwrap_or_default()
             .trim()
             .to_string();

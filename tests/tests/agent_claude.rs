@@ -98,7 +98,7 @@ async fn claude_edits_follows_up_resumes_with_history_and_counts_usage() {
         history.contains("second message") && history.contains("write hello.txt"),
         "the resumed conversation carries the history"
     );
-    assert_eq!(last_user_turn(&last).0.contains("third message"), true);
+    assert!(last_user_turn(&last).0.contains("third message"));
     let resumed = client.get(session.id).await;
     assert!(resumed.usage.cost_usd > after.usage.cost_usd);
 }

@@ -51,12 +51,7 @@ async fn journey(agent: &str, model: Option<&str>, env: TestEnv, mock: MockApi, 
         written.as_deref().ok() == Some("written by the agent\n"),
         "the agent did not write the file: {written:?}\nevents: {:#?}\nrequests: {:?}",
         client.events.iter().map(|event| &event.event).collect::<Vec<_>>(),
-        mock.requests
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|request| arbor_tests::agents::last_user_turn(request))
-            .collect::<Vec<_>>()
+        mock.requests.lock().unwrap().iter().map(arbor_tests::agents::last_user_turn).collect::<Vec<_>>()
     );
     assert!(client.events.iter().any(|event| matches!(&event.event, SessionEvent::ToolCall { locations, .. } if locations.iter().any(|path| path.ends_with("notes.txt")))), "the edit is a tool call naming the file");
     assert!(client.events.iter().any(|event| matches!(

@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::discovery::{Version, agent_env, find_program};
 use super::process::GroupSlot;
-use super::stdio::{AgentPipes, Line, describe_exit, preview, with_stderr};
+use super::stdio::{AgentPipes, Line, describe_exit, preview, stderr_drained, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
 use crate::config::AcpAgentConfig;
 
@@ -352,7 +352,7 @@ async fn start_connection(child: Child, spec: StartSpec, client_fs: bool) -> Res
         turn_request: None,
         stderr_tail,
     };
-    tokio::spawn(driver.run(commands_rx, incoming_rx, pipes.exit));
+    tokio::spawn(driver.run(commands_rx, incoming_rx, pipes.exit, pipes.stderr_closed));
     Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: GroupSlot::with(process_group) })
 }
 
@@ -424,7 +424,9 @@ impl DriverLoop {
         mut commands: mpsc::Receiver<AgentCommand>,
         mut incoming: mpsc::Receiver<Incoming>,
         mut exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
+        stderr_closed: oneshot::Receiver<()>,
     ) {
+        let mut stderr_closed = Some(stderr_closed);
         let mut incoming_open = true;
         loop {
             tokio::select! {
@@ -451,6 +453,9 @@ impl DriverLoop {
                     // Let the reader drain what the agent printed before it exited.
                     while let Some(message) = incoming.recv().await {
                         self.handle_incoming(message).await;
+                    }
+                    if let Some(closed) = stderr_closed.take() {
+                        stderr_drained(closed).await;
                     }
                     let (clean, message) = describe_exit(status);
                     let message = with_stderr(message, &self.stderr_tail);

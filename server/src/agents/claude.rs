@@ -19,7 +19,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::discovery::{Version, agent_env, find_program};
 use super::process::GroupSlot;
-use super::stdio::{AgentPipes, Line, describe_exit, preview, with_stderr};
+use super::stdio::{AgentPipes, Line, describe_exit, preview, stderr_drained, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
 
 /// The Claude Code agent's id.
@@ -155,7 +155,7 @@ impl AgentDriver for ClaudeDriver {
                 tools: HashMap::new(),
                 stderr_tail: pipes.stderr_tail,
             };
-            tokio::spawn(session.run(commands_rx, pipes.lines, pipes.exit));
+            tokio::spawn(session.run(commands_rx, pipes.lines, pipes.exit, pipes.stderr_closed));
             Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: group })
         })
     }
@@ -164,13 +164,14 @@ impl AgentDriver for ClaudeDriver {
 /// Waits for the answer to the `initialize` control request.
 async fn wait_for_initialize(lines: &mut mpsc::Receiver<Line>) -> Result<(), String> {
     while let Some(line) = lines.recv().await {
-        if let Line::Json(message) = line {
-            if message["type"] == "control_response" && message["response"]["request_id"] == "arbor-init" {
-                return match message["response"]["subtype"].as_str() {
-                    Some("success") => Ok(()),
-                    _ => Err(format!("Claude Code refused to initialise: {}", message["response"]["error"])),
-                };
-            }
+        if let Line::Json(message) = line
+            && message["type"] == "control_response"
+            && message["response"]["request_id"] == "arbor-init"
+        {
+            return match message["response"]["subtype"].as_str() {
+                Some("success") => Ok(()),
+                _ => Err(format!("Claude Code refused to initialise: {}", message["response"]["error"])),
+            };
         }
     }
     Err("Claude Code exited before it was ready".into())
@@ -223,7 +224,9 @@ impl ClaudeSession {
         mut commands: mpsc::Receiver<AgentCommand>,
         mut lines: mpsc::Receiver<Line>,
         mut exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
+        stderr_closed: oneshot::Receiver<()>,
     ) {
+        let mut stderr_closed = Some(stderr_closed);
         let mut lines_open = true;
         loop {
             tokio::select! {
@@ -238,6 +241,9 @@ impl ClaudeSession {
                 status = &mut exit => {
                     while let Some(line) = lines.recv().await {
                         self.handle_line(line).await;
+                    }
+                    if let Some(closed) = stderr_closed.take() {
+                        stderr_drained(closed).await;
                     }
                     let (clean, message) = describe_exit(status);
                     let message = with_stderr(message, &self.stderr_tail);

@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::discovery::{Version, agent_env, find_program};
 use super::process::GroupSlot;
-use super::stdio::{AgentPipes, Line, describe_exit, preview, with_stderr};
+use super::stdio::{AgentPipes, Line, describe_exit, preview, stderr_drained, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
 
 /// The Codex agent's id.
@@ -209,6 +209,8 @@ impl CodexSession {
                     None => {
                         let mut finished = turn.take().expect("guarded");
                         let status = (&mut finished.pipes.exit).await;
+                        let (_, closed) = oneshot::channel();
+                        stderr_drained(std::mem::replace(&mut finished.pipes.stderr_closed, closed)).await;
                         self.finish_turn(finished, status).await;
                     }
                 },
@@ -257,11 +259,11 @@ impl CodexSession {
         };
         match message["type"].as_str().unwrap_or_default() {
             "thread.started" => {
-                if let Some(thread) = message["thread_id"].as_str() {
-                    if self.thread_id.as_deref() != Some(thread) {
-                        self.thread_id = Some(thread.to_string());
-                        self.output(AgentOutput::AgentSessionId(thread.to_string())).await;
-                    }
+                if let Some(thread) = message["thread_id"].as_str()
+                    && self.thread_id.as_deref() != Some(thread)
+                {
+                    self.thread_id = Some(thread.to_string());
+                    self.output(AgentOutput::AgentSessionId(thread.to_string())).await;
                 }
             }
             "item.started" => self.item_started(&message["item"]).await,

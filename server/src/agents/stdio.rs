@@ -40,6 +40,8 @@ pub struct AgentPipes {
     pub exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
     /// The last lines of its stderr.
     pub stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// Completes when its stderr has been read to the end.
+    pub stderr_closed: oneshot::Receiver<()>,
 }
 
 impl AgentPipes {
@@ -51,7 +53,12 @@ impl AgentPipes {
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-        tokio::spawn(capture_stderr(stderr, log_path, stderr_tail.clone()));
+        let (closed, stderr_closed) = oneshot::channel();
+        let tail = stderr_tail.clone();
+        tokio::spawn(async move {
+            capture_stderr(stderr, log_path, tail).await;
+            let _ = closed.send(());
+        });
         let (stdin_tx, stdin_rx) = mpsc::channel(CHANNEL_CAPACITY);
         // An agent run with stdin closed (one process per turn) gets nothing written to it.
         if let Some(stdin) = stdin {
@@ -63,7 +70,7 @@ impl AgentPipes {
         tokio::spawn(async move {
             let _ = exit_tx.send(child.wait().await);
         });
-        AgentPipes { group, stdin: stdin_tx, lines, exit, stderr_tail }
+        AgentPipes { group, stdin: stdin_tx, lines, exit, stderr_tail, stderr_closed }
     }
 }
 
@@ -76,6 +83,12 @@ pub fn tail_text(tail: &Mutex<VecDeque<String>>) -> String {
 pub fn with_stderr(message: String, tail: &Mutex<VecDeque<String>>) -> String {
     let tail = tail_text(tail);
     if tail.is_empty() { message } else { format!("{message}\nagent stderr:\n{tail}") }
+}
+
+/// Waits (briefly) until the last of an exited agent's stderr has been read, so error messages
+/// carry its final words.
+pub async fn stderr_drained(closed: oneshot::Receiver<()>) {
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(2), closed).await;
 }
 
 /// Describes how a process ended.
