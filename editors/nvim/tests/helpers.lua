@@ -1,0 +1,95 @@
+-- Helpers for the Neovim tests: scratch git repositories, the plugin started against the real
+-- `arbor` binary (standalone, with scratch data and runtime directories), and waiting.
+
+local M = {}
+
+local scratch
+
+--- Fails the test with `message` unless `condition` becomes true within `timeout` ms.
+function M.wait(condition, message, timeout)
+  local ok = vim.wait(timeout or 20000, function()
+    local good, result = pcall(condition)
+    return good and result
+  end, 10)
+  assert(ok, 'timed out: ' .. (message or 'condition'))
+end
+
+function M.run(cmd, cwd)
+  local result = vim.system(cmd, { cwd = cwd, text = true, env = {
+    GIT_AUTHOR_NAME = 'Test', GIT_AUTHOR_EMAIL = 'test@example.invalid',
+    GIT_COMMITTER_NAME = 'Test', GIT_COMMITTER_EMAIL = 'test@example.invalid',
+  } }):wait()
+  assert(result.code == 0, table.concat(cmd, ' ') .. ' failed: ' .. (result.stderr or ''))
+  return vim.trim(result.stdout or '')
+end
+
+--- A git repository with `files` (path -> text) committed on main.
+function M.repo(files)
+  local dir = scratch .. '/repo'
+  vim.fn.mkdir(dir, 'p')
+  M.run({ 'git', 'init', '-q', '-b', 'main' }, dir)
+  files = files or { ['README.md'] = '# test\n' }
+  for path, text in pairs(files) do
+    vim.fn.mkdir(vim.fs.dirname(dir .. '/' .. path), 'p')
+    local handle = assert(io.open(dir .. '/' .. path, 'w'))
+    handle:write(text)
+    handle:close()
+  end
+  M.run({ 'git', 'add', '-A' }, dir)
+  M.run({ 'git', 'commit', '-q', '-m', 'initial' }, dir)
+  return dir
+end
+
+function M.read(path)
+  local handle = io.open(path, 'r')
+  if not handle then return nil end
+  local text = handle:read('*a')
+  handle:close()
+  return text
+end
+
+--- The plugin, set up to run the real binary in scratch directories.
+function M.start()
+  local bin = assert(os.getenv('ARBOR_BIN'), 'set ARBOR_BIN to the arbor binary')
+  require('arbor').setup({
+    cmd = { bin, '--data-dir', scratch .. '/data', '--runtime-dir', scratch .. '/run', '--config', scratch .. '/config.json', 'lsp', '--standalone' },
+    layout = 'current',
+  })
+  assert(require('arbor').ensure(), 'the plugin could not start arbor')
+end
+
+--- Lines of a buffer.
+function M.lines(bufnr)
+  return vim.api.nvim_buf_get_lines(bufnr, 0, -1, false)
+end
+
+--- True when some line of `bufnr` contains `text`.
+function M.has_line(bufnr, text)
+  for _, line in ipairs(M.lines(bufnr)) do
+    if line:find(text, 1, true) then return true end
+  end
+  return false
+end
+
+--- Starts a scripted session in `repo` and waits for its chat buffer.
+function M.scripted_session(repo, script, prompt)
+  local session
+  require('arbor').new_session({ cwd = repo, agent = 'scripted', prompt = prompt, config = { script = script } }, function(created)
+    session = created
+  end)
+  M.wait(function() return session ~= nil end, 'session/new')
+  local chat = require('arbor.chat').get(session.id)
+  return session, chat
+end
+
+--- Fresh scratch directories, a stopped server and no buffers from the last test.
+function M.reset()
+  require('arbor.client').stop()
+  vim.wait(200, function() return not require('arbor.client').is_running() end)
+  vim.cmd('silent! %bwipeout!')
+  vim.fn.setqflist({}, 'r')
+  scratch = vim.fn.tempname()
+  vim.fn.mkdir(scratch, 'p')
+end
+
+return M

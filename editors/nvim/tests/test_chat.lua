@@ -1,0 +1,102 @@
+local h = require('helpers')
+
+local T = {}
+
+local SCRIPT = [[
+think Thinking about the task first.
+say Hello from the scripted agent.
+ask Create out.txt
+write out.txt <<END
+created after permission
+END
+say Done now.
+usage input=10 output=5 cost=0.25
+]]
+
+T['a reply streams into the chat buffer and a permission is answered by keymap'] = function()
+  h.start()
+  local repo = h.repo()
+  local session, chat = h.scripted_session(repo, SCRIPT, 'Please create the file')
+  local buf = chat.bufnr
+  h.wait(function() return h.has_line(buf, '? Permission: Create out.txt') end, 'permission line')
+  assert(h.has_line(buf, '## You'))
+  assert(h.has_line(buf, 'Please create the file'))
+  assert(h.has_line(buf, 'Hello from the scripted agent.'), vim.inspect(h.lines(buf)))
+  assert(h.has_line(buf, '▸ 💭 Thinking'))
+  assert(h.has_line(buf, '[a] Allow'))
+  -- Answer with the keymap, cursor on the request.
+  vim.api.nvim_set_current_buf(buf)
+  for index, line in ipairs(h.lines(buf)) do
+    if line:find('? Permission', 1, true) then vim.api.nvim_win_set_cursor(0, { index, 0 }) end
+  end
+  vim.api.nvim_feedkeys('a', 'x', false)
+  h.wait(function() return h.read(session.cwd .. '/out.txt') == 'created after permission\n' end, 'the file written after allow')
+  h.wait(function() return h.has_line(buf, '— turn ended (end_turn) —') end, 'turn end')
+  assert(h.has_line(buf, '✓ Permission: Create out.txt → allow'))
+  assert(h.has_line(buf, '▸ ✓ Write out.txt'), vim.inspect(h.lines(buf)))
+  assert(h.has_line(buf, '  │ + created after permission'))
+  -- Thinking and tool calls are folded blocks.
+  local row
+  for index, line in ipairs(h.lines(buf)) do
+    if line == '▸ ✓ Write out.txt' then row = index end
+  end
+  assert(require('arbor.chat').foldexpr(row) == '>1' and require('arbor.chat').foldexpr(row + 1) == '1')
+  h.wait(function() return chat:header():find('$0.2500', 1, true) ~= nil end, 'cost in the header')
+  local header = chat:header()
+  assert(header:find('scripted', 1, true) and header:find('running', 1, true), header)
+  assert(vim.wo.winbar:find('scripted', 1, true), 'the winbar shows the header')
+end
+
+T['reopening a chat replays its history'] = function()
+  h.start()
+  local repo = h.repo()
+  local session, chat = h.scripted_session(repo, 'say First reply.\nturn\nsay Second reply.', 'one')
+  h.wait(function() return h.has_line(chat.bufnr, 'First reply.') end, 'first reply')
+  require('arbor').send(session.id, 'two')
+  h.wait(function() return h.has_line(chat.bufnr, 'Second reply.') end, 'second reply')
+  h.wait(function() return #vim.tbl_filter(function(line) return line:find('turn ended', 1, true) end, h.lines(chat.bufnr)) == 2 end, 'two turns')
+  local before = h.lines(chat.bufnr)
+  vim.cmd('bwipeout! ' .. chat.bufnr)
+  local reopened = require('arbor.chat').open(session.id)
+  h.wait(function() return #h.lines(reopened.bufnr) == #before end, 'replayed history')
+  assert(vim.deep_equal(h.lines(reopened.bufnr), before), 'the replay renders the same buffer')
+end
+
+T['errors from the server are notifications, not stack traces'] = function()
+  h.start()
+  local messages = {}
+  local original = vim.notify
+  vim.notify = function(message, level) table.insert(messages, { message = message, level = level }) end
+  require('arbor').send('00000000-0000-4000-8000-000000000000', 'hello?')
+  h.wait(function() return #messages > 0 end, 'a notification')
+  vim.notify = original
+  assert(messages[1].message:find('no session with id', 1, true), messages[1].message)
+  assert(messages[1].level == vim.log.levels.ERROR)
+end
+
+T['5000 streamed chunks end right and the editor stays responsive'] = function()
+  h.start()
+  local repo = h.repo()
+  local words = {}
+  for index = 1, 15000 do words[index] = 'w' .. index end
+  local session, chat = h.scripted_session(repo, 'say ' .. table.concat(words, ' '), 'stream')
+  -- A timer that should fire every 10 ms: the largest gap between firings is how long the
+  -- editor was unresponsive.
+  local last, worst = vim.uv.hrtime(), 0
+  local timer = vim.uv.new_timer()
+  timer:start(10, 10, function()
+    local now = vim.uv.hrtime()
+    worst = math.max(worst, (now - last) / 1e6)
+    last = now
+  end)
+  h.wait(function() return h.has_line(chat.bufnr, 'turn ended') end, 'the end of the stream', 60000)
+  timer:stop()
+  timer:close()
+  local text = table.concat(h.lines(chat.bufnr), '\n')
+  local reply = text:match('%*%*Agent:%*%*\n(.-)\n\n— turn ended')
+  assert(reply == table.concat(words, ' '), 'the reply is exactly the 15000 words: ' .. vim.inspect(vim.tbl_map(function(line) return line:sub(1, 60) .. '…' .. line:sub(-30) end, h.lines(chat.bufnr))))
+  assert(worst < 1000, string.format('the editor stalled for %.0f ms', worst))
+  io.write(string.format('  (largest gap between 10 ms timer ticks while streaming: %.0f ms)\n', worst))
+end
+
+return T
