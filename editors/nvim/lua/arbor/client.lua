@@ -53,6 +53,9 @@ function M.start(cmd, opts)
     return true
   end
   opts = opts or {}
+  -- Callbacks of an earlier connection (which may end after a new one started) must not
+  -- touch the new one.
+  local this
   local dispatchers = {
     notification = function(method, params)
       if vim.in_fast_event() then
@@ -67,6 +70,9 @@ function M.start(cmd, opts)
       return nil, vim.lsp.rpc.rpc_response_error(vim.lsp.protocol.ErrorCodes.MethodNotFound)
     end,
     on_exit = function(code, _)
+      if state.rpc ~= this then
+        return
+      end
       state.rpc = nil
       if code ~= 0 then
         notify_error('the server exited with code ' .. tostring(code))
@@ -80,6 +86,7 @@ function M.start(cmd, opts)
   if not ok or not rpc then
     return false, 'could not start ' .. table.concat(cmd, ' ') .. ': ' .. tostring(rpc)
   end
+  this = rpc
   state.rpc = rpc
   local result, err = M.request_sync('initialize', {
     processId = vim.fn.getpid(),

@@ -33,6 +33,18 @@ local function for_buffer(bufnr)
   end
 end
 
+--- The worktree line of a hunk's first change (past its leading context).
+local function first_change(hunk)
+  local row = math.max(hunk.newStart, 1)
+  for _, line in ipairs(hunk.lines) do
+    if line.kind ~= 'context' then
+      return row
+    end
+    row = row + 1
+  end
+  return math.max(hunk.newStart, 1)
+end
+
 --- Lines in the worktree of each hunk line: added lines get a row, removed lines attach to
 --- the row they would precede.
 local function hunk_rows(hunk)
@@ -96,7 +108,7 @@ end
 local function quickfix(review)
   local items = {}
   for _, file in ipairs(review.diff.files) do
-    local first = (file.hunks and file.hunks ~= vim.NIL and file.hunks[1]) and file.hunks[1].newStart or 1
+    local first = (file.hunks and file.hunks ~= vim.NIL and file.hunks[1]) and first_change(file.hunks[1]) or 1
     local pending = 0
     for _, hunk in ipairs((file.hunks ~= vim.NIL and file.hunks) or {}) do
       if hunk.state ~= 'accepted' then pending = pending + 1 end
@@ -216,7 +228,7 @@ function M.jump(forward)
   local row = vim.api.nvim_win_get_cursor(0)[1]
   local target
   for _, hunk in ipairs(file.hunks) do
-    local start = math.max(hunk.newStart, 1)
+    local start = first_change(hunk)
     if forward and start > row and (not target or start < target) then target = start end
     if not forward and start < row and (not target or start > target) then target = start end
   end
