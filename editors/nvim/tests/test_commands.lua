@@ -12,6 +12,13 @@ T[':Arbor completes its subcommands'] = function()
   assert(vim.deep_equal(vim.fn.getcompletion('Arbor task ', 'cmdline'), { 'new', 'list' }))
 end
 
+T[':help arbor opens the help file'] = function()
+  local doc = vim.fn.fnamemodify(vim.api.nvim_get_runtime_file('doc/arbor.txt', false)[1], ':h')
+  vim.cmd('helptags ' .. vim.fn.fnameescape(doc))
+  vim.cmd('help arbor-review')
+  assert(vim.bo.buftype == 'help' and vim.api.nvim_get_current_line():find('*arbor-review*', 1, true), vim.api.nvim_get_current_line())
+end
+
 T[':checkhealth arbor reports the binary, protocol and agents'] = function()
   h.start()
   require('arbor').config.cmd[1] = os.getenv('ARBOR_BIN')

@@ -79,4 +79,17 @@ T['the diff split shows the base beside the file'] = function()
   assert(vim.wo.diff, 'diff mode')
 end
 
+T['the review refreshes when the session changes files'] = function()
+  h.start()
+  local repo = h.repo({ ['a.txt'] = 'one\n' })
+  local session, chat = h.scripted_session(repo, 'write a.txt <<END\ntwo\nEND\nturn\nwrite b.txt <<END\nnew file\nEND', 'first')
+  h.wait(function() return h.has_line(chat.bufnr, 'turn ended') end, 'the first turn')
+  vim.cmd('bwipeout! ' .. chat.bufnr)
+  local opened
+  require('arbor.review').open(session.id, function() opened = true end)
+  h.wait(function() return opened and #vim.fn.getqflist() == 1 end, 'one file under review')
+  require('arbor').send(session.id, 'second')
+  h.wait(function() return #vim.fn.getqflist() == 2 end, 'the quickfix list follows files_changed')
+end
+
 return T

@@ -148,10 +148,28 @@ function M.refresh(session_id, done)
   end)
 end
 
+local listening = false
+local function listen()
+  if listening then
+    return
+  end
+  listening = true
+  -- The chat forwards files_changed for sessions it shows; this covers reviews without a chat.
+  client.on('session/event', function(params)
+    if params.event.kind == 'files_changed' and not require('arbor.chat').get(params.sessionId) then
+      M.on_files_changed(params.sessionId)
+    end
+  end)
+end
+
 --- Starts reviewing a session: quickfix list of its changed files, inline hunks in its files.
 function M.open(session_id, done)
+  listen()
   client.request('session/get', { sessionId = session_id }, function(session)
     reviews[session_id] = { session = session, diff = { files = {} } }
+    if not require('arbor.chat').get(session_id) then
+      client.request('session/subscribe', { sessionId = session_id, afterSeq = session.lastSeq })
+    end
     M.refresh(session_id, function(review)
       vim.cmd('copen')
       if done then done(review) end
