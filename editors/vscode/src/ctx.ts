@@ -1,0 +1,80 @@
+// What every command works with: the connection, the known state, the views, and the session the
+// user means right now. Commands are factories over a Ctx (as in rust-analyzer's extension).
+
+import * as vscode from 'vscode';
+import { ArborConnection, errorMessage } from './connection';
+import { Store } from './model';
+import { Method, Session, Task, TaskDetail } from './protocol';
+
+export interface Views {
+  showChat(sessionId: string): Promise<void>;
+  showCompare(taskId: string): Promise<void>;
+  refreshTree(): void;
+  startReview(session: Session): Promise<void>;
+}
+
+export class Ctx {
+  readonly store = new Store();
+  /// The session of the chat in view, else the one last picked.
+  currentSession: string | undefined;
+
+  constructor(
+    readonly connection: ArborConnection,
+    readonly views: Views,
+  ) {
+    connection.onSessionChanged(({ session, deleted }) => {
+      this.store.applySession(session, deleted);
+      views.refreshTree();
+    });
+    connection.onTaskChanged(({ task }) => {
+      this.store.applyTask(task);
+      void this.loadTrials(task.id).then(() => views.refreshTree());
+    });
+  }
+
+  /// Runs a request; on failure shows the server's message and returns undefined.
+  async request<R>(method: string, params?: unknown): Promise<R | undefined> {
+    try {
+      return await this.connection.request<R>(method, params);
+    } catch (error) {
+      void vscode.window.showErrorMessage(`Arbor: ${errorMessage(error)}`);
+      return undefined;
+    }
+  }
+
+  /// Loads sessions and tasks into the store.
+  async refresh(): Promise<void> {
+    const sessions = await this.request<{ sessions: Session[] }>(Method.sessionList, { limit: 1000, includeHidden: true });
+    sessions?.sessions.forEach((session) => this.store.applySession(session));
+    const tasks = await this.request<{ tasks: Task[] }>(Method.taskList, {});
+    for (const task of tasks?.tasks ?? []) {
+      this.store.applyTask(task);
+      await this.loadTrials(task.id);
+    }
+    this.views.refreshTree();
+  }
+
+  async loadTrials(taskId: string): Promise<void> {
+    const detail = await this.request<TaskDetail>(Method.taskGet, { taskId });
+    if (!detail) return;
+    this.store.applyTask(detail.task);
+    for (const { sessions } of detail.trials) sessions.forEach((session) => this.store.applySession(session));
+    this.store.setTrials(
+      taskId,
+      detail.trials.map(({ trial }) => ({ trialId: trial.id, number: trial.number, agent: trial.agent, status: trial.status, sessionIds: trial.sessionIds })),
+    );
+  }
+
+  /// The session a command acts on: the one given (from the tree), the current one, or a pick.
+  async session(given?: { session?: Session } | string): Promise<string | undefined> {
+    if (typeof given === 'string') return given;
+    if (given?.session) return given.session.id;
+    if (this.currentSession) return this.currentSession;
+    const sessions = [...this.store.sessions.values()];
+    const picked = await vscode.window.showQuickPick(
+      sessions.map((session) => ({ label: session.title ?? 'Untitled session', description: `${session.status} · ${session.agent}`, id: session.id })),
+      { placeHolder: 'Which session?' },
+    );
+    return picked?.id;
+  }
+}

@@ -1,0 +1,236 @@
+// The Arbor protocol as the extension sees it: method names and the wire types it uses, mirrored
+// from the arbor-protocol crate (protocol/schema/arbor.schema.json is the authority; camelCase).
+
+export const PROTOCOL_VERSION = 1;
+
+export const Method = {
+  agentsList: 'agents/list',
+  sessionNew: 'session/new',
+  sessionList: 'session/list',
+  sessionGet: 'session/get',
+  sessionPrompt: 'session/prompt',
+  sessionCancel: 'session/cancel',
+  sessionStop: 'session/stop',
+  sessionResume: 'session/resume',
+  sessionConfigure: 'session/configure',
+  sessionDelete: 'session/delete',
+  sessionEvents: 'session/events',
+  sessionSubscribe: 'session/subscribe',
+  sessionUnsubscribe: 'session/unsubscribe',
+  sessionRespond: 'session/respond',
+  sessionFork: 'session/fork',
+  sessionClone: 'session/clone',
+  sessionMerge: 'session/merge',
+  reviewDiff: 'review/diff',
+  reviewFile: 'review/file',
+  reviewApply: 'review/apply',
+  reviewCommit: 'review/commit',
+  taskNew: 'task/new',
+  taskList: 'task/list',
+  taskGet: 'task/get',
+  trialNew: 'trial/new',
+  trialCompare: 'trial/compare',
+  trialPromote: 'trial/promote',
+} as const;
+
+export const Notification = {
+  sessionEvent: 'session/event',
+  sessionChanged: 'session/changed',
+  taskChanged: 'task/changed',
+} as const;
+
+export type SessionStatus = 'pending' | 'creating' | 'running' | 'stopping' | 'stopped' | 'completed' | 'failed' | 'timeout' | 'dead';
+export type AgentState = 'working' | 'idle' | 'waiting_input';
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  cacheReadTokens: number;
+  cacheWriteTokens: number;
+  costUsd: number;
+}
+
+export interface AgentInfo {
+  id: string;
+  name: string;
+  description: string;
+  available: boolean;
+  version: string | null;
+  installHint: string | null;
+  models: string[];
+}
+
+export interface Session {
+  id: string;
+  agent: string;
+  model: string | null;
+  title: string | null;
+  status: SessionStatus;
+  agentState: AgentState | null;
+  statusReason: string | null;
+  repoRoot: string;
+  cwd: string;
+  isolation: 'worktree' | 'in_place';
+  branch: string | null;
+  baseBranch: string | null;
+  baseCommit: string | null;
+  pinned: boolean;
+  hidden: boolean;
+  usage: Usage;
+  lastSeq: number;
+  taskId: string | null;
+  trialId: string | null;
+  queuePosition: number | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export type ToolCallStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
+
+export type ToolCallContent =
+  | { type: 'text'; text: string }
+  | { type: 'diff'; path: string; oldText: string | null; newText: string }
+  | { type: 'terminal'; output: string; exitCode: number | null };
+
+export interface PermissionOption {
+  optionId: string;
+  name: string;
+  kind: 'allow_once' | 'allow_always' | 'reject_once' | 'reject_always';
+}
+
+export type SessionEvent =
+  | { kind: 'user_message'; text: string }
+  | { kind: 'agent_message_chunk'; text: string }
+  | { kind: 'agent_thought_chunk'; text: string }
+  | { kind: 'tool_call'; toolCallId: string; title: string; toolKind: string; status: ToolCallStatus; content: ToolCallContent[]; locations: string[] }
+  | { kind: 'tool_call_update'; toolCallId: string; status: ToolCallStatus | null; title: string | null; content: ToolCallContent[] | null }
+  | { kind: 'plan'; entries: { content: string; status: string }[] }
+  | { kind: 'permission_request'; requestId: string; toolCallId: string | null; title: string; options: PermissionOption[] }
+  | { kind: 'permission_resolved'; requestId: string; optionId: string | null }
+  | { kind: 'status_changed'; status: SessionStatus; agentState: AgentState | null; reason: string | null }
+  | { kind: 'turn_ended'; stopReason: string }
+  | { kind: 'usage'; turn: Usage; total: Usage }
+  | { kind: 'checkpoint'; checkpointId: number; label: string; filesChanged: number }
+  | { kind: 'files_changed'; paths: string[] }
+  | { kind: 'rewound'; toCheckpoint: number; savedCheckpoint: number }
+  | { kind: 'external_change'; message: string }
+  | { kind: 'notice'; message: string }
+  | { kind: 'error'; message: string; fatal: boolean };
+
+export interface SessionEventNotification {
+  sessionId: string;
+  seq: number;
+  at: number;
+  event: SessionEvent;
+}
+
+export interface EventsResult {
+  events: SessionEventNotification[];
+  hasMore: boolean;
+  lastSeq: number;
+}
+
+export interface Hunk {
+  id: string;
+  header: string;
+  oldStart: number;
+  oldLines: number;
+  newStart: number;
+  newLines: number;
+  lines: { kind: 'context' | 'added' | 'removed'; text: string }[];
+  state: 'pending' | 'accepted';
+}
+
+export interface FileDiff {
+  path: string;
+  oldPath: string | null;
+  status: 'added' | 'modified' | 'deleted' | 'renamed' | 'type_changed';
+  binary: boolean;
+  additions: number;
+  deletions: number;
+  hunks: Hunk[] | null;
+}
+
+export interface ReviewDiff {
+  baseCommit: string;
+  files: FileDiff[];
+  stats: { filesChanged: number; additions: number; deletions: number };
+  truncated: boolean;
+  rejected: { id: string; path: string; header: string; at: number }[];
+}
+
+export interface ReviewFile {
+  path: string;
+  baseText: string | null;
+  currentText: string | null;
+  binary: boolean;
+}
+
+export interface MergeResult {
+  merged: boolean;
+  commit: string | null;
+  baseBranch: string;
+  conflicts: string[];
+}
+
+export type TaskStatus = 'open' | 'running' | 'done' | 'promoted' | 'abandoned';
+export type TrialStatus = 'pending' | 'running' | 'done' | 'failed' | 'promoted' | 'abandoned';
+
+export interface Task {
+  id: string;
+  title: string;
+  description: string;
+  project: string;
+  baseBranch: string;
+  checkCommand: string | null;
+  status: TaskStatus;
+}
+
+export interface CheckResult {
+  command: string;
+  exitCode: number | null;
+  passed: boolean;
+  durationMs: number;
+  summary: string;
+  testsPassed: number | null;
+  testsFailed: number | null;
+}
+
+export interface Trial {
+  id: string;
+  taskId: string;
+  number: number;
+  agent: string;
+  model: string | null;
+  prompt: string;
+  sessionIds: string[];
+  status: TrialStatus;
+  check: CheckResult | null;
+}
+
+export interface TaskDetail {
+  task: Task;
+  trials: { trial: Trial; sessions: Session[] }[];
+}
+
+export interface CompareRow {
+  trialId: string;
+  number: number;
+  status: TrialStatus;
+  agent: string;
+  model: string | null;
+  branch: string | null;
+  filesChanged: number;
+  additions: number;
+  deletions: number;
+  usage: Usage;
+  wallTimeMs: number;
+  check: CheckResult | null;
+  files: string[];
+}
+
+export interface CompareResult {
+  taskId: string;
+  rows: CompareRow[];
+  sharedFiles: { path: string; trials: number[] }[];
+}
