@@ -24,7 +24,8 @@ export class ArborConnection {
   }
 
   request<R>(method: string, params?: unknown): Promise<R> {
-    return this.transport.sendRequest<R>(method, params);
+    // Methods without params must get none at all: vscode-jsonrpc would send `[null]`.
+    return params === undefined ? this.transport.sendRequest<R>(method) : this.transport.sendRequest<R>(method, params);
   }
 
   onEvent(listener: Listener<SessionEventNotification>): () => void {

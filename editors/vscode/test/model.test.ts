@@ -1,0 +1,68 @@
+// Unit tests of the logic the views show: the tree, the status bar, labels, message validation
+// and the review decorations' line ranges.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Store, formatCost, sessionDescription, sessionLabel, statusIcon } from '../src/model';
+import { isChatUpdate, parseChatRequest } from '../src/messages';
+import { Session, Task } from '../src/protocol';
+import { chatHtml } from '../src/webviewHtml';
+
+export function session(overrides: Partial<Session>): Session {
+  return {
+    id: 's1', agent: 'scripted', model: null, title: 'A session', status: 'running', agentState: 'idle', statusReason: null,
+    repoRoot: '/repo', cwd: '/wt/s1', isolation: 'worktree', branch: 'arbor/s1-a', baseBranch: 'main', baseCommit: 'abc',
+    pinned: false, hidden: false, usage: { inputTokens: 1, outputTokens: 2, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.0123 },
+    lastSeq: 3, taskId: null, trialId: null, queuePosition: null, createdAt: 1, updatedAt: 1, ...overrides,
+  };
+}
+
+test('the tree puts tasks with their trials first, then pinned and recent sessions, hiding hidden ones', () => {
+  const store = new Store();
+  const task: Task = { id: 't1', title: 'Task', description: 'd', project: '/repo', baseBranch: 'main', checkCommand: null, status: 'running' };
+  store.applyTask(task);
+  store.applySession(session({ id: 'trial-session', taskId: 't1', trialId: 'r1' }));
+  store.applySession(session({ id: 'old', updatedAt: 1 }));
+  store.applySession(session({ id: 'new', updatedAt: 5 }));
+  store.applySession(session({ id: 'pinned', pinned: true, updatedAt: 0 }));
+  store.applySession(session({ id: 'hidden', hidden: true }));
+  store.setTrials('t1', [{ trialId: 'r1', number: 1, agent: 'scripted', status: 'running', sessionIds: ['trial-session'] }]);
+  const tree = store.tree();
+  assert.deepEqual(tree.map((node) => (node.kind === 'session' ? node.session.id : node.kind)), ['task', 'pinned', 'new', 'old']);
+  const taskNode = tree[0];
+  assert.ok(taskNode.kind === 'task' && taskNode.trials[0].kind === 'trial' && taskNode.trials[0].sessions.length === 1);
+  store.applySession(session({ id: 'new' }), true);
+  assert.equal(store.tree().length, 3, 'deleted sessions leave the tree');
+});
+
+test('status bar, icons and labels', () => {
+  const store = new Store();
+  store.applySession(session({ id: 'a', status: 'running', usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.5 } }));
+  store.applySession(session({ id: 'b', status: 'stopped', usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 1 } }));
+  assert.equal(store.statusText(), '$(hubot) 1 running · $1.50');
+  assert.equal(formatCost(0.0123), '$0.0123');
+  assert.equal(statusIcon('running', 'waiting_input'), 'question');
+  assert.equal(statusIcon('dead', null), 'error');
+  assert.equal(sessionLabel(session({ pinned: true, title: null })), '📌 Untitled session');
+  assert.equal(sessionDescription(session({ queuePosition: 2 })), 'scripted · #2 in queue · arbor/s1-a · $0.0123');
+});
+
+test('webview messages are validated both ways', () => {
+  assert.deepEqual(parseChatRequest({ type: 'send', text: 'hello' }), { type: 'send', text: 'hello' });
+  assert.equal(parseChatRequest({ type: 'send', text: '   ' }), null);
+  assert.equal(parseChatRequest({ type: 'send', text: 42 }), null);
+  assert.equal(parseChatRequest({ type: 'respond', requestId: 'perm-1' }), null);
+  assert.equal(parseChatRequest({ type: 'run', command: 'rm -rf /' }), null);
+  assert.equal(parseChatRequest('ready'), null);
+  assert.ok(isChatUpdate({ type: 'events', events: [{ seq: 1, event: { kind: 'notice' } }] }));
+  assert.ok(!isChatUpdate({ type: 'events', events: [{ event: {} }] }));
+  assert.ok(!isChatUpdate({ type: 'eval', code: 'x' }));
+});
+
+test('the chat page has a strict Content Security Policy', () => {
+  const html = chatHtml({ cspSource: 'vscode-resource:', scriptUri: 'chat.js', styleUri: 'chat.css', nonce: 'abc123' });
+  assert.match(html, /default-src 'none'/);
+  assert.match(html, /script-src 'nonce-abc123'/);
+  assert.ok(!/unsafe-inline|unsafe-eval/.test(html));
+  assert.match(html, /<script nonce="abc123" src="chat.js">/);
+});
