@@ -57,6 +57,7 @@
   }
 
   function add(node) {
+    paintStreaming();
     log.appendChild(node);
     streaming = null;
     return node;
@@ -96,6 +97,7 @@
 
   function stream(kind, text) {
     if (!streaming || streaming.kind !== kind) {
+      paintStreaming();
       const node = kind === 'message' ? element('div', 'agent message') : element('details', 'thought');
       if (kind === 'thought') {
         node.appendChild(element('summary', null, 'Thinking'));

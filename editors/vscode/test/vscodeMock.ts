@@ -1,0 +1,64 @@
+// A small stand-in for the `vscode` module, enough for the extension's logic to run in Node:
+// dialogs answer from queues the test fills, and what the code shows is recorded.
+
+import Module from 'node:module';
+
+export const answers = { quickPick: [] as unknown[], inputBox: [] as (string | undefined)[], warning: [] as (string | undefined)[], saveDialog: [] as unknown[] };
+export const shown = { errors: [] as string[], info: [] as string[], warnings: [] as string[] };
+export const settings: Record<string, unknown> = { permissionMode: 'ask' };
+export const written: { path: string; text: string }[] = [];
+
+class EventEmitter<T> {
+  private listeners: ((value: T) => void)[] = [];
+  event = (listener: (value: T) => void) => {
+    this.listeners.push(listener);
+    return { dispose: () => undefined };
+  };
+  fire(value: T) {
+    this.listeners.forEach((listener) => listener(value));
+  }
+}
+
+const vscode = {
+  EventEmitter,
+  window: {
+    activeTextEditor: undefined,
+    showQuickPick: async (items: any[], options?: { canPickMany?: boolean }) => {
+      const answer = answers.quickPick.shift();
+      if (typeof answer === 'function') return answer(items, options);
+      return answer;
+    },
+    showInputBox: async () => answers.inputBox.shift(),
+    showWarningMessage: async (message: string) => {
+      shown.warnings.push(message);
+      return answers.warning.shift();
+    },
+    showErrorMessage: async (message: string) => {
+      shown.errors.push(message);
+      return undefined;
+    },
+    showInformationMessage: async (message: string) => {
+      shown.info.push(message);
+      return undefined;
+    },
+    showSaveDialog: async () => answers.saveDialog.shift(),
+  },
+  workspace: {
+    workspaceFolders: [{ uri: { fsPath: '/work/project' } }],
+    getWorkspaceFolder: () => undefined,
+    getConfiguration: () => ({ get: (key: string) => settings[key] }),
+    fs: { writeFile: async (uri: { fsPath: string }, data: Uint8Array) => written.push({ path: uri.fsPath, text: Buffer.from(data).toString() }) },
+  },
+  commands: { registerCommand: () => ({ dispose: () => undefined }), executeCommand: async () => undefined },
+  Uri: { file: (fsPath: string) => ({ fsPath, path: fsPath, scheme: 'file' }) },
+};
+
+/// Makes `require('vscode')` return the stand-in.
+export function install(): void {
+  const loader = Module as unknown as { _load: (request: string, ...rest: unknown[]) => unknown };
+  const original = loader._load;
+  loader._load = function (request: string, ...rest: unknown[]) {
+    if (request === 'vscode') return vscode;
+    return original.call(this, request, ...rest);
+  };
+}

@@ -1,0 +1,186 @@
+// The chat and comparison webviews in headless Chromium (Debian's, driven by playwright-core),
+// with acquireVsCodeApi stubbed, fed an event stream recorded from the real arbor binary, and
+// checked on what they render and what they post back.
+
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { pathToFileURL } from 'node:url';
+import { Browser, Page, chromium } from 'playwright-core';
+import { CompareResult, Method, Session, SessionEventNotification } from '../src/protocol';
+import { chatHtml, compareHtml } from '../src/webviewHtml';
+import { repo, scratch, startServer, until } from './arbor';
+
+const media = path.resolve(__dirname, '../../media');
+let browser: Browser;
+let recorded: { session: Session; events: SessionEventNotification[]; compare: CompareResult };
+
+async function record(): Promise<typeof recorded> {
+  const root = scratch();
+  const dir = repo(root, { 'README.md': '# demo\n' });
+  const server = await startServer(root);
+  try {
+    const script = [
+      'think I will write a file and run it.',
+      'say Here is **the plan**: write `hello.sh`, then run it.',
+      'ask Run sh hello.sh',
+      'write hello.sh <<END',
+      'echo hello from the script',
+      'END',
+      'run sh hello.sh',
+      'usage input=120 output=30 cost=0.0420',
+      'say Done.',
+    ].join('\n');
+    const session = await server.arbor.request<Session>(Method.sessionNew, { cwd: dir, agent: 'scripted', prompt: 'Write and run hello.sh', config: { script } });
+    await server.arbor.request(Method.sessionSubscribe, { sessionId: session.id, afterSeq: 0 });
+    await until(() => server.events.some((event) => event.event.kind === 'permission_request'), 'the permission request');
+    const request = server.events.find((event) => event.event.kind === 'permission_request')!.event as { requestId: string };
+    await server.arbor.request(Method.sessionRespond, { sessionId: session.id, requestId: request.requestId, optionId: 'allow' });
+    await until(() => server.events.some((event) => event.event.kind === 'turn_ended'), 'the turn');
+    const task = await server.arbor.request<{ id: string }>(Method.taskNew, { title: 'Compare', cwd: dir });
+    await server.arbor.request(Method.trialNew, { taskId: task.id, trials: [
+      { agent: 'scripted', config: { script: 'write a.txt <<END\n1\n2\n3\n4\nEND\nusage input=10 output=10 cost=0.2' } },
+      { agent: 'scripted', config: { script: 'write b.txt <<END\n1\nEND\nusage input=10 output=10 cost=0.1' } },
+    ] });
+    await until(async () => (await server.arbor.request<{ task: { status: string } }>(Method.taskGet, { taskId: task.id })).task.status === 'done', 'the trials');
+    const compare = await server.arbor.request<CompareResult>(Method.trialCompare, { taskId: task.id });
+    const fresh = await server.arbor.request<Session>(Method.sessionGet, { sessionId: session.id });
+    return { session: fresh, events: server.events.filter((event) => event.sessionId === session.id), compare };
+  } finally {
+    await server.stop();
+  }
+}
+
+async function openPage(kind: 'chat' | 'compare'): Promise<Page> {
+  const dir = scratch();
+  const assets = {
+    cspSource: 'file:',
+    scriptUri: pathToFileURL(path.join(media, `${kind}.js`)).toString(),
+    styleUri: pathToFileURL(path.join(media, `${kind}.css`)).toString(),
+    nonce: 'testnonce',
+  };
+  const file = path.join(dir, `${kind}.html`);
+  fs.writeFileSync(file, kind === 'chat' ? chatHtml(assets) : compareHtml(assets));
+  const page = await browser.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(String(error)));
+  await page.addInitScript(() => {
+    (window as any).__posted = [];
+    (window as any).acquireVsCodeApi = () => ({ postMessage: (message: unknown) => (window as any).__posted.push(message), getState: () => undefined, setState: () => undefined });
+  });
+  await page.goto(pathToFileURL(file).toString());
+  (page as any).__errors = errors;
+  return page;
+}
+
+/// Waits until the page has rendered up to `seq` (polling: the page's CSP forbids the eval that
+/// waitForFunction needs, and that is a good thing).
+async function rendered(page: Page, seq: number, timeoutMs = 20000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await page.evaluate(() => document.body.dataset.lastSeq)) !== String(seq)) {
+    if (Date.now() > deadline) throw new Error(`the page did not render up to seq ${seq}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function post(page: Page, message: unknown): Promise<void> {
+  await page.evaluate((data) => window.postMessage(data, '*'), message);
+}
+
+before(async () => {
+  recorded = await record();
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+test('the chat renders a recorded session and answers its permission request', async () => {
+  const page = await openPage('chat');
+  assert.deepEqual(await page.evaluate(() => (window as any).__posted), [{ type: 'ready' }], 'the page says it is ready');
+  await post(page, { type: 'reset', session: recorded.session });
+  const permissionAt = recorded.events.findIndex((event) => event.event.kind === 'permission_request');
+  // First everything up to the permission request, as a live client would see it.
+  await post(page, { type: 'events', events: recorded.events.slice(0, permissionAt + 1) });
+  await page.waitForSelector('.permission button');
+  await page.click('.permission button.allow_once');
+  const posted = await page.evaluate(() => (window as any).__posted);
+  const request = recorded.events[permissionAt].event as { requestId: string };
+  assert.deepEqual(posted.at(-1), { type: 'respond', requestId: request.requestId, optionId: 'allow' });
+  await post(page, { type: 'events', events: recorded.events.slice(permissionAt + 1) });
+  await rendered(page, recorded.events.at(-1)!.seq);
+
+  assert.equal(await page.textContent('.user'), 'Write and run hello.sh');
+  const reply = await page.$$eval('.agent', (nodes) => nodes.map((node) => node.innerHTML));
+  assert.equal(reply[0], '<p>Here is <strong>the plan</strong>: write <code>hello.sh</code>, then run it.</p>', 'Markdown rendering');
+  assert.equal(await page.textContent('details.thought .body'), 'I will write a file and run it.');
+  assert.equal(await page.getAttribute('details.tool:has-text("Write hello.sh")', 'data-status'), 'completed');
+  assert.match((await page.textContent('details.tool:has-text("Run sh hello.sh") pre.terminal'))!, /hello from the script/);
+  assert.match((await page.textContent('.permission'))!, /→ allow/);
+  const status = (await page.textContent('#status'))!;
+  assert.match(status, /scripted/);
+  assert.match(status, /\$0\.0420/);
+  assert.deepEqual((page as any).__errors, []);
+
+  // The input box sends; the button interrupts.
+  await page.fill('#input', 'And now?');
+  await page.press('#input', 'Enter');
+  await page.click('#interrupt');
+  const sent = (await page.evaluate(() => (window as any).__posted)).slice(-2);
+  assert.deepEqual(sent, [{ type: 'send', text: 'And now?' }, { type: 'interrupt' }]);
+
+  // Unexpected messages are ignored, and a replay does not duplicate anything.
+  await post(page, { type: 'eval', code: 'document.body.remove()' });
+  await post(page, { type: 'events', events: recorded.events });
+  await page.waitForTimeout(50);
+  assert.equal((await page.$$('.user')).length, 1);
+  await page.close();
+});
+
+test('5,000 streamed chunks render in full without stalling the page', async () => {
+  const page = await openPage('chat');
+  await post(page, { type: 'reset', session: recorded.session });
+  const chunks: SessionEventNotification[] = [];
+  let expected = '';
+  for (let index = 1; index <= 5000; index++) {
+    const text = `w${index} `;
+    expected += text;
+    chunks.push({ sessionId: recorded.session.id, seq: index, at: 0, event: { kind: 'agent_message_chunk', text } });
+  }
+  const started = Date.now();
+  // Posted as they would arrive: one message per notification.
+  await page.evaluate((all) => {
+    for (const event of all) window.postMessage({ type: 'events', events: [event] }, '*');
+  }, chunks);
+  await rendered(page, 5000);
+  const elapsed = Date.now() - started;
+  const text = (await page.textContent('.agent')) ?? '';
+  assert.ok(text.trim() === expected.trim(), `the rendered reply has ${text.length} characters, not ${expected.length}`);
+  assert.ok(elapsed < 10000, `rendering took ${elapsed} ms`);
+  console.log(`  5000 chunks rendered in ${elapsed} ms`);
+  await page.close();
+});
+
+test('the comparison shows one row per trial with bars for lines and cost', async () => {
+  const page = await openPage('compare');
+  await post(page, { type: 'compare', result: recorded.compare });
+  await page.waitForSelector('tr[data-trial-id]');
+  const rows = await page.$$eval('tr[data-trial-id]', (nodes) =>
+    nodes.map((node) => ({
+      cells: Array.from(node.children).map((cell) => cell.textContent),
+      bars: Array.from(node.querySelectorAll('.bar')).map((bar) => (bar as HTMLElement).style.width),
+    })),
+  );
+  assert.equal(rows.length, 2);
+  assert.equal(rows[0].cells[0], '1');
+  assert.equal(rows[0].cells[2], 'scripted');
+  assert.deepEqual(rows[0].bars, ['100%', '100%'], 'trial 1 changed the most lines and cost the most');
+  assert.deepEqual(rows[1].bars, ['25%', '50%']);
+  assert.equal(rows[1].cells[6], '$0.1000');
+  await page.close();
+});
