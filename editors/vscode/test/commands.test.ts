@@ -134,3 +134,20 @@ test('New Trial(s) starts one trial per picked agent', async () => {
   await commands['arbor.newTrials'](ctx)({ task: { id: 't1' } });
   assert.deepEqual(sent.find((entry) => entry.method === 'trial/new')!.params, { taskId: 't1', trials: [{ agent: 'scripted' }] });
 });
+
+test('review decorations cover the added lines of a hunk', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { addedRanges } = require('../src/review') as typeof import('../src/review');
+  const hunk = {
+    id: 'h', header: '@@', oldStart: 1, oldLines: 4, newStart: 1, newLines: 5, state: 'pending' as const,
+    lines: [
+      { kind: 'context' as const, text: 'a' },
+      { kind: 'removed' as const, text: 'b' },
+      { kind: 'added' as const, text: 'B' },
+      { kind: 'added' as const, text: 'B2' },
+      { kind: 'context' as const, text: 'c' },
+      { kind: 'added' as const, text: 'd' },
+    ],
+  };
+  assert.deepEqual(addedRanges(hunk), [{ start: 1, end: 2 }, { start: 4, end: 4 }]);
+});
