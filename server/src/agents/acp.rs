@@ -23,7 +23,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::discovery::{Version, agent_env, find_program};
 use super::process::GroupSlot;
-use super::stdio::{AgentPipes, Line, describe_exit, preview, stderr_drained, with_stderr};
+use super::stdio::{AgentPipes, Line, exit_output, preview, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
 use crate::config::AcpAgentConfig;
 
@@ -454,12 +454,8 @@ impl DriverLoop {
                     while let Some(message) = incoming.recv().await {
                         self.handle_incoming(message).await;
                     }
-                    if let Some(closed) = stderr_closed.take() {
-                        stderr_drained(closed).await;
-                    }
-                    let (clean, message) = describe_exit(status);
-                    let message = with_stderr(message, &self.stderr_tail);
-                    let _ = self.outputs.send(AgentOutput::Exited { clean, message }).await;
+                    let exited = exit_output(status, &mut stderr_closed, &self.stderr_tail).await;
+                    let _ = self.outputs.send(exited).await;
                     return;
                 }
             }

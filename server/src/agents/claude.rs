@@ -17,9 +17,9 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
-use super::discovery::{Version, agent_env, find_program};
+use super::discovery::{AgentCli, agent_env};
 use super::process::GroupSlot;
-use super::stdio::{AgentPipes, Line, describe_exit, preview, stderr_drained, with_stderr};
+use super::stdio::{AgentPipes, Line, exit_output, preview, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
 
 /// The Claude Code agent's id.
@@ -29,17 +29,13 @@ const CHANNEL_CAPACITY: usize = 256;
 
 /// The Claude Code driver.
 pub struct ClaudeDriver {
-    program: Option<PathBuf>,
-    version: Version,
-    env: BTreeMap<String, String>,
+    cli: AgentCli,
 }
 
 impl ClaudeDriver {
     /// A driver for `claude` on PATH, or at `command`.
     pub fn new(command: Option<&Path>, env: BTreeMap<String, String>) -> Self {
-        let program = find_program("claude", command);
-        let version = program.as_deref().map(Version::probe).unwrap_or_default();
-        Self { program, version, env }
+        Self { cli: AgentCli::find("claude", command, env) }
     }
 }
 
@@ -49,8 +45,8 @@ impl AgentDriver for ClaudeDriver {
             id: AGENT_ID.into(),
             name: "Claude Code".into(),
             description: "Anthropic's Claude Code CLI, run as one persistent stream-json process per session.".into(),
-            available: self.program.is_some(),
-            version: self.version.get(),
+            available: self.cli.program.is_some(),
+            version: self.cli.version.get(),
             install_hint: Some("install it with `npm install -g @anthropic-ai/claude-code` (or set agents.claude.command in the config file)".into()),
             capabilities: AgentCapabilities {
                 persistent_process: true,
@@ -66,8 +62,8 @@ impl AgentDriver for ClaudeDriver {
     }
 
     fn start(&self, spec: StartSpec) -> StartFuture {
-        let program = self.program.clone();
-        let env = self.env.clone();
+        let program = self.cli.program.clone();
+        let env = self.cli.env.clone();
         Box::pin(async move {
             let program = program.ok_or_else(|| AgentError::Unavailable {
                 agent: AGENT_ID.into(),
@@ -242,12 +238,8 @@ impl ClaudeSession {
                     while let Some(line) = lines.recv().await {
                         self.handle_line(line).await;
                     }
-                    if let Some(closed) = stderr_closed.take() {
-                        stderr_drained(closed).await;
-                    }
-                    let (clean, message) = describe_exit(status);
-                    let message = with_stderr(message, &self.stderr_tail);
-                    self.output(AgentOutput::Exited { clean, message }).await;
+                    let exited = exit_output(status, &mut stderr_closed, &self.stderr_tail).await;
+                    self.output(exited).await;
                     return;
                 }
             }

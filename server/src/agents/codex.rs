@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
-use super::discovery::{Version, agent_env, find_program};
+use super::discovery::{AgentCli, agent_env};
 use super::process::GroupSlot;
 use super::stdio::{AgentPipes, Line, describe_exit, preview, stderr_drained, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
@@ -31,17 +31,13 @@ const CHANNEL_CAPACITY: usize = 256;
 
 /// The Codex CLI driver.
 pub struct CodexDriver {
-    program: Option<PathBuf>,
-    version: Version,
-    env: BTreeMap<String, String>,
+    cli: AgentCli,
 }
 
 impl CodexDriver {
     /// A driver for `codex` on PATH, or at `command`.
     pub fn new(command: Option<&Path>, env: BTreeMap<String, String>) -> Self {
-        let program = find_program("codex", command);
-        let version = program.as_deref().map(Version::probe).unwrap_or_default();
-        Self { program, version, env }
+        Self { cli: AgentCli::find("codex", command, env) }
     }
 }
 
@@ -51,8 +47,8 @@ impl AgentDriver for CodexDriver {
             id: AGENT_ID.into(),
             name: "Codex CLI".into(),
             description: "OpenAI's Codex CLI, run as `codex exec --json` once per turn.".into(),
-            available: self.program.is_some(),
-            version: self.version.get(),
+            available: self.cli.program.is_some(),
+            version: self.cli.version.get(),
             install_hint: Some(
                 "install it with `npm install -g @openai/codex` (or set agents.codex.command in the config file)"
                     .into(),
@@ -71,8 +67,8 @@ impl AgentDriver for CodexDriver {
     }
 
     fn start(&self, spec: StartSpec) -> StartFuture {
-        let program = self.program.clone();
-        let env = self.env.clone();
+        let program = self.cli.program.clone();
+        let env = self.cli.env.clone();
         Box::pin(async move {
             let program = program.ok_or_else(|| AgentError::Unavailable {
                 agent: AGENT_ID.into(),

@@ -21,6 +21,26 @@ pub fn find_program(name: &str, configured: Option<&Path>) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|dir| dir.join(name)).find(|candidate| executable(candidate))
 }
 
+/// An agent CLI: where it is (if found), its version (learned in the background) and the
+/// environment variables configured for it.
+pub struct AgentCli {
+    /// The program, when found.
+    pub program: Option<PathBuf>,
+    /// Its version, once known.
+    pub version: Version,
+    /// Extra environment for it.
+    pub env: BTreeMap<String, String>,
+}
+
+impl AgentCli {
+    /// Looks for `name` on PATH (or at `configured`) and starts learning its version.
+    pub fn find(name: &str, configured: Option<&Path>, env: BTreeMap<String, String>) -> AgentCli {
+        let program = find_program(name, configured);
+        let version = program.as_deref().map(Version::probe).unwrap_or_default();
+        AgentCli { program, version, env }
+    }
+}
+
 /// A version learned in the background, so start-up never waits for an agent CLI.
 #[derive(Clone, Default)]
 pub struct Version(Arc<Mutex<Option<String>>>);

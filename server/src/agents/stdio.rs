@@ -91,6 +91,20 @@ pub async fn stderr_drained(closed: oneshot::Receiver<()>) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), closed).await;
 }
 
+/// The report of an agent's exit: waits for its stderr to drain, then says how it ended with
+/// the last of its stderr.
+pub async fn exit_output(
+    status: Result<std::io::Result<std::process::ExitStatus>, oneshot::error::RecvError>,
+    stderr_closed: &mut Option<oneshot::Receiver<()>>,
+    tail: &Mutex<VecDeque<String>>,
+) -> super::AgentOutput {
+    if let Some(closed) = stderr_closed.take() {
+        stderr_drained(closed).await;
+    }
+    let (clean, message) = describe_exit(status);
+    super::AgentOutput::Exited { clean, message: with_stderr(message, tail) }
+}
+
 /// Describes how a process ended.
 pub fn describe_exit(
     status: Result<std::io::Result<std::process::ExitStatus>, oneshot::error::RecvError>,
