@@ -29,6 +29,8 @@ pub const SESSION_SUBSCRIBE: &str = "session/subscribe";
 pub const SESSION_UNSUBSCRIBE: &str = "session/unsubscribe";
 /// Answer a permission request.
 pub const SESSION_RESPOND: &str = "session/respond";
+/// Export a session's conversation (Markdown, HTML or JSON).
+pub const SESSION_EXPORT: &str = "session/export";
 /// List a session's checkpoints.
 pub const SESSION_CHECKPOINTS: &str = "session/checkpoints";
 /// Start a new session from a checkpoint of another.
@@ -86,6 +88,7 @@ pub const ALL_REQUESTS: &[&str] = &[
     SESSION_SUBSCRIBE,
     SESSION_UNSUBSCRIBE,
     SESSION_RESPOND,
+    SESSION_EXPORT,
     SESSION_CHECKPOINTS,
     SESSION_FORK,
     SESSION_CLONE,

@@ -358,3 +358,41 @@ pub struct OrphansResult {
     /// What was found.
     pub orphans: Vec<OrphanedWorktree>,
 }
+
+/// Formats `session/export` writes.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    /// A readable Markdown transcript (the default).
+    #[default]
+    Markdown,
+    /// A standalone HTML page.
+    Html,
+    /// The session record and every event, as JSON.
+    Json,
+}
+
+/// `session/export` params.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExportParams {
+    /// The session to export.
+    pub session_id: Uuid,
+    /// Markdown (default), HTML or JSON.
+    #[serde(default)]
+    pub format: Option<ExportFormat>,
+}
+
+/// `session/export` result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ExportResult {
+    /// The format written.
+    pub format: ExportFormat,
+    /// Its MIME type.
+    pub mime_type: String,
+    /// A suggested file name.
+    pub file_name: String,
+    /// The export itself.
+    pub content: String,
+}

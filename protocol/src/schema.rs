@@ -34,6 +34,7 @@ pub fn protocol_schema() -> Value {
     request!(method::SESSION_SUBSCRIBE, SubscribeParams, SubscribeResult);
     request!(method::SESSION_UNSUBSCRIBE, SessionIdParams, Ack);
     request!(method::SESSION_RESPOND, RespondParams, Ack);
+    request!(method::SESSION_EXPORT, ExportParams, ExportResult);
     request!(method::SESSION_CHECKPOINTS, SessionIdParams, CheckpointsResult);
     request!(method::SESSION_FORK, ForkParams, Session);
     request!(method::SESSION_CLONE, CloneParams, Session);

@@ -148,7 +148,13 @@ pub async fn run(root: Option<PathBuf>) -> anyhow::Result<()> {
         paths.session_log(&stopped.id).parent().map(Path::display).map(|path| path.to_string()).unwrap_or_default()
     )?;
     writeln!(out, "  scratch repo     {}", repository.display())?;
-    writeln!(out, "\nReplay it: arbor --data-dir {} session show {}", paths.data_dir.display(), stopped.id)?;
+    writeln!(
+        out,
+        "\nReplay it: arbor --data-dir {} --runtime-dir {} session show {}",
+        paths.data_dir.display(),
+        paths.runtime_dir.display(),
+        stopped.id
+    )?;
     drop(connection);
     service.shutdown().await;
     Ok(())

@@ -9,6 +9,7 @@ pub mod client;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod export;
 pub mod git;
 pub mod hub;
 pub mod paths;

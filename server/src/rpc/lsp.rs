@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use arbor_protocol::{
     Ack, AgentsListResult, ApplyParams, CheckResult, CheckpointsResult, CloneParams, CommitParams, CommitResult,
-    CompareResult, ConfigureParams, DeleteParams, DeleteResult, DiffParams, EventsParams, EventsResult, FileParams,
-    ForkParams, ListSessionsParams, ListSessionsResult, MergeParams, MergeResult, NewSessionParams, OrphansResult,
-    ProfileListResult, PromoteParams, PromoteResult, PromptParams, PromptResult, RespondParams, ResumeParams,
-    ReviewDiff, ReviewFile, RewindParams, RewindResult, Session, SessionIdParams, SubscribeParams, SubscribeResult,
-    Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult, TaskNewParams, TrialDetail, TrialIdParams,
-    TrialNewParams, TrialNewResult, TrialRetryParams, WorkflowListParams, WorkflowListResult, method,
+    CompareResult, ConfigureParams, DeleteParams, DeleteResult, DiffParams, EventsParams, EventsResult, ExportParams,
+    ExportResult, FileParams, ForkParams, ListSessionsParams, ListSessionsResult, MergeParams, MergeResult,
+    NewSessionParams, OrphansResult, ProfileListResult, PromoteParams, PromoteResult, PromptParams, PromptResult,
+    RespondParams, ResumeParams, ReviewDiff, ReviewFile, RewindParams, RewindResult, Session, SessionIdParams,
+    SubscribeParams, SubscribeResult, Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult, TaskNewParams,
+    TrialDetail, TrialIdParams, TrialNewParams, TrialNewResult, TrialRetryParams, WorkflowListParams,
+    WorkflowListResult, method,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -59,6 +60,7 @@ where
         .custom_method(method::SESSION_SUBSCRIBE, Backend::session_subscribe)
         .custom_method(method::SESSION_UNSUBSCRIBE, Backend::session_unsubscribe)
         .custom_method(method::SESSION_RESPOND, Backend::session_respond)
+        .custom_method(method::SESSION_EXPORT, Backend::session_export)
         .custom_method(method::SESSION_CHECKPOINTS, Backend::session_checkpoints)
         .custom_method(method::SESSION_FORK, Backend::session_fork)
         .custom_method(method::SESSION_CLONE, Backend::session_clone)
@@ -194,6 +196,9 @@ impl Backend {
     }
     async fn session_respond(&self, params: RespondParams) -> jsonrpc::Result<Ack> {
         to_rpc(self.service().session_respond(params).await)
+    }
+    async fn session_export(&self, params: ExportParams) -> jsonrpc::Result<ExportResult> {
+        to_rpc(self.service().session_export(params).await)
     }
     async fn session_checkpoints(&self, params: SessionIdParams) -> jsonrpc::Result<CheckpointsResult> {
         to_rpc(self.service().session_checkpoints(params).await)

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use arbor_protocol::{
-    ApplyParams, CheckpointsResult, CloneParams, CommitParams, CommitResult, DiffParams, FileParams, ForkParams, Hunk,
-    Isolation, MergeParams, MergeResult, MergeStrategy, NewSessionParams, OrphanedWorktree, OrphansResult,
-    RejectedHunk, ReviewAction, ReviewDiff, ReviewFile, RewindParams, RewindResult, Session, SessionEvent,
-    SessionEventNotification, SessionIdParams, SessionStatus, TitleSource, Usage,
+    ApplyParams, CheckpointsResult, CloneParams, CommitParams, CommitResult, DiffParams, ExportParams, ExportResult,
+    FileParams, ForkParams, Hunk, Isolation, MergeParams, MergeResult, MergeStrategy, NewSessionParams,
+    OrphanedWorktree, OrphansResult, RejectedHunk, ReviewAction, ReviewDiff, ReviewFile, RewindParams, RewindResult,
+    Session, SessionEvent, SessionEventNotification, SessionIdParams, SessionStatus, TitleSource, Usage,
 };
 use uuid::Uuid;
 
@@ -59,6 +59,27 @@ impl Service {
         }
         self.store.flush().await?;
         Ok(())
+    }
+
+    /// `session/export`.
+    pub async fn session_export(&self, params: ExportParams) -> Result<ExportResult> {
+        let session = self.load(params.session_id).await?;
+        self.store.flush().await?;
+        let mut events = Vec::new();
+        loop {
+            let page = self
+                .store
+                .events_after(session.id, events.last().map_or(0, |event: &SessionEventNotification| event.seq), 1000)
+                .await?;
+            if page.is_empty() {
+                break;
+            }
+            events.extend(page);
+        }
+        let format = params.format.unwrap_or_default();
+        let (content, mime_type, extension) = crate::export::export(&session, &events, format);
+        let stem = super::slug(session.title.as_deref().unwrap_or("arbor-session"));
+        Ok(ExportResult { format, mime_type: mime_type.into(), file_name: format!("{stem}.{extension}"), content })
     }
 
     /// `session/checkpoints`.
