@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use arbor_protocol::{
-    AgentsListResult, CheckResult, CompareResult, EventsParams, EventsResult, Isolation, ListSessionsParams,
-    ListSessionsResult, MergeStrategy, NewSessionParams, PromoteParams, PromoteResult, PromptMode, PromptParams,
-    PromptResult, RespondParams, ResumeParams, Session, SessionConfig, SessionEvent, SessionEventNotification,
-    SessionIdParams, SessionStatus, SubscribeParams, SubscribeResult, Task, TaskDetail, TaskIdParams, TaskListParams,
-    TaskListResult, TaskNewParams, TrialIdParams, TrialNewParams, TrialNewResult, TrialSpec, method,
+    AgentsListResult, CheckResult, CompareResult, EventsParams, EventsResult, ExportResult, Isolation,
+    ListSessionsParams, ListSessionsResult, MergeStrategy, NewSessionParams, PromoteParams, PromoteResult, PromptMode,
+    PromptParams, PromptResult, RespondParams, ResumeParams, Session, SessionConfig, SessionEvent,
+    SessionEventNotification, SessionIdParams, SessionStatus, SubscribeParams, SubscribeResult, Task, TaskDetail,
+    TaskIdParams, TaskListParams, TaskListResult, TaskNewParams, TrialIdParams, TrialNewParams, TrialNewResult,
+    TrialSpec, method,
 };
 use clap::Subcommand;
 use serde_json::json;
@@ -44,6 +45,17 @@ pub enum SessionCommand {
     Show {
         /// Session id (or a unique prefix of it).
         id: String,
+    },
+    /// Export a session's conversation (Markdown, HTML or JSON) to a file or stdout.
+    Export {
+        /// Session id (or a unique prefix).
+        id: String,
+        /// markdown (default), html or json.
+        #[arg(long, default_value = "markdown")]
+        format: String,
+        /// File to write (default: stdout).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
     /// Start a session.
     New {
@@ -602,6 +614,19 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
                 }
             }
             writeln!(cli.out)?;
+        }
+        SessionCommand::Export { id, format, output } => {
+            let session_id = cli.resolve(&id).await?;
+            let result: ExportResult =
+                cli.client.call(method::SESSION_EXPORT, &json!({ "sessionId": session_id, "format": format })).await?;
+            match output {
+                Some(path) => {
+                    std::fs::write(&path, &result.content)
+                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    writeln!(cli.out, "exported to {}", path.display())?;
+                }
+                None => write!(cli.out, "{}", result.content)?,
+            }
         }
         SessionCommand::New { agent, prompt, cwd, title, model, base, in_place, script, wait } => {
             let script = match script {

@@ -56,6 +56,15 @@ async fn session_commands_work_through_the_daemon() {
     assert!(shown.contains("agent: The answer is 42."), "{shown}");
     assert!(shown.contains("· stopped"), "{shown}");
 
+    let exported = arbor(&env, &["session", "export", &id[..8]]).await;
+    assert!(
+        exported.starts_with("# What is the answer?") && exported.contains("**Agent:** The answer is 42."),
+        "{exported}"
+    );
+    let html_file = env.root.join("session.html");
+    arbor(&env, &["session", "export", &id, "--format", "html", "--output", &html_file.display().to_string()]).await;
+    assert!(std::fs::read_to_string(&html_file).unwrap().starts_with("<!DOCTYPE html>"));
+
     let deleted = arbor(&env, &["session", "delete", &id]).await;
     let branch = deleted
         .lines()

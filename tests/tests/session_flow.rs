@@ -332,25 +332,41 @@ async fn a_session_exports_as_markdown_html_and_json() {
     let repo = env.repo("repo");
     let mut server = env.standalone().await;
     let client = &mut server.client;
-    let script = "think pondering <tags>\nsay Here is <b>bold</b> text.\nwrite out.txt <<END\nfile body\nEND\nrun cat out.txt";
+    let script =
+        "think pondering <tags>\nsay Here is <b>bold</b> text.\nwrite out.txt <<END\nfile body\nEND\nrun cat out.txt";
     let session = client.scripted_session(&repo, script, Some("Export this")).await;
     client.subscribe(session.id, 0).await;
     client.wait_turns(session.id, 1).await;
 
     let markdown = client.call(method::SESSION_EXPORT, json!({ "sessionId": session.id })).await;
-    assert_eq!((markdown["format"].as_str(), markdown["mimeType"].as_str(), markdown["fileName"].as_str()), (Some("markdown"), Some("text/markdown"), Some("export-this.md")));
+    assert_eq!(
+        (markdown["format"].as_str(), markdown["mimeType"].as_str(), markdown["fileName"].as_str()),
+        (Some("markdown"), Some("text/markdown"), Some("export-this.md"))
+    );
     let text = markdown["content"].as_str().unwrap();
-    for expected in ["# Export this", "## You\n\nExport this", "**Agent:** Here is <b>bold</b> text.", "> *Thinking:* pondering <tags>", "**Write out.txt** (completed)", "**Run cat out.txt** (completed)", "file body\n(exit code 0)"] {
+    for expected in [
+        "# Export this",
+        "## You\n\nExport this",
+        "**Agent:** Here is <b>bold</b> text.",
+        "> *Thinking:* pondering <tags>",
+        "**Write out.txt** (completed)",
+        "**Run cat out.txt** (completed)",
+        "file body\n(exit code 0)",
+    ] {
         assert!(text.contains(expected), "markdown lacks {expected:?}:\n{text}");
     }
     let html = client.call(method::SESSION_EXPORT, json!({ "sessionId": session.id, "format": "html" })).await;
     let page = html["content"].as_str().unwrap();
-    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("Here is &lt;b&gt;bold&lt;/b&gt; text."), "HTML is escaped");
+    assert!(
+        page.starts_with("<!DOCTYPE html>") && page.contains("Here is &lt;b&gt;bold&lt;/b&gt; text."),
+        "HTML is escaped"
+    );
     let exported = client.call(method::SESSION_EXPORT, json!({ "sessionId": session.id, "format": "json" })).await;
     let document: serde_json::Value = serde_json::from_str(exported["content"].as_str().unwrap()).unwrap();
     let stored = client.call(method::SESSION_EVENTS, json!({ "sessionId": session.id, "limit": 5000 })).await;
     assert_eq!(document["events"], stored["events"], "the JSON export holds every event");
     assert_eq!(document["session"]["id"], session.id.to_string());
-    let bad = client.try_call(method::SESSION_EXPORT, json!({ "sessionId": session.id, "format": "pdf" })).await.unwrap_err();
+    let bad =
+        client.try_call(method::SESSION_EXPORT, json!({ "sessionId": session.id, "format": "pdf" })).await.unwrap_err();
     assert_eq!(bad.code, error_code::INVALID_PARAMS);
 }

@@ -115,26 +115,13 @@ const deleteSession: Factory = (ctx) => async (given?: { session?: Session }) =>
 const exportSession: Factory = (ctx) => async (given?: { session?: Session }) => {
   const sessionId = await ctx.session(given);
   if (!sessionId) return;
-  const target = await vscode.window.showSaveDialog({ filters: { Markdown: ['md'] }, saveLabel: 'Export' });
+  const target = await vscode.window.showSaveDialog({ filters: { Markdown: ['md'], HTML: ['html'], JSON: ['json'] }, saveLabel: 'Export' });
   if (!target) return;
-  const session = ctx.store.sessions.get(sessionId);
-  const events = await ctx.connection.history(sessionId);
-  const lines = [`# ${session?.title ?? 'Arbor session'}`, ''];
-  let reply = '';
-  const flushReply = () => {
-    if (reply) lines.push(`**Agent:** ${reply}`, '');
-    reply = '';
-  };
-  for (const { event } of events) {
-    if (event.kind === 'agent_message_chunk') reply += event.text;
-    else {
-      flushReply();
-      if (event.kind === 'user_message') lines.push(`**You:** ${event.text}`, '');
-      if (event.kind === 'tool_call') lines.push(`- ${event.title}`);
-    }
-  }
-  flushReply();
-  await vscode.workspace.fs.writeFile(target, Buffer.from(lines.join('\n')));
+  const extension = target.fsPath.split('.').pop();
+  const format = extension === 'html' || extension === 'json' ? extension : 'markdown';
+  const result = await ctx.request<{ content: string }>(Method.sessionExport, { sessionId, format });
+  if (!result) return;
+  await vscode.workspace.fs.writeFile(target, Buffer.from(result.content));
   return target;
 };
 

@@ -18,6 +18,7 @@ export const Method = {
   sessionSubscribe: 'session/subscribe',
   sessionUnsubscribe: 'session/unsubscribe',
   sessionRespond: 'session/respond',
+  sessionExport: 'session/export',
   sessionFork: 'session/fork',
   sessionClone: 'session/clone',
   sessionMerge: 'session/merge',

@@ -98,15 +98,10 @@ test('a server error is shown as a message, never thrown', async () => {
 });
 
 test('Rename, Pin, Delete and Export send what the user chose', async () => {
-  const history = { events: [
-    { seq: 1, event: { kind: 'user_message', text: 'hi' } },
-    { seq: 2, event: { kind: 'agent_message_chunk', text: 'hel' } },
-    { seq: 3, event: { kind: 'agent_message_chunk', text: 'lo' } },
-  ], hasMore: false };
   const { ctx, sent } = fakeServer({
     'session/configure': (params) => params,
     'session/delete': () => ({ keptBranch: 'arbor/s1-x', snapshotCommit: null }),
-    'session/events': () => history,
+    'session/export': (params) => ({ format: params.format, mimeType: 'text/html', fileName: 'x.html', content: `<p>exported as ${params.format}</p>` }),
   });
   ctx.store.applySession({ id: 's1', title: 'Old', pinned: false } as never);
   answers.inputBox.push('New title');
@@ -118,10 +113,10 @@ test('Rename, Pin, Delete and Export send what the user chose', async () => {
   await commands['arbor.delete'](ctx)({ session: { id: 's1' } });
   assert.deepEqual(sent.at(-1), { method: 'session/delete', params: { sessionId: 's1' } });
   assert.deepEqual(shown.info.at(-1), "Arbor: the session's work is on arbor/s1-x");
-  answers.saveDialog.push({ fsPath: '/tmp/out.md' });
+  answers.saveDialog.push({ fsPath: '/tmp/out.html' });
   await commands['arbor.export'](ctx)({ session: { id: 's1' } });
-  assert.equal(written.at(-1)!.path, '/tmp/out.md');
-  assert.match(written.at(-1)!.text, /\*\*You:\*\* hi\n\n\*\*Agent:\*\* hello/);
+  assert.deepEqual(sent.at(-1), { method: 'session/export', params: { sessionId: 's1', format: 'html' } });
+  assert.deepEqual(written.at(-1), { path: '/tmp/out.html', text: '<p>exported as html</p>' });
 });
 
 test('New Trial(s) starts one trial per picked agent', async () => {

@@ -183,16 +183,17 @@ function M.delete(session_id)
   end)
 end
 
---- Writes the session's conversation, as the chat buffer shows it, to a Markdown file.
+--- Exports the session to a file: Markdown, or HTML / JSON by the file's extension.
 function M.export(session_id, path)
   with_session(session_id, function(id)
-    local chat = require('arbor.chat').get(id) or require('arbor.chat').open(id)
     local function write(target)
       if not target or target == '' then return end
-      local lines = vim.api.nvim_buf_get_lines(chat.bufnr, 0, -1, false)
-      table.insert(lines, 1, '# ' .. chat:header())
-      vim.fn.writefile(lines, vim.fn.expand(target))
-      vim.notify('Arbor: exported to ' .. target)
+      local extension = target:match('%.(%w+)$')
+      local format = (extension == 'html' or extension == 'json') and extension or 'markdown'
+      client.request('session/export', { sessionId = id, format = format }, function(result)
+        vim.fn.writefile(vim.split(result.content, '\n', { plain = true }), vim.fn.expand(target))
+        vim.notify('Arbor: exported to ' .. target)
+      end)
     end
     if path then write(path) else vim.ui.input({ prompt = 'Export to: ', default = 'arbor-session.md' }, write) end
   end)
