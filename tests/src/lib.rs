@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use arbor_protocol::{Session, SessionEvent, SessionEventNotification, SessionStatus, method};
+use arbor_protocol::{Session, SessionEvent, SessionEventNotification, SessionStatus, StopReason, method};
 use arbor_server::client::{Notification, RpcClient, RpcError};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
@@ -295,6 +295,24 @@ impl Client {
         serde_json::from_value(result).expect("a Session")
     }
 
+    /// Starts a session of `agent` in `repo` with `model` and `config`, subscribes to it from the
+    /// start and waits until its agent is running.
+    pub async fn agent_session(&self, repo: &Path, agent: &str, model: Option<&str>, config: Value) -> Session {
+        let result = self
+            .call(method::SESSION_NEW, json!({ "cwd": repo, "agent": agent, "model": model, "config": config }))
+            .await;
+        let session: Session = serde_json::from_value(result).expect("a Session");
+        self.subscribe(session.id, 0).await;
+        self.wait_status(session.id, |status| status == SessionStatus::Running).await;
+        session
+    }
+
+    /// Sends `text` to the session and receives notifications until its `nth` (1-based) turn ends.
+    pub async fn prompt_and_wait(&mut self, session_id: uuid::Uuid, text: &str, nth: usize) {
+        self.call(method::SESSION_PROMPT, json!({ "sessionId": session_id, "text": text })).await;
+        self.wait_turns(session_id, nth).await;
+    }
+
     /// Subscribes to a session from `after_seq`.
     pub async fn subscribe(&self, session_id: uuid::Uuid, after_seq: u64) -> Value {
         self.call(method::SESSION_SUBSCRIBE, json!({ "sessionId": session_id, "afterSeq": after_seq })).await
@@ -405,6 +423,18 @@ impl Client {
             .filter(|event| event.session_id == session_id)
             .filter_map(|event| match &event.event {
                 SessionEvent::AgentMessageChunk { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Why each of the session's turns received so far ended, in order.
+    pub fn stop_reasons(&self, session_id: uuid::Uuid) -> Vec<StopReason> {
+        self.events
+            .iter()
+            .filter(|event| event.session_id == session_id)
+            .filter_map(|event| match event.event {
+                SessionEvent::TurnEnded { stop_reason } => Some(stop_reason),
                 _ => None,
             })
             .collect()

@@ -3,42 +3,10 @@
 //! permission round trip in ask mode.
 
 use arbor_protocol::{SessionEvent, SessionStatus, StopReason, ToolCallContent, ToolCallStatus, method};
+use arbor_tests::TestEnv;
 use arbor_tests::agents::{claude_bash, claude_write, conversation, last_user_turn};
 use arbor_tests::mock_api::MockApi;
-use arbor_tests::{Client, TestEnv};
 use serde_json::json;
-
-async fn claude_session(client: &mut Client, repo: &std::path::Path, permission_mode: &str) -> arbor_protocol::Session {
-    let session: arbor_protocol::Session = serde_json::from_value(
-        client
-            .call(
-                method::SESSION_NEW,
-                json!({ "cwd": repo, "agent": "claude", "config": { "permissionMode": permission_mode } }),
-            )
-            .await,
-    )
-    .unwrap();
-    client.subscribe(session.id, 0).await;
-    client.wait_status(session.id, |status| status == SessionStatus::Running).await;
-    session
-}
-
-async fn prompt(client: &mut Client, session: uuid::Uuid, text: &str, turn: usize) {
-    client.call(method::SESSION_PROMPT, json!({ "sessionId": session, "text": text })).await;
-    client.wait_turns(session, turn).await;
-}
-
-fn stop_reasons(client: &Client, session: uuid::Uuid) -> Vec<StopReason> {
-    client
-        .events
-        .iter()
-        .filter(|event| event.session_id == session)
-        .filter_map(|event| match event.event {
-            SessionEvent::TurnEnded { stop_reason } => Some(stop_reason),
-            _ => None,
-        })
-        .collect()
-}
 
 #[tokio::test]
 async fn claude_edits_follows_up_resumes_with_history_and_counts_usage() {
@@ -52,8 +20,8 @@ async fn claude_edits_follows_up_resumes_with_history_and_counts_usage() {
     let claude = agents["agents"].as_array().unwrap().iter().find(|agent| agent["id"] == "claude").unwrap().clone();
     assert_eq!(claude["available"], true);
 
-    let session = claude_session(client, &repo, "bypass_permissions").await;
-    prompt(client, session.id, "write hello.txt hi from claude", 1).await;
+    let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "bypass_permissions" })).await;
+    client.prompt_and_wait(session.id, "write hello.txt hi from claude", 1).await;
     let worktree = std::path::Path::new(&session.cwd);
     assert_eq!(std::fs::read_to_string(worktree.join("hello.txt")).unwrap(), "hi from claude\n");
     let call = client.events.iter().find_map(|event| match &event.event {
@@ -84,7 +52,7 @@ async fn claude_edits_follows_up_resumes_with_history_and_counts_usage() {
     );
     assert!(after.usage.cache_read_tokens > 0 && after.usage.cache_write_tokens > 0);
 
-    prompt(client, session.id, "second message", 2).await;
+    client.prompt_and_wait(session.id, "second message", 2).await;
     assert!(client.reply_text(session.id).ends_with("Echo: second message"));
 
     // Stop, resume: the CLI continues the same conversation and the mock sees the history.
@@ -111,7 +79,7 @@ async fn claude_is_interrupted_mid_stream_and_survives_an_api_error() {
     env.configure_claude(&mock.url, json!({}));
     let mut server = env.standalone().await;
     let client = &mut server.client;
-    let session = claude_session(client, &repo, "bypass_permissions").await;
+    let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "bypass_permissions" })).await;
 
     client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "slow" })).await;
     let mut chunks = 0;
@@ -123,19 +91,19 @@ async fn claude_is_interrupted_mid_stream_and_survives_an_api_error() {
         .await;
     client.call(method::SESSION_CANCEL, json!({ "sessionId": session.id })).await;
     client.wait_turns(session.id, 1).await;
-    assert_eq!(stop_reasons(client, session.id), vec![StopReason::Cancelled]);
+    assert_eq!(client.stop_reasons(session.id), vec![StopReason::Cancelled]);
     let words = client.reply_text(session.id).split_whitespace().count();
     assert!(words < 400, "the stream was cut short ({words} words)");
 
-    prompt(client, session.id, "fail", 2).await;
-    assert_eq!(stop_reasons(client, session.id)[1], StopReason::Error);
+    client.prompt_and_wait(session.id, "fail", 2).await;
+    assert_eq!(client.stop_reasons(session.id)[1], StopReason::Error);
     let error = client.events.iter().rev().find_map(|event| match &event.event {
         SessionEvent::Error { message, .. } => Some(message.clone()),
         _ => None,
     });
     assert!(error.unwrap_or_default().contains("500"), "the API error is visible");
 
-    prompt(client, session.id, "still there?", 3).await;
+    client.prompt_and_wait(session.id, "still there?", 3).await;
     assert!(client.reply_text(session.id).ends_with("Echo: still there?"), "the session is still usable");
     assert_eq!(client.get(session.id).await.status, SessionStatus::Running);
 }
@@ -148,7 +116,7 @@ async fn claude_asks_permission_and_the_answer_decides() {
     env.configure_claude(&mock.url, json!({}));
     let mut server = env.standalone().await;
     let client = &mut server.client;
-    let session = claude_session(client, &repo, "ask").await;
+    let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "ask" })).await;
     let worktree = std::path::PathBuf::from(&session.cwd);
 
     client

@@ -2,50 +2,21 @@
 //! Responses API and the Gemini API: edits in the worktree, follow-ups, stop and resume with the
 //! history, interrupts, API errors that leave the session usable, and usage.
 
-use arbor_protocol::{Session, SessionEvent, SessionStatus, StopReason, ToolCallStatus, method};
+use arbor_protocol::{SessionEvent, StopReason, ToolCallStatus, method};
+use arbor_tests::TestEnv;
 use arbor_tests::agents::{codex_shell, codex_write, conversation, gemini_shell, gemini_write};
 use arbor_tests::mock_api::MockApi;
-use arbor_tests::{Client, TestEnv};
 use serde_json::json;
-
-async fn start(client: &mut Client, repo: &std::path::Path, agent: &str, model: Option<&str>) -> Session {
-    let session: Session = serde_json::from_value(
-        client
-            .call(method::SESSION_NEW, json!({ "cwd": repo, "agent": agent, "model": model, "config": { "permissionMode": "bypass_permissions" } }))
-            .await,
-    )
-    .unwrap();
-    client.subscribe(session.id, 0).await;
-    client.wait_status(session.id, |status| status == SessionStatus::Running).await;
-    session
-}
-
-async fn prompt(client: &mut Client, session: uuid::Uuid, text: &str, turn: usize) {
-    client.call(method::SESSION_PROMPT, json!({ "sessionId": session, "text": text })).await;
-    client.wait_turns(session, turn).await;
-}
-
-fn stop_reasons(client: &Client, session: uuid::Uuid) -> Vec<StopReason> {
-    client
-        .events
-        .iter()
-        .filter(|event| event.session_id == session)
-        .filter_map(|event| match event.event {
-            SessionEvent::TurnEnded { stop_reason } => Some(stop_reason),
-            _ => None,
-        })
-        .collect()
-}
 
 /// The same journey for each CLI: edit, follow up, fail and recover, interrupt, stop and resume.
 async fn journey(agent: &str, model: Option<&str>, env: TestEnv, mock: MockApi, history_marker: &str) {
     let repo = env.repo("repo");
     let mut server = env.standalone().await;
     let client = &mut server.client;
-    let session = start(client, &repo, agent, model).await;
+    let session = client.agent_session(&repo, agent, model, json!({ "permissionMode": "bypass_permissions" })).await;
     let worktree = std::path::PathBuf::from(&session.cwd);
 
-    prompt(client, session.id, "write notes.txt written by the agent", 1).await;
+    client.prompt_and_wait(session.id, "write notes.txt written by the agent", 1).await;
     let written = std::fs::read_to_string(worktree.join("notes.txt"));
     assert!(
         written.as_deref().ok() == Some("written by the agent\n"),
@@ -67,16 +38,16 @@ async fn journey(agent: &str, model: Option<&str>, env: TestEnv, mock: MockApi, 
         first.usage
     );
 
-    prompt(client, session.id, "run echo shell > shell.txt", 2).await;
+    client.prompt_and_wait(session.id, "run echo shell > shell.txt", 2).await;
     assert_eq!(std::fs::read_to_string(worktree.join("shell.txt")).unwrap(), "shell\n");
 
-    prompt(client, session.id, "fail", 3).await;
-    assert_eq!(stop_reasons(client, session.id)[2], StopReason::Error);
+    client.prompt_and_wait(session.id, "fail", 3).await;
+    assert_eq!(client.stop_reasons(session.id)[2], StopReason::Error);
     assert!(
         client.events.iter().any(|event| matches!(&event.event, SessionEvent::Error { fatal: false, .. })),
         "the API error is visible"
     );
-    prompt(client, session.id, "after the failure", 4).await;
+    client.prompt_and_wait(session.id, "after the failure", 4).await;
     assert!(
         client.reply_text(session.id).ends_with("Echo: after the failure"),
         "still usable: {}",
@@ -95,7 +66,7 @@ async fn journey(agent: &str, model: Option<&str>, env: TestEnv, mock: MockApi, 
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     client.call(method::SESSION_CANCEL, json!({ "sessionId": session.id })).await;
     client.wait_turns(session.id, 5).await;
-    assert_eq!(stop_reasons(client, session.id)[4], StopReason::Cancelled);
+    assert_eq!(client.stop_reasons(session.id)[4], StopReason::Cancelled);
 
     client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
     client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "remember me" })).await;

@@ -87,15 +87,7 @@ async fn garbage_from_a_real_driver_is_reported_and_a_dying_agent_shows_its_stde
     client.wait_turns(session.id, 2).await;
     let log = std::fs::read_to_string(env.data_dir().join("logs").join(format!("{}.log", session.id))).unwrap();
     assert!(log.contains("fatal: the fake agent gave up"), "stderr goes to the session's log");
-    let stops: Vec<StopReason> = client
-        .events
-        .iter()
-        .filter_map(|event| match event.event {
-            SessionEvent::TurnEnded { stop_reason } => Some(stop_reason),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(stops, vec![StopReason::EndTurn, StopReason::Error]);
+    assert_eq!(client.stop_reasons(session.id), vec![StopReason::EndTurn, StopReason::Error]);
 }
 
 #[tokio::test]

@@ -5,18 +5,6 @@ use arbor_protocol::{AgentState, SessionEvent, SessionStatus, StopReason, method
 use arbor_tests::{TestEnv, scripted_agent_pids};
 use serde_json::json;
 
-fn stop_reasons(client: &arbor_tests::Client, session_id: uuid::Uuid) -> Vec<StopReason> {
-    client
-        .events
-        .iter()
-        .filter(|event| event.session_id == session_id)
-        .filter_map(|event| match event.event {
-            SessionEvent::TurnEnded { stop_reason } => Some(stop_reason),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn cancel_interrupts_the_turn_and_the_session_carries_on() {
     let env = TestEnv::new();
@@ -35,7 +23,7 @@ async fn cancel_interrupts_the_turn_and_the_session_carries_on() {
         .await;
     client.call(method::SESSION_CANCEL, json!({ "sessionId": session.id })).await;
     client.wait_turns(session.id, 1).await;
-    assert_eq!(stop_reasons(client, session.id), vec![StopReason::Cancelled]);
+    assert_eq!(client.stop_reasons(session.id), vec![StopReason::Cancelled]);
     assert!(!client.reply_text(session.id).contains("never said"));
     let idle = client.wait_status(session.id, |status| status == SessionStatus::Running).await;
     assert_eq!(idle.agent_state, Some(AgentState::Idle));
@@ -71,7 +59,7 @@ async fn prompts_during_a_turn_interrupt_or_queue_as_asked() {
     let queued = client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "later" })).await;
     assert_eq!(queued["queued"], true);
     client.wait_turns(session.id, 3).await;
-    assert_eq!(stop_reasons(client, session.id), vec![StopReason::Cancelled, StopReason::EndTurn, StopReason::EndTurn]);
+    assert_eq!(client.stop_reasons(session.id), vec![StopReason::Cancelled, StopReason::EndTurn, StopReason::EndTurn]);
     let text = client.reply_text(session.id);
     assert!(text.contains("interrupted by: stop that") && text.ends_with("queued: later"), "{text}");
     let prompts: Vec<String> = client
@@ -108,7 +96,7 @@ async fn a_turn_over_its_time_limit_ends_the_session_as_timeout_and_it_resumes()
         )
         .await;
     assert!(scripted_agent_pids(&env.root).is_empty(), "the timed-out agent was ended");
-    assert_eq!(stop_reasons(client, session.id), vec![StopReason::Timeout]);
+    assert_eq!(client.stop_reasons(session.id), vec![StopReason::Timeout]);
 
     client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "again" })).await;
     client.wait_turns(session.id, 2).await;
@@ -147,7 +135,7 @@ async fn a_vanished_agent_makes_the_session_dead_and_resumable() {
     let dead = client.wait_status(session.id, |status| status == SessionStatus::Dead).await;
     assert!(dead.status_reason.unwrap().contains("ended unexpectedly"));
     client.wait_event(session.id, |event| matches!(event, SessionEvent::Error { fatal: true, .. })).await;
-    assert_eq!(stop_reasons(client, session.id), vec![StopReason::Error]);
+    assert_eq!(client.stop_reasons(session.id), vec![StopReason::Error]);
 
     client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "hello?" })).await;
     client.wait_turns(session.id, 2).await;
@@ -183,7 +171,7 @@ async fn garbage_from_the_agent_is_an_error_event_and_the_turn_continues() {
     assert_eq!(errors[2].0, "the model said no");
     assert!(errors.iter().all(|(_, fatal)| !fatal));
     assert_eq!(client.reply_text(session.id), "still here");
-    assert_eq!(stop_reasons(client, session.id), vec![StopReason::Error]);
+    assert_eq!(client.stop_reasons(session.id), vec![StopReason::Error]);
     let session = client.get(session.id).await;
     assert_eq!((session.status, session.agent_state), (SessionStatus::Running, Some(AgentState::Idle)));
 }
