@@ -19,11 +19,11 @@ use arbor_protocol::{
 };
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::discovery::{Version, agent_env, find_program};
 use super::process::GroupSlot;
-use super::stdio::{AgentPipes, Line, exit_output, preview, with_stderr};
+use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
 use crate::config::AcpAgentConfig;
 
@@ -352,7 +352,7 @@ async fn start_connection(child: Child, spec: StartSpec, client_fs: bool) -> Res
         turn_request: None,
         stderr_tail,
     };
-    tokio::spawn(driver.run(commands_rx, incoming_rx, pipes.exit, pipes.stderr_closed));
+    tokio::spawn(run_agent_loop(driver, commands_rx, incoming_rx, pipes.exit, pipes.stderr_closed));
     Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: GroupSlot::with(process_group) })
 }
 
@@ -418,50 +418,53 @@ struct DriverLoop {
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
 }
 
-impl DriverLoop {
-    async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<AgentCommand>,
-        mut incoming: mpsc::Receiver<Incoming>,
-        mut exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
-        stderr_closed: oneshot::Receiver<()>,
-    ) {
-        let mut stderr_closed = Some(stderr_closed);
-        let mut incoming_open = true;
-        loop {
-            tokio::select! {
-                command = commands.recv() => match command {
-                    Some(AgentCommand::Prompt(text)) => {
-                        let params = json!({
-                            "sessionId": self.agent_session_id,
-                            "prompt": [{ "type": "text", "text": text }],
-                        });
-                        self.turn_request = Some(self.connection.request("session/prompt", params).await);
-                    }
-                    Some(AgentCommand::Cancel) => self.cancel().await,
-                    Some(AgentCommand::Respond { request_id, option_id }) => {
-                        self.answer_permission(&request_id, option_id).await;
-                    }
-                    // The actor dropped its handle: it is terminating the process group itself.
-                    None => return,
-                },
-                message = incoming.recv(), if incoming_open => match message {
-                    Some(message) => self.handle_incoming(message).await,
-                    None => incoming_open = false,
-                },
-                status = &mut exit => {
-                    // Let the reader drain what the agent printed before it exited.
-                    while let Some(message) = incoming.recv().await {
-                        self.handle_incoming(message).await;
-                    }
-                    let exited = exit_output(status, &mut stderr_closed, &self.stderr_tail).await;
-                    let _ = self.outputs.send(exited).await;
-                    return;
+impl AgentLoop for DriverLoop {
+    type Message = Incoming;
+
+    async fn handle_command(&mut self, command: AgentCommand) {
+        match command {
+            AgentCommand::Prompt(text) => {
+                let params = json!({
+                    "sessionId": self.agent_session_id,
+                    "prompt": [{ "type": "text", "text": text }],
+                });
+                self.turn_request = Some(self.connection.request("session/prompt", params).await);
+            }
+            AgentCommand::Cancel => self.cancel().await,
+            AgentCommand::Respond { request_id, option_id } => self.answer_permission(&request_id, option_id).await,
+        }
+    }
+
+    async fn handle_message(&mut self, message: Incoming) {
+        match message {
+            Incoming::Response { id, result } => {
+                if self.turn_request == Some(id) {
+                    self.turn_request = None;
+                    self.finish_turn(result).await;
                 }
+            }
+            Incoming::Notification { method, params } if method == "session/update" => {
+                self.handle_update(&params["update"]).await;
+            }
+            Incoming::Notification { .. } => {}
+            Incoming::Request { id, method, params } => self.handle_request(id, &method, params).await,
+            Incoming::Malformed(line) => {
+                let message = format!("the agent sent a line that is not a JSON-RPC message: {}", preview(&line));
+                self.output(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
             }
         }
     }
 
+    fn outputs(&self) -> &mpsc::Sender<AgentOutput> {
+        &self.outputs
+    }
+
+    fn stderr_tail(&self) -> &Mutex<VecDeque<String>> {
+        &self.stderr_tail
+    }
+}
+
+impl DriverLoop {
     async fn output(&self, output: AgentOutput) {
         let _ = self.outputs.send(output).await;
     }
@@ -510,26 +513,6 @@ impl DriverLoop {
             }
         };
         self.output(AgentOutput::TurnEnded(stop_reason)).await;
-    }
-
-    async fn handle_incoming(&mut self, message: Incoming) {
-        match message {
-            Incoming::Response { id, result } => {
-                if self.turn_request == Some(id) {
-                    self.turn_request = None;
-                    self.finish_turn(result).await;
-                }
-            }
-            Incoming::Notification { method, params } if method == "session/update" => {
-                self.handle_update(&params["update"]).await;
-            }
-            Incoming::Notification { .. } => {}
-            Incoming::Request { id, method, params } => self.handle_request(id, &method, params).await,
-            Incoming::Malformed(line) => {
-                let message = format!("the agent sent a line that is not a JSON-RPC message: {}", preview(&line));
-                self.output(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
-            }
-        }
     }
 
     async fn handle_update(&mut self, update: &Value) {

@@ -15,11 +15,11 @@ use arbor_protocol::{
 };
 use serde_json::{Value, json};
 use tokio::process::Command;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::discovery::{AgentCli, agent_env};
 use super::process::GroupSlot;
-use super::stdio::{AgentPipes, Line, exit_output, preview, with_stderr};
+use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
 
 /// The Claude Code agent's id.
@@ -151,7 +151,7 @@ impl AgentDriver for ClaudeDriver {
                 tools: HashMap::new(),
                 stderr_tail: pipes.stderr_tail,
             };
-            tokio::spawn(session.run(commands_rx, pipes.lines, pipes.exit, pipes.stderr_closed));
+            tokio::spawn(run_agent_loop(session, commands_rx, pipes.lines, pipes.exit, pipes.stderr_closed));
             Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: group })
         })
     }
@@ -197,54 +197,8 @@ struct ClaudeSession {
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
 }
 
-impl ClaudeSession {
-    async fn send(&self, message: Value) {
-        let _ = self.stdin.send(message.to_string()).await;
-    }
-
-    async fn output(&self, output: AgentOutput) {
-        let _ = self.outputs.send(output).await;
-    }
-
-    async fn event(&self, event: SessionEvent) {
-        self.output(AgentOutput::Event(event)).await;
-    }
-
-    fn next_id(&mut self, prefix: &str) -> String {
-        self.next_request += 1;
-        format!("{prefix}-{}", self.next_request)
-    }
-
-    async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<AgentCommand>,
-        mut lines: mpsc::Receiver<Line>,
-        mut exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
-        stderr_closed: oneshot::Receiver<()>,
-    ) {
-        let mut stderr_closed = Some(stderr_closed);
-        let mut lines_open = true;
-        loop {
-            tokio::select! {
-                command = commands.recv() => match command {
-                    Some(command) => self.handle_command(command).await,
-                    None => return,
-                },
-                line = lines.recv(), if lines_open => match line {
-                    Some(line) => self.handle_line(line).await,
-                    None => lines_open = false,
-                },
-                status = &mut exit => {
-                    while let Some(line) = lines.recv().await {
-                        self.handle_line(line).await;
-                    }
-                    let exited = exit_output(status, &mut stderr_closed, &self.stderr_tail).await;
-                    self.output(exited).await;
-                    return;
-                }
-            }
-        }
-    }
+impl AgentLoop for ClaudeSession {
+    type Message = Line;
 
     async fn handle_command(&mut self, command: AgentCommand) {
         match command {
@@ -270,20 +224,7 @@ impl ClaudeSession {
         }
     }
 
-    async fn answer_permission(&mut self, request_id: &str, option_id: Option<String>) {
-        let Some(pending) = self.permissions.remove(request_id) else { return };
-        let response = match option_id.as_deref() {
-            Some("allow") => json!({ "behavior": "allow", "updatedInput": pending.input }),
-            Some("allow_always") => {
-                json!({ "behavior": "allow", "updatedInput": pending.input, "updatedPermissions": pending.suggestions })
-            }
-            _ => json!({ "behavior": "deny", "message": "The user refused this in Arbor." }),
-        };
-        let message = json!({ "type": "control_response", "response": { "subtype": "success", "request_id": pending.claude_request_id, "response": response } });
-        self.send(message).await;
-    }
-
-    async fn handle_line(&mut self, line: Line) {
+    async fn handle_message(&mut self, line: Line) {
         let message = match line {
             Line::Json(message) => message,
             Line::Malformed(text) => {
@@ -304,6 +245,46 @@ impl ClaudeSession {
             "stream_event" | "assistant" | "user" | "control_response" | "control_cancel_request" | "keep_alive" => {}
             other => tracing::debug!(kind = other, "ignored Claude Code message"),
         }
+    }
+
+    fn outputs(&self) -> &mpsc::Sender<AgentOutput> {
+        &self.outputs
+    }
+
+    fn stderr_tail(&self) -> &Mutex<VecDeque<String>> {
+        &self.stderr_tail
+    }
+}
+
+impl ClaudeSession {
+    async fn send(&self, message: Value) {
+        let _ = self.stdin.send(message.to_string()).await;
+    }
+
+    async fn output(&self, output: AgentOutput) {
+        let _ = self.outputs.send(output).await;
+    }
+
+    async fn event(&self, event: SessionEvent) {
+        self.output(AgentOutput::Event(event)).await;
+    }
+
+    fn next_id(&mut self, prefix: &str) -> String {
+        self.next_request += 1;
+        format!("{prefix}-{}", self.next_request)
+    }
+
+    async fn answer_permission(&mut self, request_id: &str, option_id: Option<String>) {
+        let Some(pending) = self.permissions.remove(request_id) else { return };
+        let response = match option_id.as_deref() {
+            Some("allow") => json!({ "behavior": "allow", "updatedInput": pending.input }),
+            Some("allow_always") => {
+                json!({ "behavior": "allow", "updatedInput": pending.input, "updatedPermissions": pending.suggestions })
+            }
+            _ => json!({ "behavior": "deny", "message": "The user refused this in Arbor." }),
+        };
+        let message = json!({ "type": "control_response", "response": { "subtype": "success", "request_id": pending.claude_request_id, "response": response } });
+        self.send(message).await;
     }
 
     async fn handle_system(&mut self, message: &Value) {

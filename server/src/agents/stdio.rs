@@ -91,18 +91,59 @@ pub async fn stderr_drained(closed: oneshot::Receiver<()>) {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(2), closed).await;
 }
 
-/// The report of an agent's exit: waits for its stderr to drain, then says how it ended with
-/// the last of its stderr.
-pub async fn exit_output(
-    status: Result<std::io::Result<std::process::ExitStatus>, oneshot::error::RecvError>,
-    stderr_closed: &mut Option<oneshot::Receiver<()>>,
-    tail: &Mutex<VecDeque<String>>,
-) -> super::AgentOutput {
-    if let Some(closed) = stderr_closed.take() {
-        stderr_drained(closed).await;
+/// The state of a driver whose agent is one long-lived process: the actor's commands and the
+/// agent's messages are handled one at a time, so the state needs no lock.
+pub trait AgentLoop: Send {
+    /// What the reader task makes of the agent's stdout.
+    type Message: Send;
+
+    /// Acts on a command from the session actor.
+    fn handle_command(&mut self, command: super::AgentCommand) -> impl Future<Output = ()> + Send;
+
+    /// Acts on one message from the agent.
+    fn handle_message(&mut self, message: Self::Message) -> impl Future<Output = ()> + Send;
+
+    /// Where the driver's outputs go.
+    fn outputs(&self) -> &mpsc::Sender<super::AgentOutput>;
+
+    /// The last lines of the agent's stderr.
+    fn stderr_tail(&self) -> &Mutex<VecDeque<String>>;
+}
+
+/// Runs a driver until its actor drops the command channel or its agent exits. On exit, what the
+/// agent printed before it ended is handled first, then the exit is reported with the last of its
+/// stderr, so an agent's dying words reach the session.
+pub async fn run_agent_loop<L: AgentLoop>(
+    mut state: L,
+    mut commands: mpsc::Receiver<super::AgentCommand>,
+    mut messages: mpsc::Receiver<L::Message>,
+    mut exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
+    stderr_closed: oneshot::Receiver<()>,
+) {
+    let mut messages_open = true;
+    loop {
+        tokio::select! {
+            command = commands.recv() => match command {
+                Some(command) => state.handle_command(command).await,
+                // The actor dropped its handle: it is terminating the process group itself.
+                None => return,
+            },
+            message = messages.recv(), if messages_open => match message {
+                Some(message) => state.handle_message(message).await,
+                None => messages_open = false,
+            },
+            status = &mut exit => {
+                while let Some(message) = messages.recv().await {
+                    state.handle_message(message).await;
+                }
+                stderr_drained(stderr_closed).await;
+                let (clean, message) = describe_exit(status);
+                let exited = super::AgentOutput::Exited { clean, message: with_stderr(message, state.stderr_tail()) };
+                let _ = state.outputs().send(exited).await;
+                return;
+            }
+        }
     }
-    let (clean, message) = describe_exit(status);
-    super::AgentOutput::Exited { clean, message: with_stderr(message, tail) }
 }
 
 /// Describes how a process ended.
