@@ -54,17 +54,7 @@ pub fn last_user_turn(request: &Request) -> (String, bool) {
             .iter()
             .skip(last_user.map_or(0, |index| index + 1))
             .any(|item| item["type"].as_str().is_some_and(|kind| kind.ends_with("_output")));
-        let text = last_user
-            .map(|index| {
-                input[index]["content"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|part| part["text"].as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default();
+        let text = last_user.map(|index| joined_text(&input[index]["content"])).unwrap_or_default();
         return (text, tool_result);
     }
     if let Some(contents) = body["contents"].as_array() {
@@ -76,20 +66,15 @@ pub fn last_user_turn(request: &Request) -> (String, bool) {
             content["role"] == "user"
                 && content["parts"].as_array().is_some_and(|parts| parts.iter().any(|part| part.get("text").is_some()))
         });
-        let text = last_user
-            .map(|content| {
-                content["parts"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|part| part["text"].as_str())
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            })
-            .unwrap_or_default();
+        let text = last_user.map(|content| joined_text(&content["parts"])).unwrap_or_default();
         return (text, tool_result);
     }
     (String::new(), false)
+}
+
+/// The `text` of every part in a list of message parts, one per line.
+fn joined_text(parts: &Value) -> String {
+    parts.as_array().into_iter().flatten().filter_map(|part| part["text"].as_str()).collect::<Vec<_>>().join("\n")
 }
 
 /// The first session worktree named anywhere in a request (agents put their working directory
