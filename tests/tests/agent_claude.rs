@@ -156,3 +156,23 @@ async fn claude_asks_permission_and_the_answer_decides() {
         SessionEvent::ToolCallUpdate { status: Some(ToolCallStatus::Failed), .. }
     )));
 }
+
+#[tokio::test]
+async fn a_claude_session_stopped_before_its_first_prompt_resumes() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
+    env.configure_claude(&mock.url, json!({}));
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "bypass_permissions" })).await;
+    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    let stopped = client.wait_status(session.id, |status| status == SessionStatus::Stopped).await;
+    assert_eq!(stopped.agent_session_id, None, "Claude has no conversation to resume before a prompt");
+
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "hello" })).await;
+    client.wait_turns(session.id, 1).await;
+    assert_eq!(client.reply_text(session.id), "Echo: hello");
+    assert_eq!(client.stop_reasons(session.id), vec![StopReason::EndTurn]);
+    assert_eq!(client.get(session.id).await.agent_session_id, Some(session.id.to_string()));
+}

@@ -1,6 +1,6 @@
 //! The Claude Code driver: one persistent `claude -p` process per running session, speaking
 //! stream-json both ways. Our session UUID is passed as `--session-id` on first start and the
-//! agent's own id with `--resume` afterwards. Interrupts and permission questions go through the
+//! agent's own id with `--resume` once it has taken a prompt. Interrupts and permission questions go through the
 //! stdin control protocol (`interrupt`, `can_use_tool`).
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -79,16 +79,9 @@ impl AgentDriver for ClaudeDriver {
                 "--verbose",
                 "--include-partial-messages",
             ]);
-            let agent_session_id = match &spec.resume {
-                Some(id) => {
-                    command.arg("--resume").arg(id);
-                    id.clone()
-                }
-                None => {
-                    let id = spec.session_id.to_string();
-                    command.arg("--session-id").arg(&id);
-                    id
-                }
+            match &spec.resume {
+                Some(id) => command.arg("--resume").arg(id),
+                None => command.arg("--session-id").arg(spec.session_id.to_string()),
             };
             match spec.config.permission_mode.unwrap_or_default() {
                 PermissionMode::Ask => {
@@ -136,13 +129,12 @@ impl AgentDriver for ClaudeDriver {
             }
             let (commands_tx, commands_rx) = mpsc::channel(CHANNEL_CAPACITY);
             let (outputs_tx, outputs_rx) = mpsc::channel(CHANNEL_CAPACITY);
-            let _ = outputs_tx.send(AgentOutput::AgentSessionId(agent_session_id.clone())).await;
             let group = GroupSlot::with(pipes.group);
             let session = ClaudeSession {
                 stdin: pipes.stdin,
                 outputs: outputs_tx,
                 cwd: spec.cwd.clone(),
-                agent_session_id,
+                saved_session_id: spec.resume.clone(),
                 turn_running: false,
                 interrupted: false,
                 reported_cost: 0.0,
@@ -184,7 +176,8 @@ struct ClaudeSession {
     stdin: mpsc::Sender<String>,
     outputs: mpsc::Sender<AgentOutput>,
     cwd: PathBuf,
-    agent_session_id: String,
+    /// The conversation id Arbor has stored for resuming, once Claude has one.
+    saved_session_id: Option<String>,
     turn_running: bool,
     interrupted: bool,
     /// Claude reports the session's cumulative cost; this is what was already counted.
@@ -290,8 +283,12 @@ impl ClaudeSession {
     async fn handle_system(&mut self, message: &Value) {
         match message["subtype"].as_str() {
             Some("init") => {
-                if let Some(id) = message["session_id"].as_str().filter(|id| *id != self.agent_session_id) {
-                    self.agent_session_id = id.to_string();
+                // Claude has a conversation to resume only once it takes a first prompt, which is
+                // when it says init: a session stopped before that starts afresh next time.
+                if let Some(id) =
+                    message["session_id"].as_str().filter(|id| self.saved_session_id.as_deref() != Some(id))
+                {
+                    self.saved_session_id = Some(id.to_string());
                     self.output(AgentOutput::AgentSessionId(id.to_string())).await;
                 }
             }
