@@ -162,10 +162,12 @@ impl TestEnv {
         dir
     }
 
-    /// `arbor` with this test's directories, killed when dropped.
+    /// `arbor` with this test's directories, killed when dropped. It runs in the test's root, so
+    /// nothing it or its agents write lands in the source tree.
     pub fn command(&self) -> Command {
         let mut command = Command::new(arbor_bin());
         command
+            .current_dir(&self.root)
             .arg("--data-dir")
             .arg(self.data_dir())
             .arg("--runtime-dir")

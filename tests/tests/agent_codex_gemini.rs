@@ -2,7 +2,7 @@
 //! Responses API and the Gemini API: edits in the worktree, follow-ups, stop and resume with the
 //! history, interrupts, API errors that leave the session usable, and usage.
 
-use arbor_protocol::{SessionEvent, StopReason, ToolCallStatus, method};
+use arbor_protocol::{SessionEvent, SessionStatus, StopReason, ToolCallStatus, method};
 use arbor_tests::TestEnv;
 use arbor_tests::agents::{codex_shell, codex_write, conversation, gemini_shell, gemini_write};
 use arbor_tests::mock_api::MockApi;
@@ -93,4 +93,24 @@ async fn gemini_edits_follows_up_fails_cleanly_is_interrupted_and_resumes() {
     let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), gemini_write, gemini_shell)).await;
     env.configure_gemini(&mock.url);
     journey("gemini", Some("gemini-2.5-flash"), env, mock, "after the failure").await;
+}
+
+#[tokio::test]
+async fn a_gemini_session_stopped_before_its_first_prompt_resumes() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), gemini_write, gemini_shell)).await;
+    env.configure_gemini(&mock.url);
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let session = client.agent_session(&repo, "gemini", None, json!({ "permissionMode": "bypass_permissions" })).await;
+    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    let stopped = client.wait_status(session.id, |status| status == SessionStatus::Stopped).await;
+    assert_eq!(stopped.agent_session_id, None, "Gemini keeps no session before its first prompt");
+
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "hello" })).await;
+    client.wait_turns(session.id, 1).await;
+    assert_eq!(client.reply_text(session.id), "Echo: hello");
+    assert_eq!(client.stop_reasons(session.id), vec![StopReason::EndTurn]);
+    assert!(client.get(session.id).await.agent_session_id.is_some(), "kept once Gemini took the prompt");
 }

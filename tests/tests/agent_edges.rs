@@ -80,6 +80,14 @@ async fn garbage_from_a_real_driver_is_reported_and_a_dying_agent_shows_its_stde
     let agent_env = std::fs::read_to_string(std::path::Path::new(&session.cwd).join("agent-env.txt")).unwrap();
     assert!(!agent_env.contains("do-not-leak"), "Arbor's secrets are not passed to agents");
     assert!(agent_env.contains("DISABLE_AUTOUPDATER=1"));
+    // The `--version` probe runs in the server's directory (the test root) on a background thread.
+    let probe_env = env.root.join("agent-env.txt");
+    let deadline = std::time::Instant::now() + arbor_tests::WAIT;
+    while !probe_env.exists() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let probe_env = std::fs::read_to_string(probe_env).expect("the version probe ran the fake claude");
+    assert!(!probe_env.contains("do-not-leak"), "nor to their version probe");
 
     client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "die" })).await;
     let dead = client.wait_status(session.id, |status| status == SessionStatus::Dead).await;

@@ -115,7 +115,7 @@ pub fn gemini(command: Option<&Path>, env: BTreeMap<String, String>) -> AcpDrive
     let program = find_program("gemini", command);
     let home =
         env.get("HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(PathBuf::from)).unwrap_or_default();
-    let version = program.as_deref().map(Version::probe).unwrap_or_default();
+    let version = program.as_deref().map(|program| Version::probe(program, &env)).unwrap_or_default();
     let info = AgentInfo {
         id: GEMINI_ID.into(),
         name: "Gemini CLI".into(),
@@ -191,7 +191,7 @@ pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
         .command
         .first()
         .and_then(|program| find_program(program, Path::new(program).is_absolute().then(|| Path::new(program))));
-    let version = program.as_deref().map(Version::probe).unwrap_or_default();
+    let version = program.as_deref().map(|program| Version::probe(program, &agent.env)).unwrap_or_default();
     let info = AgentInfo {
         id: id.to_string(),
         name: agent.name.clone(),
@@ -339,10 +339,10 @@ async fn start_connection(child: Child, spec: StartSpec, client_fs: bool) -> Res
 
     let (commands_tx, commands_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (outputs_tx, outputs_rx) = mpsc::channel(CHANNEL_CAPACITY);
-    let _ = outputs_tx.send(AgentOutput::AgentSessionId(agent_session_id.clone())).await;
     let driver = DriverLoop {
         connection,
         agent_session_id,
+        id_saved: spec.resume.is_some(),
         cwd: spec.cwd.clone(),
         outputs: outputs_tx,
         permission_requests: HashMap::new(),
@@ -404,6 +404,9 @@ async fn handshake(
 struct DriverLoop {
     connection: Connection,
     agent_session_id: String,
+    /// Whether Arbor has stored `agent_session_id` for resuming. Agents such as Gemini CLI keep
+    /// a session only once it has taken a prompt, so the id is stored after the first one is sent.
+    id_saved: bool,
     cwd: PathBuf,
     outputs: mpsc::Sender<AgentOutput>,
     /// Arbor request id → the agent's JSON-RPC id of a pending `session/request_permission`.
@@ -429,6 +432,10 @@ impl AgentLoop for DriverLoop {
                     "prompt": [{ "type": "text", "text": text }],
                 });
                 self.turn_request = Some(self.connection.request("session/prompt", params).await);
+                if !self.id_saved {
+                    self.id_saved = true;
+                    self.output(AgentOutput::AgentSessionId(self.agent_session_id.clone())).await;
+                }
             }
             AgentCommand::Cancel => self.cancel().await,
             AgentCommand::Respond { request_id, option_id } => self.answer_permission(&request_id, option_id).await,

@@ -36,7 +36,7 @@ impl AgentCli {
     /// Looks for `name` on PATH (or at `configured`) and starts learning its version.
     pub fn find(name: &str, configured: Option<&Path>, env: BTreeMap<String, String>) -> AgentCli {
         let program = find_program(name, configured);
-        let version = program.as_deref().map(Version::probe).unwrap_or_default();
+        let version = program.as_deref().map(|program| Version::probe(program, &env)).unwrap_or_default();
         AgentCli { program, version, env }
     }
 }
@@ -46,14 +46,19 @@ impl AgentCli {
 pub struct Version(Arc<Mutex<Option<String>>>);
 
 impl Version {
-    /// Starts `program --version` on a thread; the first line of its output becomes the version.
-    pub fn probe(program: &Path) -> Version {
+    /// Starts `program --version` on a thread, in the environment the agent itself gets (its
+    /// configured `env`, never Arbor's own variables); the first line of its output becomes the
+    /// version.
+    pub fn probe(program: &Path, env: &BTreeMap<String, String>) -> Version {
         let version = Version::default();
         let slot = version.0.clone();
         let program = program.to_path_buf();
+        let env = agent_env(env);
         std::thread::spawn(move || {
             let child = std::process::Command::new(&program)
                 .arg("--version")
+                .env_clear()
+                .envs(env)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::null())
