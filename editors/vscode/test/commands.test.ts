@@ -68,7 +68,7 @@ test('New Session picks an available agent and a model, asks the prompt and open
   await commands['arbor.newSession'](ctx)();
   assert.deepEqual(offered, ['Scripted agent'], 'unavailable agents are not offered');
   const request = sent.find((entry) => entry.method === 'session/new')!;
-  assert.deepEqual(request.params, { cwd: '/work/project', agent: 'scripted', model: 'b', prompt: 'Fix the bug', config: { permissionMode: 'accept_edits' } });
+  assert.deepEqual(request.params, { cwd: '/home/user/project', agent: 'scripted', model: 'b', prompt: 'Fix the bug', config: { permissionMode: 'accept_edits' } });
   assert.deepEqual(shownChats, ['s1']);
   assert.equal(ctx.currentSession, 's1');
 });

@@ -44,7 +44,7 @@ const vscode = {
     showSaveDialog: async () => answers.saveDialog.shift(),
   },
   workspace: {
-    workspaceFolders: [{ uri: { fsPath: '/work/project' } }],
+    workspaceFolders: [{ uri: { fsPath: '/home/user/project' } }],
     getWorkspaceFolder: () => undefined,
     getConfiguration: () => ({ get: (key: string) => settings[key] }),
     fs: { writeFile: async (uri: { fsPath: string }, data: Uint8Array) => written.push({ path: uri.fsPath, text: Buffer.from(data).toString() }) },
