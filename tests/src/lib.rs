@@ -448,26 +448,42 @@ impl Client {
     }
 }
 
-/// Pids of live scripted-agent processes whose command line mentions `marker` (a test's
-/// directory), read from /proc.
-pub fn scripted_agent_pids(marker: &Path) -> Vec<i32> {
-    let marker = marker.display().to_string();
+/// Pids of the live processes this test can see, from /proc; a zombie has exited and is left
+/// out (only its parent has yet to collect it).
+fn live_pids() -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
     entries
         .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
-            let Ok(cmdline) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-                return false;
-            };
-            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-                return false;
-            };
-            // A zombie has exited; only its parent has yet to collect it.
-            let zombie = stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z'));
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            !zombie && cmdline.contains("scripted-agent") && cmdline.contains(&marker)
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .is_ok_and(|stat| stat.rsplit(')').next().is_some_and(|rest| !rest.trim_start().starts_with('Z')))
         })
+        .collect()
+}
+
+/// Pids of live scripted-agent processes whose command line mentions `marker` (a test's
+/// directory).
+pub fn scripted_agent_pids(marker: &Path) -> Vec<i32> {
+    let marker = marker.display().to_string();
+    live_pids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| {
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                cmdline.contains("scripted-agent") && cmdline.contains(&marker)
+            })
+        })
+        .collect()
+}
+
+/// Pids of live processes working inside `dir`: in a test, the agents Arbor started in the
+/// test's worktrees and whatever they started there.
+pub fn pids_working_in(dir: &Path) -> Vec<i32> {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    live_pids()
+        .into_iter()
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/cwd")).is_ok_and(|cwd| cwd.starts_with(&dir)))
         .collect()
 }

@@ -69,11 +69,16 @@ async fn journey(agent: &str, model: Option<&str>, env: TestEnv, mock: MockApi, 
     assert_eq!(client.stop_reasons(session.id)[4], StopReason::Cancelled);
 
     client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    let reply_before = client.reply_text(session.id);
     client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "remember me" })).await;
     // Gemini CLI cannot resume a session in the minute its file was started; Arbor waits for the
     // next minute, so this step may take up to a minute.
     client.wait_turns_within(session.id, 6, std::time::Duration::from_secs(120)).await;
-    assert!(client.reply_text(session.id).ends_with("Echo: remember me"));
+    assert_eq!(
+        client.reply_text(session.id),
+        format!("{reply_before}Echo: remember me"),
+        "only the new answer, not a replay of the conversation"
+    );
     let last = mock.requests.lock().unwrap().last().cloned().unwrap();
     assert!(last.body.to_string().contains(history_marker), "the resumed conversation carries the history");
     assert_eq!(client.get(session.id).await.agent_session_id, first.agent_session_id, "resumed by the agent's own id");

@@ -1,9 +1,11 @@
 //! What happens around the agents: a CLI that is not installed, one that prints garbage or dies
-//! with a message on stderr, Arbor's own secrets kept from agents, and any ACP agent added by
-//! command line in the config file.
+//! with a message on stderr, Arbor's own secrets kept from agents, any ACP agent added by
+//! command line in the config file, and real agents ending with a killed daemon.
 
 use arbor_protocol::{SessionEvent, SessionStatus, StopReason, error_code, method};
-use arbor_tests::{TestEnv, arbor_bin};
+use arbor_tests::agents::{claude_bash, claude_write, conversation, gemini_shell, gemini_write};
+use arbor_tests::mock_api::MockApi;
+use arbor_tests::{TestEnv, arbor_bin, pids_working_in};
 use serde_json::json;
 
 /// A stand-in for `claude` that answers the handshake, then for each prompt prints a line that is
@@ -133,4 +135,52 @@ async fn any_acp_agent_can_be_added_by_command_line() {
         if format!("{content:?}").contains("outside the session's directory"))
     });
     assert!(refused, "writes outside the worktree are refused");
+}
+
+/// Runs a turn of `agent` under a daemon, SIGKILLs the daemon and waits for the agent's processes
+/// to end on their own (their stdin closes with the daemon); a new daemon then shows the session
+/// dead, and it resumes with its history.
+async fn agents_end_with_a_killed_daemon_and_resume(env: &TestEnv, agent: &str) {
+    let repo = env.repo("repo");
+    let mut daemon = env.daemon().await;
+    let mut client = env.socket_client().await;
+    let session = client.agent_session(&repo, agent, None, json!({ "permissionMode": "bypass_permissions" })).await;
+    client.prompt_and_wait(session.id, "hello", 1).await;
+    let worktrees = env.data_dir().join("worktrees");
+    assert!(!pids_working_in(&worktrees).is_empty(), "{agent} runs in the session's worktree");
+
+    daemon.start_kill().unwrap();
+    daemon.wait().await.unwrap();
+    let deadline = std::time::Instant::now() + arbor_tests::WAIT;
+    while !pids_working_in(&worktrees).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{agent} outlived the daemon: {:?}", pids_working_in(&worktrees));
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    let _daemon = env.daemon().await;
+    let mut client = env.socket_client().await;
+    let dead = client.get(session.id).await;
+    assert_eq!(dead.status, SessionStatus::Dead);
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "again" })).await;
+    client.subscribe(session.id, dead.last_seq).await;
+    client.wait_turns_within(session.id, 1, std::time::Duration::from_secs(120)).await;
+    for event in &client.events {}
+    assert_eq!(client.reply_text(session.id), "Echo: again");
+    assert_eq!(client.get(session.id).await.agent_session_id, dead.agent_session_id, "the same conversation");
+}
+
+#[tokio::test]
+async fn claude_ends_with_a_killed_daemon_and_the_session_resumes() {
+    let env = TestEnv::new();
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
+    env.configure_claude(&mock.url, json!({}));
+    agents_end_with_a_killed_daemon_and_resume(&env, "claude").await;
+}
+
+#[tokio::test]
+async fn gemini_ends_with_a_killed_daemon_and_the_session_resumes() {
+    let env = TestEnv::new();
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), gemini_write, gemini_shell)).await;
+    env.configure_gemini(&mock.url);
+    agents_end_with_a_killed_daemon_and_resume(&env, "gemini").await;
 }

@@ -33,6 +33,9 @@ const ACP_PROTOCOL_VERSION: u64 = 1;
 const CHANNEL_CAPACITY: usize = 256;
 /// Wait before retrying a rate-limited turn when the agent gives no time.
 const DEFAULT_RETRY_AFTER_SECS: u64 = 30;
+/// How long an agent must stay quiet after answering `session/load` for its history replay to
+/// count as over. Replayed updates follow each other within milliseconds.
+const REPLAY_QUIET: Duration = Duration::from_millis(500);
 
 /// Builds the agent's command line for a session.
 pub type Launcher = Box<dyn Fn(&StartSpec) -> Result<Command, AgentError> + Send + Sync>;
@@ -311,6 +314,22 @@ impl Connection {
             }
         }
     }
+
+    /// Drops the history an agent replays after answering `session/load`, until it has been quiet
+    /// for [`REPLAY_QUIET`]. ACP has the replay come before the answer, but Gemini CLI streams it
+    /// afterwards without waiting; Arbor has its own copy of the history either way.
+    async fn drain_replay(&self, incoming: &mut mpsc::Receiver<Incoming>) -> Result<(), AgentError> {
+        loop {
+            match tokio::time::timeout(REPLAY_QUIET, incoming.recv()).await {
+                Err(_) => return Ok(()),
+                Ok(Some(Incoming::Request { id, .. })) => {
+                    self.respond(id, Err((-32002, "the session is still being set up".into()))).await;
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => return Err(AgentError::Handshake("the agent exited while loading its session".into())),
+            }
+        }
+    }
 }
 
 /// Wires up the child's pipes, runs the handshake and starts the driver loop.
@@ -388,6 +407,7 @@ async fn handshake(
                     json!({ "sessionId": agent_session_id, "cwd": cwd, "mcpServers": [] }),
                 )
                 .await?;
+            connection.drain_replay(incoming).await?;
             Ok(agent_session_id.clone())
         }
         None => {
