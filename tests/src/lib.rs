@@ -448,6 +448,15 @@ impl Client {
     }
 }
 
+/// Polls `condition` until it holds, failing the test after [`WAIT`] with what was awaited.
+pub async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition() {
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 /// Pids of the live processes this test can see, from /proc; a zombie has exited and is left
 /// out (only its parent has yet to collect it).
 fn live_pids() -> Vec<i32> {

@@ -5,7 +5,7 @@
 use arbor_protocol::{SessionEvent, SessionStatus, StopReason, error_code, method};
 use arbor_tests::agents::{claude_bash, claude_write, conversation, gemini_shell, gemini_write};
 use arbor_tests::mock_api::MockApi;
-use arbor_tests::{TestEnv, arbor_bin, pids_working_in};
+use arbor_tests::{TestEnv, arbor_bin, pids_working_in, wait_until};
 use serde_json::json;
 
 /// A stand-in for `claude` that answers the handshake, then for each prompt prints a line that is
@@ -84,10 +84,7 @@ async fn garbage_from_a_real_driver_is_reported_and_a_dying_agent_shows_its_stde
     assert!(agent_env.contains("DISABLE_AUTOUPDATER=1"));
     // The `--version` probe runs in the server's directory (the test root) on a background thread.
     let probe_env = env.root.join("agent-env.txt");
-    let deadline = std::time::Instant::now() + arbor_tests::WAIT;
-    while !probe_env.exists() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    wait_until("the version probe ran the fake claude", || probe_env.exists()).await;
     let probe_env = std::fs::read_to_string(probe_env).expect("the version probe ran the fake claude");
     assert!(!probe_env.contains("do-not-leak"), "nor to their version probe");
 
@@ -147,15 +144,13 @@ async fn agents_end_with_a_killed_daemon_and_resume(env: &TestEnv, agent: &str) 
     let session = client.agent_session(&repo, agent, None, json!({ "permissionMode": "bypass_permissions" })).await;
     client.prompt_and_wait(session.id, "hello", 1).await;
     let worktrees = env.data_dir().join("worktrees");
-    assert!(!pids_working_in(&worktrees).is_empty(), "{agent} runs in the session's worktree");
+    let agent_pids = pids_working_in(&worktrees);
+    assert!(!agent_pids.is_empty(), "{agent} runs in the session's worktree");
 
     daemon.start_kill().unwrap();
     daemon.wait().await.unwrap();
-    let deadline = std::time::Instant::now() + arbor_tests::WAIT;
-    while !pids_working_in(&worktrees).is_empty() {
-        assert!(std::time::Instant::now() < deadline, "{agent} outlived the daemon: {:?}", pids_working_in(&worktrees));
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let ended = format!("{agent} (pids {agent_pids:?}) ends with the daemon");
+    wait_until(&ended, || pids_working_in(&worktrees).is_empty()).await;
 
     let _daemon = env.daemon().await;
     let mut client = env.socket_client().await;
@@ -164,7 +159,6 @@ async fn agents_end_with_a_killed_daemon_and_resume(env: &TestEnv, agent: &str) 
     client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "again" })).await;
     client.subscribe(session.id, dead.last_seq).await;
     client.wait_turns_within(session.id, 1, std::time::Duration::from_secs(120)).await;
-    for event in &client.events {}
     assert_eq!(client.reply_text(session.id), "Echo: again");
     assert_eq!(client.get(session.id).await.agent_session_id, dead.agent_session_id, "the same conversation");
 }

@@ -6,19 +6,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
 use arbor_protocol::{SessionEvent, SessionStatus, StopReason, method};
-use arbor_tests::{TestEnv, WAIT, process_alive, scripted_agent_pids};
+use arbor_tests::{TestEnv, WAIT, process_alive, scripted_agent_pids, wait_until};
 use serde_json::json;
 
 fn mode(path: &std::path::Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
-async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while !condition() {
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// A reply long enough to still be streaming when the test acts on it.

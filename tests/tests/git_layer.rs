@@ -469,12 +469,11 @@ async fn clone_by_url_setup_files_and_progress() {
     )
     .unwrap();
     // Progress and the response travel separately: the end may arrive just after the result.
-    let deadline = std::time::Instant::now() + arbor_tests::WAIT;
-    while !client.others.iter().any(|notification| notification.params["value"]["kind"] == "end") {
-        assert!(std::time::Instant::now() < deadline, "no progress end");
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    arbor_tests::wait_until("the progress end arrives", || {
         client.drain();
-    }
+        client.others.iter().any(|notification| notification.params["value"]["kind"] == "end")
+    })
+    .await;
     assert!(session.repo_root.starts_with(&env.data_dir().join("repositories").display().to_string()));
     assert_eq!(session.base_branch.as_deref(), Some("develop"));
     assert_eq!(read(PathBuf::from(&session.cwd).join("develop.txt")), "on develop\n");

@@ -304,15 +304,18 @@ impl Connection {
                 Some(Incoming::Response { id, result }) if id == expected => {
                     return result.map_err(|error| AgentError::Handshake(format!("{method}: {}", error.message)));
                 }
-                Some(Incoming::Request { id, .. }) => {
-                    self.respond(id, Err((-32002, "the session is still being set up".into()))).await;
-                }
+                Some(Incoming::Request { id, .. }) => self.refuse_during_setup(id).await,
                 Some(_) => {}
                 None => {
                     return Err(AgentError::Handshake(format!("the agent exited before answering {method}")));
                 }
             }
         }
+    }
+
+    /// Refuses a request the agent makes before the session is set up to answer it.
+    async fn refuse_during_setup(&self, id: Value) {
+        self.respond(id, Err((-32002, "the session is still being set up".into()))).await;
     }
 
     /// Drops the history an agent replays after answering `session/load`, until it has been quiet
@@ -322,9 +325,7 @@ impl Connection {
         loop {
             match tokio::time::timeout(REPLAY_QUIET, incoming.recv()).await {
                 Err(_) => return Ok(()),
-                Ok(Some(Incoming::Request { id, .. })) => {
-                    self.respond(id, Err((-32002, "the session is still being set up".into()))).await;
-                }
+                Ok(Some(Incoming::Request { id, .. })) => self.refuse_during_setup(id).await,
                 Ok(Some(_)) => {}
                 Ok(None) => return Err(AgentError::Handshake("the agent exited while loading its session".into())),
             }

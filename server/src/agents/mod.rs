@@ -80,7 +80,8 @@ pub enum AgentCommand {
 pub enum AgentOutput {
     /// An event for the session's log.
     Event(SessionEvent),
-    /// The agent's own conversation id became known.
+    /// The id under which the agent can resume its conversation, reported once the agent has a
+    /// conversation to resume (Claude Code and Gemini CLI only after their first prompt).
     AgentSessionId(String),
     /// Usage figures to add to the session's totals.
     Usage(Usage),
