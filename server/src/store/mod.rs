@@ -103,6 +103,27 @@ fn decode_session((data, last_seq): (String, i64)) -> Result<Session, StoreError
     Ok(session)
 }
 
+/// The JSON `data` column of the row `sql` selects by `id`, decoded.
+fn json_row<T: serde::de::DeserializeOwned>(
+    connection: &Connection,
+    sql: &str,
+    id: Uuid,
+) -> Result<Option<T>, StoreError> {
+    let data: Option<String> = connection.query_row(sql, [id.to_string()], |row| row.get(0)).optional()?;
+    Ok(data.map(|data| serde_json::from_str(&data)).transpose()?)
+}
+
+/// The JSON `data` column of every row `sql` selects, decoded, in order.
+fn json_rows<T: serde::de::DeserializeOwned>(
+    connection: &Connection,
+    sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<T>, StoreError> {
+    let mut statement = connection.prepare_cached(sql)?;
+    let rows = statement.query_map(params, |row| row.get::<_, String>(0))?;
+    rows.map(|data| Ok(serde_json::from_str(&data?)?)).collect()
+}
+
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     let connection = Connection::open(path)?;
     connection.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -359,51 +380,24 @@ impl Store {
 
     /// One task.
     pub async fn get_task(&self, id: Uuid) -> Result<Option<Task>, StoreError> {
-        self.read(move |connection| {
-            let data: Option<String> = connection
-                .query_row("SELECT data FROM tasks WHERE id = ?1", [id.to_string()], |row| row.get(0))
-                .optional()?;
-            Ok(data.map(|data| serde_json::from_str(&data)).transpose()?)
-        })
-        .await
+        self.read(move |connection| json_row(connection, "SELECT data FROM tasks WHERE id = ?1", id)).await
     }
 
     /// Every task, newest first.
     pub async fn list_tasks(&self) -> Result<Vec<Task>, StoreError> {
-        self.read(|connection| {
-            let mut statement = connection.prepare("SELECT data FROM tasks ORDER BY created_at DESC")?;
-            let rows = statement.query_map([], |row| row.get::<_, String>(0))?;
-            let mut tasks = Vec::new();
-            for data in rows {
-                tasks.push(serde_json::from_str(&data?)?);
-            }
-            Ok(tasks)
-        })
-        .await
+        self.read(|connection| json_rows(connection, "SELECT data FROM tasks ORDER BY created_at DESC", [])).await
     }
 
     /// One trial.
     pub async fn get_trial(&self, id: Uuid) -> Result<Option<Trial>, StoreError> {
-        self.read(move |connection| {
-            let data: Option<String> = connection
-                .query_row("SELECT data FROM trials WHERE id = ?1", [id.to_string()], |row| row.get(0))
-                .optional()?;
-            Ok(data.map(|data| serde_json::from_str(&data)).transpose()?)
-        })
-        .await
+        self.read(move |connection| json_row(connection, "SELECT data FROM trials WHERE id = ?1", id)).await
     }
 
     /// A task's trials, in order.
     pub async fn trials_of(&self, task_id: Uuid) -> Result<Vec<Trial>, StoreError> {
         self.read(move |connection| {
-            let mut statement =
-                connection.prepare_cached("SELECT data FROM trials WHERE task_id = ?1 ORDER BY created_at, rowid")?;
-            let rows = statement.query_map([task_id.to_string()], |row| row.get::<_, String>(0))?;
-            let mut trials = Vec::new();
-            for data in rows {
-                trials.push(serde_json::from_str(&data?)?);
-            }
-            Ok(trials)
+            let sql = "SELECT data FROM trials WHERE task_id = ?1 ORDER BY created_at, rowid";
+            json_rows(connection, sql, [task_id.to_string()])
         })
         .await
     }
