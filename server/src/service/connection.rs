@@ -1,5 +1,6 @@
 //! One client connection's state: its session subscriptions and the forwarding of
-//! `session/changed`. The transport supplies a [`ClientSink`] that delivers notifications.
+//! `session/changed` and `task/changed`. The transport supplies a [`ClientSink`] that delivers
+//! notifications.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -27,6 +28,26 @@ pub trait ClientSink: Send + Sync + 'static {
     fn notify(&self, method: &'static str, params: Value) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
+/// Forwards every snapshot the hub broadcasts on `receiver` to the client as `method` until the
+/// hub closes. Snapshots are idempotent, so a lagging client simply gets newer ones.
+fn forward_snapshots<T: Clone + Send + 'static>(
+    mut receiver: broadcast::Receiver<T>,
+    sink: Arc<dyn ClientSink>,
+    method: &'static str,
+    params: impl Fn(T) -> Value + Send + 'static,
+) -> AbortHandle {
+    tokio::spawn(async move {
+        loop {
+            match receiver.recv().await {
+                Ok(snapshot) => sink.notify(method, params(snapshot)).await,
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            }
+        }
+    })
+    .abort_handle()
+}
+
 /// A client's view of the service.
 pub struct Connection {
     service: Arc<Service>,
@@ -37,40 +58,19 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Opens a connection and starts forwarding every session's changes to it.
+    /// Opens a connection and starts forwarding every session's and task's changes to it.
     pub fn new(service: Arc<Service>, sink: Arc<dyn ClientSink>) -> Arc<Connection> {
-        let mut changes = service.hub.subscribe_changes();
-        let changes_sink = sink.clone();
-        let changes = tokio::spawn(async move {
-            loop {
-                match changes.recv().await {
-                    Ok(change) => {
-                        let params = serde_json::to_value(&*change).expect("notification serialises");
-                        changes_sink.notify(method::NOTIFY_SESSION_CHANGED, params).await;
-                    }
-                    // Summaries are idempotent snapshots: a lagging client simply gets newer ones.
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return,
-                }
-            }
-        })
-        .abort_handle();
-        let mut tasks = service.hub.subscribe_tasks();
-        let tasks_sink = sink.clone();
-        let task_changes = tokio::spawn(async move {
-            loop {
-                match tasks.recv().await {
-                    Ok(task) => {
-                        let params = serde_json::to_value(TaskChangedNotification { task: (*task).clone() })
-                            .expect("serialises");
-                        tasks_sink.notify(method::NOTIFY_TASK_CHANGED, params).await;
-                    }
-                    Err(RecvError::Lagged(_)) => continue,
-                    Err(RecvError::Closed) => return,
-                }
-            }
-        })
-        .abort_handle();
+        let changes = forward_snapshots(
+            service.hub.subscribe_changes(),
+            sink.clone(),
+            method::NOTIFY_SESSION_CHANGED,
+            |change| serde_json::to_value(&*change).expect("notification serialises"),
+        );
+        let task_changes =
+            forward_snapshots(service.hub.subscribe_tasks(), sink.clone(), method::NOTIFY_TASK_CHANGED, |task| {
+                serde_json::to_value(TaskChangedNotification { task: (*task).clone() })
+                    .expect("notification serialises")
+            });
         Arc::new(Connection { service, sink, subscriptions: Mutex::new(HashMap::new()), changes, task_changes })
     }
 
