@@ -63,6 +63,15 @@ local function with_session(session_id, fn)
   if id then fn(id) end
 end
 
+--- Calls `fn` with `given`, or with what the user types when `given` is nil; empty text does
+--- nothing, so dismissing the input box cancels.
+local function given_or_asked(given, input_opts, fn)
+  local function act(text)
+    if text and text ~= '' then fn(text) end
+  end
+  if given ~= nil then act(given) else vim.ui.input(input_opts, act) end
+end
+
 --- Starts a session and opens its chat. `opts`: agent, prompt, model, title, cwd, config,
 --- isolation, profile, workflow. `done(session)` runs once it exists.
 function M.new_session(opts, done)
@@ -81,16 +90,10 @@ function M.new(selection)
   client.request('agents/list', nil, function(result)
     local agents = vim.tbl_filter(function(agent) return agent.available end, result.agents)
     local function ask_prompt(agent, model)
-      local function start(prompt)
-        if prompt and prompt ~= '' then
-          M.new_session({ agent = agent.id, model = model, prompt = prompt })
-        end
-      end
-      if selection and selection ~= '' then
-        start(selection)
-      else
-        vim.ui.input({ prompt = 'Prompt for ' .. agent.name .. ': ' }, start)
-      end
+      local given = selection ~= '' and selection or nil
+      given_or_asked(given, { prompt = 'Prompt for ' .. agent.name .. ': ' }, function(prompt)
+        M.new_session({ agent = agent.id, model = model, prompt = prompt })
+      end)
     end
     vim.ui.select(agents, {
       prompt = 'Agent',
@@ -109,12 +112,9 @@ end
 --- Sends a message (asked for when `text` is nil).
 function M.send(session_id, text)
   with_session(session_id, function(id)
-    local function send(message)
-      if message and message ~= '' then
-        client.request('session/prompt', { sessionId = id, text = message })
-      end
-    end
-    if text then send(text) else vim.ui.input({ prompt = 'Message: ' }, send) end
+    given_or_asked(text, { prompt = 'Message: ' }, function(message)
+      client.request('session/prompt', { sessionId = id, text = message })
+    end)
   end)
 end
 
@@ -149,12 +149,9 @@ end
 
 function M.rename(session_id, title)
   with_session(session_id, function(id)
-    local function rename(new_title)
-      if new_title and new_title ~= '' then
-        client.request('session/configure', { sessionId = id, title = new_title })
-      end
-    end
-    if title then rename(title) else vim.ui.input({ prompt = 'Title: ' }, rename) end
+    given_or_asked(title, { prompt = 'Title: ' }, function(new_title)
+      client.request('session/configure', { sessionId = id, title = new_title })
+    end)
   end)
 end
 
@@ -186,16 +183,14 @@ end
 --- Exports the session to a file: Markdown, or HTML / JSON by the file's extension.
 function M.export(session_id, path)
   with_session(session_id, function(id)
-    local function write(target)
-      if not target or target == '' then return end
+    given_or_asked(path, { prompt = 'Export to: ', default = 'arbor-session.md' }, function(target)
       local extension = target:match('%.(%w+)$')
       local format = (extension == 'html' or extension == 'json') and extension or 'markdown'
       client.request('session/export', { sessionId = id, format = format }, function(result)
         vim.fn.writefile(vim.split(result.content, '\n', { plain = true }), vim.fn.expand(target))
         vim.notify('Arbor: exported to ' .. target)
       end)
-    end
-    if path then write(path) else vim.ui.input({ prompt = 'Export to: ', default = 'arbor-session.md' }, write) end
+    end)
   end)
 end
 
