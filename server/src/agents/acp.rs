@@ -493,10 +493,6 @@ impl AgentLoop for DriverLoop {
 }
 
 impl DriverLoop {
-    async fn output(&self, output: AgentOutput) {
-        let _ = self.outputs.send(output).await;
-    }
-
     async fn cancel(&mut self) {
         self.connection.notify("session/cancel", json!({ "sessionId": self.agent_session_id })).await;
         // ACP: on cancel the client answers every pending permission request with "cancelled".

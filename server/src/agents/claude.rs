@@ -254,10 +254,6 @@ impl ClaudeSession {
         let _ = self.stdin.send(message.to_string()).await;
     }
 
-    async fn output(&self, output: AgentOutput) {
-        let _ = self.outputs.send(output).await;
-    }
-
     async fn event(&self, event: SessionEvent) {
         self.output(AgentOutput::Event(event)).await;
     }

@@ -93,7 +93,7 @@ pub async fn stderr_drained(closed: oneshot::Receiver<()>) {
 
 /// The state of a driver whose agent is one long-lived process: the actor's commands and the
 /// agent's messages are handled one at a time, so the state needs no lock.
-pub trait AgentLoop: Send {
+pub trait AgentLoop: Send + Sync {
     /// What the reader task makes of the agent's stdout.
     type Message: Send;
 
@@ -105,6 +105,14 @@ pub trait AgentLoop: Send {
 
     /// Where the driver's outputs go.
     fn outputs(&self) -> &mpsc::Sender<super::AgentOutput>;
+
+    /// Sends one output to the session actor. A closed channel means the actor has gone, which
+    /// the loop learns when its commands close.
+    fn output(&self, output: super::AgentOutput) -> impl Future<Output = ()> + Send {
+        async move {
+            let _ = self.outputs().send(output).await;
+        }
+    }
 
     /// The last lines of the agent's stderr.
     fn stderr_tail(&self) -> &Mutex<VecDeque<String>>;
@@ -139,7 +147,7 @@ pub async fn run_agent_loop<L: AgentLoop>(
                 stderr_drained(stderr_closed).await;
                 let (clean, message) = describe_exit(status);
                 let exited = super::AgentOutput::Exited { clean, message: with_stderr(message, state.stderr_tail()) };
-                let _ = state.outputs().send(exited).await;
+                state.output(exited).await;
                 return;
             }
         }
