@@ -43,7 +43,7 @@ impl Scheduler {
             let next_unpause = self.paused.values().map(|(until, _)| *until).min();
             tokio::select! {
                 message = messages.recv() => match message {
-                    Some(Message::Enqueue(entry)) => self.queue.push_back(entry),
+                    Some(Message::Enqueue(entry)) => self.enqueue(entry),
                     Some(Message::Wake) => {}
                     Some(Message::Pause { agent, until, wall_until_ms }) => {
                         self.paused.insert(agent, (until, wall_until_ms));
@@ -58,6 +58,16 @@ impl Scheduler {
                 } => {}
             }
             self.schedule().await;
+        }
+    }
+
+    /// Queues `entry` unless its session already waits or runs: the persisted queue is read back
+    /// at start-up while new sessions are admitted, so one entry can arrive twice, and starting a
+    /// session twice would orphan its first actor.
+    fn enqueue(&mut self, entry: QueueEntry) {
+        let waiting = self.queue.iter().any(|queued| queued.session_id == entry.session_id);
+        if !waiting && !self.manager.is_live(entry.session_id) {
+            self.queue.push_back(entry);
         }
     }
 
