@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::permissions::{AppliedRule, ResolvedBy};
 use crate::types::{AgentState, Session, SessionStatus, Usage};
 
 /// `session/event` notification params, and one entry of `session/events`.
@@ -100,14 +101,28 @@ pub enum SessionEvent {
         title: String,
         /// The answers the user may choose from.
         options: Vec<PermissionOption>,
+        /// The sort of action asked for, which permission rules match on.
+        #[serde(default)]
+        tool_kind: ToolKind,
+        /// What permission rules' patterns match: the command, the path (relative to the
+        /// session's directory when inside it), the URL or the query; null when the agent gave
+        /// none.
+        #[serde(default)]
+        subject: Option<String>,
     },
-    /// A permission request was answered (by a client) or withdrawn.
+    /// A permission request was answered (by the policy or a client) or withdrawn.
     #[serde(rename_all = "camelCase")]
     PermissionResolved {
         /// The request's id.
         request_id: String,
         /// The chosen option; null when the request was cancelled.
         option_id: Option<String>,
+        /// Who answered; null when the request was withdrawn (a cancelled or ended turn).
+        #[serde(default)]
+        by: Option<ResolvedBy>,
+        /// The rule that decided, when the policy answered.
+        #[serde(default)]
+        rule: Option<AppliedRule>,
     },
     /// The session's status or agent state changed.
     #[serde(rename_all = "camelCase")]
@@ -235,7 +250,7 @@ pub enum StopReason {
 }
 
 /// The sort of action a tool performs (ACP's ToolKind).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolKind {
     /// Reads files or data.
@@ -255,6 +270,7 @@ pub enum ToolKind {
     /// Fetches from the network.
     Fetch,
     /// Anything else.
+    #[default]
     Other,
 }
 

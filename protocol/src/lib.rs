@@ -10,12 +10,14 @@
 pub mod error_code;
 pub mod events;
 pub mod method;
+pub mod permissions;
 pub mod review;
 pub mod schema;
 pub mod tasks;
 pub mod types;
 
 pub use events::*;
+pub use permissions::*;
 pub use review::*;
 pub use tasks::*;
 pub use types::*;

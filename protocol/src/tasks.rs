@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::permissions::PermissionRule;
 use crate::review::{MergeResult, MergeStrategy};
 use crate::types::{Session, SessionConfig, Usage};
 
@@ -44,6 +45,10 @@ pub struct Task {
     pub setup_command: Option<String>,
     /// Workflow attached to the task's trials.
     pub workflow: Option<String>,
+    /// The task's permission rules, applied to every trial: those given to `task/new`, then
+    /// "allow always" answers given in its trials, in order.
+    #[serde(default)]
+    pub permissions: Vec<PermissionRule>,
     /// Follows the trials.
     pub status: TaskStatus,
     /// Creation time, milliseconds since the Unix epoch.
@@ -143,6 +148,9 @@ pub struct TaskNewParams {
     /// Workflow attached to the task's trials.
     #[serde(default)]
     pub workflow: Option<String>,
+    /// Permission rules for every trial of the task.
+    #[serde(default)]
+    pub permissions: Vec<PermissionRule>,
 }
 
 /// `task/list` params.
@@ -382,6 +390,9 @@ pub struct AgentProfile {
     /// Settings (system prompt, permission mode …).
     #[serde(default)]
     pub config: Option<SessionConfig>,
+    /// Permission rules for sessions started from the profile.
+    #[serde(default)]
+    pub permissions: Vec<PermissionRule>,
 }
 
 /// `profile/list` result.

@@ -4,6 +4,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::permissions::PermissionRule;
+
 /// What the server adds under `capabilities.experimental.arbor` in its `initialize` result.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -264,6 +266,13 @@ pub struct Session {
     pub base_commit: Option<String>,
     /// Settings the session was created with.
     pub config: SessionConfig,
+    /// The agent profile the session was started from, if any (its permission rules apply).
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// The session's own permission rules, the most specific level of the policy: those given to
+    /// `session/new` or `session/configure`, and "allow always" answers.
+    #[serde(default)]
+    pub permissions: Vec<PermissionRule>,
     /// The session this one resumed, when it was started by `session/resume` with `asNewSession`.
     pub resumed_from: Option<Uuid>,
     /// The session this one was forked from, when it was started by `session/fork`.
@@ -351,6 +360,9 @@ pub struct NewSessionParams {
     /// fields above override it.
     #[serde(default)]
     pub profile: Option<String>,
+    /// The session's permission rules (see the protocol's permission policy).
+    #[serde(default)]
+    pub permissions: Option<Vec<PermissionRule>>,
     /// A workflow (a Markdown prompt plan from `.arbor/workflows/` or the user's config) whose
     /// text is sent to the agent ahead of the prompt.
     #[serde(default)]
@@ -477,6 +489,9 @@ pub struct ConfigureParams {
     /// Hide or show.
     #[serde(default)]
     pub hidden: Option<bool>,
+    /// Replace the session's own permission rules.
+    #[serde(default)]
+    pub permissions: Option<Vec<PermissionRule>>,
 }
 
 /// `session/delete` params.

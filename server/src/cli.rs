@@ -372,6 +372,7 @@ pub async fn task(paths: &Paths, command: TaskCommand) -> anyhow::Result<()> {
                 check_command: check,
                 setup_command: setup,
                 workflow,
+                permissions: Vec::new(),
             };
             let task: Task = cli.client.call(method::TASK_NEW, &params).await?;
             writeln!(cli.out, "created task {} ({} on {})", task.id, task.title, task.base_branch)?;

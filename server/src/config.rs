@@ -1,12 +1,14 @@
-//! The user's configuration file (JSON): admission limits and agent profiles. Its path is
+//! The user's configuration file (JSON): admission limits, agent profiles and permission rules. Its path is
 //! `--config`, `$ARBOR_CONFIG`, or `$XDG_CONFIG_HOME/arbor/config.json` (default
 //! `~/.config/arbor/config.json`); a missing file means the defaults.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use arbor_protocol::AgentProfile;
+use arbor_protocol::{AgentProfile, PermissionRule};
 use serde::Deserialize;
+
+use crate::policy::{self, PolicyError, StandingRules};
 
 /// Errors reading the configuration.
 #[derive(Debug, thiserror::Error)]
@@ -17,6 +19,9 @@ pub enum ConfigError {
     /// The file is not valid configuration.
     #[error("{path} is not a valid Arbor configuration: {source}")]
     Parse { path: String, source: serde_json::Error },
+    /// A permission rule in the file is not valid.
+    #[error("{path}: {source}")]
+    Rule { path: String, source: PolicyError },
 }
 
 /// Limits on concurrently running sessions.
@@ -82,6 +87,9 @@ pub struct Config {
     /// More agents speaking the Agent Client Protocol, by id.
     #[serde(default)]
     pub acp_agents: BTreeMap<String, AcpAgentConfig>,
+    /// Permission rules for every session, the least specific level of the policy.
+    #[serde(default)]
+    pub permissions: Vec<PermissionRule>,
 }
 
 impl Config {
@@ -94,10 +102,21 @@ impl Config {
         };
         let mut config: Config = serde_json::from_str(&text)
             .map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })?;
+        let invalid = |source| ConfigError::Rule { path: path.display().to_string(), source };
+        policy::validate(&config.permissions).map_err(invalid)?;
         for (name, profile) in &mut config.profiles {
             profile.name = name.clone();
+            policy::validate(&profile.permissions).map_err(invalid)?;
         }
         Ok(config)
+    }
+
+    /// The permission rules of the config file and of its profiles.
+    pub fn standing_rules(&self) -> StandingRules {
+        StandingRules {
+            config: self.permissions.clone(),
+            profiles: self.profiles.iter().map(|(name, profile)| (name.clone(), profile.permissions.clone())).collect(),
+        }
     }
 
     /// The profiles, by name.

@@ -13,6 +13,7 @@ pub mod export;
 pub mod git;
 pub mod hub;
 pub mod paths;
+pub mod policy;
 pub mod render;
 pub mod rpc;
 pub mod service;

@@ -60,6 +60,9 @@ enum Command {
         /// The script to follow (default: the demo script).
         #[arg(long)]
         script: Option<PathBuf>,
+        /// Never ask permission (the session bypasses permissions): `ask` lines are skipped.
+        #[arg(long)]
+        bypass_permissions: bool,
     },
 }
 
@@ -117,8 +120,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             init_logging("warn");
             cli::trial(&paths, command).await
         }
-        Command::ScriptedAgent { state_dir, script } => {
-            agents::scripted::agent::run(state_dir, script).await.context("scripted agent failed")
+        Command::ScriptedAgent { state_dir, script, bypass_permissions } => {
+            agents::scripted::agent::run(state_dir, script, bypass_permissions).await.context("scripted agent failed")
         }
     }
 }

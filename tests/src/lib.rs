@@ -10,7 +10,9 @@ use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use arbor_protocol::{Session, SessionEvent, SessionEventNotification, SessionStatus, StopReason, method};
+use arbor_protocol::{
+    Session, SessionEvent, SessionEventNotification, SessionStatus, StopReason, TaskDetail, TrialStatus, method,
+};
 use arbor_server::client::{Notification, RpcClient, RpcError};
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
@@ -415,6 +417,31 @@ impl Client {
             }
             assert!(tokio::time::Instant::now() < deadline, "session stayed {:?}", session.status);
             tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until every trial of the task has left pending and running and none of their
+    /// sessions is live.
+    pub async fn wait_trials_settled(&self, task_id: uuid::Uuid) -> TaskDetail {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let detail: TaskDetail =
+                serde_json::from_value(self.call(method::TASK_GET, json!({ "taskId": task_id })).await).unwrap();
+            let settled = detail
+                .trials
+                .iter()
+                .all(|trial| !matches!(trial.trial.status, TrialStatus::Pending | TrialStatus::Running));
+            if settled
+                && detail.trials.iter().all(|trial| trial.sessions.iter().all(|session| !session.status.is_live()))
+            {
+                return detail;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "trials did not settle: {:?}",
+                detail.trials.iter().map(|trial| trial.trial.status).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 

@@ -8,30 +8,8 @@ use arbor_protocol::{
     CheckResult, CompareResult, PromoteResult, Session, SessionEvent, SessionStatus, Task, TaskDetail, TaskStatus,
     TrialNewResult, TrialStatus, error_code, method,
 };
-use arbor_tests::{Client, TestEnv, git};
+use arbor_tests::{TestEnv, git};
 use serde_json::json;
-
-/// Waits until every trial of the task has left pending and running.
-async fn wait_trials_settled(client: &Client, task_id: uuid::Uuid) -> TaskDetail {
-    let deadline = tokio::time::Instant::now() + arbor_tests::WAIT;
-    loop {
-        let detail: TaskDetail =
-            serde_json::from_value(client.call(method::TASK_GET, json!({ "taskId": task_id })).await).unwrap();
-        let settled = detail
-            .trials
-            .iter()
-            .all(|trial| !matches!(trial.trial.status, TrialStatus::Pending | TrialStatus::Running));
-        if settled && detail.trials.iter().all(|trial| trial.sessions.iter().all(|session| !session.status.is_live())) {
-            return detail;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "trials did not settle: {:?}",
-            detail.trials.iter().map(|trial| trial.trial.status).collect::<Vec<_>>()
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-}
 
 fn numstat(worktree: &Path, base: &str) -> (u32, u32, u32) {
     git(worktree, &["add", "-A", "--intent-to-add"]);
@@ -79,7 +57,7 @@ async fn three_trials_run_are_checked_compared_and_one_is_promoted() {
         trials.trials.iter().all(|trial| trial.trial.prompt == "Write the answer to answer.txt"),
         "the prompt defaults to the description"
     );
-    let detail = wait_trials_settled(client, task.id).await;
+    let detail = client.wait_trials_settled(task.id).await;
     assert_eq!(detail.task.status, TaskStatus::Done);
     for trial in &detail.trials {
         assert_eq!(trial.trial.status, TrialStatus::Done);
@@ -147,7 +125,7 @@ async fn three_trials_run_are_checked_compared_and_one_is_promoted() {
     let retried = client.call(method::TRIAL_RETRY, json!({ "trialId": third.trial.id, "prompt": "try again" })).await;
     assert_eq!(retried["sessions"].as_array().unwrap().len(), 2);
     assert_eq!(retried["trial"]["prompt"], "try again");
-    wait_trials_settled(client, task.id).await;
+    client.wait_trials_settled(task.id).await;
 
     // Promote trial 1: its work lands on main, the others are abandoned with branches kept.
     let promoted: PromoteResult =

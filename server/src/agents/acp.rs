@@ -26,6 +26,7 @@ use super::process::GroupSlot;
 use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
 use crate::config::AcpAgentConfig;
+use crate::policy::subject_of;
 
 /// ACP protocol version this client speaks.
 const ACP_PROTOCOL_VERSION: u64 = 1;
@@ -604,11 +605,16 @@ impl DriverLoop {
                             .collect()
                     })
                     .unwrap_or_default();
+                let tool_kind = parse_tool_kind(tool_call["kind"].as_str());
+                let subject =
+                    subject_of(tool_kind, &tool_call["rawInput"], &locations(tool_call, &self.cwd), &self.cwd);
                 let event = SessionEvent::PermissionRequest {
                     request_id,
                     tool_call_id: tool_call["toolCallId"].as_str().map(str::to_string),
                     title: tool_call["title"].as_str().unwrap_or("The agent asks for permission").to_string(),
                     options,
+                    tool_kind,
+                    subject,
                 };
                 self.output(AgentOutput::Event(event)).await;
             }

@@ -21,6 +21,7 @@ use super::discovery::{AgentCli, agent_env};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
+use crate::policy::subject_of;
 
 /// The Claude Code agent's id.
 pub const AGENT_ID: &str = "claude";
@@ -146,6 +147,18 @@ impl AgentDriver for ClaudeDriver {
             tokio::spawn(run_agent_loop(session, commands_rx, pipes.lines, pipes.exit, pipes.stderr_closed));
             Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: group })
         })
+    }
+}
+
+/// The kind of one of Claude Code's tools.
+fn tool_kind(name: &str) -> ToolKind {
+    match name {
+        "Bash" => ToolKind::Execute,
+        "Read" => ToolKind::Read,
+        "Edit" | "Write" | "MultiEdit" | "NotebookEdit" => ToolKind::Edit,
+        "Grep" | "Glob" => ToolKind::Search,
+        "WebFetch" | "WebSearch" => ToolKind::Fetch,
+        _ => ToolKind::Other,
     }
 }
 
@@ -376,14 +389,7 @@ impl ClaudeSession {
             ("WebFetch", None) => format!("Fetch {}", input["url"].as_str().unwrap_or_default()),
             _ => name.clone(),
         };
-        let kind = match name.as_str() {
-            "Bash" => ToolKind::Execute,
-            "Read" => ToolKind::Read,
-            "Edit" | "Write" | "MultiEdit" | "NotebookEdit" => ToolKind::Edit,
-            "Grep" | "Glob" => ToolKind::Search,
-            "WebFetch" | "WebSearch" => ToolKind::Fetch,
-            _ => ToolKind::Other,
-        };
+        let kind = tool_kind(&name);
         let content = match (name.as_str(), &path) {
             ("Write", Some(path)) => vec![ToolCallContent::Diff {
                 path: path.clone(),
@@ -507,6 +513,8 @@ impl ClaudeSession {
             .or_else(|| input["file_path"].as_str().map(|path| self.relative(path)))
             .or_else(|| request["description"].as_str().map(str::to_string))
             .unwrap_or_default();
+        let tool_kind = tool_kind(request["tool_name"].as_str().unwrap_or_default());
+        let subject = subject_of(tool_kind, &input, &[], &self.cwd);
         let request_id = self.next_id("perm");
         self.permissions.insert(
             request_id.clone(),
@@ -522,6 +530,8 @@ impl ClaudeSession {
                 option("allow_always", "Allow always", PermissionOptionKind::AllowAlways),
                 option("reject", "Reject", PermissionOptionKind::RejectOnce),
             ],
+            tool_kind,
+            subject,
         })
         .await;
     }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::agents::AgentError;
 use crate::git::GitError;
+use crate::policy::PolicyError;
 use crate::sessions::SessionError;
 use crate::store::StoreError;
 
@@ -33,6 +34,9 @@ pub enum ServiceError {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A permission rule is not valid.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
     /// A live session refused the request.
     #[error(transparent)]
     Session(#[from] SessionError),
@@ -47,7 +51,7 @@ impl ServiceError {
         match self {
             Self::SessionNotFound(_) => error_code::SESSION_NOT_FOUND,
             Self::InvalidState(_) => error_code::INVALID_SESSION_STATE,
-            Self::InvalidArgument(_) => error_code::INVALID_ARGUMENT,
+            Self::InvalidArgument(_) | Self::Policy(_) => error_code::INVALID_ARGUMENT,
             Self::NotFound(_) => error_code::NOT_FOUND,
             Self::Agent(AgentError::Unknown(_) | AgentError::Unavailable { .. }) => error_code::AGENT_UNAVAILABLE,
             Self::Agent(_) => error_code::INTERNAL_ERROR,

@@ -30,6 +30,7 @@ use crate::config::Config;
 use crate::git;
 use crate::hub::Hub;
 use crate::paths::Paths;
+use crate::policy;
 use crate::sessions::SessionManager;
 use crate::store::Store;
 
@@ -63,7 +64,7 @@ impl Service {
         }
         let config = Config::load(&paths.config_file)?;
         let agents = AgentRegistry::new(&paths, &config);
-        let sessions = SessionManager::start(store.clone(), paths.clone(), agents.clone(), config.limits.clone());
+        let sessions = SessionManager::start(store.clone(), paths.clone(), agents.clone(), &config);
         let restoring = sessions.clone();
         tokio::spawn(async move {
             match restoring.restore_queue().await {
@@ -170,6 +171,8 @@ impl Service {
         }
         let config = params.config.clone().unwrap_or_default();
         validate_config(&params.agent, &config)?;
+        let permissions = params.permissions.clone().unwrap_or_default();
+        policy::validate(&permissions)?;
         let title = match params.title.as_deref().map(str::trim) {
             Some("") => return Err(ServiceError::InvalidArgument("title is empty".into())),
             other => other.map(str::to_string),
@@ -227,6 +230,8 @@ impl Service {
             base_branch: placement.base_branch,
             base_commit: Some(placement.base_commit.clone()),
             config,
+            profile: params.profile.clone(),
+            permissions,
             resumed_from: None,
             forked_from: None,
             forked_at_seq: None,
@@ -436,8 +441,11 @@ impl Service {
                 )));
             }
         }
+        if let Some(rules) = &params.permissions {
+            policy::validate(rules)?;
+        }
         let source = params.title_source.unwrap_or(TitleSource::User);
-        let (pinned, hidden) = (params.pinned, params.hidden);
+        let (pinned, hidden, permissions) = (params.pinned, params.hidden, params.permissions);
         let change = move |session: &mut Session| {
             if let Some(title) = title.clone() {
                 // A title only replaces one from an equal or lower source.
@@ -459,6 +467,9 @@ impl Service {
             }
             if let Some(hidden) = hidden {
                 session.hidden = hidden;
+            }
+            if let Some(rules) = permissions.clone() {
+                session.permissions = rules;
             }
         };
         self.update_session(params.session_id, Arc::new(change)).await

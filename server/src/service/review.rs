@@ -178,6 +178,8 @@ impl Service {
             base_branch: parent.base_branch.clone(),
             isolation: Some(parent.isolation),
             config: Some(parent.config.clone()),
+            profile: parent.profile.clone(),
+            permissions: Some(parent.permissions.clone()),
             ..NewSessionParams::default()
         };
         self.session_new(new, Progress::none()).await

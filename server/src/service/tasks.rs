@@ -174,11 +174,13 @@ impl Service {
             check_command: non_empty(params.check_command),
             setup_command: non_empty(params.setup_command),
             workflow: params.workflow,
+            permissions: params.permissions,
             status: TaskStatus::Open,
             created_at: now,
             updated_at: now,
         };
         self.store.put_task(task.clone()).await?;
+        self.store.add_task_rules(task.id, task.permissions.clone()).await?;
         self.store.flush().await?;
         Ok(task)
     }
@@ -221,6 +223,7 @@ impl Service {
             isolation: Some(Isolation::Worktree),
             config: Some(config),
             workflow: task.workflow.clone(),
+            profile: trial.profile.clone(),
             ..NewSessionParams::default()
         };
         let origin =

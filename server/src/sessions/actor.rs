@@ -1,13 +1,14 @@
 //! One actor (tokio task) per live session. It owns the session record, the agent handle and the
 //! session's event sequence, so every change to a live session happens in one place, in order.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arbor_protocol::{
-    AgentState, Checkpoint, PromptMode, PromptResult, Session, SessionEvent, SessionEventNotification, SessionStatus,
-    StopReason, TitleSource, ToolCallStatus,
+    AgentState, Checkpoint, PermissionMode, PermissionOption, PermissionOptionKind, PromptMode, PromptResult,
+    ResolvedBy, Session, SessionEvent, SessionEventNotification, SessionStatus, StopReason, TitleSource,
+    ToolCallStatus, ToolKind,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -16,6 +17,7 @@ use super::{SessionError, SessionManager, worktree};
 use crate::agents::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartSpec};
 use crate::clock::now_millis;
 use crate::paths::Paths;
+use crate::policy::{self, Verdict};
 use crate::store::Store;
 
 /// Default limit on one turn.
@@ -36,13 +38,44 @@ const PROMPT_TITLE_CHARS: usize = 80;
 
 /// Requests to a session actor.
 pub(super) enum ActorCommand {
-    Prompt { text: String, mode: PromptMode, reply: oneshot::Sender<Result<PromptResult, SessionError>> },
-    Cancel { reply: oneshot::Sender<Result<(), SessionError>> },
-    Stop { reason: Option<String>, reply: oneshot::Sender<Session> },
-    Respond { request_id: String, option_id: Option<String>, reply: oneshot::Sender<Result<(), SessionError>> },
-    Update { change: Box<dyn FnOnce(&mut Session) + Send>, reply: oneshot::Sender<Session> },
-    Rewind { target: Checkpoint, reply: oneshot::Sender<Result<Checkpoint, SessionError>> },
-    Emit { events: Vec<SessionEvent>, reply: oneshot::Sender<()> },
+    Prompt {
+        text: String,
+        mode: PromptMode,
+        reply: oneshot::Sender<Result<PromptResult, SessionError>>,
+    },
+    Cancel {
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    Stop {
+        reason: Option<String>,
+        reply: oneshot::Sender<Session>,
+    },
+    Respond {
+        request_id: String,
+        option_id: Option<String>,
+        reply: oneshot::Sender<Result<(), SessionError>>,
+    },
+    Update {
+        change: Box<dyn FnOnce(&mut Session) + Send>,
+        reply: oneshot::Sender<Session>,
+    },
+    Rewind {
+        target: Checkpoint,
+        reply: oneshot::Sender<Result<Checkpoint, SessionError>>,
+    },
+    Emit {
+        events: Vec<SessionEvent>,
+        reply: oneshot::Sender<()>,
+    },
+    /// The task's permission rules changed: decide waiting requests again.
+    RecheckPermissions,
+}
+
+/// A permission request waiting for the user: what the policy matches on, and the answers.
+struct PendingPermission {
+    tool_kind: ToolKind,
+    subject: Option<String>,
+    options: Vec<PermissionOption>,
 }
 
 /// How the actor begins.
@@ -61,8 +94,8 @@ pub(super) struct SessionActor {
     agent: Option<AgentHandle>,
     queued_prompts: VecDeque<String>,
     turn_running: bool,
-    /// Permission requests the agent is waiting on, by request id.
-    pending_permissions: HashSet<String>,
+    /// Permission requests waiting for the user, by request id.
+    pending_permissions: HashMap<String, PendingPermission>,
     turn_deadline: Option<Instant>,
     session_deadline: Option<Instant>,
     /// Number the next checkpoint gets.
@@ -98,7 +131,7 @@ impl SessionActor {
             agent: None,
             queued_prompts: VecDeque::new(),
             turn_running: false,
-            pending_permissions: HashSet::new(),
+            pending_permissions: HashMap::new(),
             turn_deadline: None,
             session_deadline: None,
             next_checkpoint: 1,
@@ -170,7 +203,7 @@ impl SessionActor {
             session_id: self.session.id,
             cwd: self.session.cwd.clone().into(),
             model: self.session.model.clone(),
-            config: self.session.config.clone(),
+            config: self.agent_config(driver.info().capabilities.permissions).await,
             resume: start.resume,
             log_path: self.paths.session_log(&self.session.id),
             startup_timeout,
@@ -187,6 +220,26 @@ impl SessionActor {
             }
         };
         self.finish(ending, commands).await;
+    }
+
+    /// The settings the agent starts with. Deny rules hold in `bypass_permissions` mode too: an
+    /// agent that can ask is then started asking, and the policy allows whatever is not denied,
+    /// so nobody is asked and every action still passes the rules.
+    async fn agent_config(&mut self, agent_can_ask: bool) -> arbor_protocol::SessionConfig {
+        let mut config = self.session.config.clone();
+        if !self.manager.context.rules.policy_of(&self.session, &self.store).await.guards_bypass() {
+            return config;
+        }
+        if agent_can_ask {
+            config.permission_mode = Some(PermissionMode::Ask);
+        } else {
+            let message = format!(
+                "{} cannot ask before it acts, so Arbor cannot hold its deny rules in bypass_permissions mode",
+                self.session.agent
+            );
+            self.emit(SessionEvent::Notice { message }).await;
+        }
+        config
     }
 
     /// Starts the agent under the start-up watchdog, answering commands meanwhile.
@@ -269,6 +322,7 @@ impl SessionActor {
                 }
                 let _ = reply.send(());
             }
+            ActorCommand::RecheckPermissions => {}
         }
     }
 
@@ -359,24 +413,39 @@ impl SessionActor {
                 let _ = reply.send(Ok(()));
             }
             ActorCommand::Respond { request_id, option_id, reply } => {
-                if !self.pending_permissions.remove(&request_id) {
+                let Some(pending) = self.pending_permissions.remove(&request_id) else {
                     let _ = reply.send(Err(SessionError::NoSuchRequest(request_id)));
                     return;
-                }
+                };
                 self.send_to_agent(AgentCommand::Respond {
                     request_id: request_id.clone(),
                     option_id: option_id.clone(),
                 })
                 .await;
-                self.emit(SessionEvent::PermissionResolved { request_id, option_id }).await;
+                let always = pending.options.iter().any(|option| {
+                    Some(&option.option_id) == option_id.as_ref() && option.kind == PermissionOptionKind::AllowAlways
+                });
+                self.emit(SessionEvent::PermissionResolved {
+                    request_id,
+                    option_id,
+                    by: Some(ResolvedBy::User),
+                    rule: None,
+                })
+                .await;
+                if always {
+                    self.remember_allowed(&pending).await;
+                }
                 if self.pending_permissions.is_empty() && self.turn_running {
                     self.set_agent_state(AgentState::Working).await;
                 }
                 let _ = reply.send(Ok(()));
             }
+            ActorCommand::RecheckPermissions => self.recheck_permissions().await,
             ActorCommand::Update { change, reply } => {
                 change(&mut self.session);
                 self.save().await;
+                // The change may have brought rules that answer a waiting request.
+                self.recheck_permissions().await;
                 let _ = reply.send(self.session.clone());
             }
             ActorCommand::Emit { events, reply } => {
@@ -495,10 +564,15 @@ impl SessionActor {
                 ) {
                     self.files_check_at = Some(Instant::now() + FILES_DEBOUNCE);
                 }
-                if let SessionEvent::PermissionRequest { request_id, .. } = &event {
-                    self.pending_permissions.insert(request_id.clone());
+                if let SessionEvent::PermissionRequest { request_id, tool_kind, subject, options, .. } = &event {
+                    let request_id = request_id.clone();
+                    let pending =
+                        PendingPermission { tool_kind: *tool_kind, subject: subject.clone(), options: options.clone() };
+                    self.pending_permissions.insert(request_id.clone(), pending);
                     self.emit(event).await;
-                    self.set_agent_state(AgentState::WaitingInput).await;
+                    if !self.decide_by_policy(&request_id).await {
+                        self.set_agent_state(AgentState::WaitingInput).await;
+                    }
                 } else {
                     self.emit(event).await;
                 }
@@ -518,9 +592,7 @@ impl SessionActor {
             AgentOutput::TurnEnded(stop_reason) => {
                 self.turn_running = false;
                 self.turn_deadline = None;
-                for request_id in std::mem::take(&mut self.pending_permissions) {
-                    self.emit(SessionEvent::PermissionResolved { request_id, option_id: None }).await;
-                }
+                self.withdraw_permissions().await;
                 self.check_files().await;
                 self.notice_external_change().await;
                 self.checkpoint_turn().await;
@@ -552,6 +624,70 @@ impl SessionActor {
         }
     }
 
+    /// Answers a waiting permission request when the policy decides it, without asking anyone;
+    /// true when it did.
+    async fn decide_by_policy(&mut self, request_id: &str) -> bool {
+        let Some(pending) = self.pending_permissions.get(request_id) else { return false };
+        let policy = self.manager.context.rules.policy_of(&self.session, &self.store).await;
+        let Verdict::Decided { allow, rule } = policy.evaluate(pending.tool_kind, pending.subject.as_deref()) else {
+            return false;
+        };
+        // An agent offering no answer of that sort is left to the user.
+        let Some(option) = policy::option_for(&pending.options, allow) else { return false };
+        let option_id = option.option_id.clone();
+        self.pending_permissions.remove(request_id);
+        let request_id = request_id.to_string();
+        self.send_to_agent(AgentCommand::Respond {
+            request_id: request_id.clone(),
+            option_id: Some(option_id.clone()),
+        })
+        .await;
+        self.emit(SessionEvent::PermissionResolved {
+            request_id,
+            option_id: Some(option_id),
+            by: Some(ResolvedBy::Policy),
+            rule: Some(rule),
+        })
+        .await;
+        true
+    }
+
+    /// Decides the waiting permission requests again, after the rules changed.
+    async fn recheck_permissions(&mut self) {
+        let waiting: Vec<String> = self.pending_permissions.keys().cloned().collect();
+        let mut decided = false;
+        for request_id in waiting {
+            decided |= self.decide_by_policy(&request_id).await;
+        }
+        if decided && self.pending_permissions.is_empty() && self.turn_running {
+            self.set_agent_state(AgentState::Working).await;
+        }
+    }
+
+    /// Adds an "allow always" answer to the session's rules and, for a trial, to its task's, then
+    /// has the task's other live sessions decide their waiting requests again.
+    async fn remember_allowed(&mut self, pending: &PendingPermission) {
+        let rule = policy::allow_always_rule(pending.tool_kind, pending.subject.as_deref());
+        self.session.permissions.push(rule.clone());
+        self.save().await;
+        let Some(task_id) = self.session.task_id.filter(|_| self.session.trial_id.is_some()) else { return };
+        let stored = match self.store.add_task_rules(task_id, vec![rule]).await {
+            Ok(()) => self.store.flush().await,
+            Err(error) => Err(error),
+        };
+        match stored {
+            Ok(()) => self.manager.recheck_permissions(task_id, self.session.id),
+            Err(error) => tracing::error!(session = %self.session.id, %error, "could not store the task's new rule"),
+        }
+    }
+
+    /// Withdraws every waiting permission request (the turn or the session ended).
+    async fn withdraw_permissions(&mut self) {
+        for request_id in std::mem::take(&mut self.pending_permissions).into_keys() {
+            self.emit(SessionEvent::PermissionResolved { request_id, option_id: None, by: None, rule: None }).await;
+        }
+    }
+
     /// Ends the agent, records the final status, and answers commands that raced with the end.
     async fn finish(mut self, ending: Ending, mut commands: mpsc::Receiver<ActorCommand>) {
         if let Some(agent) = self.agent.take() {
@@ -564,9 +700,7 @@ impl SessionActor {
                 group.terminate(STOP_GRACE).await;
             }
         }
-        for request_id in std::mem::take(&mut self.pending_permissions) {
-            self.emit(SessionEvent::PermissionResolved { request_id, option_id: None }).await;
-        }
+        self.withdraw_permissions().await;
         self.set_status(ending.status, None, ending.reason).await;
         // Commands sent before the channel closed are answered as for a stopped session; after
         // that, senders find the channel closed and the service works on the stored record.

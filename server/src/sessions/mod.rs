@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use crate::agents::{AgentDriver, AgentRegistry};
 use crate::clock::now_millis;
-use crate::config::Limits;
+use crate::config::Config;
 use crate::paths::Paths;
+use crate::policy::StandingRules;
 use crate::store::{QueueEntry, Store, StoreError};
 use actor::{ActorCommand, SessionActor, Start};
 
@@ -43,10 +44,11 @@ pub enum SessionError {
     Git(#[from] crate::git::GitError),
 }
 
-/// A live actor's handle and its agent (limits are per agent).
+/// A live actor's handle, its agent (limits are per agent) and its task.
 struct ActorEntry {
     commands: mpsc::Sender<ActorCommand>,
     agent: String,
+    task_id: Option<Uuid>,
 }
 
 /// What starting a session needs.
@@ -54,6 +56,8 @@ struct Context {
     store: Store,
     paths: Paths,
     agents: AgentRegistry,
+    /// The config file's and the profiles' permission rules.
+    rules: StandingRules,
 }
 
 /// Handles of every live session actor, and the way in for new ones.
@@ -68,15 +72,16 @@ pub struct SessionManager {
 
 impl SessionManager {
     /// A manager with its admission scheduler running under `limits`.
-    pub fn start(store: Store, paths: Paths, agents: AgentRegistry, limits: Limits) -> SessionManager {
+    pub fn start(store: Store, paths: Paths, agents: AgentRegistry, config: &Config) -> SessionManager {
         let (scheduler, messages) = mpsc::unbounded_channel();
+        let rules = config.standing_rules();
         let manager = SessionManager {
             actors: Arc::default(),
-            context: Arc::new(Context { store, paths, agents }),
+            context: Arc::new(Context { store, paths, agents, rules }),
             scheduler,
             closing: Arc::default(),
         };
-        tokio::spawn(admission::Scheduler::new(limits, manager.clone()).run(messages));
+        tokio::spawn(admission::Scheduler::new(config.limits.clone(), manager.clone()).run(messages));
         manager
     }
 
@@ -187,9 +192,19 @@ impl SessionManager {
     /// Starts the actor of `session` with the agent `driver`.
     fn spawn(&self, session: Session, driver: Arc<dyn AgentDriver>, resume: Option<String>, prompt: Option<String>) {
         let (commands, receiver) = mpsc::channel(actor::COMMAND_CAPACITY);
-        self.actors.insert(session.id, ActorEntry { commands, agent: session.agent.clone() });
+        self.actors.insert(session.id, ActorEntry { commands, agent: session.agent.clone(), task_id: session.task_id });
         let actor = SessionActor::new(session, self.context.store.clone(), self.context.paths.clone(), self.clone());
         tokio::spawn(actor.run(driver, Start { resume, prompt }, receiver));
+    }
+
+    /// Has every live session of `task_id` but `except` decide its waiting permission requests
+    /// again, after the task's rules changed. Sent without waiting, so that one actor never waits
+    /// on another's queue.
+    pub(crate) fn recheck_permissions(&self, task_id: Uuid, except: Uuid) {
+        for entry in self.actors.iter().filter(|entry| entry.task_id == Some(task_id) && *entry.key() != except) {
+            let commands = entry.commands.clone();
+            tokio::spawn(async move { commands.send(ActorCommand::RecheckPermissions).await });
+        }
     }
 
     /// Whether the session has a live actor.

@@ -60,5 +60,15 @@ pub fn migrations() -> Migrations<'static> {
             enqueued_at INTEGER NOT NULL
         );",
         ),
+        M::up(
+            "-- A task's permission rules, in order: those given to task/new, then the
+        -- \"allow always\" answers given in its trials. Appended, never rewritten.
+        CREATE TABLE task_rules (
+            task_id TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            added_at INTEGER NOT NULL
+        );
+        CREATE INDEX task_rules_by_task ON task_rules (task_id);",
+        ),
     ])
 }

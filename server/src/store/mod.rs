@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use arbor_protocol::{
-    CheckpointEntry, ListSessionsParams, RejectedHunk, Session, SessionEvent, SessionEventNotification, SessionStatus,
-    Task, Trial,
+    CheckpointEntry, ListSessionsParams, PermissionRule, RejectedHunk, Session, SessionEvent, SessionEventNotification,
+    SessionStatus, Task, Trial,
 };
 use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value as SqlValue};
 use tokio::sync::{mpsc, oneshot};
@@ -188,6 +188,11 @@ impl Store {
     /// Queues a task record; `task/changed` is published once committed.
     pub async fn put_task(&self, task: Task) -> Result<(), StoreError> {
         self.enqueue(WriteOp::PutTask(Box::new(task))).await
+    }
+
+    /// Queues appending permission rules to a task's.
+    pub async fn add_task_rules(&self, task_id: Uuid, rules: Vec<PermissionRule>) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::AddTaskRules { task_id, rules }).await
     }
 
     /// Queues a trial record.
@@ -378,14 +383,27 @@ impl Store {
         .await
     }
 
-    /// One task.
+    /// One task, with its permission rules.
     pub async fn get_task(&self, id: Uuid) -> Result<Option<Task>, StoreError> {
-        self.read(move |connection| json_row(connection, "SELECT data FROM tasks WHERE id = ?1", id)).await
+        self.read(move |connection| {
+            let task: Option<Task> = json_row(connection, "SELECT data FROM tasks WHERE id = ?1", id)?;
+            task.map(|task| with_rules(connection, task)).transpose()
+        })
+        .await
     }
 
-    /// Every task, newest first.
+    /// Every task, newest first, with its permission rules.
     pub async fn list_tasks(&self) -> Result<Vec<Task>, StoreError> {
-        self.read(|connection| json_rows(connection, "SELECT data FROM tasks ORDER BY created_at DESC", [])).await
+        self.read(|connection| {
+            let tasks: Vec<Task> = json_rows(connection, "SELECT data FROM tasks ORDER BY created_at DESC", [])?;
+            tasks.into_iter().map(|task| with_rules(connection, task)).collect()
+        })
+        .await
+    }
+
+    /// A task's permission rules, in the order they were added.
+    pub async fn task_rules(&self, task_id: Uuid) -> Result<Vec<PermissionRule>, StoreError> {
+        self.read(move |connection| task_rules(connection, task_id)).await
     }
 
     /// One trial.
@@ -430,6 +448,16 @@ impl Store {
         })
         .await
     }
+}
+
+fn task_rules(connection: &Connection, task_id: Uuid) -> Result<Vec<PermissionRule>, StoreError> {
+    json_rows(connection, "SELECT rule FROM task_rules WHERE task_id = ?1 ORDER BY rowid", [task_id.to_string()])
+}
+
+/// The task with its rules from `task_rules`, their authority (a copy in the task's JSON is ignored).
+fn with_rules(connection: &Connection, mut task: Task) -> Result<Task, StoreError> {
+    task.permissions = task_rules(connection, task.id)?;
+    Ok(task)
 }
 
 /// A server that died (SIGKILL, power loss) leaves sessions recorded as live that no process

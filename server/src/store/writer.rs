@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use arbor_protocol::{RejectedHunk, Session, SessionChangedNotification, SessionEventNotification, Task, Trial};
+use arbor_protocol::{
+    PermissionRule, RejectedHunk, Session, SessionChangedNotification, SessionEventNotification, Task, Trial,
+};
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
@@ -30,6 +32,8 @@ pub(super) enum WriteOp {
     PutTask(Box<Task>),
     /// Insert or replace a trial.
     PutTrial(Box<Trial>),
+    /// Append permission rules to a task's.
+    AddTaskRules { task_id: Uuid, rules: Vec<PermissionRule> },
     /// Add a session to the admission queue.
     Enqueue(QueueEntry),
     /// Take a session off the admission queue.
@@ -148,6 +152,14 @@ fn apply_batch(connection: &mut Connection, batch: &mut [WriteOp]) -> Result<Vec
                         trial.created_at
                     ],
                 )?;
+            }
+            WriteOp::AddTaskRules { task_id, rules } => {
+                let now = crate::clock::now_millis();
+                for rule in rules {
+                    transaction
+                        .prepare_cached("INSERT INTO task_rules (task_id, rule, added_at) VALUES (?1, ?2, ?3)")?
+                        .execute(params![task_id.to_string(), serde_json::to_string(rule)?, now])?;
+                }
             }
             WriteOp::Enqueue(entry) => {
                 transaction.execute(

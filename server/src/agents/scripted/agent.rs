@@ -56,10 +56,12 @@ struct Agent {
     turn: Arc<Mutex<Option<watch::Sender<bool>>>>,
     /// The client offered `fs/write_text_file`: files are written through it, as ACP intends.
     client_writes: Arc<std::sync::atomic::AtomicBool>,
+    /// The session bypasses permissions: `ask` lines are skipped, as agents in that mode do.
+    bypass_permissions: bool,
 }
 
 /// Runs the agent on stdin/stdout until stdin closes.
-pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>, bypass_permissions: bool) -> anyhow::Result<()> {
     std::fs::create_dir_all(&state_dir)?;
     if let Some(path) = &script_path {
         let script = Script::parse(&std::fs::read_to_string(path)?)?;
@@ -90,6 +92,7 @@ pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>) -> anyhow::Re
         conversation: Arc::default(),
         turn: Arc::default(),
         client_writes: Arc::default(),
+        bypass_permissions,
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -343,13 +346,23 @@ impl Turn<'_> {
             None => vec![Action::Say("The script has no more turns.".into())],
         };
         let mut stop_reason = "end_turn";
-        for action in actions {
+        for (index, action) in actions.iter().cloned().enumerate() {
             if self.cancelled() {
                 stop_reason = "cancelled";
                 break;
             }
-            if std::mem::take(&mut self.skip_next) && matches!(action, Action::Write { .. } | Action::Run(_)) {
+            if std::mem::take(&mut self.skip_next) && action.needs_permission() {
                 continue;
+            }
+            if let Action::Ask(title) = &action {
+                let asked_for = actions[index + 1..].iter().find(|next| next.needs_permission());
+                match self.ask(title, asked_for).await {
+                    Flow::Continue => continue,
+                    Flow::Cancelled => {
+                        stop_reason = "cancelled";
+                        break;
+                    }
+                }
             }
             match self.act(action).await? {
                 Flow::Continue => {}
@@ -407,32 +420,8 @@ impl Turn<'_> {
                 self.agent.update(&session_id, json!({ "sessionUpdate": "plan", "entries": entries })).await;
                 Flow::Continue
             }
-            Action::Ask(title) => {
-                let params = json!({
-                    "sessionId": session_id,
-                    "toolCall": { "toolCallId": self.next_tool_call_id(), "title": title },
-                    "options": [
-                        { "optionId": "allow", "name": "Allow", "kind": "allow_once" },
-                        { "optionId": "reject", "name": "Reject", "kind": "reject_once" },
-                    ],
-                });
-                let mut cancel = self.cancel.clone();
-                match self.agent.request("session/request_permission", params, &mut cancel).await {
-                    None => Flow::Cancelled,
-                    Some(result) => {
-                        let allowed =
-                            result["outcome"]["outcome"] == "selected" && result["outcome"]["optionId"] == "allow";
-                        if result["outcome"]["outcome"] == "cancelled" {
-                            Flow::Cancelled
-                        } else if allowed {
-                            Flow::Continue
-                        } else {
-                            self.skip_next = true;
-                            self.stream("agent_message_chunk", "Permission refused, so I skipped that step. ").await
-                        }
-                    }
-                }
-            }
+            // Asked in `play`, which knows the action it asks for.
+            Action::Ask(_) => Flow::Continue,
             Action::Write { path, content } => {
                 self.tool_calls += 1;
                 let tool_call_id = format!("tool-{}-{}", self.conversation.next_turn + 1, self.tool_calls);
@@ -525,6 +514,52 @@ impl Turn<'_> {
             }
         };
         Ok(flow)
+    }
+
+    /// Asks permission for `action` (the next write or run) under `title`; a refusal skips it.
+    /// The request describes the action as ACP's tool call does (kind, input, locations), which
+    /// is what the client's permission rules match.
+    async fn ask(&mut self, title: &str, action: Option<&Action>) -> Flow {
+        if self.agent.bypass_permissions {
+            return Flow::Continue;
+        }
+        let mut tool_call = json!({ "toolCallId": self.next_tool_call_id(), "title": title });
+        match action {
+            Some(Action::Run(command)) => {
+                tool_call["kind"] = json!("execute");
+                tool_call["rawInput"] = json!({ "command": command });
+            }
+            Some(Action::Write { path, .. }) => {
+                tool_call["kind"] = json!("edit");
+                tool_call["rawInput"] = json!({ "path": path });
+                tool_call["locations"] = json!([{ "path": self.conversation.cwd.join(path) }]);
+            }
+            _ => {}
+        }
+        let params = json!({
+            "sessionId": self.conversation.id,
+            "toolCall": tool_call,
+            "options": [
+                { "optionId": "allow", "name": "Allow", "kind": "allow_once" },
+                { "optionId": "allow_always", "name": "Allow always", "kind": "allow_always" },
+                { "optionId": "reject", "name": "Reject", "kind": "reject_once" },
+            ],
+        });
+        let mut cancel = self.cancel.clone();
+        let Some(result) = self.agent.request("session/request_permission", params, &mut cancel).await else {
+            return Flow::Cancelled;
+        };
+        let outcome = &result["outcome"];
+        let allowed =
+            outcome["outcome"] == "selected" && matches!(outcome["optionId"].as_str(), Some("allow" | "allow_always"));
+        if outcome["outcome"] == "cancelled" {
+            Flow::Cancelled
+        } else if allowed {
+            Flow::Continue
+        } else {
+            self.skip_next = true;
+            self.stream("agent_message_chunk", "Permission refused, so I skipped that step. ").await
+        }
     }
 
     async fn run_command(&mut self, session_id: &str, command: &str) -> Flow {

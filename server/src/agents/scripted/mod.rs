@@ -6,7 +6,7 @@
 pub mod agent;
 pub mod script;
 
-use arbor_protocol::{AgentCapabilities, AgentInfo};
+use arbor_protocol::{AgentCapabilities, AgentInfo, PermissionMode};
 use tokio::process::Command;
 
 use super::acp::AcpDriver;
@@ -46,6 +46,9 @@ pub fn driver(paths: &Paths) -> AcpDriver {
                 std::env::current_exe().map_err(|source| AgentError::Spawn { agent: AGENT_ID.into(), source })?;
             let mut command = Command::new(program);
             command.arg("scripted-agent").arg("--state-dir").arg(&state_dir);
+            if spec.config.permission_mode == Some(PermissionMode::BypassPermissions) {
+                command.arg("--bypass-permissions");
+            }
             if let Some(script) = &spec.config.script {
                 // The script travels in a file so that its size is not limited by argv.
                 let path = state_dir.join("scripts").join(format!("{}.script", spec.session_id));

@@ -35,6 +35,13 @@ pub enum Action {
     StartupDelay(u64),
 }
 
+impl Action {
+    /// Whether the action is one an `ask` line asks permission for (and a refusal skips).
+    pub fn needs_permission(&self) -> bool {
+        matches!(self, Action::Write { .. } | Action::Run(_))
+    }
+}
+
 /// A parsed script: its turns in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Script {
