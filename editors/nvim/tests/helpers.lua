@@ -71,10 +71,12 @@ function M.has_line(bufnr, text)
   return false
 end
 
---- Starts a scripted session in `repo` and waits for its chat buffer.
-function M.scripted_session(repo, script, prompt)
+--- Starts a scripted session in `repo` and waits for its chat buffer; `extra` adds session/new
+--- params (such as permission rules).
+function M.scripted_session(repo, script, prompt, extra)
   local session
-  require('arbor').new_session({ cwd = repo, agent = 'scripted', prompt = prompt, config = { script = script } }, function(created)
+  local params = vim.tbl_extend('force', { cwd = repo, agent = 'scripted', prompt = prompt, config = { script = script } }, extra or {})
+  require('arbor').new_session(params, function(created)
     session = created
   end)
   M.wait(function() return session ~= nil end, 'session/new')

@@ -47,6 +47,21 @@ T['a reply streams into the chat buffer and a permission is answered by keymap']
   assert(vim.wo.winbar:find('scripted', 1, true), 'the winbar shows the header')
 end
 
+T['decisions of the permission policy show the rule that decided'] = function()
+  h.start()
+  local repo = h.repo()
+  local script = 'ask Run the tests\nrun echo ok\nask Clean up\nrun rm -rf out\nsay done'
+  local permissions = {
+    { kind = 'execute', pattern = 'echo ok', action = 'allow' },
+    { kind = 'execute', pattern = 'rm -rf *', action = 'deny' },
+  }
+  local _, chat = h.scripted_session(repo, script, 'go', { permissions = permissions })
+  local buf = chat.bufnr
+  h.wait(function() return h.has_line(buf, '— turn ended (end_turn) —') end, 'turn end')
+  assert(h.has_line(buf, '✓ Permission: Run the tests → allowed by policy (execute: echo ok)'), vim.inspect(h.lines(buf)))
+  assert(h.has_line(buf, '✓ Permission: Clean up → denied by policy (execute: rm -rf *)'), vim.inspect(h.lines(buf)))
+end
+
 T['reopening a chat replays its history'] = function()
   h.start()
   local repo = h.repo()

@@ -49,6 +49,14 @@
       .join('');
   }
 
+  // How a decision of the permission policy reads: "allowed by policy (execute: npm test)".
+  function policyAnswer(rule) {
+    const verb = rule && rule.action === 'deny' ? 'denied' : 'allowed';
+    if (!rule || rule.level === 'mode') return `${verb} by policy (bypass_permissions)`;
+    const what = [rule.kind, rule.pattern].filter((part) => part != null).join(': ') || 'every action';
+    return `${verb} by policy (${what})`;
+  }
+
   function element(tag, className, text) {
     const node = document.createElement(tag);
     if (className) node.className = className;
@@ -190,7 +198,8 @@
       case 'permission_resolved': {
         const box = permissions.get(event.requestId);
         if (box) {
-          box.querySelector('.choices').replaceChildren(element('span', 'answer', '→ ' + (event.optionId || 'cancelled')));
+          const answer = event.by === 'policy' ? policyAnswer(event.rule) : event.optionId || 'cancelled';
+          box.querySelector('.choices').replaceChildren(element('span', 'answer', '→ ' + answer));
           box.classList.add('resolved');
           permissions.delete(event.requestId);
         }

@@ -82,6 +82,8 @@ export interface Session {
   taskId: string | null;
   trialId: string | null;
   queuePosition: number | null;
+  profile: string | null;
+  permissions: PermissionRule[];
   createdAt: number;
   updatedAt: number;
 }
@@ -92,6 +94,23 @@ export type ToolCallContent =
   | { type: 'text'; text: string }
   | { type: 'diff'; path: string; oldText: string | null; newText: string }
   | { type: 'terminal'; output: string; exitCode: number | null };
+
+export type ToolKind = 'read' | 'edit' | 'delete' | 'move' | 'search' | 'execute' | 'think' | 'fetch' | 'other';
+
+/** One permission rule: by tool kind (absent: every kind) and a glob over the command or path. */
+export interface PermissionRule {
+  kind?: ToolKind | null;
+  pattern?: string | null;
+  action: 'allow' | 'ask' | 'deny';
+}
+
+/** The rule that decided a permission request, and where it was set. */
+export interface AppliedRule {
+  level: 'session' | 'task' | 'profile' | 'config' | 'mode';
+  kind: ToolKind | null;
+  pattern: string | null;
+  action: 'allow' | 'ask' | 'deny';
+}
 
 export interface PermissionOption {
   optionId: string;
@@ -106,8 +125,8 @@ export type SessionEvent =
   | { kind: 'tool_call'; toolCallId: string; title: string; toolKind: string; status: ToolCallStatus; content: ToolCallContent[]; locations: string[] }
   | { kind: 'tool_call_update'; toolCallId: string; status: ToolCallStatus | null; title: string | null; content: ToolCallContent[] | null }
   | { kind: 'plan'; entries: { content: string; status: string }[] }
-  | { kind: 'permission_request'; requestId: string; toolCallId: string | null; title: string; options: PermissionOption[] }
-  | { kind: 'permission_resolved'; requestId: string; optionId: string | null }
+  | { kind: 'permission_request'; requestId: string; toolCallId: string | null; title: string; options: PermissionOption[]; toolKind: ToolKind; subject: string | null }
+  | { kind: 'permission_resolved'; requestId: string; optionId: string | null; by: 'policy' | 'user' | null; rule: AppliedRule | null }
   | { kind: 'status_changed'; status: SessionStatus; agentState: AgentState | null; reason: string | null }
   | { kind: 'turn_ended'; stopReason: string }
   | { kind: 'usage'; turn: Usage; total: Usage }
@@ -184,6 +203,7 @@ export interface Task {
   project: string;
   baseBranch: string;
   checkCommand: string | null;
+  permissions: PermissionRule[];
   status: TaskStatus;
 }
 

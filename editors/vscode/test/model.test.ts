@@ -13,13 +13,13 @@ export function session(overrides: Partial<Session>): Session {
     id: 's1', agent: 'scripted', model: null, title: 'A session', status: 'running', agentState: 'idle', statusReason: null,
     repoRoot: '/repo', cwd: '/wt/s1', isolation: 'worktree', branch: 'arbor/s1-a', baseBranch: 'main', baseCommit: 'abc',
     pinned: false, hidden: false, usage: { inputTokens: 1, outputTokens: 2, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.0123 },
-    lastSeq: 3, taskId: null, trialId: null, queuePosition: null, createdAt: 1, updatedAt: 1, ...overrides,
+    lastSeq: 3, taskId: null, trialId: null, queuePosition: null, profile: null, permissions: [], createdAt: 1, updatedAt: 1, ...overrides,
   };
 }
 
 test('the tree puts tasks with their trials first, then pinned and recent sessions, hiding hidden ones', () => {
   const store = new Store();
-  const task: Task = { id: 't1', title: 'Task', description: 'd', project: '/repo', baseBranch: 'main', checkCommand: null, status: 'running' };
+  const task: Task = { id: 't1', title: 'Task', description: 'd', project: '/repo', baseBranch: 'main', checkCommand: null, permissions: [], status: 'running' };
   store.applyTask(task);
   store.applySession(session({ id: 'trial-session', taskId: 't1', trialId: 'r1' }));
   store.applySession(session({ id: 'old', updatedAt: 1 }));

@@ -142,6 +142,30 @@ test('the chat renders a recorded session and answers its permission request', a
   await page.close();
 });
 
+test('the chat shows which rule of the permission policy answered a request', async () => {
+  const page = await openPage('chat');
+  await post(page, { type: 'reset', session: recorded.session });
+  const id = recorded.session.id;
+  const options = [{ optionId: 'allow', name: 'Allow', kind: 'allow_once' }, { optionId: 'reject', name: 'Reject', kind: 'reject_once' }];
+  const asked = (seq: number, requestId: string, title: string): SessionEventNotification => ({
+    sessionId: id, seq, at: 0,
+    event: { kind: 'permission_request', requestId, toolCallId: null, title, options: options as any, toolKind: 'execute', subject: title },
+  });
+  await post(page, { type: 'events', events: [
+    asked(1, 'perm-1', 'npm test'),
+    { sessionId: id, seq: 2, at: 0, event: { kind: 'permission_resolved', requestId: 'perm-1', optionId: 'allow', by: 'policy',
+      rule: { level: 'task', kind: 'execute', pattern: 'npm test', action: 'allow' } } },
+    asked(3, 'perm-2', 'rm -rf build'),
+    { sessionId: id, seq: 4, at: 0, event: { kind: 'permission_resolved', requestId: 'perm-2', optionId: 'reject', by: 'policy',
+      rule: { level: 'config', kind: 'execute', pattern: 'rm -rf *', action: 'deny' } } },
+  ] });
+  await rendered(page, 4);
+  const answers = await page.$$eval('.permission .answer', (nodes) => nodes.map((node) => node.textContent));
+  assert.deepEqual(answers, ['→ allowed by policy (execute: npm test)', '→ denied by policy (execute: rm -rf *)']);
+  assert.equal((await page.$$('.permission button')).length, 0, 'nothing is left to answer');
+  await page.close();
+});
+
 test('5,000 streamed chunks render in full without stalling the page', async () => {
   const page = await openPage('chat');
   await post(page, { type: 'reset', session: recorded.session });

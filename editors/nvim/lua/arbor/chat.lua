@@ -158,13 +158,35 @@ function Chat:permission_request(event)
   self.permissions[event.requestId] = { mark = mark, title = event.title, options = event.options }
 end
 
+local function given(value)
+  return value ~= nil and value ~= vim.NIL
+end
+
+--- How a decision of the permission policy reads: "allowed by policy (execute: npm test)".
+local function policy_answer(rule)
+  local verb = (given(rule) and rule.action == 'deny') and 'denied' or 'allowed'
+  local what
+  if not given(rule) or rule.level == 'mode' then
+    what = 'bypass_permissions'
+  else
+    local parts = {}
+    if given(rule.kind) then table.insert(parts, rule.kind) end
+    if given(rule.pattern) then table.insert(parts, rule.pattern) end
+    what = #parts > 0 and table.concat(parts, ': ') or 'every action'
+  end
+  return verb .. ' by policy (' .. what .. ')'
+end
+
 function Chat:permission_resolved(event)
   local permission = self.permissions[event.requestId]
   if not permission then
     return
   end
   local row = vim.api.nvim_buf_get_extmark_by_id(self.bufnr, ns, permission.mark, {})[1]
-  local answer = (event.optionId ~= nil and event.optionId ~= vim.NIL) and event.optionId or 'cancelled'
+  local answer = given(event.optionId) and event.optionId or 'cancelled'
+  if event.by == 'policy' then
+    answer = policy_answer(event.rule)
+  end
   self:set_lines(row, row + 1, { '✓ Permission: ' .. permission.title .. ' → ' .. answer })
   self.permissions[event.requestId] = nil
 end

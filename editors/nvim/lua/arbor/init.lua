@@ -73,7 +73,7 @@ local function given_or_asked(given, input_opts, fn)
 end
 
 --- Starts a session and opens its chat. `opts`: agent, prompt, model, title, cwd, config,
---- isolation, profile, workflow. `done(session)` runs once it exists.
+--- isolation, profile, workflow, permissions. `done(session)` runs once it exists.
 function M.new_session(opts, done)
   if not M.ensure() then return end
   local params = vim.tbl_extend('force', { cwd = vim.fn.getcwd() }, opts)
