@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use super::discovery::{Version, agent_env, find_program};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, with_stderr};
-use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
+use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative};
 use crate::config::AcpAgentConfig;
 use crate::policy::subject_of;
 
@@ -700,13 +700,6 @@ fn text_of(content: &Value) -> Option<String> {
         Some("text") | None => content["text"].as_str().map(str::to_string),
         _ => None,
     }
-}
-
-fn relative(cwd: &Path, path: &str) -> String {
-    Path::new(path)
-        .strip_prefix(cwd)
-        .map(|relative| relative.display().to_string())
-        .unwrap_or_else(|_| path.to_string())
 }
 
 fn locations(update: &Value, cwd: &Path) -> Vec<String> {

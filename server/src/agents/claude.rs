@@ -20,7 +20,7 @@ use tokio::sync::mpsc;
 use super::discovery::{AgentCli, agent_env};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, with_stderr};
-use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
+use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative};
 use crate::policy::subject_of;
 
 /// The Claude Code agent's id.
@@ -357,10 +357,7 @@ impl ClaudeSession {
     }
 
     fn relative(&self, path: &str) -> String {
-        Path::new(path)
-            .strip_prefix(&self.cwd)
-            .map(|relative| relative.display().to_string())
-            .unwrap_or_else(|_| path.to_string())
+        relative(&self.cwd, path)
     }
 
     async fn tool_use(&mut self, block: &Value) {

@@ -14,7 +14,7 @@ pub mod scripted;
 pub mod stdio;
 
 use std::future::Future;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
@@ -62,6 +62,14 @@ pub struct StartSpec {
     pub log_path: PathBuf,
     /// Limit on spawning the agent and completing its handshake; the agent is ended when exceeded.
     pub startup_timeout: std::time::Duration,
+}
+
+/// `path` relative to `cwd` when it is inside it, as agents' paths are shown; else unchanged.
+pub fn relative(cwd: &Path, path: &str) -> String {
+    Path::new(path)
+        .strip_prefix(cwd)
+        .map(|relative| relative.display().to_string())
+        .unwrap_or_else(|_| path.to_string())
 }
 
 /// Commands from the session actor to the driver.

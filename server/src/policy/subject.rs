@@ -8,6 +8,8 @@ use std::path::Path;
 use arbor_protocol::ToolKind;
 use serde_json::Value;
 
+use crate::agents::relative;
+
 const COMMAND_FIELDS: &[&str] = &["command", "cmd"];
 const PATH_FIELDS: &[&str] = &["file_path", "filePath", "path", "notebook_path", "absolute_path", "source"];
 const OTHER_FIELDS: &[&str] = &["url", "pattern", "query"];
@@ -34,13 +36,6 @@ fn text(value: &Value) -> Option<String> {
         }
         _ => None,
     }
-}
-
-fn relative(cwd: &Path, path: &str) -> String {
-    Path::new(path)
-        .strip_prefix(cwd)
-        .map(|relative| relative.display().to_string())
-        .unwrap_or_else(|_| path.to_string())
 }
 
 #[cfg(test)]
