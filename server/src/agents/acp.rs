@@ -237,7 +237,7 @@ pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
 
 /// A JSON-RPC error from the agent.
 #[derive(Debug)]
-struct RpcError {
+pub struct RpcError {
     message: String,
     /// The error's `data`, where agents put details such as an HTTP status.
     data: Value,
@@ -245,7 +245,7 @@ struct RpcError {
 
 /// What the stdout reader hands on, in the order the agent wrote it. Responses travel in the same
 /// queue as notifications, so a turn's end is never seen before the updates the agent sent first.
-enum Incoming {
+pub enum Incoming {
     /// A response to one of our requests.
     Response { id: u64, result: Result<Value, RpcError> },
     /// A request from the agent to the client.
@@ -258,12 +258,17 @@ enum Incoming {
 
 /// The client side of one ACP connection: how messages get to the agent.
 #[derive(Clone)]
-struct Connection {
+pub struct Connection {
     stdin: mpsc::Sender<String>,
     next_id: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Connection {
+    /// A connection writing its messages, one per line, to `stdin`; request ids start at 1.
+    pub fn new(stdin: mpsc::Sender<String>) -> Self {
+        Self { stdin, next_id: Arc::new(1.into()) }
+    }
+
     async fn send(&self, message: Value) {
         // A closed stdin means the agent is gone; the exit is reported by the process watcher.
         let _ = self.stdin.send(message.to_string()).await;
@@ -339,7 +344,7 @@ async fn start_connection(child: Child, spec: StartSpec, client_fs: bool) -> Res
     let pipes = AgentPipes::start(child, spec.log_path.clone());
     let (incoming_tx, mut incoming_rx) = mpsc::channel(CHANNEL_CAPACITY);
     tokio::spawn(route_lines(pipes.lines, incoming_tx));
-    let connection = Connection { stdin: pipes.stdin, next_id: Arc::new(1.into()) };
+    let connection = Connection::new(pipes.stdin);
     let process_group = pipes.group;
     let stderr_tail = pipes.stderr_tail;
 
@@ -360,19 +365,8 @@ async fn start_connection(child: Child, spec: StartSpec, client_fs: bool) -> Res
 
     let (commands_tx, commands_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (outputs_tx, outputs_rx) = mpsc::channel(CHANNEL_CAPACITY);
-    let driver = DriverLoop {
-        connection,
-        agent_session_id,
-        id_saved: spec.resume.is_some(),
-        cwd: spec.cwd.clone(),
-        outputs: outputs_tx,
-        permission_requests: HashMap::new(),
-        next_permission: 1,
-        reported_cost: 0.0,
-        turn_cost: 0.0,
-        turn_request: None,
-        stderr_tail,
-    };
+    let driver =
+        DriverLoop::new(connection, agent_session_id, spec.resume.is_some(), spec.cwd.clone(), outputs_tx, stderr_tail);
     tokio::spawn(run_agent_loop(driver, commands_rx, incoming_rx, pipes.exit, pipes.stderr_closed));
     Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: GroupSlot::with(process_group) })
 }
@@ -423,7 +417,10 @@ async fn handshake(
     }
 }
 
-struct DriverLoop {
+/// The client's state once a session is set up: it turns each message from the agent into session
+/// outputs and serves the agent's requests. Public so the parser can be driven on its own (the
+/// fuzz targets do), without a process.
+pub struct DriverLoop {
     connection: Connection,
     agent_session_id: String,
     /// Whether Arbor has stored `agent_session_id` for resuming. Agents such as Gemini CLI keep
@@ -494,6 +491,31 @@ impl AgentLoop for DriverLoop {
 }
 
 impl DriverLoop {
+    /// State for the agent's session `agent_session_id` (already stored for resuming when
+    /// `id_saved`), serving files inside `cwd` and reporting to `outputs`.
+    pub fn new(
+        connection: Connection,
+        agent_session_id: String,
+        id_saved: bool,
+        cwd: PathBuf,
+        outputs: mpsc::Sender<AgentOutput>,
+        stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    ) -> Self {
+        Self {
+            connection,
+            agent_session_id,
+            id_saved,
+            cwd,
+            outputs,
+            permission_requests: HashMap::new(),
+            next_permission: 1,
+            reported_cost: 0.0,
+            turn_cost: 0.0,
+            turn_request: None,
+            stderr_tail,
+        }
+    }
+
     async fn cancel(&mut self) {
         self.connection.notify("session/cancel", json!({ "sessionId": self.agent_session_id })).await;
         // ACP: on cancel the client answers every pending permission request with "cancelled".
@@ -791,38 +813,37 @@ fn usage_from_acp(usage: &Value) -> Usage {
 /// Sorts stdout lines into JSON-RPC responses, requests and notifications, in order.
 async fn route_lines(mut lines: mpsc::Receiver<Line>, incoming: mpsc::Sender<Incoming>) {
     while let Some(line) = lines.recv().await {
-        let message = match line {
-            Line::Json(message) => message,
-            Line::Malformed(text) => {
-                if incoming.send(Incoming::Malformed(text)).await.is_err() {
-                    return;
-                }
-                continue;
-            }
-        };
-        let method = message["method"].as_str().map(str::to_string);
-        let id = message.get("id").cloned();
-        let routed = match (method, id) {
-            (Some(method), Some(id)) => Incoming::Request { id, method, params: message["params"].clone() },
-            (Some(method), None) => Incoming::Notification { method, params: message["params"].clone() },
-            (None, Some(id)) => match id.as_u64() {
-                Some(id) => {
-                    let result = match message.get("error") {
-                        Some(error) => Err(RpcError {
-                            message: error["message"].as_str().unwrap_or("the agent reported an error").to_string(),
-                            data: error["data"].clone(),
-                        }),
-                        None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
-                    };
-                    Incoming::Response { id, result }
-                }
-                None => Incoming::Malformed(message.to_string()),
-            },
-            (None, None) => Incoming::Malformed(message.to_string()),
+        let routed = match line {
+            Line::Json(message) => route(message),
+            Line::Malformed(text) => Incoming::Malformed(text),
         };
         if incoming.send(routed).await.is_err() {
             return;
         }
+    }
+}
+
+/// Sorts one JSON object from the agent into a response, a request or a notification.
+pub fn route(message: Value) -> Incoming {
+    let method = message["method"].as_str().map(str::to_string);
+    let id = message.get("id").cloned();
+    match (method, id) {
+        (Some(method), Some(id)) => Incoming::Request { id, method, params: message["params"].clone() },
+        (Some(method), None) => Incoming::Notification { method, params: message["params"].clone() },
+        (None, Some(id)) => match id.as_u64() {
+            Some(id) => {
+                let result = match message.get("error") {
+                    Some(error) => Err(RpcError {
+                        message: error["message"].as_str().unwrap_or("the agent reported an error").to_string(),
+                        data: error["data"].clone(),
+                    }),
+                    None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
+                };
+                Incoming::Response { id, result }
+            }
+            None => Incoming::Malformed(message.to_string()),
+        },
+        (None, None) => Incoming::Malformed(message.to_string()),
     }
 }
 

@@ -131,19 +131,8 @@ impl AgentDriver for ClaudeDriver {
             let (commands_tx, commands_rx) = mpsc::channel(CHANNEL_CAPACITY);
             let (outputs_tx, outputs_rx) = mpsc::channel(CHANNEL_CAPACITY);
             let group = GroupSlot::with(pipes.group);
-            let session = ClaudeSession {
-                stdin: pipes.stdin,
-                outputs: outputs_tx,
-                cwd: spec.cwd.clone(),
-                saved_session_id: spec.resume.clone(),
-                turn_running: false,
-                interrupted: false,
-                reported_cost: 0.0,
-                permissions: HashMap::new(),
-                next_request: 1,
-                tools: HashMap::new(),
-                stderr_tail: pipes.stderr_tail,
-            };
+            let session =
+                ClaudeSession::new(spec.cwd.clone(), spec.resume.clone(), pipes.stdin, outputs_tx, pipes.stderr_tail);
             tokio::spawn(run_agent_loop(session, commands_rx, pipes.lines, pipes.exit, pipes.stderr_closed));
             Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: group })
         })
@@ -185,7 +174,10 @@ struct PendingPermission {
     suggestions: Value,
 }
 
-struct ClaudeSession {
+/// The driver's state for one Claude Code process: it turns each stream-json line into session
+/// outputs and answers the CLI's control requests. Public so the parser can be driven on its own
+/// (the fuzz targets do), without a process.
+pub struct ClaudeSession {
     stdin: mpsc::Sender<String>,
     outputs: mpsc::Sender<AgentOutput>,
     cwd: PathBuf,
@@ -263,6 +255,30 @@ impl AgentLoop for ClaudeSession {
 }
 
 impl ClaudeSession {
+    /// State for a Claude Code process working in `cwd` (resuming conversation `resume`, if any)
+    /// that reads its stdin lines from `stdin` and reports to `outputs`.
+    pub fn new(
+        cwd: PathBuf,
+        resume: Option<String>,
+        stdin: mpsc::Sender<String>,
+        outputs: mpsc::Sender<AgentOutput>,
+        stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    ) -> Self {
+        Self {
+            stdin,
+            outputs,
+            cwd,
+            saved_session_id: resume,
+            turn_running: false,
+            interrupted: false,
+            reported_cost: 0.0,
+            permissions: HashMap::new(),
+            next_request: 1,
+            tools: HashMap::new(),
+            stderr_tail,
+        }
+    }
+
     async fn send(&self, message: Value) {
         let _ = self.stdin.send(message.to_string()).await;
     }

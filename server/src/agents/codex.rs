@@ -80,17 +80,7 @@ impl AgentDriver for CodexDriver {
             if let Some(thread) = &spec.resume {
                 let _ = outputs_tx.send(AgentOutput::AgentSessionId(thread.clone())).await;
             }
-            let session = CodexSession {
-                program,
-                env,
-                thread_id: spec.resume.clone(),
-                spec,
-                outputs: outputs_tx,
-                group: group.clone(),
-                turn: 0,
-                cancelled: false,
-                started_items: HashSet::new(),
-            };
+            let session = CodexSession::new(program, env, spec, outputs_tx, group.clone());
             tokio::spawn(session.run(commands_rx));
             Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: group })
         })
@@ -103,7 +93,10 @@ struct Turn {
     ended: bool,
 }
 
-struct CodexSession {
+/// The driver's state for one Codex session: it starts a process per turn and turns each JSONL
+/// event into session outputs. Public so the parser can be driven on its own (the fuzz targets
+/// do), without a process.
+pub struct CodexSession {
     program: PathBuf,
     env: BTreeMap<String, String>,
     thread_id: Option<String>,
@@ -117,6 +110,28 @@ struct CodexSession {
 }
 
 impl CodexSession {
+    /// State for sessions run with `program` and `env` as `spec` says, reporting to `outputs`;
+    /// `group` holds the running turn's process group.
+    pub fn new(
+        program: PathBuf,
+        env: BTreeMap<String, String>,
+        spec: StartSpec,
+        outputs: mpsc::Sender<AgentOutput>,
+        group: GroupSlot,
+    ) -> Self {
+        Self {
+            program,
+            env,
+            thread_id: spec.resume.clone(),
+            spec,
+            outputs,
+            group,
+            turn: 0,
+            cancelled: false,
+            started_items: HashSet::new(),
+        }
+    }
+
     async fn output(&self, output: AgentOutput) {
         let _ = self.outputs.send(output).await;
     }
@@ -240,7 +255,7 @@ impl CodexSession {
     }
 
     /// Handles one event line; true when it ended the turn.
-    async fn handle_line(&mut self, line: Line) -> bool {
+    pub async fn handle_line(&mut self, line: Line) -> bool {
         let message = match line {
             Line::Json(message) => message,
             Line::Malformed(text) => {

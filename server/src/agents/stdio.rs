@@ -206,19 +206,24 @@ async fn read_stdout(stdout: tokio::process::ChildStdout, lines: mpsc::Sender<Li
             }
             continue;
         }
-        let text = String::from_utf8_lossy(&buffer);
-        let text = text.trim();
-        if text.is_empty() {
-            continue;
-        }
-        let line = match serde_json::from_str::<Value>(text) {
-            Ok(value @ Value::Object(_)) => Line::Json(value),
-            _ => Line::Malformed(text.to_string()),
-        };
+        let Some(line) = parse_line(&buffer) else { continue };
         if lines.send(line).await.is_err() {
             return;
         }
     }
+}
+
+/// What one line of an agent's stdout is: a JSON object, or text; None for a blank line.
+pub fn parse_line(bytes: &[u8]) -> Option<Line> {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    Some(match serde_json::from_str::<Value>(text) {
+        Ok(value @ Value::Object(_)) => Line::Json(value),
+        _ => Line::Malformed(text.to_string()),
+    })
 }
 
 async fn capture_stderr(stderr: tokio::process::ChildStderr, log_path: PathBuf, tail: Arc<Mutex<VecDeque<String>>>) {

@@ -23,7 +23,7 @@ use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::{
     InitializeParams, InitializeResult, InitializedParams, ServerCapabilities, ServerInfo,
 };
-use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+use tower_lsp_server::{Client, ClientSocket, LanguageServer, LspService, Server};
 
 use crate::service::{ClientSink, Connection, Service, ServiceError};
 
@@ -45,7 +45,15 @@ where
     I: AsyncRead + Unpin,
     O: AsyncWrite,
 {
-    let (lsp_service, socket) = LspService::build(|client| Backend::new(service, client))
+    let (lsp_service, socket) = build(service);
+    Server::new(input, output, socket).concurrency_level(CONCURRENT_REQUESTS).serve(lsp_service).await;
+}
+
+/// The JSON-RPC service of one connection, with every method registered, and the socket its
+/// notifications to the client leave by. Public so requests can be dispatched without a transport
+/// (the fuzz targets do).
+pub fn build(service: Arc<Service>) -> (LspService<impl LanguageServer>, ClientSocket) {
+    LspService::build(|client| Backend::new(service, client))
         .custom_method(method::AGENTS_LIST, Backend::agents_list)
         .custom_method(method::SESSION_NEW, Backend::session_new)
         .custom_method(method::SESSION_LIST, Backend::session_list)
@@ -81,8 +89,7 @@ where
         .custom_method(method::TRIAL_PROMOTE, Backend::trial_promote)
         .custom_method(method::WORKFLOW_LIST, Backend::workflow_list)
         .custom_method(method::PROFILE_LIST, Backend::profile_list)
-        .finish();
-    Server::new(input, output, socket).concurrency_level(CONCURRENT_REQUESTS).serve(lsp_service).await;
+        .finish()
 }
 
 struct Backend {
