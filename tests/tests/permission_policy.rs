@@ -1,7 +1,8 @@
-//! The permission policy end to end, through the real binary with the scripted agent: trials in
-//! `bypass_permissions` running unattended while a deny rule holds, a task rule answering every
-//! trial, an "allow always" in one trial sparing its siblings, rules changed while a question
-//! waits, and the `by` / `rule` each decision carries.
+//! The permission policy end to end, through the real binary with the scripted agent (and the
+//! real Claude Code CLI against the mock model API): trials in `bypass_permissions` running
+//! unattended while a deny rule holds, a task rule answering every trial, an "allow always" in one
+//! trial sparing its siblings, rules changed while a question waits, and the `by` / `rule` each
+//! decision carries.
 
 use std::path::Path;
 
@@ -9,6 +10,8 @@ use arbor_protocol::{
     AgentState, AppliedRule, PermissionAction, ResolvedBy, RuleLevel, Session, SessionEvent, SessionEventNotification,
     Task, ToolKind, TrialNewResult, TrialStatus, error_code, method,
 };
+use arbor_tests::agents::{claude_bash, claude_write, conversation};
+use arbor_tests::mock_api::MockApi;
 use arbor_tests::{Client, TestEnv};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -304,4 +307,36 @@ async fn rules_given_while_a_question_waits_answer_it_and_bad_rules_are_refused(
         ]
     );
     assert_eq!(std::fs::read_to_string(Path::new(&session.cwd).join("out.txt")).unwrap(), "out\n");
+}
+
+#[tokio::test]
+async fn claude_in_bypass_mode_is_kept_asking_arbor_so_a_deny_rule_holds() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
+    let deny = json!({ "permissions": [{ "kind": "execute", "pattern": "rm *", "action": "deny" }] });
+    env.configure_claude(&mock.url, deny);
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "bypass_permissions" })).await;
+    let worktree = Path::new(&session.cwd);
+    std::fs::write(worktree.join("keep.txt"), "keep\n").unwrap();
+    client.prompt_and_wait(session.id, "run echo allowed > allowed.txt", 1).await;
+    assert_eq!(std::fs::read_to_string(worktree.join("allowed.txt")).unwrap(), "allowed\n");
+    client.prompt_and_wait(session.id, "run rm keep.txt", 2).await;
+    assert_eq!(std::fs::read_to_string(worktree.join("keep.txt")).unwrap(), "keep\n", "the deny rule held");
+    let events = history(client, session.id).await;
+    let answers: Vec<_> = decisions(&events).into_iter().map(|(_, option, by, rule)| (option, by, rule)).collect();
+    assert_eq!(
+        answers,
+        vec![
+            (Some("allow".into()), Some(ResolvedBy::Policy), by_mode()),
+            (
+                Some("reject".into()),
+                Some(ResolvedBy::Policy),
+                rule(RuleLevel::Config, ToolKind::Execute, Some("rm *"), PermissionAction::Deny)
+            ),
+        ]
+    );
+    assert!(!waited_for_input(&events), "nobody was asked");
 }
