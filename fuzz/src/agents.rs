@@ -17,9 +17,11 @@ use arbor_protocol::{SessionConfig, SessionEvent};
 use arbor_server::agents::acp::{self, Connection, DriverLoop, Incoming};
 use arbor_server::agents::claude::ClaudeSession;
 use arbor_server::agents::codex::CodexSession;
-use arbor_server::agents::process::GroupSlot;
+use arbor_server::agents::process::{GroupLedger, GroupSlot};
 use arbor_server::agents::stdio::{AgentLoop, Line, parse_line};
 use arbor_server::agents::{AgentCommand, AgentOutput, StartSpec};
+use arbor_server::hub::Hub;
+use arbor_server::store::Store;
 use proptest::strategy::{BoxedStrategy, Strategy};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -188,6 +190,9 @@ impl Target for Claude {
 pub struct Codex {
     seeds: Vec<Value>,
     runtime: tokio::runtime::Runtime,
+    /// Holds the store the session's (never used) process group ledger writes to.
+    root: PathBuf,
+    ledger: GroupLedger,
 }
 
 impl Codex {
@@ -196,7 +201,18 @@ impl Codex {
     pub fn new() -> Self {
         let mut seeds = corpus(include_str!("../corpus/codex.jsonl"), "", "");
         seeds.extend(corpus(include_str!("../corpus/codex-shapes.jsonl"), "", ""));
-        Self { seeds, runtime: current_thread() }
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let number = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let root = std::env::temp_dir().join(format!("arbor-fuzz-codex-{}-{number}", std::process::id()));
+        let (store, _) = Store::open(&root.join("arbor.db"), Arc::new(Hub::default())).expect("open a store");
+        let ledger = GroupLedger::new(store, uuid::Uuid::nil());
+        Self { seeds, runtime: current_thread(), root, ledger }
+    }
+}
+
+impl Drop for Codex {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
@@ -226,6 +242,7 @@ impl Target for Codex {
                 resume: None,
                 log_path: PathBuf::from(RECORDED_CWD).join("codex.log"),
                 startup_timeout: Duration::from_secs(1),
+                ledger: self.ledger.clone(),
             };
             let mut session = CodexSession::new("codex".into(), BTreeMap::new(), spec, outputs, GroupSlot::default());
             for step in steps {

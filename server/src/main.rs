@@ -91,8 +91,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         Command::Lsp { standalone: true } => {
             init_logging("warn");
+            // Listening starts before any agent can, so a signal always stops the sessions.
+            let mut termination = rpc::signals::Termination::listen()?;
             let service = Service::start(paths)?;
-            rpc::lsp::serve(service.clone(), tokio::io::stdin(), tokio::io::stdout()).await;
+            tokio::select! {
+                () = rpc::lsp::serve(service.clone(), tokio::io::stdin(), tokio::io::stdout()) => {}
+                signal = termination.received() => tracing::info!(signal, "shutting down"),
+            }
             service.shutdown().await;
             Ok(())
         }

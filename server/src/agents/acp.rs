@@ -18,12 +18,12 @@ use arbor_protocol::{
     ToolCallContent, ToolCallStatus, ToolKind, Usage,
 };
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
+use tokio::process::Command;
 use tokio::sync::mpsc;
 
 use super::discovery::{Version, agent_env, find_program};
 use super::process::GroupSlot;
-use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, with_stderr};
+use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, spawn_agent, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative};
 use crate::config::AcpAgentConfig;
 use crate::policy::subject_of;
@@ -98,15 +98,9 @@ impl AgentDriver for AcpDriver {
                 tokio::time::sleep(delay).await;
             }
             let mut command = launcher(&spec)?;
-            command
-                .current_dir(&spec.cwd)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .process_group(0)
-                .kill_on_drop(true);
-            let child = command.spawn().map_err(|source| AgentError::Spawn { agent: agent.clone(), source })?;
-            start_connection(child, spec, client_fs).await
+            command.stdin(Stdio::piped());
+            let pipes = spawn_agent(command, &agent, &spec).await?;
+            start_connection(pipes, spec, client_fs).await
         })
     }
 }
@@ -340,8 +334,7 @@ impl Connection {
 }
 
 /// Wires up the child's pipes, runs the handshake and starts the driver loop.
-async fn start_connection(child: Child, spec: StartSpec, client_fs: bool) -> Result<AgentHandle, AgentError> {
-    let pipes = AgentPipes::start(child, spec.log_path.clone());
+async fn start_connection(pipes: AgentPipes, spec: StartSpec, client_fs: bool) -> Result<AgentHandle, AgentError> {
     let (incoming_tx, mut incoming_rx) = mpsc::channel(CHANNEL_CAPACITY);
     tokio::spawn(route_lines(pipes.lines, incoming_tx));
     let connection = Connection::new(pipes.stdin);

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 
 use super::discovery::{AgentCli, agent_env};
 use super::process::GroupSlot;
-use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, with_stderr};
+use super::stdio::{AgentLoop, Line, preview, run_agent_loop, spawn_agent, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative};
 use crate::policy::subject_of;
 
@@ -106,14 +106,8 @@ impl AgentDriver for ClaudeDriver {
                 .envs(agent_env(&env))
                 // Arbor manages the process; it must not replace itself mid-session.
                 .env("DISABLE_AUTOUPDATER", "1")
-                .current_dir(&spec.cwd)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .process_group(0)
-                .kill_on_drop(true);
-            let child = command.spawn().map_err(|source| AgentError::Spawn { agent: AGENT_ID.into(), source })?;
-            let mut pipes = AgentPipes::start(child, spec.log_path.clone());
+                .stdin(Stdio::piped());
+            let mut pipes = spawn_agent(command, AGENT_ID, &spec).await?;
             let initialize = json!({ "type": "control_request", "request_id": "arbor-init", "request": { "subtype": "initialize" } });
             let _ = pipes.stdin.send(initialize.to_string()).await;
             let handshake = tokio::time::timeout(spec.startup_timeout, wait_for_initialize(&mut pipes.lines)).await;

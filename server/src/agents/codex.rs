@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::discovery::{AgentCli, agent_env};
 use super::process::GroupSlot;
-use super::stdio::{AgentPipes, Line, describe_exit, preview, stderr_drained, with_stderr};
+use super::stdio::{AgentPipes, Line, ended_after_stdout_closed, preview, spawn_agent, stderr_drained, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
 
 /// The Codex agent's id.
@@ -167,12 +167,7 @@ impl CodexSession {
             .arg(prompt)
             .env_clear()
             .envs(agent_env(&self.env))
-            .current_dir(&self.spec.cwd)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
+            .stdin(Stdio::null());
         command
     }
 
@@ -182,17 +177,16 @@ impl CodexSession {
             let running = turn.is_some();
             tokio::select! {
                 command = commands.recv() => match command {
-                    Some(AgentCommand::Prompt(text)) => match self.command(&text).spawn() {
-                        Ok(child) => {
+                    Some(AgentCommand::Prompt(text)) => match spawn_agent(self.command(&text), AGENT_ID, &self.spec).await {
+                        Ok(pipes) => {
                             self.turn += 1;
                             self.cancelled = false;
                             self.started_items.clear();
-                            let pipes = AgentPipes::start(child, self.spec.log_path.clone());
                             self.group.set(Some(pipes.group));
                             turn = Some(Turn { pipes, ended: false });
                         }
                         Err(error) => {
-                            self.event(SessionEvent::Error { message: format!("could not start codex: {error}"), fatal: false }).await;
+                            self.event(SessionEvent::Error { message: error.to_string(), fatal: false }).await;
                             self.output(AgentOutput::TurnEnded(StopReason::Error)).await;
                         }
                     },
@@ -219,21 +213,18 @@ impl CodexSession {
                     }
                     None => {
                         let mut finished = turn.take().expect("guarded");
-                        let status = (&mut finished.pipes.exit).await;
+                        let (_, message) = ended_after_stdout_closed(&mut finished.pipes.exit).await;
                         let (_, closed) = oneshot::channel();
                         stderr_drained(std::mem::replace(&mut finished.pipes.stderr_closed, closed)).await;
-                        self.finish_turn(finished, status).await;
+                        self.finish_turn(finished, message).await;
                     }
                 },
             }
         }
     }
 
-    async fn finish_turn(
-        &mut self,
-        finished: Turn,
-        status: Result<std::io::Result<std::process::ExitStatus>, oneshot::error::RecvError>,
-    ) {
+    /// Ends the turn whose process closed its stdout; `ending` says how the process ended.
+    async fn finish_turn(&mut self, finished: Turn, ending: String) {
         finished.pipes.group.terminate(std::time::Duration::from_millis(200)).await;
         self.group.set(None);
         if finished.ended {
@@ -243,9 +234,8 @@ impl CodexSession {
             self.output(AgentOutput::TurnEnded(StopReason::Cancelled)).await;
             return;
         }
-        let (_, message) = describe_exit(status);
         let message =
-            with_stderr(format!("codex ended the turn without finishing it: {message}"), &finished.pipes.stderr_tail);
+            with_stderr(format!("codex ended the turn without finishing it: {ending}"), &finished.pipes.stderr_tail);
         self.event(SessionEvent::Error { message, fatal: false }).await;
         self.output(AgentOutput::TurnEnded(StopReason::Error)).await;
     }

@@ -62,6 +62,8 @@ pub struct StartSpec {
     pub log_path: PathBuf,
     /// Limit on spawning the agent and completing its handshake; the agent is ended when exceeded.
     pub startup_timeout: std::time::Duration,
+    /// Where the agent's process groups are recorded, for recovery after a crash.
+    pub ledger: process::GroupLedger,
 }
 
 /// `path` relative to `cwd` when it is inside it, as agents' paths are shown; else unchanged.

@@ -1,16 +1,20 @@
-//! The plumbing every agent process shares: newline-delimited JSON on stdin and stdout, stderr
-//! into the session's log (with a tail kept for error events), and its exit status.
+//! The plumbing every agent process shares: spawning it in its own recorded process group,
+//! newline-delimited JSON on stdin and stdout, stderr into the session's log (with a tail kept
+//! for error events), and its exit status.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
-use tokio::process::Child;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
-use super::process::ProcessGroup;
+use super::process::{ProcessGroup, SESSION_ID_ENV};
+use super::{AgentError, StartSpec};
 
 /// Lines of an agent's stderr kept for error events.
 const STDERR_TAIL_LINES: usize = 30;
@@ -18,6 +22,14 @@ const STDERR_TAIL_LINES: usize = 30;
 const CHANNEL_CAPACITY: usize = 256;
 /// Longest line accepted from an agent; a longer one is reported and skipped.
 const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
+/// Longest line of an agent's stderr kept (in its log and in error messages); the rest is cut.
+const MAX_STDERR_LINE_BYTES: usize = 64 * 1024;
+/// Read buffer of an agent's stdout and stderr.
+const READ_BUFFER_BYTES: usize = 64 * 1024;
+/// How long an agent that closed its stdout has to exit before it is taken for ended, and how
+/// long output still buffered after an exit is read for (a child of the agent may hold its stdout
+/// open long after the agent has gone).
+const END_GRACE: Duration = Duration::from_secs(2);
 
 /// One line of an agent's stdout.
 #[derive(Debug)]
@@ -44,11 +56,30 @@ pub struct AgentPipes {
     pub stderr_closed: oneshot::Receiver<()>,
 }
 
+/// Spawns `command` as `agent`'s process for the session in `spec`, the one place every agent
+/// process starts: in the session's directory, in a process group of its own that is recorded in
+/// the store, with its session's id in its environment, stdout and stderr piped. The caller
+/// decides stdin (piped, or null for an agent that reads nothing).
+pub async fn spawn_agent(mut command: Command, agent: &str, spec: &StartSpec) -> Result<AgentPipes, AgentError> {
+    command
+        .current_dir(&spec.cwd)
+        .env(SESSION_ID_ENV, spec.session_id.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let child = command.spawn().map_err(|source| AgentError::Spawn { agent: agent.to_string(), source })?;
+    // A child without a pid is dropped here, which kills it if it runs at all.
+    let group = ProcessGroup::register(child.id())
+        .map_err(|error| AgentError::Spawn { agent: agent.to_string(), source: std::io::Error::other(error) })?;
+    spec.ledger.record(group).await;
+    Ok(AgentPipes::start(child, group, spec.log_path.clone()))
+}
+
 impl AgentPipes {
     /// Wires up a child spawned with piped stdout and stderr (and stdin, unless it runs with stdin
-    /// closed) in its own process group.
-    pub fn start(mut child: Child, log_path: PathBuf) -> AgentPipes {
-        let group = ProcessGroup::register(child.id().unwrap_or_default());
+    /// closed) as the leader of `group`.
+    fn start(mut child: Child, group: ProcessGroup, log_path: PathBuf) -> AgentPipes {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -128,7 +159,6 @@ pub async fn run_agent_loop<L: AgentLoop>(
     mut exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
     stderr_closed: oneshot::Receiver<()>,
 ) {
-    let mut messages_open = true;
     loop {
         tokio::select! {
             command = commands.recv() => match command {
@@ -136,14 +166,25 @@ pub async fn run_agent_loop<L: AgentLoop>(
                 // The actor dropped its handle: it is terminating the process group itself.
                 None => return,
             },
-            message = messages.recv(), if messages_open => match message {
+            message = messages.recv() => match message {
                 Some(message) => state.handle_message(message).await,
-                None => messages_open = false,
+                // An agent that closed its stdout can no longer be heard, whether or not it runs.
+                None => {
+                    let (clean, message) = ended_after_stdout_closed(&mut exit).await;
+                    let exited = super::AgentOutput::Exited { clean, message: with_stderr(message, state.stderr_tail()) };
+                    state.output(exited).await;
+                    return;
+                }
             },
             status = &mut exit => {
-                while let Some(message) = messages.recv().await {
-                    state.handle_message(message).await;
-                }
+                // What the agent printed before it ended is handled first, for as long as its
+                // stdout stays open: a child of the agent may hold it open long after.
+                let _ = tokio::time::timeout(END_GRACE, async {
+                    while let Some(message) = messages.recv().await {
+                        state.handle_message(message).await;
+                    }
+                })
+                .await;
                 stderr_drained(stderr_closed).await;
                 let (clean, message) = describe_exit(status);
                 let exited = super::AgentOutput::Exited { clean, message: with_stderr(message, state.stderr_tail()) };
@@ -151,6 +192,17 @@ pub async fn run_agent_loop<L: AgentLoop>(
                 return;
             }
         }
+    }
+}
+
+/// How an agent that closed its stdout ended: its exit, if it exits within [`END_GRACE`];
+/// otherwise it counts as ended all the same (unclean), and its session ends its process group.
+pub async fn ended_after_stdout_closed(
+    exit: &mut oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
+) -> (bool, String) {
+    match tokio::time::timeout(END_GRACE, exit).await {
+        Ok(status) => describe_exit(status),
+        Err(_) => (false, "the agent closed its stdout but kept running, so Arbor ended it".to_string()),
     }
 }
 
@@ -188,25 +240,57 @@ async fn write_stdin(mut stdin: tokio::process::ChildStdin, mut lines: mpsc::Rec
     }
 }
 
+/// One line read by [`read_line`].
+enum Read {
+    /// A whole line (without its newline) is in the buffer.
+    Line,
+    /// A line longer than the limit was read: its first `limit` bytes are in the buffer, the rest
+    /// was thrown away.
+    TooLong,
+    /// The stream ended.
+    End,
+}
+
+/// Reads the next line into `buffer`, keeping at most `limit` bytes of it: the rest of a longer
+/// line is discarded as it arrives, so an agent writing endlessly without a newline costs no
+/// memory beyond the limit.
+async fn read_line(reader: &mut (impl AsyncBufRead + Unpin), buffer: &mut Vec<u8>, limit: usize) -> std::io::Result<Read> {
+    buffer.clear();
+    let mut too_long = false;
+    loop {
+        let available = reader.fill_buf().await?;
+        if available.is_empty() {
+            return Ok(match (too_long, buffer.is_empty()) {
+                (true, _) => Read::TooLong,
+                (false, true) => Read::End,
+                (false, false) => Read::Line,
+            });
+        }
+        let newline = available.iter().position(|byte| *byte == b'\n');
+        let part = &available[..newline.unwrap_or(available.len())];
+        let room = limit - buffer.len();
+        too_long |= part.len() > room;
+        buffer.extend_from_slice(&part[..part.len().min(room)]);
+        let used = newline.map_or(available.len(), |at| at + 1);
+        reader.consume(used);
+        if newline.is_some() {
+            return Ok(if too_long { Read::TooLong } else { Read::Line });
+        }
+    }
+}
+
 async fn read_stdout(stdout: tokio::process::ChildStdout, lines: mpsc::Sender<Line>) {
-    let mut reader = BufReader::new(stdout);
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stdout);
     let mut buffer = Vec::new();
     loop {
-        buffer.clear();
-        let read = (&mut reader).take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buffer).await;
-        match read {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {}
-        }
-        if buffer.len() > MAX_LINE_BYTES {
-            let _ = lines.send(Line::Malformed(format!("(a line longer than {MAX_LINE_BYTES} bytes)"))).await;
-            let mut rest = Vec::new();
-            if reader.read_until(b'\n', &mut rest).await.is_err() {
-                return;
-            }
-            continue;
-        }
-        let Some(line) = parse_line(&buffer) else { continue };
+        let line = match read_line(&mut reader, &mut buffer, MAX_LINE_BYTES).await {
+            Ok(Read::End) | Err(_) => return,
+            Ok(Read::TooLong) => Line::Malformed(format!("(a line longer than {MAX_LINE_BYTES} bytes, skipped)")),
+            Ok(Read::Line) => match parse_line(&buffer) {
+                Some(line) => line,
+                None => continue,
+            },
+        };
         if lines.send(line).await.is_err() {
             return;
         }
@@ -231,8 +315,14 @@ async fn capture_stderr(stderr: tokio::process::ChildStderr, log_path: PathBuf, 
         let _ = tokio::fs::create_dir_all(parent).await;
     }
     let mut log = tokio::fs::OpenOptions::new().create(true).append(true).open(&log_path).await.ok();
-    let mut lines = BufReader::new(stderr).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stderr);
+    let mut buffer = Vec::new();
+    loop {
+        let line = match read_line(&mut reader, &mut buffer, MAX_STDERR_LINE_BYTES).await {
+            Ok(Read::End) | Err(_) => return,
+            Ok(Read::TooLong) => format!("{}… (cut at {MAX_STDERR_LINE_BYTES} bytes)", String::from_utf8_lossy(&buffer)),
+            Ok(Read::Line) => String::from_utf8_lossy(&buffer).trim_end_matches('\r').to_string(),
+        };
         if let Some(file) = log.as_mut() {
             let _ = file.write_all(format!("{line}\n").as_bytes()).await;
         }

@@ -1,5 +1,5 @@
 //! `arbor daemon`: serves the protocol on a Unix socket in a private runtime directory, announces
-//! itself in a discovery file, and shuts down cleanly on SIGTERM or SIGINT.
+//! itself in a discovery file, and shuts down cleanly on SIGTERM, SIGINT or SIGHUP.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
@@ -9,8 +9,8 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use tokio::net::{UnixListener, UnixStream};
-use tokio::signal::unix::{SignalKind, signal};
 
+use super::signals::Termination;
 use crate::paths::{Paths, create_private_dir};
 use crate::service::Service;
 
@@ -71,6 +71,9 @@ pub async fn run(paths: Paths) -> anyhow::Result<()> {
         // The lock is ours, so whatever left this socket is gone.
         std::fs::remove_file(&socket_path)?;
     }
+    // Listening starts before any agent can (queued sessions start with the service), so a signal
+    // always stops the sessions.
+    let mut termination = Termination::listen()?;
     let service = Service::start(paths.clone())?;
     let reporting = service.clone();
     tokio::spawn(async move {
@@ -98,19 +101,16 @@ pub async fn run(paths: Paths) -> anyhow::Result<()> {
     write_private_atomically(&paths.discovery_file(), &serde_json::to_string_pretty(&discovery)?)?;
     tracing::info!(socket = %socket_path.display(), data = %paths.data_dir.display(), "arbor daemon listening");
 
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    loop {
+    let signal = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => spawn_connection(service.clone(), stream),
                 Err(error) => tracing::warn!(%error, "accept failed"),
             },
-            _ = terminate.recv() => break,
-            _ = interrupt.recv() => break,
+            signal = termination.received() => break signal,
         }
-    }
-    tracing::info!("arbor daemon shutting down");
+    };
+    tracing::info!(signal, "arbor daemon shutting down");
     drop(listener);
     let _ = std::fs::remove_file(&socket_path);
     let _ = std::fs::remove_file(paths.discovery_file());

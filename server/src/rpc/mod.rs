@@ -1,7 +1,9 @@
 //! Transports. Each is a thin adapter over [`crate::service`]: LSP-framed JSON-RPC on stdio or on
-//! the daemon's Unix socket (tower-lsp-server), and the stdio-to-socket bridge used by `arbor lsp`.
+//! the daemon's Unix socket (tower-lsp-server), and the stdio-to-socket bridge used by `arbor lsp`;
+//! `signals` is how the serving ones learn they must shut down.
 
 pub mod bridge;
 pub mod daemon;
 pub mod framing;
 pub mod lsp;
+pub mod signals;

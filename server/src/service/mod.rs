@@ -59,9 +59,10 @@ impl Service {
         std::fs::create_dir_all(&paths.data_dir)?;
         let hub = Arc::new(Hub::default());
         let (store, recovered) = Store::open(&paths.database(), hub.clone())?;
-        for session in &recovered {
+        for session in &recovered.sessions {
             tracing::warn!(session = %session.id, "session was live when the server last stopped; marked dead");
         }
+        process::end_leftover_groups(&recovered.process_groups);
         let config = Config::load(&paths.config_file)?;
         let agents = AgentRegistry::new(&paths, &config);
         let sessions = SessionManager::start(store.clone(), paths.clone(), agents.clone(), &config);

@@ -424,7 +424,8 @@ impl Service {
             .kill_on_drop(true)
             .spawn()
             .map_err(|error| ServiceError::Internal(format!("could not run the check command: {error}")))?;
-        let group = crate::agents::process::ProcessGroup::register(child.id().unwrap_or_default());
+        let group = crate::agents::process::ProcessGroup::register(child.id())
+            .map_err(|error| ServiceError::Internal(format!("could not run the check command: {error}")))?;
         let mut stdout = child.stdout.take().expect("stdout is piped");
         let mut output = Vec::new();
         let mut buffer = [0u8; 8192];

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::{SessionError, SessionManager, worktree};
+use crate::agents::process::GroupLedger;
 use crate::agents::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartSpec};
 use crate::clock::now_millis;
 use crate::paths::Paths;
@@ -207,6 +208,7 @@ impl SessionActor {
             resume: start.resume,
             log_path: self.paths.session_log(&self.session.id),
             startup_timeout,
+            ledger: GroupLedger::new(self.store.clone(), self.session.id),
         };
 
         let ending = match self.start_agent(driver, spec, startup_timeout, &mut commands).await {
@@ -699,6 +701,11 @@ impl SessionActor {
             if let Some(group) = group {
                 group.terminate(STOP_GRACE).await;
             }
+        }
+        // Whatever the agent ran has ended (here, or in the driver when it failed to start), so
+        // there is nothing left for crash recovery to end.
+        if let Err(error) = self.store.clear_process_group(self.session.id).await {
+            tracing::error!(session = %self.session.id, %error, "could not clear the agent's process group record");
         }
         self.withdraw_permissions().await;
         self.set_status(ending.status, None, ending.reason).await;

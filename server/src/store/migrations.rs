@@ -70,5 +70,15 @@ pub fn migrations() -> Migrations<'static> {
         );
         CREATE INDEX task_rules_by_task ON task_rules (task_id);",
         ),
+        M::up(
+            "-- The process group each running session's agent leads, so that the server starting after
+        -- a crash can end what the dead one left. The leader's start time (clock ticks after boot,
+        -- from /proc) tells the group from a later one that reused the id.
+        CREATE TABLE process_groups (
+            session_id TEXT PRIMARY KEY NOT NULL,
+            process_group INTEGER NOT NULL,
+            leader_start_time INTEGER NOT NULL
+        ) WITHOUT ROWID;",
+        ),
     ])
 }

@@ -74,6 +74,26 @@ pub struct QueueEntry {
     pub enqueued_at: i64,
 }
 
+/// The process group a session's agent was started in, recorded until the session has ended it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcessGroupRecord {
+    /// The session.
+    pub session_id: Uuid,
+    /// The group's id (its leader's pid).
+    pub process_group: i32,
+    /// When the leader started, in clock ticks after boot (field 22 of `/proc/<pid>/stat`).
+    pub leader_start_time: u64,
+}
+
+/// What a server that stopped without shutting down left in the store, found at open.
+#[derive(Debug, Default)]
+pub struct Recovered {
+    /// Sessions it left live, now marked dead.
+    pub sessions: Vec<Session>,
+    /// Process groups it never ended; taken off the record, for the caller to end.
+    pub process_groups: Vec<ProcessGroupRecord>,
+}
+
 /// Columns kept beside a session's JSON for filtering and ordering.
 pub(crate) struct SessionColumns {
     data: String,
@@ -137,14 +157,18 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
 
 impl Store {
     /// Opens (creating if needed) the database at `path`, applies migrations, marks sessions a
-    /// crashed server left running as dead, and starts the writer.
-    pub fn open(path: &Path, hub: Arc<Hub>) -> Result<(Store, Vec<Session>), StoreError> {
+    /// crashed server left running as dead, takes the process groups it left, and starts the
+    /// writer.
+    pub fn open(path: &Path, hub: Arc<Hub>) -> Result<(Store, Recovered), StoreError> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|error| StoreError::WriteFailed(error.to_string()))?;
         }
         let mut connection = open_connection(path)?;
         migrations::migrations().to_latest(&mut connection)?;
-        let recovered = mark_orphaned_sessions_dead(&mut connection)?;
+        let recovered = Recovered {
+            sessions: mark_orphaned_sessions_dead(&mut connection)?,
+            process_groups: take_process_groups(&mut connection)?,
+        };
 
         let (writes, queue) = mpsc::channel(WRITE_QUEUE_CAPACITY);
         std::thread::Builder::new()
@@ -208,6 +232,16 @@ impl Store {
     /// Queues taking a session off the admission queue.
     pub async fn dequeue_session(&self, session_id: Uuid) -> Result<(), StoreError> {
         self.enqueue(WriteOp::Dequeue(session_id)).await
+    }
+
+    /// Queues recording the process group a session's agent now runs in (replacing any before).
+    pub async fn record_process_group(&self, record: ProcessGroupRecord) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::RecordProcessGroup(record)).await
+    }
+
+    /// Queues forgetting a session's process group, once it has been ended.
+    pub async fn clear_process_group(&self, session_id: Uuid) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::ClearProcessGroup(session_id)).await
     }
 
     /// Waits until everything queued so far has committed.
@@ -504,4 +538,35 @@ fn mark_orphaned_sessions_dead(connection: &mut Connection) -> Result<Vec<Sessio
     }
     transaction.commit()?;
     Ok(orphans)
+}
+
+/// Takes every recorded process group off the record: at open, no session of this server runs
+/// yet, so each one was left by a server that died before it could end it.
+fn take_process_groups(connection: &mut Connection) -> Result<Vec<ProcessGroupRecord>, StoreError> {
+    let transaction = connection.transaction()?;
+    let records = {
+        let mut statement =
+            transaction.prepare("SELECT session_id, process_group, leader_start_time FROM process_groups")?;
+        let rows = statement.query_map([], |row| {
+            Ok((row.get::<_, String>(0)?, row.get::<_, i32>(1)?, row.get::<_, i64>(2)?))
+        })?;
+        let mut records = Vec::new();
+        for row in rows {
+            let (session_id, process_group, leader_start_time) = row?;
+            // A row that does not decode names no session to check processes against; it is
+            // dropped with the rest rather than stopping the server from opening.
+            match Uuid::parse_str(&session_id) {
+                Ok(session_id) => records.push(ProcessGroupRecord {
+                    session_id,
+                    process_group,
+                    leader_start_time: leader_start_time as u64,
+                }),
+                Err(error) => tracing::warn!(%error, "ignoring a recorded process group with a bad session id"),
+            }
+        }
+        records
+    };
+    transaction.execute("DELETE FROM process_groups", [])?;
+    transaction.commit()?;
+    Ok(records)
 }

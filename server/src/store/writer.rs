@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{QueueEntry, StoreError, session_columns};
+use super::{ProcessGroupRecord, QueueEntry, StoreError, session_columns};
 use crate::hub::Hub;
 
 /// Operations beyond this many wait for the next transaction, which bounds commit latency.
@@ -38,6 +38,10 @@ pub(super) enum WriteOp {
     Enqueue(QueueEntry),
     /// Take a session off the admission queue.
     Dequeue(Uuid),
+    /// Record the process group a session's agent now runs in.
+    RecordProcessGroup(ProcessGroupRecord),
+    /// Forget a session's process group (it has been ended).
+    ClearProcessGroup(Uuid),
     /// Answer once everything queued before it has committed (or failed).
     Flush(oneshot::Sender<Result<(), StoreError>>),
 }
@@ -170,6 +174,15 @@ fn apply_batch(connection: &mut Connection, batch: &mut [WriteOp]) -> Result<Vec
             WriteOp::Dequeue(session_id) => {
                 transaction.execute("DELETE FROM queue WHERE session_id = ?1", [session_id.to_string()])?;
             }
+            WriteOp::RecordProcessGroup(record) => {
+                transaction.execute(
+                    "INSERT OR REPLACE INTO process_groups (session_id, process_group, leader_start_time) VALUES (?1, ?2, ?3)",
+                    params![record.session_id.to_string(), record.process_group, record.leader_start_time as i64],
+                )?;
+            }
+            WriteOp::ClearProcessGroup(session_id) => {
+                transaction.execute("DELETE FROM process_groups WHERE session_id = ?1", [session_id.to_string()])?;
+            }
             WriteOp::Flush(_) => {}
         }
     }
@@ -204,6 +217,7 @@ fn delete_session(connection: &Connection, id: &Uuid) -> Result<(), StoreError> 
     connection.execute("DELETE FROM events WHERE session_id = ?1", [id.to_string()])?;
     connection.execute("DELETE FROM rejected_hunks WHERE session_id = ?1", [id.to_string()])?;
     connection.execute("DELETE FROM queue WHERE session_id = ?1", [id.to_string()])?;
+    connection.execute("DELETE FROM process_groups WHERE session_id = ?1", [id.to_string()])?;
     connection.execute("DELETE FROM sessions WHERE id = ?1", [id.to_string()])?;
     Ok(())
 }
