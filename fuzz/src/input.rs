@@ -89,7 +89,7 @@ pub fn string() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => proptest::sample::select(DICTIONARY).prop_map(str::to_string),
         2 => proptest::collection::vec(any::<char>(), 0..12).prop_map(String::from_iter),
-        1 => (proptest::sample::select(DICTIONARY), 1usize..400).prop_map(|(word, times)| word.repeat(times)),
+        1 => (proptest::sample::select(DICTIONARY), 1usize..64).prop_map(|(word, times)| word.repeat(times)),
     ]
 }
 
@@ -134,7 +134,7 @@ fn mutation() -> impl Strategy<Value = Mutation> {
         2 => (string(), json()).prop_map(|(key, value)| Mutation::Insert(key, value)),
         1 => (0usize..40).prop_map(Mutation::Truncate),
         1 => string().prop_map(Mutation::Append),
-        1 => (2usize..300).prop_map(Mutation::Repeat),
+        1 => (2usize..40).prop_map(Mutation::Repeat),
     ]
 }
 
