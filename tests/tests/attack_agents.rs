@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use arbor_protocol::{Session, SessionEvent, SessionStatus, method};
+use arbor_protocol::{Session, SessionEvent, SessionStatus, StopReason, method};
 use arbor_tests::{Client, Server, TestEnv, WAIT, pids_working_in, process_alive, wait_until};
 use serde_json::json;
 
@@ -24,6 +24,16 @@ while read -r line; do
   echo '{"type":"stream_event","parent_tool_use_id":null,"event":{"type":"content_block_delta","delta":{"type":"text_delta","text":"survived"}}}'
   echo '{"type":"result","subtype":"success","is_error":false,"total_cost_usd":0,"usage":{"input_tokens":1,"output_tokens":1}}'
 done
+"#;
+
+/// A stand-in for `codex` whose turn process announces its thread, then closes its stdout and
+/// keeps running, with a child.
+const HOSTILE_CODEX: &str = r#"#!/bin/sh
+case "$1" in --version) echo "codex-cli 0.0.0"; exit 0 ;; esac
+echo '{"type":"thread.started","thread_id":"hostile-thread"}'
+exec >&-
+sleep 118 &
+wait
 "#;
 
 /// A script whose first turn starts `sleep SECONDS` in the background from a shell command (as
@@ -50,15 +60,16 @@ fn peak_rss(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
 }
 
-/// A standalone server with a session of the hostile `claude`, which has been sent `prompt`.
-async fn hostile_session(env: &TestEnv, prompt: &str) -> (Server, Session) {
+/// A standalone server with a session of `agent` played by the hostile `script`, which has been
+/// sent `prompt`.
+async fn hostile_session(env: &TestEnv, agent: &str, script: &str, prompt: &str) -> (Server, Session) {
     let repo = env.repo("repo");
-    let fake = env.root.join("hostile-claude");
-    std::fs::write(&fake, HOSTILE_CLAUDE).unwrap();
+    let fake = env.root.join(format!("hostile-{agent}"));
+    std::fs::write(&fake, script).unwrap();
     std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    env.write_config(json!({ "agents": { "claude": { "command": fake } } }));
+    env.write_config(json!({ "agents": { agent: { "command": fake } } }));
     let server = env.standalone().await;
-    let session = server.client.agent_session(&repo, "claude", None, json!({})).await;
+    let session = server.client.agent_session(&repo, agent, None, json!({})).await;
     server.client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": prompt })).await;
     (server, session)
 }
@@ -75,7 +86,7 @@ async fn a_line_that_never_ends_costs_the_server_no_more_than_the_line_limit() {
     // The line limit (16 MiB) above a baseline of about 25 MiB, with room to spare.
     const BOUND: u64 = 96 * 1024 * 1024;
     let env = TestEnv::new();
-    let (mut server, session) = hostile_session(&env, "flood").await;
+    let (mut server, session) = hostile_session(&env, "claude", HOSTILE_CLAUDE, "flood").await;
     let client = &mut server.client;
     client.wait_turns_within(session.id, 1, Duration::from_secs(120)).await;
 
@@ -95,7 +106,7 @@ async fn a_line_that_never_ends_costs_the_server_no_more_than_the_line_limit() {
 #[tokio::test]
 async fn an_agent_that_closes_its_stdout_is_ended_not_shown_working() {
     let env = TestEnv::new();
-    let (mut server, session) = hostile_session(&env, "close").await;
+    let (mut server, session) = hostile_session(&env, "claude", HOSTILE_CLAUDE, "close").await;
     let client = &mut server.client;
 
     let dead = tokio::time::timeout(WAIT, client.wait_status(session.id, |status| status == SessionStatus::Dead))
@@ -104,6 +115,22 @@ async fn an_agent_that_closes_its_stdout_is_ended_not_shown_working() {
     let reason = dead.status_reason.unwrap_or_default();
     assert!(reason.contains("closed its stdout"), "{reason}");
     wait_until("the agent and its child are ended", || pids_working_in(Path::new(&session.cwd)).is_empty()).await;
+}
+
+#[tokio::test]
+async fn a_codex_turn_whose_process_closes_its_stdout_ends_with_an_error() {
+    let env = TestEnv::new();
+    let (mut server, session) = hostile_session(&env, "codex", HOSTILE_CODEX, "close").await;
+    let client = &mut server.client;
+    client.wait_turns(session.id, 1).await;
+    assert_eq!(client.stop_reasons(session.id), vec![StopReason::Error]);
+    let said = client.events.iter().any(|event| {
+        matches!(&event.event, SessionEvent::Error { message, fatal: false } if message.contains("closed its stdout"))
+    });
+    assert!(said, "an error event says the turn's process closed its stdout");
+    wait_until("the turn's process and its child are ended", || pids_working_in(Path::new(&session.cwd)).is_empty())
+        .await;
+    assert_eq!(client.get(session.id).await.status, SessionStatus::Running, "the session takes the next prompt");
 }
 
 /// Starts a scripted session whose agent has a `sleep` child, and waits until it runs.
