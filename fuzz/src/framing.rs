@@ -9,11 +9,12 @@
 
 use std::time::Duration;
 
-use arbor_server::rpc::framing::{Frame, guard, read_frame, write_frame};
+use arbor_server::rpc::framing::{Frame, FrameReader, MAX_FRAME_BYTES, write_frame};
+use arbor_server::rpc::guard::guard;
 use proptest::prelude::*;
 use proptest::strategy::BoxedStrategy;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt, BufReader, DuplexStream};
+use tokio::io::{AsyncReadExt, DuplexStream};
 
 use crate::Target;
 use crate::input::{Mutation, json, mutate, mutations, string};
@@ -212,8 +213,8 @@ impl Target for Framing {
 
 /// Reads frames until the input ends; every frame read is a body or a header error.
 async fn read_all_frames(bytes: &[u8]) -> Result<(), String> {
-    let mut reader = BufReader::new(bytes);
-    while let Ok(Some(_)) = read_frame(&mut reader).await {}
+    let mut reader = FrameReader::new(bytes, MAX_FRAME_BYTES);
+    while let Ok(Some(_)) = reader.next_frame().await {}
     Ok(())
 }
 
@@ -227,10 +228,10 @@ async fn through_guard(bytes: &[u8]) -> Result<Vec<Value>, String> {
     };
     let ((), written) = tokio::join!(guard(bytes, output, echo), written);
     let written = written.map_err(|error| format!("reading the guard's output: {error}"))?;
-    let mut reader = BufReader::new(&written[..]);
+    let mut reader = FrameReader::new(&written[..], usize::MAX);
     let mut answers = Vec::new();
     loop {
-        match read_frame(&mut reader).await {
+        match reader.next_frame().await {
             Ok(Some(Frame::Body(body))) => match serde_json::from_slice::<Value>(&body) {
                 Ok(answer @ Value::Object(_)) => answers.push(answer),
                 _ => return Err(format!("the guard wrote a frame that is not a JSON object: {body:?}")),
@@ -244,8 +245,8 @@ async fn through_guard(bytes: &[u8]) -> Result<Vec<Value>, String> {
 
 /// A server that sends back every frame it is given.
 async fn echo(input: DuplexStream, mut output: DuplexStream) {
-    let mut reader = BufReader::new(input);
-    while let Ok(Some(Frame::Body(body))) = read_frame(&mut reader).await {
+    let mut reader = FrameReader::new(input, usize::MAX);
+    while let Ok(Some(Frame::Body(body))) = reader.next_frame().await {
         if write_frame(&mut output, &body).await.is_err() {
             return;
         }

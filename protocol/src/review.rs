@@ -29,7 +29,7 @@ pub struct CheckpointsResult {
 
 /// `session/fork` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ForkParams {
     /// The session to fork.
     pub session_id: Uuid,
@@ -47,7 +47,7 @@ pub struct ForkParams {
 /// `session/clone` params: a new session with the same agent, model, settings and repository,
 /// a fresh history and a fresh worktree from the same base branch.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct CloneParams {
     /// The session to clone.
     pub session_id: Uuid,
@@ -61,7 +61,7 @@ pub struct CloneParams {
 
 /// `session/rewind` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RewindParams {
     /// The session whose worktree to reset.
     pub session_id: Uuid,
@@ -81,7 +81,7 @@ pub struct RewindResult {
 
 /// `review/diff` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct DiffParams {
     /// The session to review.
     pub session_id: Uuid,
@@ -228,7 +228,7 @@ pub struct ReviewDiff {
 
 /// `review/file` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct FileParams {
     /// The session.
     pub session_id: Uuid,
@@ -262,7 +262,7 @@ pub enum ReviewAction {
 
 /// `review/apply` params. Give hunk ids, whole files, or both.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ApplyParams {
     /// The session.
     pub session_id: Uuid,
@@ -278,7 +278,7 @@ pub struct ApplyParams {
 
 /// `review/commit` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct CommitParams {
     /// The session.
     pub session_id: Uuid,
@@ -315,7 +315,7 @@ pub enum MergeStrategy {
 
 /// `session/merge` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct MergeParams {
     /// The session whose branch to merge into its base branch.
     pub session_id: Uuid,
@@ -374,7 +374,7 @@ pub enum ExportFormat {
 
 /// `session/export` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ExportParams {
     /// The session to export.
     pub session_id: Uuid,

@@ -127,7 +127,7 @@ pub struct Trial {
 
 /// `task/new` params.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct TaskNewParams {
     /// Short title.
     pub title: String,
@@ -155,7 +155,7 @@ pub struct TaskNewParams {
 
 /// `task/list` params.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct TaskListParams {
     /// Only tasks in these statuses.
     #[serde(default)]
@@ -172,7 +172,7 @@ pub struct TaskListResult {
 
 /// Params naming one task.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct TaskIdParams {
     /// The task.
     pub task_id: Uuid,
@@ -200,7 +200,7 @@ pub struct TaskDetail {
 
 /// One trial to start.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct TrialSpec {
     /// Agent id; may be left out when `profile` names one.
     #[serde(default)]
@@ -221,7 +221,7 @@ pub struct TrialSpec {
 
 /// `trial/new` params: one or several trials at once.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct TrialNewParams {
     /// The task.
     pub task_id: Uuid,
@@ -239,7 +239,7 @@ pub struct TrialNewResult {
 
 /// Params naming one trial.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct TrialIdParams {
     /// The trial.
     pub trial_id: Uuid,
@@ -247,7 +247,7 @@ pub struct TrialIdParams {
 
 /// `trial/retry` params: a follow-up session in the same trial, fresh from the base.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct TrialRetryParams {
     /// The trial.
     pub trial_id: Uuid,
@@ -312,7 +312,7 @@ pub struct CompareResult {
 
 /// `trial/promote` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct PromoteParams {
     /// The trial to land.
     pub trial_id: Uuid,
@@ -360,7 +360,7 @@ pub struct Workflow {
 
 /// `workflow/list` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct WorkflowListParams {
     /// A directory in the repository whose `.arbor/workflows/` to read, besides the user's.
     #[serde(default)]

@@ -317,7 +317,7 @@ pub struct AgentsListResult {
 
 /// `session/new` params.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct NewSessionParams {
     /// A directory inside the git repository to work on. Leave empty when `repositoryUrl` is
     /// given.
@@ -381,7 +381,7 @@ pub enum ProgressToken {
 
 /// Params naming one session.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SessionIdParams {
     /// The session's Arbor id.
     pub session_id: Uuid,
@@ -389,7 +389,7 @@ pub struct SessionIdParams {
 
 /// `session/list` params.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ListSessionsParams {
     /// Case-insensitive text matched against title, repository path, working directory and first
     /// prompt.
@@ -437,7 +437,7 @@ pub enum PromptMode {
 
 /// `session/prompt` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct PromptParams {
     /// The session's Arbor id.
     pub session_id: Uuid,
@@ -458,7 +458,7 @@ pub struct PromptResult {
 
 /// `session/resume` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ResumeParams {
     /// The session to resume.
     pub session_id: Uuid,
@@ -473,7 +473,7 @@ pub struct ResumeParams {
 
 /// `session/configure` params. Absent fields are left as they are.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct ConfigureParams {
     /// The session to change.
     pub session_id: Uuid,
@@ -496,7 +496,7 @@ pub struct ConfigureParams {
 
 /// `session/delete` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct DeleteParams {
     /// The session to remove.
     pub session_id: Uuid,
@@ -521,7 +521,7 @@ pub struct DeleteResult {
 
 /// `session/events` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct EventsParams {
     /// The session to read.
     pub session_id: Uuid,
@@ -547,7 +547,7 @@ pub struct EventsResult {
 
 /// `session/subscribe` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct SubscribeParams {
     /// The session to watch.
     pub session_id: Uuid,
@@ -567,7 +567,7 @@ pub struct SubscribeResult {
 
 /// `session/respond` params: the answer to a `permission_request` event.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[serde(rename_all = "camelCase")]
 pub struct RespondParams {
     /// The session that asked.
     pub session_id: Uuid,

@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
-use crate::rpc::framing::{Frame, read_frame, write_frame};
+use crate::rpc::framing::{Frame, FrameReader, write_frame};
 
 /// An error answer from the server, or a failure to get one.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -63,8 +63,9 @@ impl RpcClient {
             next_id: AtomicU64::new(1),
         });
         tokio::spawn(async move {
-            let mut reader = BufReader::new(reader);
-            while let Ok(Some(frame)) = read_frame(&mut reader).await {
+            // The server is trusted to send frames of any size (a large diff, a long history page).
+            let mut reader = FrameReader::new(reader, usize::MAX);
+            while let Ok(Some(frame)) = reader.next_frame().await {
                 let Frame::Body(body) = frame else { continue };
                 let Ok(message) = serde_json::from_slice::<Value>(&body) else {
                     continue;

@@ -1,68 +1,231 @@
-//! LSP base framing (`Content-Length` headers) and a guard in front of tower-lsp-server.
+//! LSP base framing: `Content-Length: N` header lines, a blank line, then N bytes of body.
 //!
-//! tower-lsp-server's reader stops serving a connection after the first frame it cannot decode.
-//! An editor plugin with a bug must not take the whole connection down with it, so every incoming
-//! frame passes through [`guard`] first: frames whose body is a JSON object go on to the server,
-//! anything else is answered here with a JSON-RPC parse error, and the connection carries on.
+//! [`FrameDecoder`] turns bytes into frames with bounded memory whatever it is fed: a header line
+//! is kept up to [`MAX_HEADER_LINE_BYTES`] and the rest of an over-long line is dropped as it
+//! arrives; a body larger than the decoder's limit is skipped as it arrives, never buffered. It is
+//! a plain state machine over byte slices, so it can be driven without sockets (and fuzzed).
 
-use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, DuplexStream};
-use tokio::sync::mpsc;
+use std::collections::VecDeque;
 
-use arbor_protocol::error_code;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Largest frame body accepted; a larger one is skipped and answered with an error.
-pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
-/// Buffer size of the in-process pipes between the guard and the server.
-const PIPE_BYTES: usize = 256 * 1024;
+/// Largest frame body a client may send. Real requests are far smaller (a prompt, a list of hunk
+/// ids); a larger frame is answered with an error and skipped without being buffered.
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+/// Longest header line kept (headers are `Content-Length` and `Content-Type`, well under 100
+/// bytes); the rest of a longer line is dropped and the frame answered with an error.
+pub const MAX_HEADER_LINE_BYTES: usize = 4096;
+/// How much is read from a stream at a time.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
 
-/// What reading one frame produced.
-#[derive(Debug)]
+/// What decoding produced.
+#[derive(Debug, PartialEq)]
 pub enum Frame {
     /// A frame body.
     Body(Vec<u8>),
-    /// A header block that could not be used; the reader has moved past it.
+    /// A header block (or a frame) that cannot be used; the decoder has moved past it.
     BadHeader(String),
 }
 
-/// Reads one frame; None at the end of the stream.
-pub async fn read_frame<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> std::io::Result<Option<Frame>> {
-    let mut length: Option<Result<usize, String>> = None;
-    let mut saw_header = false;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).await? == 0 {
-            return Ok(None);
+/// The header block being read.
+#[derive(Debug, Default)]
+struct HeaderBlock {
+    /// The current line so far (without what an over-long line dropped).
+    line: Vec<u8>,
+    /// The current line outgrew the limit; it is dropped up to its newline.
+    line_too_long: bool,
+    /// Non-blank lines seen in this block.
+    lines: usize,
+    /// The `Content-Length` value, once read.
+    length: Option<usize>,
+    /// A problem with this block was already reported.
+    failed: bool,
+}
+
+#[derive(Debug)]
+enum State {
+    Header(HeaderBlock),
+    Body { body: Vec<u8>, length: usize },
+    Skip { remaining: usize },
+}
+
+/// An incremental decoder of LSP frames: [`feed`](Self::feed) it bytes in any pieces, then take
+/// what is complete by iterating it.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    max_body: usize,
+    state: State,
+    ready: VecDeque<Frame>,
+}
+
+impl FrameDecoder {
+    /// A decoder that accepts bodies up to `max_body` bytes.
+    pub fn new(max_body: usize) -> Self {
+        Self { max_body, state: State::Header(HeaderBlock::default()), ready: VecDeque::new() }
+    }
+
+    /// Consumes `input`, queueing every frame it completes.
+    pub fn feed(&mut self, mut input: &[u8]) {
+        while !input.is_empty() {
+            input = match &mut self.state {
+                State::Header(_) => {
+                    let (line_end, bytes, rest) = match input.iter().position(|&byte| byte == b'\n') {
+                        Some(newline) => (true, &input[..newline], &input[newline + 1..]),
+                        None => (false, input, &input[input.len()..]),
+                    };
+                    self.take_header_bytes(line_end, bytes);
+                    rest
+                }
+                State::Body { body, length } => {
+                    let wanted = (*length - body.len()).min(input.len());
+                    body.extend_from_slice(&input[..wanted]);
+                    if body.len() == *length {
+                        let body = std::mem::take(body);
+                        self.ready.push_back(Frame::Body(body));
+                        self.state = State::Header(HeaderBlock::default());
+                    }
+                    &input[wanted..]
+                }
+                State::Skip { remaining } => {
+                    let skipped = (*remaining).min(input.len());
+                    *remaining -= skipped;
+                    if *remaining == 0 {
+                        self.state = State::Header(HeaderBlock::default());
+                    }
+                    &input[skipped..]
+                }
+            };
         }
-        let line = line.trim_end_matches(['\r', '\n']);
-        if line.is_empty() {
-            if saw_header {
-                break;
+    }
+
+    /// Adds `bytes` of a header line; `line_end` when they end the line.
+    fn take_header_bytes(&mut self, line_end: bool, bytes: &[u8]) {
+        let State::Header(block) = &mut self.state else { return };
+        if !block.line_too_long {
+            if block.line.len() + bytes.len() > MAX_HEADER_LINE_BYTES {
+                block.line_too_long = true;
+                block.line = Vec::new();
+                let problem = format!("a header line is longer than {MAX_HEADER_LINE_BYTES} bytes");
+                Self::report(&mut self.ready, block, problem);
+            } else {
+                block.line.extend_from_slice(bytes);
             }
-            continue;
         }
-        saw_header = true;
-        if let Some((name, value)) = line.split_once(':')
-            && name.trim().eq_ignore_ascii_case("content-length")
-        {
-            length =
-                Some(value.trim().parse::<usize>().map_err(|_| format!("invalid Content-Length '{}'", value.trim())));
+        if !line_end {
+            return;
+        }
+        let too_long = std::mem::take(&mut block.line_too_long);
+        let line = std::mem::take(&mut block.line);
+        let line = line.strip_suffix(b"\r").unwrap_or(&line);
+        if line.is_empty() && !too_long {
+            if block.lines > 0 {
+                self.end_header_block();
+            }
+            return;
+        }
+        block.lines += 1;
+        if too_long {
+            return;
+        }
+        match header_content_length(line) {
+            Ok(None) => {}
+            Ok(Some(length)) if block.length.is_none_or(|known| known == length) => block.length = Some(length),
+            Ok(Some(_)) => Self::report(&mut self.ready, block, "conflicting Content-Length headers".into()),
+            Err(problem) => Self::report(&mut self.ready, block, problem),
         }
     }
-    let length = match length {
-        None => {
-            return Ok(Some(Frame::BadHeader("missing Content-Length header".into())));
+
+    /// Reports the first problem of a header block.
+    fn report(ready: &mut VecDeque<Frame>, block: &mut HeaderBlock, problem: String) {
+        if !block.failed {
+            block.failed = true;
+            ready.push_back(Frame::BadHeader(problem));
         }
-        Some(Err(message)) => return Ok(Some(Frame::BadHeader(message))),
-        Some(Ok(length)) => length,
+    }
+
+    /// The blank line after a header block: on to its body, skipped when the block was bad (and
+    /// its length known) or the body is too large.
+    fn end_header_block(&mut self) {
+        let State::Header(block) = &mut self.state else { return };
+        let (failed, length) = (block.failed, block.length);
+        self.state = match length {
+            None => {
+                if !failed {
+                    self.ready.push_back(Frame::BadHeader("missing Content-Length header".into()));
+                }
+                State::Header(HeaderBlock::default())
+            }
+            Some(length) if failed || length > self.max_body => {
+                if !failed {
+                    self.ready.push_back(Frame::BadHeader(format!(
+                        "a frame of {length} bytes exceeds the limit of {} bytes; it was skipped",
+                        self.max_body
+                    )));
+                }
+                State::Skip { remaining: length }
+            }
+            Some(0) => {
+                self.ready.push_back(Frame::Body(Vec::new()));
+                State::Header(HeaderBlock::default())
+            }
+            Some(length) => State::Body { body: Vec::with_capacity(length.min(READ_CHUNK_BYTES)), length },
+        };
+        if matches!(self.state, State::Skip { remaining: 0 }) {
+            self.state = State::Header(HeaderBlock::default());
+        }
+    }
+}
+
+/// The frames (and header errors) completed so far, in order.
+impl Iterator for FrameDecoder {
+    type Item = Frame;
+
+    fn next(&mut self) -> Option<Frame> {
+        self.ready.pop_front()
+    }
+}
+
+/// The value of a `Content-Length` header line, None for any other header.
+fn header_content_length(line: &[u8]) -> Result<Option<usize>, String> {
+    let Ok(line) = std::str::from_utf8(line) else {
+        return Err("a header line is not valid UTF-8".into());
     };
-    if length > MAX_FRAME_BYTES {
-        tokio::io::copy(&mut reader.take(length as u64), &mut tokio::io::sink()).await?;
-        return Ok(Some(Frame::BadHeader(format!("frame of {length} bytes exceeds the limit of {MAX_FRAME_BYTES}"))));
+    let Some((name, value)) = line.split_once(':') else {
+        return Err(format!("a header line without a colon: '{}'", line.escape_debug()));
+    };
+    if !name.trim().eq_ignore_ascii_case("content-length") {
+        return Ok(None);
     }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).await?;
-    Ok(Some(Frame::Body(body)))
+    let value = value.trim();
+    value.parse::<usize>().map(Some).map_err(|_| format!("invalid Content-Length '{}'", value.escape_debug()))
+}
+
+/// Frames read from a byte stream through a [`FrameDecoder`].
+pub struct FrameReader<R> {
+    reader: R,
+    decoder: FrameDecoder,
+    chunk: Box<[u8]>,
+}
+
+impl<R: AsyncRead + Unpin> FrameReader<R> {
+    /// Reads frames of up to `max_body` bytes from `reader`.
+    pub fn new(reader: R, max_body: usize) -> Self {
+        Self { reader, decoder: FrameDecoder::new(max_body), chunk: vec![0; READ_CHUNK_BYTES].into_boxed_slice() }
+    }
+
+    /// The next frame; None at the end of the stream.
+    pub async fn next_frame(&mut self) -> std::io::Result<Option<Frame>> {
+        loop {
+            if let Some(frame) = self.decoder.next() {
+                return Ok(Some(frame));
+            }
+            let read = self.reader.read(&mut self.chunk).await?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.decoder.feed(&self.chunk[..read]);
+        }
+    }
 }
 
 /// Writes one frame.
@@ -72,82 +235,53 @@ pub async fn write_frame<W: AsyncWrite + Unpin + ?Sized>(writer: &mut W, body: &
     writer.flush().await
 }
 
-fn parse_error(detail: &str) -> Vec<u8> {
-    json!({ "jsonrpc": "2.0", "id": null, "error": { "code": error_code::PARSE_ERROR, "message": format!("Parse error: {detail}") } })
-        .to_string()
-        .into_bytes()
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// Runs `serve` on guarded pipes in place of `input`/`output`, until the server ends (after the
-/// client's `exit`) or the input ends and the server has answered everything.
-pub async fn guard<I, O, F, Fut>(input: I, mut output: O, serve: F)
-where
-    I: AsyncRead + Unpin,
-    O: AsyncWrite + Unpin,
-    F: FnOnce(DuplexStream, DuplexStream) -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    let (server_input, mut to_server) = tokio::io::duplex(PIPE_BYTES);
-    let (from_server, server_output) = tokio::io::duplex(PIPE_BYTES);
-    let (errors, mut error_frames) = mpsc::channel::<Vec<u8>>(64);
-
-    let read_input = async move {
-        let mut reader = BufReader::new(input);
-        loop {
-            let frame = match read_frame(&mut reader).await {
-                Ok(Some(frame)) => frame,
-                Ok(None) | Err(_) => break,
-            };
-            match frame {
-                Frame::Body(body) => match serde_json::from_slice::<Value>(&body) {
-                    Ok(Value::Object(_)) => {
-                        if write_frame(&mut to_server, &body).await.is_err() {
-                            break;
-                        }
-                    }
-                    Ok(_) => {
-                        let _ = errors.send(parse_error("a message must be a JSON object")).await;
-                    }
-                    Err(error) => {
-                        let _ = errors.send(parse_error(&error.to_string())).await;
-                    }
-                },
-                Frame::BadHeader(message) => {
-                    let _ = errors.send(parse_error(&message)).await;
-                }
-            }
+    fn decode(pieces: &[&[u8]]) -> Vec<Frame> {
+        let mut decoder = FrameDecoder::new(16);
+        let mut frames = Vec::new();
+        for piece in pieces {
+            decoder.feed(piece);
+            frames.extend(&mut decoder);
         }
-        // Dropping `to_server` ends the server's input, so it finishes and closes its output.
-    };
+        frames
+    }
 
-    let write_output = async move {
-        let mut from_server = BufReader::new(from_server);
-        loop {
-            tokio::select! {
-                frame = read_frame(&mut from_server) => match frame {
-                    Ok(Some(Frame::Body(body))) => {
-                        if write_frame(&mut output, &body).await.is_err() {
-                            return;
-                        }
-                    }
-                    Ok(Some(Frame::BadHeader(_))) => {}
-                    Ok(None) | Err(_) => return,
-                },
-                Some(body) = error_frames.recv() => {
-                    if write_frame(&mut output, &body).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    };
+    #[test]
+    fn frames_split_anywhere_decode_the_same() {
+        let stream = b"Content-Length: 2\r\n\r\n{}Content-Type: x; charset=utf-8\r\nContent-Length: 3\r\n\r\n[1]";
+        let whole = decode(&[stream]);
+        assert_eq!(whole, vec![Frame::Body(b"{}".to_vec()), Frame::Body(b"[1]".to_vec())]);
+        let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+        assert_eq!(decode(&bytes), whole);
+    }
 
-    let core = async { tokio::join!(serve(server_input, server_output), write_output) };
-    tokio::pin!(core);
-    tokio::select! {
-        _ = &mut core => {}
-        _ = read_input => {
-            core.await;
-        }
+    #[test]
+    fn a_too_large_body_is_reported_and_skipped() {
+        let frames = decode(&[b"Content-Length: 20\r\n\r\n", &[b'x'; 20], b"Content-Length: 2\r\n\r\n{}"]);
+        assert!(matches!(&frames[0], Frame::BadHeader(message) if message.contains("exceeds the limit")));
+        assert_eq!(frames[1], Frame::Body(b"{}".to_vec()));
+    }
+
+    #[test]
+    fn bad_header_lines_are_reported_once_and_the_next_frame_decodes() {
+        let long = vec![b'a'; MAX_HEADER_LINE_BYTES * 3];
+        let frames = decode(&[
+            &long,
+            &long,
+            b"\r\n\r\nContent-Length: 2\r\n\r\n{}",
+            b"\xff\xfe\r\n\r\nContent-Length: 1\r\n\r\n1",
+            &long,
+            b"\r\nContent-Length: 2\r\n\r\n{}",
+        ]);
+        assert!(matches!(&frames[0], Frame::BadHeader(message) if message.contains("longer than")));
+        assert_eq!(frames[1], Frame::Body(b"{}".to_vec()));
+        assert!(matches!(&frames[2], Frame::BadHeader(message) if message.contains("UTF-8")));
+        assert_eq!(frames[3], Frame::Body(b"1".to_vec()));
+        // A body announced in a bad header block is skipped with it.
+        assert!(matches!(&frames[4], Frame::BadHeader(message) if message.contains("longer than")));
+        assert_eq!(frames.len(), 5);
     }
 }

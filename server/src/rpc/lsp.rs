@@ -21,10 +21,11 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tower_lsp_server::jsonrpc::{self, ErrorCode};
 use tower_lsp_server::ls_types::notification::Notification;
 use tower_lsp_server::ls_types::{
-    InitializeParams, InitializeResult, InitializedParams, ServerCapabilities, ServerInfo,
+    InitializeParams, InitializeResult, InitializedParams, MessageType, ServerCapabilities, ServerInfo,
 };
 use tower_lsp_server::{Client, ClientSocket, LanguageServer, LspService, Server};
 
+use super::params::{Lenient, NoParams};
 use crate::service::{ClientSink, Connection, Service, ServiceError};
 
 /// Requests handled at once per connection; long requests (stop, delete) must not block others.
@@ -37,7 +38,7 @@ where
     I: AsyncRead + Unpin,
     O: AsyncWrite + Unpin,
 {
-    super::framing::guard(input, output, |input, output| serve_frames(service, input, output)).await;
+    super::guard::guard(input, output, |input, output| serve_frames(service, input, output)).await;
 }
 
 async fn serve_frames<I, O>(service: Arc<Service>, input: I, output: O)
@@ -94,6 +95,7 @@ pub fn build(service: Arc<Service>) -> (LspService<impl LanguageServer>, ClientS
 
 struct Backend {
     connection: Arc<Connection>,
+    client: Client,
 }
 
 /// `session/event` as a typed LSP notification.
@@ -155,116 +157,165 @@ fn to_rpc<T>(result: Result<T, ServiceError>) -> jsonrpc::Result<T> {
 
 impl Backend {
     fn new(service: Arc<Service>, client: Client) -> Self {
-        Self { connection: Connection::new(service, Arc::new(LspSink(client))) }
+        Self { connection: Connection::new(service, Arc::new(LspSink(client.clone()))), client }
+    }
+
+    /// Takes a request's params, telling the client which of its fields were ignored: under the
+    /// protocol's compatibility rule unknown fields do not fail a request, but a misspelt one
+    /// must not go unnoticed.
+    async fn accept<P>(&self, method: &str, params: Lenient<P>) -> P {
+        if !params.ignored.is_empty() {
+            let fields = params.ignored.join(", ");
+            tracing::info!(method, %fields, "ignored unknown params fields");
+            let message =
+                format!("{method}: ignored unknown field(s) {fields} (misspelt, or meant for a newer server)");
+            self.client.log_message(MessageType::WARNING, message).await;
+        }
+        params.params
     }
 
     fn service(&self) -> &Service {
         self.connection.service()
     }
 
-    async fn agents_list(&self) -> jsonrpc::Result<AgentsListResult> {
+    async fn agents_list(&self, params: Lenient<NoParams>) -> jsonrpc::Result<AgentsListResult> {
+        self.accept(method::AGENTS_LIST, params).await;
         to_rpc(self.service().agents_list().await)
     }
-    async fn session_new(&self, params: NewSessionParams) -> jsonrpc::Result<Session> {
+    async fn session_new(&self, params: Lenient<NewSessionParams>) -> jsonrpc::Result<Session> {
+        let params = self.accept(method::SESSION_NEW, params).await;
         to_rpc(self.connection.session_new(params).await)
     }
-    async fn session_list(&self, params: ListSessionsParams) -> jsonrpc::Result<ListSessionsResult> {
+    async fn session_list(&self, params: Lenient<ListSessionsParams>) -> jsonrpc::Result<ListSessionsResult> {
+        let params = self.accept(method::SESSION_LIST, params).await;
         to_rpc(self.service().session_list(params).await)
     }
-    async fn session_get(&self, params: SessionIdParams) -> jsonrpc::Result<Session> {
+    async fn session_get(&self, params: Lenient<SessionIdParams>) -> jsonrpc::Result<Session> {
+        let params = self.accept(method::SESSION_GET, params).await;
         to_rpc(self.service().session_get(params).await)
     }
-    async fn session_prompt(&self, params: PromptParams) -> jsonrpc::Result<PromptResult> {
+    async fn session_prompt(&self, params: Lenient<PromptParams>) -> jsonrpc::Result<PromptResult> {
+        let params = self.accept(method::SESSION_PROMPT, params).await;
         to_rpc(self.service().session_prompt(params).await)
     }
-    async fn session_cancel(&self, params: SessionIdParams) -> jsonrpc::Result<Ack> {
+    async fn session_cancel(&self, params: Lenient<SessionIdParams>) -> jsonrpc::Result<Ack> {
+        let params = self.accept(method::SESSION_CANCEL, params).await;
         to_rpc(self.service().session_cancel(params).await)
     }
-    async fn session_stop(&self, params: SessionIdParams) -> jsonrpc::Result<Session> {
+    async fn session_stop(&self, params: Lenient<SessionIdParams>) -> jsonrpc::Result<Session> {
+        let params = self.accept(method::SESSION_STOP, params).await;
         to_rpc(self.service().session_stop(params).await)
     }
-    async fn session_resume(&self, params: ResumeParams) -> jsonrpc::Result<Session> {
+    async fn session_resume(&self, params: Lenient<ResumeParams>) -> jsonrpc::Result<Session> {
+        let params = self.accept(method::SESSION_RESUME, params).await;
         to_rpc(self.service().session_resume(params).await)
     }
-    async fn session_configure(&self, params: ConfigureParams) -> jsonrpc::Result<Session> {
+    async fn session_configure(&self, params: Lenient<ConfigureParams>) -> jsonrpc::Result<Session> {
+        let params = self.accept(method::SESSION_CONFIGURE, params).await;
         to_rpc(self.service().session_configure(params).await)
     }
-    async fn session_delete(&self, params: DeleteParams) -> jsonrpc::Result<DeleteResult> {
+    async fn session_delete(&self, params: Lenient<DeleteParams>) -> jsonrpc::Result<DeleteResult> {
+        let params = self.accept(method::SESSION_DELETE, params).await;
         to_rpc(self.service().session_delete(params).await)
     }
-    async fn session_events(&self, params: EventsParams) -> jsonrpc::Result<EventsResult> {
+    async fn session_events(&self, params: Lenient<EventsParams>) -> jsonrpc::Result<EventsResult> {
+        let params = self.accept(method::SESSION_EVENTS, params).await;
         to_rpc(self.service().session_events(params).await)
     }
-    async fn session_subscribe(&self, params: SubscribeParams) -> jsonrpc::Result<SubscribeResult> {
+    async fn session_subscribe(&self, params: Lenient<SubscribeParams>) -> jsonrpc::Result<SubscribeResult> {
+        let params = self.accept(method::SESSION_SUBSCRIBE, params).await;
         to_rpc(self.connection.subscribe(params).await)
     }
-    async fn session_unsubscribe(&self, params: SessionIdParams) -> jsonrpc::Result<Ack> {
+    async fn session_unsubscribe(&self, params: Lenient<SessionIdParams>) -> jsonrpc::Result<Ack> {
+        let params = self.accept(method::SESSION_UNSUBSCRIBE, params).await;
         to_rpc(self.connection.unsubscribe(params).await)
     }
-    async fn session_respond(&self, params: RespondParams) -> jsonrpc::Result<Ack> {
+    async fn session_respond(&self, params: Lenient<RespondParams>) -> jsonrpc::Result<Ack> {
+        let params = self.accept(method::SESSION_RESPOND, params).await;
         to_rpc(self.service().session_respond(params).await)
     }
-    async fn session_export(&self, params: ExportParams) -> jsonrpc::Result<ExportResult> {
+    async fn session_export(&self, params: Lenient<ExportParams>) -> jsonrpc::Result<ExportResult> {
+        let params = self.accept(method::SESSION_EXPORT, params).await;
         to_rpc(self.service().session_export(params).await)
     }
-    async fn session_checkpoints(&self, params: SessionIdParams) -> jsonrpc::Result<CheckpointsResult> {
+    async fn session_checkpoints(&self, params: Lenient<SessionIdParams>) -> jsonrpc::Result<CheckpointsResult> {
+        let params = self.accept(method::SESSION_CHECKPOINTS, params).await;
         to_rpc(self.service().session_checkpoints(params).await)
     }
-    async fn session_fork(&self, params: ForkParams) -> jsonrpc::Result<Session> {
+    async fn session_fork(&self, params: Lenient<ForkParams>) -> jsonrpc::Result<Session> {
+        let params = self.accept(method::SESSION_FORK, params).await;
         to_rpc(self.service().session_fork(params).await)
     }
-    async fn session_clone(&self, params: CloneParams) -> jsonrpc::Result<Session> {
+    async fn session_clone(&self, params: Lenient<CloneParams>) -> jsonrpc::Result<Session> {
+        let params = self.accept(method::SESSION_CLONE, params).await;
         to_rpc(self.service().session_clone(params).await)
     }
-    async fn session_rewind(&self, params: RewindParams) -> jsonrpc::Result<RewindResult> {
+    async fn session_rewind(&self, params: Lenient<RewindParams>) -> jsonrpc::Result<RewindResult> {
+        let params = self.accept(method::SESSION_REWIND, params).await;
         to_rpc(self.service().session_rewind(params).await)
     }
-    async fn session_merge(&self, params: MergeParams) -> jsonrpc::Result<MergeResult> {
+    async fn session_merge(&self, params: Lenient<MergeParams>) -> jsonrpc::Result<MergeResult> {
+        let params = self.accept(method::SESSION_MERGE, params).await;
         to_rpc(self.service().session_merge(params).await)
     }
-    async fn review_diff(&self, params: DiffParams) -> jsonrpc::Result<ReviewDiff> {
+    async fn review_diff(&self, params: Lenient<DiffParams>) -> jsonrpc::Result<ReviewDiff> {
+        let params = self.accept(method::REVIEW_DIFF, params).await;
         to_rpc(self.service().review_diff(params).await)
     }
-    async fn review_file(&self, params: FileParams) -> jsonrpc::Result<ReviewFile> {
+    async fn review_file(&self, params: Lenient<FileParams>) -> jsonrpc::Result<ReviewFile> {
+        let params = self.accept(method::REVIEW_FILE, params).await;
         to_rpc(self.service().review_file(params).await)
     }
-    async fn review_apply(&self, params: ApplyParams) -> jsonrpc::Result<ReviewDiff> {
+    async fn review_apply(&self, params: Lenient<ApplyParams>) -> jsonrpc::Result<ReviewDiff> {
+        let params = self.accept(method::REVIEW_APPLY, params).await;
         to_rpc(self.service().review_apply(params).await)
     }
-    async fn review_commit(&self, params: CommitParams) -> jsonrpc::Result<CommitResult> {
+    async fn review_commit(&self, params: Lenient<CommitParams>) -> jsonrpc::Result<CommitResult> {
+        let params = self.accept(method::REVIEW_COMMIT, params).await;
         to_rpc(self.service().review_commit(params).await)
     }
-    async fn worktree_orphans(&self) -> jsonrpc::Result<OrphansResult> {
+    async fn worktree_orphans(&self, params: Lenient<NoParams>) -> jsonrpc::Result<OrphansResult> {
+        self.accept(method::WORKTREE_ORPHANS, params).await;
         to_rpc(self.service().worktree_orphans().await)
     }
-    async fn task_new(&self, params: TaskNewParams) -> jsonrpc::Result<Task> {
+    async fn task_new(&self, params: Lenient<TaskNewParams>) -> jsonrpc::Result<Task> {
+        let params = self.accept(method::TASK_NEW, params).await;
         to_rpc(self.service().task_new(params).await)
     }
-    async fn task_list(&self, params: TaskListParams) -> jsonrpc::Result<TaskListResult> {
+    async fn task_list(&self, params: Lenient<TaskListParams>) -> jsonrpc::Result<TaskListResult> {
+        let params = self.accept(method::TASK_LIST, params).await;
         to_rpc(self.service().task_list(params).await)
     }
-    async fn task_get(&self, params: TaskIdParams) -> jsonrpc::Result<TaskDetail> {
+    async fn task_get(&self, params: Lenient<TaskIdParams>) -> jsonrpc::Result<TaskDetail> {
+        let params = self.accept(method::TASK_GET, params).await;
         to_rpc(self.service().task_get(params).await)
     }
-    async fn trial_new(&self, params: TrialNewParams) -> jsonrpc::Result<TrialNewResult> {
+    async fn trial_new(&self, params: Lenient<TrialNewParams>) -> jsonrpc::Result<TrialNewResult> {
+        let params = self.accept(method::TRIAL_NEW, params).await;
         to_rpc(self.service().trial_new(params).await)
     }
-    async fn trial_retry(&self, params: TrialRetryParams) -> jsonrpc::Result<TrialDetail> {
+    async fn trial_retry(&self, params: Lenient<TrialRetryParams>) -> jsonrpc::Result<TrialDetail> {
+        let params = self.accept(method::TRIAL_RETRY, params).await;
         to_rpc(self.service().trial_retry(params).await)
     }
-    async fn trial_check(&self, params: TrialIdParams) -> jsonrpc::Result<CheckResult> {
+    async fn trial_check(&self, params: Lenient<TrialIdParams>) -> jsonrpc::Result<CheckResult> {
+        let params = self.accept(method::TRIAL_CHECK, params).await;
         to_rpc(self.service().trial_check(params).await)
     }
-    async fn trial_compare(&self, params: TaskIdParams) -> jsonrpc::Result<CompareResult> {
+    async fn trial_compare(&self, params: Lenient<TaskIdParams>) -> jsonrpc::Result<CompareResult> {
+        let params = self.accept(method::TRIAL_COMPARE, params).await;
         to_rpc(self.service().trial_compare(params).await)
     }
-    async fn trial_promote(&self, params: PromoteParams) -> jsonrpc::Result<PromoteResult> {
+    async fn trial_promote(&self, params: Lenient<PromoteParams>) -> jsonrpc::Result<PromoteResult> {
+        let params = self.accept(method::TRIAL_PROMOTE, params).await;
         to_rpc(self.service().trial_promote(params).await)
     }
-    async fn workflow_list(&self, params: WorkflowListParams) -> jsonrpc::Result<WorkflowListResult> {
+    async fn workflow_list(&self, params: Lenient<WorkflowListParams>) -> jsonrpc::Result<WorkflowListResult> {
+        let params = self.accept(method::WORKFLOW_LIST, params).await;
         to_rpc(self.service().workflow_list(params).await)
     }
-    async fn profile_list(&self) -> jsonrpc::Result<ProfileListResult> {
+    async fn profile_list(&self, params: Lenient<NoParams>) -> jsonrpc::Result<ProfileListResult> {
+        self.accept(method::PROFILE_LIST, params).await;
         to_rpc(self.service().profile_list().await)
     }
 }

@@ -4,6 +4,9 @@
 
 pub mod bridge;
 pub mod daemon;
+pub mod envelope;
 pub mod framing;
+pub mod guard;
 pub mod lsp;
+pub mod params;
 pub mod signals;

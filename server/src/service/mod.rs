@@ -331,7 +331,7 @@ impl Service {
     pub async fn session_list(&self, params: ListSessionsParams) -> Result<ListSessionsResult> {
         let offset = params.offset.unwrap_or(0);
         let (sessions, total) = self.store.list_sessions(params).await?;
-        let end = offset + sessions.len() as u32;
+        let end = offset.saturating_add(sessions.len() as u32);
         Ok(ListSessionsResult { sessions, total, next_offset: (end < total).then_some(end) })
     }
 
@@ -625,6 +625,9 @@ fn place_session(
     }
 }
 
+/// The longest time limit a session's settings may give, in seconds.
+const MAX_TIMEOUT_SECS: u64 = 365 * 24 * 60 * 60;
+
 /// Rejects settings that cannot work before anything is created.
 pub(super) fn validate_config(agent: &str, config: &SessionConfig) -> Result<()> {
     for (name, value) in [
@@ -634,6 +637,10 @@ pub(super) fn validate_config(agent: &str, config: &SessionConfig) -> Result<()>
     ] {
         if value == Some(0) {
             return Err(ServiceError::InvalidArgument(format!("{name} must be at least 1")));
+        }
+        // A deadline is an instant plus this many seconds; beyond a year it would only overflow.
+        if value.is_some_and(|secs| secs > MAX_TIMEOUT_SECS) {
+            return Err(ServiceError::InvalidArgument(format!("{name} must be at most {MAX_TIMEOUT_SECS} (a year)")));
         }
     }
     if let Some(script) = &config.script {

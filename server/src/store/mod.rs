@@ -117,6 +117,13 @@ pub(crate) fn session_columns(session: &Session) -> Result<SessionColumns, Store
 /// (the record's copy is refreshed only when the record itself is written).
 const SESSION_SELECT: &str = "data, coalesce((SELECT max(seq) FROM events WHERE events.session_id = sessions.id), 0)";
 
+/// A seq from a client as SQLite's signed integer. No stored seq exceeds `i64::MAX`, so a larger
+/// one means "after everything" (a plain cast would wrap it to a negative number, which means
+/// "from the start").
+fn seq_bound(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
 fn decode_session((data, last_seq): (String, i64)) -> Result<Session, StoreError> {
     let mut session: Session = serde_json::from_str(&data)?;
     session.last_seq = last_seq as u64;
@@ -344,7 +351,7 @@ impl Store {
                 "SELECT seq, at, payload FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
             let rows = statement
-                .query_map(rusqlite::params![session_id.to_string(), after_seq as i64, limit as i64], |row| {
+                .query_map(rusqlite::params![session_id.to_string(), seq_bound(after_seq), limit], |row| {
                     Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?))
                 })?;
             let mut events = Vec::new();
