@@ -20,6 +20,10 @@ pub enum PermissionAction {
 
 /// One permission rule. A request matches when its tool kind is `kind` (any kind when absent) and
 /// its subject (the command, path, URL or query) matches `pattern` (anything when absent).
+///
+/// The one wire type that refuses unknown fields instead of ignoring them (docs/protocol.md,
+/// "Params and compatibility"): a misspelt `pattern`, ignored, would widen the rule to every
+/// subject, so a rule that is not fully understood is refused.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PermissionRule {

@@ -394,6 +394,17 @@ async fn unknown_fields_are_ignored_at_every_level_and_reported_back() {
     client.call(method::SESSION_LIST, json!({ "status": ["running"], "sortBy": "title" })).await;
     wait_log_message(&mut client, "sortBy").await;
 
+    // A permission rule is the exception: ignoring a misspelt `pattern` would allow everything.
+    let widened = client
+        .try_call(
+            method::SESSION_NEW,
+            json!({ "cwd": repo, "agent": "scripted", "permissions": [{ "patern": "rm -rf *", "action": "allow" }] }),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(widened.code, error_code::INVALID_PARAMS);
+    assert!(widened.message.contains("patern"), "{}", widened.message);
+
     // Known fields are still checked.
     let wrong = client.try_call(method::SESSION_LIST, json!({ "limit": "ten" })).await.unwrap_err();
     assert_eq!(wrong.code, error_code::INVALID_PARAMS);
