@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
-use super::discovery::{Version, agent_env, find_program};
+use super::discovery::{Version, agent_command, find_program};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, spawn_agent, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative};
@@ -146,7 +146,7 @@ pub fn gemini(command: Option<&Path>, env: BTreeMap<String, String>) -> AcpDrive
                 agent: GEMINI_ID.into(),
                 hint: "install it with `npm install -g @google/gemini-cli`".into(),
             })?;
-            let mut command = Command::new(program);
+            let mut command = agent_command(program, &env);
             command.arg("--acp");
             if let Some(model) = &spec.model {
                 command.arg("-m").arg(model);
@@ -161,7 +161,7 @@ pub fn gemini(command: Option<&Path>, env: BTreeMap<String, String>) -> AcpDrive
                 PermissionMode::Ask => {}
             }
             // Without this Gemini re-launches itself in a child process that signals do not reach.
-            command.env_clear().envs(agent_env(&env)).env("GEMINI_CLI_NO_RELAUNCH", "true");
+            command.env("GEMINI_CLI_NO_RELAUNCH", "true");
             Ok(command)
         }),
     )
@@ -222,8 +222,8 @@ pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
                 agent: agent_id.clone(),
                 hint: "its command was not found".into(),
             })?;
-            let mut command = Command::new(program);
-            command.args(&arguments).env_clear().envs(agent_env(&env));
+            let mut command = agent_command(program, &env);
+            command.args(&arguments);
             Ok(command)
         }),
     )

@@ -14,10 +14,9 @@ use arbor_protocol::{
     StopReason, ToolCallContent, ToolCallStatus, ToolKind, Usage,
 };
 use serde_json::{Value, json};
-use tokio::process::Command;
 use tokio::sync::mpsc;
 
-use super::discovery::{AgentCli, agent_env};
+use super::discovery::{AgentCli, agent_command};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, Line, preview, run_agent_loop, spawn_agent, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative};
@@ -70,7 +69,7 @@ impl AgentDriver for ClaudeDriver {
                 agent: AGENT_ID.into(),
                 hint: "install it with `npm install -g @anthropic-ai/claude-code`".into(),
             })?;
-            let mut command = Command::new(program);
+            let mut command = agent_command(program, &env);
             command.args([
                 "-p",
                 "--input-format",
@@ -102,8 +101,6 @@ impl AgentDriver for ClaudeDriver {
                 command.arg("--append-system-prompt").arg(prompt);
             }
             command
-                .env_clear()
-                .envs(agent_env(&env))
                 // Arbor manages the process; it must not replace itself mid-session.
                 .env("DISABLE_AUTOUPDATER", "1")
                 .stdin(Stdio::piped());

@@ -19,7 +19,7 @@ use serde_json::Value;
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
-use super::discovery::{AgentCli, agent_env};
+use super::discovery::{AgentCli, agent_command};
 use super::process::GroupSlot;
 use super::stdio::{AgentPipes, Line, ended_after_stdout_closed, preview, spawn_agent, stderr_drained, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
@@ -141,7 +141,7 @@ impl CodexSession {
     }
 
     fn command(&self, prompt: &str) -> Command {
-        let mut command = Command::new(&self.program);
+        let mut command = agent_command(&self.program, &self.env);
         command.arg("exec");
         if self.thread_id.is_some() {
             command.arg("resume");
@@ -163,11 +163,7 @@ impl CodexSession {
         if let Some(thread) = &self.thread_id {
             command.arg(thread);
         }
-        command
-            .arg(prompt)
-            .env_clear()
-            .envs(agent_env(&self.env))
-            .stdin(Stdio::null());
+        command.arg(prompt).stdin(Stdio::null());
         command
     }
 

@@ -85,6 +85,17 @@ impl Version {
     }
 }
 
+/// The command that starts an agent program. Every driver builds its agent's command here, so no
+/// agent of any kind inherits the server's environment: it gets [`agent_env`] instead.
+pub fn agent_command(
+    program: impl AsRef<std::ffi::OsStr>,
+    extra: &BTreeMap<String, String>,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command.env_clear().envs(agent_env(extra));
+    command
+}
+
 /// The environment an agent runs with: the server's, minus Arbor's own variables (which may hold
 /// tokens meant for Arbor only), plus the agent's configured extras.
 pub fn agent_env(extra: &BTreeMap<String, String>) -> Vec<(String, String)> {

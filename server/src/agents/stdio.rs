@@ -254,7 +254,11 @@ enum Read {
 /// Reads the next line into `buffer`, keeping at most `limit` bytes of it: the rest of a longer
 /// line is discarded as it arrives, so an agent writing endlessly without a newline costs no
 /// memory beyond the limit.
-async fn read_line(reader: &mut (impl AsyncBufRead + Unpin), buffer: &mut Vec<u8>, limit: usize) -> std::io::Result<Read> {
+async fn read_line(
+    reader: &mut (impl AsyncBufRead + Unpin),
+    buffer: &mut Vec<u8>,
+    limit: usize,
+) -> std::io::Result<Read> {
     buffer.clear();
     let mut too_long = false;
     loop {
@@ -314,13 +318,16 @@ async fn capture_stderr(stderr: tokio::process::ChildStderr, log_path: PathBuf, 
     if let Some(parent) = log_path.parent() {
         let _ = tokio::fs::create_dir_all(parent).await;
     }
-    let mut log = tokio::fs::OpenOptions::new().create(true).append(true).open(&log_path).await.ok();
+    // Agent output can quote prompts and secrets the agent read: owner-only, like every Arbor file.
+    let mut log = tokio::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&log_path).await.ok();
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stderr);
     let mut buffer = Vec::new();
     loop {
         let line = match read_line(&mut reader, &mut buffer, MAX_STDERR_LINE_BYTES).await {
             Ok(Read::End) | Err(_) => return,
-            Ok(Read::TooLong) => format!("{}… (cut at {MAX_STDERR_LINE_BYTES} bytes)", String::from_utf8_lossy(&buffer)),
+            Ok(Read::TooLong) => {
+                format!("{}… (cut at {MAX_STDERR_LINE_BYTES} bytes)", String::from_utf8_lossy(&buffer))
+            }
             Ok(Read::Line) => String::from_utf8_lossy(&buffer).trim_end_matches('\r').to_string(),
         };
         if let Some(file) = log.as_mut() {

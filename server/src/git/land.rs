@@ -129,14 +129,43 @@ pub fn merge(
         MergeStrategy::Squash => vec![&base],
     };
     let commit = repo.commit(None, &signature, &signature, message, &tree, &parents)?;
+    let reference = format!("refs/heads/{base_branch}");
+    let moved = || GitError::BaseMoved { branch: base_branch.to_string() };
+    if repo.refname_to_id(&reference)? != base.id() {
+        return Err(moved());
+    }
     // A clean checkout of the base follows the branch, so the user sees the merged files. Its
     // files are updated while HEAD still names the old commit (the baseline of a safe checkout),
     // then the branch moves.
     for checkout in &checkouts {
-        let checkout_repo = Repository::open(checkout)?;
-        let merged_tree = checkout_repo.find_tree(tree.id())?;
-        checkout_repo.checkout_tree(merged_tree.as_object(), Some(CheckoutBuilder::new().safe()))?;
+        check_out(checkout, &tree, CheckoutBuilder::new().safe())?;
     }
-    repo.reference(&format!("refs/heads/{base_branch}"), commit, true, message)?;
-    Ok(Merged::Done(commit.to_string()))
+    // Compare and swap: the branch moves only if it still points where the merge started, so a
+    // commit made on it meanwhile is never lost.
+    match repo.reference_matching(&reference, commit, true, base.id(), message) {
+        Ok(_) => Ok(Merged::Done(commit.to_string())),
+        // Modified: it moved; Locked: someone is moving it right now.
+        Err(error) if matches!(error.code(), git2::ErrorCode::Modified | git2::ErrorCode::Locked) => {
+            // Put back the files of the checkouts updated above, the only change made so far.
+            let changed = repo.diff_tree_to_tree(Some(&base.tree()?), Some(&tree), None)?;
+            for checkout in &checkouts {
+                let mut restore = CheckoutBuilder::new();
+                restore.force();
+                for delta in changed.deltas() {
+                    restore.path(delta.new_file().path().or(delta.old_file().path()).unwrap_or(Path::new("")));
+                }
+                check_out(checkout, &base.tree()?, &mut restore)?;
+            }
+            Err(moved())
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Checks `tree` out into the checkout at `dir`.
+fn check_out(dir: &Path, tree: &git2::Tree, options: &mut CheckoutBuilder) -> Result<(), GitError> {
+    let checkout_repo = Repository::open(dir)?;
+    let tree = checkout_repo.find_tree(tree.id())?;
+    checkout_repo.checkout_tree(tree.as_object(), Some(options))?;
+    Ok(())
 }

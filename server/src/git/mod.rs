@@ -10,10 +10,12 @@
 pub mod checkpoint;
 pub mod land;
 pub mod review;
+pub mod worktree_files;
 
 use std::path::{Path, PathBuf};
 
 use git2::{BranchType, DiffOptions, IndexAddOption, Repository, Signature, WorktreeAddOptions};
+use worktree_files::WorktreeFiles;
 
 /// Errors of the git layer.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,11 @@ pub enum GitError {
         "{branch} is checked out in {path} with uncommitted changes; commit or stash them first, Arbor will not overwrite them"
     )]
     DirtyCheckout { branch: String, path: String },
+    /// The base branch moved while a merge was computed (a commit made on it meanwhile).
+    #[error(
+        "{branch} moved while the merge was prepared (a commit was made on it meanwhile); nothing was changed, merge again"
+    )]
+    BaseMoved { branch: String },
     /// The worktree is not on the session's branch.
     #[error("the worktree is on {actual}, not on the session's branch {expected} (it was changed outside Arbor)")]
     WrongBranch { expected: String, actual: String },
@@ -145,6 +152,12 @@ pub(crate) fn signature(repo: &Repository) -> Result<Signature<'static>, GitErro
     Ok(repo.signature().or_else(|_| Signature::now("Arbor", "arbor@localhost"))?)
 }
 
+/// Undoes [`create_worktree`]: removes the worktree and deletes the branch made for it.
+pub fn remove_new_worktree(repo_root: &Path, branch: &str, path: &Path) -> Result<(), GitError> {
+    remove_worktree(repo_root, path)?;
+    delete_branch(repo_root, branch)
+}
+
 /// Removes a session worktree's directory and its registration in the repository. The branch stays.
 pub fn remove_worktree(repo_root: &Path, path: &Path) -> Result<(), GitError> {
     if path.exists() {
@@ -232,37 +245,126 @@ pub fn head_state(worktree: &Path) -> Result<(Option<String>, String), GitError>
 }
 
 /// Copies `files` (relative to the repository root) into the worktree, creating directories;
-/// files that do not exist are skipped. Returns the files copied.
+/// files that do not exist are skipped. Returns the files copied. Both sides are reached without
+/// following links: a link is copied as a link, and a path through a link (in the repository or
+/// in the worktree, where an agent or a commit may have put one) holds nothing, so nothing
+/// outside either directory is read or written.
 pub fn copy_setup_files(repo_root: &Path, worktree: &Path, files: &[String]) -> Result<Vec<String>, GitError> {
+    let (source, target) = (WorktreeFiles::open(repo_root)?, WorktreeFiles::open(worktree)?);
     let mut copied = Vec::new();
     for file in files {
         let relative = review::confine(file)?;
-        let source = repo_root.join(&relative);
-        if !source.is_file() {
-            continue;
-        }
-        let target = worktree.join(&relative);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        std::fs::copy(&source, &target)?;
+        let Some(content) = source.read(&relative)? else { continue };
+        target.write(&relative, &content)?;
         copied.push(file.clone());
     }
     Ok(copied)
 }
 
+/// A repository URL as given, split into the URL Arbor shows and stores (without userinfo)
+/// and the credentials it carried, which are only handed to libgit2 when the server asks.
+#[derive(Clone)]
+pub struct RepositoryUrl {
+    shown: String,
+    credentials: Option<(String, String)>,
+}
+
+impl RepositoryUrl {
+    /// Splits the userinfo (`user:password@`) off a `scheme://` URL. An ssh user name without a
+    /// password is kept: it names the account (`ssh://git@host/…`) and is no secret.
+    pub fn parse(url: &str) -> RepositoryUrl {
+        let unchanged = RepositoryUrl { shown: url.to_string(), credentials: None };
+        let Some((scheme, rest)) = url.split_once("://") else { return unchanged };
+        let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let Some(at) = rest[..authority_end].rfind('@') else { return unchanged };
+        let (user, password) = match rest[..at].split_once(':') {
+            Some((user, password)) => (user, Some(password)),
+            None => (&rest[..at], None),
+        };
+        if password.is_none() && scheme.starts_with("ssh") {
+            return unchanged;
+        }
+        RepositoryUrl {
+            shown: format!("{scheme}://{}", &rest[at + 1..]),
+            credentials: Some((percent_decode(user), percent_decode(password.unwrap_or_default()))),
+        }
+    }
+
+    /// The URL without credentials: what messages, logs and the clone's config hold.
+    pub fn shown(&self) -> &str {
+        &self.shown
+    }
+
+    /// `text` with the URL's secret replaced by `***`: the password, or the user name when it
+    /// comes alone (a token given as the user, as GitHub accepts).
+    fn redact(&self, text: &str) -> String {
+        match &self.credentials {
+            Some((user, password)) => {
+                let secret = if password.is_empty() { user } else { password };
+                if secret.is_empty() { text.to_string() } else { text.replace(secret.as_str(), "***") }
+            }
+            None => text.to_string(),
+        }
+    }
+
+    /// Fetch options that answer the server's credential request once with the URL's
+    /// credentials (a refusal is not retried for ever).
+    fn fetch_options(&self) -> git2::FetchOptions<'static> {
+        let mut options = git2::FetchOptions::new();
+        if let Some((user, password)) = self.credentials.clone() {
+            let mut offered = false;
+            let mut callbacks = git2::RemoteCallbacks::new();
+            callbacks.credentials(move |_url, _user_from_url, _allowed| {
+                if std::mem::replace(&mut offered, true) {
+                    return Err(git2::Error::from_str("the server refused the credentials in the repository URL"));
+                }
+                git2::Cred::userpass_plaintext(&user, &password)
+            });
+            options.remote_callbacks(callbacks);
+        }
+        options
+    }
+}
+
+/// Decodes `%XX` escapes, which URLs use for `:` or `@` inside a user name or password.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        let hex = bytes.get(index + 1..index + 3).and_then(|pair| std::str::from_utf8(pair).ok());
+        match (bytes[index], hex.and_then(|hex| u8::from_str_radix(hex, 16).ok())) {
+            (b'%', Some(byte)) => {
+                decoded.push(byte);
+                index += 3;
+            }
+            (byte, _) => {
+                decoded.push(byte);
+                index += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&decoded).into_owned()
+}
+
 /// Clones `url` (a URL or a local path) at `branch` into `parent`, or fetches into an earlier
-/// clone of it; returns the clone's directory.
-pub fn clone_or_fetch(url: &str, branch: Option<&str>, parent: &Path) -> Result<PathBuf, GitError> {
-    let name = url.trim_end_matches('/').rsplit(['/', ':']).next().unwrap_or("repository").trim_end_matches(".git");
+/// clone of it; returns the clone's directory. Credentials in the URL reach libgit2 only through
+/// its credential callback: the clone's config, its reflogs and every error name the URL without
+/// them.
+pub fn clone_or_fetch(url: &RepositoryUrl, branch: Option<&str>, parent: &Path) -> Result<PathBuf, GitError> {
+    let failed =
+        |error: git2::Error| GitError::Clone { url: url.shown().to_string(), message: url.redact(error.message()) };
+    let shown = url.shown();
+    let name = shown.trim_end_matches('/').rsplit(['/', ':']).next().unwrap_or("repository").trim_end_matches(".git");
     // FNV-1a of the URL keeps two repositories with the same name apart.
     let hash =
-        url.bytes().fold(0xcbf29ce484222325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3));
+        shown.bytes().fold(0xcbf29ce484222325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3));
     let dir = parent.join(format!("{name}-{:08x}", hash as u32));
     if dir.join(".git").exists() {
         let repo = Repository::open(&dir)?;
         let mut remote = repo.find_remote("origin")?;
-        remote.fetch::<&str>(&[], None, None)?;
+        remote.fetch::<&str>(&[], Some(&mut url.fetch_options()), None).map_err(failed)?;
+
         if let Some(branch) = branch {
             let remote_tip = repo.find_reference(&format!("refs/remotes/origin/{branch}"))?.peel_to_commit()?;
             match repo.find_branch(branch, BranchType::Local) {
@@ -287,12 +389,11 @@ pub fn clone_or_fetch(url: &str, branch: Option<&str>, parent: &Path) -> Result<
     }
     std::fs::create_dir_all(parent)?;
     let mut builder = git2::build::RepoBuilder::new();
+    builder.fetch_options(url.fetch_options());
     if let Some(branch) = branch {
         builder.branch(branch);
     }
-    builder
-        .clone(url, &dir)
-        .map_err(|error| GitError::Clone { url: url.to_string(), message: error.message().to_string() })?;
+    builder.clone(shown, &dir).map_err(failed)?;
     Ok(dir)
 }
 

@@ -10,9 +10,13 @@ use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use arbor_protocol::{DiffLine, DiffStats, FileDiff, FileStatus, Hunk, HunkState, LineKind, ReviewFile};
-use git2::{ApplyLocation, ApplyOptions, Delta, Diff, DiffFindOptions, DiffOptions, Oid, Patch, Repository};
+use git2::{
+    ApplyLocation, ApplyOptions, Delta, Diff, DiffFindOptions, DiffOptions, Index, IndexEntry, IndexTime, Oid, Patch,
+    Repository,
+};
 
 use super::GitError;
+use super::worktree_files::{Content, WorktreeFiles};
 
 /// A diff of the session, before rejected hunks are added by the caller.
 #[derive(Debug, Clone)]
@@ -202,11 +206,7 @@ pub fn file(worktree: &Path, base_commit: &str, path: &str) -> Result<ReviewFile
         Ok(entry) => Some(repo.find_blob(entry.id())?.content().to_vec()),
         Err(_) => None,
     };
-    let current_bytes = match std::fs::read(worktree.join(&relative)) {
-        Ok(bytes) => Some(bytes),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => None,
-        Err(error) => return Err(error.into()),
-    };
+    let current_bytes = WorktreeFiles::open(worktree)?.read(&relative)?.map(|content| content.bytes().to_vec());
     if base_bytes.is_none() && current_bytes.is_none() {
         return Err(GitError::NoSuchFile(path.to_string()));
     }
@@ -314,11 +314,12 @@ fn apply_to(
 /// Stages the given hunks (each with its file path). New files are staged whole.
 pub fn accept_hunks(worktree: &Path, hunks: &[(String, Hunk)]) -> Result<(), GitError> {
     let repo = Repository::open(worktree)?;
+    let files = WorktreeFiles::open(worktree)?;
     let mut index = repo.index()?;
     let (untracked, tracked): (Vec<_>, Vec<_>) =
         hunks.iter().cloned().partition(|(path, _)| index.get_path(Path::new(path), 0).is_none());
     for (path, _) in &untracked {
-        index.add_path(Path::new(path))?;
+        stage(&mut index, &files, &confine(path)?)?;
     }
     index.write()?;
     if !tracked.is_empty() {
@@ -338,18 +339,19 @@ pub fn reject_hunks(worktree: &Path, base_commit: &str, hunks: &[(String, Hunk)]
     if !accepted.is_empty() {
         apply_to(&repo, &base_tree, &accepted, Target::Unstage)?;
     }
+    let files = WorktreeFiles::open(worktree)?;
     let mut index = repo.index()?;
     index.read(true)?;
     let mut tracked = Vec::new();
     for (path, hunk) in hunks {
-        let in_base = base_tree.get_path(Path::new(path)).is_ok();
-        if !in_base && index.get_path(Path::new(path), 0).is_none() {
+        let relative = confine(path)?;
+        let in_base = base_tree.get_path(&relative).is_ok();
+        if !in_base && index.get_path(&relative, 0).is_none() {
             // A new, unstaged file: rejecting its (only) hunk removes it.
-            let full = worktree.join(confine(path)?);
-            if full.exists() {
-                std::fs::remove_file(full)?;
-            }
+            files.remove(&relative)?;
         } else {
+            // libgit2 writes the reverted file: the directories on its way must be real ones.
+            files.make_parents(&relative)?;
             tracked.push((path.clone(), hunk.clone()));
         }
     }
@@ -359,17 +361,43 @@ pub fn reject_hunks(worktree: &Path, base_commit: &str, hunks: &[(String, Hunk)]
     Ok(())
 }
 
+/// Stages `relative` as the worktree holds it, read by Arbor without following links (so libgit2
+/// never reads through one); a path that holds nothing is staged as deleted.
+fn stage(index: &mut Index, files: &WorktreeFiles, relative: &Path) -> Result<(), GitError> {
+    match files.read(relative)? {
+        Some(content) => index.add_frombuffer(&index_entry(relative, &content), content.bytes())?,
+        None => index.remove_path(relative)?,
+    }
+    Ok(())
+}
+
+/// An index entry for `content` at `relative`. Without stat data git re-reads the file the next
+/// time it compares the worktree with the index, which is what makes this entry safe to write.
+fn index_entry(relative: &Path, content: &Content) -> IndexEntry {
+    use std::os::unix::ffi::OsStrExt;
+    IndexEntry {
+        ctime: IndexTime::new(0, 0),
+        mtime: IndexTime::new(0, 0),
+        dev: 0,
+        ino: 0,
+        mode: content.git_mode(),
+        uid: 0,
+        gid: 0,
+        file_size: content.bytes().len() as u32,
+        id: Oid::ZERO_SHA1,
+        flags: 0,
+        flags_extended: 0,
+        path: relative.as_os_str().as_bytes().to_vec(),
+    }
+}
+
 /// Stages whole files as they are in the worktree (a deleted file is staged as deleted).
 pub fn accept_files(worktree: &Path, paths: &[String]) -> Result<(), GitError> {
     let repo = Repository::open(worktree)?;
+    let files = WorktreeFiles::open(worktree)?;
     let mut index = repo.index()?;
     for path in paths {
-        let relative = confine(path)?;
-        if worktree.join(&relative).exists() {
-            index.add_path(&relative)?;
-        } else {
-            index.remove_path(&relative)?;
-        }
+        stage(&mut index, &files, &confine(path)?)?;
     }
     index.write()?;
     Ok(())
@@ -380,23 +408,18 @@ pub fn accept_files(worktree: &Path, paths: &[String]) -> Result<(), GitError> {
 pub fn reject_files(worktree: &Path, base_commit: &str, paths: &[String]) -> Result<(), GitError> {
     let repo = Repository::open(worktree)?;
     let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
+    let files = WorktreeFiles::open(worktree)?;
     let mut index = repo.index()?;
     for path in paths {
         let relative = confine(path)?;
-        let full = worktree.join(&relative);
         match base_tree.get_path(&relative) {
             Ok(entry) => {
-                let blob = repo.find_blob(entry.id())?;
-                if let Some(parent) = full.parent() {
-                    std::fs::create_dir_all(parent)?;
-                }
-                std::fs::write(&full, blob.content())?;
-                index.add_path(&relative)?;
+                let content = Content::from_git(entry.filemode(), repo.find_blob(entry.id())?.content().to_vec());
+                files.write(&relative, &content)?;
+                index.add_frombuffer(&index_entry(&relative, &content), content.bytes())?;
             }
             Err(_) => {
-                if full.exists() {
-                    std::fs::remove_file(&full)?;
-                }
+                files.remove(&relative)?;
                 let _ = index.remove_path(&relative);
             }
         }

@@ -9,13 +9,16 @@ use anyhow::{Context, bail};
 use tokio::io::AsyncWriteExt;
 use tokio::net::UnixStream;
 
-use crate::paths::Paths;
+use crate::paths::{Paths, create_private_dir, create_runtime_dir, open_private_log};
 
 /// How long to wait for a freshly started daemon to accept connections.
 const DAEMON_START_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Connects to the daemon, starting it first if nothing answers on its socket.
 pub async fn connect_or_start(paths: &Paths) -> anyhow::Result<UnixStream> {
+    // A socket in a runtime directory someone else controls could be anyone's: check before use.
+    create_runtime_dir(&paths.runtime_dir)
+        .with_context(|| format!("cannot use runtime directory {}", paths.runtime_dir.display()))?;
     if let Ok(stream) = UnixStream::connect(paths.socket()).await {
         return Ok(stream);
     }
@@ -39,8 +42,9 @@ pub async fn connect_or_start(paths: &Paths) -> anyhow::Result<UnixStream> {
 /// Starts `arbor daemon` detached: its own session, no terminal, output to the daemon log.
 fn start_daemon(paths: &Paths) -> anyhow::Result<()> {
     let log_path = paths.daemon_log();
-    std::fs::create_dir_all(log_path.parent().expect("log path has a parent"))?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path)?;
+    create_private_dir(&paths.data_dir)?;
+    create_private_dir(&paths.logs())?;
+    let log = open_private_log(&log_path)?;
     let program = std::env::current_exe().context("cannot find the arbor binary")?;
     let mut command = std::process::Command::new(program);
     command

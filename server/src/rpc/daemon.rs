@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::net::{UnixListener, UnixStream};
 
 use super::signals::Termination;
-use crate::paths::{Paths, create_private_dir};
+use crate::paths::{Paths, create_runtime_dir};
 use crate::service::Service;
 
 /// Contents of the discovery file (`daemon.json` in the runtime directory).
@@ -62,7 +62,7 @@ fn take_instance_lock(paths: &Paths) -> anyhow::Result<std::fs::File> {
 
 /// Runs the daemon until a termination signal.
 pub async fn run(paths: Paths) -> anyhow::Result<()> {
-    create_private_dir(&paths.runtime_dir)
+    create_runtime_dir(&paths.runtime_dir)
         .with_context(|| format!("cannot use runtime directory {}", paths.runtime_dir.display()))?;
     let _lock = take_instance_lock(&paths)?;
 

@@ -56,7 +56,9 @@ impl Service {
     /// Opens the store (marking sessions a crashed server left running as dead) and gets ready to
     /// serve.
     pub fn start(paths: Paths) -> anyhow::Result<Arc<Service>> {
-        std::fs::create_dir_all(&paths.data_dir)?;
+        crate::paths::prepare_data_dir(&paths).map_err(|error| {
+            anyhow::anyhow!("cannot prepare the data directory {}: {error}", paths.data_dir.display())
+        })?;
         let hub = Arc::new(Hub::default());
         let (store, recovered) = Store::open(&paths.database(), hub.clone())?;
         for session in &recovered.sessions {
@@ -179,6 +181,10 @@ impl Service {
             other => other.map(str::to_string),
         };
         let isolation = params.isolation.unwrap_or_default();
+        // Refused before anything is created, so a bad list leaves no branch or worktree behind.
+        for file in params.setup_files.iter().flatten() {
+            git::review::confine(file)?;
+        }
         let id = Uuid::new_v4();
         let short_id = id.simple().to_string()[..8].to_string();
         let slug = slug(title.as_deref().or(params.prompt.as_deref()).unwrap_or("session"));
@@ -186,8 +192,9 @@ impl Service {
         let base_branch = params.base_branch.clone();
         let cwd = match &params.repository_url {
             Some(url) => {
-                progress.report(&format!("Cloning {url}"), 10).await;
-                let (url, branch, parent) = (url.clone(), base_branch.clone(), self.paths.repositories());
+                let url = git::RepositoryUrl::parse(url);
+                progress.report(&format!("Cloning {}", url.shown()), 10).await;
+                let (branch, parent) = (base_branch.clone(), self.paths.repositories());
                 tokio::task::spawn_blocking(move || git::clone_or_fetch(&url, branch.as_deref(), &parent)).await??
             }
             None => PathBuf::from(&params.cwd),
@@ -202,7 +209,16 @@ impl Service {
         {
             progress.report("Copying setup files", 80).await;
             let (root, target) = (PathBuf::from(&placement.repo_root), PathBuf::from(&placement.cwd));
-            tokio::task::spawn_blocking(move || git::copy_setup_files(&root, &target, &files)).await??;
+            let branch = placement.branch.clone().unwrap_or_default();
+            tokio::task::spawn_blocking(move || {
+                git::copy_setup_files(&root, &target, &files).inspect_err(|_| {
+                    // All or nothing: a session that cannot start leaves no branch or worktree.
+                    if let Err(cleanup) = git::remove_new_worktree(&root, &branch, &target) {
+                        tracing::warn!(%cleanup, worktree = %target.display(), "could not remove a half-made worktree");
+                    }
+                })
+            })
+            .await??;
         }
         let prompt = match &params.workflow {
             Some(name) => {

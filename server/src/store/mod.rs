@@ -162,6 +162,18 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(connection)
 }
 
+/// Creates the database file owner-only (0600) if it is missing. SQLite creates its `-wal` and
+/// `-shm` files with the database's mode, so they are private too.
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        // The mode is set again because the umask may have narrowed it.
+        Ok(file) => file.set_permissions(std::fs::Permissions::from_mode(0o600)),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
 impl Store {
     /// Opens (creating if needed) the database at `path`, applies migrations, marks sessions a
     /// crashed server left running as dead, takes the process groups it left, and starts the
@@ -170,6 +182,7 @@ impl Store {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|error| StoreError::WriteFailed(error.to_string()))?;
         }
+        create_owner_only(path).map_err(|error| StoreError::WriteFailed(error.to_string()))?;
         let mut connection = open_connection(path)?;
         migrations::migrations().to_latest(&mut connection)?;
         let recovered = Recovered {
@@ -554,9 +567,8 @@ fn take_process_groups(connection: &mut Connection) -> Result<Vec<ProcessGroupRe
     let records = {
         let mut statement =
             transaction.prepare("SELECT session_id, process_group, leader_start_time FROM process_groups")?;
-        let rows = statement.query_map([], |row| {
-            Ok((row.get::<_, String>(0)?, row.get::<_, i32>(1)?, row.get::<_, i64>(2)?))
-        })?;
+        let rows = statement
+            .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i32>(1)?, row.get::<_, i64>(2)?)))?;
         let mut records = Vec::new();
         for row in rows {
             let (session_id, process_group, leader_start_time) = row?;

@@ -7,9 +7,9 @@ pub mod agent;
 pub mod script;
 
 use arbor_protocol::{AgentCapabilities, AgentInfo, PermissionMode};
-use tokio::process::Command;
 
 use super::acp::AcpDriver;
+use super::discovery::agent_command;
 use super::{AgentError, StartSpec};
 use crate::paths::Paths;
 
@@ -44,7 +44,7 @@ pub fn driver(paths: &Paths) -> AcpDriver {
         Box::new(move |spec: &StartSpec| {
             let program =
                 std::env::current_exe().map_err(|source| AgentError::Spawn { agent: AGENT_ID.into(), source })?;
-            let mut command = Command::new(program);
+            let mut command = agent_command(program, &Default::default());
             command.arg("scripted-agent").arg("--state-dir").arg(&state_dir);
             if spec.config.permission_mode == Some(PermissionMode::BypassPermissions) {
                 command.arg("--bypass-permissions");
