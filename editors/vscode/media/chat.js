@@ -1,6 +1,7 @@
 // The chat webview: renders a session's events (replayed history, then live), streams the
-// agent's reply as Markdown, keeps thinking and tool calls in collapsible blocks updated in
-// place, and sends the user's messages, interrupts and permission answers to the extension.
+// agent's reply as Markdown, keeps thinking, tool calls and the plan in blocks updated in place,
+// and sends the user's messages, interrupts and permission answers to the extension. A message
+// stays in the composer until the extension says it was sent.
 (function () {
   'use strict';
   const vscode = acquireVsCodeApi();
@@ -8,16 +9,35 @@
   const statusLine = document.getElementById('status');
   const composer = document.getElementById('composer');
   const input = document.getElementById('input');
+  const send = document.getElementById('send');
   const interrupt = document.getElementById('interrupt');
+  const problem = document.getElementById('problem');
+  const hints = document.getElementById('hints');
 
   let session = null;
+  let deleted = false;
   let lastSeq = 0;
   let tools = new Map();
   let permissions = new Map();
-  let streaming = null; // { kind, element, text }
+  let plan = null;
+  let streaming = null; // { kind, element, text, dirty }
   let pending = [];
   let scheduled = false;
-  const ICONS = { pending: '⏳', in_progress: '⏳', completed: '✓', failed: '✗' };
+  let nextSendId = 1;
+  let slashCommands = [];
+  /// Messages sent and not yet confirmed, by id: their text comes back to the composer on failure.
+  const unconfirmed = new Map();
+  const ICONS = { pending: '○', in_progress: '◐', completed: '✓', failed: '✗' };
+  const STATUS_WORDS = { pending: 'pending', in_progress: 'running', completed: 'done', failed: 'failed' };
+  const STOP_WORDS = {
+    end_turn: 'Turn finished',
+    cancelled: 'Turn interrupted',
+    max_tokens: 'Turn stopped: the reply reached the token limit',
+    refusal: 'The agent refused to continue',
+    max_turn_requests: 'Turn stopped: too many requests in one turn',
+    error: 'Turn failed',
+    timeout: 'Turn stopped: it ran out of time',
+  };
 
   function escapeHtml(text) {
     return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
@@ -27,31 +47,75 @@
     return escapeHtml(text)
       .replace(/`([^`]+)`/g, '<code>$1</code>')
       .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
-      .replace(/\n/g, '<br>');
+      .replace(/(^|[\s(])\*([^*\s][^*]*)\*/g, '$1<em>$2</em>');
   }
 
-  // A small, safe Markdown subset: fenced code, inline code, bold, paragraphs.
+  // A paragraph's lines as Markdown blocks: headings, bullet and numbered lists, text.
+  function blocks(paragraph) {
+    const lines = paragraph.split('\n');
+    let html = '';
+    let list = null;
+    let text = [];
+    const flushText = () => {
+      if (text.length) html += '<p>' + text.map(inline).join('<br>') + '</p>';
+      text = [];
+    };
+    const closeList = () => {
+      if (list) html += '</' + list + '>';
+      list = null;
+    };
+    for (const line of lines) {
+      const heading = /^(#{1,6})\s+(.*)$/.exec(line);
+      const bullet = /^\s*[-*+]\s+(.*)$/.exec(line);
+      const numbered = /^\s*\d+[.)]\s+(.*)$/.exec(line);
+      if (heading) {
+        flushText();
+        closeList();
+        const level = Math.min(heading[1].length + 2, 6);
+        html += '<h' + level + '>' + inline(heading[2]) + '</h' + level + '>';
+      } else if (bullet || numbered) {
+        flushText();
+        const kind = bullet ? 'ul' : 'ol';
+        if (list !== kind) {
+          closeList();
+          html += '<' + kind + '>';
+          list = kind;
+        }
+        html += '<li>' + inline((bullet || numbered)[1]) + '</li>';
+      } else {
+        closeList();
+        text.push(line);
+      }
+    }
+    flushText();
+    closeList();
+    return html;
+  }
+
+  // A small, safe Markdown subset: fenced code, inline code, bold, italics, headings, lists,
+  // paragraphs. Everything is escaped first.
   function markdown(text) {
     const parts = text.split(/```/);
     return parts
       .map((part, index) => {
         if (index % 2 === 1) {
           const newline = part.indexOf('\n');
+          const language = newline >= 0 ? part.slice(0, newline).trim() : '';
           const code = newline >= 0 ? part.slice(newline + 1) : part;
-          return '<pre><code>' + escapeHtml(code) + '</code></pre>';
+          return '<pre class="code"' + (language ? ' data-language="' + escapeHtml(language) + '"' : '') + '><code>' + escapeHtml(code) + '</code></pre>';
         }
         return part
           .split(/\n{2,}/)
           .filter((paragraph) => paragraph.trim() !== '')
-          .map((paragraph) => '<p>' + inline(paragraph) + '</p>')
+          .map(blocks)
           .join('');
       })
       .join('');
   }
 
-  // How a decision of the permission policy reads: "allowed by policy (execute: npm test)".
+  // How a decision of the permission policy reads: "Allowed by policy (execute: npm test)".
   function policyAnswer(rule) {
-    const verb = rule && rule.action === 'deny' ? 'denied' : 'allowed';
+    const verb = rule && rule.action === 'deny' ? 'Denied' : 'Allowed';
     if (!rule || rule.level === 'mode') return `${verb} by policy (bypass_permissions)`;
     const what = [rule.kind, rule.pattern].filter((part) => part != null).join(': ') || 'every action';
     return `${verb} by policy (${what})`;
@@ -71,30 +135,78 @@
     return node;
   }
 
+  function stateWords() {
+    if (deleted) return 'deleted';
+    if (session.status !== 'running') return session.status;
+    if (session.agentState === 'waiting_input') return 'waiting for you';
+    return session.agentState === 'working' ? 'working' : 'idle';
+  }
+
   function renderStatus() {
+    const working = !!session && !deleted && session.status === 'running' && (session.agentState === 'working' || session.agentState === 'waiting_input');
+    interrupt.hidden = !working;
+    input.disabled = deleted;
+    send.disabled = deleted;
     if (!session) {
-      statusLine.textContent = 'No session';
+      statusLine.textContent = 'No session: start one with Arbor: New Session';
+      delete statusLine.dataset.state;
       return;
     }
     const model = session.model ? ' (' + session.model + ')' : '';
-    const state = session.agentState ? ' · ' + session.agentState.replace('_', ' ') : '';
     const usage = session.usage || { inputTokens: 0, outputTokens: 0, costUsd: 0 };
     statusLine.textContent =
-      (session.title || 'Untitled session') + ' — ' + session.agent + model + ' · ' + session.status + state +
+      (session.title || 'Untitled session') + ' — ' + session.agent + model + ' · ' + stateWords() +
       ' · ' + usage.inputTokens + ' in / ' + usage.outputTokens + ' out · $' + usage.costUsd.toFixed(4);
-    statusLine.dataset.status = session.status;
+    statusLine.dataset.state = stateWords();
+  }
+
+  // The lines of a change, with what both sides share at the start and end as context: enough to
+  // read an edit at a glance; "Open diff" shows it in VS Code's diff editor.
+  function diffLines(oldText, newText) {
+    const before = oldText === null || oldText === '' ? [] : oldText.replace(/\n$/, '').split('\n');
+    const after = newText === '' ? [] : newText.replace(/\n$/, '').split('\n');
+    let start = 0;
+    while (start < before.length && start < after.length && before[start] === after[start]) start++;
+    let end = 0;
+    while (end < before.length - start && end < after.length - start && before[before.length - 1 - end] === after[after.length - 1 - end]) end++;
+    const lines = [];
+    for (const line of before.slice(Math.max(0, start - 2), start)) lines.push([' ', line]);
+    for (const line of before.slice(start, before.length - end)) lines.push(['-', line]);
+    for (const line of after.slice(start, after.length - end)) lines.push(['+', line]);
+    for (const line of after.slice(after.length - end, after.length - end + 2)) lines.push([' ', line]);
+    return lines;
+  }
+
+  function diffNode(item) {
+    const diff = element('div', 'diff');
+    const head = element('div', 'path');
+    const lines = diffLines(item.oldText, item.newText);
+    const added = lines.filter((line) => line[0] === '+').length;
+    const removed = lines.filter((line) => line[0] === '-').length;
+    head.appendChild(element('span', null, (item.oldText === null ? 'Created ' : 'Edited ') + item.path + ' '));
+    head.appendChild(element('span', 'stat added', '+' + added));
+    head.appendChild(element('span', 'stat removed', ' −' + removed));
+    const open = element('button', 'link open-diff', 'Open diff');
+    open.type = 'button';
+    open.addEventListener('click', () => vscode.postMessage({ type: 'openDiff', path: item.path, oldText: item.oldText, newText: item.newText }));
+    head.appendChild(open);
+    diff.appendChild(head);
+    const body = element('pre', 'lines');
+    for (const [sign, text] of lines.slice(0, 400)) {
+      const kind = sign === '+' ? 'added' : sign === '-' ? 'removed' : 'context';
+      body.appendChild(element('span', 'line ' + kind, (sign === ' ' ? '  ' : sign + ' ') + text + '\n'));
+    }
+    if (lines.length > 400) body.appendChild(element('span', 'line context', '… ' + (lines.length - 400) + ' more lines (Open diff shows all)\n'));
+    diff.appendChild(body);
+    return diff;
   }
 
   function contentNodes(content) {
     const nodes = [];
     for (const item of content || []) {
       if (item.type === 'text') nodes.push(element('pre', 'text', item.text));
-      else if (item.type === 'diff') {
-        const diff = element('div', 'diff');
-        diff.appendChild(element('div', 'path', (item.oldText === null ? 'created ' : 'edited ') + item.path));
-        diff.appendChild(element('pre', 'added', item.newText));
-        nodes.push(diff);
-      } else if (item.type === 'terminal') {
+      else if (item.type === 'diff') nodes.push(diffNode(item));
+      else if (item.type === 'terminal') {
         const terminal = element('pre', 'terminal', item.output);
         if (item.exitCode !== null && item.exitCode !== undefined) terminal.dataset.exitCode = String(item.exitCode);
         nodes.push(terminal);
@@ -126,6 +238,45 @@
     }
   }
 
+  function setToolStatus(tool, status) {
+    tool.icon.textContent = ICONS[status] || '•';
+    tool.state.textContent = STATUS_WORDS[status] || status;
+    tool.details.dataset.status = status;
+    // A finished tool call folds away unless it failed; a running one stays open.
+    if (status === 'completed') tool.details.open = false;
+    if (status === 'failed') tool.details.open = true;
+  }
+
+  // The plan is one block, updated in place: each plan event replaces the entries.
+  function renderPlan(entries) {
+    if (!plan) {
+      plan = element('details', 'plan');
+      plan.open = true;
+      plan.appendChild(element('summary', null, 'Plan'));
+      plan.appendChild(element('ol'));
+      add(plan);
+    }
+    const done = entries.filter((entry) => entry.status === 'completed').length;
+    plan.querySelector('summary').textContent = 'Plan (' + done + '/' + entries.length + ' done)';
+    plan.querySelector('ol').replaceChildren(
+      ...entries.map((entry) => {
+        const item = element('li', entry.status);
+        item.appendChild(element('span', 'icon', ICONS[entry.status] || '•'));
+        item.appendChild(element('span', null, ' ' + entry.content));
+        return item;
+      }),
+    );
+  }
+
+  // An answer in words: "Allowed (Allow)", "Rejected (Reject)", "Cancelled", or the policy's.
+  function answerWords(box, event) {
+    if (event.by === 'policy') return policyAnswer(event.rule);
+    if (event.optionId === null || event.optionId === undefined) return 'Cancelled';
+    const option = (box.options || []).find((candidate) => candidate.optionId === event.optionId);
+    const name = option ? option.name : event.optionId;
+    return (option && option.kind.startsWith('reject') ? 'Rejected' : 'Allowed') + ' (' + name + ')';
+  }
+
   function render(event) {
     switch (event.kind) {
       case 'agent_message_chunk':
@@ -140,49 +291,44 @@
         break;
       case 'tool_call': {
         const details = element('details', 'tool');
+        details.open = event.status !== 'completed';
         details.dataset.toolCallId = event.toolCallId;
         const summary = element('summary');
         const icon = element('span', 'icon', ICONS[event.status] || '•');
         summary.appendChild(icon);
         summary.appendChild(element('span', 'title', event.title));
+        const state = element('span', 'state');
+        summary.appendChild(state);
         details.appendChild(summary);
         const body = element('div', 'body');
         contentNodes(event.content).forEach((node) => body.appendChild(node));
         details.appendChild(body);
-        details.dataset.status = event.status;
-        tools.set(event.toolCallId, { details: details, icon: icon, title: summary.querySelector('.title'), body: body });
+        const tool = { details: details, icon: icon, state: state, title: summary.querySelector('.title'), body: body };
+        setToolStatus(tool, event.status);
+        tools.set(event.toolCallId, tool);
         add(details);
         break;
       }
       case 'tool_call_update': {
         const tool = tools.get(event.toolCallId);
         if (!tool) break;
-        if (event.status) {
-          tool.icon.textContent = ICONS[event.status] || '•';
-          tool.details.dataset.status = event.status;
-        }
         if (event.title) tool.title.textContent = event.title;
-        if (event.content) {
-          tool.body.replaceChildren(...contentNodes(event.content));
-        }
+        if (event.content) tool.body.replaceChildren(...contentNodes(event.content));
+        if (event.status) setToolStatus(tool, event.status);
         break;
       }
-      case 'plan': {
-        const plan = element('details', 'plan');
-        plan.appendChild(element('summary', null, 'Plan'));
-        const list = element('ol');
-        for (const entry of event.entries) list.appendChild(element('li', entry.status, entry.content));
-        plan.appendChild(list);
-        add(plan);
+      case 'plan':
+        renderPlan(event.entries || []);
         break;
-      }
       case 'permission_request': {
         const box = element('div', 'permission');
         box.dataset.requestId = event.requestId;
+        box.options = event.options;
         box.appendChild(element('span', 'question', event.title));
         const buttons = element('span', 'choices');
         for (const option of event.options) {
           const button = element('button', option.kind, option.name);
+          button.type = 'button';
           button.dataset.optionId = option.optionId;
           button.addEventListener('click', () => {
             vscode.postMessage({ type: 'respond', requestId: event.requestId, optionId: option.optionId });
@@ -198,8 +344,7 @@
       case 'permission_resolved': {
         const box = permissions.get(event.requestId);
         if (box) {
-          const answer = event.by === 'policy' ? policyAnswer(event.rule) : event.optionId || 'cancelled';
-          box.querySelector('.choices').replaceChildren(element('span', 'answer', '→ ' + answer));
+          box.querySelector('.choices').replaceChildren(element('span', 'answer', answerWords(box, event)));
           box.classList.add('resolved');
           permissions.delete(event.requestId);
         }
@@ -219,7 +364,8 @@
         }
         break;
       case 'turn_ended':
-        add(element('div', 'turn-end', 'turn ended (' + event.stopReason + ')'));
+        add(element('div', 'turn-end ' + event.stopReason, STOP_WORDS[event.stopReason] || 'Turn ended: ' + event.stopReason.replace(/_/g, ' ')));
+        plan = null;
         break;
       case 'error':
         add(element('div', 'error', event.message));
@@ -255,13 +401,43 @@
 
   function reset(newSession) {
     session = newSession;
+    deleted = false;
     lastSeq = 0;
     tools = new Map();
     permissions = new Map();
+    plan = null;
     streaming = null;
     pending = [];
     log.replaceChildren();
+    problem.hidden = true;
     renderStatus();
+    saveState();
+  }
+
+  function showProblem(text) {
+    problem.textContent = text;
+    problem.hidden = !text;
+  }
+
+  function saveState() {
+    vscode.setState({ draft: input.value });
+  }
+
+  function renderHints() {
+    const text = input.value;
+    const matches = text.startsWith('/') && !text.includes(' ') ? slashCommands.filter((command) => command.name.startsWith(text)) : [];
+    hints.replaceChildren(...matches.map((command) => element('li', null, command.name + ' — ' + command.description)));
+    hints.hidden = matches.length === 0;
+  }
+
+  function insert(text) {
+    const at = input.selectionStart ?? input.value.length;
+    // An "@" just typed is replaced by the file picked for it.
+    const start = input.value[at - 1] === '@' && text.startsWith('@') ? at - 1 : at;
+    input.value = input.value.slice(0, start) + text + input.value.slice(at);
+    input.focus();
+    input.selectionStart = input.selectionEnd = start + text.length;
+    saveState();
   }
 
   // Messages from the extension are checked before use: the page renders only what it expects.
@@ -277,15 +453,38 @@
     } else if (data.type === 'session' && data.session && typeof data.session === 'object') {
       session = data.session;
       renderStatus();
+    } else if (data.type === 'deleted') {
+      deleted = true;
+      renderStatus();
+      showProblem('This session was deleted. Its branch is kept; open another session to go on.');
+    } else if (data.type === 'sent' && typeof data.id === 'number') {
+      const text = unconfirmed.get(data.id);
+      unconfirmed.delete(data.id);
+      if (data.ok) {
+        showProblem('');
+      } else {
+        // The text comes back, ahead of anything typed since.
+        if (text !== undefined && !input.value.startsWith(text)) input.value = text + (input.value ? '\n' + input.value : '');
+        showProblem('Not sent: ' + (data.error || 'the server refused the message') + ' Your text is kept.');
+        saveState();
+      }
+    } else if (data.type === 'insert' && typeof data.text === 'string') {
+      insert(data.text);
+    } else if (data.type === 'commands' && Array.isArray(data.commands)) {
+      slashCommands = data.commands.filter((command) => command && typeof command.name === 'string');
     }
   });
 
   composer.addEventListener('submit', (event) => {
     event.preventDefault();
     const text = input.value;
-    if (text.trim() === '') return;
-    vscode.postMessage({ type: 'send', text: text });
+    if (text.trim() === '' || deleted) return;
+    const id = nextSendId++;
+    unconfirmed.set(id, text);
+    vscode.postMessage({ type: 'send', id: id, text: text });
     input.value = '';
+    renderHints();
+    saveState();
   });
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && !event.shiftKey) {
@@ -293,7 +492,17 @@
       composer.requestSubmit();
     }
   });
+  input.addEventListener('input', (event) => {
+    saveState();
+    renderHints();
+    const at = input.selectionStart;
+    const before = input.value[at - 2];
+    if (event.data === '@' && (at === 1 || before === ' ' || before === '\n')) vscode.postMessage({ type: 'pickFile' });
+  });
   interrupt.addEventListener('click', () => vscode.postMessage({ type: 'interrupt' }));
 
+  const saved = vscode.getState();
+  if (saved && typeof saved.draft === 'string') input.value = saved.draft;
+  renderStatus();
   vscode.postMessage({ type: 'ready' });
 })();

@@ -1,9 +1,20 @@
 // The trial comparison webview: one row per trial with bars for lines changed and cost, so the
-// differences show at a glance; files changed by several trials below.
+// differences show at a glance, and each row's actions (open its diff, run the check, promote);
+// files changed by several trials below. It asks for the latest result whenever it loads.
 (function () {
   'use strict';
-  acquireVsCodeApi();
+  const vscode = acquireVsCodeApi();
   const root = document.getElementById('compare');
+  let hasCheck = true;
+
+  function action(label, type, row, enabled) {
+    const button = cell('button', label, type === 'promote' ? '' : 'secondary');
+    button.type = 'button';
+    button.disabled = !enabled;
+    button.title = label + ' (trial ' + row.number + ')';
+    button.addEventListener('click', () => vscode.postMessage({ type: type, trialId: row.trialId }));
+    return button;
+  }
 
   function cell(tag, text, className) {
     const node = document.createElement(tag);
@@ -20,10 +31,11 @@
     return wrapper;
   }
 
-  function render(result) {
+  function render(result, title, hasCheckCommand) {
+    hasCheck = hasCheckCommand;
     const table = document.createElement('table');
     const head = document.createElement('tr');
-    ['Trial', 'Status', 'Agent', 'Files', 'Lines changed', 'Tokens', 'Cost', 'Time', 'Check'].forEach((name) => head.appendChild(cell('th', name)));
+    ['Trial', 'Status', 'Agent', 'Files', 'Lines changed', 'Tokens', 'Cost', 'Time', 'Check', 'Actions'].forEach((name) => head.appendChild(cell('th', name)));
     table.appendChild(head);
     const maxLines = Math.max(0, ...result.rows.map((row) => row.additions + row.deletions));
     const maxCost = Math.max(0, ...result.rows.map((row) => row.usage.costUsd));
@@ -43,9 +55,15 @@
       tr.appendChild(cost);
       tr.appendChild(cell('td', (row.wallTimeMs / 1000).toFixed(1) + ' s'));
       tr.appendChild(cell('td', row.check ? (row.check.passed ? '✓ ' : '✗ ') + row.check.summary : '—', row.check ? (row.check.passed ? 'pass' : 'fail') : ''));
+      const actions = cell('td', '', 'actions');
+      const finished = row.status === 'done' || row.status === 'failed';
+      actions.appendChild(action('Open diff', 'openDiff', row, true));
+      actions.appendChild(action('Run check', 'check', row, finished && hasCheck));
+      actions.appendChild(action('Promote', 'promote', row, row.status === 'done'));
+      tr.appendChild(actions);
       table.appendChild(tr);
     }
-    const parts = [table];
+    const parts = [cell('h2', 'Compare: ' + title), table];
     if (result.sharedFiles.length > 0) {
       const list = document.createElement('ul');
       list.className = 'shared';
@@ -57,6 +75,10 @@
 
   window.addEventListener('message', (message) => {
     const data = message.data;
-    if (data && data.type === 'compare' && data.result && Array.isArray(data.result.rows) && Array.isArray(data.result.sharedFiles)) render(data.result);
+    if (data && data.type === 'compare' && data.result && Array.isArray(data.result.rows) && Array.isArray(data.result.sharedFiles)) {
+      render(data.result, String(data.title || 'task'), data.hasCheck !== false);
+      document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
+    }
   });
+  vscode.postMessage({ type: 'ready' });
 })();

@@ -1,49 +1,138 @@
-// The chat panel (a webview view): shows one session at a time, history then live, and carries
-// the user's messages, interrupts and permission answers back to the server.
+// The chat: one session at a time, history then live, in an editor tab (the default) or a view in
+// the secondary side bar (`arbor.chat.location`). It carries the user's messages, interrupts,
+// permission answers and "Open diff" back; a message the server refuses is handed back to the
+// composer, never dropped. The last session shown is reopened after a reload.
 
 import * as vscode from 'vscode';
+import { errorMessage } from './connection';
 import { Ctx } from './ctx';
-import { ChatUpdate, isChatUpdate, parseChatRequest } from './messages';
+import { ChatRequest, ChatUpdate, isChatUpdate, parseChatRequest } from './messages';
 import { Method, Session, SessionEventNotification } from './protocol';
 import { chatHtml, nonce } from './webviewHtml';
 
-export class ChatView implements vscode.WebviewViewProvider {
+const LAST_SESSION = 'arbor.lastSession';
+export const TEXT_SCHEME = 'arbor-text';
+
+/// Slash commands of the composer: each runs an extension command on the chat's session.
+export const SLASH_COMMANDS: Record<string, { command: string; description: string }> = {
+  '/review': { command: 'arbor.reviewChanges', description: 'review the changes' },
+  '/commit': { command: 'arbor.commit', description: 'commit the worktree on the session branch' },
+  '/merge': { command: 'arbor.merge', description: 'merge the branch into its base' },
+  '/export': { command: 'arbor.export', description: 'export the conversation' },
+  '/stop': { command: 'arbor.stop', description: 'stop the session (resumable)' },
+  '/fork': { command: 'arbor.fork', description: 'fork the session' },
+};
+
+type Location = 'editor' | 'sidebar';
+
+function location(): Location {
+  return vscode.workspace.getConfiguration('arbor').get<Location>('chat.location') ?? 'editor';
+}
+
+/// The before and after texts of the tool diffs opened in VS Code's diff editor.
+class Texts implements vscode.TextDocumentContentProvider {
+  private readonly texts = new Map<string, string>();
+  private next = 0;
+
+  put(path: string, text: string): vscode.Uri {
+    const key = `${++this.next}`;
+    this.texts.set(key, text);
+    return vscode.Uri.from({ scheme: TEXT_SCHEME, path: `/${key}/${path}` });
+  }
+
+  provideTextDocumentContent(uri: vscode.Uri): string {
+    return this.texts.get(uri.path.split('/')[1]) ?? '';
+  }
+}
+
+export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanelSerializer {
   private view: vscode.WebviewView | undefined;
+  private panel: vscode.WebviewPanel | undefined;
   private sessionId: string | undefined;
   private ready = false;
+  /// Live events that arrive while the history is loading; posted after it.
+  private held: SessionEventNotification[] | undefined;
   private ctx!: Ctx;
+  private readonly texts = new Texts();
 
-  constructor(private readonly extensionUri: vscode.Uri) {}
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.sessionId = context.workspaceState.get<string>(LAST_SESSION);
+  }
 
   attach(ctx: Ctx): void {
     this.ctx = ctx;
-    ctx.connection.onEvent((notification: SessionEventNotification) => {
-      if (notification.sessionId === this.sessionId) this.post({ type: 'events', events: [notification] });
+    ctx.connection.onEvent((notification) => {
+      if (notification.sessionId !== this.sessionId) return;
+      if (this.held) this.held.push(notification);
+      else this.post({ type: 'events', events: [notification] });
     });
-    ctx.connection.onSessionChanged(({ session }) => {
-      if (session.id === this.sessionId) this.post({ type: 'session', session });
+    ctx.connection.onSessionChanged(({ session, deleted }) => {
+      if (session.id !== this.sessionId) return;
+      if (deleted) this.post({ type: 'deleted' });
+      else {
+        this.post({ type: 'session', session });
+        if (this.panel) this.panel.title = `Arbor: ${session.title ?? 'Untitled session'}`;
+      }
     });
+  }
+
+  register(): vscode.Disposable[] {
+    return [
+      vscode.window.registerWebviewViewProvider('arbor.chat', this, { webviewOptions: { retainContextWhenHidden: true } }),
+      vscode.window.registerWebviewPanelSerializer('arbor.chat', this),
+      vscode.workspace.registerTextDocumentContentProvider(TEXT_SCHEME, this.texts),
+      vscode.commands.registerCommand('arbor.addSelectionToChat', () => this.addSelection()),
+    ];
+  }
+
+  /// The session the chat shows, while it is on screen.
+  visibleSession(): string | undefined {
+    return this.panel?.visible || this.view?.visible ? this.sessionId : undefined;
+  }
+
+  private setUp(webview: vscode.Webview): void {
+    const media = vscode.Uri.joinPath(this.context.extensionUri, 'media');
+    webview.options = { enableScripts: true, localResourceRoots: [media] };
+    webview.html = chatHtml({
+      cspSource: webview.cspSource,
+      scriptUri: webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.js')).toString(),
+      styleUri: webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css')).toString(),
+      nonce: nonce(),
+    });
+    webview.onDidReceiveMessage((message) => this.receive(message));
   }
 
   resolveWebviewView(view: vscode.WebviewView): void {
     this.view = view;
-    const media = vscode.Uri.joinPath(this.extensionUri, 'media');
-    view.webview.options = { enableScripts: true, localResourceRoots: [media] };
-    view.webview.html = chatHtml({
-      cspSource: view.webview.cspSource,
-      scriptUri: view.webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.js')).toString(),
-      styleUri: view.webview.asWebviewUri(vscode.Uri.joinPath(media, 'chat.css')).toString(),
-      nonce: nonce(),
-    });
-    view.webview.onDidReceiveMessage((message) => this.receive(message));
+    this.ready = false;
+    this.setUp(view.webview);
     view.onDidDispose(() => {
-      this.view = undefined;
-      this.ready = false;
+      if (this.view === view) this.view = undefined;
     });
   }
 
+  /// Restores the chat tab after a reload, on the session it showed.
+  async deserializeWebviewPanel(panel: vscode.WebviewPanel): Promise<void> {
+    this.adoptPanel(panel);
+  }
+
+  private adoptPanel(panel: vscode.WebviewPanel): void {
+    this.panel = panel;
+    this.ready = false;
+    panel.iconPath = vscode.Uri.joinPath(this.context.extensionUri, 'media', 'arbor.svg');
+    this.setUp(panel.webview);
+    panel.onDidDispose(() => {
+      if (this.panel === panel) this.panel = undefined;
+    });
+  }
+
+  private get webview(): vscode.Webview | undefined {
+    return location() === 'editor' ? this.panel?.webview ?? this.view?.webview : this.view?.webview ?? this.panel?.webview;
+  }
+
   private post(update: ChatUpdate): void {
-    if (this.view && this.ready && isChatUpdate(update)) void this.view.webview.postMessage(update);
+    const webview = this.webview;
+    if (webview && this.ready && isChatUpdate(update)) void webview.postMessage(update);
   }
 
   private async receive(message: unknown): Promise<void> {
@@ -53,10 +142,11 @@ export class ChatView implements vscode.WebviewViewProvider {
     switch (request.type) {
       case 'ready':
         this.ready = true;
+        this.post({ type: 'commands', commands: Object.entries(SLASH_COMMANDS).map(([name, { description }]) => ({ name, description })) });
         if (sessionId) await this.load(sessionId);
         break;
       case 'send':
-        if (sessionId) await this.ctx.request(Method.sessionPrompt, { sessionId, text: request.text });
+        await this.send(request);
         break;
       case 'interrupt':
         if (sessionId) await this.ctx.request(Method.sessionCancel, { sessionId });
@@ -64,25 +154,112 @@ export class ChatView implements vscode.WebviewViewProvider {
       case 'respond':
         if (sessionId) await this.ctx.request(Method.sessionRespond, { sessionId, requestId: request.requestId, optionId: request.optionId });
         break;
+      case 'openDiff': {
+        const before = this.texts.put(request.path, request.oldText ?? '');
+        const after = this.texts.put(request.path, request.newText);
+        await vscode.commands.executeCommand('vscode.diff', before, after, `${request.path} (${request.oldText === null ? 'created' : 'edited'} by the agent)`, { preview: true });
+        break;
+      }
+      case 'pickFile':
+        await this.pickFile();
+        break;
     }
   }
 
-  /// Replays a session's history into the page, then keeps it live.
+  /// Sends a message (or runs a slash command); the page gets the outcome, and keeps the text
+  /// when it failed.
+  private async send(request: Extract<ChatRequest, { type: 'send' }>): Promise<void> {
+    const sessionId = this.sessionId;
+    const result = (ok: boolean, error?: string) => this.post({ type: 'sent', id: request.id, ok, error });
+    if (!sessionId) {
+      result(false, 'No session is open: start one with Arbor: New Session, or open one from the Sessions view.');
+      return;
+    }
+    const slash = SLASH_COMMANDS[request.text.trim()];
+    if (slash) {
+      result(true);
+      await vscode.commands.executeCommand(slash.command, sessionId);
+      return;
+    }
+    try {
+      await this.ctx.connection.request(Method.sessionPrompt, { sessionId, text: request.text });
+      result(true);
+    } catch (error) {
+      result(false, errorMessage(error));
+    }
+  }
+
+  /// Inserts `@path` of a workspace file, picked by the user, into the composer.
+  private async pickFile(): Promise<void> {
+    const files = await vscode.workspace.findFiles('**/*', '**/{.git,node_modules,target}/**', 2000);
+    const picked = await vscode.window.showQuickPick(
+      files.map((uri) => vscode.workspace.asRelativePath(uri)).sort(),
+      { placeHolder: 'A file for the agent to look at' },
+    );
+    if (picked) this.post({ type: 'insert', text: `@${picked} ` });
+  }
+
+  /// Adds the active editor's selection (or its file) to the composer as context.
+  private async addSelection(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) {
+      void vscode.window.showInformationMessage('Arbor: open a file and select some text to add it to the chat');
+      return;
+    }
+    const path = vscode.workspace.asRelativePath(editor.document.uri);
+    const selection = editor.selection;
+    const text = selection.isEmpty
+      ? `@${path} `
+      : `@${path}#L${selection.start.line + 1}-${selection.end.line + 1}\n\`\`\`\n${editor.document.getText(selection)}\n\`\`\`\n`;
+    if (!this.sessionId) {
+      void vscode.window.showInformationMessage('Arbor: open a session first (Arbor: New Session, or a session in the Sessions view)');
+      return;
+    }
+    await this.reveal();
+    this.post({ type: 'insert', text });
+  }
+
+  /// Replays a session's history into the page, then keeps it live: live events are held back
+  /// until the history is in, so the page sees every event once and in order.
   private async load(sessionId: string): Promise<void> {
-    const session = await this.ctx.request<Session>(Method.sessionGet, { sessionId });
-    this.post({ type: 'reset', session: session ?? null });
-    const events = await this.ctx.connection.history(sessionId);
-    this.post({ type: 'events', events });
-    const last = events.length ? events[events.length - 1].seq : 0;
-    await this.ctx.request(Method.sessionSubscribe, { sessionId, afterSeq: last });
+    this.held = [];
+    try {
+      const session = await this.ctx.request<Session>(Method.sessionGet, { sessionId });
+      if (!session) {
+        this.post({ type: 'reset', session: null });
+        return;
+      }
+      this.post({ type: 'reset', session });
+      const events = await this.ctx.connection.history(sessionId);
+      this.post({ type: 'events', events });
+      const last = events.length ? events[events.length - 1].seq : 0;
+      await this.ctx.request(Method.sessionSubscribe, { sessionId, afterSeq: last });
+    } finally {
+      const held = this.held ?? [];
+      this.held = undefined;
+      if (held.length > 0) this.post({ type: 'events', events: held });
+    }
+  }
+
+  private async reveal(): Promise<void> {
+    if (location() === 'sidebar') {
+      await vscode.commands.executeCommand('arbor.chat.focus');
+      return;
+    }
+    if (this.panel) {
+      this.panel.reveal(undefined, false);
+      return;
+    }
+    const panel = vscode.window.createWebviewPanel('arbor.chat', 'Arbor chat', { viewColumn: vscode.ViewColumn.Beside, preserveFocus: false }, { retainContextWhenHidden: true });
+    this.adoptPanel(panel);
   }
 
   async show(sessionId: string): Promise<void> {
-    if (this.sessionId && this.sessionId !== sessionId) {
-      await this.ctx.request(Method.sessionUnsubscribe, { sessionId: this.sessionId });
-    }
     this.sessionId = sessionId;
-    await vscode.commands.executeCommand('arbor.chat.focus');
+    await this.context.workspaceState.update(LAST_SESSION, sessionId);
+    const title = this.ctx.store.sessions.get(sessionId)?.title;
+    await this.reveal();
+    if (this.panel) this.panel.title = `Arbor: ${title ?? 'Untitled session'}`;
     if (this.ready) await this.load(sessionId);
   }
 }

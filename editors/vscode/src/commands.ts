@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { AgentInfo, CompareResult, MergeResult, Method, Session, Task, TaskDetail } from './protocol';
+import { AgentInfo, CheckResult, CompareResult, MergeResult, Method, Session, Task, TaskDetail } from './protocol';
 
 type Factory = (ctx: Ctx) => (...args: any[]) => Promise<unknown>;
 
@@ -11,10 +11,15 @@ function config<T>(key: string): T | undefined {
   return vscode.workspace.getConfiguration('arbor').get<T>(key);
 }
 
-function workspaceRoot(): string | undefined {
-  return vscode.window.activeTextEditor?.document.uri.scheme === 'file'
-    ? vscode.workspace.getWorkspaceFolder(vscode.window.activeTextEditor.document.uri)?.uri.fsPath
-    : vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+/// The repository new work starts from, or undefined after telling the user what to open.
+function repositoryRoot(ctx: Ctx): string | undefined {
+  const root = ctx.repositoryRoot();
+  if (!root) void vscode.window.showErrorMessage('Arbor: open a folder in a git repository first (File: Open Folder…)');
+  return root;
+}
+
+function titleOf(ctx: Ctx, sessionId: string): string {
+  return `"${ctx.store.sessions.get(sessionId)?.title ?? 'Untitled session'}"`;
 }
 
 async function pickAgent(ctx: Ctx): Promise<{ agent: string; model?: string } | undefined> {
@@ -36,11 +41,8 @@ async function pickAgent(ctx: Ctx): Promise<{ agent: string; model?: string } | 
 }
 
 const newSession: Factory = (ctx) => async () => {
-  const cwd = workspaceRoot();
-  if (!cwd) {
-    void vscode.window.showErrorMessage('Arbor: open a folder in a git repository first');
-    return;
-  }
+  const cwd = repositoryRoot(ctx);
+  if (!cwd) return;
   const choice = await pickAgent(ctx);
   if (!choice) return;
   const editor = vscode.window.activeTextEditor;
@@ -64,8 +66,11 @@ const newSession: Factory = (ctx) => async () => {
 
 const sendMessage: Factory = (ctx) => async (given?: { session?: Session }, text?: string) => {
   const sessionId = await ctx.session(given);
-  if (!sessionId) return;
-  const message = text ?? (await vscode.window.showInputBox({ prompt: 'Message' }));
+  if (!sessionId) {
+    if (ctx.store.sessions.size === 0) void vscode.window.showInformationMessage('Arbor: there is no session to send to; start one with Arbor: New Session');
+    return;
+  }
+  const message = text ?? (await vscode.window.showInputBox({ prompt: `Message to ${titleOf(ctx, sessionId)}` }));
   if (message) return ctx.request(Method.sessionPrompt, { sessionId, text: message });
 };
 
@@ -92,22 +97,28 @@ const rename: Factory = (ctx) => async (given?: { session?: Session }, title?: s
   if (newTitle) return ctx.request(Method.sessionConfigure, { sessionId, title: newTitle });
 };
 
-function toggle(field: 'pinned' | 'hidden'): Factory {
+/// Pin, Unpin, Hide, Unhide: set one flag of the session (the menus offer the one that applies).
+function setFlag(field: 'pinned' | 'hidden', value: boolean): Factory {
   return (ctx) => async (given?: { session?: Session }) => {
     const sessionId = await ctx.session(given);
     if (!sessionId) return;
-    const current = ctx.store.sessions.get(sessionId)?.[field] ?? false;
-    return ctx.request(Method.sessionConfigure, { sessionId, [field]: !current });
+    const result = await ctx.request<Session>(Method.sessionConfigure, { sessionId, [field]: value });
+    if (result) {
+      ctx.store.applySession(result);
+      ctx.views.refreshTree();
+    }
+    return result;
   };
 }
 
 const deleteSession: Factory = (ctx) => async (given?: { session?: Session }) => {
   const sessionId = await ctx.session(given);
   if (!sessionId) return;
-  const answer = await vscode.window.showWarningMessage('Delete this session? Its branch is kept.', { modal: true }, 'Delete');
+  const title = titleOf(ctx, sessionId);
+  const answer = await vscode.window.showWarningMessage(`Delete the session ${title}? Its branch is kept.`, { modal: true }, 'Delete');
   if (answer !== 'Delete') return;
   const result = await ctx.request<{ keptBranch: string | null }>(Method.sessionDelete, { sessionId });
-  if (result?.keptBranch) void vscode.window.showInformationMessage(`Arbor: the session's work is on ${result.keptBranch}`);
+  if (result) void vscode.window.showInformationMessage(`Arbor: deleted ${title}${result.keptBranch ? `; its work is on ${result.keptBranch}` : ''}`);
   if (ctx.currentSession === sessionId) ctx.currentSession = undefined;
   return result;
 };
@@ -115,28 +126,56 @@ const deleteSession: Factory = (ctx) => async (given?: { session?: Session }) =>
 const exportSession: Factory = (ctx) => async (given?: { session?: Session }) => {
   const sessionId = await ctx.session(given);
   if (!sessionId) return;
-  const target = await vscode.window.showSaveDialog({ filters: { Markdown: ['md'], HTML: ['html'], JSON: ['json'] }, saveLabel: 'Export' });
+  // The default is a named file in the repository's folder, never inside the agent's worktree.
+  const session = ctx.store.sessions.get(sessionId);
+  const folder = session?.repoRoot ?? ctx.repositoryRoot();
+  const name = `${exportName(session?.title ?? 'session')}.md`;
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: folder ? vscode.Uri.file(`${folder}/${name}`) : undefined,
+    filters: { Markdown: ['md'], HTML: ['html'], JSON: ['json'] },
+    saveLabel: 'Export',
+    title: `Export ${titleOf(ctx, sessionId)}`,
+  });
   if (!target) return;
   const extension = target.fsPath.split('.').pop();
   const format = extension === 'html' || extension === 'json' ? extension : 'markdown';
   const result = await ctx.request<{ content: string }>(Method.sessionExport, { sessionId, format });
   if (!result) return;
   await vscode.workspace.fs.writeFile(target, Buffer.from(result.content));
+  void vscode.window.showInformationMessage(`Arbor: exported ${titleOf(ctx, sessionId)} to ${target.fsPath}`, 'Open').then((answer) => {
+    if (answer === 'Open') void vscode.window.showTextDocument(target);
+  });
   return target;
 };
 
+/// A file name from a title: lower case words joined by dashes.
+export function exportName(title: string): string {
+  const words = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 60);
+  return `arbor-${words || 'session'}`;
+}
+
 const newTask: Factory = (ctx) => async () => {
-  const cwd = workspaceRoot();
+  const cwd = repositoryRoot(ctx);
   if (!cwd) return;
   const title = await vscode.window.showInputBox({ prompt: 'Task title' });
   if (!title) return;
   const description = await vscode.window.showInputBox({ prompt: 'What is wanted (the trials\' default prompt)' });
   const checkCommand = await vscode.window.showInputBox({ prompt: 'Check command, such as the test suite (optional)' });
   const task = await ctx.request<Task>(Method.taskNew, { title, description: description || undefined, cwd, checkCommand: checkCommand || undefined });
-  if (task) ctx.store.applyTask(task);
+  if (!task) return;
+  ctx.store.applyTask(task);
   ctx.views.refreshTree();
+  const answer = await vscode.window.showInformationMessage(`Arbor: created the task "${task.title}"`, 'New Trials');
+  if (answer === 'New Trials') await vscode.commands.executeCommand('arbor.newTrials', { task });
   return task;
 };
+
+/// How many trials per agent: one agent picked runs two by default (the point is to compare).
+async function pickCount(agents: number): Promise<number | undefined> {
+  const options = agents === 1 ? ['2', '1', '3', '4'] : ['1', '2', '3'];
+  const picked = await vscode.window.showQuickPick(options.map((label) => ({ label, description: label === '1' ? 'trial per agent' : 'trials per agent' })), { placeHolder: 'Trials per agent' });
+  return picked ? Number(picked.label) : undefined;
+}
 
 async function pickTask(ctx: Ctx, given?: { task?: Task }): Promise<Task | undefined> {
   if (given?.task) return given.task;
@@ -147,7 +186,10 @@ async function pickTask(ctx: Ctx, given?: { task?: Task }): Promise<Task | undef
 
 const newTrials: Factory = (ctx) => async (given?: { task?: Task }) => {
   const task = await pickTask(ctx, given);
-  if (!task) return;
+  if (!task) {
+    if (ctx.store.tasks.size === 0) void vscode.window.showInformationMessage('Arbor: there is no task yet; create one with Arbor: New Task');
+    return;
+  }
   const result = await ctx.request<{ agents: AgentInfo[] }>(Method.agentsList);
   if (!result) return;
   const picked = await vscode.window.showQuickPick(
@@ -155,9 +197,14 @@ const newTrials: Factory = (ctx) => async (given?: { task?: Task }) => {
     { canPickMany: true, placeHolder: 'One trial per agent picked' },
   );
   if (!picked || picked.length === 0) return;
-  const started = await ctx.request<{ trials: unknown[] }>(Method.trialNew, { taskId: task.id, trials: picked.map((agent) => ({ agent: agent.id })) });
+  const count = await pickCount(picked.length);
+  if (!count) return;
+  const trials = picked.flatMap((agent) => Array.from({ length: count }, () => ({ agent: agent.id })));
+  const started = await ctx.request<{ trials: unknown[] }>(Method.trialNew, { taskId: task.id, trials });
+  if (!started) return;
   await ctx.loadTrials(task.id);
   ctx.views.refreshTree();
+  void vscode.window.showInformationMessage(`Arbor: started ${trials.length} trial${trials.length === 1 ? '' : 's'} of "${task.title}"`);
   return started;
 };
 
@@ -167,23 +214,52 @@ const compareTrials: Factory = (ctx) => async (given?: { task?: Task }) => {
   return task;
 };
 
-const promoteTrial: Factory = (ctx) => async (given?: { trialId?: string }) => {
-  let trialId = given?.trialId;
-  if (!trialId) {
-    const task = await pickTask(ctx);
-    if (!task) return;
-    const compare = await ctx.request<CompareResult>(Method.trialCompare, { taskId: task.id });
-    const row = await vscode.window.showQuickPick(
-      (compare?.rows ?? []).map((row) => ({ label: `Trial ${row.number}`, description: `${row.agent} · ${row.status}`, trialId: row.trialId })),
-      { placeHolder: 'Trial to promote' },
-    );
-    trialId = row?.trialId;
+/// The trial a command acts on: the one given (a tree row, the comparison), or one picked.
+async function pickTrial(ctx: Ctx, given: { trialId?: string } | undefined, placeHolder: string): Promise<{ trialId: string; label: string; task: Task | undefined } | undefined> {
+  if (given?.trialId) {
+    for (const [taskId, trials] of ctx.store.trials) {
+      const trial = trials.find((candidate) => candidate.trialId === given.trialId);
+      if (trial) return { trialId: trial.trialId, label: `trial ${trial.number} (${trial.agent})`, task: ctx.store.tasks.get(taskId) };
+    }
+    return { trialId: given.trialId, label: 'the trial', task: undefined };
   }
-  if (!trialId) return;
-  const answer = await vscode.window.showWarningMessage('Merge this trial into the task\'s base branch and abandon the others?', { modal: true }, 'Promote');
+  const task = await pickTask(ctx);
+  if (!task) return undefined;
+  const compare = await ctx.request<CompareResult>(Method.trialCompare, { taskId: task.id });
+  const row = await vscode.window.showQuickPick(
+    (compare?.rows ?? []).map((row) => ({ label: `Trial ${row.number}`, description: `${row.agent} · ${row.status}`, row })),
+    { placeHolder },
+  );
+  return row ? { trialId: row.row.trialId, label: `trial ${row.row.number} (${row.row.agent})`, task } : undefined;
+}
+
+const promoteTrial: Factory = (ctx) => async (given?: { trialId?: string }) => {
+  const trial = await pickTrial(ctx, given, 'Trial to promote');
+  if (!trial) return;
+  const base = trial.task?.baseBranch ?? "the task's base branch";
+  const answer = await vscode.window.showWarningMessage(`Promote ${trial.label}${trial.task ? ` of "${trial.task.title}"` : ''}? Its branch is merged into ${base} and the other trials are abandoned.`, { modal: true }, 'Promote');
   if (answer !== 'Promote') return;
-  const result = await ctx.request<{ merge: MergeResult; abandoned: string[] }>(Method.trialPromote, { trialId });
-  if (result && !result.merge.merged) void vscode.window.showWarningMessage(`Arbor: not promoted; conflicts in ${result.merge.conflicts.join(', ')}`);
+  const result = await ctx.request<{ merge: MergeResult; abandoned: string[] }>(Method.trialPromote, { trialId: trial.trialId });
+  if (!result) return;
+  if (result.merge.merged) void vscode.window.showInformationMessage(`Arbor: promoted ${trial.label} into ${result.merge.baseBranch}; ${result.abandoned.length} other trial${result.abandoned.length === 1 ? '' : 's'} abandoned`);
+  else void vscode.window.showWarningMessage(`Arbor: ${trial.label} was not promoted; conflicts in ${result.merge.conflicts.join(', ')}`);
+  return result;
+};
+
+const checkTrial: Factory = (ctx) => async (given?: { trialId?: string }) => {
+  const trial = await pickTrial(ctx, given, 'Trial to check');
+  if (!trial) return;
+  if (trial.task && !trial.task.checkCommand) {
+    void vscode.window.showWarningMessage(`Arbor: the task "${trial.task.title}" has no check command`);
+    return;
+  }
+  const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Arbor: checking ${trial.label}…` }, () =>
+    ctx.request<CheckResult>(Method.trialCheck, { trialId: trial.trialId }),
+  );
+  if (!result) return;
+  const message = `Arbor: the check of ${trial.label} ${result.passed ? 'passed' : 'failed'}: ${result.summary || `exit code ${result.exitCode}`}`;
+  if (result.passed) void vscode.window.showInformationMessage(message);
+  else void vscode.window.showWarningMessage(message);
   return result;
 };
 
@@ -201,17 +277,18 @@ const commit: Factory = (ctx) => async (given?: { session?: Session }) => {
   const message = await vscode.window.showInputBox({ prompt: 'Commit message (empty: made from the session)' });
   if (message === undefined) return;
   const result = await ctx.request<{ commit: string; filesChanged: number }>(Method.reviewCommit, { sessionId, message: message || undefined });
-  if (result) void vscode.window.showInformationMessage(`Arbor: committed ${result.commit.slice(0, 12)} (${result.filesChanged} files)`);
+  if (result) void vscode.window.showInformationMessage(`Arbor: committed ${result.commit.slice(0, 12)} on ${ctx.store.sessions.get(sessionId)?.branch ?? 'the session branch'} (${result.filesChanged} file${result.filesChanged === 1 ? '' : 's'})`);
   return result;
 };
 
 const merge: Factory = (ctx) => async (given?: { session?: Session }) => {
   const sessionId = await ctx.session(given);
   if (!sessionId) return;
-  const answer = await vscode.window.showWarningMessage('Merge the session\'s branch into its base branch?', { modal: true }, 'Merge', 'Squash');
+  const session = ctx.store.sessions.get(sessionId);
+  const answer = await vscode.window.showWarningMessage(`Merge ${session?.branch ?? "the session's branch"} of ${titleOf(ctx, sessionId)} into ${session?.baseBranch ?? 'its base branch'}?`, { modal: true }, 'Merge', 'Squash');
   if (!answer) return;
   const result = await ctx.request<MergeResult>(Method.sessionMerge, { sessionId, strategy: answer === 'Squash' ? 'squash' : 'merge' });
-  if (result?.merged) void vscode.window.showInformationMessage(`Arbor: merged into ${result.baseBranch}`);
+  if (result?.merged) void vscode.window.showInformationMessage(`Arbor: merged ${session?.branch ?? titleOf(ctx, sessionId)} into ${result.baseBranch}`);
   else if (result) void vscode.window.showWarningMessage(`Arbor: not merged; conflicts in ${result.conflicts.join(', ')}`);
   return result;
 };
@@ -234,22 +311,29 @@ export const commands: Record<string, Factory> = {
   'arbor.fork': simple(Method.sessionFork, openNew),
   'arbor.clone': simple(Method.sessionClone, openNew),
   'arbor.rename': rename,
-  'arbor.pin': toggle('pinned'),
-  'arbor.hide': toggle('hidden'),
+  'arbor.pin': setFlag('pinned', true),
+  'arbor.unpin': setFlag('pinned', false),
+  'arbor.hide': setFlag('hidden', true),
+  'arbor.unhide': setFlag('hidden', false),
   'arbor.delete': deleteSession,
   'arbor.export': exportSession,
   'arbor.newTask': newTask,
   'arbor.newTrials': newTrials,
   'arbor.compareTrials': compareTrials,
   'arbor.promoteTrial': promoteTrial,
+  'arbor.checkTrial': checkTrial,
   'arbor.reviewChanges': reviewChanges,
   'arbor.commit': commit,
   'arbor.merge': merge,
   'arbor.openSession': openSession,
 };
 
+/// Registers every command; while the server is not running each one says why instead.
 export function registerCommands(ctx: Ctx): vscode.Disposable[] {
-  return Object.entries(commands).map(([id, factory]) => vscode.commands.registerCommand(id, factory(ctx)));
+  return Object.entries(commands).map(([id, factory]) => {
+    const run = factory(ctx);
+    return vscode.commands.registerCommand(id, (...args: unknown[]) => (ctx.connected ? run(...args) : ctx.views.explainServer()));
+  });
 }
 
 export type { TaskDetail };

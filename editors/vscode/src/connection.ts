@@ -11,21 +11,44 @@ export interface Transport {
 
 export type Listener<T> = (value: T) => void;
 
-/// Typed requests and fan-out of the server's notifications.
+/// Why requests cannot be made now: the server is not running (first run, wrong `arbor.path`).
+export class NotConnected extends Error {}
+
+/// Typed requests and fan-out of the server's notifications. The transport is attached once the
+/// server runs, and may be replaced (a restart after `arbor.path` changes); listeners stay.
 export class ArborConnection {
   private readonly eventListeners = new Set<Listener<SessionEventNotification>>();
   private readonly sessionListeners = new Set<Listener<{ session: Session; deleted: boolean }>>();
   private readonly taskListeners = new Set<Listener<{ task: Task }>>();
+  private transport: Transport | undefined;
+  private notConnected = 'the Arbor server is not running';
 
-  constructor(private readonly transport: Transport) {
+  constructor(transport?: Transport) {
+    if (transport) this.attach(transport);
+  }
+
+  attach(transport: Transport): void {
+    this.transport = transport;
     transport.onNotification(Notification.sessionEvent, (params: SessionEventNotification) => this.eventListeners.forEach((listener) => listener(params)));
     transport.onNotification(Notification.sessionChanged, (params: { session: Session; deleted: boolean }) => this.sessionListeners.forEach((listener) => listener(params)));
     transport.onNotification(Notification.taskChanged, (params: { task: Task }) => this.taskListeners.forEach((listener) => listener(params)));
   }
 
+  /// Drops the transport; requests then fail with `reason`.
+  detach(reason: string): void {
+    this.transport = undefined;
+    this.notConnected = reason;
+  }
+
+  get connected(): boolean {
+    return this.transport !== undefined;
+  }
+
   request<R>(method: string, params?: unknown): Promise<R> {
+    const transport = this.transport;
+    if (!transport) return Promise.reject(new NotConnected(this.notConnected));
     // Methods without params must get none at all: vscode-jsonrpc would send `[null]`.
-    return params === undefined ? this.transport.sendRequest<R>(method) : this.transport.sendRequest<R>(method, params);
+    return params === undefined ? transport.sendRequest<R>(method) : transport.sendRequest<R>(method, params);
   }
 
   onEvent(listener: Listener<SessionEventNotification>): () => void {

@@ -2,7 +2,7 @@
 // user means right now. Commands are factories over a Ctx (as in rust-analyzer's extension).
 
 import * as vscode from 'vscode';
-import { ArborConnection, errorMessage } from './connection';
+import { ArborConnection, NotConnected, errorMessage } from './connection';
 import { Store } from './model';
 import { Method, Session, Task, TaskDetail } from './protocol';
 
@@ -11,6 +11,10 @@ export interface Views {
   showCompare(taskId: string): Promise<void>;
   refreshTree(): void;
   startReview(session: Session): Promise<void>;
+  /// Says why the server is not running and how to fix it.
+  explainServer(): Promise<void>;
+  /// The session the chat shows while it is on screen.
+  chatSession(): string | undefined;
 }
 
 export class Ctx {
@@ -37,13 +41,33 @@ export class Ctx {
     try {
       return await this.connection.request<R>(method, params);
     } catch (error) {
-      void vscode.window.showErrorMessage(`Arbor: ${errorMessage(error)}`);
+      if (error instanceof NotConnected) void this.views.explainServer();
+      else void vscode.window.showErrorMessage(`Arbor: ${errorMessage(error)}`);
       return undefined;
     }
   }
 
+  get connected(): boolean {
+    return this.connection.connected;
+  }
+
+  /// The repository a new session or task starts from: the workspace's, also while a file of a
+  /// session's worktree is the active editor (the worktree is not a workspace folder, and new
+  /// work belongs on the repository, not on another session's branch).
+  repositoryRoot(): string | undefined {
+    const active = vscode.window.activeTextEditor?.document.uri;
+    if (active?.scheme === 'file') {
+      const owner = [...this.store.sessions.values()].find((session) => session.cwd !== session.repoRoot && active.fsPath.startsWith(session.cwd + '/'));
+      if (owner) return owner.repoRoot;
+      const folder = vscode.workspace.getWorkspaceFolder(active);
+      if (folder) return folder.uri.fsPath;
+    }
+    return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+  }
+
   /// Loads sessions and tasks into the store.
   async refresh(): Promise<void> {
+    if (!this.connected) return;
     const sessions = await this.request<{ sessions: Session[] }>(Method.sessionList, { limit: 1000, includeHidden: true });
     sessions?.sessions.forEach((session) => this.store.applySession(session));
     const tasks = await this.request<{ tasks: Task[] }>(Method.taskList, {});
@@ -71,6 +95,7 @@ export class Ctx {
     if (given?.session) return given.session.id;
     if (this.currentSession) return this.currentSession;
     const sessions = [...this.store.sessions.values()];
+    if (sessions.length === 0) return undefined;
     const picked = await vscode.window.showQuickPick(
       sessions.map((session) => ({ label: session.title ?? 'Untitled session', description: `${session.status} · ${session.agent}`, id: session.id })),
       { placeHolder: 'Which session?' },

@@ -1,55 +1,63 @@
-// Entry point: starts `arbor lsp` through vscode-languageclient, wires the views, the commands,
-// the review and the status bar. All state comes from the server.
+// Entry point: registers the views and commands first (so they say what is wrong rather than
+// "command not found" when the server cannot start), then starts `arbor lsp` and wires the chat,
+// the review, the comparisons and the needs-you signals. All state comes from the server.
 
 import * as vscode from 'vscode';
-import { LanguageClient, LanguageClientOptions, ServerOptions } from 'vscode-languageclient/node';
+import { Attention } from './attention';
 import { ChatView } from './chatView';
 import { registerCommands } from './commands';
-import { showCompare } from './compareView';
+import { CompareViews } from './compareView';
 import { ArborConnection } from './connection';
 import { Ctx } from './ctx';
 import { Review } from './review';
+import { ServerLauncher } from './server';
 import { SessionsTree } from './sessionsTree';
 
-let client: LanguageClient | undefined;
+let launcher: ServerLauncher | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   const output = vscode.window.createOutputChannel('Arbor');
-  const binary = vscode.workspace.getConfiguration('arbor').get<string>('path') || 'arbor';
-  const serverOptions: ServerOptions = { command: binary, args: ['lsp'] };
-  const clientOptions: LanguageClientOptions = { documentSelector: [], outputChannel: output };
-  client = new LanguageClient('arbor', 'Arbor', serverOptions, clientOptions);
-  await client.start();
-
-  const chat = new ChatView(context.extensionUri);
+  const connection = new ArborConnection();
+  launcher = new ServerLauncher(connection, output);
+  const server = launcher;
+  const chat = new ChatView(context);
+  const compare = new CompareViews(context.extensionUri);
   let tree: SessionsTree | undefined;
   let review: Review | undefined;
-  const status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 50);
-  status.command = 'arbor.sessions.focus';
-  const ctx: Ctx = new Ctx(new ArborConnection(client), {
+  let attention: Attention | undefined;
+  const ctx: Ctx = new Ctx(connection, {
     showChat: (sessionId) => chat.show(sessionId),
-    showCompare: (taskId) => showCompare(ctx, context.extensionUri, taskId),
+    showCompare: (taskId) => compare.show(ctx, taskId),
     refreshTree: () => {
       tree?.refresh();
-      status.text = ctx.store.statusText();
-      status.show();
+      attention?.refresh();
     },
     startReview: (session) => review!.start(session),
+    explainServer: () => server.explain(),
+    chatSession: () => chat.visibleSession(),
   });
-  tree = new SessionsTree(ctx.store);
+  tree = new SessionsTree(ctx);
   review = new Review(ctx);
+  attention = new Attention(ctx, tree.view);
   chat.attach(ctx);
+  compare.attach(ctx);
   context.subscriptions.push(
     output,
-    status,
-    vscode.window.registerTreeDataProvider('arbor.sessions', tree),
-    vscode.window.registerWebviewViewProvider('arbor.chat', chat, { webviewOptions: { retainContextWhenHidden: true } }),
+    server,
+    tree,
+    attention,
+    ...chat.register(),
     ...review.register(),
     ...registerCommands(ctx),
+    vscode.commands.registerCommand('arbor.showSetup', () => server.explain()),
+    vscode.workspace.onDidChangeConfiguration(async (change) => {
+      if (change.affectsConfiguration('arbor.path') && (await server.start())) await ctx.refresh();
+    }),
   );
-  await ctx.refresh();
+  if (await server.start()) await ctx.refresh();
+  else tree.refresh();
 }
 
 export async function deactivate(): Promise<void> {
-  await client?.stop();
+  await launcher?.dispose();
 }

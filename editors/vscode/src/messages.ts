@@ -6,20 +6,31 @@ import { SessionEventNotification, Session, CompareResult } from './protocol';
 /// From the chat webview to the extension.
 export type ChatRequest =
   | { type: 'ready' }
-  | { type: 'send'; text: string }
+  | { type: 'send'; id: number; text: string }
   | { type: 'interrupt' }
-  | { type: 'respond'; requestId: string; optionId: string };
+  | { type: 'respond'; requestId: string; optionId: string }
+  | { type: 'openDiff'; path: string; oldText: string | null; newText: string }
+  | { type: 'pickFile' };
 
 /// From the extension to the chat webview.
 export type ChatUpdate =
   | { type: 'reset'; session: Session | null }
   | { type: 'events'; events: SessionEventNotification[] }
-  | { type: 'session'; session: Session };
+  | { type: 'session'; session: Session }
+  | { type: 'deleted' }
+  | { type: 'sent'; id: number; ok: boolean; error?: string }
+  | { type: 'insert'; text: string }
+  | { type: 'commands'; commands: { name: string; description: string }[] };
 
 /// From the extension to the comparison webview.
-export type CompareUpdate = { type: 'compare'; result: CompareResult };
+export type CompareUpdate = { type: 'compare'; result: CompareResult; title: string; hasCheck: boolean };
+
+/// From the comparison webview to the extension: the page is ready, or a row's action.
+export type CompareRequest = { type: 'ready' } | { type: 'openDiff' | 'check' | 'promote'; trialId: string };
 
 const MAX_TEXT = 100_000;
+/// Tool diffs carry whole files.
+const MAX_FILE = 10_000_000;
 
 const isString = (value: unknown, max = MAX_TEXT): value is string => typeof value === 'string' && value.length <= max;
 
@@ -30,9 +41,14 @@ export function parseChatRequest(message: unknown): ChatRequest | null {
   switch (candidate.type) {
     case 'ready':
     case 'interrupt':
+    case 'pickFile':
       return { type: candidate.type };
     case 'send':
-      return isString(candidate.text) && candidate.text.trim() !== '' ? { type: 'send', text: candidate.text } : null;
+      return isString(candidate.text) && candidate.text.trim() !== '' && Number.isInteger(candidate.id) ? { type: 'send', id: candidate.id as number, text: candidate.text } : null;
+    case 'openDiff':
+      return isString(candidate.path, 4096) && (candidate.oldText === null || isString(candidate.oldText, MAX_FILE)) && isString(candidate.newText, MAX_FILE)
+        ? { type: 'openDiff', path: candidate.path, oldText: candidate.oldText as string | null, newText: candidate.newText }
+        : null;
     case 'respond':
       return isString(candidate.requestId, 200) && isString(candidate.optionId, 200)
         ? { type: 'respond', requestId: candidate.requestId, optionId: candidate.optionId }
@@ -53,7 +69,24 @@ export function isChatUpdate(update: unknown): update is ChatUpdate {
       return Array.isArray(candidate.events) && candidate.events.every((event) => event && typeof event === 'object' && typeof (event as SessionEventNotification).seq === 'number');
     case 'session':
       return !!candidate.session && typeof candidate.session === 'object';
+    case 'deleted':
+      return true;
+    case 'sent':
+      return Number.isInteger(candidate.id) && typeof candidate.ok === 'boolean';
+    case 'insert':
+      return typeof candidate.text === 'string';
+    case 'commands':
+      return Array.isArray(candidate.commands);
     default:
       return false;
   }
+}
+
+/// The request, if `message` from the comparison page is a well-formed one; otherwise null.
+export function parseCompareRequest(message: unknown): CompareRequest | null {
+  if (!message || typeof message !== 'object') return null;
+  const candidate = message as Record<string, unknown>;
+  if (candidate.type === 'ready') return { type: 'ready' };
+  if ((candidate.type === 'openDiff' || candidate.type === 'check' || candidate.type === 'promote') && isString(candidate.trialId, 200)) return { type: candidate.type, trialId: candidate.trialId };
+  return null;
 }

@@ -8,6 +8,11 @@ export type Node =
   | { kind: 'trial'; taskId: string; trialId: string; number: number; agent: string; status: TrialStatus; sessions: Node[] }
   | { kind: 'session'; session: Session };
 
+export interface TreeOptions {
+  showHidden?: boolean;
+  filter?: string;
+}
+
 export interface TrialSummary {
   trialId: string;
   number: number;
@@ -34,13 +39,21 @@ export class Store {
     this.trials.set(taskId, trials);
   }
 
-  /// Tasks (newest first) with their trials and sessions, then sessions with no task.
-  tree(): Node[] {
+  /// Tasks (newest first) with their trials and sessions, then sessions with no task. Hidden
+  /// sessions only with `showHidden`; `filter` keeps sessions whose title, agent, branch or state
+  /// contains it (and the tasks whose title does).
+  tree(options: TreeOptions = {}): Node[] {
+    const needle = options.filter?.toLowerCase();
+    const matches = (session: Session) =>
+      !needle || [session.title ?? '', session.agent, session.branch ?? '', stateWords(session)].some((text) => text.toLowerCase().includes(needle));
+    const shown = (session: Session) => (options.showHidden || !session.hidden) && matches(session);
     const sessionNode = (id: string): Node[] => {
       const session = this.sessions.get(id);
-      return session && !session.hidden ? [{ kind: 'session', session }] : [];
+      return session && shown(session) ? [{ kind: 'session', session }] : [];
     };
-    const tasks: Node[] = [...this.tasks.values()].map((task) => ({
+    const tasks: Node[] = [...this.tasks.values()]
+      .filter((task) => !needle || task.title.toLowerCase().includes(needle) || (this.trials.get(task.id) ?? []).some((trial) => trial.sessionIds.some((id) => sessionNode(id).length > 0)))
+      .map((task) => ({
       kind: 'task',
       task,
       trials: (this.trials.get(task.id) ?? []).map((trial) => ({
@@ -54,19 +67,46 @@ export class Store {
       })),
     }));
     const adHoc = [...this.sessions.values()]
-      .filter((session) => !session.taskId && !session.hidden)
+      .filter((session) => !session.taskId && shown(session))
       .sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.updatedAt - a.updatedAt)
       .map((session): Node => ({ kind: 'session', session }));
     return [...tasks, ...adHoc];
   }
 
-  /// The status bar text: sessions running and the total cost.
-  statusText(): string {
-    const sessions = [...this.sessions.values()];
-    const running = sessions.filter((session) => session.status === 'running' || session.status === 'creating').length;
-    const cost = sessions.reduce((sum, session) => sum + session.usage.costUsd, 0);
-    return `$(hubot) ${running} running · ${formatCost(cost)}`;
+  /// Whether the view has anything to show (its welcome content says what to do otherwise).
+  isEmpty(): boolean {
+    return this.sessions.size === 0 && this.tasks.size === 0;
   }
+}
+
+/// A session whose agent may still ask something: not yet stopped, finished or failed.
+export function isLive(session: Session): boolean {
+  return session.status === 'pending' || session.status === 'creating' || session.status === 'running' || session.status === 'stopping';
+}
+
+export interface StatusGroups {
+  working: Session[];
+  waiting: Session[];
+  idle: Session[];
+}
+
+/// Live sessions by what they need: working (or starting), waiting for the user (the ids in
+/// `waiting`, or the server says so), idle (a turn ended; the agent waits for a prompt).
+export function statusGroups(sessions: Session[], waiting: Set<string>): StatusGroups {
+  const groups: StatusGroups = { working: [], waiting: [], idle: [] };
+  for (const session of sessions.filter(isLive)) {
+    if (waiting.has(session.id) || session.agentState === 'waiting_input') groups.waiting.push(session);
+    else if (session.status === 'running' && session.agentState !== 'working') groups.idle.push(session);
+    else groups.working.push(session);
+  }
+  return groups;
+}
+
+/// A session's state in words: "working", "waiting for you", "idle", "stopped" …
+export function stateWords(session: Session): string {
+  if (session.status === 'running') return session.agentState === 'waiting_input' ? 'waiting for you' : session.agentState === 'working' ? 'working' : 'idle';
+  if (session.status === 'pending' && session.queuePosition) return `#${session.queuePosition} in queue`;
+  return session.status;
 }
 
 export function formatCost(usd: number): string {
@@ -93,10 +133,9 @@ export function statusIcon(status: SessionStatus, agentState: string | null): st
   }
 }
 
-/// The line under a session in the tree: agent, branch and cost.
+/// The line beside a session in the tree: agent, state, branch and cost.
 export function sessionDescription(session: Session): string {
-  const parts = [session.agent];
-  if (session.queuePosition) parts.push(`#${session.queuePosition} in queue`);
+  const parts = [session.agent, stateWords(session)];
   if (session.branch) parts.push(session.branch);
   parts.push(formatCost(session.usage.costUsd));
   return parts.join(' · ');
@@ -104,5 +143,5 @@ export function sessionDescription(session: Session): string {
 
 /// A commit message's first line must not be empty; titles shown must not be either.
 export function sessionLabel(session: Session): string {
-  return (session.pinned ? '📌 ' : '') + (session.title ?? 'Untitled session');
+  return session.title ?? 'Untitled session';
 }

@@ -30,6 +30,7 @@ export const Method = {
   taskList: 'task/list',
   taskGet: 'task/get',
   trialNew: 'trial/new',
+  trialCheck: 'trial/check',
   trialCompare: 'trial/compare',
   trialPromote: 'trial/promote',
 } as const;

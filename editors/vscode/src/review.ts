@@ -1,10 +1,13 @@
-// Review in the editor: the session's changes in VS Code's multi-file diff (or one diff per file)
-// between the base and the worktree, base text from review/file; per-hunk Accept / Reject
-// CodeLens and decorations in the worktree's files, refreshed on files_changed.
+// Review where the diff is: the session's changes open in VS Code's multi-file diff (new files as
+// added, base text from review/file), and each change carries Accept / Reject CodeLenses on its
+// first changed line, with Accept File / Reject File on the file's first line, in the diff
+// editors (the extension turns `diffEditor.codeLens` on by default) and in the worktree's files.
+// The same actions sit in the diff editor's title bar and context menu and act on the change at
+// the cursor. An accepted change can be rejected still; a rejected new file's editors close.
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { Hunk, Method, ReviewDiff, ReviewFile, Session } from './protocol';
+import { FileDiff, Hunk, Method, ReviewDiff, ReviewFile, Session } from './protocol';
 
 export const BASE_SCHEME = 'arbor-base';
 
@@ -28,6 +31,25 @@ export function addedRanges(hunk: Hunk): { start: number; end: number }[] {
   return ranges;
 }
 
+/// The 0-based worktree line of a hunk's first change (its first added line, or where its
+/// removed lines were), so its lens sits on the change, not on the context before it.
+export function firstChangedLine(hunk: Hunk): number {
+  let line = Math.max(hunk.newStart, 1) - 1;
+  for (const entry of hunk.lines) {
+    if (entry.kind !== 'context') return line;
+    line++;
+  }
+  return line;
+}
+
+/// The worktree lines (0-based, inclusive) a hunk spans, for "the change at the cursor".
+function hunkSpan(hunk: Hunk): { start: number; end: number } {
+  const start = Math.max(hunk.newStart, 1) - 1;
+  return { start, end: start + Math.max(hunk.newLines, 1) - 1 };
+}
+
+type Target = { sessionId: string; hunkId?: string; path?: string };
+
 export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLensProvider {
   private readonly reviewed = new Map<string, Reviewed>();
   private readonly lensesChanged = new vscode.EventEmitter<void>();
@@ -46,53 +68,84 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
     return [
       vscode.workspace.registerTextDocumentContentProvider(BASE_SCHEME, this),
       vscode.languages.registerCodeLensProvider({ scheme: 'file' }, this),
-      vscode.commands.registerCommand('arbor.acceptHunk', (sessionId: string, hunkId: string) => this.apply(sessionId, 'accept', hunkId)),
-      vscode.commands.registerCommand('arbor.rejectHunk', (sessionId: string, hunkId: string) => this.apply(sessionId, 'reject', hunkId)),
+      vscode.commands.registerCommand('arbor.acceptHunk', (sessionId?: unknown, hunkId?: unknown) => this.command('accept', 'hunk', sessionId, hunkId)),
+      vscode.commands.registerCommand('arbor.rejectHunk', (sessionId?: unknown, hunkId?: unknown) => this.command('reject', 'hunk', sessionId, hunkId)),
+      vscode.commands.registerCommand('arbor.acceptFile', (sessionId?: unknown, path?: unknown) => this.command('accept', 'file', sessionId, path)),
+      vscode.commands.registerCommand('arbor.rejectFile', (sessionId?: unknown, path?: unknown) => this.command('reject', 'file', sessionId, path)),
     ];
   }
 
-  /// The base text of `arbor-base:/<session>/<path>`.
+  /// The base side of a worktree file: the file's own path (so VS Code shows a modification, not
+  /// a rename), in the base scheme, with the session in the query.
+  static baseUri(session: Session, path: string): vscode.Uri {
+    return vscode.Uri.from({ scheme: BASE_SCHEME, path: vscode.Uri.file(`${session.cwd}/${path}`).path, query: session.id });
+  }
+
+  /// The base text of a `baseUri`.
   async provideTextDocumentContent(uri: vscode.Uri): Promise<string> {
-    const [, sessionId, ...rest] = uri.path.split('/');
-    const file = await this.ctx.request<ReviewFile>(Method.reviewFile, { sessionId, path: rest.join('/') });
+    const sessionId = uri.query;
+    const cwd = this.reviewed.get(sessionId)?.session.cwd ?? this.ctx.store.sessions.get(sessionId)?.cwd;
+    if (!cwd) return '';
+    const path = uri.path.slice(vscode.Uri.file(cwd).path.length + 1);
+    const file = await this.ctx.request<ReviewFile>(Method.reviewFile, { sessionId, path });
     return file?.baseText ?? '';
   }
 
-  private fileOf(document: vscode.TextDocument): { reviewed: Reviewed; path: string } | undefined {
+  private fileOf(uri: vscode.Uri): { reviewed: Reviewed; path: string; file: FileDiff | undefined } | undefined {
+    if (uri.scheme !== 'file') return undefined;
     for (const reviewed of this.reviewed.values()) {
       const root = reviewed.session.cwd + '/';
-      if (document.uri.fsPath.startsWith(root)) return { reviewed, path: document.uri.fsPath.slice(root.length) };
+      if (uri.fsPath.startsWith(root)) {
+        const path = uri.fsPath.slice(root.length);
+        return { reviewed, path, file: reviewed.diff.files.find((candidate) => candidate.path === path) };
+      }
     }
     return undefined;
   }
 
   provideCodeLenses(document: vscode.TextDocument): vscode.CodeLens[] {
-    const found = this.fileOf(document);
-    const file = found?.reviewed.diff.files.find((candidate) => candidate.path === found.path);
-    if (!found || !file?.hunks) return [];
-    return file.hunks.flatMap((hunk) => {
-      const range = new vscode.Range(Math.max(hunk.newStart - 1, 0), 0, Math.max(hunk.newStart - 1, 0), 0);
-      const sessionId = found.reviewed.session.id;
-      const state = hunk.state === 'accepted' ? ' (accepted)' : '';
-      return [
-        new vscode.CodeLens(range, { title: `Accept${state}`, command: 'arbor.acceptHunk', arguments: [sessionId, hunk.id] }),
-        new vscode.CodeLens(range, { title: 'Reject', command: 'arbor.rejectHunk', arguments: [sessionId, hunk.id] }),
-      ];
-    });
+    const found = this.fileOf(document.uri);
+    if (!found?.file) return [];
+    const sessionId = found.reviewed.session.id;
+    const top = new vscode.Range(0, 0, 0, 0);
+    const lenses = [
+      new vscode.CodeLens(top, { title: `Accept File (${found.path})`, command: 'arbor.acceptFile', arguments: [sessionId, found.path] }),
+      new vscode.CodeLens(top, { title: found.file.status === 'added' ? 'Reject File (delete it)' : 'Reject File', command: 'arbor.rejectFile', arguments: [sessionId, found.path] }),
+    ];
+    // A new file is one change: the file's lenses are its lenses.
+    const hunks = found.file.status === 'added' ? [] : found.file.hunks ?? [];
+    for (const hunk of hunks) {
+      const line = Math.min(firstChangedLine(hunk), Math.max(document.lineCount - 1, 0));
+      const range = new vscode.Range(line, 0, line, 0);
+      if (hunk.state === 'accepted') {
+        lenses.push(new vscode.CodeLens(range, { title: '✓ Accepted', command: '', tooltip: 'Staged: Commit includes it' }));
+      } else {
+        lenses.push(new vscode.CodeLens(range, { title: 'Accept Change', command: 'arbor.acceptHunk', arguments: [sessionId, hunk.id] }));
+      }
+      lenses.push(new vscode.CodeLens(range, { title: hunk.state === 'accepted' ? 'Undo and Reject' : 'Reject Change', command: 'arbor.rejectHunk', arguments: [sessionId, hunk.id] }));
+    }
+    return lenses;
   }
 
   private decorate(): void {
     for (const editor of vscode.window.visibleTextEditors) {
-      const found = this.fileOf(editor.document);
-      const file = found?.reviewed.diff.files.find((candidate) => candidate.path === found.path);
+      const file = this.fileOf(editor.document.uri)?.file;
       const pending: vscode.Range[] = [];
       const done: vscode.Range[] = [];
       for (const hunk of file?.hunks ?? []) {
         for (const range of addedRanges(hunk)) (hunk.state === 'accepted' ? done : pending).push(new vscode.Range(range.start, 0, range.end, 0));
       }
+      // Diff editors show the change already; the worktree file alone gets the highlight.
       editor.setDecorations(this.added, pending);
       editor.setDecorations(this.accepted, done);
     }
+  }
+
+  /// Keeps the `arbor.reviewedFiles` context key (the title-bar actions' `when`) current.
+  private publishReviewedFiles(): void {
+    const paths: string[] = [];
+    for (const { session, diff } of this.reviewed.values()) for (const file of diff.files) paths.push(vscode.Uri.file(`${session.cwd}/${file.path}`).fsPath);
+    void vscode.commands.executeCommand('setContext', 'arbor.reviewedFiles', paths);
   }
 
   async refresh(sessionId: string): Promise<ReviewDiff | undefined> {
@@ -100,17 +153,82 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
     if (!reviewed) return undefined;
     const diff = await this.ctx.request<ReviewDiff>(Method.reviewDiff, { sessionId });
     if (diff) reviewed.diff = diff;
-    this.lensesChanged.fire();
-    this.decorate();
+    this.changed();
     return diff;
   }
 
-  private async apply(sessionId: string, action: 'accept' | 'reject', hunkId: string): Promise<void> {
-    const diff = await this.ctx.request<ReviewDiff>(Method.reviewApply, { sessionId, action, hunkIds: [hunkId] });
-    const reviewed = this.reviewed.get(sessionId);
-    if (diff && reviewed) reviewed.diff = diff;
+  private changed(): void {
     this.lensesChanged.fire();
     this.decorate();
+    this.publishReviewedFiles();
+  }
+
+  /// What a command acts on: its arguments (from a lens), or the change (or file) at the cursor.
+  private target(kind: 'hunk' | 'file', sessionId: unknown, item: unknown): Target | undefined {
+    if (typeof sessionId === 'string' && typeof item === 'string') return kind === 'hunk' ? { sessionId, hunkId: item } : { sessionId, path: item };
+    const editor = vscode.window.activeTextEditor;
+    const resource = editor?.document.uri ?? (sessionId instanceof vscode.Uri ? sessionId : undefined);
+    const found = resource && this.fileOf(resource);
+    if (!found?.file) return undefined;
+    if (kind === 'file') return { sessionId: found.reviewed.session.id, path: found.path };
+    const line = editor?.selection.active.line ?? 0;
+    const hunk = found.file.hunks?.find((candidate) => {
+      const span = hunkSpan(candidate);
+      return line >= span.start && line <= span.end;
+    });
+    return hunk ? { sessionId: found.reviewed.session.id, hunkId: hunk.id } : undefined;
+  }
+
+  private async command(action: 'accept' | 'reject', kind: 'hunk' | 'file', sessionId: unknown, item: unknown): Promise<void> {
+    const target = this.target(kind, sessionId, item);
+    if (!target) {
+      void vscode.window.showInformationMessage(
+        kind === 'hunk'
+          ? `Arbor: put the cursor on a change of a session's file (Arbor: Review Changes opens them) to ${action} it`
+          : `Arbor: open a changed file of a session (Arbor: Review Changes) to ${action} it`,
+      );
+      return;
+    }
+    await this.apply(action, target);
+  }
+
+  private async apply(action: 'accept' | 'reject', target: Target): Promise<void> {
+    const reviewed = this.reviewed.get(target.sessionId);
+    const before = reviewed?.diff;
+    const path = target.path ?? before?.files.find((file) => file.hunks?.some((hunk) => hunk.id === target.hunkId))?.path;
+    const diff = await this.ctx.request<ReviewDiff>(Method.reviewApply, {
+      sessionId: target.sessionId,
+      action,
+      hunkIds: target.hunkId ? [target.hunkId] : [],
+      paths: target.path ? [target.path] : [],
+    });
+    if (!diff) return;
+    if (reviewed) reviewed.diff = diff;
+    this.changed();
+    const wasNew = before?.files.find((file) => file.path === path)?.status === 'added';
+    if (action === 'reject' && reviewed && path && wasNew && !diff.files.some((file) => file.path === path)) await this.closeRemoved(reviewed.session, path);
+  }
+
+  /// A rejected new file is gone from the worktree: its editors would show text that no longer
+  /// exists, so they close, and the user is told.
+  private async closeRemoved(session: Session, path: string): Promise<void> {
+    const fsPath = vscode.Uri.file(`${session.cwd}/${path}`).fsPath;
+    let reviewClosed = false;
+    const tabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter((tab) => {
+      const input = tab.input;
+      if (input instanceof vscode.TabInputText) return input.uri.fsPath === fsPath;
+      if (input instanceof vscode.TabInputTextDiff) return input.modified.fsPath === fsPath;
+      // The multi-file diff's tab input (TabInputTextMultiDiff) is newer than the API this
+      // extension builds against: recognised by its shape.
+      const diffs = (input as { textDiffs?: { modified?: vscode.Uri }[] } | undefined)?.textDiffs;
+      if (Array.isArray(diffs) && diffs.some((diff) => diff.modified?.fsPath === fsPath)) return (reviewClosed = true);
+      return false;
+    });
+    if (tabs.length > 0) await vscode.window.tabGroups.close(tabs);
+    void vscode.window.showInformationMessage(`Arbor: rejected the new file ${path}; it was removed from the session's worktree`);
+    // The review of the session's other files goes on without it.
+    const rest = this.reviewed.get(session.id)?.diff.files.length ?? 0;
+    if (reviewClosed && rest > 0) await this.start(session);
   }
 
   /// Opens the session's changes: one multi-file diff when VS Code has it, else one per file.
@@ -118,19 +236,20 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
     this.reviewed.set(session.id, { session, diff: { baseCommit: '', files: [], stats: { filesChanged: 0, additions: 0, deletions: 0 }, truncated: false, rejected: [] } });
     const diff = await this.refresh(session.id);
     if (!diff || diff.files.length === 0) {
-      void vscode.window.showInformationMessage('Arbor: the session has no changes');
+      void vscode.window.showInformationMessage(`Arbor: "${session.title ?? 'the session'}" has no changes to review`);
       return;
     }
     await this.ctx.request(Method.sessionSubscribe, { sessionId: session.id, afterSeq: session.lastSeq });
+    // A new file has no base side: it shows as added, not as renamed from the base's path.
     const changes = diff.files.map((file) => {
-      const base = vscode.Uri.from({ scheme: BASE_SCHEME, path: `/${session.id}/${file.oldPath ?? file.path}` });
       const current = vscode.Uri.file(`${session.cwd}/${file.path}`);
-      return [current, base, current] as [vscode.Uri, vscode.Uri, vscode.Uri];
+      const base = file.status === 'added' ? undefined : Review.baseUri(session, file.oldPath ?? file.path);
+      return [current, base, file.status === 'deleted' ? undefined : current] as [vscode.Uri, vscode.Uri | undefined, vscode.Uri | undefined];
     });
     try {
       await vscode.commands.executeCommand('vscode.changes', `Arbor: ${session.title ?? session.id}`, changes);
     } catch {
-      for (const [current, base] of changes) await vscode.commands.executeCommand('vscode.diff', base, current, `${current.path} (base ↔ session)`);
+      for (const [current, base] of changes) await vscode.commands.executeCommand('vscode.diff', base ?? current.with({ scheme: BASE_SCHEME, query: session.id }), current, `${current.path} (base ↔ session)`);
     }
   }
 }

@@ -1,21 +1,75 @@
 // The Sessions view: tasks → trials → sessions, then sessions with no task, with status icons,
-// agent, branch and cost, refreshed from notifications.
+// descriptions (agent, state, branch, cost), tooltips and accessible names that say the title
+// and state, and context values that let menus follow the state (Resume only when stopped, Unpin
+// when pinned). A filter and "show hidden" are title-bar actions; an empty view shows welcome
+// content (package.json's viewsWelcome) through the `arbor.empty` context key.
 
 import * as vscode from 'vscode';
-import { Node, Store, sessionDescription, sessionLabel, statusIcon } from './model';
+import { Ctx } from './ctx';
+import { Node, formatCost, isLive, sessionDescription, sessionLabel, stateWords, statusIcon } from './model';
+import { Session } from './protocol';
 
-export class SessionsTree implements vscode.TreeDataProvider<Node> {
+/// The context value of a session row: `session` plus flags the menus' `when` clauses match.
+export function sessionContext(session: Session): string {
+  const flags = ['session', isLive(session) ? 'live' : 'stopped', session.pinned ? 'pinned' : 'unpinned', session.hidden ? 'hidden' : 'shown'];
+  if (session.branch) flags.push('branch');
+  return flags.join(' ');
+}
+
+function sessionTooltip(session: Session): vscode.MarkdownString {
+  const text = new vscode.MarkdownString();
+  text.appendMarkdown(`**${sessionLabel(session).replace(/[\\`*_[\]<>]/g, '\\$&')}**\n\n`);
+  const rows: [string, string][] = [
+    ['Agent', session.agent + (session.model ? ` (${session.model})` : '')],
+    ['State', stateWords(session) + (session.statusReason ? `: ${session.statusReason}` : '')],
+    ['Branch', session.branch ? `${session.branch} (from ${session.baseBranch ?? 'its base'})` : 'none (works in place)'],
+    ['Cost', `${formatCost(session.usage.costUsd)} · ${session.usage.inputTokens} in / ${session.usage.outputTokens} out`],
+  ];
+  for (const [name, value] of rows) text.appendMarkdown(`${name}: ${value.replace(/[\\`*_[\]<>]/g, '\\$&')}  \n`);
+  return text;
+}
+
+export class SessionsTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
+  readonly view: vscode.TreeView<Node>;
+  private showHidden = false;
+  private filter = '';
+  private readonly disposables: vscode.Disposable[];
 
-  constructor(private readonly store: Store) {}
+  constructor(private readonly ctx: Ctx) {
+    this.view = vscode.window.createTreeView('arbor.sessions', { treeDataProvider: this, showCollapseAll: true });
+    this.disposables = [
+      this.view,
+      vscode.commands.registerCommand('arbor.refresh', () => ctx.refresh()),
+      vscode.commands.registerCommand('arbor.filter', () => this.askFilter()),
+      vscode.commands.registerCommand('arbor.showHidden', () => this.setShowHidden(true)),
+      vscode.commands.registerCommand('arbor.hideHidden', () => this.setShowHidden(false)),
+    ];
+    void vscode.commands.executeCommand('setContext', 'arbor.showingHidden', false);
+  }
 
   refresh(): void {
+    void vscode.commands.executeCommand('setContext', 'arbor.empty', this.ctx.connected && this.ctx.store.isEmpty());
+    this.view.message = this.filter ? `Filtered by "${this.filter}"` : undefined;
     this.changed.fire();
   }
 
+  private async askFilter(): Promise<void> {
+    const filter = await vscode.window.showInputBox({ prompt: 'Show sessions whose title, agent, branch or state contains (empty: all)', value: this.filter });
+    if (filter === undefined) return;
+    this.filter = filter.trim();
+    this.refresh();
+  }
+
+  private setShowHidden(show: boolean): void {
+    this.showHidden = show;
+    void vscode.commands.executeCommand('setContext', 'arbor.showingHidden', show);
+    this.refresh();
+  }
+
   getChildren(node?: Node): Node[] {
-    if (!node) return this.store.tree();
+    if (!node) return this.ctx.store.tree({ showHidden: this.showHidden, filter: this.filter });
     if (node.kind === 'task') return node.trials;
     if (node.kind === 'trial') return node.sessions;
     return [];
@@ -24,25 +78,35 @@ export class SessionsTree implements vscode.TreeDataProvider<Node> {
   getTreeItem(node: Node): vscode.TreeItem {
     if (node.kind === 'task') {
       const item = new vscode.TreeItem(node.task.title, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `task:${node.task.id}`;
       item.description = node.task.status;
+      item.tooltip = `Task: ${node.task.title} (${node.task.status})${node.task.checkCommand ? `\nCheck: ${node.task.checkCommand}` : ''}`;
       item.iconPath = new vscode.ThemeIcon('checklist');
       item.contextValue = 'task';
       return item;
     }
     if (node.kind === 'trial') {
       const item = new vscode.TreeItem(`Trial ${node.number} · ${node.agent}`, vscode.TreeItemCollapsibleState.Expanded);
+      item.id = `trial:${node.trialId}`;
       item.description = node.status;
+      item.tooltip = `Trial ${node.number} of the task, by ${node.agent}: ${node.status}`;
       item.iconPath = new vscode.ThemeIcon(node.status === 'promoted' ? 'star-full' : node.status === 'failed' ? 'error' : 'beaker');
       item.contextValue = 'trial';
       return item;
     }
     const session = node.session;
     const item = new vscode.TreeItem(sessionLabel(session), vscode.TreeItemCollapsibleState.None);
+    item.id = `session:${session.id}`;
     item.description = sessionDescription(session);
-    item.tooltip = `${session.status}${session.agentState ? ` (${session.agentState})` : ''}${session.statusReason ? `: ${session.statusReason}` : ''}`;
-    item.iconPath = new vscode.ThemeIcon(statusIcon(session.status, session.agentState));
-    item.contextValue = 'session';
+    item.tooltip = sessionTooltip(session);
+    item.accessibilityInformation = { label: `${sessionLabel(session)}, ${stateWords(session)}, ${session.agent}${session.pinned ? ', pinned' : ''}` };
+    item.iconPath = new vscode.ThemeIcon(session.pinned ? 'pinned' : statusIcon(session.status, session.agentState));
+    item.contextValue = sessionContext(session);
     item.command = { command: 'arbor.openSession', title: 'Open Chat', arguments: [{ session }] };
     return item;
+  }
+
+  dispose(): void {
+    this.disposables.forEach((disposable) => disposable.dispose());
   }
 }

@@ -43,10 +43,12 @@ export function chatHtml(assets: WebviewAssets): string {
   return page(
     'Arbor chat',
     `<header id="status" aria-live="polite">No session</header>
-<main id="log" role="log"></main>
+<main id="log" role="log" aria-label="Conversation"></main>
 <form id="composer">
-  <textarea id="input" rows="3" placeholder="Message the agent (Enter sends, Shift+Enter for a new line)"></textarea>
-  <div class="buttons"><button id="send" type="submit">Send</button><button id="interrupt" type="button">Interrupt</button></div>
+  <div id="problem" role="alert" hidden></div>
+  <ul id="hints" hidden></ul>
+  <textarea id="input" rows="3" aria-label="Message" placeholder="Message the agent: Enter sends, Shift+Enter for a new line, / for commands, @ for a file"></textarea>
+  <div class="buttons"><button id="send" type="submit">Send</button><button id="interrupt" type="button" class="secondary" hidden>Interrupt</button></div>
 </form>`,
     assets,
   );

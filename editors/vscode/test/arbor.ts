@@ -52,9 +52,16 @@ export interface Server {
 
 /// `arbor lsp --standalone` in scratch directories, initialized.
 export async function startServer(root: string): Promise<Server> {
-  const child = spawn(arborBin(), ['--data-dir', path.join(root, 'data'), '--runtime-dir', path.join(root, 'run'), '--config', path.join(root, 'config.json'), 'lsp', '--standalone'], {
-    stdio: ['pipe', 'pipe', 'inherit'],
-  });
+  return connect(['--data-dir', path.join(root, 'data'), '--runtime-dir', path.join(root, 'run'), '--config', path.join(root, 'config.json'), 'lsp', '--standalone'], process.env);
+}
+
+/// Another client of the daemon an editor uses (`arbor lsp` with the editor's ARBOR_* variables).
+export async function connectDaemon(env: Record<string, string>): Promise<Server> {
+  return connect(['lsp'], { ...process.env, ...env });
+}
+
+async function connect(args: string[], env: NodeJS.ProcessEnv): Promise<Server> {
+  const child = spawn(arborBin(), args, { stdio: ['pipe', 'pipe', 'inherit'], env });
   const rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   rpc.listen();
   const arbor = new ArborConnection(rpc);

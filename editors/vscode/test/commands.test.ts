@@ -39,6 +39,8 @@ function fakeServer(replies: Record<string, (params: any) => unknown>) {
     showCompare: async () => undefined,
     refreshTree: () => undefined,
     startReview: async () => undefined,
+    explainServer: async () => undefined,
+    chatSession: () => undefined,
   };
   const ctx = new Ctx(new ArborConnection(transport), views);
   return { ctx, sent, shownChats };
@@ -79,7 +81,7 @@ test('Merge asks first and sends the chosen strategy; declining sends nothing', 
   answers.warning.push('Squash');
   await commands['arbor.merge'](ctx)();
   assert.deepEqual(sent.at(-1), { method: 'session/merge', params: { sessionId: 's1', strategy: 'squash' } });
-  assert.deepEqual(shown.info, ['Arbor: merged into main']);
+  assert.deepEqual(shown.info, ['Arbor: merged "Untitled session" into main']);
   answers.warning.push(undefined);
   const before = sent.length;
   await commands['arbor.merge'](ctx)();
@@ -112,7 +114,7 @@ test('Rename, Pin, Delete and Export send what the user chose', async () => {
   answers.warning.push('Delete');
   await commands['arbor.delete'](ctx)({ session: { id: 's1' } });
   assert.deepEqual(sent.at(-1), { method: 'session/delete', params: { sessionId: 's1' } });
-  assert.deepEqual(shown.info.at(-1), "Arbor: the session's work is on arbor/s1-x");
+  assert.deepEqual(shown.info.at(-1), 'Arbor: deleted "Old"; its work is on arbor/s1-x');
   answers.saveDialog.push({ fsPath: '/tmp/out.html' });
   await commands['arbor.export'](ctx)({ session: { id: 's1' } });
   assert.deepEqual(sent.at(-1), { method: 'session/export', params: { sessionId: 's1', format: 'html' } });
@@ -125,9 +127,9 @@ test('New Trial(s) starts one trial per picked agent', async () => {
     'trial/new': (params) => ({ trials: params.trials }),
     'task/get': () => ({ task: { id: 't1', title: 'T', status: 'running' }, trials: [] }),
   });
-  answers.quickPick.push((items: { id: string }[]) => items);
-  await commands['arbor.newTrials'](ctx)({ task: { id: 't1' } });
-  assert.deepEqual(sent.find((entry) => entry.method === 'trial/new')!.params, { taskId: 't1', trials: [{ agent: 'scripted' }] });
+  answers.quickPick.push((items: { id: string }[]) => items, { label: '2' });
+  await commands['arbor.newTrials'](ctx)({ task: { id: 't1', title: 'T' } });
+  assert.deepEqual(sent.find((entry) => entry.method === 'trial/new')!.params, { taskId: 't1', trials: [{ agent: 'scripted' }, { agent: 'scripted' }] }, 'two trials of the one agent picked');
 });
 
 test('review decorations cover the added lines of a hunk', () => {

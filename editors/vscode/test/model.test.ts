@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Store, formatCost, sessionDescription, sessionLabel, statusIcon } from '../src/model';
+import { Store, formatCost, sessionDescription, sessionLabel, statusGroups, statusIcon } from '../src/model';
 import { isChatUpdate, parseChatRequest } from '../src/messages';
 import { Session, Task } from '../src/protocol';
 import { chatHtml } from '../src/webviewHtml';
@@ -35,20 +35,36 @@ test('the tree puts tasks with their trials first, then pinned and recent sessio
   assert.equal(store.tree().length, 3, 'deleted sessions leave the tree');
 });
 
-test('status bar, icons and labels', () => {
-  const store = new Store();
-  store.applySession(session({ id: 'a', status: 'running', usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.5 } }));
-  store.applySession(session({ id: 'b', status: 'stopped', usage: { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 1 } }));
-  assert.equal(store.statusText(), '$(hubot) 1 running · $1.50');
+test('status groups, icons and labels', () => {
+  const sessions = [
+    session({ id: 'working', status: 'running', agentState: 'working' }),
+    session({ id: 'asking', status: 'running', agentState: 'working' }),
+    session({ id: 'idle', status: 'running', agentState: 'idle' }),
+    session({ id: 'queued', status: 'pending' }),
+    session({ id: 'done', status: 'stopped' }),
+  ];
+  const groups = statusGroups(sessions, new Set(['asking']));
+  assert.deepEqual(
+    { working: groups.working.map((s) => s.id), waiting: groups.waiting.map((s) => s.id), idle: groups.idle.map((s) => s.id) },
+    { working: ['working', 'queued'], waiting: ['asking'], idle: ['idle'] },
+    'an idle session is not counted as working, and a stopped one not at all',
+  );
   assert.equal(formatCost(0.0123), '$0.0123');
   assert.equal(statusIcon('running', 'waiting_input'), 'question');
   assert.equal(statusIcon('dead', null), 'error');
-  assert.equal(sessionLabel(session({ pinned: true, title: null })), '📌 Untitled session');
-  assert.equal(sessionDescription(session({ queuePosition: 2 })), 'scripted · #2 in queue · arbor/s1-a · $0.0123');
+  assert.equal(sessionLabel(session({ pinned: true, title: null })), 'Untitled session');
+  assert.equal(sessionDescription(session({ status: 'pending', queuePosition: 2 })), 'scripted · #2 in queue · arbor/s1-a · $0.0123');
+  const store = new Store();
+  sessions.forEach((one) => store.applySession(one));
+  store.applySession(session({ id: 'secret', hidden: true, title: 'Hidden work' }));
+  assert.ok(!store.tree().some((node) => node.kind === 'session' && node.session.id === 'secret'), 'hidden sessions are left out');
+  assert.ok(store.tree({ showHidden: true }).some((node) => node.kind === 'session' && node.session.id === 'secret'), 'and shown on request');
+  assert.deepEqual(store.tree({ filter: 'idle' }).map((node) => (node.kind === 'session' ? node.session.id : node.kind)), ['idle'], 'the filter matches the state in words');
 });
 
 test('webview messages are validated both ways', () => {
-  assert.deepEqual(parseChatRequest({ type: 'send', text: 'hello' }), { type: 'send', text: 'hello' });
+  assert.deepEqual(parseChatRequest({ type: 'send', id: 1, text: 'hello' }), { type: 'send', id: 1, text: 'hello' });
+  assert.equal(parseChatRequest({ type: 'send', text: 'hello' }), null, 'a message without its id could not be answered');
   assert.equal(parseChatRequest({ type: 'send', text: '   ' }), null);
   assert.equal(parseChatRequest({ type: 'send', text: 42 }), null);
   assert.equal(parseChatRequest({ type: 'respond', requestId: 'perm-1' }), null);

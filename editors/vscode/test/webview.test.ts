@@ -121,18 +121,25 @@ test('the chat renders a recorded session and answers its permission request', a
   assert.equal(await page.textContent('details.thought .body'), 'I will write a file and run it.');
   assert.equal(await page.getAttribute('details.tool:has-text("Write hello.sh")', 'data-status'), 'completed');
   assert.match((await page.textContent('details.tool:has-text("Run sh hello.sh") pre.terminal'))!, /hello from the script/);
-  assert.match((await page.textContent('.permission'))!, /→ allow/);
+  assert.match((await page.textContent('.permission'))!, /Allowed \(Allow\)/, 'the answer in words, not its id');
+  assert.equal(await page.textContent('.turn-end'), 'Turn finished', 'not "turn ended (end_turn)"');
+  assert.equal(await page.isVisible('#interrupt'), false, 'Interrupt only while the agent works');
   const status = (await page.textContent('#status'))!;
   assert.match(status, /scripted/);
   assert.match(status, /\$0\.0420/);
   assert.deepEqual((page as any).__errors, []);
 
-  // The input box sends; the button interrupts.
+  // The input box sends; the button interrupts while the agent works.
   await page.fill('#input', 'And now?');
   await page.press('#input', 'Enter');
+  await post(page, { type: 'session', session: { ...recorded.session, status: 'running', agentState: 'working' } });
   await page.click('#interrupt');
   const sent = (await page.evaluate(() => (window as any).__posted)).slice(-2);
-  assert.deepEqual(sent, [{ type: 'send', text: 'And now?' }, { type: 'interrupt' }]);
+  assert.deepEqual(sent, [{ type: 'send', id: 1, text: 'And now?' }, { type: 'interrupt' }]);
+  // A message the server refuses comes back to the composer.
+  await post(page, { type: 'sent', id: 1, ok: false, error: 'the session is gone.' });
+  assert.equal(await page.inputValue('#input'), 'And now?');
+  assert.match((await page.textContent('#problem'))!, /Not sent: the session is gone\. Your text is kept\./);
 
   // Unexpected messages are ignored, and a replay does not duplicate anything.
   await post(page, { type: 'eval', code: 'document.body.remove()' });
@@ -161,7 +168,7 @@ test('the chat shows which rule of the permission policy answered a request', as
   ] });
   await rendered(page, 4);
   const answers = await page.$$eval('.permission .answer', (nodes) => nodes.map((node) => node.textContent));
-  assert.deepEqual(answers, ['→ allowed by policy (execute: npm test)', '→ denied by policy (execute: rm -rf *)']);
+  assert.deepEqual(answers, ['Allowed by policy (execute: npm test)', 'Denied by policy (execute: rm -rf *)']);
   assert.equal((await page.$$('.permission button')).length, 0, 'nothing is left to answer');
   await page.close();
 });
