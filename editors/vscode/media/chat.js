@@ -129,7 +129,7 @@
   }
 
   function add(node) {
-    paintStreaming();
+    paintStreaming(true);
     log.appendChild(node);
     streaming = null;
     return node;
@@ -217,7 +217,7 @@
 
   function stream(kind, text) {
     if (!streaming || streaming.kind !== kind) {
-      paintStreaming();
+      paintStreaming(true);
       const node = kind === 'message' ? element('div', 'agent message') : element('details', 'thought');
       if (kind === 'thought') {
         node.appendChild(element('summary', null, 'Thinking'));
@@ -230,12 +230,20 @@
     streaming.dirty = true;
   }
 
-  function paintStreaming() {
-    if (streaming && streaming.dirty) {
-      if (streaming.kind === 'message') streaming.element.innerHTML = markdown(streaming.text);
-      else streaming.element.querySelector('.body').textContent = streaming.text;
-      streaming.dirty = false;
+  // Repaints the streaming block. A long reply is re-rendered whole on each paint, so paints are
+  // spaced by eight times what the last one cost: the page stays responsive however long the
+  // reply grows, and the final text is always painted (a later flush is scheduled).
+  function paintStreaming(force) {
+    if (!streaming || !streaming.dirty) return;
+    const now = performance.now();
+    if (!force && now < (streaming.nextPaint || 0)) {
+      schedule();
+      return;
     }
+    if (streaming.kind === 'message') streaming.element.innerHTML = markdown(streaming.text);
+    else streaming.element.querySelector('.body').textContent = streaming.text;
+    streaming.dirty = false;
+    streaming.nextPaint = performance.now() + (performance.now() - now) * 8;
   }
 
   function setToolStatus(tool, status) {
@@ -284,7 +292,7 @@
       case 'agent_thought_chunk':
         return stream('thought', event.text);
     }
-    paintStreaming();
+    paintStreaming(true);
     switch (event.kind) {
       case 'user_message':
         add(element('div', 'user message', event.text));
@@ -389,7 +397,8 @@
     }
     paintStreaming();
     if (following) log.scrollTop = log.scrollHeight;
-    document.body.dataset.lastSeq = String(lastSeq);
+    // The page says what it shows: while a paint waits, the last seq waits with it.
+    if (!(streaming && streaming.dirty)) document.body.dataset.lastSeq = String(lastSeq);
   }
 
   function schedule() {

@@ -5,7 +5,6 @@
   'use strict';
   const vscode = acquireVsCodeApi();
   const root = document.getElementById('compare');
-  let hasCheck = true;
 
   function action(label, type, row, enabled) {
     const button = cell('button', label, type === 'promote' ? '' : 'secondary');
@@ -31,8 +30,7 @@
     return wrapper;
   }
 
-  function render(result, title, hasCheckCommand) {
-    hasCheck = hasCheckCommand;
+  function render(result, title) {
     const table = document.createElement('table');
     const head = document.createElement('tr');
     ['Trial', 'Status', 'Agent', 'Files', 'Lines changed', 'Tokens', 'Cost', 'Time', 'Check', 'Actions'].forEach((name) => head.appendChild(cell('th', name)));
@@ -58,7 +56,7 @@
       const actions = cell('td', '', 'actions');
       const finished = row.status === 'done' || row.status === 'failed';
       actions.appendChild(action('Open diff', 'openDiff', row, true));
-      actions.appendChild(action('Run check', 'check', row, finished && hasCheck));
+      actions.appendChild(action('Run check', 'check', row, finished));
       actions.appendChild(action('Promote', 'promote', row, row.status === 'done'));
       tr.appendChild(actions);
       table.appendChild(tr);
@@ -76,7 +74,7 @@
   window.addEventListener('message', (message) => {
     const data = message.data;
     if (data && data.type === 'compare' && data.result && Array.isArray(data.result.rows) && Array.isArray(data.result.sharedFiles)) {
-      render(data.result, String(data.title || 'task'), data.hasCheck !== false);
+      render(data.result, String(data.title || 'task'));
       document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
     }
   });

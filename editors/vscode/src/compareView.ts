@@ -81,8 +81,7 @@ export class CompareViews {
     const comparison = this.open.get(taskId);
     if (!comparison?.ready || !comparison.result) return;
     const title = this.ctx.store.tasks.get(taskId)?.title ?? 'task';
-    const hasCheck = !!this.ctx.store.tasks.get(taskId)?.checkCommand;
-    void comparison.panel.webview.postMessage({ type: 'compare', result: comparison.result, title, hasCheck });
+    void comparison.panel.webview.postMessage({ type: 'compare', result: comparison.result, title });
   }
 
   private async receive(taskId: string, message: unknown): Promise<void> {

@@ -23,7 +23,7 @@ export type ChatUpdate =
   | { type: 'commands'; commands: { name: string; description: string }[] };
 
 /// From the extension to the comparison webview.
-export type CompareUpdate = { type: 'compare'; result: CompareResult; title: string; hasCheck: boolean };
+export type CompareUpdate = { type: 'compare'; result: CompareResult; title: string };
 
 /// From the comparison webview to the extension: the page is ready, or a row's action.
 export type CompareRequest = { type: 'ready' } | { type: 'openDiff' | 'check' | 'promote'; trialId: string };

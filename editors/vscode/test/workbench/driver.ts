@@ -65,12 +65,22 @@ export class Workbench {
     return this.page.locator('.quick-input-widget');
   }
 
+  /// Opens the command palette, also when a webview has the focus (its keys may not reach the
+  /// workbench): focus goes back to the workbench first, and F1 is pressed again if needed.
+  private async openPalette(): Promise<Locator> {
+    await this.closeQuickInput();
+    const box = this.quickInput.locator('input');
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await this.page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+      await this.page.keyboard.press('F1');
+      if (await box.waitFor({ state: 'visible', timeout: 3000 }).then(() => true, () => false)) return box;
+    }
+    throw new Error('the command palette did not open');
+  }
+
   /// Runs a command from the palette by its title ("Arbor: New Session").
   async command(title: string): Promise<void> {
-    await this.closeQuickInput();
-    await this.page.keyboard.press('F1');
-    const box = this.quickInput.locator('input');
-    await box.waitFor({ state: 'visible' });
+    const box = await this.openPalette();
     await box.fill(`>${title}`);
     const row = this.quickInput.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
     await row.waitFor();
@@ -79,13 +89,10 @@ export class Workbench {
 
   /// The palette's rows for `query`, to check what it offers (then closed).
   async paletteRows(query: string): Promise<string[]> {
-    await this.closeQuickInput();
-    await this.page.keyboard.press('F1');
-    const box = this.quickInput.locator('input');
-    await box.waitFor({ state: 'visible' });
+    const box = await this.openPalette();
     await box.fill(`>${query}`);
     await this.page.waitForTimeout(300);
-    const rows = await this.quickInput.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts();
+    const rows = (await this.quickInput.locator('.quick-input-list .monaco-list-row .label-name').allInnerTexts()).map((row) => row.replace(/\s+/g, ' ').trim());
     await this.closeQuickInput();
     return rows;
   }
@@ -97,8 +104,12 @@ export class Workbench {
     }
   }
 
-  /// Picks the row whose label contains `label` in the open quick pick.
+  /// Picks the row whose label contains `label` in the open quick pick (filtered first, since
+  /// the list shows only the rows that fit).
   async pick(label: string): Promise<void> {
+    const box = this.quickInput.locator('.quick-input-box input');
+    await box.waitFor({ state: 'visible' });
+    await box.fill(label);
     const row = this.quickInput.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
     await row.waitFor();
     await row.click();
@@ -109,7 +120,8 @@ export class Workbench {
     for (const label of labels) {
       const row = this.quickInput.locator('.quick-input-list .monaco-list-row', { hasText: label }).first();
       await row.waitFor();
-      await row.locator('input[type=checkbox], .quick-input-list-checkbox').first().click();
+      // In a multi-select pick a click on the row ticks it.
+      await row.click();
     }
     await this.quickInput.locator('input.input, .quick-input-box input').first().press('Enter');
   }

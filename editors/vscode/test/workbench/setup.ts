@@ -85,8 +85,3 @@ export async function startWorld(settings: Record<string, unknown> = {}): Promis
     },
   };
 }
-
-/// The user settings file of the running code-server, to change a setting as the Settings UI would.
-export function settingsFile(world: World): string {
-  return path.join(world.root, 'code-server', 'user-data', 'User', 'settings.json');
-}
