@@ -148,10 +148,16 @@ export class Workbench {
     return this.page.locator('.notifications-toasts .notification-toast', { hasText: message }).first();
   }
 
+  /// Clicks a notification's button: on its toast, or in the notification center when the toast
+  /// has already been tucked away (VS Code does that to toasts shown while the page loads).
   async clickToast(message: string | RegExp, button: string): Promise<void> {
-    const toast = this.toast(message);
-    await toast.waitFor();
-    await toast.locator('.monaco-button', { hasText: button }).first().click();
+    let notification = this.toast(message);
+    if (!(await notification.waitFor({ timeout: 40_000 }).then(() => true, () => false))) {
+      await this.command('Notifications: Show Notifications');
+      notification = this.page.locator('.notifications-center .notification-list-item', { hasText: message }).first();
+      await notification.waitFor();
+    }
+    await notification.locator('.monaco-button', { hasText: button }).first().click();
   }
 
   /// Every toast message on screen now.
