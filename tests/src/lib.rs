@@ -186,20 +186,27 @@ impl TestEnv {
         self.spawn_lsp(&["lsp", "--standalone"]).await
     }
 
+    /// `arbor lsp --standalone` on stdio with extra environment variables, initialized.
+    pub async fn standalone_with_env(&self, vars: &[(&str, &str)]) -> Server {
+        let mut command = self.command();
+        command.args(["lsp", "--standalone"]).envs(vars.iter().copied());
+        Self::start_lsp(command).await
+    }
+
     /// `arbor lsp` (the bridge to the daemon, starting it if needed), initialized.
     pub async fn bridge(&self) -> Server {
         self.spawn_lsp(&["lsp"]).await
     }
 
     async fn spawn_lsp(&self, args: &[&str]) -> Server {
-        let mut child = self
-            .command()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn arbor");
+        let mut command = self.command();
+        command.args(args);
+        Self::start_lsp(command).await
+    }
+
+    async fn start_lsp(mut command: Command) -> Server {
+        let mut child =
+            command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn arbor");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = child.stdout.take().expect("stdout");
         let client = Client::new(stdout, stdin);

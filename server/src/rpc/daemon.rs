@@ -9,10 +9,45 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::signals::Termination;
 use crate::paths::{Paths, create_runtime_dir};
 use crate::service::Service;
+
+/// How long shutdown waits for the connections to end once they are told to.
+const CONNECTION_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Every client connection's task, ended and waited for at shutdown.
+#[derive(Default)]
+struct Connections {
+    tasks: TaskTracker,
+    closing: CancellationToken,
+}
+
+impl Connections {
+    /// Serves `stream` in a tracked task that ends when the client leaves or at shutdown.
+    fn spawn(&self, service: Arc<Service>, stream: UnixStream) {
+        let closing = self.closing.clone();
+        self.tasks.spawn(async move {
+            let (read, write) = stream.into_split();
+            tokio::select! {
+                _ = super::lsp::serve(service, read, write) => {}
+                _ = closing.cancelled() => {}
+            }
+        });
+    }
+
+    /// Ends every connection and waits (briefly) until their tasks are done.
+    async fn close(&self) {
+        self.closing.cancel();
+        self.tasks.close();
+        if tokio::time::timeout(CONNECTION_DRAIN, self.tasks.wait()).await.is_err() {
+            tracing::warn!("some client connections had not ended when shutdown stopped waiting");
+        }
+    }
+}
 
 /// Contents of the discovery file (`daemon.json` in the runtime directory).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -101,10 +136,11 @@ pub async fn run(paths: Paths) -> anyhow::Result<()> {
     write_private_atomically(&paths.discovery_file(), &serde_json::to_string_pretty(&discovery)?)?;
     tracing::info!(socket = %socket_path.display(), data = %paths.data_dir.display(), "arbor daemon listening");
 
+    let connections = Connections::default();
     let signal = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => spawn_connection(service.clone(), stream),
+                Ok((stream, _)) => connections.spawn(service.clone(), stream),
                 Err(error) => tracing::warn!(%error, "accept failed"),
             },
             signal = termination.received() => break signal,
@@ -114,13 +150,8 @@ pub async fn run(paths: Paths) -> anyhow::Result<()> {
     drop(listener);
     let _ = std::fs::remove_file(&socket_path);
     let _ = std::fs::remove_file(paths.discovery_file());
+    // Sessions stop first, so connected clients still see them end; then the connections go.
     service.shutdown().await;
+    connections.close().await;
     Ok(())
-}
-
-fn spawn_connection(service: Arc<Service>, stream: UnixStream) {
-    tokio::spawn(async move {
-        let (read, write) = stream.into_split();
-        super::lsp::serve(service, read, write).await;
-    });
 }

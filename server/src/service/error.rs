@@ -56,7 +56,7 @@ impl ServiceError {
             Self::Agent(AgentError::Unknown(_) | AgentError::Unavailable { .. }) => error_code::AGENT_UNAVAILABLE,
             Self::Agent(_) => error_code::INTERNAL_ERROR,
             Self::Git(error) => Self::git_code(error),
-            Self::Store(_) => error_code::STORE_ERROR,
+            Self::Store(_) | Self::Session(SessionError::StoreUnavailable(_)) => error_code::STORE_ERROR,
             Self::Session(SessionError::NotRunning(_) | SessionError::Ended | SessionError::Busy) => {
                 error_code::INVALID_SESSION_STATE
             }

@@ -4,6 +4,7 @@
 
 mod connection;
 mod error;
+mod lifecycle;
 pub mod progress;
 mod review;
 mod tasks;
@@ -50,6 +51,16 @@ pub struct Service {
     agents: AgentRegistry,
     sessions: SessionManager,
     config: Config,
+    lifecycle: lifecycle::LifecycleLocks,
+}
+
+/// Whether [`Service::launch`] stores a new session record or updates the stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Record {
+    /// The session is not stored yet.
+    New,
+    /// The session's record is stored; a deleted one is not brought back.
+    Stored,
 }
 
 impl Service {
@@ -67,7 +78,7 @@ impl Service {
         process::end_leftover_groups(&recovered.process_groups);
         let config = Config::load(&paths.config_file)?;
         let agents = AgentRegistry::new(&paths, &config);
-        let sessions = SessionManager::start(store.clone(), paths.clone(), agents.clone(), &config);
+        let sessions = SessionManager::start(store.clone(), hub.clone(), paths.clone(), agents.clone(), &config);
         let restoring = sessions.clone();
         tokio::spawn(async move {
             match restoring.restore_queue().await {
@@ -76,7 +87,7 @@ impl Service {
                 Err(error) => tracing::error!(%error, "could not read the admission queue"),
             }
         });
-        let service = Arc::new(Service { paths, store, hub, agents, sessions, config });
+        let service = Arc::new(Service { paths, store, hub, agents, sessions, config, lifecycle: Default::default() });
         service.clone().watch_tasks();
         Ok(service)
     }
@@ -267,27 +278,36 @@ impl Service {
         };
         match origin.setup_command {
             Some(command) => self.run_setup_command(session, &command, prompt).await,
-            None => self.launch(session, None, prompt).await,
+            None => self.launch(session, Record::New, None, prompt).await,
         }
     }
 
     /// Stores a pending session and starts its actor, which starts the agent (resuming the
     /// agent's conversation `resume` when given) and sends `prompt` once it is ready.
-    async fn launch(&self, session: Session, resume: Option<String>, prompt: Option<String>) -> Result<Session> {
-        self.store.put_session(session.clone()).await?;
+    async fn launch(
+        &self,
+        session: Session,
+        record: Record,
+        resume: Option<String>,
+        prompt: Option<String>,
+    ) -> Result<Session> {
+        match record {
+            Record::New => self.store.insert_session(session.clone()).await?,
+            Record::Stored => self.store.update_session(session.clone()).await?,
+        }
         self.store.flush().await?;
         self.sessions.admit(&session, resume, prompt).await?;
         Ok(session)
     }
 
-    /// Marks a session that never started (it was waiting in the queue) as stopped.
-    pub(super) async fn mark_stopped(&self, id: Uuid, reason: &str) -> Result<()> {
+    /// Marks a session that never started (it was taken out of the queue) as stopped.
+    async fn mark_stopped(&self, id: Uuid, reason: &str) -> Result<()> {
         let mut session = self.load(id).await?;
         session.status = SessionStatus::Stopped;
         session.queue_position = None;
         session.status_reason = Some(reason.to_string());
         session.updated_at = now_millis();
-        self.store.put_session(session).await?;
+        self.store.update_session_if(session, SessionStatus::Pending).await?;
         let event = SessionEvent::StatusChanged {
             status: SessionStatus::Stopped,
             agent_state: None,
@@ -299,7 +319,7 @@ impl Service {
     /// Runs a task's setup command in a new session's worktree (recorded as a tool call in its
     /// log), then starts the agent, or marks the session failed when the command fails.
     async fn run_setup_command(&self, session: Session, command: &str, prompt: Option<String>) -> Result<Session> {
-        self.store.put_session(session.clone()).await?;
+        self.store.insert_session(session.clone()).await?;
         self.store.flush().await?;
         let tool_call_id = "setup".to_string();
         let call = SessionEvent::ToolCall {
@@ -321,7 +341,7 @@ impl Service {
         self.append_events(session.id, vec![update]).await?;
         let mut stored = self.load(session.id).await?;
         if exit_code == Some(0) {
-            return self.launch(stored, None, prompt).await;
+            return self.launch(stored, Record::Stored, None, prompt).await;
         }
         let reason = format!(
             "the setup command failed (exit {})",
@@ -330,7 +350,7 @@ impl Service {
         stored.status = SessionStatus::Failed;
         stored.status_reason = Some(reason.clone());
         stored.updated_at = now_millis();
-        self.store.put_session(stored).await?;
+        self.store.update_session(stored).await?;
         self.append_events(
             session.id,
             vec![SessionEvent::StatusChanged {
@@ -394,20 +414,29 @@ impl Service {
     /// `session/stop`. Waits until the agent has stopped; stopping a stopped session is not an
     /// error.
     pub async fn session_stop(&self, params: SessionIdParams) -> Result<Session> {
-        match self.sessions.stop(params.session_id, None).await {
-            Some(result) => Ok(result?),
-            None => {
-                if self.sessions.withdraw(params.session_id).await? {
-                    self.mark_stopped(params.session_id, "stopped while waiting for a free slot").await?;
-                }
-                self.sessions.wait_until_gone(params.session_id).await;
-                self.load(params.session_id).await
-            }
+        let _lifecycle = self.lifecycle.hold(params.session_id).await;
+        self.stop_session(params.session_id, None).await
+    }
+
+    /// Stops a session whether it waits in the admission queue or runs, and waits until it has
+    /// stopped. The caller holds the session's lifecycle lock.
+    async fn stop_session(&self, id: Uuid, reason: Option<String>) -> Result<Session> {
+        // The scheduler is the only thing that starts sessions: once it has answered, the
+        // session is either out of the queue for good or has a live actor to stop.
+        if self.sessions.withdraw(id).await? {
+            self.mark_stopped(id, reason.as_deref().unwrap_or("stopped while waiting for a free slot")).await?;
+            return self.load(id).await;
         }
+        if let Some(result) = self.sessions.stop(id, reason).await {
+            return Ok(result?);
+        }
+        self.sessions.wait_until_gone(id).await;
+        self.load(id).await
     }
 
     /// `session/resume`.
     pub async fn session_resume(&self, params: ResumeParams) -> Result<Session> {
+        let _lifecycle = self.lifecycle.hold(params.session_id).await;
         if self.sessions.is_live(params.session_id) {
             return Err(ServiceError::InvalidState("the session is already running".into()));
         }
@@ -441,7 +470,8 @@ impl Service {
         session.status = SessionStatus::Pending;
         session.agent_state = None;
         session.status_reason = None;
-        self.launch(session, previous.agent_session_id.clone(), params.prompt).await
+        let record = if params.as_new_session { Record::New } else { Record::Stored };
+        self.launch(session, record, previous.agent_session_id.clone(), params.prompt).await
     }
 
     /// `session/configure`.
@@ -509,7 +539,7 @@ impl Service {
         let mut session = self.load(id).await?;
         change(&mut session);
         session.updated_at = now_millis();
-        self.store.put_session(session.clone()).await?;
+        self.store.update_session(session.clone()).await?;
         self.store.flush().await?;
         Ok(session)
     }
@@ -518,11 +548,9 @@ impl Service {
     /// changes on its branch), removes its worktree, and deletes the branch only when asked and
     /// merged (or forced).
     pub async fn session_delete(&self, params: DeleteParams) -> Result<DeleteResult> {
+        let _lifecycle = self.lifecycle.hold(params.session_id).await;
         self.load(params.session_id).await?;
-        if self.sessions.stop(params.session_id, Some("the session is being deleted".into())).await.is_none() {
-            self.sessions.wait_until_gone(params.session_id).await;
-        }
-        let session = self.load(params.session_id).await?;
+        let session = self.stop_session(params.session_id, Some("the session is being deleted".into())).await?;
         let title = session.title.clone().unwrap_or_else(|| "untitled session".into());
         // A worktree shared with another session (see resume as a new session) stays for it.
         let shared = self.store.other_sessions_in(session.cwd.clone(), session.id).await? > 0;

@@ -13,7 +13,7 @@ use arbor_protocol::{
 use uuid::Uuid;
 
 use super::progress::Progress;
-use super::{Result, Service, ServiceError, slug};
+use super::{Record, Result, Service, ServiceError, slug};
 use crate::clock::now_millis;
 use crate::git::{self, GitError, checkpoint, land, review};
 use crate::sessions::worktree;
@@ -158,12 +158,12 @@ impl Service {
             entry.checkpoint.checkpoint_id,
             parent.agent
         );
-        self.store.put_session(session.clone()).await?;
+        self.store.insert_session(session.clone()).await?;
         self.store.copy_events(parent.id, id, entry.seq).await?;
         self.store.flush().await?;
         self.append_events(id, vec![SessionEvent::Notice { message: notice }]).await?;
         let session = self.load(id).await?;
-        self.launch(session, None, params.prompt).await
+        self.launch(session, Record::Stored, None, params.prompt).await
     }
 
     /// `session/clone`.

@@ -7,19 +7,20 @@ use std::time::Duration;
 
 use arbor_protocol::{
     AgentState, Checkpoint, PermissionMode, PermissionOption, PermissionOptionKind, PromptMode, PromptResult,
-    ResolvedBy, Session, SessionEvent, SessionEventNotification, SessionStatus, StopReason, TitleSource,
-    ToolCallStatus, ToolKind,
+    ResolvedBy, Session, SessionChangedNotification, SessionEvent, SessionEventNotification, SessionStatus, StopReason,
+    TitleSource, ToolCallStatus, ToolKind,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::{SessionError, SessionManager, worktree};
-use crate::agents::process::GroupLedger;
+use super::{FAULT_PANIC_ON_PROMPT, SessionError, SessionManager, worktree};
+use crate::agents::process::{GroupLedger, GroupSlot};
 use crate::agents::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartSpec};
 use crate::clock::now_millis;
+use crate::hub::Hub;
 use crate::paths::Paths;
 use crate::policy::{self, Verdict};
-use crate::store::Store;
+use crate::store::{Ledger, Store};
 
 /// Default limit on one turn.
 pub const DEFAULT_TURN_TIMEOUT: Duration = Duration::from_secs(1800);
@@ -29,7 +30,10 @@ pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// it starts its agent, as the Gemini driver does for up to a minute).
 const STARTUP_BACKSTOP: Duration = Duration::from_secs(75);
 /// How long an agent gets to exit after SIGTERM before SIGKILL.
-const STOP_GRACE: Duration = Duration::from_secs(3);
+pub(super) const STOP_GRACE: Duration = Duration::from_secs(3);
+/// First and longest wait between attempts to store a held session's events.
+const HOLD_RETRY_FIRST: Duration = Duration::from_millis(200);
+const HOLD_RETRY_LONGEST: Duration = Duration::from_secs(2);
 /// Bound of an actor's command queue.
 pub(super) const COMMAND_CAPACITY: usize = 64;
 /// Quiet time after a tool call before looking for changed files.
@@ -79,6 +83,10 @@ struct PendingPermission {
     options: Vec<PermissionOption>,
 }
 
+/// The agent's process group slot, shared with the actor's supervisor so it can end the agent of
+/// an actor that panicked.
+pub(super) type SharedGroup = Arc<std::sync::Mutex<Option<GroupSlot>>>;
+
 /// How the actor begins.
 pub(super) struct Start {
     /// Conversation id to resume, if any.
@@ -90,8 +98,22 @@ pub(super) struct Start {
 pub(super) struct SessionActor {
     session: Session,
     store: Store,
+    hub: Arc<Hub>,
     paths: Paths,
     manager: SessionManager,
+    commands: mpsc::Receiver<ActorCommand>,
+    /// What the writer reports about this session's writes.
+    ledger: Arc<Ledger>,
+    /// Events queued for the store and not yet known to be committed, oldest first: kept to be
+    /// written again if the writer could not store them.
+    unstored: VecDeque<Arc<SessionEventNotification>>,
+    /// The ledger's failure count already handled.
+    handled_failures: u64,
+    /// Replies owed to stop requests, answered once the session has stopped.
+    stop_replies: Vec<oneshot::Sender<Session>>,
+    /// The fault-injection marker (see [`FAULT_PANIC_ON_PROMPT`]).
+    panic_marker: Option<String>,
+    group: SharedGroup,
     agent: Option<AgentHandle>,
     queued_prompts: VecDeque<String>,
     turn_running: bool,
@@ -119,16 +141,29 @@ pub(super) struct SessionActor {
 struct Ending {
     status: SessionStatus,
     reason: Option<String>,
-    stop_reply: Option<oneshot::Sender<Session>>,
 }
 
 impl SessionActor {
-    pub(super) fn new(session: Session, store: Store, paths: Paths, manager: SessionManager) -> Self {
+    pub(super) fn new(
+        session: Session,
+        commands: mpsc::Receiver<ActorCommand>,
+        manager: SessionManager,
+        group: SharedGroup,
+    ) -> Self {
+        let context = manager.context.clone();
         Self {
+            ledger: Arc::new(Ledger::starting_at(session.last_seq)),
             session,
-            store,
-            paths,
+            store: context.store.clone(),
+            hub: context.hub.clone(),
+            paths: context.paths.clone(),
             manager,
+            commands,
+            unstored: VecDeque::new(),
+            handled_failures: 0,
+            stop_replies: Vec::new(),
+            panic_marker: context.panic_marker.clone(),
+            group,
             agent: None,
             queued_prompts: VecDeque::new(),
             turn_running: false,
@@ -145,25 +180,153 @@ impl SessionActor {
         }
     }
 
-    /// Appends an event to the session's log. The store publishes it once it is committed.
+    /// Appends an event to the session's log. The store publishes it once it is committed; until
+    /// then it is kept, to be written again if the store could not take it.
     async fn emit(&mut self, event: SessionEvent) {
+        let notification = self.next_event(event);
+        self.send_event(notification).await;
+    }
+
+    /// Gives `event` the session's next seq and keeps it until it is known to be committed.
+    fn next_event(&mut self, event: SessionEvent) -> Arc<SessionEventNotification> {
+        let committed = self.ledger.committed();
+        while self.unstored.front().is_some_and(|event| event.seq <= committed) {
+            self.unstored.pop_front();
+        }
         self.session.last_seq += 1;
-        let notification = SessionEventNotification {
+        let notification = Arc::new(SessionEventNotification {
             session_id: self.session.id,
             seq: self.session.last_seq,
             at: now_millis(),
             event,
-        };
-        if let Err(error) = self.store.append_event(Arc::new(notification)).await {
-            tracing::error!(session = %self.session.id, %error, "could not store an event");
+        });
+        self.unstored.push_back(notification.clone());
+        notification
+    }
+
+    async fn send_event(&self, notification: Arc<SessionEventNotification>) {
+        if let Err(error) = self.store.append_event_to(notification, self.ledger.clone()).await {
+            tracing::error!(session = %self.session.id, %error, "could not queue an event");
         }
     }
 
     /// Writes the session record; `session/changed` follows once it is committed.
     async fn save(&mut self) {
         self.session.updated_at = now_millis();
-        if let Err(error) = self.store.put_session(self.session.clone()).await {
-            tracing::error!(session = %self.session.id, %error, "could not store the session");
+        self.send_record().await;
+    }
+
+    async fn send_record(&self) {
+        if let Err(error) = self.store.update_session_of(self.session.clone(), self.ledger.clone()).await {
+            tracing::error!(session = %self.session.id, %error, "could not queue the session record");
+        }
+    }
+
+    /// Holds the session while the store cannot take its writes: the agent's output is not read
+    /// (so nothing advances), requests that would add work are refused with a storage error, and
+    /// the unstored events (with their seqs) and the record are written again, in order, until
+    /// they commit. Clients see the hold in a `session/changed` (not stored: the store is what
+    /// fails) and, once it is over, in a notice in the log.
+    async fn hold_while_unstored(&mut self) {
+        if self.ledger.failures() == self.handled_failures {
+            return;
+        }
+        // Writes queued before now are all answered once this returns; later seqs than a failed
+        // one are refused by the writer, so they are all in `unstored`.
+        let _ = self.store.flush().await;
+        let reason = self.ledger.last_failure().unwrap_or_else(|| "the store failed".into());
+        tracing::error!(session = %self.session.id, %reason, "the session's writes failed; holding it");
+        let mut shown = self.session.clone();
+        shown.status_reason =
+            Some(format!("events cannot be stored: {reason}; the session is held until the store can write again"));
+        self.hub.publish_change(Arc::new(SessionChangedNotification { session: shown, deleted: false }));
+        let held_at = Instant::now();
+        let mut delay = HOLD_RETRY_FIRST;
+        let mut held_events = 0;
+        loop {
+            self.refuse_work_for(delay, &reason).await;
+            let failures = self.ledger.failures();
+            let committed = self.ledger.committed();
+            self.unstored.retain(|event| event.seq > committed);
+            held_events = held_events.max(self.unstored.len());
+            for event in self.unstored.clone() {
+                self.send_event(event).await;
+            }
+            self.send_record().await;
+            let _ = self.store.flush().await;
+            if self.ledger.failures() == failures {
+                self.handled_failures = failures;
+                break;
+            }
+            delay = (delay * 2).min(HOLD_RETRY_LONGEST);
+        }
+        let committed = self.ledger.committed();
+        self.unstored.retain(|event| event.seq > committed);
+        tracing::info!(session = %self.session.id, "the store takes the session's writes again");
+        let message = format!(
+            "The store could not write for {} s ({reason}); this session was held meanwhile and the {held_events} \
+             events it had then were stored once it could write again.",
+            held_at.elapsed().as_secs()
+        );
+        let notice = self.next_event(SessionEvent::Notice { message });
+        self.send_event(notice).await;
+        self.session.updated_at = now_millis();
+        self.send_record().await;
+        // Rules may have changed while held.
+        self.recheck_permissions().await;
+    }
+
+    /// Answers commands for `delay` while the session is held: nothing that adds work to the
+    /// session is accepted, a stop is remembered for when the hold ends.
+    async fn refuse_work_for(&mut self, delay: Duration, reason: &str) {
+        let until = Instant::now() + delay;
+        loop {
+            let command = tokio::select! {
+                _ = tokio::time::sleep_until(until) => return,
+                command = self.commands.recv() => command,
+            };
+            let unavailable = || SessionError::StoreUnavailable(reason.to_string());
+            match command {
+                None => {
+                    tokio::time::sleep_until(until).await;
+                    return;
+                }
+                Some(ActorCommand::Prompt { reply, .. }) => {
+                    let _ = reply.send(Err(unavailable()));
+                }
+                Some(ActorCommand::Respond { reply, .. }) => {
+                    let _ = reply.send(Err(unavailable()));
+                }
+                Some(ActorCommand::Rewind { reply, .. }) => {
+                    let _ = reply.send(Err(unavailable()));
+                }
+                Some(ActorCommand::Cancel { reply }) => {
+                    if self.turn_running {
+                        self.send_to_agent(AgentCommand::Cancel).await;
+                    }
+                    let _ = reply.send(Ok(()));
+                }
+                Some(ActorCommand::Update { change, reply }) => {
+                    // Written with the record once the store takes writes again.
+                    change(&mut self.session);
+                    let _ = reply.send(self.session.clone());
+                }
+                Some(ActorCommand::Emit { events, reply }) => {
+                    // Given their seqs now and written in order with the held events.
+                    for event in events {
+                        self.next_event(event);
+                    }
+                    let _ = reply.send(());
+                }
+                // The waiting requests are decided again when the hold ends.
+                Some(ActorCommand::RecheckPermissions) => {}
+                Some(ActorCommand::Stop { reason, reply }) => {
+                    self.stop_replies.push(reply);
+                    self.stop_after.get_or_insert_with(|| {
+                        reason.unwrap_or_else(|| "stopped while its events could not be stored".into())
+                    });
+                }
+            }
         }
     }
 
@@ -171,8 +334,9 @@ impl SessionActor {
         self.session.status = status;
         self.session.agent_state = agent_state;
         self.session.status_reason = reason.clone();
-        self.emit(SessionEvent::StatusChanged { status, agent_state, reason }).await;
+        // The record goes first, so a client that has seen the event reads the new status.
         self.save().await;
+        self.emit(SessionEvent::StatusChanged { status, agent_state, reason }).await;
     }
 
     async fn set_agent_state(&mut self, agent_state: AgentState) {
@@ -181,12 +345,7 @@ impl SessionActor {
         }
     }
 
-    pub(super) async fn run(
-        mut self,
-        driver: Arc<dyn AgentDriver>,
-        start: Start,
-        mut commands: mpsc::Receiver<ActorCommand>,
-    ) {
+    pub(super) async fn run(mut self, driver: Arc<dyn AgentDriver>, start: Start) {
         self.set_status(SessionStatus::Creating, None, None).await;
         match self.store.checkpoints(self.session.id).await {
             Ok(existing) => {
@@ -211,17 +370,17 @@ impl SessionActor {
             ledger: GroupLedger::new(self.store.clone(), self.session.id),
         };
 
-        let ending = match self.start_agent(driver, spec, startup_timeout, &mut commands).await {
+        let ending = match self.start_agent(driver, spec, startup_timeout).await {
             Err(ending) => ending,
             Ok(()) => {
                 self.set_status(SessionStatus::Running, Some(AgentState::Idle), None).await;
                 if let Some(prompt) = start.prompt {
                     self.start_turn(prompt).await;
                 }
-                self.serve(&mut commands).await
+                self.serve().await
             }
         };
-        self.finish(ending, commands).await;
+        self.finish(ending).await;
     }
 
     /// The settings the agent starts with. Deny rules hold in `bypass_permissions` mode too: an
@@ -250,17 +409,21 @@ impl SessionActor {
         driver: Arc<dyn AgentDriver>,
         spec: StartSpec,
         timeout: Duration,
-        commands: &mut mpsc::Receiver<ActorCommand>,
     ) -> Result<(), Ending> {
         // The driver enforces the limit and ends what it started; this outer limit is a backstop
         // for a driver that hangs before it has a process to end.
         let starting = tokio::time::timeout(timeout + STARTUP_BACKSTOP, driver.start(spec));
         tokio::pin!(starting);
+        let ledger = self.ledger.clone();
         loop {
+            if let Some(reason) = self.stop_after.take() {
+                return Err(Ending { status: SessionStatus::Stopped, reason: Some(reason) });
+            }
             tokio::select! {
                 started = &mut starting => {
                     return match started {
                         Ok(Ok(handle)) => {
+                            *self.group.lock().expect("agent group cell poisoned") = Some(handle.process_group.clone());
                             self.agent = Some(handle);
                             Ok(())
                         }
@@ -271,25 +434,27 @@ impl SessionActor {
                             };
                             let message = error.to_string();
                             self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
-                            Err(Ending { status, reason: Some(message), stop_reply: None })
+                            Err(Ending { status, reason: Some(message) })
                         }
                         Err(_) => {
                             let message = format!("the agent did not start within {} s", timeout.as_secs());
                             self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
-                            Err(Ending { status: SessionStatus::Timeout, reason: Some(message), stop_reply: None })
+                            Err(Ending { status: SessionStatus::Timeout, reason: Some(message) })
                         }
                     };
                 }
-                command = commands.recv() => match command {
+                _ = ledger.failed() => self.hold_while_unstored().await,
+                command = self.commands.recv() => match command {
                     Some(ActorCommand::Stop { reason, reply }) => {
-                        return Err(Ending { status: SessionStatus::Stopped, reason, stop_reply: Some(reply) });
+                        self.stop_replies.push(reply);
+                        return Err(Ending { status: SessionStatus::Stopped, reason });
                     }
                     Some(ActorCommand::Prompt { text, reply, .. }) => {
                         self.queued_prompts.push_back(text);
                         let _ = reply.send(Ok(PromptResult { queued: true }));
                     }
                     Some(other) => self.answer_while_not_running(other).await,
-                    None => return Err(Ending { status: SessionStatus::Stopped, reason: None, stop_reply: None }),
+                    None => return Err(Ending { status: SessionStatus::Stopped, reason: None }),
                 },
             }
         }
@@ -329,23 +494,26 @@ impl SessionActor {
     }
 
     /// The main loop while the agent runs.
-    async fn serve(&mut self, commands: &mut mpsc::Receiver<ActorCommand>) -> Ending {
+    async fn serve(&mut self) -> Ending {
+        let ledger = self.ledger.clone();
         loop {
             let turn_deadline = self.turn_deadline;
             let session_deadline = self.session_deadline;
             if let Some(reason) = self.stop_after.take() {
-                return Ending { status: SessionStatus::Stopped, reason: Some(reason), stop_reply: None };
+                return Ending { status: SessionStatus::Stopped, reason: Some(reason) };
             }
             let files_check_at = self.files_check_at;
             let retry_at = self.retry_at;
             let agent = self.agent.as_mut().expect("serve runs with an agent");
             tokio::select! {
-                command = commands.recv() => match command {
+                _ = ledger.failed() => self.hold_while_unstored().await,
+                command = self.commands.recv() => match command {
                     Some(ActorCommand::Stop { reason, reply }) => {
-                        return Ending { status: SessionStatus::Stopped, reason, stop_reply: Some(reply) };
+                        self.stop_replies.push(reply);
+                        return Ending { status: SessionStatus::Stopped, reason };
                     }
                     Some(command) => self.handle_command(command).await,
-                    None => return Ending { status: SessionStatus::Stopped, reason: None, stop_reply: None },
+                    None => return Ending { status: SessionStatus::Stopped, reason: None },
                 },
                 output = agent.outputs.recv() => match output {
                     Some(AgentOutput::Exited { clean, message }) => return self.agent_exited(clean, message).await,
@@ -376,19 +544,25 @@ impl SessionActor {
             self.turn_running = false;
         }
         self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
-        Ending { status: SessionStatus::Timeout, reason: Some(message), stop_reply: None }
+        Ending { status: SessionStatus::Timeout, reason: Some(message) }
     }
 
+    /// The agent's process ended. A clean exit completes the session between turns but fails it
+    /// during one (the agent gave up on the turn's work); an unclean exit (a crash, a kill) leaves
+    /// it dead. Every one of them can be resumed.
     async fn agent_exited(&mut self, clean: bool, message: String) -> Ending {
-        if self.turn_running {
+        let during_turn = self.turn_running;
+        if during_turn {
             self.emit(SessionEvent::TurnEnded { stop_reason: StopReason::Error }).await;
             self.turn_running = false;
         }
-        if clean && !self.turn_running {
-            return Ending { status: SessionStatus::Completed, reason: Some(message), stop_reply: None };
-        }
+        let (status, message) = match (clean, during_turn) {
+            (true, false) => return Ending { status: SessionStatus::Completed, reason: Some(message) },
+            (true, true) => (SessionStatus::Failed, format!("the agent exited during a turn: {message}")),
+            (false, _) => (SessionStatus::Dead, message),
+        };
         self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
-        Ending { status: SessionStatus::Dead, reason: Some(message), stop_reply: None }
+        Ending { status, reason: Some(message) }
     }
 
     async fn handle_command(&mut self, command: ActorCommand) {
@@ -525,6 +699,11 @@ impl SessionActor {
     }
 
     async fn start_turn(&mut self, text: String) {
+        if let Some(marker) = &self.panic_marker
+            && text.contains(marker.as_str())
+        {
+            panic!("fault injection: the prompt carries the {FAULT_PANIC_ON_PROMPT} marker");
+        }
         if self.session.first_prompt.is_none() {
             self.session.first_prompt = Some(text.clone());
         }
@@ -691,7 +870,7 @@ impl SessionActor {
     }
 
     /// Ends the agent, records the final status, and answers commands that raced with the end.
-    async fn finish(mut self, ending: Ending, mut commands: mpsc::Receiver<ActorCommand>) {
+    async fn finish(mut self, ending: Ending) {
         if let Some(agent) = self.agent.take() {
             if ending.status == SessionStatus::Stopped {
                 self.set_status(SessionStatus::Stopping, None, ending.reason.clone()).await;
@@ -711,15 +890,17 @@ impl SessionActor {
         self.set_status(ending.status, None, ending.reason).await;
         // Commands sent before the channel closed are answered as for a stopped session; after
         // that, senders find the channel closed and the service works on the stored record.
-        commands.close();
-        while let Some(command) = commands.recv().await {
+        self.commands.close();
+        while let Some(command) = self.commands.recv().await {
             self.answer_while_not_running(command).await;
         }
-        if let Err(error) = self.store.flush().await {
-            tracing::error!(session = %self.session.id, %error, "could not flush the final session state");
-        }
+        // The final state is not left half-written: a failed write holds the ending until it
+        // is stored.
+        let _ = self.store.flush().await;
+        self.hold_while_unstored().await;
+        let _ = self.store.flush().await;
         self.manager.remove(self.session.id);
-        if let Some(reply) = ending.stop_reply {
+        for reply in self.stop_replies.drain(..) {
             let _ = reply.send(self.session.clone());
         }
     }

@@ -8,8 +8,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
+use uuid::Uuid;
 
 use super::SessionManager;
 use crate::clock::now_millis;
@@ -22,6 +23,9 @@ pub(super) enum Message {
     Enqueue(QueueEntry),
     /// A slot may have freed (a session ended).
     Wake,
+    /// Take a session out of the queue (it is being stopped or deleted); the reply says whether
+    /// it was waiting.
+    Withdraw { session_id: Uuid, reply: oneshot::Sender<bool> },
     /// Hold an agent's queue until `until`.
     Pause { agent: String, until: Instant, wall_until_ms: i64 },
 }
@@ -45,6 +49,10 @@ impl Scheduler {
                 message = messages.recv() => match message {
                     Some(Message::Enqueue(entry)) => self.enqueue(entry),
                     Some(Message::Wake) => {}
+                    Some(Message::Withdraw { session_id, reply }) => {
+                        let waiting = self.withdraw(session_id).await;
+                        let _ = reply.send(waiting);
+                    }
                     Some(Message::Pause { agent, until, wall_until_ms }) => {
                         self.paused.insert(agent, (until, wall_until_ms));
                     }
@@ -69,6 +77,15 @@ impl Scheduler {
         if !waiting && !self.manager.is_live(entry.session_id) {
             self.queue.push_back(entry);
         }
+    }
+
+    /// Takes a session out of the queue, in memory and in the store; true when it was waiting.
+    async fn withdraw(&mut self, session_id: Uuid) -> bool {
+        let before = self.queue.len();
+        self.queue.retain(|entry| entry.session_id != session_id);
+        // The store is asked too: at start-up an entry may be stored before it is back in line.
+        let stored = self.manager.dequeue_stored(session_id).await;
+        self.queue.len() < before || stored
     }
 
     fn agent_limit(&self, agent: &str) -> usize {

@@ -1,6 +1,8 @@
 //! Live sessions: a registry of actor handles. Each live session is one [`actor::SessionActor`]
 //! task; the map holds only the handles, so no lock is ever held across an await. Sessions reach
-//! it through the admission scheduler (`admission`), which enforces the running limits.
+//! it through the admission scheduler (`admission`), which enforces the running limits. Every
+//! actor runs in one task tracker that shutdown drains, under a supervisor that turns a panicked
+//! actor into a failed session and frees its slot.
 
 mod actor;
 mod admission;
@@ -9,20 +11,33 @@ pub mod worktree;
 use std::sync::Arc;
 use std::time::Duration;
 
-use arbor_protocol::{Checkpoint, PromptMode, PromptResult, Session, SessionEvent, SessionStatus};
+use arbor_protocol::{
+    Checkpoint, PromptMode, PromptResult, Session, SessionEvent, SessionEventNotification, SessionStatus,
+};
 use dashmap::DashMap;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use tokio_util::task::TaskTracker;
+
 use crate::agents::{AgentDriver, AgentRegistry};
 use crate::clock::now_millis;
 use crate::config::Config;
+use crate::hub::Hub;
 use crate::paths::Paths;
 use crate::policy::StandingRules;
 use crate::store::{QueueEntry, Store, StoreError};
-use actor::{ActorCommand, SessionActor, Start};
+use actor::{ActorCommand, SessionActor, SharedGroup, Start};
 
 pub use actor::{DEFAULT_STARTUP_TIMEOUT, DEFAULT_TURN_TIMEOUT};
+
+/// Fault-injection hook for tests, read once at start-up: when this environment variable is set,
+/// a prompt containing its value makes the session's actor panic. It exists to prove that a
+/// panicked actor becomes a failed session that frees its slot; nothing else reads it.
+pub const FAULT_PANIC_ON_PROMPT: &str = "ARBOR_FAULT_PANIC_ON_PROMPT";
+
+/// How long shutdown waits for the actors to finish after asking them to stop.
+const SHUTDOWN_DRAIN: Duration = Duration::from_secs(15);
 
 /// Errors of talking to a live session.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +45,9 @@ pub enum SessionError {
     /// The session has no running agent.
     #[error("the session is {}, not running; resume it first", .0.as_str())]
     NotRunning(SessionStatus),
+    /// The session's events cannot be stored now, so it takes no new work until they can.
+    #[error("the session's events cannot be stored ({0}); it carries on once the store can write again")]
+    StoreUnavailable(String),
     /// No pending permission request has this id.
     #[error("no pending permission request '{0}' in this session")]
     NoSuchRequest(String),
@@ -54,10 +72,13 @@ struct ActorEntry {
 /// What starting a session needs.
 struct Context {
     store: Store,
+    hub: Arc<Hub>,
     paths: Paths,
     agents: AgentRegistry,
     /// The config file's and the profiles' permission rules.
     rules: StandingRules,
+    /// The fault-injection marker from [`FAULT_PANIC_ON_PROMPT`], if set.
+    panic_marker: Option<String>,
 }
 
 /// Handles of every live session actor, and the way in for new ones.
@@ -68,18 +89,22 @@ pub struct SessionManager {
     scheduler: mpsc::UnboundedSender<admission::Message>,
     /// Set at shutdown: nothing more starts, so waiting sessions stay in the persisted queue.
     closing: Arc<std::sync::atomic::AtomicBool>,
+    /// Every actor and its supervisor, drained at shutdown.
+    tasks: TaskTracker,
 }
 
 impl SessionManager {
     /// A manager with its admission scheduler running under `limits`.
-    pub fn start(store: Store, paths: Paths, agents: AgentRegistry, config: &Config) -> SessionManager {
+    pub fn start(store: Store, hub: Arc<Hub>, paths: Paths, agents: AgentRegistry, config: &Config) -> SessionManager {
         let (scheduler, messages) = mpsc::unbounded_channel();
         let rules = config.standing_rules();
+        let panic_marker = std::env::var(FAULT_PANIC_ON_PROMPT).ok().filter(|marker| !marker.is_empty());
         let manager = SessionManager {
             actors: Arc::default(),
-            context: Arc::new(Context { store, paths, agents, rules }),
+            context: Arc::new(Context { store, hub, paths, agents, rules, panic_marker }),
             scheduler,
             closing: Arc::default(),
+            tasks: TaskTracker::new(),
         };
         tokio::spawn(admission::Scheduler::new(config.limits.clone(), manager.clone()).run(messages));
         manager
@@ -116,15 +141,26 @@ impl SessionManager {
         Ok(())
     }
 
-    /// Takes a waiting session out of the queue; true when it was waiting.
+    /// Takes a waiting session out of the queue, through the scheduler (which alone starts
+    /// sessions, so afterwards the session either has a live actor or will never start from this
+    /// request); true when it was waiting.
     pub async fn withdraw(&self, id: Uuid) -> Result<bool, StoreError> {
-        let waiting = self.context.store.queue().await?.iter().any(|entry| entry.session_id == id);
-        if waiting {
-            self.context.store.dequeue_session(id).await?;
-            self.context.store.flush().await?;
-            let _ = self.scheduler.send(admission::Message::Wake);
+        let (reply, answer) = oneshot::channel();
+        self.scheduler.send(admission::Message::Withdraw { session_id: id, reply }).map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)
+    }
+
+    /// Removes a session from the persisted queue; true when it was there.
+    async fn dequeue_stored(&self, id: Uuid) -> bool {
+        let store = &self.context.store;
+        let stored = store.queue().await.is_ok_and(|queue| queue.iter().any(|entry| entry.session_id == id));
+        if stored {
+            let _ = store.dequeue_session(id).await;
+            if let Err(error) = store.flush().await {
+                tracing::error!(session = %id, %error, "could not take the session off the stored queue");
+            }
         }
-        Ok(waiting)
+        stored
     }
 
     /// Starts a session the scheduler let through; false when it cannot start (deleted, or its
@@ -141,6 +177,9 @@ impl SessionManager {
         }
         let _ = store.dequeue_session(entry.session_id).await;
         let Ok(Some(mut session)) = store.get_session(entry.session_id).await else { return false };
+        if session.status != SessionStatus::Pending {
+            return false;
+        }
         session.queue_position = None;
         session.status_reason = None;
         match self.context.agents.get(&session.agent) {
@@ -151,7 +190,7 @@ impl SessionManager {
             Err(error) => {
                 session.status = SessionStatus::Failed;
                 session.status_reason = Some(error.to_string());
-                let _ = store.put_session(session).await;
+                let _ = store.update_session_if(session, SessionStatus::Pending).await;
                 false
             }
         }
@@ -165,7 +204,8 @@ impl SessionManager {
             session.queue_position = Some(position);
             session.status_reason = Some(reason);
             session.updated_at = now_millis();
-            let _ = store.put_session(session).await;
+            // Only while it still waits: a stop or start meanwhile must not be undone.
+            let _ = store.update_session_if(session, SessionStatus::Pending).await;
         }
     }
 
@@ -189,12 +229,70 @@ impl SessionManager {
         self.actors.iter().filter(|entry| entry.agent == agent).count()
     }
 
-    /// Starts the actor of `session` with the agent `driver`.
+    /// Starts the actor of `session` with the agent `driver`, under a supervisor.
     fn spawn(&self, session: Session, driver: Arc<dyn AgentDriver>, resume: Option<String>, prompt: Option<String>) {
+        let id = session.id;
         let (commands, receiver) = mpsc::channel(actor::COMMAND_CAPACITY);
-        self.actors.insert(session.id, ActorEntry { commands, agent: session.agent.clone(), task_id: session.task_id });
-        let actor = SessionActor::new(session, self.context.store.clone(), self.context.paths.clone(), self.clone());
-        tokio::spawn(actor.run(driver, Start { resume, prompt }, receiver));
+        self.actors.insert(id, ActorEntry { commands, agent: session.agent.clone(), task_id: session.task_id });
+        let group = SharedGroup::default();
+        let actor = SessionActor::new(session, receiver, self.clone(), group.clone());
+        let running = self.tasks.spawn(actor.run(driver, Start { resume, prompt }));
+        let manager = self.clone();
+        self.tasks.spawn(async move {
+            if let Err(error) = running.await
+                && error.is_panic()
+            {
+                manager.actor_panicked(id, panic_message(error.into_panic()), group).await;
+            }
+        });
+    }
+
+    /// Turns a session whose actor panicked into a failed session: ends its agent, records the
+    /// failure in its log and record, and frees its slot. No actor writes the log any more, so
+    /// this appends after the stored events.
+    async fn actor_panicked(&self, id: Uuid, panic: String, group: SharedGroup) {
+        tracing::error!(session = %id, %panic, "a session actor panicked; the session is marked failed");
+        let slot = group.lock().expect("agent group cell poisoned").take();
+        if let Some(process_group) = slot.and_then(|slot| slot.get()) {
+            process_group.terminate(actor::STOP_GRACE).await;
+        }
+        // The group has ended, so crash recovery has nothing left to end.
+        if let Err(error) = self.context.store.clear_process_group(id).await {
+            tracing::error!(session = %id, %error, "could not clear the agent's process group record");
+        }
+        let reason = format!("Arbor failed inside this session ({panic}); resume it to continue");
+        if let Err(error) = self.record_failure(id, reason).await {
+            tracing::error!(session = %id, %error, "could not record the failure of a panicked session");
+        }
+        self.remove(id);
+    }
+
+    async fn record_failure(&self, id: Uuid, reason: String) -> Result<(), StoreError> {
+        let store = &self.context.store;
+        // What the actor queued goes in first, so the failure follows the last stored event.
+        let _ = store.flush().await;
+        let Some(mut session) = store.get_session(id).await? else { return Ok(()) };
+        let events = [
+            SessionEvent::Error { message: reason.clone(), fatal: true },
+            SessionEvent::StatusChanged {
+                status: SessionStatus::Failed,
+                agent_state: None,
+                reason: Some(reason.clone()),
+            },
+        ];
+        for event in events {
+            session.last_seq += 1;
+            let notification =
+                SessionEventNotification { session_id: id, seq: session.last_seq, at: now_millis(), event };
+            store.append_event(Arc::new(notification)).await?;
+        }
+        session.status = SessionStatus::Failed;
+        session.agent_state = None;
+        session.status_reason = Some(reason);
+        session.queue_position = None;
+        session.updated_at = now_millis();
+        store.update_session(session).await?;
+        store.flush().await
     }
 
     /// Has every live session of `task_id` but `except` decide its waiting permission requests
@@ -302,6 +400,23 @@ impl SessionManager {
             let reason = Some(reason.to_string());
             stopping.spawn(async move { manager.stop(id, reason).await });
         }
-        while stopping.join_next().await.is_some() {}
+        // Every actor and supervisor is waited for, not only the ones asked to stop, so no
+        // session is still writing when the store is flushed for the last time.
+        self.tasks.close();
+        let drained = async {
+            while stopping.join_next().await.is_some() {}
+            self.tasks.wait().await;
+        };
+        if tokio::time::timeout(SHUTDOWN_DRAIN, drained).await.is_err() {
+            tracing::warn!("some session actors had not finished when shutdown stopped waiting");
+        }
+    }
+}
+
+/// The text of a panic's payload (a `&str` or a `String` for `panic!` with a message).
+fn panic_message(payload: Box<dyn std::any::Any + Send>) -> String {
+    match payload.downcast::<String>() {
+        Ok(text) => *text,
+        Err(payload) => payload.downcast_ref::<&str>().map_or_else(|| "a panic".to_string(), |text| text.to_string()),
     }
 }

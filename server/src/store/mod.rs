@@ -4,6 +4,7 @@
 //! their own connections in the blocking pool. The database runs in WAL mode so readers never wait
 //! for the writer.
 
+mod ledger;
 mod migrations;
 mod writer;
 
@@ -19,6 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::hub::Hub;
+pub use ledger::Ledger;
 use writer::WriteOp;
 
 /// Bound of the writer's queue: producers wait (backpressure) rather than grow memory.
@@ -39,6 +41,10 @@ pub enum StoreError {
     /// The writer thread failed to commit a batch.
     #[error("write failed: {0}")]
     WriteFailed(String),
+    /// An earlier event of the session could not be stored, so this later one is refused until
+    /// that one is: storing it would leave a hole in the log.
+    #[error("event {0} waits for an earlier event of its session that could not be stored")]
+    Held(u64),
     /// The writer thread is gone (the server is shutting down).
     #[error("the store is closed")]
     Closed,
@@ -206,12 +212,40 @@ impl Store {
 
     /// Queues an event; it is published to subscribers once committed.
     pub async fn append_event(&self, event: Arc<SessionEventNotification>) -> Result<(), StoreError> {
-        self.enqueue(WriteOp::AppendEvent(event)).await
+        self.enqueue(WriteOp::AppendEvent { event, ledger: None }).await
     }
 
-    /// Queues a session record; `session/changed` is published once committed.
-    pub async fn put_session(&self, session: Session) -> Result<(), StoreError> {
-        self.enqueue(WriteOp::PutSession(Box::new(session))).await
+    /// Queues an event of a live session, whose actor learns from `ledger` whether it committed.
+    pub async fn append_event_to(
+        &self,
+        event: Arc<SessionEventNotification>,
+        ledger: Arc<Ledger>,
+    ) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::AppendEvent { event, ledger: Some(ledger) }).await
+    }
+
+    /// Queues a new session record; `session/changed` is published once committed.
+    pub async fn insert_session(&self, session: Session) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::InsertSession(Box::new(session))).await
+    }
+
+    /// Queues an update of a stored session record; a deleted session stays deleted.
+    /// `session/changed` is published once committed.
+    pub async fn update_session(&self, session: Session) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::UpdateSession { session: Box::new(session), only_if: None, ledger: None }).await
+    }
+
+    /// Queues an update of a stored session record that applies only while its stored status is
+    /// still `only_if` (so a stale read never undoes a stop or a start).
+    pub async fn update_session_if(&self, session: Session, only_if: SessionStatus) -> Result<(), StoreError> {
+        let op = WriteOp::UpdateSession { session: Box::new(session), only_if: Some(only_if), ledger: None };
+        self.enqueue(op).await
+    }
+
+    /// Queues an update of a live session's record by its actor, which learns of a failure from
+    /// `ledger`.
+    pub async fn update_session_of(&self, session: Session, ledger: Arc<Ledger>) -> Result<(), StoreError> {
+        self.enqueue(WriteOp::UpdateSession { session: Box::new(session), only_if: None, ledger: Some(ledger) }).await
     }
 
     /// Queues the deletion of a session and its events.
@@ -554,7 +588,7 @@ fn mark_orphaned_sessions_dead(connection: &mut Connection) -> Result<Vec<Sessio
                 serde_json::to_string(&event)?
             ],
         )?;
-        writer::put_session(&transaction, session)?;
+        writer::update_session(&transaction, session, None)?;
     }
     transaction.commit()?;
     Ok(orphans)

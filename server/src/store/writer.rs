@@ -1,16 +1,20 @@
 //! The store's single writer: a thread that drains a bounded queue, applies as many operations as
-//! are waiting in one transaction, commits, and only then publishes what it committed.
+//! are waiting in one transaction, commits, and only then publishes what it committed. When a
+//! batch fails (a full disk, a bad record) its operations are tried again one by one, so one
+//! failing operation takes no other with it, and each failure is told to the session's
+//! [`Ledger`] it belongs to.
 
 use std::sync::Arc;
 
 use arbor_protocol::{
-    PermissionRule, RejectedHunk, Session, SessionChangedNotification, SessionEventNotification, Task, Trial,
+    PermissionRule, RejectedHunk, Session, SessionChangedNotification, SessionEventNotification, SessionStatus, Task,
+    Trial,
 };
 use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{ProcessGroupRecord, QueueEntry, StoreError, session_columns};
+use super::{Ledger, ProcessGroupRecord, QueueEntry, StoreError, session_columns};
 use crate::hub::Hub;
 
 /// Operations beyond this many wait for the next transaction, which bounds commit latency.
@@ -18,10 +22,13 @@ const MAX_BATCH: usize = 512;
 
 /// One write, queued for the writer thread.
 pub(super) enum WriteOp {
-    /// Append an event; publish it once committed.
-    AppendEvent(Arc<SessionEventNotification>),
-    /// Insert or replace a session record; publish `session/changed` once committed.
-    PutSession(Box<Session>),
+    /// Append an event; publish it once committed. A live session's actor passes its ledger.
+    AppendEvent { event: Arc<SessionEventNotification>, ledger: Option<Arc<Ledger>> },
+    /// Insert a new session record; publish `session/changed` once committed.
+    InsertSession(Box<Session>),
+    /// Update an existing session record (never re-inserting a deleted one), only while it has
+    /// the status `only_if` when that is given; publish `session/changed` when a row changed.
+    UpdateSession { session: Box<Session>, only_if: Option<SessionStatus>, ledger: Option<Arc<Ledger>> },
     /// Delete a session and its events; publish the deletion once committed.
     DeleteSession(Box<Session>),
     /// Copy a session's events up to a seq into a new session (a fork's history).
@@ -42,8 +49,20 @@ pub(super) enum WriteOp {
     RecordProcessGroup(ProcessGroupRecord),
     /// Forget a session's process group (it has been ended).
     ClearProcessGroup(Uuid),
-    /// Answer once everything queued before it has committed (or failed).
+    /// Answer once everything queued before it has committed, with the first failure of its
+    /// batch if one failed.
     Flush(oneshot::Sender<Result<(), StoreError>>),
+}
+
+impl WriteOp {
+    /// The ledger to tell about this write and the event seq it concerns, if any.
+    fn ledger(&self) -> Option<(&Ledger, Option<u64>)> {
+        match self {
+            WriteOp::AppendEvent { event, ledger: Some(ledger) } => Some((ledger, Some(event.seq))),
+            WriteOp::UpdateSession { ledger: Some(ledger), .. } => Some((ledger, None)),
+            _ => None,
+        }
+    }
 }
 
 /// What a committed batch publishes, in commit order.
@@ -63,22 +82,21 @@ pub(super) fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteOp>
                 Err(_) => break,
             }
         }
-        let result = apply_batch(&mut connection, &mut batch);
-        let failure = result.as_ref().err().map(|error| error.to_string());
-        match result {
+        let failure = match apply(&mut connection, &batch) {
             Ok(published) => {
-                for item in published {
-                    match item {
-                        Published::Event(event) => hub.publish_event(event),
-                        Published::Changed(change) => hub.publish_change(change),
-                        Published::Task(task) => hub.publish_task(task),
-                    }
-                }
+                record_commits(&batch);
+                publish(&hub, published);
+                None
+            }
+            Err(error) if batch.len() == 1 => {
+                record_failure(&batch[0], &error);
+                Some(error.to_string())
             }
             Err(error) => {
-                tracing::error!(%error, "store write failed; the batch was not committed")
+                tracing::warn!(%error, ops = batch.len(), "a store batch failed; writing its operations one by one");
+                apply_one_by_one(&mut connection, &batch, &hub)
             }
-        }
+        };
         for op in batch.drain(..) {
             if let WriteOp::Flush(reply) = op {
                 let _ = reply.send(match &failure {
@@ -90,16 +108,67 @@ pub(super) fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteOp>
     }
 }
 
-fn apply_batch(connection: &mut Connection, batch: &mut [WriteOp]) -> Result<Vec<Published>, StoreError> {
+/// Applies each operation of a failed batch in its own transaction, so one failing operation
+/// takes no other with it. Returns the first failure.
+fn apply_one_by_one(connection: &mut Connection, batch: &[WriteOp], hub: &Hub) -> Option<String> {
+    let mut first_failure = None;
+    for op in batch {
+        let single = std::slice::from_ref(op);
+        match apply(connection, single) {
+            Ok(published) => {
+                record_commits(single);
+                publish(hub, published);
+            }
+            Err(error) => {
+                tracing::error!(%error, "a store write failed and was not committed");
+                record_failure(op, &error);
+                first_failure.get_or_insert_with(|| error.to_string());
+            }
+        }
+    }
+    first_failure
+}
+
+fn publish(hub: &Hub, published: Vec<Published>) {
+    for item in published {
+        match item {
+            Published::Event(event) => hub.publish_event(event),
+            Published::Changed(change) => hub.publish_change(change),
+            Published::Task(task) => hub.publish_task(task),
+        }
+    }
+}
+
+fn record_commits(ops: &[WriteOp]) {
+    for (ledger, seq) in ops.iter().filter_map(WriteOp::ledger) {
+        if let Some(seq) = seq {
+            ledger.record_commit(seq);
+        }
+    }
+}
+
+fn record_failure(op: &WriteOp, error: &StoreError) {
+    if let Some((ledger, seq)) = op.ledger() {
+        ledger.record_failure(seq, &error.to_string());
+    }
+}
+
+/// Applies `ops` in one transaction and returns what to publish once it committed.
+fn apply(connection: &mut Connection, ops: &[WriteOp]) -> Result<Vec<Published>, StoreError> {
     let transaction = connection.transaction()?;
-    let mut published = Vec::with_capacity(batch.len());
-    for op in batch.iter() {
+    let mut published = Vec::with_capacity(ops.len());
+    for op in ops {
         match op {
-            WriteOp::AppendEvent(event) => {
+            WriteOp::AppendEvent { event, ledger } => {
+                if ledger.as_ref().is_some_and(|ledger| !ledger.admits(event.seq)) {
+                    return Err(StoreError::Held(event.seq));
+                }
                 let payload = serde_json::to_string(&event.event)?;
-                transaction
+                // A session deleted meanwhile gets no events: its log is gone with it.
+                let inserted = transaction
                     .prepare_cached(
-                        "INSERT INTO events (session_id, seq, at, kind, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        "INSERT INTO events (session_id, seq, at, kind, payload)
+                         SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM sessions WHERE id = ?1)",
                     )?
                     .execute(params![
                         event.session_id.to_string(),
@@ -108,21 +177,22 @@ fn apply_batch(connection: &mut Connection, batch: &mut [WriteOp]) -> Result<Vec
                         event.event.kind(),
                         payload
                     ])?;
-                published.push(Published::Event(event.clone()));
+                if inserted > 0 {
+                    published.push(Published::Event(event.clone()));
+                }
             }
-            WriteOp::PutSession(session) => {
-                put_session(&transaction, session)?;
-                published.push(Published::Changed(Arc::new(SessionChangedNotification {
-                    session: (**session).clone(),
-                    deleted: false,
-                })));
+            WriteOp::InsertSession(session) => {
+                insert_session(&transaction, session)?;
+                published.push(changed(session, false));
+            }
+            WriteOp::UpdateSession { session, only_if, .. } => {
+                if update_session(&transaction, session, *only_if)? {
+                    published.push(changed(session, false));
+                }
             }
             WriteOp::DeleteSession(session) => {
                 delete_session(&transaction, &session.id)?;
-                published.push(Published::Changed(Arc::new(SessionChangedNotification {
-                    session: (**session).clone(),
-                    deleted: true,
-                })));
+                published.push(changed(session, true));
             }
             WriteOp::CopyEvents { from, to, up_to_seq } => {
                 transaction.execute(
@@ -190,27 +260,49 @@ fn apply_batch(connection: &mut Connection, batch: &mut [WriteOp]) -> Result<Vec
     Ok(published)
 }
 
-pub(super) fn put_session(connection: &Connection, session: &Session) -> Result<(), StoreError> {
-    let columns = session_columns(session)?;
-    connection
-        .prepare_cached(
-            "INSERT INTO sessions (id, data, status, agent, search_text, pinned_at, hidden, created_at, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-             ON CONFLICT (id) DO UPDATE SET data = ?2, status = ?3, agent = ?4, search_text = ?5,
-               pinned_at = ?6, hidden = ?7, updated_at = ?9",
-        )?
-        .execute(params![
-            session.id.to_string(),
-            columns.data,
-            session.status.as_str(),
-            session.agent,
-            columns.search_text,
-            columns.pinned_at,
-            session.hidden,
-            session.created_at,
-            session.updated_at
-        ])?;
+fn changed(session: &Session, deleted: bool) -> Published {
+    Published::Changed(Arc::new(SessionChangedNotification { session: session.clone(), deleted }))
+}
+
+fn insert_session(connection: &Connection, session: &Session) -> Result<(), StoreError> {
+    let sql = "INSERT INTO sessions (id, data, status, agent, search_text, pinned_at, hidden, updated_at, created_at)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    write_session(connection, sql, session, session.created_at)?;
     Ok(())
+}
+
+/// Updates a stored session record; false when no row changed (the session was deleted, or its
+/// status is no longer `only_if`).
+pub(super) fn update_session(
+    connection: &Connection,
+    session: &Session,
+    only_if: Option<SessionStatus>,
+) -> Result<bool, StoreError> {
+    let sql = "UPDATE sessions SET data = ?2, status = ?3, agent = ?4, search_text = ?5, pinned_at = ?6, hidden = ?7,
+                 updated_at = ?8
+               WHERE id = ?1 AND (?9 IS NULL OR status = ?9)";
+    Ok(write_session(connection, sql, session, only_if.map(SessionStatus::as_str))? > 0)
+}
+
+/// Runs `sql` with a session's columns as ?1 to ?8 and `last` as ?9; returns the rows changed.
+fn write_session(
+    connection: &Connection,
+    sql: &str,
+    session: &Session,
+    last: impl rusqlite::ToSql,
+) -> Result<usize, StoreError> {
+    let columns = session_columns(session)?;
+    Ok(connection.prepare_cached(sql)?.execute(params![
+        session.id.to_string(),
+        columns.data,
+        session.status.as_str(),
+        session.agent,
+        columns.search_text,
+        columns.pinned_at,
+        session.hidden,
+        session.updated_at,
+        last
+    ])?)
 }
 
 fn delete_session(connection: &Connection, id: &Uuid) -> Result<(), StoreError> {
