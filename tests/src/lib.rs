@@ -21,8 +21,10 @@ use tokio::sync::mpsc;
 /// How long a test waits for something that should happen in well under a second.
 pub const WAIT: Duration = Duration::from_secs(30);
 
-/// The `arbor` binary under test: `$ARBOR_BIN`, or the one cargo built beside this test, built
-/// on first use if it is missing.
+/// The `arbor` binary under test: `$ARBOR_BIN`, or the one cargo built beside this test, brought
+/// up to date on first use. It is built the way the test command builds it (every binary of the
+/// workspace), so that both resolve dependency features alike and neither rebuilds the other's
+/// binary.
 pub fn arbor_bin() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -36,7 +38,7 @@ pub fn arbor_bin() -> PathBuf {
         let bin = profile_dir.join("arbor");
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut build = std::process::Command::new(cargo);
-        build.args(["build", "-p", "arbor-server", "--bin", "arbor"]);
+        build.args(["build", "--workspace", "--bins"]);
         if profile_dir.file_name().is_some_and(|name| name == "release") {
             build.arg("--release");
         }
