@@ -174,6 +174,17 @@ pub enum PermissionMode {
     BypassPermissions,
 }
 
+impl PermissionMode {
+    /// The wire name of the mode.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ask => "ask",
+            Self::AcceptEdits => "accept_edits",
+            Self::BypassPermissions => "bypass_permissions",
+        }
+    }
+}
+
 /// Per-session settings.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
@@ -240,6 +251,13 @@ pub struct Session {
     pub agent: String,
     /// Model requested for the session, if any.
     pub model: Option<String>,
+    /// The agent's own permission mode as it last reported it (for ACP agents, the id of the
+    /// mode it is in, such as `default` or `read-only`); null until the agent says.
+    #[serde(default)]
+    pub agent_mode: Option<String>,
+    /// The model the agent last reported it runs on; null until the agent says.
+    #[serde(default)]
+    pub agent_model: Option<String>,
     /// Title shown in lists.
     pub title: Option<String>,
     /// Where the title came from; null when there is no title.
@@ -492,6 +510,12 @@ pub struct ConfigureParams {
     /// Replace the session's own permission rules.
     #[serde(default)]
     pub permissions: Option<Vec<PermissionRule>>,
+    /// New permission mode, passed on to the running agent and used by later starts.
+    #[serde(default)]
+    pub permission_mode: Option<PermissionMode>,
+    /// New model, passed on to the running agent and used by later starts.
+    #[serde(default)]
+    pub model: Option<String>,
 }
 
 /// `session/delete` params.

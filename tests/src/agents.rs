@@ -189,19 +189,40 @@ impl TestEnv {
     /// Writes the config file so Arbor runs Codex offline against `mock_url`, with its own
     /// CODEX_HOME holding a mock model provider.
     pub fn configure_codex(&self, mock_url: &str) {
+        let (home, codex_home) =
+            self.codex_home(mock_url, "approval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n");
+        self.write_config(json!({ "agents": { "codex": { "command": cli("codex"), "env": {
+            "HOME": home, "CODEX_HOME": codex_home, "MOCK_KEY": "mock-key",
+        } } } }));
+    }
+
+    /// A HOME and CODEX_HOME for Codex with a mock model provider at `mock_url`, and `settings`
+    /// (TOML lines) in its config.
+    fn codex_home(&self, mock_url: &str, settings: &str) -> (PathBuf, PathBuf) {
         let home = self.agent_home("codex");
         let codex_home = home.join("codex-home");
         std::fs::create_dir_all(&codex_home).expect("create CODEX_HOME");
         let config = format!(
-            "model = \"gpt-5.5\"\nmodel_provider = \"mock\"\napproval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n\
+            "model = \"gpt-5.5\"\nmodel_provider = \"mock\"\n{settings}\
              check_for_update_on_startup = false\n\n[model_providers.mock]\nname = \"mock\"\nbase_url = \"{mock_url}/v1\"\n\
              env_key = \"MOCK_KEY\"\nwire_api = \"responses\"\nrequest_max_retries = 0\nstream_max_retries = 0\n\n\
              [features]\nplugins = false\n"
         );
         std::fs::write(codex_home.join("config.toml"), config).expect("write codex config");
-        self.write_config(json!({ "agents": { "codex": { "command": cli("codex"), "env": {
-            "HOME": home, "CODEX_HOME": codex_home, "MOCK_KEY": "mock-key",
-        } } } }));
+        (home, codex_home)
+    }
+
+    /// Writes the config file so Arbor runs the Claude and Codex ACP adapters (`claude-acp`,
+    /// `codex-acp`) offline against `mock_url`; Codex's approvals and sandbox are left to the
+    /// adapter's modes.
+    pub fn configure_acp_adapters(&self, mock_url: &str) {
+        let (home, codex_home) = self.codex_home(mock_url, "");
+        self.write_config(json!({ "acpAgents": {
+            "claude-acp": { "name": "Claude Agent", "command": [cli("claude-agent-acp")], "env": self.claude_env(mock_url) },
+            "codex-acp": { "name": "Codex", "command": [cli("codex-acp")], "env": {
+                "HOME": home, "CODEX_HOME": codex_home, "MOCK_KEY": "mock-key",
+            } },
+        } }));
     }
 
     /// Writes the config file so Arbor runs Gemini CLI offline against `mock_url`.
@@ -219,17 +240,21 @@ impl TestEnv {
         } } } }));
     }
 
+    /// The environment Claude Code needs to run offline against `mock_url`.
+    fn claude_env(&self, mock_url: &str) -> Value {
+        let home = self.agent_home("claude");
+        json!({
+            "HOME": home, "ANTHROPIC_BASE_URL": mock_url, "ANTHROPIC_API_KEY": "mock-key",
+            "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "IS_SANDBOX": "1", "CLAUDE_CODE_MAX_RETRIES": "0",
+            "CLAUDE_CODE_TMPDIR": home.join("tmp"),
+        })
+    }
+
     /// Writes the config file so Arbor runs Claude Code offline against `mock_url`.
     pub fn configure_claude(&self, mock_url: &str, extra: Value) {
-        let home = self.agent_home("claude");
-        let mut config = json!({
-            "agents": { "claude": { "command": cli("claude"), "env": {
-                "HOME": home, "ANTHROPIC_BASE_URL": mock_url, "ANTHROPIC_API_KEY": "mock-key",
-                "DISABLE_AUTOUPDATER": "1", "DISABLE_TELEMETRY": "1", "DISABLE_ERROR_REPORTING": "1",
-                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "IS_SANDBOX": "1", "CLAUDE_CODE_MAX_RETRIES": "0",
-                "CLAUDE_CODE_TMPDIR": home.join("tmp"),
-            } } }
-        });
+        let mut config =
+            json!({ "agents": { "claude": { "command": cli("claude"), "env": self.claude_env(mock_url) } } });
         if let (Some(config), Some(extra)) = (config.as_object_mut(), extra.as_object()) {
             for (key, value) in extra {
                 config.insert(key.clone(), value.clone());

@@ -21,15 +21,15 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
-use super::discovery::{Version, agent_command, find_program};
+use super::acp_facts::{AgentFacts, LearnedFacts, initialize_params};
+use super::acp_settings::{Change, Offered};
+use super::discovery::{Version, agent_command, agent_env, find_program};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, spawn_agent, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative};
 use crate::config::AcpAgentConfig;
 use crate::policy::subject_of;
 
-/// ACP protocol version this client speaks.
-const ACP_PROTOCOL_VERSION: u64 = 1;
 /// Bound of the channels between the driver and the session actor.
 const CHANNEL_CAPACITY: usize = 256;
 /// Wait before retrying a rate-limited turn when the agent gives no time.
@@ -50,6 +50,11 @@ pub struct AcpDriver {
     client_fs: bool,
     /// How long to wait before starting the agent, for agents that need it (see [`gemini`]).
     delay_before: Option<Arc<DelayRule>>,
+    /// What the agent's latest `initialize` answer said about it.
+    facts: LearnedFacts,
+    /// Whether the launcher puts the permission mode and model on the command line, so they are
+    /// not set again through the protocol.
+    settings_by_command: bool,
 }
 
 /// Decides a wait before an agent starts.
@@ -58,12 +63,32 @@ pub type DelayRule = dyn Fn(&StartSpec) -> Option<Duration> + Send + Sync;
 impl AcpDriver {
     /// A driver reporting `info` and starting agents with `launcher`.
     pub fn new(info: AgentInfo, launcher: Launcher) -> Self {
-        Self { info, version: Version::default(), launcher: Arc::new(launcher), client_fs: true, delay_before: None }
+        Self::with_version(info, Version::default(), launcher)
     }
 
     /// Like [`AcpDriver::new`], with the agent's version learned in the background.
     pub fn with_version(info: AgentInfo, version: Version, launcher: Launcher) -> Self {
-        Self { info, version, launcher: Arc::new(launcher), client_fs: true, delay_before: None }
+        Self {
+            info,
+            version,
+            launcher: Arc::new(launcher),
+            client_fs: true,
+            delay_before: None,
+            facts: LearnedFacts::default(),
+            settings_by_command: false,
+        }
+    }
+
+    /// Reports what `facts` learns (from a probe started by the caller) until a session learns more.
+    pub fn with_facts(mut self, facts: LearnedFacts) -> Self {
+        self.facts = facts;
+        self
+    }
+
+    /// The launcher applies the permission mode and model on the command line.
+    pub fn with_settings_by_command(mut self) -> Self {
+        self.settings_by_command = true;
+        self
     }
 
     /// Waits as `rule` says before starting the agent.
@@ -85,6 +110,13 @@ impl AgentDriver for AcpDriver {
         if let Some(version) = self.version.get() {
             info.version = Some(version);
         }
+        if let Some(facts) = self.facts.get() {
+            info.capabilities.resume = facts.can_continue();
+            info.version = facts.version.or(info.version);
+        }
+        if info.available {
+            info.install_hint = None;
+        }
         info
     }
 
@@ -92,6 +124,9 @@ impl AgentDriver for AcpDriver {
         let agent = self.info.id.clone();
         let launcher = self.launcher.clone();
         let client_fs = self.client_fs;
+        let facts = self.facts.clone();
+        let settings_by_command = self.settings_by_command;
+        let name = self.info.name.clone();
         let delay = self.delay_before.as_ref().and_then(|rule| rule(&spec));
         Box::pin(async move {
             if let Some(delay) = delay {
@@ -100,7 +135,8 @@ impl AgentDriver for AcpDriver {
             let mut command = launcher(&spec)?;
             command.stdin(Stdio::piped());
             let pipes = spawn_agent(command, &agent, &spec).await?;
-            start_connection(pipes, spec, client_fs).await
+            let setup = Setup { name, client_fs, facts, settings_by_command };
+            start_connection(pipes, spec, setup).await
         })
     }
 }
@@ -166,6 +202,7 @@ pub fn gemini(command: Option<&Path>, env: BTreeMap<String, String>) -> AcpDrive
         }),
     )
     .without_client_fs()
+    .with_settings_by_command()
     .with_delay(Box::new(move |spec: &StartSpec| gemini_resume_delay(spec, &home)))
 }
 
@@ -189,7 +226,13 @@ pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
         .command
         .first()
         .and_then(|program| find_program(program, Path::new(program).is_absolute().then(|| Path::new(program))));
-    let version = program.as_deref().map(|program| Version::probe(program, &agent.env)).unwrap_or_default();
+    let arguments: Vec<String> = agent.command.iter().skip(1).cloned().collect();
+    // The agent's own initialize answer names it and its version: the command's first word may
+    // be an interpreter (`node agent.js`) or lack a --version flag.
+    let facts = program
+        .as_deref()
+        .map(|program| LearnedFacts::probe(program, &arguments, &agent_env(&agent.env)))
+        .unwrap_or_default();
     let info = AgentInfo {
         id: id.to_string(),
         name: agent.name.clone(),
@@ -202,7 +245,8 @@ pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
         )),
         capabilities: AgentCapabilities {
             persistent_process: true,
-            resume: true,
+            // Known once the agent's initialize answer says whether it can load sessions.
+            resume: false,
             interrupt: true,
             fork: false,
             permissions: true,
@@ -211,12 +255,11 @@ pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
         },
         models: Vec::new(),
     };
-    let (arguments, env) = (agent.command.iter().skip(1).cloned().collect::<Vec<_>>(), agent.env.clone());
+    let env = agent.env.clone();
     let agent_id = id.to_string();
-    AcpDriver::with_version(
+    AcpDriver::new(
         info,
-        version,
-        // ACP has no standard way to choose a model; agents take it from their own config.
+        // The permission mode and model are set through the protocol once the session exists.
         Box::new(move |_spec: &StartSpec| {
             let program = program.clone().ok_or_else(|| AgentError::Unavailable {
                 agent: agent_id.clone(),
@@ -227,6 +270,7 @@ pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
             Ok(command)
         }),
     )
+    .with_facts(facts)
 }
 
 /// A JSON-RPC error from the agent.
@@ -333,20 +377,36 @@ impl Connection {
     }
 }
 
+/// What the driver tells a connection about its agent.
+struct Setup {
+    /// The agent's name, for messages.
+    name: String,
+    client_fs: bool,
+    /// Where the `initialize` answer is kept for `agents/list`.
+    facts: LearnedFacts,
+    settings_by_command: bool,
+}
+
+/// What the handshake leaves for the session.
+struct Established {
+    agent_session_id: String,
+    offered: Offered,
+    notices: Vec<String>,
+}
+
 /// Wires up the child's pipes, runs the handshake and starts the driver loop.
-async fn start_connection(pipes: AgentPipes, spec: StartSpec, client_fs: bool) -> Result<AgentHandle, AgentError> {
+async fn start_connection(pipes: AgentPipes, spec: StartSpec, setup: Setup) -> Result<AgentHandle, AgentError> {
     let (incoming_tx, mut incoming_rx) = mpsc::channel(CHANNEL_CAPACITY);
     tokio::spawn(route_lines(pipes.lines, incoming_tx));
     let connection = Connection::new(pipes.stdin);
     let process_group = pipes.group;
     let stderr_tail = pipes.stderr_tail;
 
-    let handshake =
-        tokio::time::timeout(spec.startup_timeout, handshake(&connection, &mut incoming_rx, &spec, client_fs))
-            .await
-            .unwrap_or(Err(AgentError::StartupTimeout(spec.startup_timeout.as_secs())));
-    let agent_session_id = match handshake {
-        Ok(id) => id,
+    let handshake = tokio::time::timeout(spec.startup_timeout, handshake(&connection, &mut incoming_rx, &spec, &setup))
+        .await
+        .unwrap_or(Err(AgentError::StartupTimeout(spec.startup_timeout.as_secs())));
+    let established = match handshake {
+        Ok(established) => established,
         Err(error) => {
             process_group.terminate(Duration::from_secs(2)).await;
             return Err(match error {
@@ -358,55 +418,86 @@ async fn start_connection(pipes: AgentPipes, spec: StartSpec, client_fs: bool) -
 
     let (commands_tx, commands_rx) = mpsc::channel(CHANNEL_CAPACITY);
     let (outputs_tx, outputs_rx) = mpsc::channel(CHANNEL_CAPACITY);
-    let driver =
-        DriverLoop::new(connection, agent_session_id, spec.resume.is_some(), spec.cwd.clone(), outputs_tx, stderr_tail);
+    for message in established.notices {
+        let _ = outputs_tx.send(AgentOutput::Event(SessionEvent::Notice { message })).await;
+    }
+    let _ = outputs_tx.send(AgentOutput::Settings(established.offered.current.clone())).await;
+    let mut driver = DriverLoop::new(
+        connection,
+        established.agent_session_id,
+        spec.resume.is_some(),
+        spec.cwd.clone(),
+        outputs_tx,
+        stderr_tail,
+    );
+    driver.agent_name = setup.name;
+    driver.offered = established.offered;
     tokio::spawn(run_agent_loop(driver, commands_rx, incoming_rx, pipes.exit, pipes.stderr_closed));
     Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: GroupSlot::with(process_group) })
 }
 
-/// `initialize`, then `session/new` or `session/load`; returns the agent's session id.
+/// `initialize`, then `session/new`, `session/resume` or `session/load`, then the session's
+/// permission mode and model.
 async fn handshake(
     connection: &Connection,
     incoming: &mut mpsc::Receiver<Incoming>,
     spec: &StartSpec,
-    client_fs: bool,
-) -> Result<String, AgentError> {
-    let initialized = connection
-        .request_and_wait(
-            incoming,
-            "initialize",
-            json!({
-                "protocolVersion": ACP_PROTOCOL_VERSION,
-                "clientCapabilities": { "fs": { "readTextFile": client_fs, "writeTextFile": client_fs }, "terminal": false },
-                "clientInfo": { "name": "arbor", "version": env!("CARGO_PKG_VERSION") },
-            }),
-        )
-        .await?;
+    setup: &Setup,
+) -> Result<Established, AgentError> {
+    let initialized = connection.request_and_wait(incoming, "initialize", initialize_params(setup.client_fs)).await?;
+    let facts = AgentFacts::of(&initialized);
+    setup.facts.set(facts.clone());
     let cwd = spec.cwd.display().to_string();
-    match &spec.resume {
+    let (agent_session_id, answer) = match &spec.resume {
         Some(agent_session_id) => {
-            let can_load = initialized["agentCapabilities"]["loadSession"].as_bool().unwrap_or(false);
-            if !can_load {
-                return Err(AgentError::Handshake("this agent cannot resume a conversation (no loadSession)".into()));
-            }
-            connection
-                .request_and_wait(
-                    incoming,
-                    "session/load",
-                    json!({ "sessionId": agent_session_id, "cwd": cwd, "mcpServers": [] }),
-                )
-                .await?;
-            connection.drain_replay(incoming).await?;
-            Ok(agent_session_id.clone())
+            let params = json!({ "sessionId": agent_session_id, "cwd": cwd, "mcpServers": [] });
+            let answer = if facts.resume {
+                // session/resume continues the conversation without replaying it.
+                connection.request_and_wait(incoming, "session/resume", params).await?
+            } else if facts.load_session {
+                let answer = connection.request_and_wait(incoming, "session/load", params).await?;
+                connection.drain_replay(incoming).await?;
+                answer
+            } else {
+                return Err(AgentError::Handshake(
+                    "this agent cannot resume a conversation (it offers neither session/resume nor loadSession)".into(),
+                ));
+            };
+            (agent_session_id.clone(), answer)
         }
         None => {
-            let created =
-                connection.request_and_wait(incoming, "session/new", json!({ "cwd": cwd, "mcpServers": [] })).await?;
-            created["sessionId"]
+            let created = connection
+                .request_and_wait(incoming, "session/new", json!({ "cwd": cwd, "mcpServers": [] }))
+                .await
+                .map_err(|error| with_login_hint(error, &facts))?;
+            let id = created["sessionId"]
                 .as_str()
                 .map(str::to_string)
-                .ok_or_else(|| AgentError::Handshake("session/new returned no sessionId".into()))
+                .ok_or_else(|| AgentError::Handshake("session/new returned no sessionId".into()))?;
+            (id, created)
         }
+    };
+    let mut offered = Offered::of(&answer);
+    let (mode, model) = match setup.settings_by_command {
+        true => (None, None),
+        false => (Some(spec.config.permission_mode.unwrap_or_default()), spec.model.as_deref()),
+    };
+    let plan = offered.plan(&setup.name, &agent_session_id, mode, model).map_err(AgentError::Handshake)?;
+    for change in plan.changes {
+        let answer = connection.request_and_wait(incoming, change.method, change.params.clone()).await?;
+        offered.applied(&change, &answer);
+    }
+    Ok(Established { agent_session_id, offered, notices: plan.notices })
+}
+
+/// Adds how to log in to a refusal by an agent that offers login methods (ACP's `authMethods`).
+fn with_login_hint(error: AgentError, facts: &AgentFacts) -> AgentError {
+    match error {
+        AgentError::Handshake(message) if !facts.auth_methods.is_empty() => AgentError::Handshake(format!(
+            "{message}; the agent may need you to log in first (it offers: {})",
+            facts.auth_methods.join("; ")
+        )),
+        other => other,
     }
 }
 
@@ -430,6 +521,12 @@ pub struct DriverLoop {
     turn_cost: f64,
     /// Id of the running turn's `session/prompt` request.
     turn_request: Option<u64>,
+    /// The agent's name, for messages.
+    agent_name: String,
+    /// The modes, models and options the agent offers, with its current mode and model.
+    offered: Offered,
+    /// Requests changing a setting mid-session, by request id.
+    pending_changes: HashMap<u64, Change>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
 }
 
@@ -451,6 +548,7 @@ impl AgentLoop for DriverLoop {
             }
             AgentCommand::Cancel => self.cancel().await,
             AgentCommand::Respond { request_id, option_id } => self.answer_permission(&request_id, option_id).await,
+            AgentCommand::Configure { permission_mode, model } => self.configure(permission_mode, model).await,
         }
     }
 
@@ -460,6 +558,17 @@ impl AgentLoop for DriverLoop {
                 if self.turn_request == Some(id) {
                     self.turn_request = None;
                     self.finish_turn(result).await;
+                } else if let Some(change) = self.pending_changes.remove(&id) {
+                    match result {
+                        Ok(answer) => {
+                            self.offered.applied(&change, &answer);
+                            self.output(AgentOutput::Settings(self.offered.current.clone())).await;
+                        }
+                        Err(error) => {
+                            let message = format!("{} refused {}: {}", self.agent_name, change.method, error.message);
+                            self.output(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
+                        }
+                    }
                 }
             }
             Incoming::Notification { method, params } if method == "session/update" => {
@@ -505,7 +614,27 @@ impl DriverLoop {
             reported_cost: 0.0,
             turn_cost: 0.0,
             turn_request: None,
+            agent_name: "The agent".into(),
+            offered: Offered::default(),
+            pending_changes: HashMap::new(),
             stderr_tail,
+        }
+    }
+
+    /// Changes the agent's permission mode or model mid-session, through what the agent offers;
+    /// a change the agent cannot make is reported as an error event.
+    async fn configure(&mut self, permission_mode: Option<PermissionMode>, model: Option<String>) {
+        match self.offered.plan(&self.agent_name, &self.agent_session_id, permission_mode, model.as_deref()) {
+            Ok(plan) => {
+                for message in plan.notices {
+                    self.output(AgentOutput::Event(SessionEvent::Notice { message })).await;
+                }
+                for change in plan.changes {
+                    let id = self.connection.request(change.method, change.params.clone()).await;
+                    self.pending_changes.insert(id, change);
+                }
+            }
+            Err(message) => self.output(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await,
         }
     }
 
@@ -557,8 +686,13 @@ impl DriverLoop {
 
     async fn handle_update(&mut self, update: &Value) {
         let event = match update["sessionUpdate"].as_str().unwrap_or_default() {
-            "agent_message_chunk" => text_of(&update["content"]).map(|text| SessionEvent::AgentMessageChunk { text }),
-            "agent_thought_chunk" => text_of(&update["content"]).map(|text| SessionEvent::AgentThoughtChunk { text }),
+            // Empty chunks (some agents open and close a message with them) say nothing.
+            "agent_message_chunk" => text_of(&update["content"])
+                .filter(|text| !text.is_empty())
+                .map(|text| SessionEvent::AgentMessageChunk { text }),
+            "agent_thought_chunk" => text_of(&update["content"])
+                .filter(|text| !text.is_empty())
+                .map(|text| SessionEvent::AgentThoughtChunk { text }),
             "tool_call" => Some(SessionEvent::ToolCall {
                 tool_call_id: update["toolCallId"].as_str().unwrap_or_default().to_string(),
                 title: update["title"].as_str().unwrap_or("Tool call").to_string(),
@@ -595,8 +729,18 @@ impl DriverLoop {
                 }
                 None
             }
-            // History replayed by session/load, mode and command lists: Arbor has its own copy or
-            // no use for them.
+            "current_mode_update" => {
+                self.offered.current.mode = update["currentModeId"].as_str().map(str::to_string);
+                self.output(AgentOutput::Settings(self.offered.current.clone())).await;
+                None
+            }
+            "config_option_update" => {
+                self.offered.update_options(&update["configOptions"]);
+                self.output(AgentOutput::Settings(self.offered.current.clone())).await;
+                None
+            }
+            // History replayed by session/load and command lists: Arbor has its own copy or no
+            // use for them.
             _ => None,
         };
         if let Some(event) = event {

@@ -16,6 +16,7 @@ use arbor_protocol::{
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use super::acp_settings::Current;
 use super::discovery::{AgentCli, agent_command};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, Line, preview, run_agent_loop, spawn_agent, with_stderr};
@@ -83,16 +84,10 @@ impl AgentDriver for ClaudeDriver {
                 Some(id) => command.arg("--resume").arg(id),
                 None => command.arg("--session-id").arg(spec.session_id.to_string()),
             };
-            match spec.config.permission_mode.unwrap_or_default() {
-                PermissionMode::Ask => {
-                    command.args(["--permission-prompt-tool", "stdio"]);
-                }
-                PermissionMode::AcceptEdits => {
-                    command.args(["--permission-mode", "acceptEdits", "--permission-prompt-tool", "stdio"]);
-                }
-                PermissionMode::BypassPermissions => {
-                    command.args(["--permission-mode", "bypassPermissions"]);
-                }
+            let mode = spec.config.permission_mode.unwrap_or_default();
+            command.args(["--permission-mode", claude_mode(mode)]);
+            if mode != PermissionMode::BypassPermissions {
+                command.args(["--permission-prompt-tool", "stdio"]);
             }
             if let Some(model) = &spec.model {
                 command.arg("--model").arg(model);
@@ -210,6 +205,7 @@ impl AgentLoop for ClaudeSession {
                 }
             }
             AgentCommand::Respond { request_id, option_id } => self.answer_permission(&request_id, option_id).await,
+            AgentCommand::Configure { permission_mode, model } => self.configure(permission_mode, model).await,
         }
     }
 
@@ -501,6 +497,23 @@ impl ClaudeSession {
         self.output(AgentOutput::TurnEnded(stop_reason)).await;
     }
 
+    /// Changes the permission mode or model mid-session through the control protocol's
+    /// `set_permission_mode` and `set_model` requests.
+    async fn configure(&mut self, permission_mode: Option<PermissionMode>, model: Option<String>) {
+        let mode = permission_mode.map(|mode| claude_mode(mode).to_string());
+        if let Some(mode) = &mode {
+            let request_id = self.next_id("arbor-mode");
+            let request = json!({ "subtype": "set_permission_mode", "mode": mode });
+            self.send(json!({ "type": "control_request", "request_id": request_id, "request": request })).await;
+        }
+        if let Some(model) = &model {
+            let request_id = self.next_id("arbor-model");
+            let request = json!({ "subtype": "set_model", "model": model });
+            self.send(json!({ "type": "control_request", "request_id": request_id, "request": request })).await;
+        }
+        self.output(AgentOutput::Settings(Current { mode, model })).await;
+    }
+
     async fn handle_control_request(&mut self, message: &Value) {
         let request = &message["request"];
         let claude_request_id = message["request_id"].as_str().unwrap_or_default().to_string();
@@ -538,5 +551,14 @@ impl ClaudeSession {
             subject,
         })
         .await;
+    }
+}
+
+/// Claude Code's name for a permission mode.
+fn claude_mode(mode: PermissionMode) -> &'static str {
+    match mode {
+        PermissionMode::Ask => "default",
+        PermissionMode::AcceptEdits => "acceptEdits",
+        PermissionMode::BypassPermissions => "bypassPermissions",
     }
 }

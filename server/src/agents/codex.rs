@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
+use super::acp_settings::Current;
 use super::discovery::{AgentCli, agent_command};
 use super::process::GroupSlot;
 use super::stdio::{AgentPipes, Line, ended_after_stdout_closed, preview, spawn_agent, stderr_drained, with_stderr};
@@ -193,6 +194,17 @@ impl CodexSession {
                         }
                     }
                     Some(AgentCommand::Respond { .. }) => {}
+                    // Each turn is a new process: the next one starts with the new settings.
+                    Some(AgentCommand::Configure { permission_mode, model }) => {
+                        if permission_mode.is_some() {
+                            self.spec.config.permission_mode = permission_mode;
+                        }
+                        if model.is_some() {
+                            self.spec.model = model.clone();
+                        }
+                        let mode = permission_mode.map(|mode| mode.as_str().to_string());
+                        self.output(AgentOutput::Settings(Current { mode, model })).await;
+                    }
                     None => {
                         if let Some(group) = self.group.get() {
                             group.terminate(std::time::Duration::from_secs(2)).await;

@@ -6,6 +6,8 @@
 //! handle; the driver's task owns the process.
 
 pub mod acp;
+pub mod acp_facts;
+pub mod acp_settings;
 pub mod claude;
 pub mod codex;
 pub mod discovery;
@@ -18,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use arbor_protocol::{AgentInfo, SessionConfig, SessionEvent, StopReason, Usage};
+use arbor_protocol::{AgentInfo, PermissionMode, SessionConfig, SessionEvent, StopReason, Usage};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -83,6 +85,8 @@ pub enum AgentCommand {
     Cancel,
     /// Answer a permission request (None cancels it).
     Respond { request_id: String, option_id: Option<String> },
+    /// Change the agent's permission mode or model (whichever is given) mid-session.
+    Configure { permission_mode: Option<PermissionMode>, model: Option<String> },
 }
 
 /// What a driver reports, in the order it happened.
@@ -93,6 +97,8 @@ pub enum AgentOutput {
     /// The id under which the agent can resume its conversation, reported once the agent has a
     /// conversation to resume (Claude Code and Gemini CLI only after their first prompt).
     AgentSessionId(String),
+    /// The agent's permission mode and model as it reports them, shown on the session.
+    Settings(acp_settings::Current),
     /// Usage figures to add to the session's totals.
     Usage(Usage),
     /// The current turn ended.

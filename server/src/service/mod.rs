@@ -245,6 +245,8 @@ impl Service {
             agent_session_id: None,
             agent: params.agent.clone(),
             model: params.model.clone(),
+            agent_mode: None,
+            agent_model: None,
             title_source: title.as_ref().map(|_| TitleSource::User),
             title,
             first_prompt: None,
@@ -493,6 +495,7 @@ impl Service {
         }
         let source = params.title_source.unwrap_or(TitleSource::User);
         let (pinned, hidden, permissions) = (params.pinned, params.hidden, params.permissions);
+        let (permission_mode, model) = (params.permission_mode, params.model);
         let change = move |session: &mut Session| {
             if let Some(title) = title.clone() {
                 // A title only replaces one from an equal or lower source.
@@ -517,6 +520,12 @@ impl Service {
             }
             if let Some(rules) = permissions.clone() {
                 session.permissions = rules;
+            }
+            if permission_mode.is_some() {
+                session.config.permission_mode = permission_mode;
+            }
+            if model.is_some() {
+                session.model = model.clone();
             }
         };
         self.update_session(params.session_id, Arc::new(change)).await

@@ -128,6 +128,8 @@ impl Service {
         let session = Session {
             id,
             agent_session_id: None,
+            agent_mode: None,
+            agent_model: None,
             title: Some(title.0),
             title_source: Some(title.1),
             status: SessionStatus::Pending,

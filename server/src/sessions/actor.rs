@@ -618,8 +618,10 @@ impl SessionActor {
             }
             ActorCommand::RecheckPermissions => self.recheck_permissions().await,
             ActorCommand::Update { change, reply } => {
+                let before = (self.session.config.permission_mode, self.session.model.clone());
                 change(&mut self.session);
                 self.save().await;
+                self.reconfigure_agent(before).await;
                 // The change may have brought rules that answer a waiting request.
                 self.recheck_permissions().await;
                 let _ = reply.send(self.session.clone());
@@ -733,6 +735,22 @@ impl SessionActor {
         }
     }
 
+    /// Passes a permission mode or model changed by `session/configure` on to the running agent,
+    /// held to `ask` as at start when the policy guards bypass mode.
+    async fn reconfigure_agent(&mut self, (mode_before, model_before): (Option<PermissionMode>, Option<String>)) {
+        let mode = self.session.config.permission_mode.filter(|mode| Some(*mode) != mode_before);
+        let model = self.session.model.clone().filter(|model| Some(model) != model_before.as_ref());
+        if mode.is_none() && model.is_none() {
+            return;
+        }
+        let guards_bypass = self.manager.context.rules.policy_of(&self.session, &self.store).await.guards_bypass();
+        let permission_mode = mode.map(|mode| match mode {
+            PermissionMode::BypassPermissions if guards_bypass => PermissionMode::Ask,
+            other => other,
+        });
+        self.send_to_agent(AgentCommand::Configure { permission_mode, model }).await;
+    }
+
     async fn handle_output(&mut self, output: AgentOutput) {
         match output {
             AgentOutput::Event(event) => {
@@ -756,6 +774,19 @@ impl SessionActor {
                     }
                 } else {
                     self.emit(event).await;
+                }
+            }
+            AgentOutput::Settings(current) => {
+                let changed = |shown: &mut Option<String>, reported: Option<String>| match reported {
+                    Some(value) if shown.as_ref() != Some(&value) => {
+                        *shown = Some(value);
+                        true
+                    }
+                    _ => false,
+                };
+                let mode_changed = changed(&mut self.session.agent_mode, current.mode);
+                if changed(&mut self.session.agent_model, current.model) | mode_changed {
+                    self.save().await;
                 }
             }
             AgentOutput::AgentSessionId(id) => {
