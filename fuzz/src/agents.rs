@@ -243,6 +243,7 @@ impl Target for Codex {
                 log_path: PathBuf::from(RECORDED_CWD).join("codex.log"),
                 startup_timeout: Duration::from_secs(1),
                 ledger: self.ledger.clone(),
+                sandbox: std::sync::Arc::new(arbor_server::sandbox::Sandbox::none()),
             };
             let mut session = CodexSession::new("codex".into(), BTreeMap::new(), spec, outputs, GroupSlot::default());
             for step in steps {

@@ -12,6 +12,7 @@ pub mod events;
 pub mod method;
 pub mod permissions;
 pub mod review;
+pub mod sandbox;
 pub mod schema;
 pub mod tasks;
 pub mod types;
@@ -19,6 +20,7 @@ pub mod types;
 pub use events::*;
 pub use permissions::*;
 pub use review::*;
+pub use sandbox::*;
 pub use tasks::*;
 pub use types::*;
 

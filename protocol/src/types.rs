@@ -210,6 +210,16 @@ pub struct SessionConfig {
     /// Stop the session (resumable) when a turn ends with no prompt waiting, freeing its slot in
     /// the admission queue. Trials set this; default false.
     pub stop_when_idle: Option<bool>,
+    /// The sandbox the agent runs in (`none`, `auto`, `bwrap`, `landlock`, `container`). Default:
+    /// the config file's `sandbox`, else `auto` for trials and `bypass_permissions`, `none` for
+    /// the rest. See `docs/sandbox.md`.
+    pub sandbox: Option<crate::SandboxChoice>,
+    /// What a sandboxed agent may reach: `off`, `model_api` (the default) or `on`.
+    pub network: Option<crate::NetworkMode>,
+    /// The most processes a sandboxed agent may run at once. Default 512.
+    pub max_processes: Option<u32>,
+    /// The most memory a sandboxed agent may use, in MiB. Default 8192.
+    pub max_memory_mb: Option<u64>,
 }
 
 /// Token counts and cost.
@@ -317,6 +327,10 @@ pub struct Session {
     pub hidden: bool,
     /// Token usage and cost summed over the session.
     pub usage: Usage,
+    /// How the agent is confined; null for a session that never started or runs unconfined by
+    /// choice.
+    #[serde(default)]
+    pub sandbox: Option<crate::SessionSandbox>,
     /// Seq of the session's newest event (0 when it has none).
     pub last_seq: u64,
     /// Creation time, milliseconds since the Unix epoch.
@@ -331,6 +345,8 @@ pub struct Session {
 pub struct AgentsListResult {
     /// Every agent Arbor knows, available or not.
     pub agents: Vec<AgentInfo>,
+    /// The sandbox backends that work on the server's machine.
+    pub sandbox: crate::SandboxReport,
 }
 
 /// `session/new` params.

@@ -552,6 +552,16 @@ pub async fn agents(paths: &Paths) -> anyhow::Result<()> {
             writeln!(cli.out, "{:<12} install: {hint}", "")?;
         }
     }
+    let sandbox = result.sandbox;
+    let auto = sandbox.auto.map_or("none", |backend| backend.as_str());
+    writeln!(cli.out, "\nsandbox: auto picks {auto}; limits by {}", sandbox.limits)?;
+    for status in sandbox.backends {
+        let availability = if status.available { "available" } else { "not available" };
+        writeln!(cli.out, "{:<12} {:<14} {}", status.backend.as_str(), availability, status.detail)?;
+    }
+    if let Some(reason) = sandbox.reason {
+        writeln!(cli.out, "{reason}")?;
+    }
     Ok(())
 }
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use arbor_protocol::{AgentProfile, PermissionRule};
+use arbor_protocol::{AgentProfile, PermissionRule, SandboxChoice};
 use serde::Deserialize;
 
 use crate::policy::{self, PolicyError, StandingRules};
@@ -90,6 +90,9 @@ pub struct Config {
     /// Permission rules for every session, the least specific level of the policy.
     #[serde(default)]
     pub permissions: Vec<PermissionRule>,
+    /// The sandbox of sessions that choose none themselves (see `docs/sandbox.md`).
+    #[serde(default)]
+    pub sandbox: Option<SandboxChoice>,
 }
 
 impl Config {

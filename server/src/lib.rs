@@ -16,6 +16,7 @@ pub mod paths;
 pub mod policy;
 pub mod render;
 pub mod rpc;
+pub mod sandbox;
 pub mod service;
 pub mod sessions;
 pub mod store;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use arbor_server::paths::Paths;
-use arbor_server::{agents, cli, demo, rpc, service::Service};
+use arbor_server::{agents, cli, demo, rpc, sandbox, service::Service};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -64,6 +64,29 @@ enum Command {
         #[arg(long)]
         bypass_permissions: bool,
     },
+    /// Inside a sandbox: forward 127.0.0.1:PORT to the model API socket, running the agent.
+    #[command(hide = true)]
+    SandboxForward {
+        /// The Unix socket Arbor listens on outside.
+        #[arg(long)]
+        socket: PathBuf,
+        /// The TCP port to listen on.
+        #[arg(long)]
+        port: u16,
+        /// The agent's program and arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
+    /// Restrict this process with Landlock as the policy says, then become the agent.
+    #[command(hide = true)]
+    SandboxExec {
+        /// The policy (JSON).
+        #[arg(long)]
+        policy: String,
+        /// The agent's program and arguments.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
 }
 
 fn init_logging(default_level: &str) {
@@ -74,6 +97,12 @@ fn init_logging(default_level: &str) {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // The Landlock helper restricts itself and executes the agent before any thread exists.
+    if let Command::SandboxExec { policy, command } = &args.command {
+        let (program, arguments) = command.split_first().context("no program to run")?;
+        let error = sandbox::landlock::exec(policy, std::path::Path::new(program), arguments).unwrap_err();
+        return Err(error).context("the Landlock sandbox could not start the agent");
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(run(args));
     // A blocking read of stdin may still be pending in the runtime's blocking pool; it must not
@@ -128,5 +157,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::ScriptedAgent { state_dir, script, bypass_permissions } => {
             agents::scripted::agent::run(state_dir, script, bypass_permissions).await.context("scripted agent failed")
         }
+        Command::SandboxForward { socket, port, command } => {
+            let (program, arguments) = command.split_first().context("no program to run")?;
+            let code = sandbox::forward::run_inside(socket, port, program.into(), arguments.to_vec()).await?;
+            std::process::exit(code)
+        }
+        Command::SandboxExec { .. } => unreachable!("handled before the runtime starts"),
     }
 }

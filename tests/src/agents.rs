@@ -191,7 +191,9 @@ impl TestEnv {
     pub fn configure_codex(&self, mock_url: &str) {
         let (home, codex_home) =
             self.codex_home(mock_url, "approval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n");
-        self.write_config(json!({ "agents": { "codex": { "command": cli("codex"), "env": {
+        // The mock provider's URL lives in Codex's own config file, where the sandbox's model API
+        // forwarder cannot find it (docs/sandbox.md), so these sessions run unsandboxed.
+        self.write_config(json!({ "sandbox": "none", "agents": { "codex": { "command": cli("codex"), "env": {
             "HOME": home, "CODEX_HOME": codex_home, "MOCK_KEY": "mock-key",
         } } } }));
     }
@@ -217,7 +219,9 @@ impl TestEnv {
     /// adapter's modes.
     pub fn configure_acp_adapters(&self, mock_url: &str) {
         let (home, codex_home) = self.codex_home(mock_url, "");
-        self.write_config(json!({ "acpAgents": {
+        // Codex's mock provider URL lives in its own config file, where the sandbox's model API
+        // forwarder cannot find it (docs/sandbox.md), so these sessions run unsandboxed.
+        self.write_config(json!({ "sandbox": "none", "acpAgents": {
             "claude-acp": { "name": "Claude Agent", "command": [cli("claude-agent-acp")], "env": self.claude_env(mock_url) },
             "codex-acp": { "name": "Codex", "command": [cli("codex-acp")], "env": {
                 "HOME": home, "CODEX_HOME": codex_home, "MOCK_KEY": "mock-key",

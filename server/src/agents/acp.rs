@@ -132,9 +132,7 @@ impl AgentDriver for AcpDriver {
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }
-            let mut command = launcher(&spec)?;
-            command.stdin(Stdio::piped());
-            let pipes = spawn_agent(command, &agent, &spec).await?;
+            let pipes = spawn_agent(launcher(&spec)?, Stdio::piped(), &agent, &spec).await?;
             let setup = Setup { name, client_fs, facts, settings_by_command };
             start_connection(pipes, spec, setup).await
         })

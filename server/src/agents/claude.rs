@@ -97,9 +97,8 @@ impl AgentDriver for ClaudeDriver {
             }
             command
                 // Arbor manages the process; it must not replace itself mid-session.
-                .env("DISABLE_AUTOUPDATER", "1")
-                .stdin(Stdio::piped());
-            let mut pipes = spawn_agent(command, AGENT_ID, &spec).await?;
+                .env("DISABLE_AUTOUPDATER", "1");
+            let mut pipes = spawn_agent(command, Stdio::piped(), AGENT_ID, &spec).await?;
             let initialize = json!({ "type": "control_request", "request_id": "arbor-init", "request": { "subtype": "initialize" } });
             let _ = pipes.stdin.send(initialize.to_string()).await;
             let handshake = tokio::time::timeout(spec.startup_timeout, wait_for_initialize(&mut pipes.lines)).await;

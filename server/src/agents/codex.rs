@@ -164,7 +164,7 @@ impl CodexSession {
         if let Some(thread) = &self.thread_id {
             command.arg(thread);
         }
-        command.arg(prompt).stdin(Stdio::null());
+        command.arg(prompt);
         command
     }
 
@@ -174,7 +174,7 @@ impl CodexSession {
             let running = turn.is_some();
             tokio::select! {
                 command = commands.recv() => match command {
-                    Some(AgentCommand::Prompt(text)) => match spawn_agent(self.command(&text), AGENT_ID, &self.spec).await {
+                    Some(AgentCommand::Prompt(text)) => match spawn_agent(self.command(&text), Stdio::null(), AGENT_ID, &self.spec).await {
                         Ok(pipes) => {
                             self.turn += 1;
                             self.cancelled = false;

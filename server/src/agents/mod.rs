@@ -45,6 +45,9 @@ pub enum AgentError {
     /// The agent did not finish starting within the start-up limit.
     #[error("the agent did not start within {0} s")]
     StartupTimeout(u64),
+    /// The agent's sandbox could not be set up.
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
 }
 
 /// What a driver needs to start an agent for a session.
@@ -66,6 +69,8 @@ pub struct StartSpec {
     pub startup_timeout: std::time::Duration,
     /// Where the agent's process groups are recorded, for recovery after a crash.
     pub ledger: process::GroupLedger,
+    /// The session's sandbox: every agent command goes through its `wrap`.
+    pub sandbox: Arc<crate::sandbox::Sandbox>,
 }
 
 /// `path` relative to `cwd` when it is inside it, as agents' paths are shown; else unchanged.

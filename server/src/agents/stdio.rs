@@ -57,17 +57,18 @@ pub struct AgentPipes {
 }
 
 /// Spawns `command` as `agent`'s process for the session in `spec`, the one place every agent
-/// process starts: in the session's directory, in a process group of its own that is recorded in
-/// the store, with its session's id in its environment, stdout and stderr piped. The caller
-/// decides stdin (piped, or null for an agent that reads nothing).
-pub async fn spawn_agent(mut command: Command, agent: &str, spec: &StartSpec) -> Result<AgentPipes, AgentError> {
-    command
-        .current_dir(&spec.cwd)
-        .env(SESSION_ID_ENV, spec.session_id.to_string())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true);
+/// process starts: in the session's directory, through the session's sandbox, in a process group
+/// of its own that is recorded in the store, with its session's id in its environment, stdout and
+/// stderr piped and `stdin` as given (piped, or null for an agent that reads nothing).
+pub async fn spawn_agent(
+    mut command: Command,
+    stdin: Stdio,
+    agent: &str,
+    spec: &StartSpec,
+) -> Result<AgentPipes, AgentError> {
+    command.current_dir(&spec.cwd).env(SESSION_ID_ENV, spec.session_id.to_string());
+    let mut command = spec.sandbox.wrap(command)?;
+    command.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
     let child = command.spawn().map_err(|source| AgentError::Spawn { agent: agent.to_string(), source })?;
     // A child without a pid is dropped here, which kills it if it runs at all.
     let group = ProcessGroup::register(child.id())

@@ -7,6 +7,7 @@ use uuid::Uuid;
 use crate::agents::AgentError;
 use crate::git::GitError;
 use crate::policy::PolicyError;
+use crate::sandbox::SandboxError;
 use crate::sessions::SessionError;
 use crate::store::StoreError;
 
@@ -40,6 +41,9 @@ pub enum ServiceError {
     /// A live session refused the request.
     #[error(transparent)]
     Session(#[from] SessionError),
+    /// The sandbox asked for cannot be had.
+    #[error(transparent)]
+    Sandbox(#[from] SandboxError),
     /// A background task failed.
     #[error("internal error: {0}")]
     Internal(String),
@@ -55,6 +59,8 @@ impl ServiceError {
             Self::NotFound(_) => error_code::NOT_FOUND,
             Self::Agent(AgentError::Unknown(_) | AgentError::Unavailable { .. }) => error_code::AGENT_UNAVAILABLE,
             Self::Agent(_) => error_code::INTERNAL_ERROR,
+            Self::Sandbox(SandboxError::Unavailable { .. }) => error_code::INVALID_ARGUMENT,
+            Self::Sandbox(_) => error_code::INTERNAL_ERROR,
             Self::Git(error) => Self::git_code(error),
             Self::Store(_) | Self::Session(SessionError::StoreUnavailable(_)) => error_code::STORE_ERROR,
             Self::Session(SessionError::NotRunning(_) | SessionError::Ended | SessionError::Busy) => {

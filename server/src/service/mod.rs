@@ -32,6 +32,7 @@ use crate::git;
 use crate::hub::Hub;
 use crate::paths::Paths;
 use crate::policy;
+use crate::sandbox;
 use crate::sessions::SessionManager;
 use crate::store::Store;
 
@@ -77,6 +78,8 @@ impl Service {
         }
         process::end_leftover_groups(&recovered.process_groups);
         let config = Config::load(&paths.config_file)?;
+        let host = sandbox::Host::get();
+        sandbox::limits::recover(host, &paths);
         let agents = AgentRegistry::new(&paths, &config);
         let sessions = SessionManager::start(store.clone(), hub.clone(), paths.clone(), agents.clone(), &config);
         let restoring = sessions.clone();
@@ -118,7 +121,7 @@ impl Service {
 
     /// `agents/list`.
     pub async fn agents_list(&self) -> Result<AgentsListResult> {
-        Ok(AgentsListResult { agents: self.agents.list() })
+        Ok(AgentsListResult { agents: self.agents.list(), sandbox: sandbox::Host::get().report() })
     }
 
     /// `session/new`, reporting the set-up to `progress`.
@@ -274,6 +277,7 @@ impl Service {
             pinned_at: None,
             hidden: false,
             usage: Usage::default(),
+            sandbox: None,
             last_seq: 0,
             created_at: now,
             updated_at: now,
@@ -288,11 +292,12 @@ impl Service {
     /// agent's conversation `resume` when given) and sends `prompt` once it is ready.
     async fn launch(
         &self,
-        session: Session,
+        mut session: Session,
         record: Record,
         resume: Option<String>,
         prompt: Option<String>,
     ) -> Result<Session> {
+        session.sandbox = Some(sandbox::resolve(&session, self.config.sandbox, sandbox::Host::get())?);
         match record {
             Record::New => self.store.insert_session(session.clone()).await?,
             Record::Stored => self.store.update_session(session.clone()).await?,

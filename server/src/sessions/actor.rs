@@ -20,6 +20,7 @@ use crate::clock::now_millis;
 use crate::hub::Hub;
 use crate::paths::Paths;
 use crate::policy::{self, Verdict};
+use crate::sandbox::Sandbox;
 use crate::store::{Ledger, Store};
 
 /// Default limit on one turn.
@@ -38,6 +39,8 @@ const HOLD_RETRY_LONGEST: Duration = Duration::from_secs(2);
 pub(super) const COMMAND_CAPACITY: usize = 64;
 /// Quiet time after a tool call before looking for changed files.
 const FILES_DEBOUNCE: Duration = Duration::from_millis(250);
+/// How often the sandbox's limit counters are read.
+const LIMITS_CHECK_EVERY: Duration = Duration::from_millis(500);
 /// Longest title taken from a prompt.
 const PROMPT_TITLE_CHARS: usize = 80;
 
@@ -135,6 +138,8 @@ pub(super) struct SessionActor {
     retry_at: Option<Instant>,
     /// Set when the session should stop once the current output is handled.
     stop_after: Option<String>,
+    /// The agent's sandbox, watched for limits hit and torn down when the session ends.
+    sandbox: Arc<Sandbox>,
 }
 
 /// How the actor's main loop ended.
@@ -177,6 +182,7 @@ impl SessionActor {
             current_prompt: None,
             retry_at: None,
             stop_after: None,
+            sandbox: Arc::new(Sandbox::none()),
         }
     }
 
@@ -359,6 +365,16 @@ impl SessionActor {
         if let Some(limit) = config.session_timeout_secs {
             self.session_deadline = Some(Instant::now() + Duration::from_secs(limit));
         }
+        let sandbox = match Sandbox::prepare(&self.session, &self.paths) {
+            Ok(sandbox) => Arc::new(sandbox),
+            Err(error) => {
+                let message = error.to_string();
+                self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
+                let ending = Ending { status: SessionStatus::Failed, reason: Some(message) };
+                return self.finish(ending).await;
+            }
+        };
+        self.sandbox = sandbox.clone();
         let spec = StartSpec {
             session_id: self.session.id,
             cwd: self.session.cwd.clone().into(),
@@ -368,6 +384,7 @@ impl SessionActor {
             log_path: self.paths.session_log(&self.session.id),
             startup_timeout,
             ledger: GroupLedger::new(self.store.clone(), self.session.id),
+            sandbox,
         };
 
         let ending = match self.start_agent(driver, spec, startup_timeout).await {
@@ -496,6 +513,7 @@ impl SessionActor {
     /// The main loop while the agent runs.
     async fn serve(&mut self) -> Ending {
         let ledger = self.ledger.clone();
+        let mut limits_check = tokio::time::interval(LIMITS_CHECK_EVERY);
         loop {
             let turn_deadline = self.turn_deadline;
             let session_deadline = self.session_deadline;
@@ -521,6 +539,7 @@ impl SessionActor {
                     Some(output) => self.handle_output(output).await,
                 },
                 _ = sleep_until(files_check_at) => self.check_files().await,
+                _ = limits_check.tick() => self.report_limits_hit().await,
                 _ = sleep_until(retry_at) => self.retry_turn().await,
                 _ = sleep_until(turn_deadline) => {
                     let limit = self.turn_timeout().as_secs();
@@ -531,6 +550,13 @@ impl SessionActor {
                     return self.timed_out(format!("the session exceeded its time limit of {limit} s")).await;
                 }
             }
+        }
+    }
+
+    /// Tells the session about sandbox limits its agent hit.
+    async fn report_limits_hit(&mut self) {
+        for message in self.sandbox.new_limit_hits() {
+            self.emit(SessionEvent::Error { message, fatal: false }).await;
         }
     }
 
@@ -917,6 +943,9 @@ impl SessionActor {
         if let Err(error) = self.store.clear_process_group(self.session.id).await {
             tracing::error!(session = %self.session.id, %error, "could not clear the agent's process group record");
         }
+        self.report_limits_hit().await;
+        let sandbox = self.sandbox.clone();
+        let _ = tokio::task::spawn_blocking(move || sandbox.teardown()).await;
         self.withdraw_permissions().await;
         self.set_status(ending.status, None, ending.reason).await;
         // Commands sent before the channel closed are answered as for a stopped session; after

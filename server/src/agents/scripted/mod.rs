@@ -44,6 +44,10 @@ pub fn driver(paths: &Paths) -> AcpDriver {
         Box::new(move |spec: &StartSpec| {
             let program =
                 std::env::current_exe().map_err(|source| AgentError::Spawn { agent: AGENT_ID.into(), source })?;
+            // Sandboxed, the agent keeps its state in the session's private HOME, the only place
+            // besides the worktree it can write.
+            let state_dir =
+                spec.sandbox.private_home().map_or_else(|| state_dir.clone(), |home| home.join("scripted-agent"));
             let mut command = agent_command(program, &Default::default());
             command.arg("scripted-agent").arg("--state-dir").arg(&state_dir);
             if spec.config.permission_mode == Some(PermissionMode::BypassPermissions) {

@@ -1,0 +1,357 @@
+//! A sandbox per session: every agent command goes through [`Sandbox::wrap`], which confines it
+//! with the backend the session was given (bubblewrap or Landlock), bounds its processes and
+//! memory, and limits its network to the model API through a forwarder Arbor runs.
+//!
+//! `host.rs` finds what works on this machine at start-up, `layout.rs` decides what the agent
+//! sees, `bwrap.rs` and `landlock.rs` turn that into each backend's confinement, `forward.rs`
+//! carries model API traffic across the sandbox's edge and `limits.rs` holds the cgroups or
+//! rlimits. `docs/sandbox.md` is the threat model.
+
+pub mod bwrap;
+pub mod forward;
+pub mod host;
+pub mod landlock;
+pub mod layout;
+pub mod limits;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use arbor_protocol::{NetworkMode, PermissionMode, SandboxBackend, SandboxChoice, Session, SessionSandbox};
+use tokio::process::Command;
+
+use crate::paths::Paths;
+pub use host::Host;
+use layout::Layout;
+use limits::Limits;
+
+/// Default bound on a sandboxed agent's processes.
+pub const DEFAULT_MAX_PROCESSES: u32 = 512;
+/// Default bound on a sandboxed agent's memory, in MiB.
+pub const DEFAULT_MAX_MEMORY_MB: u64 = 8192;
+/// The port the model API is reached on inside a sandbox without a network of its own.
+pub const INSIDE_MODEL_PORT: u16 = 41741;
+/// Environment variables naming an agent's model API, which the sandbox redirects to its
+/// forwarder.
+const BASE_URL_VARIABLES: [&str; 3] = ["ANTHROPIC_BASE_URL", "OPENAI_BASE_URL", "GOOGLE_GEMINI_BASE_URL"];
+/// The model API hosts of the providers, reachable in `model_api` mode when no base URL is set.
+pub const PROVIDER_HOSTS: [&str; 4] =
+    ["api.anthropic.com", "api.openai.com", "chatgpt.com", "generativelanguage.googleapis.com"];
+
+/// Errors of setting up or using a sandbox.
+#[derive(Debug, thiserror::Error)]
+pub enum SandboxError {
+    /// The backend asked for does not work on this machine.
+    #[error("the {backend} sandbox is not available here: {detail}")]
+    Unavailable { backend: &'static str, detail: String },
+    /// Preparing the sandbox's directories, cgroups or forwarder failed.
+    #[error("could not prepare the sandbox ({what}): {source}")]
+    Prepare { what: String, source: std::io::Error },
+    /// The agent's command cannot be sandboxed as given.
+    #[error("cannot sandbox this command: {0}")]
+    Command(String),
+}
+
+fn prepare_error(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SandboxError {
+    let what = what.into();
+    move |source| SandboxError::Prepare { what, source }
+}
+
+/// Decides how a session is confined: its own choice, else the config file's, else `auto` for
+/// trials and `bypass_permissions` (nobody watches each action) and none for the rest. `auto`
+/// becomes the strongest backend that works here, or none with the reason when none does; a
+/// backend asked for by name that does not work is refused.
+pub fn resolve(
+    session: &Session,
+    configured: Option<SandboxChoice>,
+    host: &Host,
+) -> Result<SessionSandbox, SandboxError> {
+    let config = &session.config;
+    let unattended = session.trial_id.is_some() || config.permission_mode == Some(PermissionMode::BypassPermissions);
+    let default = if unattended { SandboxChoice::Auto } else { SandboxChoice::None };
+    let choice = config.sandbox.or(configured).unwrap_or(default);
+    let (backend, reason) = match choice {
+        SandboxChoice::None => (SandboxBackend::None, None),
+        SandboxChoice::Auto => match host.auto() {
+            Some(backend) => (backend, None),
+            None => (SandboxBackend::None, Some(host.report().reason.unwrap_or_default())),
+        },
+        SandboxChoice::Bwrap => (host.require(SandboxBackend::Bwrap)?, None),
+        SandboxChoice::Landlock => (host.require(SandboxBackend::Landlock)?, None),
+        SandboxChoice::Container => (host.require(SandboxBackend::Container)?, None),
+    };
+    Ok(SessionSandbox {
+        backend,
+        network: config.network.unwrap_or_default(),
+        max_processes: config.max_processes.unwrap_or(DEFAULT_MAX_PROCESSES),
+        max_memory_mb: config.max_memory_mb.unwrap_or(DEFAULT_MAX_MEMORY_MB),
+        limits_enforced_by: host.limits_mechanism().to_string(),
+        reason,
+    })
+}
+
+/// One session's sandbox while its agent runs: its directories, limits and forwarder. Dropping
+/// it stops the forwarder; [`Sandbox::teardown`] also ends whatever is left in its cgroups.
+pub struct Sandbox {
+    settings: Option<SessionSandbox>,
+    cwd: PathBuf,
+    /// The session's directory under the data directory: `home/` and `tmp/`.
+    dir: PathBuf,
+    /// Where the forwarder's socket goes.
+    socket: PathBuf,
+    limits: Option<Limits>,
+    forwarders: std::sync::Mutex<Vec<forward::Forwarder>>,
+}
+
+impl Sandbox {
+    /// No confinement: [`Sandbox::wrap`] returns commands as they are.
+    pub fn none() -> Sandbox {
+        Sandbox {
+            settings: None,
+            cwd: PathBuf::new(),
+            dir: PathBuf::new(),
+            socket: PathBuf::new(),
+            limits: None,
+            forwarders: Default::default(),
+        }
+    }
+
+    /// Prepares `session`'s sandbox as its record says: the private HOME (kept between runs, so
+    /// the agent can resume) and the cgroups bounding it.
+    pub fn prepare(session: &Session, paths: &Paths) -> Result<Sandbox, SandboxError> {
+        let Some(settings) = session.sandbox.clone().filter(|settings| settings.backend != SandboxBackend::None) else {
+            return Ok(Sandbox::none());
+        };
+        let host = Host::get();
+        host.require(settings.backend)?;
+        let dir = paths.data_dir.join("sandboxes").join(session.id.to_string());
+        for sub in ["home", "tmp"] {
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(prepare_error(format!("create {}", dir.join(sub).display())))?;
+        }
+        let limits =
+            Limits::create(host, paths, &session.id.to_string(), settings.max_processes, settings.max_memory_mb)
+                .map_err(prepare_error("create the session's cgroups"))?;
+        let socket = paths.runtime_dir.join("sandbox").join(format!("{}.sock", session.id.simple()));
+        Ok(Sandbox {
+            settings: Some(settings),
+            cwd: PathBuf::from(&session.cwd),
+            dir,
+            socket,
+            limits: Some(limits),
+            forwarders: Default::default(),
+        })
+    }
+
+    /// How the session is confined, when it is.
+    pub fn settings(&self) -> Option<&SessionSandbox> {
+        self.settings.as_ref()
+    }
+
+    /// The HOME the agent sees: the session's private one, unless the config file gives the
+    /// agent a HOME of its own (`env`).
+    fn home(&self, env: &BTreeMap<String, String>) -> PathBuf {
+        configured(env, "HOME").filter(|home| home.is_dir()).unwrap_or_else(|| self.dir.join("home"))
+    }
+
+    /// The private HOME of a sandboxed session, where an agent built into Arbor keeps its state.
+    pub fn private_home(&self) -> Option<PathBuf> {
+        self.settings.as_ref().map(|_| self.dir.join("home"))
+    }
+
+    /// `command` confined: the same program, arguments and environment, run through the session's
+    /// backend with its limits. The caller sets stdio and the process group afterwards.
+    pub fn wrap(&self, command: Command) -> Result<Command, SandboxError> {
+        let Some(settings) = &self.settings else { return Ok(command) };
+        let std = command.as_std();
+        let program = PathBuf::from(std.get_program());
+        let arguments: Vec<String> = std.get_args().map(|arg| arg.to_string_lossy().into_owned()).collect();
+        let mut env: BTreeMap<String, String> = std
+            .get_envs()
+            .filter_map(|(name, value)| {
+                Some((name.to_string_lossy().into_owned(), value?.to_string_lossy().into_owned()))
+            })
+            .collect();
+        let program = resolve_program(&program, &env)?;
+        let home = self.home(&env);
+        let tmp = self.dir.join("tmp");
+        let layout = Layout::new(&program, &self.cwd, &home, &tmp, &env);
+        env.insert("HOME".into(), home.display().to_string());
+        env.insert("TMPDIR".into(), tmp.display().to_string());
+        let model = model_api(&env);
+        let mut wrapped = match settings.backend {
+            SandboxBackend::Bwrap => {
+                let forward = match settings.network {
+                    NetworkMode::ModelApi => Some(self.start_forwarder(&model, &mut env)?),
+                    NetworkMode::Off | NetworkMode::On => None,
+                };
+                bwrap::command(&layout, settings.network, forward.as_ref(), &program, &arguments)?
+            }
+            SandboxBackend::Landlock => {
+                let ports = match settings.network {
+                    NetworkMode::ModelApi => Some(model.ports()),
+                    NetworkMode::Off => Some(Vec::new()),
+                    NetworkMode::On => None,
+                };
+                landlock::command(&layout, ports, &program, &arguments)?
+            }
+            SandboxBackend::Container | SandboxBackend::None => {
+                return Err(SandboxError::Unavailable {
+                    backend: "container",
+                    detail: "not built into this server".into(),
+                });
+            }
+        };
+        wrapped.env_clear().envs(&env).current_dir(&self.cwd);
+        if let Some(limits) = &self.limits {
+            limits.apply_on_spawn(&mut wrapped);
+        }
+        Ok(wrapped)
+    }
+
+    /// Starts the model API forwarder for one agent process and points its environment at it.
+    fn start_forwarder(
+        &self,
+        model: &ModelApi,
+        env: &mut BTreeMap<String, String>,
+    ) -> Result<bwrap::Forward, SandboxError> {
+        let inside = format!("http://127.0.0.1:{INSIDE_MODEL_PORT}");
+        let upstream = match &model.base_url {
+            Some((name, url)) => {
+                env.insert(name.clone(), format!("{inside}{}", url.path));
+                forward::Upstream::Fixed(url.authority())
+            }
+            None => {
+                for name in ["HTTPS_PROXY", "https_proxy"] {
+                    env.insert(name.into(), inside.clone());
+                }
+                forward::Upstream::Connect(PROVIDER_HOSTS.iter().map(|host| host.to_string()).collect())
+            }
+        };
+        let mut forwarders = self.forwarders.lock().expect("forwarders poisoned");
+        let socket = self.socket.with_extension(format!("{}.sock", forwarders.len()));
+        let forwarder =
+            forward::Forwarder::start(&socket, upstream).map_err(prepare_error("start the model API forwarder"))?;
+        forwarders.push(forwarder);
+        Ok(bwrap::Forward { socket, port: INSIDE_MODEL_PORT })
+    }
+
+    /// The limits hit since the last look, as messages for the session.
+    pub fn new_limit_hits(&self) -> Vec<String> {
+        self.limits.as_ref().map(Limits::new_hits).unwrap_or_default()
+    }
+
+    /// Ends every process still in the session's cgroups, removes them and stops the forwarders.
+    pub fn teardown(&self) {
+        if let Some(limits) = &self.limits {
+            limits.teardown();
+        }
+        self.forwarders.lock().expect("forwarders poisoned").clear();
+    }
+}
+
+impl std::fmt::Debug for Sandbox {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("Sandbox")
+            .field("settings", &self.settings)
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        self.teardown();
+    }
+}
+
+/// A value the config file set for the agent (one that differs from the server's own
+/// environment), as a path.
+fn configured(env: &BTreeMap<String, String>, name: &str) -> Option<PathBuf> {
+    let value = env.get(name)?;
+    (std::env::var(name).ok().as_deref() != Some(value.as_str())).then(|| PathBuf::from(value))
+}
+
+/// The program as an absolute path, found on the agent's PATH when it is a bare name.
+fn resolve_program(program: &Path, env: &BTreeMap<String, String>) -> Result<PathBuf, SandboxError> {
+    if program.is_absolute() {
+        return Ok(program.to_path_buf());
+    }
+    let path = env.get("PATH").cloned().or_else(|| std::env::var("PATH").ok()).unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+        .ok_or_else(|| SandboxError::Command(format!("{} is not on PATH", program.display())))
+}
+
+/// A model API base URL taken apart.
+#[derive(Debug, Clone, PartialEq)]
+struct BaseUrl {
+    host: String,
+    port: u16,
+    path: String,
+}
+
+impl BaseUrl {
+    /// Parses `http://host[:port][/path]` (or https).
+    fn parse(url: &str) -> Option<BaseUrl> {
+        let (scheme, rest) = url.split_once("://")?;
+        let default_port = match scheme {
+            "http" => 80,
+            "https" => 443,
+            _ => return None,
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(index) => (&rest[..index], rest[index..].trim_end_matches('/').to_string()),
+            None => (rest, String::new()),
+        };
+        let (host, port) = match authority.rsplit_once(':') {
+            Some((host, port)) => (host.to_string(), port.parse().ok()?),
+            None => (authority.to_string(), default_port),
+        };
+        (!host.is_empty()).then_some(BaseUrl { host, port, path })
+    }
+
+    fn authority(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// Where the agent's model API is: the base URL in its environment, or the providers' hosts.
+struct ModelApi {
+    base_url: Option<(String, BaseUrl)>,
+}
+
+impl ModelApi {
+    /// The TCP ports the agent must be able to connect to.
+    fn ports(&self) -> Vec<u16> {
+        match &self.base_url {
+            Some((_, url)) => vec![url.port],
+            None => vec![443],
+        }
+    }
+}
+
+fn model_api(env: &BTreeMap<String, String>) -> ModelApi {
+    let base_url = BASE_URL_VARIABLES
+        .iter()
+        .find_map(|name| env.get(*name).and_then(|url| BaseUrl::parse(url)).map(|url| (name.to_string(), url)));
+    ModelApi { base_url }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls_are_taken_apart() {
+        assert_eq!(
+            BaseUrl::parse("http://127.0.0.1:4567/v1/"),
+            Some(BaseUrl { host: "127.0.0.1".into(), port: 4567, path: "/v1".into() })
+        );
+        assert_eq!(BaseUrl::parse("https://api.example.com").map(|url| url.port), Some(443));
+        assert_eq!(BaseUrl::parse("ftp://x"), None);
+        assert_eq!(BaseUrl::parse("http://host:notaport"), None);
+    }
+}

@@ -1,0 +1,318 @@
+//! The sandbox per session, end to end through the real binary: the backends found at start-up,
+//! the real Claude Code CLI working inside one against the mock model API through the forwarder,
+//! and a real shell inside the same sandbox failing at every escape a user would fear.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use arbor_protocol::{SandboxBackend, Session, SessionEvent, SessionStatus, ToolCallContent, method};
+use arbor_tests::agents::{claude_bash, claude_write, conversation};
+use arbor_tests::mock_api::MockApi;
+use arbor_tests::{Client, Server, TestEnv, pids_working_in, wait_until};
+use serde_json::{Value, json};
+
+/// `arbor lsp --standalone` whose own HOME is `home`, so a canary there stands for the user's
+/// real home.
+async fn server_with_home(env: &TestEnv, home: &Path) -> Server {
+    let mut child = env
+        .command()
+        .args(["lsp", "--standalone"])
+        .env("HOME", home)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn arbor");
+    let (stdin, stdout) = (child.stdin.take().expect("stdin"), child.stdout.take().expect("stdout"));
+    let client = Client::new(stdout, stdin);
+    client.initialize().await;
+    Server { child, client }
+}
+
+/// Whether `backend` works here according to `agents/list`; when it does not, says so on stderr
+/// with the server's reason, so a skipped test is never silent.
+async fn backend_works(client: &Client, backend: &str) -> bool {
+    let report = client.call(method::AGENTS_LIST, Value::Null).await["sandbox"].clone();
+    let status = report["backends"].as_array().expect("backends").iter().find(|status| status["backend"] == backend);
+    let status = status.unwrap_or_else(|| panic!("agents/list does not report the {backend} backend: {report}"));
+    if status["available"] != true {
+        eprintln!("SKIPPED: the {backend} sandbox is not available here: {}", status["detail"]);
+    }
+    status["available"] == true
+}
+
+/// A scratch repository and a server, when `backend` works here.
+async fn server_for(backend: &str) -> Option<(TestEnv, PathBuf, Server)> {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let server = env.standalone().await;
+    backend_works(&server.client, backend).await.then_some((env, repo, server))
+}
+
+/// Stops the session and waits until no process of its sandbox is left.
+async fn stop_and_expect_nothing_left(client: &Client, session: &Session) {
+    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    wait_until("no process of the sandbox is left", || pids_working_in(Path::new(&session.cwd)).is_empty()).await;
+}
+
+/// The terminal output and exit code of every command the session's agent ran, in order.
+fn command_results(client: &Client, session: &Session) -> Vec<(String, Option<i32>)> {
+    client
+        .events
+        .iter()
+        .filter(|event| event.session_id == session.id)
+        .filter_map(|event| match &event.event {
+            SessionEvent::ToolCallUpdate { content: Some(content), .. } => content.iter().find_map(|item| match item {
+                ToolCallContent::Terminal { output, exit_code } => Some((output.clone(), *exit_code)),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+struct Escapes {
+    env: TestEnv,
+    repo: PathBuf,
+    home: PathBuf,
+    listener: std::net::TcpListener,
+}
+
+impl Escapes {
+    fn new() -> Escapes {
+        let env = TestEnv::new();
+        let repo = env.repo("repo");
+        let home = env.root.join("real-home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        std::fs::write(home.join(".ssh/id_canary"), "CANARY-SECRET\n").unwrap();
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        Escapes { env, repo, home, listener }
+    }
+
+    /// A file in the system directories no run of this test has written before.
+    fn system_file(&self) -> PathBuf {
+        Path::new("/usr").join(format!("{}-escaped", self.env.root.file_name().unwrap().to_string_lossy()))
+    }
+
+    /// One turn of shell commands, each of which must fail inside the sandbox, after one that
+    /// must work.
+    fn script(&self, other_worktree: &Path) -> String {
+        let port = self.listener.local_addr().unwrap().port();
+        let data = self.env.data_dir();
+        [
+            "run echo inside > made-inside.txt && cat made-inside.txt".to_string(),
+            format!("run touch {}/escaped.txt && echo ESCAPED", self.repo.display()),
+            format!("run echo x > {} && echo ESCAPED", self.system_file().display()),
+            format!("run cat {}/.ssh/id_canary", self.home.display()),
+            format!("run ls {} && echo ESCAPED", other_worktree.display()),
+            format!("run cat {}/arbor.db > /dev/null && echo ESCAPED", data.display()),
+            format!("run bash -c 'echo hello > /dev/tcp/127.0.0.1/{port}' && echo ESCAPED"),
+            "run mount -o remount,rw / && echo ESCAPED".to_string(),
+            "run unshare -r true && echo ESCAPED".to_string(),
+            "run grep CapEff /proc/self/status".to_string(),
+            "run cat /etc/shadow | head -c 20 | grep -q . && echo ESCAPED".to_string(),
+        ]
+        .join("\n")
+    }
+
+    async fn check(&self, backend: &str) {
+        let mut server = server_with_home(&self.env, &self.home).await;
+        let client = &mut server.client;
+        if !backend_works(client, backend).await {
+            return;
+        }
+        let other = client.scripted_session(&self.repo, "say idle", None).await;
+        let script = self.script(Path::new(&other.cwd));
+        let config = json!({ "script": script, "sandbox": backend, "network": "model_api" });
+        let session = client.agent_session(&self.repo, "scripted", None, config).await;
+        let shown = session.sandbox.clone().expect("the session shows its sandbox");
+        assert_eq!(serde_json::to_value(shown.backend).unwrap(), json!(backend));
+        client.prompt_and_wait(session.id, "try to escape", 1).await;
+        let results = command_results(client, &session);
+        assert_eq!(results.len(), 11, "{results:#?}");
+        assert_eq!(results[0], ("inside\n".to_string(), Some(0)), "the worktree is writable");
+        assert!(Path::new(&session.cwd).join("made-inside.txt").exists());
+        // The user's checkout may appear as an empty mount point in the sandbox's private /tmp
+        // (the test's directories live under /tmp); what matters is that nothing lands in it.
+        assert!(!self.repo.join("escaped.txt").exists(), "writing to the user's checkout in {backend}");
+        assert!(!self.system_file().exists(), "writing to the system in {backend}");
+        let names = [
+            "writing to the system",
+            "reading a key in the real home",
+            "listing another session's worktree",
+            "reading the data directory",
+            "reaching a listener on another local port",
+            "remounting",
+            "a new user namespace",
+        ];
+        for (name, (output, code)) in names.iter().zip(&results[2..9]) {
+            assert_ne!(*code, Some(0), "{name} must fail in {backend}: {output}");
+            assert!(!output.contains("ESCAPED") && !output.contains("CANARY"), "{name} in {backend}: {output}");
+        }
+        assert!(results[9].0.contains("CapEff:\t0000000000000000"), "no capabilities in {backend}: {:?}", results[9]);
+        assert!(!results[10].0.contains("ESCAPED"), "the shadow file is hidden in {backend}: {:?}", results[10]);
+        assert!(self.listener.set_nonblocking(true).is_ok() && self.listener.accept().is_err(), "nothing connected");
+
+        stop_and_expect_nothing_left(client, &session).await;
+    }
+}
+
+#[tokio::test]
+async fn agents_list_reports_the_backends_that_work_here() {
+    let env = TestEnv::new();
+    let server = env.standalone().await;
+    let report = server.client.call(method::AGENTS_LIST, Value::Null).await["sandbox"].clone();
+    let backends: Vec<&str> =
+        report["backends"].as_array().unwrap().iter().map(|status| status["backend"].as_str().unwrap()).collect();
+    assert_eq!(backends, ["bwrap", "landlock", "container"], "strongest first: {report}");
+    for status in report["backends"].as_array().unwrap() {
+        assert!(!status["detail"].as_str().unwrap().is_empty(), "every backend says what was found: {status}");
+    }
+    let first_working = report["backends"].as_array().unwrap().iter().find(|status| status["available"] == true);
+    match first_working {
+        Some(status) => assert_eq!(report["auto"], status["backend"], "auto picks the strongest working backend"),
+        None => assert!(report["reason"].as_str().is_some_and(|reason| !reason.is_empty()), "{report}"),
+    }
+    assert!(report["limits"] == "cgroup" || report["limits"] == "rlimit", "{report}");
+}
+
+#[tokio::test]
+async fn a_shell_in_bwrap_cannot_escape() {
+    Escapes::new().check("bwrap").await;
+}
+
+#[tokio::test]
+async fn a_shell_under_landlock_cannot_escape() {
+    Escapes::new().check("landlock").await;
+}
+
+#[tokio::test]
+async fn an_unavailable_backend_is_refused_with_its_reason() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let server = env.standalone().await;
+    let params = json!({ "cwd": repo, "agent": "scripted", "config": { "sandbox": "container" } });
+    let error = server.client.try_call(method::SESSION_NEW, params).await.unwrap_err();
+    assert_eq!(error.code, arbor_protocol::error_code::INVALID_ARGUMENT);
+    assert!(error.message.contains("container sandbox is not available"), "{}", error.message);
+}
+
+#[tokio::test]
+async fn trials_and_bypass_default_to_auto_and_ask_sessions_to_none() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let auto = client.call(method::AGENTS_LIST, Value::Null).await["sandbox"]["auto"].clone();
+    let config = json!({ "script": "say hi", "permissionMode": "bypass_permissions" });
+    let bypass = client.agent_session(&repo, "scripted", None, config).await;
+    let expected = serde_json::from_value::<Option<SandboxBackend>>(auto).unwrap().unwrap_or(SandboxBackend::None);
+    assert_eq!(bypass.sandbox.unwrap().backend, expected);
+    let ask = client.agent_session(&repo, "scripted", None, json!({ "script": "say hi" })).await;
+    assert_eq!(ask.sandbox.unwrap().backend, SandboxBackend::None);
+}
+
+#[tokio::test]
+async fn a_fork_bomb_is_held_by_the_limit_and_reported() {
+    let Some((_env, repo, mut server)) = server_for("bwrap").await else { return };
+    let client = &mut server.client;
+    let script = "run i=0; while [ $i -lt 100 ]; do sleep 30 & i=$((i+1)); done; echo started; wait";
+    let config = json!({ "script": script, "sandbox": "bwrap", "maxProcesses": 32 });
+    let session = client.agent_session(&repo, "scripted", None, config).await;
+    assert_eq!(session.sandbox.as_ref().unwrap().max_processes, 32);
+    client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "fork" })).await;
+    client
+        .wait_event(
+            session.id,
+            |event| matches!(event, SessionEvent::Error { message, .. } if message.contains("limit of 32 processes")),
+        )
+        .await;
+    let held = pids_working_in(Path::new(&session.cwd)).len();
+    assert!(held <= 32, "the limit holds: {held} processes");
+    stop_and_expect_nothing_left(client, &session).await;
+}
+
+#[tokio::test]
+async fn resume_keeps_the_private_home() {
+    let Some((env, repo, mut server)) = server_for("bwrap").await else { return };
+    let client = &mut server.client;
+    let script = "run echo kept > $HOME/note && echo $HOME\nturn\nrun cat $HOME/note";
+    let session = client.agent_session(&repo, "scripted", None, json!({ "script": script, "sandbox": "bwrap" })).await;
+    client.prompt_and_wait(session.id, "one", 1).await;
+    let home = command_results(client, &session)[0].0.trim().to_string();
+    assert!(home.starts_with(&env.data_dir().display().to_string()), "a private HOME under the data directory: {home}");
+    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "two" })).await;
+    client.wait_turns(session.id, 2).await;
+    let results = command_results(client, &session);
+    assert_eq!(results.last().unwrap(), &("kept\n".to_string(), Some(0)), "{results:?}");
+}
+
+#[tokio::test]
+async fn killing_the_daemon_leaves_no_process_of_the_sandbox() {
+    for backend in ["bwrap", "landlock"] {
+        let env = TestEnv::new();
+        let repo = env.repo("repo");
+        let mut daemon = env.daemon().await;
+        let client = env.socket_client().await;
+        if !backend_works(&client, backend).await {
+            continue;
+        }
+        let script = "run sleep 300 & sleep 300";
+        let config = json!({ "script": script, "sandbox": backend });
+        let session = client.agent_session(&repo, "scripted", None, config).await;
+        client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "sleep" })).await;
+        let worktree = PathBuf::from(&session.cwd);
+        wait_until("the sleeps run", || pids_working_in(&worktree).len() >= 3).await;
+        daemon.start_kill().unwrap();
+        daemon.wait().await.unwrap();
+        drop(client);
+        if backend == "landlock" {
+            // Without a PID namespace, what the agent started in the background is ended by the
+            // next server, from the session's cgroups.
+            let _restarted = env.daemon().await;
+            wait_until("the next server ends the leftovers", || pids_working_in(&worktree).is_empty()).await;
+        } else {
+            wait_until("the sandbox ends with the daemon", || pids_working_in(&worktree).is_empty()).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn claude_code_works_in_its_worktree_inside_bwrap_through_the_forwarder() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
+    env.configure_claude(&mock.url, json!({}));
+    let home = env.root.join("real-home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::write(home.join("canary"), "CANARY-SECRET\n").unwrap();
+    let mut server = server_with_home(&env, &home).await;
+    let client = &mut server.client;
+    if !backend_works(client, "bwrap").await {
+        return;
+    }
+    let config = json!({ "permissionMode": "bypass_permissions", "sandbox": "bwrap" });
+    let session = client.agent_session(&repo, "claude", None, config).await;
+    let shown = session.sandbox.clone().unwrap();
+    assert_eq!(
+        (shown.backend, serde_json::to_value(shown.network).unwrap()),
+        (SandboxBackend::Bwrap, json!("model_api"))
+    );
+    client.prompt_and_wait(session.id, "write hello.txt hi from claude", 1).await;
+    let worktree = Path::new(&session.cwd);
+    assert_eq!(std::fs::read_to_string(worktree.join("hello.txt")).unwrap(), "hi from claude\n");
+    assert_eq!(client.reply_text(session.id), "All done.");
+    assert!(!mock.requests_to("/v1/messages").is_empty(), "the mock was reached from inside");
+    let probe = format!("run (echo $ANTHROPIC_BASE_URL; cat {}/canary) > probe.txt 2>&1", home.display());
+    client.prompt_and_wait(session.id, &probe, 2).await;
+    let probe = std::fs::read_to_string(worktree.join("probe.txt")).expect("Claude ran its Bash tool");
+    assert!(probe.starts_with("http://127.0.0.1:41741"), "the model API is reached through the forwarder: {probe}");
+    assert!(!probe.contains("CANARY"), "the real home is invisible to Claude Code: {probe}");
+    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    let stopped = client.wait_status(session.id, |status| status == SessionStatus::Stopped).await;
+    assert_eq!(stopped.status, SessionStatus::Stopped);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(pids_working_in(worktree).is_empty(), "nothing of the sandbox is left");
+}
