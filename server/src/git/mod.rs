@@ -112,6 +112,7 @@ pub fn resolve_base(repo_root: &Path, base_branch: Option<&str>) -> Result<Strin
 
 /// Creates `branch` at `base_commit` and checks it out in a new worktree at `path`.
 pub fn create_worktree(repo_root: &Path, branch: &str, base_commit: &str, path: &Path) -> Result<(), GitError> {
+    let _admin = lock_worktree_admin();
     let repo = Repository::open(repo_root)?;
     let commit = repo.find_commit(git2::Oid::from_str(base_commit)?)?;
     let branch_ref = repo.branch(branch, &commit, false)?;
@@ -122,6 +123,14 @@ pub fn create_worktree(repo_root: &Path, branch: &str, base_commit: &str, path: 
     options.reference(Some(branch_ref.get()));
     repo.worktree(&worktree_name(path), path, Some(&options))?;
     Ok(())
+}
+
+/// Serialises adding and pruning worktrees. libgit2 checks that a branch is not checked out by
+/// reading every worktree's administrative directory, and one being written or removed at that
+/// moment by a concurrent request made it refuse a brand-new branch as "already checked out".
+fn lock_worktree_admin() -> std::sync::MutexGuard<'static, ()> {
+    static ADMIN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ADMIN.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// libgit2 names a worktree by the last component of its path.
@@ -160,6 +169,7 @@ pub fn remove_new_worktree(repo_root: &Path, branch: &str, path: &Path) -> Resul
 
 /// Removes a session worktree's directory and its registration in the repository. The branch stays.
 pub fn remove_worktree(repo_root: &Path, path: &Path) -> Result<(), GitError> {
+    let _admin = lock_worktree_admin();
     if path.exists() {
         std::fs::remove_dir_all(path)?;
     }
