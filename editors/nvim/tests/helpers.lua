@@ -49,12 +49,12 @@ function M.read(path)
 end
 
 --- The plugin, set up to run the real binary in scratch directories.
-function M.start()
+function M.start(opts)
   local bin = assert(os.getenv('ARBOR_BIN'), 'set ARBOR_BIN to the arbor binary')
-  require('arbor').setup({
+  require('arbor').setup(vim.tbl_deep_extend('force', {
     cmd = { bin, '--data-dir', scratch .. '/data', '--runtime-dir', scratch .. '/run', '--config', scratch .. '/config.json', 'lsp', '--standalone' },
     layout = 'current',
-  })
+  }, opts or {}))
   assert(require('arbor').ensure(), 'the plugin could not start arbor')
 end
 
@@ -84,10 +84,71 @@ function M.scripted_session(repo, script, prompt, extra)
   return session, chat
 end
 
---- Fresh scratch directories, a stopped server and no buffers from the last test.
+--- Messages given to vim.notify since the last reset: { message, level }.
+M.notifications = {}
+
+--- True when a notification containing `text` was given.
+function M.notified(text)
+  for _, entry in ipairs(M.notifications) do
+    if entry.message:find(text, 1, true) then return entry end
+  end
+end
+
+--- Answers the next vim.ui.select with `choose(items, opts)` (an item, or nil to dismiss);
+--- returns a table that records the prompt and the shown lines.
+function M.on_select(choose)
+  local seen = {}
+  vim.ui.select = function(items, opts, on_choice)
+    seen.prompt = opts.prompt
+    seen.lines = vim.tbl_map(opts.format_item or tostring, items)
+    seen.items = items
+    on_choice(choose(items, opts))
+  end
+  return seen
+end
+
+--- Answers the next vim.ui.input with `answer(opts)`; returns a table recording its opts.
+function M.on_input(answer)
+  local seen = {}
+  vim.ui.input = function(opts, on_confirm)
+    seen.opts = opts
+    on_confirm(answer(opts))
+  end
+  return seen
+end
+
+--- Windows of the current tab page that are not floating.
+function M.split_windows()
+  return vim.tbl_filter(function(win) return vim.api.nvim_win_get_config(win).relative == '' end, vim.api.nvim_tabpage_list_wins(0))
+end
+
+--- The scratch directory of this test (outside every repository).
+function M.scratch()
+  return scratch
+end
+
+local original_select, original_input = vim.ui.select, vim.ui.input
+
+--- A scripted session whose first turn has ended, with its chat.
+function M.finished_session(repo, script, prompt, extra)
+  local session, chat = M.scripted_session(repo, script, prompt, extra)
+  M.wait(function() return M.has_line(chat.bufnr, 'turn ended') end, 'the first turn')
+  return session, chat
+end
+
+--- Fresh scratch directories, a stopped server and no buffers, windows or tabs from the last
+--- test; notifications recorded instead of printed.
 function M.reset()
   require('arbor.client').stop()
   vim.wait(200, function() return not require('arbor.client').is_running() end)
+  vim.ui.select, vim.ui.input = original_select, original_input
+  M.notifications = {}
+  vim.notify = function(message, level) table.insert(M.notifications, { message = message, level = level }) end
+  vim.cmd('silent! tabonly!')
+  for _, win in ipairs(vim.api.nvim_list_wins()) do
+    vim.wo[win].winfixbuf = false
+  end
+  vim.cmd('silent! only!')
   vim.cmd('silent! %bwipeout!')
   vim.fn.setqflist({}, 'r')
   scratch = vim.fn.tempname()

@@ -20,9 +20,10 @@ T['a reply streams into the chat buffer and a permission is answered by keymap']
   local buf = chat.bufnr
   h.wait(function() return h.has_line(buf, '? Permission: Create out.txt') end, 'permission line')
   assert(h.has_line(buf, '## You'))
+  assert(h.has_line(buf, '## Agent'))
   assert(h.has_line(buf, 'Please create the file'))
   assert(h.has_line(buf, 'Hello from the scripted agent.'), vim.inspect(h.lines(buf)))
-  assert(h.has_line(buf, '▸ 💭 Thinking'))
+  assert(h.has_line(buf, '▾ 💭 Thinking'))
   assert(h.has_line(buf, '[a] Allow'))
   -- Answer with the keymap, cursor on the request.
   vim.api.nvim_set_current_buf(buf)
@@ -33,16 +34,16 @@ T['a reply streams into the chat buffer and a permission is answered by keymap']
   h.wait(function() return h.read(session.cwd .. '/out.txt') == 'created after permission\n' end, 'the file written after allow')
   h.wait(function() return h.has_line(buf, '— turn ended (end_turn) —') end, 'turn end')
   assert(h.has_line(buf, '✓ Permission: Create out.txt → allow'))
-  assert(h.has_line(buf, '▸ ✓ Write out.txt'), vim.inspect(h.lines(buf)))
+  assert(h.has_line(buf, '▾ ✓ Write out.txt'), vim.inspect(h.lines(buf)))
   assert(h.has_line(buf, '  │ + created after permission'))
   -- Thinking and tool calls are folded blocks.
   local row
   for index, line in ipairs(h.lines(buf)) do
-    if line == '▸ ✓ Write out.txt' then row = index end
+    if line == '▾ ✓ Write out.txt' then row = index end
   end
   assert(require('arbor.chat').foldexpr(row) == '>1' and require('arbor.chat').foldexpr(row + 1) == '1')
-  h.wait(function() return chat:header():find('$0.2500', 1, true) ~= nil end, 'cost in the header')
-  local header = chat:header()
+  h.wait(function() return select(2, chat:header()):find('$0.2500', 1, true) ~= nil end, 'cost in the header')
+  local _, header = chat:header()
   assert(header:find('scripted', 1, true) and header:find('running', 1, true), header)
   assert(vim.wo.winbar:find('scripted', 1, true), 'the winbar shows the header')
 end
@@ -108,7 +109,7 @@ T['5000 streamed chunks end right and the editor stays responsive'] = function()
   timer:stop()
   timer:close()
   local text = table.concat(h.lines(chat.bufnr), '\n')
-  local reply = text:match('%*%*Agent:%*%*\n(.-)\n\n— turn ended')
+  local reply = text:match('## Agent\n(.-)\n\n— turn ended')
   assert(reply == table.concat(words, ' '), 'the reply is exactly the 15000 words: ' .. vim.inspect(vim.tbl_map(function(line) return line:sub(1, 60) .. '…' .. line:sub(-30) end, h.lines(chat.bufnr))))
   assert(worst < 1000, string.format('the editor stalled for %.0f ms', worst))
   io.write(string.format('  (largest gap between 10 ms timer ticks while streaming: %.0f ms)\n', worst))

@@ -15,8 +15,7 @@ T['review: quickfix, inline hunks, reject one, accept another, commit and merge'
   local repo = h.repo({ ['file.txt'] = numbered({}) })
   local changed = numbered({ [2] = 'line two (agent)', [25] = 'line twenty-five (agent)' })
   local script = 'write file.txt <<END\n' .. changed .. 'END\nsay Edited two places.'
-  local session, chat = h.scripted_session(repo, script, 'edit the file')
-  h.wait(function() return h.has_line(chat.bufnr, 'turn ended') end, 'the turn')
+  local session, chat = h.finished_session(repo, script, 'edit the file')
 
   local reviewed
   require('arbor.review').open(session.id, function(review) reviewed = review end)
@@ -64,26 +63,98 @@ T['review: quickfix, inline hunks, reject one, accept another, commit and merge'
   h.wait(function() return h.read(repo .. '/file.txt') == numbered({ [25] = 'line twenty-five (agent)' }) end, 'merged into main')
 end
 
-T['the diff split shows the base beside the file'] = function()
-  h.start()
-  local repo = h.repo({ ['a.txt'] = 'old\n' })
-  local session, chat = h.scripted_session(repo, 'write a.txt <<END\nnew\nEND', 'edit')
-  h.wait(function() return h.has_line(chat.bufnr, 'turn ended') end, 'the turn')
+--- A finished scripted session under review; returns the session.
+local function reviewed_session(files, script)
+  local repo = h.repo(files)
+  local session, chat = h.finished_session(repo, script, 'edit')
   local opened
   require('arbor.review').open(session.id, function() opened = true end)
   h.wait(function() return opened end, 'review')
+  return session
+end
+
+local function base_window()
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    if vim.api.nvim_buf_get_name(vim.api.nvim_win_get_buf(win)):find('arbor://base/', 1, true) then return win end
+  end
+end
+
+T['the diff split keeps the cursor in the file, maps the keys in the base and shows removed lines once'] = function()
+  h.start()
+  local session = reviewed_session({ ['a.txt'] = numbered({}) }, 'write a.txt <<END\n' .. numbered({ [3] = 'three', [20] = 'twenty' }) .. 'END')
   vim.cmd('edit ' .. session.cwd .. '/a.txt')
-  require('arbor.review').diff_split()
-  h.wait(function() return vim.api.nvim_buf_get_name(0):find('arbor://base/', 1, true) ~= nil end, 'the base split')
-  assert(vim.api.nvim_buf_get_lines(0, 0, -1, false)[1] == 'old')
-  assert(vim.wo.diff, 'diff mode')
+  local file_buf = vim.api.nvim_get_current_buf()
+  local function virtual_lines()
+    local count = 0
+    for _, mark in ipairs(vim.api.nvim_buf_get_extmarks(file_buf, require('arbor.review').namespace, 0, -1, { details = true })) do
+      if mark[4].virt_lines then count = count + #mark[4].virt_lines end
+    end
+    return count
+  end
+  assert(virtual_lines() == 2, 'removed lines shown inline before the split')
+  vim.api.nvim_feedkeys(vim.keycode('<leader>ad'), 'x', false)
+  h.wait(base_window, 'the base split')
+  local base = vim.api.nvim_win_get_buf(base_window())
+  assert(vim.api.nvim_buf_get_lines(base, 2, 3, false)[1] == 'line 3')
+  assert(vim.wo[base_window()].diff and vim.wo.diff, 'both sides in diff mode')
+  assert(vim.api.nvim_get_current_buf() == file_buf, 'the cursor stays in the worktree file')
+  assert(virtual_lines() == 0, 'Vim\'s diff shows the removed lines; the virtual lines are gone')
+  -- The review keys work in the base buffer too: reject the hunk at its line 20.
+  vim.api.nvim_set_current_win(base_window())
+  vim.api.nvim_win_set_cursor(0, { 20, 0 })
+  vim.api.nvim_feedkeys(vim.keycode('<leader>ar'), 'x', false)
+  h.wait(function() return h.read(session.cwd .. '/a.txt') == numbered({ [3] = 'three' }) end, 'the hunk rejected from the base side')
+  assert(not h.notified('E21'), 'no error')
+  vim.api.nvim_win_close(base_window(), true)
+  h.wait(function() return virtual_lines() == 1 end, 'inline removed lines back once the split is gone')
+end
+
+T['rejecting a new file closes its buffer with a message'] = function()
+  h.start()
+  local session = reviewed_session({ ['a.txt'] = 'a\n' }, 'write new.txt <<END\nbrand new\nEND')
+  vim.cmd('edit ' .. session.cwd .. '/new.txt')
+  local buf = vim.api.nvim_get_current_buf()
+  assert(h.lines(buf)[1] == 'brand new')
+  vim.api.nvim_feedkeys(vim.keycode('<leader>aR'), 'x', false)
+  h.wait(function() return not vim.api.nvim_buf_is_valid(buf) end, 'the buffer of the removed file closed')
+  assert(h.read(session.cwd .. '/new.txt') == nil, 'the new file is gone')
+  assert(h.notified('rejected new file new.txt'), vim.inspect(h.notifications))
+end
+
+T['vimdiff review: :w accepts the hunks kept and rejects the ones taken back'] = function()
+  h.start()
+  local session = reviewed_session({ ['a.txt'] = numbered({}) }, 'write a.txt <<END\n' .. numbered({ [3] = 'three', [20] = 'twenty' }) .. 'END')
+  vim.cmd('edit ' .. session.cwd .. '/a.txt')
+  local state
+  require('arbor.vimdiff').open(session.id, 'a.txt', function(opened) state = opened end)
+  h.wait(function() return state ~= nil end, 'the vimdiff tab')
+  assert(#vim.api.nvim_list_tabpages() == 2 and vim.wo[state.win].diff and vim.wo[state.base_win].diff, 'a tab with both sides in diff mode')
+  assert(vim.api.nvim_get_current_buf() == state.bufnr)
+  -- Take the change at line 20 back from the base, keep the one at line 3, and write.
+  vim.api.nvim_win_set_cursor(0, { 20, 0 })
+  vim.cmd('diffget')
+  vim.cmd('write')
+  h.wait(function() return h.notified('accepted 1 hunk(s), rejected 1') end, 'the decision')
+  assert(h.read(session.cwd .. '/a.txt') == numbered({ [3] = 'three' }), 'the rejected hunk reverted on disk')
+  assert(h.run({ 'git', 'diff', '--cached' }, session.cwd):find('+three', 1, true), 'the kept hunk staged')
+  assert(#vim.api.nvim_list_tabpages() == 1, 'the vimdiff tab closed')
+end
+
+T['vimdiff review: :q rejects the file'] = function()
+  h.start()
+  local session = reviewed_session({ ['a.txt'] = 'old\n' }, 'write a.txt <<END\nnew\nEND')
+  local state
+  require('arbor.vimdiff').open(session.id, 'a.txt', function(opened) state = opened end)
+  h.wait(function() return state ~= nil end, 'the vimdiff tab')
+  vim.cmd('quit')
+  h.wait(function() return h.read(session.cwd .. '/a.txt') == 'old\n' end, 'the file rejected')
+  h.wait(function() return #vim.api.nvim_list_tabpages() == 1 end, 'the tab closed')
 end
 
 T['the review refreshes when the session changes files'] = function()
   h.start()
   local repo = h.repo({ ['a.txt'] = 'one\n' })
-  local session, chat = h.scripted_session(repo, 'write a.txt <<END\ntwo\nEND\nturn\nwrite b.txt <<END\nnew file\nEND', 'first')
-  h.wait(function() return h.has_line(chat.bufnr, 'turn ended') end, 'the first turn')
+  local session, chat = h.finished_session(repo, 'write a.txt <<END\ntwo\nEND\nturn\nwrite b.txt <<END\nnew file\nEND', 'first')
   vim.cmd('bwipeout! ' .. chat.bufnr)
   local opened
   require('arbor.review').open(session.id, function() opened = true end)

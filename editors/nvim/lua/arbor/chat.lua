@@ -1,16 +1,22 @@
 -- The chat buffer: one scratch buffer per session showing its history, then its live events.
 -- Streamed chunks are batched into few buffer edits; thinking and tool calls are folded blocks
 -- updated in place (tracked with extmarks); permission requests are answered from the buffer.
+-- Replies are Markdown, highlighted by treesitter; the role headings are concealed to a word.
 
 local client = require('arbor.client')
+local window = require('arbor.window')
 
 local M = {}
 
 local ns = vim.api.nvim_create_namespace('arbor_chat')
 local chats = {} -- session id -> chat
 local FLUSH_MS = 16
-local MAX_BLOCK_LINES = 40
+local MAX_BLOCK_LINES = 20
 local ICONS = { pending = '⏳', in_progress = '⏳', completed = '✓', failed = '✗' }
+-- A block's header starts with this marker while open; a closed fold shows FOLDED instead.
+local OPEN = '▾ '
+local FOLDED = '▸ '
+local GUTTER = '  │ '
 
 local Chat = {}
 Chat.__index = Chat
@@ -19,15 +25,26 @@ local function split_lines(text)
   return vim.split(text, '\n', { plain = true })
 end
 
+local function given(value)
+  return value ~= nil and value ~= vim.NIL
+end
+
 --- The fold level of a chat line: block headers open a fold, their indented content is inside.
 function M.foldexpr(lnum)
   local line = vim.fn.getline(lnum)
-  if line:match('^▸ ') then
+  if line:sub(1, #OPEN) == OPEN then
     return '>1'
-  elseif line:match('^  │') then
+  elseif line:sub(1, #GUTTER) == GUTTER then
     return '1'
   end
   return '0'
+end
+
+--- A closed block reads "▸ <header> (N lines)"; an open one shows its own "▾" header line.
+function M.foldtext()
+  local header = vim.fn.getline(vim.v.foldstart):sub(#OPEN + 1)
+  local count = vim.v.foldend - vim.v.foldstart
+  return FOLDED .. header .. string.format('  (%d line%s)', count, count == 1 and '' or 's')
 end
 
 function Chat:set_lines(start, finish, lines)
@@ -51,6 +68,20 @@ function Chat:append(lines)
   self.streaming = nil
 end
 
+--- Appends a role heading ("## You"), its "## " concealed and the word highlighted.
+function Chat:heading(text, group)
+  self:append({ '', '## ' .. text, '' })
+  local row = self:line_count() - 2
+  vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 0, { end_col = 3, conceal = '' })
+  vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 3, { end_col = 3 + #text, hl_group = group })
+end
+
+--- Marks a line (0-based row) with a highlight group over its whole text.
+function Chat:highlight_line(row, group)
+  local text = vim.api.nvim_buf_get_lines(self.bufnr, row, row + 1, false)[1] or ''
+  vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 0, { end_col = #text, hl_group = group })
+end
+
 --- Appends text to the end of the buffer; each new line it starts gets `prefix`.
 function Chat:append_text(text, prefix)
   local parts = split_lines(text)
@@ -67,44 +98,44 @@ end
 function Chat:stream(kind, text)
   if self.streaming ~= kind then
     if kind == 'message' then
-      self:append({ '', '**Agent:**', '' })
+      self:heading('Agent', 'ArborChatAgent')
     else
-      self:append({ '▸ 💭 Thinking', '  │ ' })
+      self:append({ OPEN .. '💭 Thinking', GUTTER })
     end
     self.streaming = kind
   end
-  self:append_text(text, kind == 'thought' and '  │ ' or '')
+  self:append_text(text, kind == 'thought' and GUTTER or '')
 end
 
-local function content_lines(content)
-  local lines = {}
-  local function add(text)
-    for _, line in ipairs(split_lines(text)) do
-      table.insert(lines, '  │ ' .. line)
-    end
+--- Lines of `lines` up to the block limit unless `expanded`, with a note of what is left out.
+local function limited(lines, expanded, out)
+  local shown = expanded and #lines or math.min(#lines, MAX_BLOCK_LINES)
+  for index = 1, shown do
+    table.insert(out, lines[index])
   end
+  if #lines > shown then
+    local key = require('arbor').config.keymaps.chat.expand
+    table.insert(out, string.format('%s… %d more lines (%s shows them)', GUTTER, #lines - shown, key))
+  end
+end
+
+local function content_lines(content, expanded)
+  local lines = {}
   for _, item in ipairs(content or {}) do
     if item.type == 'text' then
-      add(item.text)
+      limited(vim.tbl_map(function(line) return GUTTER .. line end, split_lines(item.text)), expanded, lines)
     elseif item.type == 'diff' then
-      local created = item.oldText == nil or item.oldText == vim.NIL
-      local verb = created and 'created' or 'edited'
-      table.insert(lines, '  │ ' .. verb .. ' ' .. item.path)
+      local created = not given(item.oldText)
+      table.insert(lines, GUTTER .. (created and 'created' or 'edited') .. ' ' .. item.path)
       local new = split_lines(item.newText or '')
-      for index = 1, math.min(#new, MAX_BLOCK_LINES) do
-        table.insert(lines, '  │ + ' .. new[index])
-      end
+      if new[#new] == '' then table.remove(new) end
+      limited(vim.tbl_map(function(line) return GUTTER .. '+ ' .. line end, new), expanded, lines)
     elseif item.type == 'terminal' then
       local output = split_lines(item.output or '')
       if output[#output] == '' then table.remove(output) end
-      for index = 1, math.min(#output, MAX_BLOCK_LINES) do
-        table.insert(lines, '  │ ' .. output[index])
-      end
-      if #output > MAX_BLOCK_LINES then
-        table.insert(lines, '  │ … ' .. (#output - MAX_BLOCK_LINES) .. ' more lines')
-      end
-      if item.exitCode ~= nil and item.exitCode ~= vim.NIL then
-        table.insert(lines, '  │ exit code ' .. item.exitCode)
+      limited(vim.tbl_map(function(line) return GUTTER .. line end, output), expanded, lines)
+      if given(item.exitCode) then
+        table.insert(lines, GUTTER .. 'exit code ' .. item.exitCode)
       end
     end
   end
@@ -112,21 +143,27 @@ local function content_lines(content)
 end
 
 function Chat:tool_header(tool)
-  return '▸ ' .. (ICONS[tool.status] or '•') .. ' ' .. tool.title
+  return OPEN .. (ICONS[tool.status] or '•') .. ' ' .. tool.title
 end
 
 function Chat:tool_call(event)
-  local tool = { title = event.title, status = event.status, count = 0 }
+  local tool = { title = event.title, status = event.status, count = 0, content = event.content }
   self:append({ '' })
   local row = self:line_count()
   self:append({ self:tool_header(tool) })
-  tool.mark = vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 0, {})
+  -- Left gravity: replacing the header line in place must not push the mark below it.
+  tool.mark = vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 0, { right_gravity = false })
   self.tools[event.toolCallId] = tool
-  self:replace_tool_content(tool, content_lines(event.content))
+  self:replace_tool_content(tool)
 end
 
-function Chat:replace_tool_content(tool, lines)
-  local row = vim.api.nvim_buf_get_extmark_by_id(self.bufnr, ns, tool.mark, {})[1]
+function Chat:tool_row(tool)
+  return vim.api.nvim_buf_get_extmark_by_id(self.bufnr, ns, tool.mark, {})[1]
+end
+
+function Chat:replace_tool_content(tool)
+  local row = self:tool_row(tool)
+  local lines = content_lines(tool.content, tool.expanded)
   self:set_lines(row + 1, row + 1 + tool.count, lines)
   tool.count = #lines
   self.streaming = nil
@@ -137,29 +174,52 @@ function Chat:tool_update(event)
   if not tool then
     return
   end
-  if event.status ~= nil and event.status ~= vim.NIL then tool.status = event.status end
-  if event.title ~= nil and event.title ~= vim.NIL then tool.title = event.title end
-  local row = vim.api.nvim_buf_get_extmark_by_id(self.bufnr, ns, tool.mark, {})[1]
+  if given(event.status) then tool.status = event.status end
+  if given(event.title) then tool.title = event.title end
+  local row = self:tool_row(tool)
   self:set_lines(row, row + 1, { self:tool_header(tool) })
-  if event.content ~= nil and event.content ~= vim.NIL then
-    self:replace_tool_content(tool, content_lines(event.content))
+  if given(event.content) then
+    tool.content = event.content
+    self:replace_tool_content(tool)
   end
+end
+
+--- The tool call whose block holds 0-based `row`, if any.
+function Chat:tool_at(row)
+  for _, tool in pairs(self.tools) do
+    local header = self:tool_row(tool)
+    if row >= header and row <= header + tool.count then
+      return tool, header
+    end
+  end
+end
+
+--- Shows a tool call's whole output (or its first lines again) and opens its fold.
+function Chat:toggle_expand()
+  local cursor = vim.api.nvim_win_get_cursor(0)
+  local tool, header = self:tool_at(cursor[1] - 1)
+  if not tool then
+    pcall(vim.cmd, 'normal! za')
+    return
+  end
+  tool.expanded = not tool.expanded
+  self:replace_tool_content(tool)
+  vim.api.nvim_win_set_cursor(0, { header + 1, 0 })
+  pcall(vim.cmd, 'normal! zv')
 end
 
 function Chat:permission_request(event)
   local names = {}
-  local keys = { allow_once = 'a', allow_always = 'A', reject_once = 'r', reject_always = 'R' }
+  local keys = require('arbor').config.keymaps.chat
+  local by_kind = { allow_once = keys.allow, allow_always = keys.allow_always, reject_once = keys.reject, reject_always = keys.reject }
   for _, option in ipairs(event.options or {}) do
-    table.insert(names, '[' .. (keys[option.kind] or '?') .. '] ' .. option.name)
+    table.insert(names, '[' .. (by_kind[option.kind] or '?') .. '] ' .. option.name)
   end
   self:append({ '', '? Permission: ' .. event.title .. '   ' .. table.concat(names, '  ') })
   local row = self:line_count() - 1
-  local mark = vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 0, {})
+  local mark = vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 0, { right_gravity = false })
+  self:highlight_line(row, 'ArborPermission')
   self.permissions[event.requestId] = { mark = mark, title = event.title, options = event.options }
-end
-
-local function given(value)
-  return value ~= nil and value ~= vim.NIL
 end
 
 --- How a decision of the permission policy reads: "allowed by policy (execute: npm test)".
@@ -214,30 +274,46 @@ function Chat:answer(kind)
     vim.notify('Arbor: no permission request is waiting', vim.log.levels.WARN)
     return
   end
-  for _, option in ipairs(permission.options or {}) do
-    if option.kind == kind then
-      client.request('session/respond', { sessionId = self.session_id, requestId = request_id, optionId = option.optionId })
-      return
-    end
-  end
-  vim.notify('Arbor: this request has no such option', vim.log.levels.WARN)
+  require('arbor.attention').respond(self.session_id, request_id, permission.options, kind)
 end
 
---- The header line: agent, model, status, agent state and cost.
+--- The model worth showing: what the agent reports, else what was asked, unless it only
+--- repeats the agent's name.
+local function shown_model(session)
+  local model = given(session.agentModel) and session.agentModel or (given(session.model) and session.model or nil)
+  if model == session.agent then
+    return nil
+  end
+  return model
+end
+
+--- The header: title, then agent, model, status, agent state and cost.
 function Chat:header()
   local session = self.session or {}
-  local state = (session.agentState ~= nil and session.agentState ~= vim.NIL) and (' · ' .. session.agentState) or ''
-  local model = (session.model ~= nil and session.model ~= vim.NIL) and (' (' .. session.model .. ')') or ''
+  local model = shown_model(session)
+  local state = given(session.agentState) and (' · ' .. session.agentState) or ''
   local cost = string.format('$%.4f', vim.tbl_get(session, 'usage', 'costUsd') or 0)
-  local title = (session.title ~= nil and session.title ~= vim.NIL) and session.title or 'untitled'
-  return string.format('Arbor: %s — %s%s · %s%s · %s', title, session.agent or '?', model, session.status or '?', state, cost)
+  local title = given(session.title) and session.title or 'untitled'
+  return title, string.format('%s%s · %s%s · %s', session.agent or '?', model and (' (' .. model .. ')') or '', session.status or '?', state, cost)
+end
+
+--- The winbar: the title first and highlighted; a narrow window cuts the details, never it.
+function Chat:winbar()
+  local title, details = self:header()
+  local function escape(text) return (text:gsub('%%', '%%%%')) end
+  return '%#ArborWinbarTitle#' .. escape(title) .. '%* %<— ' .. escape(details)
 end
 
 function Chat:refresh_header()
-  local header = self:header():gsub('%%', '%%%%')
-  for _, win in ipairs(vim.fn.win_findbuf(self.bufnr)) do
-    vim.wo[win].winbar = header
+  if not vim.api.nvim_buf_is_valid(self.bufnr) then
+    return
   end
+  local winbar = self:winbar()
+  for _, win in ipairs(vim.fn.win_findbuf(self.bufnr)) do
+    window.set_local(win, { winbar = winbar })
+  end
+  local title = self.session and self.session.title
+  window.rename(self.bufnr, window.session_name(self.session_id, given(title) and title or nil))
 end
 
 function Chat:render(event)
@@ -247,16 +323,16 @@ function Chat:render(event)
   elseif kind == 'agent_thought_chunk' then
     self:stream('thought', event.text)
   elseif kind == 'user_message' then
-    self:append({ '', '## You', '' })
+    self:heading('You', 'ArborChatUser')
     self:append(split_lines(event.text))
   elseif kind == 'tool_call' then
     self:tool_call(event)
   elseif kind == 'tool_call_update' then
     self:tool_update(event)
   elseif kind == 'plan' then
-    local lines = { '', '▸ 📋 Plan' }
+    local lines = { '', OPEN .. '📋 Plan' }
     for index, entry in ipairs(event.entries or {}) do
-      table.insert(lines, string.format('  │ %d. %s (%s)', index, entry.content, entry.status))
+      table.insert(lines, string.format('%s%d. %s (%s)', GUTTER, index, entry.content, entry.status))
     end
     self:append(lines)
   elseif kind == 'permission_request' then
@@ -265,6 +341,7 @@ function Chat:render(event)
     self:permission_resolved(event)
   elseif kind == 'turn_ended' then
     self:append({ '', '— turn ended (' .. event.stopReason .. ') —' })
+    self:highlight_line(self:line_count() - 1, 'ArborTurnEnded')
   elseif kind == 'error' then
     self:append({ '', '> ⚠ ' .. split_lines(event.message)[1] })
   elseif kind == 'notice' or kind == 'external_change' then
@@ -327,8 +404,10 @@ function Chat:flush()
   end
 end
 
+--- Takes the next event of the session: seqs come 1, 2, 3 … with no gap, so one out of turn
+--- is dropped; the chat's own subscription (from its last seq) sends it again in order.
 function Chat:receive(notification)
-  if notification.seq <= self.last_seq then
+  if notification.seq ~= self.last_seq + 1 then
     return
   end
   self.last_seq = notification.seq
@@ -341,74 +420,89 @@ function Chat:receive(notification)
   end
 end
 
+--- The keys of a chat buffer, for the `?` help and the documentation.
+function M.keys()
+  local config = require('arbor').config.keymaps.chat
+  return {
+    { config.allow, 'allow the permission request under the cursor (or the newest)', function(chat) chat:answer('allow_once') end },
+    { config.allow_always, 'allow always', function(chat) chat:answer('allow_always') end },
+    { config.reject, 'reject', function(chat) chat:answer('reject_once') end },
+    { config.send, 'write a message in the composer', function(chat) require('arbor').send(chat.session_id) end },
+    { config.cancel, 'interrupt the turn', function(chat) require('arbor').cancel(chat.session_id) end },
+    { config.expand, 'show a tool call\'s whole output (again: its first lines); elsewhere toggle the fold', function(chat) chat:toggle_expand() end },
+    { config.review, 'review the session\'s changes', function(chat) require('arbor').review(chat.session_id) end },
+    { config.help, 'this help', function() M.help() end },
+  }
+end
+
+--- The `?` float of the chat's keys.
+function M.help()
+  local entries = vim.tbl_map(function(key) return { key[1], key[2] } end, M.keys())
+  table.insert(entries, { 'za / zR / zM', 'open or close a block / every block' })
+  window.help('Arbor chat keys', entries)
+end
+
 local function keymaps(chat)
   local opts = { buffer = chat.bufnr, nowait = true, silent = true }
-  local config = require('arbor').config.keymaps.chat
-  vim.keymap.set('n', config.allow, function() chat:answer('allow_once') end, opts)
-  vim.keymap.set('n', config.allow_always, function() chat:answer('allow_always') end, opts)
-  vim.keymap.set('n', config.reject, function() chat:answer('reject_once') end, opts)
-  vim.keymap.set('n', config.send, function() require('arbor').send(chat.session_id) end, opts)
-  vim.keymap.set('n', config.cancel, function() require('arbor').cancel(chat.session_id) end, opts)
+  for _, key in ipairs(M.keys()) do
+    vim.keymap.set('n', key[1], function() key[3](chat) end, vim.tbl_extend('force', opts, { desc = 'Arbor: ' .. key[2] }))
+  end
 end
 
-local listening = false
-local function listen()
-  if listening then
-    return
+-- Registered once, when the module loads; listeners outlive reconnections.
+client.on('session/event', function(params)
+  local chat = chats[params.sessionId]
+  -- Until its history is in, live events (of another subscription) are not the chat's.
+  if chat and chat.live then
+    chat:receive(params)
   end
-  listening = true
-  client.on('session/event', function(params)
-    local chat = chats[params.sessionId]
-    if chat then
-      chat:receive(params)
-    end
-  end)
-  client.on('session/changed', function(params)
-    local chat = chats[params.session.id]
-    if chat then
-      chat.session = params.session
-      chat:refresh_header()
-    end
-  end)
-end
+end)
+client.on('session/changed', function(params)
+  local chat = chats[params.session.id]
+  if chat then
+    chat.session = params.session
+    chat:refresh_header()
+  end
+end)
 
-local function show(bufnr, layout)
-  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
-    if vim.api.nvim_win_get_buf(win) == bufnr then
-      vim.api.nvim_set_current_win(win)
-      return
-    end
-  end
-  if layout == 'split' then
-    vim.cmd('split')
-  elseif layout == 'tab' then
-    vim.cmd('tabnew')
-  elseif layout ~= 'current' then
-    vim.cmd('vsplit')
-  end
-  vim.api.nvim_win_set_buf(0, bufnr)
-  local win = vim.api.nvim_get_current_win()
-  vim.wo[win].foldmethod = 'expr'
-  vim.wo[win].foldexpr = "v:lua.require'arbor.chat'.foldexpr(v:lnum)"
-  vim.wo[win].foldlevel = 0
-  vim.wo[win].wrap = true
+--- The chat window's options: folded blocks, wrapped lines kept inside their block, Markdown
+--- concealed, the header in the winbar.
+local function window_options(chat, win)
+  window.set_local(win, {
+    foldmethod = 'expr',
+    foldexpr = "v:lua.require'arbor.chat'.foldexpr(v:lnum)",
+    foldtext = "v:lua.require'arbor.chat'.foldtext()",
+    foldlevel = 0,
+    fillchars = 'fold: ',
+    wrap = true,
+    linebreak = true,
+    breakindent = true,
+    breakindentopt = 'list:-1',
+    conceallevel = 2,
+    concealcursor = 'nc',
+    winbar = chat:winbar(),
+  })
 end
 
 --- Opens (or shows again) the chat of a session: its history, then its live events.
 function M.open(session_id, opts)
   opts = opts or {}
-  listen()
+  local layout = opts.layout or require('arbor').config.layout
   local chat = chats[session_id]
   if chat and vim.api.nvim_buf_is_valid(chat.bufnr) then
-    show(chat.bufnr, opts.layout or require('arbor').config.layout)
+    window.show('chat', chat.bufnr, layout)
     chat:refresh_header()
+    require('arbor.attention').seen(session_id)
     return chat
   end
   local bufnr = vim.api.nvim_create_buf(true, true)
-  vim.api.nvim_buf_set_name(bufnr, 'arbor://chat/' .. session_id)
+  vim.api.nvim_buf_set_name(bufnr, window.session_name(session_id))
   vim.bo[bufnr].filetype = 'markdown'
+  -- Wrapped lines of a block continue under its text, past the "  │ " gutter.
+  vim.bo[bufnr].formatlistpat = '^\\s*│\\s'
   vim.bo[bufnr].modifiable = false
   vim.b[bufnr].arbor_session = session_id
+  pcall(vim.treesitter.start, bufnr, 'markdown')
   chat = setmetatable({
     bufnr = bufnr,
     session_id = session_id,
@@ -420,7 +514,13 @@ function M.open(session_id, opts)
   }, Chat)
   chats[session_id] = chat
   keymaps(chat)
-  show(bufnr, opts.layout or require('arbor').config.layout)
+  vim.api.nvim_create_autocmd('BufWinEnter', {
+    buffer = bufnr,
+    callback = function() window_options(chat, vim.api.nvim_get_current_win()) end,
+  })
+  local win = window.show('chat', bufnr, layout)
+  window_options(chat, win)
+  require('arbor.attention').seen(session_id)
   client.request('session/get', { sessionId = session_id }, function(session)
     chat.session = session
     chat:refresh_header()
@@ -434,6 +534,7 @@ function M.open(session_id, opts)
       if result.hasMore then
         page(chat.last_seq)
       else
+        chat.live = true
         client.request('session/subscribe', { sessionId = session_id, afterSeq = chat.last_seq })
       end
     end)
@@ -444,7 +545,10 @@ function M.open(session_id, opts)
     once = true,
     callback = function()
       chats[session_id] = nil
-      client.request('session/unsubscribe', { sessionId = session_id }, nil, function() end)
+      -- Live sessions stay subscribed: their requests still reach the user (arbor.attention).
+      if not require('arbor.attention').watching(session_id) then
+        client.request('session/unsubscribe', { sessionId = session_id }, nil, function() end)
+      end
     end,
   })
   return chat
@@ -460,5 +564,22 @@ end
 function M.get(session_id)
   return chats[session_id]
 end
+
+--- True when the session's chat is on screen in the current tab page.
+function M.visible(session_id)
+  local chat = chats[session_id]
+  if not chat or not vim.api.nvim_buf_is_valid(chat.bufnr) then
+    return false
+  end
+  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
+    if vim.api.nvim_win_get_buf(win) == chat.bufnr then
+      return true
+    end
+  end
+  return false
+end
+
+--- The extmark namespace of the chat (role headings, permission lines, tool blocks).
+M.namespace = ns
 
 return M

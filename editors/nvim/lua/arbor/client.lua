@@ -130,7 +130,7 @@ end
 --- vim.notify (or given to `on_error` when set), never raised.
 function M.request(method, params, callback, on_error)
   if not M.is_running() then
-    local message = 'not connected to the Arbor server (run :Arbor start or :checkhealth arbor)'
+    local message = 'not connected to the Arbor server; any :Arbor command connects, and :checkhealth arbor says why it cannot'
     if on_error then on_error(message) else notify_error(message) end
     return
   end

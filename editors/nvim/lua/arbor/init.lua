@@ -10,12 +10,16 @@ local M = {}
 M.config = {
   -- The server command; `arbor lsp` starts (or reuses) the Arbor daemon.
   cmd = { 'arbor', 'lsp' },
-  -- Where chats open: 'vsplit', 'split', 'tab' or 'current'.
+  -- Where the chat window opens: 'vsplit', 'split', 'float', 'tab' or 'current'. One chat
+  -- window per tab page is reused for every session.
   layout = 'vsplit',
-  -- Agent used by :Arbor new when only one is wanted without asking.
-  default_agent = nil,
+  -- The composer: 'split' (under the chat window) or 'float', and its height in lines.
+  composer = { layout = 'split', height = 8 },
+  -- Where :Arbor export proposes to write (outside any repository).
+  export_dir = vim.fs.joinpath(vim.fn.stdpath('data'), 'arbor', 'exports'),
   keymaps = {
-    chat = { allow = 'a', allow_always = 'A', reject = 'r', send = 'i', cancel = '<C-c>' },
+    chat = { allow = 'a', allow_always = 'A', reject = 'r', send = 'i', cancel = '<C-c>', expand = '<CR>', review = 'gr', help = '?' },
+    composer = { send = '<C-s>', close = 'q', help = '?' },
     review = {
       next_hunk = ']h',
       prev_hunk = '[h',
@@ -24,16 +28,34 @@ M.config = {
       accept_file = '<leader>aA',
       reject_file = '<leader>aR',
       diff_split = '<leader>ad',
+      vimdiff = '<leader>av',
     },
+    compare = { promote = 'p', check = 'c', diff = 'd', open = '<CR>', refresh = 'R', help = '?' },
   },
 }
 
 --- The session the user means: the current chat's, else the last one used.
 local last_session
+--- The last file buffer the user was in: what `#buffer` quotes from the composer.
+local last_file
 
 function M.setup(opts)
   M.config = vim.tbl_deep_extend('force', M.config, opts or {})
+  require('arbor.window').define_highlights()
+  local group = vim.api.nvim_create_augroup('arbor', { clear = true })
+  vim.api.nvim_create_autocmd('ColorScheme', { group = group, callback = require('arbor.window').define_highlights })
+  vim.api.nvim_create_autocmd('BufEnter', {
+    group = group,
+    callback = function(args)
+      if vim.bo[args.buf].buftype == '' then last_file = args.buf end
+    end,
+  })
   require('arbor.review').setup()
+end
+
+--- The last file buffer entered, if it still exists.
+function M.last_file_buffer()
+  return last_file and vim.api.nvim_buf_is_valid(last_file) and last_file or nil
 end
 
 --- Connects to the server if needed. Returns true when connected.
@@ -43,14 +65,18 @@ function M.ensure()
   end
   local ok, err = client.start(M.config.cmd, { cwd = vim.fn.getcwd() })
   if not ok then
-    vim.notify('Arbor: ' .. err, vim.log.levels.ERROR)
+    vim.notify('Arbor: ' .. err .. ' (:checkhealth arbor shows what is missing)', vim.log.levels.ERROR)
+    return false
   end
-  return ok
+  require('arbor.attention').connected()
+  return true
 end
 
+--- The session of the current buffer: a chat, a compare row, a file under review; else the
+--- last one used.
 local function current_session()
   local chat = require('arbor.chat').for_buffer(0)
-  local id = (chat and chat.session_id) or last_session
+  local id = (chat and chat.session_id) or require('arbor.compare').session_at_cursor() or require('arbor.review').session_of_buffer(0) or last_session
   if not id then
     vim.notify('Arbor: no session here; open one with :Arbor sessions or start one with :Arbor new', vim.log.levels.WARN)
   end
@@ -84,16 +110,29 @@ function M.new_session(opts, done)
   end)
 end
 
---- :Arbor new — pick an agent and model, then a prompt (or use the visual selection).
+--- The composer's first lines for a visual selection: the selection, quoted with its place.
+local function quoted(selection)
+  if not selection then return nil end
+  local lines = require('arbor.composer').quote(selection.bufnr, selection.lines, selection.first, selection.last)
+  table.insert(lines, '')
+  return lines
+end
+
+--- :Arbor new — pick an agent and model, then write the first message in the composer (a
+--- visual selection arrives quoted in it).
 function M.new(selection)
   if not M.ensure() then return end
   client.request('agents/list', nil, function(result)
     local agents = vim.tbl_filter(function(agent) return agent.available end, result.agents)
     local function ask_prompt(agent, model)
-      local given = selection ~= '' and selection or nil
-      given_or_asked(given, { prompt = 'Prompt for ' .. agent.name .. ': ' }, function(prompt)
-        M.new_session({ agent = agent.id, model = model, prompt = prompt })
-      end)
+      require('arbor.composer').open({
+        key = 'new',
+        title = 'New ' .. agent.name .. ' session',
+        lines = quoted(selection),
+        on_send = function(prompt, accepted)
+          M.new_session({ agent = agent.id, model = model, prompt = prompt }, accepted)
+        end,
+      })
     end
     vim.ui.select(agents, {
       prompt = 'Agent',
@@ -109,13 +148,29 @@ function M.new(selection)
   end)
 end
 
---- Sends a message (asked for when `text` is nil).
-function M.send(session_id, text)
+--- Sends `text`, or opens the composer for the session (with `selection` quoted in it).
+function M.send(session_id, text, selection)
   with_session(session_id, function(id)
-    given_or_asked(text, { prompt = 'Message: ' }, function(message)
-      client.request('session/prompt', { sessionId = id, text = message })
-    end)
+    if text then
+      client.request('session/prompt', { sessionId = id, text = text })
+      return
+    end
+    require('arbor.composer').open({
+      key = id,
+      session_id = id,
+      title = 'Message to ' .. id:sub(1, 8),
+      lines = quoted(selection),
+      on_send = function(message, accepted)
+        client.request('session/prompt', { sessionId = id, text = message }, function() accepted() end)
+      end,
+    })
   end)
+end
+
+--- Opens a session's chat (and makes it the current session).
+function M.open_chat(session_id)
+  last_session = session_id
+  require('arbor.chat').open(session_id)
 end
 
 function M.cancel(session_id)
@@ -135,8 +190,7 @@ function M.resume(session_id)
 end
 
 local function open_new(session)
-  last_session = session.id
-  require('arbor.chat').open(session.id)
+  M.open_chat(session.id)
 end
 
 function M.fork(session_id)
@@ -180,39 +234,147 @@ function M.delete(session_id)
   end)
 end
 
---- Exports the session to a file: Markdown, or HTML / JSON by the file's extension.
+--- Writes `content` to `target`, asking first when the file exists.
+local function write_export(target, content)
+  local function write()
+    vim.fn.mkdir(vim.fs.dirname(target), 'p')
+    local ok, err = pcall(vim.fn.writefile, vim.split(content, '\n', { plain = true }), target)
+    if ok then
+      vim.notify('Arbor: exported to ' .. target)
+    else
+      vim.notify('Arbor: could not write ' .. target .. ': ' .. tostring(err), vim.log.levels.ERROR)
+    end
+  end
+  if vim.uv.fs_stat(target) then
+    vim.ui.select({ 'Overwrite', 'Cancel' }, { prompt = target .. ' exists. Overwrite it?' }, function(choice)
+      if choice == 'Overwrite' then write() else vim.notify('Arbor: export cancelled; ' .. target .. ' was left as it was') end
+    end)
+  else
+    write()
+  end
+end
+
+--- Exports the session to a file: Markdown, or HTML / JSON by the file's extension. Without a
+--- path, asks, proposing the server's file name in `export_dir` (outside the repository).
 function M.export(session_id, path)
   with_session(session_id, function(id)
-    given_or_asked(path, { prompt = 'Export to: ', default = 'arbor-session.md' }, function(target)
+    local function export(target)
+      target = vim.fn.fnamemodify(vim.fn.expand(target), ':p')
       local extension = target:match('%.(%w+)$')
       local format = (extension == 'html' or extension == 'json') and extension or 'markdown'
       client.request('session/export', { sessionId = id, format = format }, function(result)
-        vim.fn.writefile(vim.split(result.content, '\n', { plain = true }), vim.fn.expand(target))
-        vim.notify('Arbor: exported to ' .. target)
+        write_export(target, result.content)
+      end)
+    end
+    if path then
+      export(path)
+      return
+    end
+    client.request('session/export', { sessionId = id, format = 'markdown' }, function(result)
+      local proposed = vim.fs.joinpath(M.config.export_dir, result.fileName)
+      vim.ui.input({ prompt = 'Export to: ', default = proposed, completion = 'file' }, function(target)
+        if target and target ~= '' then export(target) end
       end)
     end)
   end)
 end
 
---- :Arbor sessions — a picker with status, agent, title, branch and cost.
+local function given(value)
+  return value ~= nil and value ~= vim.NIL
+end
+
+--- A session's state in one word: its status, or its agent's state while it runs.
+local function state_of(session)
+  if session.status == 'running' and given(session.agentState) then
+    return session.agentState
+  end
+  return session.status
+end
+
+--- :Arbor sessions — a picker with state, agent, title, branch and cost, in aligned columns.
 function M.sessions()
   if not M.ensure() then return end
   client.request('session/list', { limit = 200 }, function(result)
-    vim.ui.select(result.sessions, {
+    require('arbor.pickers').select(result.sessions, {
       prompt = 'Arbor sessions',
-      format_item = function(session)
-        local title = session.title ~= vim.NIL and session.title or '(untitled)'
-        local branch = session.branch ~= vim.NIL and session.branch or '-'
-        return string.format('%s%-9s %-8s %-40s %s  $%.4f', session.pinned and '* ' or '', session.status, session.agent, title, branch, session.usage.costUsd)
+      columns = function(session)
+        return {
+          session.pinned and '*' or ' ',
+          state_of(session),
+          session.agent,
+          given(session.title) and session.title or '(untitled)',
+          given(session.branch) and session.branch or '-',
+          string.format('$%.4f', session.usage.costUsd),
+        }
       end,
-    }, function(session)
-      if session then open_new(session) end
+    }, open_new)
+  end)
+end
+
+--- Sets one setting of the session through session/configure and says what it now is.
+local function configure(id, field, value, label)
+  client.request('session/configure', { sessionId = id, [field] = value }, function()
+    vim.notify('Arbor: ' .. label .. ' ' .. value)
+  end)
+end
+
+--- Picks one of `choices` (or takes `given`) and calls `fn` with it.
+local function given_or_picked(given, choices, prompt, fn)
+  if given then
+    fn(given)
+  else
+    vim.ui.select(choices, { prompt = prompt }, function(choice)
+      if choice then fn(choice) end
+    end)
+  end
+end
+
+--- Sets the session's permission mode (picked when `mode` is nil).
+function M.mode(session_id, mode)
+  with_session(session_id, function(id)
+    given_or_picked(mode, { 'ask', 'accept_edits', 'bypass_permissions' }, 'Permission mode', function(choice)
+      configure(id, 'permissionMode', choice, 'permission mode')
+    end)
+  end)
+end
+
+--- Sets the session's model (picked from the models its agent reports when `model` is nil).
+function M.model(session_id, model)
+  with_session(session_id, function(id)
+    local function apply(choice) configure(id, 'model', choice, 'model') end
+    if model then
+      apply(model)
+      return
+    end
+    client.request('session/get', { sessionId = id }, function(session)
+      client.request('agents/list', nil, function(result)
+        local models = {}
+        for _, agent in ipairs(result.agents) do
+          if agent.id == session.agent then models = agent.models end
+        end
+        if #models == 0 then
+          given_or_asked(nil, { prompt = 'Model for ' .. session.agent .. ': ' }, apply)
+        else
+          given_or_picked(nil, models, 'Model for ' .. session.agent, apply)
+        end
+      end)
     end)
   end)
 end
 
 function M.review(session_id)
   with_session(session_id, function(id) require('arbor.review').open(id) end)
+end
+
+--- The native vimdiff review of the current file (or of a file of the session, picked).
+function M.vimdiff()
+  if not M.ensure() then return end
+  require('arbor.vimdiff').open_current()
+end
+
+--- The statusline component (see arbor.attention.status).
+function M.status()
+  return require('arbor.attention').status()
 end
 
 function M.commit(session_id, message)
@@ -299,39 +461,38 @@ function M.compare(task_id)
   end
 end
 
-function M.promote(trial_id)
+--- Promotes the trial under the cursor of the compare buffer, after a confirmation naming it.
+function M.promote()
   if not M.ensure() then return end
-  local function promote(id)
-    client.request('trial/promote', { trialId = id }, function(result)
-      if result.merge.merged then
-        vim.notify('Arbor: promoted into ' .. result.merge.baseBranch .. '; ' .. #result.abandoned .. ' other trials abandoned')
-      else
-        vim.notify('Arbor: not promoted, conflicts in ' .. table.concat(result.merge.conflicts, ', '), vim.log.levels.WARN)
-      end
-    end)
-  end
-  if trial_id then
-    promote(trial_id)
+  local row = require('arbor.compare').trial_at_cursor()
+  if row then
+    require('arbor.compare').promote(row)
   else
-    local row = require('arbor.compare').trial_at_cursor()
-    if row then promote(row.trialId) else vim.notify('Arbor: open :Arbor compare and put the cursor on a trial', vim.log.levels.WARN) end
+    vim.notify('Arbor: open :Arbor compare and put the cursor on a trial', vim.log.levels.WARN)
   end
 end
 
---- The subcommands of :Arbor, by name.
+--- The subcommands of :Arbor, by name. `args`: rest (the text after the name), selection (the
+--- visual selection: bufnr, first, last, lines), session (the session meant, else the current).
 M.commands = {
   new = function(args) M.new(args.selection) end,
-  send = function(args) M.send(nil, args.rest ~= '' and args.rest or nil) end,
-  cancel = function() M.cancel() end,
-  stop = function() M.stop() end,
-  resume = function() M.resume() end,
-  fork = function() M.fork() end,
-  clone = function() M.clone() end,
-  rename = function(args) M.rename(nil, args.rest ~= '' and args.rest or nil) end,
-  pin = function() M.pin() end,
-  hide = function() M.hide() end,
-  delete = function() M.delete() end,
-  export = function(args) M.export(nil, args.rest ~= '' and args.rest or nil) end,
+  send = function(args) M.send(args.session, args.rest ~= '' and args.rest or nil, args.selection) end,
+  allow = function(args) require('arbor.attention').answer(args.rest == 'always' and 'allow_always' or 'allow_once') end,
+  reject = function() require('arbor.attention').answer('reject_once') end,
+  inbox = function() if M.ensure() then require('arbor.attention').inbox() end end,
+  mode = function(args) M.mode(args.session, args.rest ~= '' and args.rest or nil) end,
+  model = function(args) M.model(args.session, args.rest ~= '' and args.rest or nil) end,
+  diff = function() M.vimdiff() end,
+  cancel = function(args) M.cancel(args.session) end,
+  stop = function(args) M.stop(args.session) end,
+  resume = function(args) M.resume(args.session) end,
+  fork = function(args) M.fork(args.session) end,
+  clone = function(args) M.clone(args.session) end,
+  rename = function(args) M.rename(args.session, args.rest ~= '' and args.rest or nil) end,
+  pin = function(args) M.pin(args.session) end,
+  hide = function(args) M.hide(args.session) end,
+  delete = function(args) M.delete(args.session) end,
+  export = function(args) M.export(args.session, args.rest ~= '' and args.rest or nil) end,
   sessions = function() M.sessions() end,
   task = function(args)
     if args.rest == 'new' then M.task_new() else M.task_list() end
@@ -339,9 +500,56 @@ M.commands = {
   trial = function() M.trial_new() end,
   compare = function() M.compare() end,
   promote = function() M.promote() end,
-  review = function() M.review() end,
-  commit = function(args) M.commit(nil, args.rest ~= '' and args.rest or nil) end,
-  merge = function(args) M.merge(nil, args.rest ~= '' and args.rest or nil) end,
+  review = function(args) M.review(args.session) end,
+  commit = function(args) M.commit(args.session, args.rest ~= '' and args.rest or nil) end,
+  merge = function(args) M.merge(args.session, args.rest ~= '' and args.rest or nil) end,
 }
+
+--- What each subcommand does, for the picker `:Arbor` alone opens.
+M.descriptions = {
+  new = 'start a session: agent, model, first message',
+  send = 'write a message to the current session',
+  allow = 'allow the waiting permission request',
+  reject = 'reject the waiting permission request',
+  inbox = 'everything waiting for you',
+  mode = 'change the permission mode',
+  model = 'change the model',
+  diff = 'review the current file in vimdiff',
+  cancel = 'interrupt the turn',
+  stop = 'stop the session (resumable)',
+  resume = 'start a stopped session again',
+  fork = 'new session from the latest checkpoint',
+  clone = 'new session with the same settings',
+  rename = 'set the title',
+  pin = 'toggle pinned',
+  hide = 'toggle hidden',
+  delete = 'delete the session (its branch is kept)',
+  export = 'write the conversation to a file',
+  sessions = 'pick a session',
+  task = 'create or list tasks',
+  trial = 'start a trial of a task',
+  compare = 'compare a task\'s trials',
+  promote = 'promote the trial under the cursor',
+  review = 'review the session\'s changes',
+  commit = 'commit the worktree on the session branch',
+  merge = 'merge the branch into its base',
+}
+
+--- Runs a subcommand by name for `session_id` (the composer's slash commands come here).
+function M.run_command(name, rest, session_id)
+  M.commands[name]({ rest = rest or '', session = session_id })
+end
+
+--- `:Arbor` alone: a picker of the subcommands.
+function M.pick_command(selection)
+  local names = vim.tbl_keys(M.commands)
+  table.sort(names)
+  require('arbor.pickers').select(names, {
+    prompt = 'Arbor',
+    columns = function(name) return { name, M.descriptions[name] or '' } end,
+  }, function(name)
+    M.commands[name]({ rest = '', selection = selection })
+  end)
+end
 
 return M

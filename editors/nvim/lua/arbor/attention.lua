@@ -1,0 +1,299 @@
+-- Needs-you signals: every live session is subscribed, not only the one in a chat, so that a
+-- permission request or a finished turn anywhere reaches the user as a notification (when its
+-- chat is not on screen), as a `User` autocmd (ArborPermission, ArborPermissionResolved,
+-- ArborTurnEnded, ArborSessionChanged), in `:Arbor inbox` and in the statusline component.
+
+local client = require('arbor.client')
+
+local M = {}
+
+local LIVE = { pending = true, creating = true, running = true }
+
+local sessions = {} -- id -> the latest session record seen
+local watched = {} -- id -> { last_seq, since (ms) } for subscribed live sessions
+local waiting = {} -- id -> { request id -> { title, options, seq, notified } }
+local finished = {} -- id -> stop reason of a turn that ended while its chat was not shown
+
+local function given(value)
+  return value ~= nil and value ~= vim.NIL
+end
+
+local function now_ms()
+  local seconds, microseconds = vim.uv.gettimeofday()
+  return seconds * 1000 + math.floor(microseconds / 1000)
+end
+
+local function fire(pattern, data)
+  vim.api.nvim_exec_autocmds('User', { pattern = pattern, data = data, modeline = false })
+end
+
+local function title_of(session_id)
+  local session = sessions[session_id]
+  local title = session and given(session.title) and session.title or nil
+  return title or ('session ' .. session_id:sub(1, 8))
+end
+
+--- The status line may show counts that just changed.
+local function changed()
+  vim.cmd('redrawstatus!')
+end
+
+local function notify_request(session_id, request_id, request)
+  request.notified = true
+  fire('ArborPermission', { sessionId = session_id, requestId = request_id, title = request.title, options = request.options })
+  if not require('arbor.chat').visible(session_id) then
+    local keys = require('arbor').config.keymaps.chat
+    vim.notify(string.format('Arbor: %s asks: %s — :Arbor allow, :Arbor reject or :Arbor inbox (%s / %s in its chat)',
+      title_of(session_id), request.title, keys.allow, keys.reject), vim.log.levels.WARN)
+  end
+end
+
+--- Requests become the user's business once the session waits for input: a request the
+--- policy answers never makes it wait, so it is never announced.
+local function announce_waiting(session_id)
+  for request_id, request in pairs(waiting[session_id] or {}) do
+    if not request.notified then
+      notify_request(session_id, request_id, request)
+    end
+  end
+  changed()
+end
+
+local function on_event(params)
+  local session_id = params.sessionId
+  local watch = watched[session_id]
+  if not watch or params.seq <= watch.last_seq then
+    return
+  end
+  watch.last_seq = params.seq
+  local event = params.event
+  if event.kind == 'permission_request' then
+    waiting[session_id] = waiting[session_id] or {}
+    waiting[session_id][event.requestId] = { title = event.title, options = event.options, seq = params.seq }
+  elseif event.kind == 'permission_resolved' then
+    local request = (waiting[session_id] or {})[event.requestId]
+    if request then
+      waiting[session_id][event.requestId] = nil
+      if request.notified then
+        fire('ArborPermissionResolved', { sessionId = session_id, requestId = event.requestId, optionId = given(event.optionId) and event.optionId or nil, by = given(event.by) and event.by or nil })
+      end
+      changed()
+    end
+  elseif event.kind == 'status_changed' and event.agentState == 'waiting_input' and (params.at or 0) >= watch.since then
+    announce_waiting(session_id)
+  elseif event.kind == 'turn_ended' and (params.at or 0) >= watch.since then
+    fire('ArborTurnEnded', { sessionId = session_id, stopReason = event.stopReason, title = title_of(session_id) })
+    if not require('arbor.chat').visible(session_id) then
+      finished[session_id] = event.stopReason
+      vim.notify(string.format('Arbor: %s finished its turn (%s) — :Arbor inbox to open it', title_of(session_id), event.stopReason))
+    end
+    changed()
+  end
+end
+
+--- Pending requests of a session that was already waiting when it was first watched.
+local function recover_waiting(session)
+  client.request('session/events', { sessionId = session.id, afterSeq = math.max((session.lastSeq or 0) - 1000, 0), limit = 1000 }, function(result)
+    local pending = {}
+    for _, notification in ipairs(result.events) do
+      local event = notification.event
+      if event.kind == 'permission_request' then
+        pending[event.requestId] = { title = event.title, options = event.options, seq = notification.seq }
+      elseif event.kind == 'permission_resolved' then
+        pending[event.requestId] = nil
+      end
+    end
+    waiting[session.id] = vim.tbl_extend('keep', waiting[session.id] or {}, pending)
+    announce_waiting(session.id)
+  end, function() end)
+end
+
+local function watch(session)
+  if watched[session.id] then
+    return
+  end
+  -- One subscription per session and connection: subscribing again restarts it from the new
+  -- seq, so it starts no later than an open chat has rendered, which must see every seq.
+  local chat = require('arbor.chat').get(session.id)
+  local after = math.min(session.lastSeq or 0, chat and chat.last_seq or math.huge)
+  -- Events stamped before the watch began are history: they fill the inbox, but raise nothing.
+  watched[session.id] = { last_seq = after, since = now_ms() - 2000 }
+  client.request('session/subscribe', { sessionId = session.id, afterSeq = after }, nil, function() end)
+  if session.agentState == 'waiting_input' then
+    recover_waiting(session)
+  end
+end
+
+local function forget(session_id)
+  watched[session_id] = nil
+  waiting[session_id] = nil
+end
+
+local function on_session(params)
+  local session = params.session
+  if params.deleted then
+    sessions[session.id] = nil
+    finished[session.id] = nil
+    forget(session.id)
+  else
+    sessions[session.id] = session
+    if LIVE[session.status] then
+      watch(session)
+    else
+      forget(session.id)
+    end
+  end
+  fire('ArborSessionChanged', { session = session, deleted = params.deleted == true })
+  changed()
+end
+
+-- Registered once, when the module loads; listeners outlive reconnections.
+client.on('session/event', on_event)
+client.on('session/changed', on_session)
+
+--- Called once connected: watches every live session and everything that changes later.
+function M.connected()
+  -- A new connection has no subscriptions yet.
+  watched = {}
+  client.request('session/list', { status = { 'pending', 'creating', 'running' }, includeHidden = true, limit = 1000 }, function(result)
+    for _, session in ipairs(result.sessions) do
+      sessions[session.id] = session
+      watch(session)
+    end
+    changed()
+  end)
+end
+
+--- True while the session is subscribed for its requests.
+function M.watching(session_id)
+  return watched[session_id] ~= nil
+end
+
+--- The user looked at the session's chat: its finished turn is no longer news.
+function M.seen(session_id)
+  if finished[session_id] then
+    finished[session_id] = nil
+    changed()
+  end
+end
+
+--- Counts of live sessions: working (including starting), waiting for the user, idle.
+function M.counts()
+  local counts = { working = 0, waiting = 0, idle = 0 }
+  for _, session in pairs(sessions) do
+    if LIVE[session.status] then
+      if session.agentState == 'waiting_input' then
+        counts.waiting = counts.waiting + 1
+      elseif session.status == 'running' and session.agentState == 'idle' then
+        counts.idle = counts.idle + 1
+      else
+        counts.working = counts.working + 1
+      end
+    end
+  end
+  return counts
+end
+
+--- The statusline component: "Arbor 1 working · 2 waiting · 1 idle"; empty with no live session.
+function M.status()
+  local counts = M.counts()
+  local parts = {}
+  for _, name in ipairs({ 'working', 'waiting', 'idle' }) do
+    if counts[name] > 0 then
+      table.insert(parts, counts[name] .. ' ' .. name)
+    end
+  end
+  if #parts == 0 then
+    return ''
+  end
+  return 'Arbor ' .. table.concat(parts, ' · ')
+end
+
+--- Every permission request waiting for the user, oldest first.
+function M.requests()
+  local list = {}
+  for session_id, requests in pairs(waiting) do
+    for request_id, request in pairs(requests) do
+      table.insert(list, { sessionId = session_id, requestId = request_id, title = request.title, options = request.options, seq = request.seq })
+    end
+  end
+  table.sort(list, function(a, b)
+    if a.sessionId ~= b.sessionId then return a.sessionId < b.sessionId end
+    return a.seq < b.seq
+  end)
+  return list
+end
+
+--- Answers a request with its option of `kind` (allow_once, allow_always, reject_once).
+function M.respond(session_id, request_id, options, kind)
+  for _, option in ipairs(options or {}) do
+    if option.kind == kind then
+      client.request('session/respond', { sessionId = session_id, requestId = request_id, optionId = option.optionId })
+      return true
+    end
+  end
+  vim.notify('Arbor: this request has no "' .. kind .. '" option', vim.log.levels.WARN)
+  return false
+end
+
+local function describe(request)
+  return { title_of(request.sessionId), request.title }
+end
+
+--- :Arbor allow / :Arbor reject — the request of the chat you are in, the only one waiting, or
+--- the one you pick.
+function M.answer(kind)
+  local requests = M.requests()
+  local chat = require('arbor.chat').for_buffer(0)
+  if chat then
+    requests = vim.tbl_filter(function(request) return request.sessionId == chat.session_id end, requests)
+  end
+  if #requests == 0 then
+    vim.notify('Arbor: no permission request is waiting', vim.log.levels.INFO)
+  elseif #requests == 1 then
+    M.respond(requests[1].sessionId, requests[1].requestId, requests[1].options, kind)
+  else
+    require('arbor.pickers').select(requests, { prompt = 'Answer which request?', columns = describe }, function(request)
+      M.respond(request.sessionId, request.requestId, request.options, kind)
+    end)
+  end
+end
+
+--- :Arbor inbox — everything waiting for you: permission requests, then finished turns.
+function M.inbox()
+  local items = {}
+  for _, request in ipairs(M.requests()) do
+    table.insert(items, { kind = 'permission', request = request, sessionId = request.sessionId, detail = request.title })
+  end
+  for session_id, reason in pairs(finished) do
+    table.insert(items, { kind = 'turn ended', sessionId = session_id, detail = reason })
+  end
+  if #items == 0 then
+    vim.notify('Arbor: nothing is waiting for you')
+    return
+  end
+  require('arbor.pickers').select(items, {
+    prompt = 'Arbor inbox',
+    columns = function(item) return { item.kind, title_of(item.sessionId), item.detail } end,
+  }, function(item)
+    if item.kind ~= 'permission' then
+      require('arbor').open_chat(item.sessionId)
+      return
+    end
+    local choices = {}
+    for _, option in ipairs(item.request.options or {}) do
+      table.insert(choices, { label = option.name, kind = option.kind })
+    end
+    table.insert(choices, { label = 'Open the chat' })
+    vim.ui.select(choices, { prompt = item.request.title, format_item = function(choice) return choice.label end }, function(choice)
+      if not choice then return end
+      if choice.kind then
+        M.respond(item.sessionId, item.request.requestId, item.request.options, choice.kind)
+      else
+        require('arbor').open_chat(item.sessionId)
+      end
+    end)
+  end)
+end
+
+return M

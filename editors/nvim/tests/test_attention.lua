@@ -1,0 +1,72 @@
+-- A session whose chat is not on screen still reaches the user.
+local h = require('helpers')
+
+local T = {}
+
+local ASKING = 'ask Create out.txt\nwrite out.txt <<END\nallowed\nEND\nsay Done.'
+
+local function hide_chat()
+  vim.cmd('enew')
+end
+
+T['a permission request off screen notifies, fires User autocmds, counts in status() and is answered by :Arbor allow'] = function()
+  h.start()
+  local repo = h.repo()
+  local events = {}
+  for _, pattern in ipairs({ 'ArborPermission', 'ArborPermissionResolved', 'ArborTurnEnded' }) do
+    vim.api.nvim_create_autocmd('User', { pattern = pattern, callback = function(args) table.insert(events, { pattern = pattern, data = args.data }) end })
+  end
+  local session = h.scripted_session(repo, ASKING, 'go')
+  hide_chat()
+  h.wait(function() return h.notified('asks: Create out.txt') end, 'a notification for the request')
+  local note = h.notified('asks: Create out.txt')
+  assert(note.message:find(':Arbor allow', 1, true) and note.message:find(':Arbor inbox', 1, true), note.message)
+  assert(events[1].pattern == 'ArborPermission' and events[1].data.sessionId == session.id and events[1].data.title == 'Create out.txt', vim.inspect(events))
+  h.wait(function() return require('arbor').status() == 'Arbor 1 waiting' end, 'the statusline component: ' .. require('arbor').status())
+
+  vim.cmd('Arbor allow')
+  h.wait(function() return h.read(session.cwd .. '/out.txt') == 'allowed\n' end, 'the file written after :Arbor allow')
+  h.wait(function() return h.notified('finished its turn (end_turn)') end, 'a notification for the finished turn')
+  h.wait(function() return require('arbor').status() == 'Arbor 1 idle' end, 'idle in the statusline component')
+  local patterns = vim.tbl_map(function(event) return event.pattern end, events)
+  assert(vim.deep_equal(patterns, { 'ArborPermission', 'ArborPermissionResolved', 'ArborTurnEnded' }), vim.inspect(patterns))
+
+  -- The finished turn waits in the inbox until its chat is opened from there.
+  local seen = h.on_select(function(items) return items[1] end)
+  vim.cmd('Arbor inbox')
+  assert(seen.lines[1]:find('turn ended', 1, true), vim.inspect(seen.lines))
+  h.wait(function() return require('arbor.chat').visible(session.id) end, 'the chat opened from the inbox')
+  h.notifications = {}
+  vim.cmd('Arbor inbox')
+  assert(h.notified('nothing is waiting for you'))
+end
+
+T['requests the policy answers raise nothing; :Arbor reject picks among several waiting'] = function()
+  h.start()
+  local repo = h.repo()
+  local raised = 0
+  vim.api.nvim_create_autocmd('User', { pattern = 'ArborPermission', callback = function() raised = raised + 1 end })
+  local script = 'ask Run echo\nrun echo ok\nsay allowed by the rule'
+  local _, chat = h.scripted_session(repo, script, 'go', { permissions = { { kind = 'execute', pattern = 'echo ok', action = 'allow' } } })
+  hide_chat()
+  h.wait(function() return h.has_line(chat.bufnr, 'turn ended') end, 'the turn')
+  assert(raised == 0 and not h.notified('asks:'), 'a request the policy answered was announced')
+
+  local first = h.scripted_session(repo, 'ask First\nwrite one.txt <<END\n1\nEND', 'one')
+  local second = h.scripted_session(repo, 'ask Second\nwrite two.txt <<END\n2\nEND', 'two')
+  hide_chat()
+  h.wait(function() return #require('arbor.attention').requests() == 2 end, 'two requests waiting')
+  local seen = h.on_select(function(items)
+    for _, item in ipairs(items) do
+      if item.sessionId == second.id then return item end
+    end
+  end)
+  vim.cmd('Arbor reject')
+  assert(seen.prompt == 'Answer which request?' and #seen.lines == 2, vim.inspect(seen))
+  h.wait(function() return #require('arbor.attention').requests() == 1 end, 'one left')
+  assert(require('arbor.attention').requests()[1].sessionId == first.id)
+  h.wait(function() return h.notified('finished its turn') end, 'the rejected session finished its turn')
+  assert(h.read(second.cwd .. '/two.txt') == nil, 'the rejected write did not happen')
+end
+
+return T
