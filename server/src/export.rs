@@ -249,6 +249,28 @@ pub fn export(
     }
 }
 
+/// A system-prompt preamble for an agent that lost its own record of this session's
+/// conversation: the transcript so far as Markdown, cut from the front to at most `max_bytes` so
+/// the most recent turns are the ones kept.
+pub fn recap(session: &Session, events: &[SessionEventNotification], max_bytes: usize) -> String {
+    let transcript = markdown(session, &blocks(events));
+    let kept = last_bytes(&transcript, max_bytes);
+    let cut = if kept.len() < transcript.len() { " (its beginning left out for length)" } else { "" };
+    format!(
+        "This session continues an earlier conversation whose record you no longer have. \
+         Its transcript{cut} follows; carry on from it as if you remembered it.\n\n{kept}"
+    )
+}
+
+/// The end of `text`, at most `max_bytes` long, starting on a character boundary.
+fn last_bytes(text: &str, max_bytes: usize) -> &str {
+    let mut start = text.len().saturating_sub(max_bytes);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,5 +318,12 @@ mod tests {
             }
         );
         assert_eq!(fence("a ``` b"), "````");
+    }
+
+    #[test]
+    fn a_recap_keeps_the_most_recent_text_whole_characters_only() {
+        assert_eq!(last_bytes("short", 100), "short");
+        assert_eq!(last_bytes("first turn, last turn", 9), "last turn");
+        assert_eq!(last_bytes("ééé", 3), "é", "a cut inside a character moves past it");
     }
 }

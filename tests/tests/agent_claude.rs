@@ -176,3 +176,59 @@ async fn a_claude_session_stopped_before_its_first_prompt_resumes() {
     assert_eq!(client.stop_reasons(session.id), vec![StopReason::EndTurn]);
     assert_eq!(client.get(session.id).await.agent_session_id, Some(session.id.to_string()));
 }
+
+/// Claude Code writes a turn to its transcript a moment after the turn ends, so one killed in
+/// that moment (with the machine, or with Arbor) has no record and refuses `--resume`. The session
+/// still resumes: Arbor says what happened and starts a new conversation given the transcript
+/// Arbor kept, so the agent knows what was said before.
+#[tokio::test]
+async fn a_claude_session_whose_conversation_was_lost_resumes_with_its_transcript() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
+    env.configure_claude(&mock.url, json!({}));
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "bypass_permissions" })).await;
+    client.prompt_and_wait(session.id, "the password is pineapple", 1).await;
+    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    client.wait_status(session.id, |status| status == SessionStatus::Stopped).await;
+    let transcripts = transcripts_under(&env.root);
+    assert!(!transcripts.is_empty(), "Claude Code wrote its transcript");
+    for transcript in transcripts {
+        std::fs::remove_file(transcript).unwrap();
+    }
+
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "what was the password" })).await;
+    client.wait_turns(session.id, 2).await;
+    let notice = client.events.iter().find_map(|event| match &event.event {
+        SessionEvent::Notice { message } if message.contains("no longer has conversation") => Some(message.clone()),
+        _ => None,
+    });
+    assert!(notice.is_some_and(|message| message.contains(&session.id.to_string())), "the user is told");
+    assert!(client.reply_text(session.id).ends_with("Echo: what was the password"));
+    let last = mock.requests_to("/v1/messages").into_iter().last().expect("a model request");
+    let system = last.body["system"].to_string();
+    assert!(
+        system.contains("the password is pineapple") && system.contains("Echo: the password is pineapple"),
+        "the new conversation is given the earlier one: {system}"
+    );
+    assert_eq!(client.get(session.id).await.status, SessionStatus::Running);
+}
+
+/// Every Claude Code transcript (`*.jsonl`) under `dir`.
+fn transcripts_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else if path.extension().is_some_and(|extension| extension == "jsonl") {
+                found.push(path);
+            }
+        }
+    }
+    found
+}

@@ -35,13 +35,20 @@ async function chatText(frame: Frame): Promise<string> {
   return ((await frame.locator('#log').textContent()) ?? '').replace(/\s+/g, ' ');
 }
 
-/// A step of the suite: on failure the workbench as it was is kept as a screenshot too.
+/// Each failed step and the first line of its error, printed again after the suite so a
+/// truncated log still shows them.
+const failures: string[] = [];
+
+/// A step of the suite: on failure the workbench as it was is kept as a screenshot too, and any
+/// menu the step left open is closed so the next step starts from a usable workbench.
 function step(name: string, body: () => Promise<void>): void {
   test(name, STEP, async () => {
     try {
       await body();
     } catch (error) {
+      failures.push(`${name}: ${String(error instanceof Error ? error.message : error).split('\n')[0]}`);
       await wb?.shot('failed').catch(() => undefined);
+      await wb?.closeMenus().catch(() => undefined);
       throw error;
     }
   });
@@ -57,6 +64,7 @@ after(async () => {
   await client?.stop();
   await world?.stop();
   console.log(`screenshots: ${artifacts}`);
+  for (const failure of failures) console.log(`failed step: ${failure}`);
 });
 
 step('first run without the binary: one clear message with the way out, commands that say what is wrong, a welcome view', async () => {
@@ -340,7 +348,7 @@ step('the Sessions view: title-bar actions, menus that follow the state, Pin the
   menu = await wb.contextMenu(row);
   assert.ok(menu.includes('Resume') && !menu.includes('Stop'), `a stopped session offers Resume: ${menu.join(', ')}`);
   await wb.shot('sessions-menu');
-  await wb.escape();
+  await wb.closeMenus();
 });
 
 step('after a reload the chat reopens on the last session', async () => {

@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use super::acp_settings::Current;
 use super::discovery::{AgentCli, agent_command};
 use super::process::GroupSlot;
-use super::stdio::{AgentLoop, Line, preview, run_agent_loop, spawn_agent, with_stderr};
+use super::stdio::{AgentLoop, Line, preview, run_agent_loop, spawn_agent, stderr_drained, tail_text, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative};
 use crate::policy::subject_of;
 
@@ -106,6 +106,10 @@ impl AgentDriver for ClaudeDriver {
                 Ok(Ok(())) => {}
                 Ok(Err(message)) => {
                     pipes.group.terminate(Duration::from_secs(2)).await;
+                    stderr_drained(pipes.stderr_closed).await;
+                    if let Some(id) = spec.resume.as_ref().filter(|_| lost_conversation(&pipes.stderr_tail)) {
+                        return Err(AgentError::ConversationLost(id.clone()));
+                    }
                     return Err(AgentError::Handshake(with_stderr(message, &pipes.stderr_tail)));
                 }
                 Err(_) => {
@@ -122,6 +126,13 @@ impl AgentDriver for ClaudeDriver {
             Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: group })
         })
     }
+}
+
+/// Whether Claude Code refused `--resume` because it has no transcript of the conversation: it
+/// writes transcripts a moment after each turn, so an agent killed in that moment (a crash of the
+/// machine or of Arbor) leaves none.
+fn lost_conversation(stderr_tail: &Mutex<VecDeque<String>>) -> bool {
+    tail_text(stderr_tail).contains("No conversation found with session ID")
 }
 
 /// The kind of one of Claude Code's tools.

@@ -42,6 +42,10 @@ pub enum AgentError {
     /// The agent started but its handshake failed.
     #[error("agent handshake failed: {0}")]
     Handshake(String),
+    /// The agent was asked to resume a conversation it has no record of (its transcript was
+    /// never written, or was removed).
+    #[error("the agent has no record of conversation {0}")]
+    ConversationLost(String),
     /// The agent did not finish starting within the start-up limit.
     #[error("the agent did not start within {0} s")]
     StartupTimeout(u64),

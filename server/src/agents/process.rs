@@ -239,11 +239,8 @@ mod tests {
             .unwrap();
         let pid = child.id() as i32;
         let start_time = ProcStat::read(pid).unwrap().start_time;
-        let record = |session_id, leader_start_time| ProcessGroupRecord {
-            session_id,
-            process_group: pid,
-            leader_start_time,
-        };
+        let record =
+            |session_id, leader_start_time| ProcessGroupRecord { session_id, process_group: pid, leader_start_time };
         assert!(belongs_to(&record(session_id, start_time)));
         assert!(!belongs_to(&record(session_id, start_time + 1)), "another process reused the pid");
         assert!(!belongs_to(&record(Uuid::new_v4(), start_time)), "another session's group");

@@ -30,6 +30,9 @@ pub const DEFAULT_STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Extra time the actor allows beyond the driver's own start-up limit (a driver may wait before
 /// it starts its agent, as the Gemini driver does for up to a minute).
 const STARTUP_BACKSTOP: Duration = Duration::from_secs(75);
+/// Bound on the transcript given to an agent that lost its conversation; argv (where Claude Code
+/// takes its system prompt) holds at most 128 KiB per argument.
+const RECAP_MAX_BYTES: usize = 48 * 1024;
 /// How long an agent gets to exit after SIGTERM before SIGKILL.
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(3);
 /// First and longest wait between attempts to store a held session's events.
@@ -429,7 +432,7 @@ impl SessionActor {
     ) -> Result<(), Ending> {
         // The driver enforces the limit and ends what it started; this outer limit is a backstop
         // for a driver that hangs before it has a process to end.
-        let starting = tokio::time::timeout(timeout + STARTUP_BACKSTOP, driver.start(spec));
+        let starting = tokio::time::timeout(timeout + STARTUP_BACKSTOP, driver.start(spec.clone()));
         tokio::pin!(starting);
         let ledger = self.ledger.clone();
         loop {
@@ -443,6 +446,17 @@ impl SessionActor {
                             *self.group.lock().expect("agent group cell poisoned") = Some(handle.process_group.clone());
                             self.agent = Some(handle);
                             Ok(())
+                        }
+                        Ok(Err(AgentError::ConversationLost(conversation))) => {
+                            let message = format!(
+                                "{} no longer has conversation {conversation} (its record was never written or was removed); \
+                                 it starts a new one and is given this session's transcript",
+                                self.session.agent
+                            );
+                            self.emit(SessionEvent::Notice { message }).await;
+                            let fresh = self.recapped(&spec).await;
+                            starting.set(tokio::time::timeout(timeout + STARTUP_BACKSTOP, driver.start(fresh)));
+                            continue;
                         }
                         Ok(Err(error)) => {
                             let status = match error {
@@ -475,6 +489,31 @@ impl SessionActor {
                 },
             }
         }
+    }
+
+    /// `spec` for a new conversation in place of one the agent lost: no resume, and the session's
+    /// transcript so far appended to the system prompt, so the agent knows what was said and done.
+    async fn recapped(&self, spec: &StartSpec) -> StartSpec {
+        let mut events = Vec::new();
+        loop {
+            let after = events.last().map_or(0, |event: &SessionEventNotification| event.seq);
+            match self.store.events_after(self.session.id, after, 1000).await {
+                Ok(page) if !page.is_empty() => events.extend(page),
+                Ok(_) => break,
+                Err(error) => {
+                    tracing::error!(session = %self.session.id, %error, "could not read the transcript for a recap");
+                    break;
+                }
+            }
+        }
+        let recap = crate::export::recap(&self.session, &events, RECAP_MAX_BYTES);
+        let mut fresh = spec.clone();
+        fresh.resume = None;
+        fresh.config.system_prompt = Some(match &spec.config.system_prompt {
+            Some(prompt) => format!("{prompt}\n\n{recap}"),
+            None => recap,
+        });
+        fresh
     }
 
     /// Answers commands that need a running agent while there is none.

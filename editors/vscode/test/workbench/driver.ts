@@ -202,16 +202,45 @@ export class Workbench {
     return (await entry.count()) ? entry.innerText() : '';
   }
 
-  /// Opens a row's context menu and returns its entries (the menu stays open).
+  /// The context menu on screen.
+  private openMenu(): Locator {
+    return this.page.locator('.context-view .monaco-menu').last();
+  }
+
+  /// Opens a row's context menu and returns its entries (the menu stays open). A menu left open
+  /// by an earlier step is closed first, so the right-click reaches the row.
   async contextMenu(row: Locator): Promise<string[]> {
+    await this.closeMenus();
     await row.click({ button: 'right' });
-    const menu = this.page.locator('.monaco-menu-container, .context-view .monaco-menu').first();
+    const menu = this.openMenu();
     await menu.waitFor();
     return (await menu.locator('.action-label').allInnerTexts()).map((text) => text.trim()).filter(Boolean);
   }
 
+  /// Chooses the open menu's entry named `label` with the keyboard, as a user can: a pointer
+  /// click can land on the menu's backdrop when the workbench re-lays itself out under load.
   async menuItem(label: string): Promise<void> {
-    await this.page.locator('.monaco-menu .action-item', { hasText: label }).first().click();
+    const menu = this.openMenu();
+    await menu.waitFor();
+    const entries = await menu.locator('.action-item:not(.disabled) .action-label').allInnerTexts();
+    for (let moves = 0; moves <= entries.length; moves++) {
+      await this.page.keyboard.press('ArrowDown');
+      const focused = menu.locator('.action-item.focused .action-label').first();
+      if (((await focused.innerText().catch(() => '')) ?? '').trim() === label) {
+        await this.page.keyboard.press('Enter');
+        await menu.waitFor({ state: 'hidden' });
+        return;
+      }
+    }
+    throw new Error(`the menu has no "${label}" among: ${entries.map((entry) => entry.trim()).join(', ')}`);
+  }
+
+  /// Closes any context menu still open.
+  async closeMenus(): Promise<void> {
+    for (let tries = 0; tries < 3 && (await this.openMenu().isVisible().catch(() => false)); tries++) {
+      await this.escape();
+      await this.openMenu().waitFor({ state: 'hidden', timeout: 2_000 }).catch(() => undefined);
+    }
   }
 
   async escape(): Promise<void> {
