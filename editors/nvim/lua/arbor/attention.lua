@@ -12,7 +12,7 @@ local LIVE = { pending = true, creating = true, running = true }
 local sessions = {} -- id -> the latest session record seen
 local watched = {} -- id -> { last_seq, since (ms) } for subscribed live sessions
 local waiting = {} -- id -> { request id -> { title, options, seq, notified } }
-local finished = {} -- id -> stop reason of a turn that ended while its chat was not shown
+local finished = {} -- id -> { kind, detail }: a turn ended (or input wanted) off screen
 
 local function given(value)
   return value ~= nil and value ~= vim.NIL
@@ -51,7 +51,13 @@ end
 --- Requests become the user's business once the session waits for input: a request the
 --- policy answers never makes it wait, so it is never announced.
 local function announce_waiting(session_id)
-  for request_id, request in pairs(waiting[session_id] or {}) do
+  local requests = waiting[session_id] or {}
+  if next(requests) == nil and not require('arbor.chat').visible(session_id) then
+    -- Waiting with no request Arbor knows of: the agent asks something of its own.
+    vim.notify(string.format('Arbor: %s is waiting for your input — :Arbor inbox to open it', title_of(session_id)), vim.log.levels.WARN)
+    finished[session_id] = { kind = 'waiting', detail = 'for your input' }
+  end
+  for request_id, request in pairs(requests) do
     if not request.notified then
       notify_request(session_id, request_id, request)
     end
@@ -84,7 +90,7 @@ local function on_event(params)
   elseif event.kind == 'turn_ended' and (params.at or 0) >= watch.since then
     fire('ArborTurnEnded', { sessionId = session_id, stopReason = event.stopReason, title = title_of(session_id) })
     if not require('arbor.chat').visible(session_id) then
-      finished[session_id] = event.stopReason
+      finished[session_id] = { kind = 'turn ended', detail = event.stopReason }
       vim.notify(string.format('Arbor: %s finished its turn (%s) — :Arbor inbox to open it', title_of(session_id), event.stopReason))
     end
     changed()
@@ -265,8 +271,8 @@ function M.inbox()
   for _, request in ipairs(M.requests()) do
     table.insert(items, { kind = 'permission', request = request, sessionId = request.sessionId, detail = request.title })
   end
-  for session_id, reason in pairs(finished) do
-    table.insert(items, { kind = 'turn ended', sessionId = session_id, detail = reason })
+  for session_id, news in pairs(finished) do
+    table.insert(items, { kind = news.kind, sessionId = session_id, detail = news.detail })
   end
   if #items == 0 then
     vim.notify('Arbor: nothing is waiting for you')

@@ -297,21 +297,44 @@ function Chat:header()
   return title, string.format('%s%s · %s%s · %s', session.agent or '?', model and (' (' .. model .. ')') or '', session.status or '?', state, cost)
 end
 
---- The winbar: the title first and highlighted; a narrow window cuts the details, never it.
-function Chat:winbar()
+--- `text` cut to `width` display cells, ending in "…" when cut.
+local function fit(text, width)
+  if vim.fn.strdisplaywidth(text) <= width then
+    return text
+  end
+  local chars = vim.fn.strchars(text)
+  while chars > 0 and vim.fn.strdisplaywidth(vim.fn.strcharpart(text, 0, chars)) > width - 1 do
+    chars = chars - 1
+  end
+  return vim.fn.strcharpart(text, 0, chars) .. '…'
+end
+
+--- The winbar for a window `width` cells wide: the title first and highlighted; when the
+--- window is narrow the details are cut at their end, and the title only once they are gone.
+function Chat:winbar(width)
   local title, details = self:header()
+  title = fit(title, width)
+  local rest = ''
+  local room = width - vim.fn.strdisplaywidth(title) - 3
+  if room > 0 then
+    rest = ' — ' .. fit(details, room)
+  end
   local function escape(text) return (text:gsub('%%', '%%%%')) end
-  return '%#ArborWinbarTitle#' .. escape(title) .. '%* %<— ' .. escape(details)
+  return '%#ArborWinbarTitle#' .. escape(title) .. '%*' .. escape(rest)
+end
+
+--- Sets the winbar of every window showing the chat, each for its own width.
+function Chat:refresh_winbars()
+  for _, win in ipairs(vim.fn.win_findbuf(self.bufnr)) do
+    window.set_local(win, { winbar = self:winbar(vim.api.nvim_win_get_width(win)) })
+  end
 end
 
 function Chat:refresh_header()
   if not vim.api.nvim_buf_is_valid(self.bufnr) then
     return
   end
-  local winbar = self:winbar()
-  for _, win in ipairs(vim.fn.win_findbuf(self.bufnr)) do
-    window.set_local(win, { winbar = winbar })
-  end
+  self:refresh_winbars()
   local title = self.session and self.session.title
   window.rename(self.bufnr, window.session_name(self.session_id, given(title) and title or nil))
 end
@@ -464,6 +487,15 @@ client.on('session/changed', function(params)
     chat:refresh_header()
   end
 end)
+-- A resized window gets a winbar cut for its new width.
+vim.api.nvim_create_autocmd({ 'WinResized', 'VimResized' }, {
+  group = vim.api.nvim_create_augroup('arbor_chat', { clear = true }),
+  callback = function()
+    for _, chat in pairs(chats) do
+      if vim.api.nvim_buf_is_valid(chat.bufnr) then chat:refresh_winbars() end
+    end
+  end,
+})
 
 --- The chat window's options: folded blocks, wrapped lines kept inside their block, Markdown
 --- concealed, the header in the winbar.
@@ -480,7 +512,7 @@ local function window_options(chat, win)
     breakindentopt = 'list:-1',
     conceallevel = 2,
     concealcursor = 'nc',
-    winbar = chat:winbar(),
+    winbar = chat:winbar(vim.api.nvim_win_get_width(win)),
   })
 end
 

@@ -34,6 +34,10 @@ M.config = {
   },
 }
 
+local function given(value)
+  return value ~= nil and value ~= vim.NIL
+end
+
 --- The session the user means: the current chat's, else the last one used.
 local last_session
 --- The last file buffer the user was in: what `#buffer` quotes from the composer.
@@ -134,11 +138,10 @@ function M.new(selection)
         end,
       })
     end
-    vim.ui.select(agents, {
+    require('arbor.pickers').select(agents, {
       prompt = 'Agent',
-      format_item = function(agent) return agent.name .. (agent.version ~= vim.NIL and agent.version and (' ' .. agent.version) or '') end,
+      columns = function(agent) return { agent.name, given(agent.version) and agent.version or '' } end,
     }, function(agent)
-      if not agent then return end
       if #agent.models > 1 then
         vim.ui.select(agent.models, { prompt = 'Model' }, function(model) ask_prompt(agent, model) end)
       else
@@ -279,10 +282,6 @@ function M.export(session_id, path)
   end)
 end
 
-local function given(value)
-  return value ~= nil and value ~= vim.NIL
-end
-
 --- A session's state in one word: its status, or its agent's state while it runs.
 local function state_of(session)
   if session.status == 'running' and given(session.agentState) then
@@ -408,10 +407,10 @@ end
 
 local function pick_task(done)
   client.request('task/list', vim.empty_dict(), function(result)
-    vim.ui.select(result.tasks, {
+    require('arbor.pickers').select(result.tasks, {
       prompt = 'Task',
-      format_item = function(task) return task.status .. '  ' .. task.title end,
-    }, function(task) if task then done(task) end end)
+      columns = function(task) return { task.status, task.title } end,
+    }, done)
   end)
 end
 
