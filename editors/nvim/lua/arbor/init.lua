@@ -158,10 +158,12 @@ function M.send(session_id, text, selection)
       client.request('session/prompt', { sessionId = id, text = text })
       return
     end
+    local chat = require('arbor.chat').get(id)
+    local title = chat and chat.session and given(chat.session.title) and chat.session.title or id:sub(1, 8)
     require('arbor.composer').open({
       key = id,
       session_id = id,
-      title = 'Message to ' .. id:sub(1, 8),
+      title = 'Message to ' .. title,
       lines = quoted(selection),
       on_send = function(message, accepted)
         client.request('session/prompt', { sessionId = id, text = message }, function() accepted() end)
