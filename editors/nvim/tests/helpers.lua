@@ -136,9 +136,9 @@ function M.finished_session(repo, script, prompt, extra)
   return session, chat
 end
 
---- Fresh scratch directories, a stopped server and no buffers, windows or tabs from the last
---- test; notifications recorded instead of printed.
-function M.reset()
+--- Fresh scratch directories (in `dir` when given), a stopped server and no buffers, windows
+--- or tabs from the last test; notifications recorded instead of printed.
+function M.reset(dir)
   require('arbor.client').stop()
   vim.wait(200, function() return not require('arbor.client').is_running() end)
   vim.ui.select, vim.ui.input = original_select, original_input
@@ -151,7 +151,7 @@ function M.reset()
   vim.cmd('silent! only!')
   vim.cmd('silent! %bwipeout!')
   vim.fn.setqflist({}, 'r')
-  scratch = vim.fn.tempname()
+  scratch = dir or vim.fn.tempname()
   vim.fn.mkdir(scratch, 'p')
 end
 

@@ -53,7 +53,7 @@ T['requests the policy answers raise nothing; :Arbor reject picks among several 
   assert(raised == 0 and not h.notified('asks:'), 'a request the policy answered was announced')
 
   local first = h.scripted_session(repo, 'ask First\nwrite one.txt <<END\n1\nEND', 'one')
-  local second = h.scripted_session(repo, 'ask Second\nwrite two.txt <<END\n2\nEND', 'two')
+  local second, second_chat = h.scripted_session(repo, 'ask Second\nwrite two.txt <<END\n2\nEND', 'two')
   hide_chat()
   h.wait(function() return #require('arbor.attention').requests() == 2 end, 'two requests waiting')
   local seen = h.on_select(function(items)
@@ -65,8 +65,21 @@ T['requests the policy answers raise nothing; :Arbor reject picks among several 
   assert(seen.prompt == 'Answer which request?' and #seen.lines == 2, vim.inspect(seen))
   h.wait(function() return #require('arbor.attention').requests() == 1 end, 'one left')
   assert(require('arbor.attention').requests()[1].sessionId == first.id)
-  h.wait(function() return h.notified('finished its turn') end, 'the rejected session finished its turn')
+  h.wait(function() return h.notified('two finished its turn') end, 'the rejected session finished its turn')
   assert(h.read(second.cwd .. '/two.txt') == nil, 'the rejected write did not happen')
+
+  -- Showing that chat by hand takes its finished turn out of the inbox.
+  vim.cmd('buffer ' .. second_chat.bufnr)
+  local inbox = h.on_select(function() return nil end)
+  vim.cmd('Arbor inbox')
+  for _, line in ipairs(inbox.lines) do
+    assert(not line:find('two', 1, true), 'the chat was seen, yet its turn is still news: ' .. vim.inspect(inbox.lines))
+  end
+  assert(inbox.lines[1]:find('permission  one', 1, true), vim.inspect(inbox.lines))
+  -- From a chat with nothing waiting, :Arbor allow answers the one request waiting elsewhere.
+  vim.cmd('buffer ' .. chat.bufnr)
+  vim.cmd('Arbor allow')
+  h.wait(function() return h.read(first.cwd .. '/one.txt') == '1\n' end, 'the other session\'s request allowed')
 end
 
 return T

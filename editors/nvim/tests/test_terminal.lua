@@ -31,8 +31,10 @@ end
 
 T['in a real terminal: the chat, its winbar and the review as the user sees them'] = function()
   local plugin = vim.fn.fnamemodify(here .. '/..', ':p')
+  vim.env.ARBOR_TEST_SCRATCH = h.scratch() .. '/child'
   local bufnr, job = open_terminal({ 'nvim', '-u', 'NONE', '-i', 'NONE', '-n', '--cmd', 'set rtp^=' .. vim.fn.fnameescape(plugin),
     '-c', 'luafile ' .. vim.fn.fnameescape(here .. '/terminal_child.lua') })
+  vim.env.ARBOR_TEST_SCRATCH = nil
   local ok, err = pcall(function()
     h.wait(function() return on_screen(bufnr, 'Greeting change') end, 'the chat on screen:\n' .. table.concat(screen(bufnr), '\n'), 30000)
     vim.wait(300)
@@ -62,10 +64,17 @@ T['in a real terminal: the chat, its winbar and the review as the user sees them
     assert(on_screen(bufnr, '+ howdy'), 'the added line signed:\n' .. table.concat(screen(bufnr), '\n'))
     assert(#vim.tbl_filter(function(line) return line:find('hello', 1, true) ~= nil end, screen(bufnr)) == 1, 'the removed line shown once:\n' .. table.concat(screen(bufnr), '\n'))
     assert(on_screen(bufnr, 'Greeting change'), 'the chat window is still there')
+
+    -- Quitting Neovim with a vimdiff tab open decides nothing about the file.
+    vim.fn.chansend(job, ':lua ArborVimdiff()\r')
+    local shown = pcall(h.wait, function() return on_screen(bufnr, ':w accepts') end, 'the vimdiff tab', 5000)
+    assert(shown, 'the vimdiff tab:\n' .. table.concat(screen(bufnr), '\n'))
   end)
   vim.fn.chansend(job, ':qa!\r')
   vim.fn.jobwait({ job }, 5000)
   assert(ok, err)
+  local worktree = vim.fn.glob(h.scratch() .. '/child/data/worktrees/*/greeting.txt', false, true)[1]
+  assert(worktree and h.read(worktree) == 'howdy\nworld\n', 'the agent\'s change is still there: ' .. tostring(worktree and h.read(worktree)))
 end
 
 return T

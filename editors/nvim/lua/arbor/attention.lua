@@ -246,13 +246,14 @@ local function describe(request)
   return { title_of(request.sessionId), request.title }
 end
 
---- :Arbor allow / :Arbor reject — the request of the chat you are in, the only one waiting, or
---- the one you pick.
+--- :Arbor allow / :Arbor reject — the request of the chat you are in, else the only one
+--- waiting, else the one you pick.
 function M.answer(kind)
   local requests = M.requests()
   local chat = require('arbor.chat').for_buffer(0)
-  if chat then
-    requests = vim.tbl_filter(function(request) return request.sessionId == chat.session_id end, requests)
+  local own = chat and vim.tbl_filter(function(request) return request.sessionId == chat.session_id end, requests) or {}
+  if #own > 0 then
+    requests = own
   end
   if #requests == 0 then
     vim.notify('Arbor: no permission request is waiting', vim.log.levels.INFO)

@@ -548,7 +548,10 @@ function M.open(session_id, opts)
   keymaps(chat)
   vim.api.nvim_create_autocmd('BufWinEnter', {
     buffer = bufnr,
-    callback = function() window_options(chat, vim.api.nvim_get_current_win()) end,
+    callback = function()
+      window_options(chat, vim.api.nvim_get_current_win())
+      require('arbor.attention').seen(session_id)
+    end,
   })
   local win = window.show('chat', bufnr, layout)
   window_options(chat, win)

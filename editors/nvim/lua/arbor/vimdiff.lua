@@ -153,7 +153,8 @@ function M.open(session_id, path, done)
       session_id = session_id, path = path, cwd = under_review.session.cwd, bufnr = bufnr, win = win, base_win = base_win,
       base = base_text, current = current, hunks = file_diff.hunks,
     }
-    vim.wo[win].winbar = 'Arbor: ' .. path .. ' — :w accepts what is kept here, :q rejects the file'
+    -- What the keys do comes first; a narrow window shortens the path instead.
+    vim.wo[win].winbar = ':w accepts what is kept · :q rejects · %<' .. path:gsub('%%', '%%%%')
     vim.wo[base_win].winbar = 'base'
     vim.api.nvim_create_autocmd('BufWriteCmd', { buffer = bufnr, callback = function() write(state) end })
     vim.api.nvim_create_autocmd('WinClosed', {
