@@ -52,6 +52,11 @@ T['the float and tab layouts'] = function()
   vim.api.nvim_win_close(win, true)
   require('arbor').open_chat(chat.session_id)
   assert(#vim.api.nvim_list_tabpages() == 2, 'the tab layout opened a tab page')
+  -- From the first tab page, the next chat goes to that tab page, not a third one.
+  vim.cmd('tabfirst')
+  require('arbor').open_chat(other.session_id)
+  assert(#vim.api.nvim_list_tabpages() == 2, 'tab pages pile up: ' .. #vim.api.nvim_list_tabpages())
+  assert(vim.api.nvim_get_current_buf() == other.bufnr and vim.api.nvim_get_current_tabpage() ~= vim.api.nvim_list_tabpages()[1])
 end
 
 T['the winbar starts with the title, the model is not the agent again, the buffer is named'] = function()

@@ -26,11 +26,15 @@ local function float_config()
   }
 end
 
---- The window marked `role` in the current tab page, if it is still there.
-local function marked_window(role)
-  for _, win in ipairs(vim.api.nvim_tabpage_list_wins(0)) do
-    if vim.w[win].arbor_role == role then
-      return win
+--- The window marked `role` in the current tab page (in any tab page for the 'tab' layout,
+--- whose window is a tab page of its own), if it is still there.
+local function marked_window(role, layout)
+  local tabs = layout == 'tab' and vim.api.nvim_list_tabpages() or { vim.api.nvim_get_current_tabpage() }
+  for _, tab in ipairs(tabs) do
+    for _, win in ipairs(vim.api.nvim_tabpage_list_wins(tab)) do
+      if vim.w[win].arbor_role == role then
+        return win
+      end
     end
   end
 end
@@ -70,7 +74,7 @@ function M.show(role, bufnr, layout)
       return win
     end
   end
-  local win = marked_window(role)
+  local win = marked_window(role, layout)
   if win then
     vim.api.nvim_set_current_win(win)
     M.set_buf(win, bufnr)
