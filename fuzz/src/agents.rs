@@ -240,6 +240,7 @@ impl Target for Codex {
                 model: None,
                 config: SessionConfig::default(),
                 resume: None,
+                fork: None,
                 log_path: PathBuf::from(RECORDED_CWD).join("codex.log"),
                 startup_timeout: Duration::from_secs(1),
                 ledger: self.ledger.clone(),

@@ -72,8 +72,8 @@ pub enum SessionEvent {
         /// Files the call touches, relative to the session's working directory.
         locations: Vec<String>,
     },
-    /// A change to an earlier tool call. Absent fields are unchanged; `content`, when present,
-    /// replaces the call's content.
+    /// A change to an earlier tool call. Absent fields are unchanged; `content` and `locations`,
+    /// when present, replace the call's.
     #[serde(rename_all = "camelCase")]
     ToolCallUpdate {
         /// The `toolCallId` of the call.
@@ -84,6 +84,9 @@ pub enum SessionEvent {
         title: Option<String>,
         /// New content, replacing the old.
         content: Option<Vec<ToolCallContent>>,
+        /// What the agent tells only later (kind, input, output, files), to merge into the call.
+        #[serde(flatten, default)]
+        details: ToolCallDetails,
     },
     /// The agent's plan for the turn.
     Plan {
@@ -139,6 +142,49 @@ pub enum SessionEvent {
     TurnEnded {
         /// Why it ended.
         stop_reason: StopReason,
+    },
+    /// How full the agent's context window is, and what the session has cost so far, as the
+    /// agent reports them (ACP's `usage_update`).
+    #[serde(rename_all = "camelCase")]
+    ContextUsage {
+        /// Tokens in the context now.
+        used: u64,
+        /// The context window's size in tokens.
+        size: u64,
+        /// The session's cost so far in USD, when the agent reports one in USD.
+        cost_usd: Option<f64>,
+    },
+    /// The slash commands the agent offers now (ACP's `available_commands_update`); the latest
+    /// one is the current list.
+    AvailableCommands {
+        /// Every command, in the agent's order.
+        commands: Vec<SlashCommand>,
+    },
+    /// The agent asks the user a structured question (ACP's `elicitation/create`); answer with
+    /// `session/respond` (`optionId` `accept` with `content`, `decline` or `cancel`).
+    #[serde(rename_all = "camelCase")]
+    Question {
+        /// Id to answer with.
+        request_id: String,
+        /// What the agent asks, in words.
+        message: String,
+        /// The form: a JSON Schema object whose properties are strings, numbers, integers,
+        /// booleans or string arrays.
+        schema: Value,
+        /// The tool call the question belongs to, when there is one.
+        tool_call_id: Option<String>,
+    },
+    /// A question was answered (by the user or a deny rule) or withdrawn.
+    #[serde(rename_all = "camelCase")]
+    QuestionAnswered {
+        /// The question's id.
+        request_id: String,
+        /// The answer.
+        action: QuestionAction,
+        /// The values given, when accepted.
+        content: Option<Value>,
+        /// Who answered; null when the question was withdrawn (a cancelled or ended turn).
+        by: Option<ResolvedBy>,
     },
     /// Token usage reported by the agent.
     Usage {
@@ -202,6 +248,10 @@ impl SessionEvent {
             Self::PermissionResolved { .. } => "permission_resolved",
             Self::StatusChanged { .. } => "status_changed",
             Self::TurnEnded { .. } => "turn_ended",
+            Self::ContextUsage { .. } => "context_usage",
+            Self::AvailableCommands { .. } => "available_commands",
+            Self::Question { .. } => "question",
+            Self::QuestionAnswered { .. } => "question_answered",
             Self::Usage { .. } => "usage",
             Self::Checkpoint(_) => "checkpoint",
             Self::FilesChanged { .. } => "files_changed",
@@ -209,6 +259,70 @@ impl SessionEvent {
             Self::ExternalChange { .. } => "external_change",
             Self::Notice { .. } => "notice",
             Self::Error { .. } => "error",
+        }
+    }
+}
+
+/// Tool call fields an update fills in, for agents that know them only once the call has
+/// started (the Claude adapters send `{}` as the first input and the real one in an update).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolCallDetails {
+    /// The sort of action, now known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_kind: Option<ToolKind>,
+    /// The tool's input, replacing the earlier one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_input: Option<Value>,
+    /// The tool's output as the agent gave it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw_output: Option<Value>,
+    /// The files the call touches, replacing the earlier list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locations: Option<Vec<String>>,
+}
+
+/// One slash command an agent offers.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SlashCommand {
+    /// The name, without the slash.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// A hint for its input, when it takes one.
+    pub hint: Option<String>,
+}
+
+/// How a question was answered.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum QuestionAction {
+    /// Answered with the form's values.
+    Accept,
+    /// Refused.
+    Decline,
+    /// Dismissed, or withdrawn.
+    Cancel,
+}
+
+impl QuestionAction {
+    /// The action an answer's `optionId` names.
+    pub fn parse(option_id: Option<&str>) -> Option<Self> {
+        match option_id {
+            Some("accept") => Some(Self::Accept),
+            Some("decline") => Some(Self::Decline),
+            None | Some("cancel") => Some(Self::Cancel),
+            Some(_) => None,
+        }
+    }
+
+    /// As on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accept => "accept",
+            Self::Decline => "decline",
+            Self::Cancel => "cancel",
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::permissions::PermissionRule;
@@ -605,7 +606,7 @@ pub struct SubscribeResult {
     pub last_seq: u64,
 }
 
-/// `session/respond` params: the answer to a `permission_request` event.
+/// `session/respond` params: the answer to a `permission_request` or a `question` event.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RespondParams {
@@ -613,8 +614,12 @@ pub struct RespondParams {
     pub session_id: Uuid,
     /// `requestId` of the permission_request event.
     pub request_id: String,
-    /// The chosen option's `optionId`; null cancels the request.
+    /// The chosen option's `optionId`; for a question `accept`, `decline` or `cancel`; null
+    /// cancels the request.
     pub option_id: Option<String>,
+    /// A question's answers (an object matching its schema), with `accept`.
+    #[serde(default)]
+    pub content: Option<Value>,
 }
 
 /// Result of requests that return nothing but success.

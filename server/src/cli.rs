@@ -709,7 +709,7 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
         }
         SessionCommand::Respond { id, request, option } => {
             let session_id = cli.resolve(&id).await?;
-            let params = RespondParams { session_id, request_id: request, option_id: Some(option) };
+            let params = RespondParams { session_id, request_id: request, option_id: Some(option), content: None };
             cli.client.request(method::SESSION_RESPOND, serde_json::to_value(params)?).await?;
         }
         SessionCommand::Cancel { id } => {

@@ -98,6 +98,7 @@ pub async fn run(root: Option<PathBuf>) -> anyhow::Result<()> {
                         session_id: session.id,
                         request_id: request_id.clone(),
                         option_id: allow.map(|option| option.option_id.clone()),
+                        content: None,
                     })
                     .await?;
             }

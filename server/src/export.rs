@@ -69,7 +69,7 @@ fn blocks(events: &[SessionEventNotification]) -> Vec<Block> {
                     details: details(content),
                 });
             }
-            SessionEvent::ToolCallUpdate { tool_call_id, status: new_status, title: new_title, content } => {
+            SessionEvent::ToolCallUpdate { tool_call_id, status: new_status, title: new_title, content, .. } => {
                 if let Some(Block::Tool { title, status, details: shown }) =
                     tools.get(tool_call_id).and_then(|index| blocks.get_mut(*index))
                 {
@@ -93,6 +93,11 @@ fn blocks(events: &[SessionEventNotification]) -> Vec<Block> {
             SessionEvent::PermissionResolved { option_id, .. } => {
                 blocks.push(Block::Note(format!("Answered: {}", option_id.as_deref().unwrap_or("cancelled"))))
             }
+            SessionEvent::Question { message, .. } => blocks.push(Block::Note(format!("Question: {message}"))),
+            SessionEvent::QuestionAnswered { action, content, .. } => blocks.push(Block::Note(match content {
+                Some(content) => format!("Answered: {} {content}", action.as_str()),
+                None => format!("Answered: {}", action.as_str()),
+            })),
             SessionEvent::Error { message, .. } => blocks.push(Block::Error(message.clone())),
             SessionEvent::Notice { message } | SessionEvent::ExternalChange { message, .. } => {
                 blocks.push(Block::Note(message.clone()))
@@ -103,6 +108,8 @@ fn blocks(events: &[SessionEventNotification]) -> Vec<Block> {
             SessionEvent::StatusChanged { .. }
             | SessionEvent::TurnEnded { .. }
             | SessionEvent::Usage { .. }
+            | SessionEvent::ContextUsage { .. }
+            | SessionEvent::AvailableCommands { .. }
             | SessionEvent::Checkpoint(_)
             | SessionEvent::FilesChanged { .. } => {}
         }
@@ -304,6 +311,7 @@ mod tests {
                     status: Some(arbor_protocol::ToolCallStatus::Completed),
                     title: None,
                     content: Some(vec![ToolCallContent::Terminal { output: "a.txt\n```".into(), exit_code: Some(0) }]),
+                    details: Default::default(),
                 },
             ),
         ];

@@ -63,6 +63,15 @@ enum Command {
         /// Never ask permission (the session bypasses permissions): `ask` lines are skipped.
         #[arg(long)]
         bypass_permissions: bool,
+        /// Offer no `loadSession`, like agents that cannot resume.
+        #[arg(long)]
+        no_load_session: bool,
+        /// Offer `session/close`.
+        #[arg(long)]
+        close: bool,
+        /// Offer `session/fork`.
+        #[arg(long)]
+        fork: bool,
     },
     /// Inside a sandbox: forward 127.0.0.1:PORT to the model API socket, running the agent.
     #[command(hide = true)]
@@ -154,8 +163,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
             init_logging("warn");
             cli::trial(&paths, command).await
         }
-        Command::ScriptedAgent { state_dir, script, bypass_permissions } => {
-            agents::scripted::agent::run(state_dir, script, bypass_permissions).await.context("scripted agent failed")
+        Command::ScriptedAgent { state_dir, script, bypass_permissions, no_load_session, close, fork } => {
+            let options =
+                agents::scripted::agent::Options { bypass_permissions, load_session: !no_load_session, close, fork };
+            agents::scripted::agent::run(state_dir, script, options).await.context("scripted agent failed")
         }
         Command::SandboxForward { socket, port, command } => {
             let (program, arguments) = command.split_first().context("no program to run")?;

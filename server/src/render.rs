@@ -81,7 +81,7 @@ impl EventPrinter {
                 self.tool_titles.insert(tool_call_id.clone(), title.clone());
                 writeln!(out, "{} {title}", self.style("1;33", "▸"))?
             }
-            SessionEvent::ToolCallUpdate { tool_call_id, status, title, content } => {
+            SessionEvent::ToolCallUpdate { tool_call_id, status, title, content, .. } => {
                 let name = title
                     .clone()
                     .or_else(|| self.tool_titles.get(tool_call_id).cloned())
@@ -130,6 +130,16 @@ impl EventPrinter {
                 "{}",
                 self.style("2", &format!("· usage: {} (session: {})", usage_text(turn), usage_text(total)))
             )?,
+            SessionEvent::ContextUsage { used, size, cost_usd } => {
+                let cost = cost_usd.map(|cost| format!(", ${cost:.4} so far")).unwrap_or_default();
+                writeln!(out, "{}", self.style("2", &format!("· context: {used} of {size} tokens{cost}")))?
+            }
+            SessionEvent::AvailableCommands { commands } => {
+                let names: Vec<String> = commands.iter().map(|command| format!("/{}", command.name)).collect();
+                writeln!(out, "{}", self.style("2", &format!("· commands: {}", names.join(" "))))?
+            }
+            SessionEvent::Question { message, .. } => writeln!(out, "{} {message}", self.style("1;35", "? question:"))?,
+            SessionEvent::QuestionAnswered { action, .. } => writeln!(out, "  → {}", action.as_str())?,
             SessionEvent::Error { message, fatal } => {
                 let label = if *fatal { "error (fatal):" } else { "error:" };
                 writeln!(out, "{} {message}", self.style("1;31", label))?;

@@ -4,8 +4,11 @@
 //!
 //! Flow: spawn → `initialize` → `session/new` (or `session/load` to resume) → one `session/prompt`
 //! request per turn, with `session/update` notifications streaming the turn and
-//! `session/request_permission` requests surfacing as permission_request events. File requests
-//! (`fs/read_text_file`, `fs/write_text_file`) are served only inside the session's directory.
+//! `session/request_permission` requests surfacing as permission_request events, and
+//! `elicitation/create` requests as question events. File requests (`fs/read_text_file`,
+//! `fs/write_text_file`) are served only inside the session's directory, and terminals
+//! (`terminal/*`, `acp_terminal.rs`) run there inside the session's sandbox. On stop, an agent that
+//! offers `session/close` is asked to close the session before its process is ended.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Component, Path, PathBuf};
@@ -14,15 +17,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arbor_protocol::{
-    AgentCapabilities, AgentInfo, PermissionMode, PermissionOption, PlanEntry, SessionEvent, StopReason,
-    ToolCallContent, ToolCallStatus, ToolKind, Usage,
+    AgentCapabilities, AgentInfo, PermissionMode, PermissionOption, PlanEntry, QuestionAction, SessionEvent,
+    SlashCommand, StopReason, ToolCallContent, ToolCallDetails, ToolCallStatus, ToolKind, Usage,
 };
 use serde_json::{Value, json};
 use tokio::process::Command;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::acp_facts::{AgentFacts, LearnedFacts, initialize_params};
 use super::acp_settings::{Change, Offered};
+use super::acp_terminal::Terminals;
 use super::discovery::{Version, agent_command, agent_env, find_program};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, spawn_agent, with_stderr};
@@ -37,6 +41,8 @@ const DEFAULT_RETRY_AFTER_SECS: u64 = 30;
 /// How long an agent must stay quiet after answering `session/load` for its history replay to
 /// count as over. Replayed updates follow each other within milliseconds.
 const REPLAY_QUIET: Duration = Duration::from_millis(500);
+/// ACP's error code for a method the client does not offer.
+const METHOD_NOT_FOUND: i64 = -32601;
 
 /// Builds the agent's command line for a session.
 pub type Launcher = Box<dyn Fn(&StartSpec) -> Result<Command, AgentError> + Send + Sync>;
@@ -112,6 +118,7 @@ impl AgentDriver for AcpDriver {
         }
         if let Some(facts) = self.facts.get() {
             info.capabilities.resume = facts.can_continue();
+            info.capabilities.fork = facts.fork;
             info.version = facts.version.or(info.version);
         }
         if info.available {
@@ -390,6 +397,8 @@ struct Established {
     agent_session_id: String,
     offered: Offered,
     notices: Vec<String>,
+    /// Whether the agent offers `session/close`.
+    can_close: bool,
 }
 
 /// Wires up the child's pipes, runs the handshake and starts the driver loop.
@@ -430,6 +439,11 @@ async fn start_connection(pipes: AgentPipes, spec: StartSpec, setup: Setup) -> R
     );
     driver.agent_name = setup.name;
     driver.offered = established.offered;
+    driver.can_close = established.can_close;
+    if setup.client_fs {
+        driver.terminals =
+            Some(Terminals::new(spec.session_id, spec.cwd.clone(), spec.sandbox.clone(), driver.outputs.clone()));
+    }
     tokio::spawn(run_agent_loop(driver, commands_rx, incoming_rx, pipes.exit, pipes.stderr_closed));
     Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: GroupSlot::with(process_group) })
 }
@@ -446,8 +460,20 @@ async fn handshake(
     let facts = AgentFacts::of(&initialized);
     setup.facts.set(facts.clone());
     let cwd = spec.cwd.display().to_string();
-    let (agent_session_id, answer) = match &spec.resume {
-        Some(agent_session_id) => {
+    let mut notices = Vec::new();
+    let (agent_session_id, answer) = match (&spec.resume, &spec.fork) {
+        (None, Some(parent)) if facts.fork => {
+            let params = json!({ "sessionId": parent, "cwd": cwd, "mcpServers": [] });
+            let forked = connection.request_and_wait(incoming, "session/fork", params).await?;
+            let id = forked["sessionId"]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| AgentError::Handshake("session/fork returned no sessionId".into()))?;
+            notices
+                .push(format!("{} forked the parent session's conversation: this session continues it.", setup.name));
+            (id, forked)
+        }
+        (Some(agent_session_id), _) => {
             let params = json!({ "sessionId": agent_session_id, "cwd": cwd, "mcpServers": [] });
             let answer = if facts.resume {
                 // session/resume continues the conversation without replaying it.
@@ -463,7 +489,7 @@ async fn handshake(
             };
             (agent_session_id.clone(), answer)
         }
-        None => {
+        (None, _) => {
             let created = connection
                 .request_and_wait(incoming, "session/new", json!({ "cwd": cwd, "mcpServers": [] }))
                 .await
@@ -485,7 +511,8 @@ async fn handshake(
         let answer = connection.request_and_wait(incoming, change.method, change.params.clone()).await?;
         offered.applied(&change, &answer);
     }
-    Ok(Established { agent_session_id, offered, notices: plan.notices })
+    notices.extend(plan.notices);
+    Ok(Established { agent_session_id, offered, notices, can_close: facts.close })
 }
 
 /// Adds how to log in to a refusal by an agent that offers login methods (ACP's `authMethods`).
@@ -525,6 +552,15 @@ pub struct DriverLoop {
     offered: Offered,
     /// Requests changing a setting mid-session, by request id.
     pending_changes: HashMap<u64, Change>,
+    /// Arbor request id → the agent's JSON-RPC id of a pending `elicitation/create`.
+    questions: HashMap<String, Value>,
+    next_question: u64,
+    /// Whether the agent offers `session/close`.
+    can_close: bool,
+    /// The `session/close` request on its way, and whom to tell once it is answered.
+    closing: Option<(u64, oneshot::Sender<()>)>,
+    /// The terminals the agent runs through Arbor; None when Arbor offers it none.
+    terminals: Option<Terminals>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
 }
 
@@ -547,6 +583,15 @@ impl AgentLoop for DriverLoop {
             AgentCommand::Cancel => self.cancel().await,
             AgentCommand::Respond { request_id, option_id } => self.answer_permission(&request_id, option_id).await,
             AgentCommand::Configure { permission_mode, model } => self.configure(permission_mode, model).await,
+            AgentCommand::Answer { request_id, action, content } => {
+                self.answer_question(&request_id, action, content).await
+            }
+            AgentCommand::Close { closed } => {
+                if self.can_close {
+                    let params = json!({ "sessionId": self.agent_session_id });
+                    self.closing = Some((self.connection.request("session/close", params).await, closed));
+                }
+            }
         }
     }
 
@@ -556,6 +601,9 @@ impl AgentLoop for DriverLoop {
                 if self.turn_request == Some(id) {
                     self.turn_request = None;
                     self.finish_turn(result).await;
+                } else if self.closing.as_ref().is_some_and(|(closing, _)| *closing == id) {
+                    // Dropping the sender tells the session the agent has closed its session.
+                    self.closing = None;
                 } else if let Some(change) = self.pending_changes.remove(&id) {
                     match result {
                         Ok(answer) => {
@@ -615,6 +663,11 @@ impl DriverLoop {
             agent_name: "The agent".into(),
             offered: Offered::default(),
             pending_changes: HashMap::new(),
+            questions: HashMap::new(),
+            next_question: 1,
+            can_close: false,
+            closing: None,
+            terminals: None,
             stderr_tail,
         }
     }
@@ -643,6 +696,21 @@ impl DriverLoop {
         for request_id in pending {
             self.answer_permission(&request_id, None).await;
         }
+        let questions: Vec<String> = self.questions.keys().cloned().collect();
+        for request_id in questions {
+            self.answer_question(&request_id, QuestionAction::Cancel, None).await;
+        }
+    }
+
+    async fn answer_question(&mut self, request_id: &str, action: QuestionAction, content: Option<Value>) {
+        let Some(rpc_id) = self.questions.remove(request_id) else {
+            return;
+        };
+        let answer = match (action, content) {
+            (QuestionAction::Accept, content) => json!({ "action": "accept", "content": content.unwrap_or(json!({})) }),
+            (other, _) => json!({ "action": other.as_str() }),
+        };
+        self.connection.respond(rpc_id, Ok(answer)).await;
     }
 
     async fn answer_permission(&mut self, request_id: &str, option_id: Option<String>) {
@@ -697,14 +765,20 @@ impl DriverLoop {
                 tool_kind: parse_tool_kind(update["kind"].as_str()),
                 status: parse_tool_status(update["status"].as_str()).unwrap_or(ToolCallStatus::Pending),
                 raw_input: update.get("rawInput").cloned(),
-                content: tool_content(update, &self.cwd).unwrap_or_default(),
+                content: self.tool_content(update).unwrap_or_default(),
                 locations: locations(update, &self.cwd),
             }),
             "tool_call_update" => Some(SessionEvent::ToolCallUpdate {
                 tool_call_id: update["toolCallId"].as_str().unwrap_or_default().to_string(),
                 status: parse_tool_status(update["status"].as_str()),
                 title: update["title"].as_str().map(str::to_string),
-                content: tool_content(update, &self.cwd),
+                content: self.tool_content(update),
+                details: ToolCallDetails {
+                    tool_kind: update["kind"].as_str().map(|kind| parse_tool_kind(Some(kind))),
+                    raw_input: update.get("rawInput").filter(|input| !input.is_null()).cloned(),
+                    raw_output: update.get("rawOutput").filter(|output| !output.is_null()).cloned(),
+                    locations: update["locations"].is_array().then(|| locations(update, &self.cwd)),
+                },
             }),
             "plan" => Some(SessionEvent::Plan {
                 entries: update["entries"]
@@ -721,12 +795,41 @@ impl DriverLoop {
                     .unwrap_or_default(),
             }),
             "usage_update" => {
-                if let Some(total_cost) = update["cost"]["amount"].as_f64() {
+                let in_usd = update["cost"]["currency"].as_str().is_none_or(|currency| currency == "USD");
+                let total_cost = update["cost"]["amount"].as_f64().filter(|_| in_usd);
+                if let Some(total_cost) = total_cost {
                     self.turn_cost += (total_cost - self.reported_cost).max(0.0);
                     self.reported_cost = total_cost;
                 }
+                let (used, size) = (update["used"].as_u64(), update["size"].as_u64());
+                // Agents that know no context figures send zeros; those say nothing.
+                match (used, size) {
+                    (Some(used), Some(size)) if size > 0 => {
+                        Some(SessionEvent::ContextUsage { used, size, cost_usd: total_cost })
+                    }
+                    _ => None,
+                }
+            }
+            "session_info_update" => {
+                if let Some(title) = update["title"].as_str().map(str::trim).filter(|title| !title.is_empty()) {
+                    self.output(AgentOutput::Title(title.to_string())).await;
+                }
                 None
             }
+            "available_commands_update" => Some(SessionEvent::AvailableCommands {
+                commands: update["availableCommands"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|command| {
+                        Some(SlashCommand {
+                            name: command["name"].as_str()?.to_string(),
+                            description: command["description"].as_str().unwrap_or_default().to_string(),
+                            hint: command["input"]["hint"].as_str().map(str::to_string),
+                        })
+                    })
+                    .collect(),
+            }),
             "current_mode_update" => {
                 self.offered.current.mode = update["currentModeId"].as_str().map(str::to_string);
                 self.output(AgentOutput::Settings(self.offered.current.clone())).await;
@@ -737,12 +840,19 @@ impl DriverLoop {
                 self.output(AgentOutput::Settings(self.offered.current.clone())).await;
                 None
             }
-            // History replayed by session/load and command lists: Arbor has its own copy or no
-            // use for them.
+            // History replayed by session/load: Arbor has its own copy.
             _ => None,
         };
         if let Some(event) = event {
             self.output(AgentOutput::Event(event)).await;
+        }
+        if let (Some(terminals), Some(tool_call_id)) = (&self.terminals, update["toolCallId"].as_str()) {
+            let shown = update["content"].as_array().into_iter().flatten();
+            for terminal_id in
+                shown.filter(|item| item["type"] == "terminal").filter_map(|item| item["terminalId"].as_str())
+            {
+                terminals.show_in(terminal_id, tool_call_id);
+            }
         }
     }
 
@@ -793,15 +903,85 @@ impl DriverLoop {
                 });
                 self.connection.respond(id, result.map(|()| Value::Null).map_err(|message| (-32002, message))).await;
             }
+            "elicitation/create" if params["mode"].as_str().is_none_or(|mode| mode == "form") => {
+                let request_id = format!("question-{}", self.next_question);
+                self.next_question += 1;
+                self.questions.insert(request_id.clone(), id);
+                let event = SessionEvent::Question {
+                    request_id,
+                    message: params["message"].as_str().unwrap_or("The agent asks a question").to_string(),
+                    schema: params["requestedSchema"].clone(),
+                    tool_call_id: params["toolCallId"].as_str().map(str::to_string),
+                };
+                self.output(AgentOutput::Event(event)).await;
+            }
+            method if method.starts_with("terminal/") => self.serve_terminal(id, method, &params).await,
             other => {
-                self.connection.respond(id, Err((-32601, format!("method not supported by Arbor: {other}")))).await;
+                let message = format!("method not supported by Arbor: {other}");
+                self.connection.respond(id, Err((METHOD_NOT_FOUND, message))).await;
             }
         }
+    }
+
+    /// Serves one `terminal/*` request; `terminal/wait_for_exit` is answered by a task of its own
+    /// once the command ends, so the connection carries on meanwhile.
+    async fn serve_terminal(&mut self, id: Value, method: &str, params: &Value) {
+        let Some(terminals) = self.terminals.as_mut() else {
+            let message = format!("Arbor offers this agent no terminals: {method}");
+            return self.connection.respond(id, Err((METHOD_NOT_FOUND, message))).await;
+        };
+        let answer = match method {
+            "terminal/create" => terminals.create(params),
+            "terminal/output" => terminals.output(params),
+            "terminal/kill" => terminals.kill(params),
+            "terminal/release" => terminals.release(params),
+            "terminal/wait_for_exit" => match terminals.wait_for_exit(params) {
+                Ok(exited) => {
+                    let connection = self.connection.clone();
+                    tokio::spawn(async move { connection.respond(id, Ok(exited.await)).await });
+                    return;
+                }
+                Err(refusal) => Err(refusal),
+            },
+            other => Err((METHOD_NOT_FOUND, format!("method not supported by Arbor: {other}"))),
+        };
+        self.connection.respond(id, answer).await;
+    }
+
+    /// Maps ACP tool call content. A terminal the agent runs through Arbor shows its output so
+    /// far (and is linked to the call, which then streams it); command output reported in
+    /// `rawOutput` (`output`, `exitCode`) becomes terminal content too.
+    fn tool_content(&self, update: &Value) -> Option<Vec<ToolCallContent>> {
+        let cwd = &self.cwd;
+        let mut content: Option<Vec<ToolCallContent>> = update["content"].as_array().map(|items| {
+            items
+                .iter()
+                .filter_map(|item| match item["type"].as_str() {
+                    Some("content") => text_of(&item["content"]).map(|text| ToolCallContent::Text { text }),
+                    Some("diff") => Some(ToolCallContent::Diff {
+                        path: relative(cwd, item["path"].as_str().unwrap_or_default()),
+                        old_text: item["oldText"].as_str().map(str::to_string),
+                        new_text: item["newText"].as_str().unwrap_or_default().to_string(),
+                    }),
+                    Some("terminal") => {
+                        self.terminals.as_ref().and_then(|terminals| terminals.content(item["terminalId"].as_str()?))
+                    }
+                    _ => None,
+                })
+                .collect()
+        });
+        if let Some(output) = update["rawOutput"]["output"].as_str() {
+            let exit_code = update["rawOutput"]["exitCode"].as_i64().map(|code| code as i32);
+            content
+                .get_or_insert_with(Vec::new)
+                .push(ToolCallContent::Terminal { output: output.to_string(), exit_code });
+        }
+        content
     }
 }
 
 /// Resolves an agent-supplied path and refuses anything outside `root`.
-fn confine(root: &Path, requested: &str) -> Result<PathBuf, String> {
+pub(super) fn confine(root: &Path, requested: &str) -> Result<PathBuf, String> {
     let requested_path = Path::new(requested);
     let joined = if requested_path.is_absolute() { requested_path.to_path_buf() } else { root.join(requested_path) };
     let mut normalised = PathBuf::new();
@@ -866,30 +1046,6 @@ fn locations(update: &Value, cwd: &Path) -> Vec<String> {
             locations.iter().filter_map(|location| location["path"].as_str()).map(|path| relative(cwd, path)).collect()
         })
         .unwrap_or_default()
-}
-
-/// Maps ACP tool call content. Command output reported in `rawOutput` (`output`, `exitCode`)
-/// becomes terminal content, since Arbor does not run terminals on an agent's behalf.
-fn tool_content(update: &Value, cwd: &Path) -> Option<Vec<ToolCallContent>> {
-    let mut content: Option<Vec<ToolCallContent>> = update["content"].as_array().map(|items| {
-        items
-            .iter()
-            .filter_map(|item| match item["type"].as_str() {
-                Some("content") => text_of(&item["content"]).map(|text| ToolCallContent::Text { text }),
-                Some("diff") => Some(ToolCallContent::Diff {
-                    path: relative(cwd, item["path"].as_str().unwrap_or_default()),
-                    old_text: item["oldText"].as_str().map(str::to_string),
-                    new_text: item["newText"].as_str().unwrap_or_default().to_string(),
-                }),
-                _ => None,
-            })
-            .collect()
-    });
-    if let Some(output) = update["rawOutput"]["output"].as_str() {
-        let exit_code = update["rawOutput"]["exitCode"].as_i64().map(|code| code as i32);
-        content.get_or_insert_with(Vec::new).push(ToolCallContent::Terminal { output: output.to_string(), exit_code });
-    }
-    content
 }
 
 fn parse_tool_kind(kind: Option<&str>) -> ToolKind {

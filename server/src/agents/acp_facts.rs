@@ -28,6 +28,8 @@ pub struct AgentFacts {
     pub resume: bool,
     /// `sessionCapabilities.close`.
     pub close: bool,
+    /// `sessionCapabilities.fork`.
+    pub fork: bool,
     /// The ways the agent offers to log in (`authMethods`), as "name: description".
     pub auth_methods: Vec<String>,
 }
@@ -59,6 +61,7 @@ impl AgentFacts {
             load_session: capabilities["loadSession"].as_bool().unwrap_or(false),
             resume: session.get("resume").is_some_and(|value| !value.is_null()),
             close: session.get("close").is_some_and(|value| !value.is_null()),
+            fork: session.get("fork").is_some_and(|value| !value.is_null()),
             auth_methods,
         }
     }
@@ -130,11 +133,16 @@ impl LearnedFacts {
     }
 }
 
-/// The `initialize` params Arbor sends: its client capabilities and its name.
-pub fn initialize_params(client_fs: bool) -> Value {
+/// The `initialize` params Arbor sends: its client capabilities and its name. `client_side` offers
+/// Arbor's file system and terminals, which agents that keep their own (Gemini CLI) go without.
+pub fn initialize_params(client_side: bool) -> Value {
     json!({
         "protocolVersion": ACP_PROTOCOL_VERSION,
-        "clientCapabilities": { "fs": { "readTextFile": client_fs, "writeTextFile": client_fs }, "terminal": false },
+        "clientCapabilities": {
+            "fs": { "readTextFile": client_side, "writeTextFile": client_side },
+            "terminal": client_side,
+            "elicitation": { "form": {} },
+        },
         "clientInfo": { "name": "arbor", "version": env!("CARGO_PKG_VERSION") },
     })
 }
@@ -147,12 +155,12 @@ mod tests {
     fn facts_come_from_the_initialize_answer() {
         let answer = json!({
             "agentInfo": { "name": "@agentclientprotocol/claude-agent-acp", "version": "0.101.0" },
-            "agentCapabilities": { "loadSession": true, "sessionCapabilities": { "resume": {}, "close": {} } },
+            "agentCapabilities": { "loadSession": true, "sessionCapabilities": { "resume": {}, "close": {}, "fork": {} } },
             "authMethods": [{ "id": "api-key", "name": "API Key", "description": "Use an API key" }],
         });
         let facts = AgentFacts::of(&answer);
         assert_eq!(facts.version.as_deref(), Some("@agentclientprotocol/claude-agent-acp 0.101.0"));
-        assert!(facts.load_session && facts.resume && facts.close && facts.can_continue());
+        assert!(facts.load_session && facts.resume && facts.close && facts.fork && facts.can_continue());
         assert_eq!(facts.auth_methods, ["API Key: Use an API key"]);
         assert!(!AgentFacts::of(&json!({})).can_continue());
     }

@@ -216,6 +216,8 @@ impl AgentLoop for ClaudeSession {
             }
             AgentCommand::Respond { request_id, option_id } => self.answer_permission(&request_id, option_id).await,
             AgentCommand::Configure { permission_mode, model } => self.configure(permission_mode, model).await,
+            // Claude Code asks no questions and keeps nothing open that stdin's end does not close.
+            AgentCommand::Answer { .. } | AgentCommand::Close { .. } => {}
         }
     }
 
@@ -467,8 +469,14 @@ impl ClaudeSession {
             };
             let status = if failed { ToolCallStatus::Failed } else { ToolCallStatus::Completed };
             let content = if content.is_empty() { None } else { Some(content) };
-            self.event(SessionEvent::ToolCallUpdate { tool_call_id: id, status: Some(status), title: None, content })
-                .await;
+            self.event(SessionEvent::ToolCallUpdate {
+                tool_call_id: id,
+                status: Some(status),
+                title: None,
+                content,
+                details: Default::default(),
+            })
+            .await;
         }
     }
 

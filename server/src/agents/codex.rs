@@ -193,7 +193,8 @@ impl CodexSession {
                             group.signal(libc::SIGINT);
                         }
                     }
-                    Some(AgentCommand::Respond { .. }) => {}
+                    // `codex exec` neither asks nor keeps a session open between turns.
+                    Some(AgentCommand::Respond { .. } | AgentCommand::Answer { .. } | AgentCommand::Close { .. }) => {}
                     // Each turn is a new process: the next one starts with the new settings.
                     Some(AgentCommand::Configure { permission_mode, model }) => {
                         if permission_mode.is_some() {
@@ -384,7 +385,14 @@ impl CodexSession {
                 let output = item["aggregated_output"].as_str().unwrap_or_default().to_string();
                 let tool_call_id = self.tool_call_id(item["id"].as_str().unwrap_or_default());
                 let content = Some(vec![ToolCallContent::Terminal { output, exit_code: None }]);
-                self.event(SessionEvent::ToolCallUpdate { tool_call_id, status: None, title: None, content }).await;
+                self.event(SessionEvent::ToolCallUpdate {
+                    tool_call_id,
+                    status: None,
+                    title: None,
+                    content,
+                    details: Default::default(),
+                })
+                .await;
             }
             _ => {}
         }
@@ -452,8 +460,14 @@ impl CodexSession {
                 };
                 let tool_call_id = self.tool_call_id(item["id"].as_str().unwrap_or_default());
                 let status = Some(if failed { ToolCallStatus::Failed } else { ToolCallStatus::Completed });
-                self.event(SessionEvent::ToolCallUpdate { tool_call_id, status, title: None, content: Some(content) })
-                    .await;
+                self.event(SessionEvent::ToolCallUpdate {
+                    tool_call_id,
+                    status,
+                    title: None,
+                    content: Some(content),
+                    details: Default::default(),
+                })
+                .await;
             }
             _ => {}
         }

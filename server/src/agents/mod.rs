@@ -8,6 +8,7 @@
 pub mod acp;
 pub mod acp_facts;
 pub mod acp_settings;
+pub mod acp_terminal;
 pub mod claude;
 pub mod codex;
 pub mod discovery;
@@ -20,8 +21,9 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use arbor_protocol::{AgentInfo, PermissionMode, SessionConfig, SessionEvent, StopReason, Usage};
-use tokio::sync::mpsc;
+use arbor_protocol::{AgentInfo, PermissionMode, QuestionAction, SessionConfig, SessionEvent, StopReason, Usage};
+use serde_json::Value;
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -67,6 +69,9 @@ pub struct StartSpec {
     pub config: SessionConfig,
     /// The agent's own conversation id to resume, if resuming.
     pub resume: Option<String>,
+    /// The agent's own conversation id to fork into a new one, for a forked session whose agent
+    /// can fork (otherwise the new session starts a conversation of its own).
+    pub fork: Option<String>,
     /// File that receives the agent's stderr.
     pub log_path: PathBuf,
     /// Limit on spawning the agent and completing its handshake; the agent is ended when exceeded.
@@ -96,6 +101,12 @@ pub enum AgentCommand {
     Respond { request_id: String, option_id: Option<String> },
     /// Change the agent's permission mode or model (whichever is given) mid-session.
     Configure { permission_mode: Option<PermissionMode>, model: Option<String> },
+    /// Answer a question the agent asked (a `question` event).
+    Answer { request_id: String, action: QuestionAction, content: Option<Value> },
+    /// Close the agent's session before its process is ended (ACP's `session/close`, for agents
+    /// that offer it). `closed` is dropped once the agent has answered, or at once by drivers
+    /// with nothing to close.
+    Close { closed: oneshot::Sender<()> },
 }
 
 /// What a driver reports, in the order it happened.
@@ -108,6 +119,8 @@ pub enum AgentOutput {
     AgentSessionId(String),
     /// The agent's permission mode and model as it reports them, shown on the session.
     Settings(acp_settings::Current),
+    /// A title the agent gives the conversation (source `auto`).
+    Title(String),
     /// Usage figures to add to the session's totals.
     Usage(Usage),
     /// The current turn ended.

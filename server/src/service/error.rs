@@ -68,6 +68,7 @@ impl ServiceError {
             }
             Self::Session(SessionError::Git(error)) => Self::git_code(error),
             Self::Session(SessionError::NoSuchRequest(_)) => error_code::NOT_FOUND,
+            Self::Session(SessionError::BadAnswer(_)) => error_code::INVALID_ARGUMENT,
             Self::Internal(_) => error_code::INTERNAL_ERROR,
         }
     }

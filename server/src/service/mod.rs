@@ -343,8 +343,13 @@ impl Service {
             self.run_streaming(Path::new(&session.cwd), command, session.id, &tool_call_id).await?;
         let status = if exit_code == Some(0) { ToolCallStatus::Completed } else { ToolCallStatus::Failed };
         let content = vec![ToolCallContent::Terminal { output, exit_code }];
-        let update =
-            SessionEvent::ToolCallUpdate { tool_call_id, status: Some(status), title: None, content: Some(content) };
+        let update = SessionEvent::ToolCallUpdate {
+            tool_call_id,
+            status: Some(status),
+            title: None,
+            content: Some(content),
+            details: Default::default(),
+        };
         self.append_events(session.id, vec![update]).await?;
         let mut stored = self.load(session.id).await?;
         if exit_code == Some(0) {
@@ -462,7 +467,15 @@ impl Service {
         {
             return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to resume without one".into()));
         }
-        self.agents.get(&previous.agent)?;
+        let driver = self.agents.get(&previous.agent)?;
+        // Refused here, before anything changes, rather than by the agent's handshake later.
+        if previous.agent_session_id.is_some() && !driver.info().capabilities.resume {
+            return Err(ServiceError::InvalidState(format!(
+                "the {} agent cannot resume a conversation (it offers neither session/resume nor session/load); \
+                 start a new session instead",
+                previous.agent
+            )));
+        }
         let mut session = previous.clone();
         if params.as_new_session {
             let now = now_millis();
@@ -621,7 +634,7 @@ impl Service {
 
     /// `session/respond`.
     pub async fn session_respond(&self, params: RespondParams) -> Result<Ack> {
-        match self.sessions.respond(params.session_id, params.request_id, params.option_id).await {
+        match self.sessions.respond(params.session_id, params.request_id, params.option_id, params.content).await {
             Some(result) => result.map(|()| Ack {}).map_err(Into::into),
             None => Err(self.not_live(params.session_id).await),
         }

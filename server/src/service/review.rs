@@ -104,7 +104,7 @@ impl Service {
                 ServiceError::InvalidState("the session has no checkpoints yet; one is taken after every turn".into())
             })?,
         };
-        self.agents.get(&parent.agent)?;
+        let forks_conversation = self.agents.get(&parent.agent)?.info().capabilities.fork;
         let title = match params.title.as_deref().map(str::trim) {
             Some("") => return Err(ServiceError::InvalidArgument("title is empty".into())),
             Some(title) => (title.to_string(), TitleSource::User),
@@ -151,14 +151,25 @@ impl Service {
             updated_at: now,
             ..parent.clone()
         };
+        let conversation = if forks_conversation && parent.agent_session_id.is_some() {
+            format!(
+                "The {} agent forks the parent's conversation (as it stands now, which may be later than this \
+                 checkpoint), so this session continues it; the history above is copied from the parent.",
+                parent.agent
+            )
+        } else {
+            format!(
+                "The {} agent cannot fork a conversation, so it starts a new one; the history above is copied from \
+                 the parent for reference.",
+                parent.agent
+            )
+        };
         let notice = format!(
             "Forked from \"{}\" at event {} (checkpoint {}): the worktree holds the files as they were then. \
-             The {} agent cannot fork a conversation, so it starts a new one; the history above is copied from the \
-             parent for reference.",
+             {conversation}",
             parent.title.as_deref().unwrap_or("session"),
             entry.seq,
             entry.checkpoint.checkpoint_id,
-            parent.agent
         );
         self.store.insert_session(session.clone()).await?;
         self.store.copy_events(parent.id, id, entry.seq).await?;

@@ -380,6 +380,7 @@ impl Service {
                 status: Some(status),
                 title: None,
                 content: Some(vec![ToolCallContent::Terminal { output: tail(&output), exit_code }]),
+                details: Default::default(),
             }],
         )
         .await?;
@@ -447,6 +448,7 @@ impl Service {
                             status: None,
                             title: None,
                             content: Some(vec![ToolCallContent::Terminal { output: text, exit_code: None }]),
+                            details: Default::default(),
                         };
                         self.append_events(session_id, vec![update]).await?;
                     }

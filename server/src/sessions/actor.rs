@@ -1,14 +1,14 @@
 //! One actor (tokio task) per live session. It owns the session record, the agent handle and the
 //! session's event sequence, so every change to a live session happens in one place, in order.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arbor_protocol::{
     AgentState, Checkpoint, PermissionMode, PermissionOption, PermissionOptionKind, PromptMode, PromptResult,
-    ResolvedBy, Session, SessionChangedNotification, SessionEvent, SessionEventNotification, SessionStatus, StopReason,
-    TitleSource, ToolCallStatus, ToolKind,
+    QuestionAction, ResolvedBy, Session, SessionChangedNotification, SessionEvent, SessionEventNotification,
+    SessionStatus, StopReason, TitleSource, ToolCallStatus, ToolKind,
 };
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -35,6 +35,8 @@ const STARTUP_BACKSTOP: Duration = Duration::from_secs(75);
 const RECAP_MAX_BYTES: usize = 48 * 1024;
 /// How long an agent gets to exit after SIGTERM before SIGKILL.
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(3);
+/// How long an agent may take to close its session on stop before its process is ended anyway.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// First and longest wait between attempts to store a held session's events.
 const HOLD_RETRY_FIRST: Duration = Duration::from_millis(200);
 const HOLD_RETRY_LONGEST: Duration = Duration::from_secs(2);
@@ -64,6 +66,7 @@ pub(super) enum ActorCommand {
     Respond {
         request_id: String,
         option_id: Option<String>,
+        content: Option<serde_json::Value>,
         reply: oneshot::Sender<Result<(), SessionError>>,
     },
     Update {
@@ -125,6 +128,8 @@ pub(super) struct SessionActor {
     turn_running: bool,
     /// Permission requests waiting for the user, by request id.
     pending_permissions: HashMap<String, PendingPermission>,
+    /// Questions (`question` events) waiting for the user, by request id.
+    pending_questions: HashSet<String>,
     turn_deadline: Option<Instant>,
     session_deadline: Option<Instant>,
     /// Number the next checkpoint gets.
@@ -176,6 +181,7 @@ impl SessionActor {
             queued_prompts: VecDeque::new(),
             turn_running: false,
             pending_permissions: HashMap::new(),
+            pending_questions: HashSet::new(),
             turn_deadline: None,
             session_deadline: None,
             next_checkpoint: 1,
@@ -354,6 +360,16 @@ impl SessionActor {
         }
     }
 
+    /// The parent's agent conversation, for a forked session's first start when its agent can
+    /// fork conversations.
+    async fn conversation_to_fork(&self, driver: &dyn AgentDriver) -> Option<String> {
+        let parent = self.session.forked_from.filter(|_| self.session.agent_session_id.is_none())?;
+        if !driver.info().capabilities.fork {
+            return None;
+        }
+        self.store.get_session(parent).await.ok().flatten()?.agent_session_id
+    }
+
     pub(super) async fn run(mut self, driver: Arc<dyn AgentDriver>, start: Start) {
         self.set_status(SessionStatus::Creating, None, None).await;
         match self.store.checkpoints(self.session.id).await {
@@ -384,6 +400,7 @@ impl SessionActor {
             model: self.session.model.clone(),
             config: self.agent_config(driver.info().capabilities.permissions).await,
             resume: start.resume,
+            fork: self.conversation_to_fork(&*driver).await,
             log_path: self.paths.session_log(&self.session.id),
             startup_timeout,
             ledger: GroupLedger::new(self.store.clone(), self.session.id),
@@ -653,7 +670,11 @@ impl SessionActor {
                 }
                 let _ = reply.send(Ok(()));
             }
-            ActorCommand::Respond { request_id, option_id, reply } => {
+            ActorCommand::Respond { request_id, option_id, content, reply } => {
+                if self.pending_questions.contains(&request_id) {
+                    let _ = reply.send(self.answer_question(request_id, option_id, content).await);
+                    return;
+                }
                 let Some(pending) = self.pending_permissions.remove(&request_id) else {
                     let _ = reply.send(Err(SessionError::NoSuchRequest(request_id)));
                     return;
@@ -676,9 +697,7 @@ impl SessionActor {
                 if always {
                     self.remember_allowed(&pending).await;
                 }
-                if self.pending_permissions.is_empty() && self.turn_running {
-                    self.set_agent_state(AgentState::Working).await;
-                }
+                self.back_to_work().await;
                 let _ = reply.send(Ok(()));
             }
             ActorCommand::RecheckPermissions => self.recheck_permissions().await,
@@ -828,7 +847,14 @@ impl SessionActor {
                 ) {
                     self.files_check_at = Some(Instant::now() + FILES_DEBOUNCE);
                 }
-                if let SessionEvent::PermissionRequest { request_id, tool_kind, subject, options, .. } = &event {
+                if let SessionEvent::Question { request_id, message, .. } = &event {
+                    let (request_id, message) = (request_id.clone(), message.clone());
+                    self.pending_questions.insert(request_id.clone());
+                    self.emit(event).await;
+                    if !self.decline_by_policy(&request_id, &message).await {
+                        self.set_agent_state(AgentState::WaitingInput).await;
+                    }
+                } else if let SessionEvent::PermissionRequest { request_id, tool_kind, subject, options, .. } = &event {
                     let request_id = request_id.clone();
                     let pending =
                         PendingPermission { tool_kind: *tool_kind, subject: subject.clone(), options: options.clone() };
@@ -851,6 +877,15 @@ impl SessionActor {
                 };
                 let mode_changed = changed(&mut self.session.agent_mode, current.mode);
                 if changed(&mut self.session.agent_model, current.model) | mode_changed {
+                    self.save().await;
+                }
+            }
+            AgentOutput::Title(title) => {
+                // A title from the agent is `auto`: it replaces one taken from the prompt, never
+                // the user's.
+                if self.session.title_source < Some(TitleSource::User) && self.session.title.as_ref() != Some(&title) {
+                    self.session.title = Some(title);
+                    self.session.title_source = Some(TitleSource::Auto);
                     self.save().await;
                 }
             }
@@ -936,9 +971,58 @@ impl SessionActor {
         for request_id in waiting {
             decided |= self.decide_by_policy(&request_id).await;
         }
-        if decided && self.pending_permissions.is_empty() && self.turn_running {
+        if decided {
+            self.back_to_work().await;
+        }
+    }
+
+    /// The agent is working again once nothing it asked waits for an answer.
+    async fn back_to_work(&mut self) {
+        if self.pending_permissions.is_empty() && self.pending_questions.is_empty() && self.turn_running {
             self.set_agent_state(AgentState::Working).await;
         }
+    }
+
+    /// Answers a waiting question with the user's `option_id` (`accept`, `decline` or `cancel`)
+    /// and `content`.
+    async fn answer_question(
+        &mut self,
+        request_id: String,
+        option_id: Option<String>,
+        content: Option<serde_json::Value>,
+    ) -> Result<(), SessionError> {
+        let action = QuestionAction::parse(option_id.as_deref()).ok_or_else(|| {
+            SessionError::BadAnswer(format!(
+                "a question is answered with optionId accept, decline or cancel, not '{}'",
+                option_id.unwrap_or_default()
+            ))
+        })?;
+        if content.as_ref().is_some_and(|content| !content.is_object()) {
+            return Err(SessionError::BadAnswer("a question's content is an object of its form's values".into()));
+        }
+        let content = content.filter(|_| action == QuestionAction::Accept);
+        self.pending_questions.remove(&request_id);
+        self.send_to_agent(AgentCommand::Answer { request_id: request_id.clone(), action, content: content.clone() })
+            .await;
+        self.emit(SessionEvent::QuestionAnswered { request_id, action, content, by: Some(ResolvedBy::User) }).await;
+        self.back_to_work().await;
+        Ok(())
+    }
+
+    /// Declines a question a deny rule covers (kind `other`, its message as the subject), so a
+    /// user's rules hold for what agents ask as for what they do; true when it did.
+    async fn decline_by_policy(&mut self, request_id: &str, message: &str) -> bool {
+        let policy = self.manager.context.rules.policy_of(&self.session, &self.store).await;
+        let Verdict::Decided { allow: false, .. } = policy.evaluate(ToolKind::Other, Some(message)) else {
+            return false;
+        };
+        self.pending_questions.remove(request_id);
+        let request_id = request_id.to_string();
+        let action = QuestionAction::Decline;
+        self.send_to_agent(AgentCommand::Answer { request_id: request_id.clone(), action, content: None }).await;
+        self.emit(SessionEvent::QuestionAnswered { request_id, action, content: None, by: Some(ResolvedBy::Policy) })
+            .await;
+        true
     }
 
     /// Adds an "allow always" answer to the session's rules and, for a trial, to its task's, then
@@ -958,10 +1042,14 @@ impl SessionActor {
         }
     }
 
-    /// Withdraws every waiting permission request (the turn or the session ended).
+    /// Withdraws every waiting permission request and question (the turn or the session ended).
     async fn withdraw_permissions(&mut self) {
         for request_id in std::mem::take(&mut self.pending_permissions).into_keys() {
             self.emit(SessionEvent::PermissionResolved { request_id, option_id: None, by: None, rule: None }).await;
+        }
+        for request_id in std::mem::take(&mut self.pending_questions) {
+            let action = QuestionAction::Cancel;
+            self.emit(SessionEvent::QuestionAnswered { request_id, action, content: None, by: None }).await;
         }
     }
 
@@ -970,6 +1058,11 @@ impl SessionActor {
         if let Some(agent) = self.agent.take() {
             if ending.status == SessionStatus::Stopped {
                 self.set_status(SessionStatus::Stopping, None, ending.reason.clone()).await;
+                // An agent that can close its session frees it before its process is ended.
+                let (closed, done) = oneshot::channel();
+                if agent.commands.send(AgentCommand::Close { closed }).await.is_ok() {
+                    let _ = tokio::time::timeout(CLOSE_GRACE, done).await;
+                }
             }
             let group = agent.process_group.get();
             drop(agent);

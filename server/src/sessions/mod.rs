@@ -49,8 +49,11 @@ pub enum SessionError {
     #[error("the session's events cannot be stored ({0}); it carries on once the store can write again")]
     StoreUnavailable(String),
     /// No pending permission request has this id.
-    #[error("no pending permission request '{0}' in this session")]
+    #[error("no pending permission request or question '{0}' in this session")]
     NoSuchRequest(String),
+    /// An answer that does not fit the request.
+    #[error("{0}")]
+    BadAnswer(String),
     /// The actor ended while the request was in flight.
     #[error("the session ended while the request was being handled")]
     Ended,
@@ -345,14 +348,15 @@ impl SessionManager {
         self.ask(id, |reply| ActorCommand::Cancel { reply }).await.map(|result| result.and_then(|inner| inner))
     }
 
-    /// Answers a permission request; None when the session is not live.
+    /// Answers a permission request or a question; None when the session is not live.
     pub async fn respond(
         &self,
         id: Uuid,
         request_id: String,
         option_id: Option<String>,
+        content: Option<serde_json::Value>,
     ) -> Option<Result<(), SessionError>> {
-        self.ask(id, |reply| ActorCommand::Respond { request_id, option_id, reply })
+        self.ask(id, |reply| ActorCommand::Respond { request_id, option_id, content, reply })
             .await
             .map(|result| result.and_then(|inner| inner))
     }

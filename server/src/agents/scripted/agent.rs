@@ -25,6 +25,22 @@ struct Conversation {
     next_turn: usize,
     cwd: PathBuf,
     total_cost_usd: f64,
+    /// How many times a client closed the conversation (`session/close`).
+    #[serde(default)]
+    closes: u32,
+}
+
+/// What the agent offers its client, from its command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    /// Never ask permission: `ask` lines are skipped, as agents in that mode do.
+    pub bypass_permissions: bool,
+    /// Offer `loadSession` (resume).
+    pub load_session: bool,
+    /// Offer `session/close`.
+    pub close: bool,
+    /// Offer `session/fork`.
+    pub fork: bool,
 }
 
 /// An error answer to a request, with optional details (such as a rate limit's HTTP status).
@@ -56,12 +72,13 @@ struct Agent {
     turn: Arc<Mutex<Option<watch::Sender<bool>>>>,
     /// The client offered `fs/write_text_file`: files are written through it, as ACP intends.
     client_writes: Arc<std::sync::atomic::AtomicBool>,
-    /// The session bypasses permissions: `ask` lines are skipped, as agents in that mode do.
-    bypass_permissions: bool,
+    /// The client offered terminals: `terminal` lines run through it.
+    client_terminals: Arc<std::sync::atomic::AtomicBool>,
+    options: Options,
 }
 
 /// Runs the agent on stdin/stdout until stdin closes.
-pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>, bypass_permissions: bool) -> anyhow::Result<()> {
+pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>, options: Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(&state_dir)?;
     if let Some(path) = &script_path {
         let script = Script::parse(&std::fs::read_to_string(path)?)?;
@@ -92,7 +109,8 @@ pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>, bypass_permis
         conversation: Arc::default(),
         turn: Arc::default(),
         client_writes: Arc::default(),
-        bypass_permissions,
+        client_terminals: Arc::default(),
+        options,
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
@@ -141,11 +159,25 @@ impl Agent {
                 }
             }
             ("initialize", Some(id)) => {
-                let offered = params["clientCapabilities"]["fs"]["writeTextFile"].as_bool().unwrap_or(false);
+                let client = &params["clientCapabilities"];
+                let offered = client["fs"]["writeTextFile"].as_bool().unwrap_or(false);
                 self.client_writes.store(offered, std::sync::atomic::Ordering::Relaxed);
+                let terminals = client["terminal"].as_bool().unwrap_or(false);
+                self.client_terminals.store(terminals, std::sync::atomic::Ordering::Relaxed);
+                let mut session = serde_json::Map::new();
+                if self.options.close {
+                    session.insert("close".into(), json!({}));
+                }
+                if self.options.fork {
+                    session.insert("fork".into(), json!({}));
+                }
                 let result = json!({
                     "protocolVersion": 1,
-                    "agentCapabilities": { "loadSession": true, "promptCapabilities": {} },
+                    "agentCapabilities": {
+                        "loadSession": self.options.load_session,
+                        "promptCapabilities": {},
+                        "sessionCapabilities": session,
+                    },
                     "authMethods": [],
                     "agentInfo": { "name": "arbor-scripted-agent", "version": env!("CARGO_PKG_VERSION") },
                 });
@@ -155,8 +187,16 @@ impl Agent {
                 let result = self.new_conversation(&params).map_err(TurnError::from);
                 self.reply(id, result).await;
             }
-            ("session/load", Some(id)) => {
+            ("session/load", Some(id)) if self.options.load_session => {
                 let result = self.load_conversation(&params).map_err(TurnError::from);
+                self.reply(id, result).await;
+            }
+            ("session/close", Some(id)) if self.options.close => {
+                let result = self.close_conversation(&params).map_err(TurnError::from);
+                self.reply(id, result).await;
+            }
+            ("session/fork", Some(id)) if self.options.fork => {
+                let result = self.fork_conversation(&params).map_err(TurnError::from);
                 self.reply(id, result).await;
             }
             ("session/prompt", Some(id)) => self.start_turn(id, params).await,
@@ -199,6 +239,7 @@ impl Agent {
             next_turn: 0,
             cwd: PathBuf::from(params["cwd"].as_str().unwrap_or(".")),
             total_cost_usd: 0.0,
+            closes: 0,
         };
         self.save(&conversation);
         let id = conversation.id.clone();
@@ -206,7 +247,7 @@ impl Agent {
         Ok(json!({ "sessionId": id }))
     }
 
-    fn load_conversation(&self, params: &Value) -> Result<Value, String> {
+    fn read_conversation(&self, params: &Value) -> Result<Conversation, String> {
         let id = params["sessionId"].as_str().unwrap_or_default();
         let text = std::fs::read_to_string(self.state_file(id))
             .map_err(|_| format!("No conversation found with session ID {id}"))?;
@@ -214,8 +255,33 @@ impl Agent {
         if let Some(cwd) = params["cwd"].as_str() {
             conversation.cwd = PathBuf::from(cwd);
         }
+        Ok(conversation)
+    }
+
+    fn load_conversation(&self, params: &Value) -> Result<Value, String> {
+        let conversation = self.read_conversation(params)?;
         *self.conversation.lock().expect("conversation poisoned") = Some(conversation);
         Ok(Value::Null)
+    }
+
+    /// Records the close in the conversation's state, where it can be seen.
+    fn close_conversation(&self, params: &Value) -> Result<Value, String> {
+        let mut conversation = self.read_conversation(params)?;
+        conversation.closes += 1;
+        self.save(&conversation);
+        *self.conversation.lock().expect("conversation poisoned") = None;
+        Ok(Value::Null)
+    }
+
+    /// A new conversation carrying on from where the parent is.
+    fn fork_conversation(&self, params: &Value) -> Result<Value, String> {
+        let mut conversation = self.read_conversation(params)?;
+        conversation.id = format!("scripted-{}", uuid::Uuid::new_v4());
+        conversation.closes = 0;
+        self.save(&conversation);
+        let id = conversation.id.clone();
+        *self.conversation.lock().expect("conversation poisoned") = Some(conversation);
+        Ok(json!({ "sessionId": id }))
     }
 
     async fn start_turn(&self, id: Value, params: Value) {
@@ -466,6 +532,45 @@ impl Turn<'_> {
                 Flow::Continue
             }
             Action::Run(command) => self.run_command(&session_id, &command).await,
+            Action::Terminal { command, limit } => {
+                if self.agent.client_terminals.load(std::sync::atomic::Ordering::Relaxed) {
+                    self.run_in_terminal(&session_id, &command, limit).await
+                } else {
+                    self.run_command(&session_id, &command).await
+                }
+            }
+            Action::Title(title) => {
+                self.agent.update(&session_id, json!({ "sessionUpdate": "session_info_update", "title": title })).await;
+                Flow::Continue
+            }
+            Action::Commands(commands) => {
+                let commands: Vec<Value> = commands
+                    .iter()
+                    .map(|(name, description)| json!({ "name": name, "description": description, "input": null }))
+                    .collect();
+                let update = json!({ "sessionUpdate": "available_commands_update", "availableCommands": commands });
+                self.agent.update(&session_id, update).await;
+                Flow::Continue
+            }
+            Action::Context { used, size } => {
+                let update = json!({ "sessionUpdate": "usage_update", "used": used, "size": size });
+                self.agent.update(&session_id, update).await;
+                Flow::Continue
+            }
+            Action::Elicit(message) => self.elicit(&session_id, &message).await,
+            Action::LateDetails(path) => {
+                self.tool_calls += 1;
+                let tool_call_id = format!("tool-{}-{}", self.conversation.next_turn + 1, self.tool_calls);
+                let start = json!({ "sessionUpdate": "tool_call", "toolCallId": tool_call_id, "title": "Read",
+                    "kind": "other", "status": "pending", "rawInput": {} });
+                self.agent.update(&session_id, start).await;
+                let absolute = self.conversation.cwd.join(&path);
+                let update = json!({ "sessionUpdate": "tool_call_update", "toolCallId": tool_call_id,
+                    "title": format!("Read {path}"), "kind": "read", "status": "completed",
+                    "rawInput": { "file_path": absolute }, "locations": [{ "path": absolute }] });
+                self.agent.update(&session_id, update).await;
+                Flow::Continue
+            }
             Action::Pause(millis) => {
                 if self.sleep(millis).await {
                     Flow::Continue
@@ -520,12 +625,12 @@ impl Turn<'_> {
     /// The request describes the action as ACP's tool call does (kind, input, locations), which
     /// is what the client's permission rules match.
     async fn ask(&mut self, title: &str, action: Option<&Action>) -> Flow {
-        if self.agent.bypass_permissions {
+        if self.agent.options.bypass_permissions {
             return Flow::Continue;
         }
         let mut tool_call = json!({ "toolCallId": self.next_tool_call_id(), "title": title });
         match action {
-            Some(Action::Run(command)) => {
+            Some(Action::Run(command) | Action::Terminal { command, .. }) => {
                 tool_call["kind"] = json!("execute");
                 tool_call["rawInput"] = json!({ "command": command });
             }
@@ -560,6 +665,62 @@ impl Turn<'_> {
             self.skip_next = true;
             self.stream("agent_message_chunk", "Permission refused, so I skipped that step. ").await
         }
+    }
+
+    /// Runs `sh -c command` in a client terminal shown in a tool call; a cancelled turn kills it.
+    async fn run_in_terminal(&mut self, session_id: &str, command: &str, limit: Option<u64>) -> Flow {
+        self.tool_calls += 1;
+        let tool_call_id = format!("tool-{}-{}", self.conversation.next_turn + 1, self.tool_calls);
+        let params = json!({ "sessionId": session_id, "command": "sh", "args": ["-c", command],
+            "cwd": self.conversation.cwd, "outputByteLimit": limit });
+        let mut cancel = self.cancel.clone();
+        let created = match self.agent.request_full("terminal/create", params, &mut cancel).await {
+            None => return Flow::Cancelled,
+            Some(Err(message)) => {
+                return self.stream("agent_message_chunk", &format!("The terminal did not start: {message}. ")).await;
+            }
+            Some(Ok(created)) => created,
+        };
+        let terminal = json!({ "sessionId": session_id, "terminalId": created["terminalId"] });
+        let start = json!({ "sessionUpdate": "tool_call", "toolCallId": tool_call_id, "title": format!("Run {command}"),
+            "kind": "execute", "status": "in_progress", "rawInput": { "command": command },
+            "content": [{ "type": "terminal", "terminalId": created["terminalId"] }] });
+        self.agent.update(session_id, start).await;
+        let exited = self.agent.request_full("terminal/wait_for_exit", terminal.clone(), &mut cancel).await;
+        let Some(Ok(exited)) = exited else {
+            // Cancelled: the command is ended and the terminal given back. The turn is over, so
+            // the requests go out without waiting for their answers.
+            self.agent.request_full("terminal/kill", terminal.clone(), &mut cancel).await;
+            self.agent.request_full("terminal/release", terminal, &mut cancel).await;
+            return Flow::Cancelled;
+        };
+        let status = if exited["exitCode"] == 0 { "completed" } else { "failed" };
+        let update = json!({ "sessionUpdate": "tool_call_update", "toolCallId": tool_call_id, "status": status,
+            "content": [{ "type": "terminal", "terminalId": created["terminalId"] }] });
+        self.agent.update(session_id, update).await;
+        let output = self.agent.request("terminal/output", terminal.clone(), &mut cancel).await.unwrap_or_default();
+        self.agent.request_full("terminal/release", terminal, &mut cancel).await;
+        let summary = format!("The command printed {} bytes. ", output["output"].as_str().unwrap_or_default().len());
+        self.stream("agent_message_chunk", &summary).await
+    }
+
+    /// Asks the client a question with one text field and says what came back.
+    async fn elicit(&mut self, session_id: &str, message: &str) -> Flow {
+        let params = json!({ "sessionId": session_id, "mode": "form", "message": message, "requestedSchema": {
+            "type": "object", "properties": { "answer": { "type": "string", "title": "Answer" } },
+            "required": ["answer"],
+        } });
+        let mut cancel = self.cancel.clone();
+        let reply = match self.agent.request_full("elicitation/create", params, &mut cancel).await {
+            None => return Flow::Cancelled,
+            Some(Err(message)) => format!("The question failed: {message}. "),
+            Some(Ok(answer)) => match answer["action"].as_str() {
+                Some("accept") => format!("You answered: {}. ", answer["content"]["answer"].as_str().unwrap_or("")),
+                Some("decline") => "You declined to answer. ".to_string(),
+                _ => "The question was dismissed. ".to_string(),
+            },
+        };
+        self.stream("agent_message_chunk", &reply).await
     }
 
     async fn run_command(&mut self, session_id: &str, command: &str) -> Flow {

@@ -16,6 +16,20 @@ pub enum Action {
     Write { path: String, content: String },
     /// Run a shell command in the working directory.
     Run(String),
+    /// Run a shell command through the client's terminal (`terminal/*`), keeping at most
+    /// `limit` bytes of output when given; like `Run` when the client offers no terminals.
+    Terminal { command: String, limit: Option<u64> },
+    /// Give the conversation a title (`session_info_update`).
+    Title(String),
+    /// Offer slash commands (`available_commands_update`): name and description of each.
+    Commands(Vec<(String, String)>),
+    /// Report how full the context window is (`usage_update`).
+    Context { used: u64, size: u64 },
+    /// Ask the user a question with one text field, `answer` (`elicitation/create`).
+    Elicit(String),
+    /// Start a tool call with an empty input and tell its kind, input and file only in an update,
+    /// as the Claude adapters do.
+    LateDetails(String),
     /// Wait this many milliseconds (a turn can be cancelled while it waits).
     Pause(u64),
     /// Report usage figures.
@@ -38,7 +52,7 @@ pub enum Action {
 impl Action {
     /// Whether the action is one an `ask` line asks permission for (and a refusal skips).
     pub fn needs_permission(&self) -> bool {
-        matches!(self, Action::Write { .. } | Action::Run(_))
+        matches!(self, Action::Write { .. } | Action::Run(_) | Action::Terminal { .. })
     }
 }
 
@@ -111,6 +125,24 @@ impl Script {
                 ),
                 "ask" => Action::Ask(rest.to_string()),
                 "run" if !rest.is_empty() => Action::Run(rest.to_string()),
+                "terminal" if !rest.is_empty() => parse_terminal(rest).map_err(|message| error(&message))?,
+                "title" if !rest.is_empty() => Action::Title(rest.to_string()),
+                "commands" => Action::Commands(
+                    rest.split('|')
+                        .filter_map(|entry| {
+                            let (name, description) = entry.split_once(':').unwrap_or((entry, ""));
+                            let name = name.trim().trim_start_matches('/');
+                            (!name.is_empty()).then(|| (name.to_string(), description.trim().to_string()))
+                        })
+                        .collect(),
+                ),
+                "context" => {
+                    let (used, size) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+                    let used = parse_number(used.trim()).map_err(|message| error(&message))?;
+                    Action::Context { used, size: parse_number(size.trim()).map_err(|message| error(&message))? }
+                }
+                "elicit" if !rest.is_empty() => Action::Elicit(rest.to_string()),
+                "late-details" if !rest.is_empty() => Action::LateDetails(rest.to_string()),
                 "pause" => Action::Pause(parse_number(rest).map_err(|message| error(&message))?),
                 "chunk-delay" => Action::ChunkDelay(parse_number(rest).map_err(|message| error(&message))?),
                 "garbage" => {
@@ -169,6 +201,20 @@ fn parse_number(text: &str) -> Result<u64, String> {
     text.parse().map_err(|_| format!("expected a number, found '{text}'"))
 }
 
+/// `terminal [limit=N] COMMAND`.
+fn parse_terminal(text: &str) -> Result<Action, String> {
+    match text.strip_prefix("limit=") {
+        Some(rest) => {
+            let (limit, command) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+            if command.trim().is_empty() {
+                return Err("terminal needs a command after its limit".into());
+            }
+            Ok(Action::Terminal { command: command.trim().to_string(), limit: Some(parse_number(limit)?) })
+        }
+        None => Ok(Action::Terminal { command: text.to_string(), limit: None }),
+    }
+}
+
 fn parse_usage(text: &str) -> Result<Action, String> {
     let (mut input, mut output, mut cache_read, mut cache_write, mut cost) = (0, 0, 0, 0, 0.0);
     for pair in text.split_whitespace() {
@@ -215,5 +261,20 @@ mod tests {
         assert_eq!(Script::parse("say hi\nfly away").unwrap_err().line, 2);
         assert!(Script::parse("write a.txt <<EOF\nnever closed").unwrap_err().message.contains("not closed"));
         assert!(Script::parse("usage input=lots").unwrap_err().message.contains("number"));
+        assert!(Script::parse("terminal limit=9").unwrap_err().message.contains("command"));
+    }
+
+    #[test]
+    fn protocol_edge_actions() {
+        let script =
+            Script::parse("terminal limit=10 echo hi\ncommands /review: Review it | test\ncontext 5 100\n").unwrap();
+        assert_eq!(
+            script.turns[0],
+            vec![
+                Action::Terminal { command: "echo hi".into(), limit: Some(10) },
+                Action::Commands(vec![("review".into(), "Review it".into()), ("test".into(), String::new())]),
+                Action::Context { used: 5, size: 100 },
+            ]
+        );
     }
 }
