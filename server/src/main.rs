@@ -86,6 +86,20 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+    /// Outside a sandbox: run the sandboxed agent, giving it time to end on its own if the
+    /// server dies, then ending whatever of the session is left.
+    #[command(hide = true)]
+    SandboxKeep {
+        /// The server's pid.
+        #[arg(long)]
+        parent: u32,
+        /// The session's cgroup directories.
+        #[arg(long)]
+        cgroup: Vec<PathBuf>,
+        /// The sandboxed command.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
+    },
     /// Restrict this process with Landlock as the policy says, then become the agent.
     #[command(hide = true)]
     SandboxExec {
@@ -111,6 +125,13 @@ fn main() -> anyhow::Result<()> {
         let (program, arguments) = command.split_first().context("no program to run")?;
         let error = sandbox::landlock::exec(policy, std::path::Path::new(program), arguments).unwrap_err();
         return Err(error).context("the Landlock sandbox could not start the agent");
+    }
+    // The keeper stays single-threaded: every thread would count against the session's limit of
+    // processes.
+    if let Command::SandboxKeep { parent, cgroup, command } = &args.command {
+        let (program, arguments) = command.split_first().context("no program to run")?;
+        let error = sandbox::keeper::run(*parent, cgroup, std::path::Path::new(program), arguments).unwrap_err();
+        return Err(error).context("the sandbox could not start the agent");
     }
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(run(args));
@@ -173,6 +194,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
             let code = sandbox::forward::run_inside(socket, port, program.into(), arguments.to_vec()).await?;
             std::process::exit(code)
         }
-        Command::SandboxExec { .. } => unreachable!("handled before the runtime starts"),
+        Command::SandboxExec { .. } | Command::SandboxKeep { .. } => {
+            unreachable!("handled before the runtime starts")
+        }
     }
 }

@@ -268,14 +268,59 @@ async fn killing_the_daemon_leaves_no_process_of_the_sandbox() {
         daemon.start_kill().unwrap();
         daemon.wait().await.unwrap();
         drop(client);
-        if backend == "landlock" {
-            // Without a PID namespace, what the agent started in the background is ended by the
-            // next server, from the session's cgroups.
-            let _restarted = env.daemon().await;
-            wait_until("the next server ends the leftovers", || pids_working_in(&worktree).is_empty()).await;
-        } else {
-            wait_until("the sandbox ends with the daemon", || pids_working_in(&worktree).is_empty()).await;
+        // Even without a PID namespace (Landlock), the keeper ends what the agent started in the
+        // background, from the session's process group and cgroups, with no server running.
+        wait_until("the sandbox ends with the daemon", || pids_working_in(&worktree).is_empty()).await;
+    }
+}
+
+/// A stand-in for `claude` that, like Claude Code, saves its conversation a moment after its
+/// input ends (the real CLI writes its transcript on a timer just after a turn); a prompt saying
+/// "linger" starts a process in the background, and the agent then ignores the end of its input.
+const FAKE_CLAUDE_SAVING_LATE: &str = r#"#!/bin/sh
+read -r init
+echo '{"type":"control_response","response":{"subtype":"success","request_id":"arbor-init","response":{}}}'
+linger=no
+while read -r line; do
+  case "$line" in *linger*) linger=yes; sleep 300 & ;; esac
+  echo '{"type":"result","subtype":"success","is_error":false,"usage":{"input_tokens":1,"output_tokens":1}}'
+done
+if [ "$linger" = yes ]; then sleep 300; fi
+sleep 0.5
+echo saved > "$HOME/transcript"
+"#;
+
+#[tokio::test]
+async fn a_killed_daemon_lets_the_sandboxed_agent_save_its_work_and_still_leaves_nothing_running() {
+    for backend in ["bwrap", "landlock"] {
+        let env = TestEnv::new();
+        let repo = env.repo("repo");
+        let fake = env.root.join("fake-claude");
+        std::fs::write(&fake, FAKE_CLAUDE_SAVING_LATE).unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        env.write_config(json!({ "agents": { "claude": { "command": fake } } }));
+        let mut daemon = env.daemon().await;
+        let mut client = env.socket_client().await;
+        if !backend_works(&client, backend).await {
+            continue;
         }
+        let config = json!({ "sandbox": backend, "permissionMode": "bypass_permissions" });
+        let saver = client.agent_session(&repo, "claude", None, config.clone()).await;
+        let lingerer = client.agent_session(&repo, "claude", None, config).await;
+        client.prompt_and_wait(saver.id, "hello", 1).await;
+        client.prompt_and_wait(lingerer.id, "linger", 1).await;
+        let worktrees = env.data_dir().join("worktrees");
+        wait_until("the lingering agent's sleeps run", || pids_working_in(Path::new(&lingerer.cwd)).len() >= 3).await;
+
+        daemon.start_kill().unwrap();
+        daemon.wait().await.unwrap();
+        let killed = std::time::Instant::now();
+        let transcript = env.data_dir().join("sandboxes").join(saver.id.to_string()).join("home/transcript");
+        wait_until(&format!("the agent in {backend} saves its transcript"), || transcript.exists()).await;
+        wait_until(&format!("nothing of the {backend} sandboxes is left"), || pids_working_in(&worktrees).is_empty())
+            .await;
+        let ended = killed.elapsed();
+        assert!(ended < Duration::from_secs(6), "an agent ignoring its input's end is ended after a grace: {ended:?}");
     }
 }
 

@@ -1,6 +1,7 @@
 //! The bubblewrap backend: a user namespace (always, so that no capability survives even when
 //! Arbor runs as root), its own mount, PID, IPC, UTS and network namespaces, the layout's paths
-//! bound at their own places, and `--die-with-parent` so the tree ends with Arbor.
+//! bound at their own places, and `--die-with-parent` so the tree ends with its keeper
+//! (`keeper.rs`), which outlives a killed Arbor just long enough for the agent to end on its own.
 
 use std::path::{Path, PathBuf};
 
@@ -119,8 +120,7 @@ pub fn command(
     // The sandbox's own root holds only the mount points: nothing may be written there.
     all.extend(["--remount-ro".into(), "/".into(), "--".into()]);
     if let Some(forward) = forward {
-        let arbor = std::env::current_exe()
-            .map_err(|error| SandboxError::Command(format!("cannot find the arbor binary: {error}")))?;
+        let arbor = super::arbor_binary()?;
         all.extend([
             arbor.display().to_string(),
             "sandbox-forward".into(),

@@ -72,8 +72,7 @@ pub fn command(
     write.push(PathBuf::from("/dev"));
     let policy = Policy { read: readable(layout), write, ports };
     let policy = serde_json::to_string(&policy).map_err(|error| SandboxError::Command(error.to_string()))?;
-    let arbor = std::env::current_exe()
-        .map_err(|error| SandboxError::Command(format!("cannot find the arbor binary: {error}")))?;
+    let arbor = super::arbor_binary()?;
     let mut command = Command::new(arbor);
     command.arg("sandbox-exec").arg("--policy").arg(policy).arg("--").arg(program).args(arguments);
     Ok(command)
@@ -123,7 +122,8 @@ pub fn exec(policy: &str, program: &Path, arguments: &[String]) -> Result<std::c
 }
 
 /// Gives up every capability for good (even as root: with `SECBIT_NOROOT` an executed program
-/// gains none), and asks to be killed when Arbor dies, since there is no PID namespace to end.
+/// gains none), and asks to be killed when its keeper dies, since there is no PID namespace to
+/// end.
 fn drop_privileges() {
     const SECURE_BITS: libc::c_ulong = 0b10_1111; // NOROOT, NO_SETUID_FIXUP, KEEP_CAPS_LOCKED, each locked
     // SAFETY: prctl with these options changes only this process's credentials; failures (an

@@ -163,6 +163,11 @@ impl Limits {
         }
     }
 
+    /// The session's cgroup directories (none with rlimits).
+    pub fn groups(&self) -> &[PathBuf] {
+        &self.groups
+    }
+
     /// Messages for the limits hit since the last call.
     pub fn new_hits(&self) -> Vec<String> {
         let mut hits = Vec::new();

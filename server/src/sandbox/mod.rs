@@ -10,6 +10,7 @@
 pub mod bwrap;
 pub mod forward;
 pub mod host;
+pub mod keeper;
 pub mod landlock;
 pub mod layout;
 pub mod limits;
@@ -179,7 +180,7 @@ impl Sandbox {
         env.insert("HOME".into(), home.display().to_string());
         env.insert("TMPDIR".into(), tmp.display().to_string());
         let model = model_api(&env);
-        let mut wrapped = match settings.backend {
+        let wrapped = match settings.backend {
             SandboxBackend::Bwrap => {
                 let forward = match settings.network {
                     NetworkMode::ModelApi => Some(self.start_forwarder(&model, &mut env)?),
@@ -202,11 +203,22 @@ impl Sandbox {
                 });
             }
         };
+        let mut wrapped = self.kept(wrapped)?;
         wrapped.env_clear().envs(&env).current_dir(&self.cwd);
         if let Some(limits) = &self.limits {
             limits.apply_on_spawn(&mut wrapped);
         }
         Ok(wrapped)
+    }
+
+    /// `command` run by the keeper (`keeper.rs`), so that a server killed outright still leaves
+    /// the agent time to end on its own, and nothing of the session running afterwards.
+    fn kept(&self, command: Command) -> Result<Command, SandboxError> {
+        let std = command.as_std();
+        let groups = self.limits.as_ref().map(Limits::groups).unwrap_or_default();
+        let mut kept = Command::new(arbor_binary()?);
+        kept.args(keeper::arguments(groups)).arg(std.get_program()).args(std.get_args());
+        Ok(kept)
     }
 
     /// Starts the model API forwarder for one agent process and points its environment at it.
@@ -264,6 +276,11 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         self.teardown();
     }
+}
+
+/// The running `arbor` binary, which holds the sandbox's helpers.
+pub fn arbor_binary() -> Result<PathBuf, SandboxError> {
+    std::env::current_exe().map_err(|error| SandboxError::Command(format!("cannot find the arbor binary: {error}")))
 }
 
 /// A value the config file set for the agent (one that differs from the server's own
