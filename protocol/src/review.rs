@@ -258,6 +258,8 @@ pub enum ReviewAction {
     Accept,
     /// Revert the change in the worktree (and unstage it).
     Reject,
+    /// Undo an accept: the change is unstaged and back to pending, the worktree untouched.
+    Unstage,
 }
 
 /// `review/apply` params. Give hunk ids, whole files, or both.
@@ -266,7 +268,7 @@ pub enum ReviewAction {
 pub struct ApplyParams {
     /// The session.
     pub session_id: Uuid,
-    /// Accept or reject.
+    /// Accept, reject, or undo an accept.
     pub action: ReviewAction,
     /// Hunks, by id from `review/diff`.
     #[serde(default)]

@@ -257,7 +257,7 @@ async fn accepting_stages_and_rejecting_reverts_single_hunks_and_whole_files() {
     let env = TestEnv::new();
     let repo = env.repo("repo");
     let lines: String = (1..=40).map(|number| format!("line {number}\n")).collect();
-    env.commit_files(&repo, &[("long.txt", &lines), ("other.txt", "original\n")], "files");
+    env.commit_files(&repo, &[("long.txt", &lines), ("other.txt", "original\n"), ("gone.txt", "deleted\n")], "files");
     let mut server = env.standalone().await;
     let client = &mut server.client;
     let session = run_session(client, &repo, "say idle", "go", 1).await;
@@ -265,6 +265,7 @@ async fn accepting_stages_and_rejecting_reverts_single_hunks_and_whole_files() {
     let changed = lines.replace("line 3\n", "line three\n").replace("line 30\n", "line thirty\n");
     std::fs::write(worktree.join("long.txt"), &changed).unwrap();
     std::fs::write(worktree.join("other.txt"), "rewritten\n").unwrap();
+    std::fs::remove_file(worktree.join("gone.txt")).unwrap();
     std::fs::write(worktree.join("added.txt"), "keep me\n").unwrap();
     std::fs::write(worktree.join("unwanted.txt"), "drop me\n").unwrap();
 
@@ -299,6 +300,7 @@ async fn accepting_stages_and_rejecting_reverts_single_hunks_and_whole_files() {
         staged.contains("+line three") && !staged.contains("+line thirty") && staged.contains("+keep me"),
         "{staged}"
     );
+    assert!(!staged.contains("gone.txt"), "a deletion nobody accepted is not staged: {staged}");
 
     let after: ReviewDiff = serde_json::from_value(
         client
@@ -338,6 +340,61 @@ async fn accepting_stages_and_rejecting_reverts_single_hunks_and_whole_files() {
     assert_eq!(outside.unwrap_err().code, error_code::INVALID_ARGUMENT);
     let nothing = client.try_call(method::REVIEW_APPLY, json!({ "sessionId": session.id, "action": "accept" })).await;
     assert_eq!(nothing.unwrap_err().code, error_code::INVALID_ARGUMENT);
+}
+
+/// An accept can be undone: the change is unstaged and pending again, and the worktree keeps it.
+#[tokio::test]
+async fn an_accepted_hunk_or_file_can_be_unstaged_again_and_the_worktree_keeps_it() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let lines: String = (1..=40).map(|number| format!("line {number}\n")).collect();
+    env.commit_files(&repo, &[("long.txt", &lines)], "files");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let session = run_session(client, &repo, "say idle", "go", 1).await;
+    let worktree = PathBuf::from(&session.cwd);
+    let changed = lines.replace("line 3\n", "line three\n").replace("line 30\n", "line thirty\n");
+    std::fs::write(worktree.join("long.txt"), &changed).unwrap();
+    std::fs::write(worktree.join("added.txt"), "keep me\n").unwrap();
+    let review = diff(client, &session).await;
+    let hunks: Vec<String> =
+        review.files.iter().flat_map(|file| file.hunks.iter().flatten()).map(|hunk| hunk.id.clone()).collect();
+    client.call(method::REVIEW_APPLY, json!({ "sessionId": session.id, "action": "accept", "hunkIds": hunks })).await;
+    assert!(git(&worktree, &["diff", "--cached", "--stat"]).contains("2 files changed"));
+
+    let three = review.files.iter().find(|file| file.path == "long.txt").unwrap().hunks.clone().unwrap()[0].id.clone();
+    let after: ReviewDiff = serde_json::from_value(
+        client
+            .call(method::REVIEW_APPLY, json!({ "sessionId": session.id, "action": "unstage", "hunkIds": [three] }))
+            .await,
+    )
+    .unwrap();
+    let long = after.files.iter().find(|file| file.path == "long.txt").unwrap().hunks.clone().unwrap();
+    assert_eq!(
+        long.iter().map(|hunk| (hunk.old_start, hunk.state)).collect::<Vec<_>>(),
+        vec![(1, HunkState::Pending), (27, HunkState::Accepted)],
+        "only the undone hunk is pending again"
+    );
+    let staged = git(&worktree, &["diff", "--cached"]);
+    assert!(
+        !staged.contains("+line three") && staged.contains("+line thirty") && staged.contains("+keep me"),
+        "{staged}"
+    );
+
+    client
+        .call(
+            method::REVIEW_APPLY,
+            json!({ "sessionId": session.id, "action": "unstage", "paths": ["added.txt", "long.txt"] }),
+        )
+        .await;
+    assert_eq!(git(&worktree, &["diff", "--cached"]), "", "nothing is staged");
+    assert_eq!(read(worktree.join("long.txt")), changed, "the worktree keeps every change");
+    assert_eq!(read(worktree.join("added.txt")), "keep me\n");
+    let review = diff(client, &session).await;
+    assert!(
+        review.files.iter().flat_map(|file| file.hunks.iter().flatten()).all(|hunk| hunk.state == HunkState::Pending)
+    );
+    assert_eq!(review.files.len(), 2, "both files still show as changed");
 }
 
 #[tokio::test]

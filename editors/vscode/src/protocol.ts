@@ -172,6 +172,9 @@ export interface FileDiff {
   hunks: Hunk[] | null;
 }
 
+/// What `review/apply` does: stage, revert, or undo an accept (unstage, the worktree untouched).
+export type ReviewAction = 'accept' | 'reject' | 'unstage';
+
 export interface ReviewDiff {
   baseCommit: string;
   files: FileDiff[];

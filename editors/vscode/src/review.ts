@@ -7,7 +7,7 @@
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { FileDiff, Hunk, Method, ReviewDiff, ReviewFile, Session } from './protocol';
+import { FileDiff, Hunk, Method, ReviewAction, ReviewDiff, ReviewFile, Session } from './protocol';
 
 export const BASE_SCHEME = 'arbor-base';
 
@@ -72,6 +72,8 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
       vscode.commands.registerCommand('arbor.rejectHunk', (sessionId?: unknown, hunkId?: unknown) => this.command('reject', 'hunk', sessionId, hunkId)),
       vscode.commands.registerCommand('arbor.acceptFile', (sessionId?: unknown, path?: unknown) => this.command('accept', 'file', sessionId, path)),
       vscode.commands.registerCommand('arbor.rejectFile', (sessionId?: unknown, path?: unknown) => this.command('reject', 'file', sessionId, path)),
+      vscode.commands.registerCommand('arbor.unstageHunk', (sessionId?: unknown, hunkId?: unknown) => this.command('unstage', 'hunk', sessionId, hunkId)),
+      vscode.commands.registerCommand('arbor.unstageFile', (sessionId?: unknown, path?: unknown) => this.command('unstage', 'file', sessionId, path)),
     ];
   }
 
@@ -108,8 +110,11 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
     if (!found?.file) return [];
     const sessionId = found.reviewed.session.id;
     const top = new vscode.Range(0, 0, 0, 0);
+    const fileAccepted = (found.file.hunks ?? []).length > 0 && (found.file.hunks ?? []).every((hunk) => hunk.state === 'accepted');
     const lenses = [
-      new vscode.CodeLens(top, { title: `Accept File (${found.path})`, command: 'arbor.acceptFile', arguments: [sessionId, found.path] }),
+      fileAccepted
+        ? new vscode.CodeLens(top, { title: `✓ Accepted · Undo (${found.path})`, command: 'arbor.unstageFile', arguments: [sessionId, found.path], tooltip: 'Unstage the file again; the worktree keeps it' })
+        : new vscode.CodeLens(top, { title: `Accept File (${found.path})`, command: 'arbor.acceptFile', arguments: [sessionId, found.path] }),
       new vscode.CodeLens(top, { title: found.file.status === 'added' ? 'Reject File (delete it)' : 'Reject File', command: 'arbor.rejectFile', arguments: [sessionId, found.path] }),
     ];
     // A new file is one change: the file's lenses are its lenses.
@@ -118,7 +123,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
       const line = Math.min(firstChangedLine(hunk), Math.max(document.lineCount - 1, 0));
       const range = new vscode.Range(line, 0, line, 0);
       if (hunk.state === 'accepted') {
-        lenses.push(new vscode.CodeLens(range, { title: '✓ Accepted', command: '', tooltip: 'Staged: Commit includes it' }));
+        lenses.push(new vscode.CodeLens(range, { title: '✓ Accepted · Undo', command: 'arbor.unstageHunk', arguments: [sessionId, hunk.id], tooltip: 'Staged: Commit includes it. Click to unstage it again; the worktree keeps it' }));
       } else {
         lenses.push(new vscode.CodeLens(range, { title: 'Accept Change', command: 'arbor.acceptHunk', arguments: [sessionId, hunk.id] }));
       }
@@ -179,7 +184,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
     return hunk ? { sessionId: found.reviewed.session.id, hunkId: hunk.id } : undefined;
   }
 
-  private async command(action: 'accept' | 'reject', kind: 'hunk' | 'file', sessionId: unknown, item: unknown): Promise<void> {
+  private async command(action: ReviewAction, kind: 'hunk' | 'file', sessionId: unknown, item: unknown): Promise<void> {
     const target = this.target(kind, sessionId, item);
     if (!target) {
       void vscode.window.showInformationMessage(
@@ -192,7 +197,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
     await this.apply(action, target);
   }
 
-  private async apply(action: 'accept' | 'reject', target: Target): Promise<void> {
+  private async apply(action: ReviewAction, target: Target): Promise<void> {
     const reviewed = this.reviewed.get(target.sessionId);
     const before = reviewed?.diff;
     const path = target.path ?? before?.files.find((file) => file.hunks?.some((hunk) => hunk.id === target.hunkId))?.path;

@@ -213,6 +213,14 @@ step('review in the diff editor: accept one change, reject another, on the chang
   assert.doesNotMatch(staged, /FOURTEEN/, 'the rejected one is not');
   assert.match(fs.readFileSync(path.join(session.cwd, 'src/app.txt'), 'utf8'), /TWO/, 'the accepted change stays');
   await wb.shot('review-after-accept-reject');
+  // An accept can be undone from its lens: unstaged again, still in the worktree, acceptable again.
+  await lens('✓ Accepted · Undo').first().click();
+  await wb.until(() => git(session.cwd, 'diff', '--cached') === '', 'the accept undone: nothing staged');
+  assert.match(fs.readFileSync(path.join(session.cwd, 'src/app.txt'), 'utf8'), /TWO/, 'the worktree keeps the change');
+  await lens('Accept Change').first().waitFor();
+  await wb.shot('review-accept-undone');
+  await lens('Accept Change').first().click();
+  await wb.until(() => /\+TWO/.test(git(session.cwd, 'diff', '--cached')), 'accepted again');
 });
 
 step('review of new files: shown as added; rejecting one closes its editor and says so; commit and merge name what they act on', async () => {
@@ -360,6 +368,28 @@ step('after a reload the chat reopens on the last session', async () => {
   await wb.shot('reloaded');
 });
 
+step('the composer: slash commands are offered and run, a selection arrives as context', async () => {
+  const frame = await chatFrame();
+  const input = frame.locator('#input');
+  await input.fill('/re');
+  await wb.until(async () => /\/review — review the changes/.test((await frame.locator('#hints').textContent()) ?? ''), 'the slash commands offered');
+  assert.doesNotMatch((await frame.locator('#hints').textContent()) ?? '', /\/commit/, 'only those matching what was typed');
+  await wb.shot('composer-slash-commands');
+  await input.fill('/review');
+  await input.press('Enter');
+  // /review runs the command on the chat's session: its changes open in the diff editor.
+  const modified = wb.page.locator('.monaco-diff-editor .editor.modified .view-line', { hasText: 'TWO' }).first();
+  await modified.waitFor({ timeout: 30_000 });
+  assert.equal(await input.inputValue(), '', 'a slash command is not sent as a message');
+  await modified.click();
+  await wb.page.keyboard.press('Home');
+  await wb.page.keyboard.press('Shift+End');
+  await wb.command('Arbor: Add Selection to Chat');
+  await wb.until(async () => /#L\d+-\d+\n```\nTWO\n```/.test(await input.inputValue()), 'the selection quoted in the composer');
+  await wb.shot('composer-selection-context');
+  await input.fill('');
+});
+
 step('deleting the open session says so in the chat and keeps what was typed', async () => {
   const frame = await chatFrame();
   await frame.locator('#input').fill('A thought not yet sent');
@@ -373,6 +403,44 @@ step('deleting the open session says so in the chat and keeps what was typed', a
   assert.ok(await frame.locator('#send').isDisabled(), 'nothing can be sent to a deleted session');
   await wb.shot('deleted-session-chat');
   await wb.clearToasts();
+});
+
+step('the chat follows the colour theme: light and high contrast', async () => {
+  // As a user switches themes: the palette's colour theme picker, by the theme's label.
+  const setTheme = async (label: string) => {
+    await wb.command('Preferences: Color Theme');
+    await wb.pick(label);
+    await wb.closeQuickInput();
+  };
+  const frame = await chatFrame();
+  /// The page's colours: the body's background and text, and the composer's border.
+  const colours = () => frame.evaluate(() => {
+    const body = getComputedStyle(document.body);
+    const input = getComputedStyle(document.getElementById('input')!);
+    return { background: body.backgroundColor, text: body.color, border: input.borderTopColor, contrastBorder: body.getPropertyValue('--vscode-contrastBorder').trim() };
+  });
+  const luminance = (colour: string) => {
+    const [r, g, b] = (colour.match(/\d+/g) ?? ['0', '0', '0']).slice(0, 3).map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  };
+  const dark = await colours();
+  assert.ok(luminance(dark.background) < 0.3 && luminance(dark.text) > 0.6, `dark: ${JSON.stringify(dark)}`);
+  try {
+    await setTheme('Light Modern');
+    await wb.until(async () => luminance((await colours()).background) > 0.8, 'the chat turning light', 30_000);
+    const light = await colours();
+    assert.ok(luminance(light.text) < 0.4, `light text is dark: ${JSON.stringify(light)}`);
+    await wb.shot('chat-light-theme');
+    await setTheme('Dark High Contrast');
+    await wb.until(async () => (await colours()).contrastBorder !== '' && luminance((await colours()).background) < 0.05, 'the chat in high contrast', 30_000);
+    const contrast = await colours();
+    assert.ok(luminance(contrast.text) > 0.9, `high-contrast text is white: ${JSON.stringify(contrast)}`);
+    assert.ok(luminance(contrast.border) > 0.3, `the composer has a visible border in high contrast: ${JSON.stringify(contrast)}`);
+    await wb.shot('chat-high-contrast-theme');
+  } finally {
+    await setTheme('Dark Modern');
+  }
+  await wb.until(async () => luminance((await colours()).background) < 0.3, 'the chat dark again', 30_000);
 });
 
 step('5,000 chunks stream into the chat without freezing it', async () => {

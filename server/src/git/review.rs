@@ -290,6 +290,13 @@ fn apply_to(
     target: Target,
 ) -> Result<usize, GitError> {
     let mut options = diff_options();
+    // Only the hunks' own files: libgit2 removes a deleted file's index entry for every deleted
+    // delta of the diff it applies to the index, including the ones its callbacks skip, so a
+    // wider diff would stage a deletion (or unstage a new file) nobody chose.
+    options.disable_pathspec_match(true);
+    for (path, _) in hunks {
+        options.pathspec(path);
+    }
     let (diff, location, reverse) = match target {
         Target::Stage => (repo.diff_index_to_workdir(None, Some(&mut options))?, ApplyLocation::Index, false),
         Target::Unstage => {
@@ -358,6 +365,46 @@ pub fn reject_hunks(worktree: &Path, base_commit: &str, hunks: &[(String, Hunk)]
     if !tracked.is_empty() {
         apply_to(&repo, &base_tree, &tracked, Target::Revert)?;
     }
+    Ok(())
+}
+
+/// Unstages the given hunks where they were accepted, leaving the worktree as it is; a new file
+/// accepted whole leaves the index whole.
+pub fn unstage_hunks(worktree: &Path, base_commit: &str, hunks: &[(String, Hunk)]) -> Result<(), GitError> {
+    let repo = Repository::open(worktree)?;
+    let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
+    let accepted = hunks.iter().filter(|(_, hunk)| hunk.state == HunkState::Accepted);
+    let (new_files, tracked): (Vec<_>, Vec<_>) =
+        accepted.cloned().partition(|(path, _)| base_tree.get_path(Path::new(path)).is_err());
+    if !tracked.is_empty() {
+        apply_to(&repo, &base_tree, &tracked, Target::Unstage)?;
+    }
+    if !new_files.is_empty() {
+        let paths: Vec<String> = new_files.into_iter().map(|(path, _)| path).collect();
+        unstage_files(worktree, base_commit, &paths)?;
+    }
+    Ok(())
+}
+
+/// Puts whole files back in the index as they are at the base commit (a file new in the session
+/// leaves the index), leaving the worktree as it is.
+pub fn unstage_files(worktree: &Path, base_commit: &str, paths: &[String]) -> Result<(), GitError> {
+    let repo = Repository::open(worktree)?;
+    let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
+    let mut index = repo.index()?;
+    for path in paths {
+        let relative = confine(path)?;
+        match base_tree.get_path(&relative) {
+            Ok(entry) => {
+                let content = Content::from_git(entry.filemode(), repo.find_blob(entry.id())?.content().to_vec());
+                index.add_frombuffer(&index_entry(&relative, &content), content.bytes())?;
+            }
+            Err(_) => {
+                let _ = index.remove_path(&relative);
+            }
+        }
+    }
+    index.write()?;
     Ok(())
 }
 

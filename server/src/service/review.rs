@@ -297,6 +297,10 @@ impl Service {
                 review::reject_hunks(&cwd, &base, &hunks)?;
                 review::reject_files(&cwd, &base, &paths)
             }
+            ReviewAction::Unstage => {
+                review::unstage_hunks(&cwd, &base, &hunks)?;
+                review::unstage_files(&cwd, &base, &paths)
+            }
         })
         .await?;
         if !rejected.is_empty() {

@@ -82,9 +82,15 @@ export class Workbench {
   async command(title: string): Promise<void> {
     const box = await this.openPalette();
     await box.fill(`>${title}`);
-    const row = this.quickInput.locator('.quick-input-list .monaco-list-row', { hasText: title }).first();
-    await row.waitFor();
+    // Enter runs the focused row, which lags the filter under load, and is not always the one
+    // named (a longer title can rank first): wait for it, else move down to it.
+    await this.quickInput.locator('.quick-input-list .monaco-list-row', { hasText: title }).first().waitFor();
+    const focused = this.quickInput.locator('.quick-input-list .monaco-list-row.focused', { hasText: title }).first();
+    const isFocused = () => focused.waitFor({ timeout: 1_000 }).then(() => true, () => false);
+    for (let moves = 0; moves < 10 && !(await isFocused()); moves++) await box.press('ArrowDown');
+    await focused.waitFor({ timeout: 1_000 });
     await box.press('Enter');
+    await this.quickInput.locator('.quick-input-list .monaco-list-row.focused', { hasText: title }).waitFor({ state: 'detached', timeout: 5_000 }).catch(() => undefined);
   }
 
   /// The palette's rows for `query`, to check what it offers (then closed).
