@@ -16,7 +16,7 @@ end
 T['the composer sends a multi-line message, completes slash commands and #buffer, quotes a selection'] = function()
   h.start()
   local repo = h.repo({ ['notes.txt'] = 'first note\nsecond note\n' })
-  local session, chat = h.scripted_session(repo, 'say one\nturn\nsay two\nturn\nsay three', 'start')
+  local session, chat = h.scripted_session(repo, 'commands rebase: rebase onto main | review: the agent reviews itself\nsay one\nturn\nsay two\nturn\nsay three', 'start')
   wait_turns(chat, 1)
   vim.api.nvim_set_current_buf(chat.bufnr)
   vim.api.nvim_feedkeys('i', 'x', false)
@@ -34,7 +34,9 @@ T['the composer sends a multi-line message, completes slash commands and #buffer
   vim.cmd('stopinsert')
   assert(start == 0, 'completion starts at the slash: ' .. tostring(start))
   local words = vim.tbl_map(function(item) return item.word end, composer.omnifunc(0, '/re'))
-  assert(vim.deep_equal(words, { '/review', '/rename' }), vim.inspect(words))
+  assert(vim.deep_equal(words, { '/review', '/rename', '/rebase' }), 'Arbor\'s, then the agent\'s without a clash: ' .. vim.inspect(words))
+  local rebase = composer.omnifunc(0, '/reb')[1]
+  assert(rebase and rebase.menu == 'rebase onto main', vim.inspect(rebase))
   words = vim.tbl_map(function(item) return item.word end, composer.omnifunc(0, '#b'))
   assert(vim.deep_equal(words, { '#buffer' }), vim.inspect(words))
 

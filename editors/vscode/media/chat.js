@@ -25,6 +25,9 @@
   let scheduled = false;
   let nextSendId = 1;
   let slashCommands = [];
+  /// The slash commands the session's agent offers (its latest `available_commands` event); sent
+  /// to the agent as typed.
+  let agentCommands = [];
   /// Messages sent and not yet confirmed, by id: their text comes back to the composer on failure.
   const unconfirmed = new Map();
   const ICONS = { pending: '○', in_progress: '◐', completed: '✓', failed: '✗' };
@@ -382,6 +385,12 @@
       case 'external_change':
         add(element('div', 'notice', event.message));
         break;
+      case 'available_commands':
+        agentCommands = (Array.isArray(event.commands) ? event.commands : [])
+          .filter((command) => command && typeof command.name === 'string')
+          .map((command) => ({ name: '/' + command.name, description: String(command.description || '') + (command.hint ? ' (' + command.hint + ')' : '') }));
+        renderHints();
+        break;
     }
   }
 
@@ -417,6 +426,7 @@
     plan = null;
     streaming = null;
     pending = [];
+    agentCommands = [];
     log.replaceChildren();
     problem.hidden = true;
     renderStatus();
@@ -434,7 +444,8 @@
 
   function renderHints() {
     const text = input.value;
-    const matches = text.startsWith('/') && !text.includes(' ') ? slashCommands.filter((command) => command.name.startsWith(text)) : [];
+    const offered = slashCommands.concat(agentCommands.filter((command) => !slashCommands.some((own) => own.name === command.name)));
+    const matches = text.startsWith('/') && !text.includes(' ') ? offered.filter((command) => command.name.startsWith(text)) : [];
     hints.replaceChildren(...matches.map((command) => element('li', null, command.name + ' — ' + command.description)));
     hints.hidden = matches.length === 0;
   }

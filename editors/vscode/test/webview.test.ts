@@ -22,6 +22,7 @@ async function record(): Promise<typeof recorded> {
   const server = await startServer(root);
   try {
     const script = [
+      'commands plan: draft a plan first | review: the agent reviews its own work',
       'think I will write a file and run it.',
       'say Here is **the plan**: write `hello.sh`, then run it.',
       'ask Run sh hello.sh',
@@ -140,6 +141,19 @@ test('the chat renders a recorded session and answers its permission request', a
   await post(page, { type: 'sent', id: 1, ok: false, error: 'the session is gone.' });
   assert.equal(await page.inputValue('#input'), 'And now?');
   assert.match((await page.textContent('#problem'))!, /Not sent: the session is gone\. Your text is kept\./);
+
+  // The composer offers the extension's slash commands and the agent's (from its
+  // available_commands event); the extension's own win a clash of names.
+  await post(page, { type: 'commands', commands: [{ name: '/review', description: 'review the changes' }, { name: '/stop', description: 'stop the session (resumable)' }] });
+  await page.fill('#input', '/');
+  await page.dispatchEvent('#input', 'input');
+  const hints = await page.$$eval('#hints li', (items) => items.map((item) => item.textContent));
+  assert.deepEqual(hints, ['/review — review the changes', '/stop — stop the session (resumable)', '/plan — draft a plan first'], 'both kinds, one /review');
+  await page.fill('#input', '/pl');
+  await page.dispatchEvent('#input', 'input');
+  assert.deepEqual(await page.$$eval('#hints li', (items) => items.map((item) => item.textContent)), ['/plan — draft a plan first']);
+  await page.fill('#input', '');
+  await page.dispatchEvent('#input', 'input');
 
   // Unexpected messages are ignored, and a replay does not duplicate anything.
   await post(page, { type: 'eval', code: 'document.body.remove()' });

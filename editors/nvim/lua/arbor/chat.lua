@@ -380,6 +380,8 @@ function Chat:render(event)
     self:refresh_header()
   elseif kind == 'files_changed' then
     require('arbor.review').on_files_changed(self.session_id)
+  elseif kind == 'available_commands' then
+    require('arbor.composer').set_agent_commands(self.session_id, event.commands)
   end
 end
 

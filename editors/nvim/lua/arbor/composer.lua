@@ -10,6 +10,16 @@ local M = {}
 
 local drafts = {} -- key -> composer state (one per session, or per pending new session)
 
+--- Whether `word` (such as `/review`) is one of Arbor's own slash commands.
+local function own_command_named(word)
+  for _, item in ipairs(M.slash_commands) do
+    if item.word == word then
+      return true
+    end
+  end
+  return false
+end
+
 --- Arbor's own slash commands: each runs the `:Arbor` subcommand of the same name.
 M.slash_commands = {
   { word = '/review', info = 'review the session\'s changes' },
@@ -24,6 +34,38 @@ M.slash_commands = {
   { word = '/model', info = 'change the model' },
   { word = '/rename', info = 'set the title' },
 }
+
+--- The slash commands each session's agent offers (its latest `available_commands` event), by
+--- session id; sent to the agent as typed.
+local agent_commands = {}
+
+--- Records the commands `session_id`'s agent offers now.
+---@param session_id string
+---@param commands { name: string, description: string, hint: string? }[]
+function M.set_agent_commands(session_id, commands)
+  local items = {}
+  for _, command in ipairs(commands or {}) do
+    if type(command.name) == 'string' then
+      local info = command.description or ''
+      if type(command.hint) == 'string' and command.hint ~= '' then
+        info = info .. ' (' .. command.hint .. ')'
+      end
+      table.insert(items, { word = '/' .. command.name, info = info })
+    end
+  end
+  agent_commands[session_id] = items
+end
+
+--- Arbor's slash commands, then the agent's that do not clash with them.
+local function slash_candidates(session_id)
+  local candidates = vim.list_slice(M.slash_commands)
+  for _, item in ipairs(agent_commands[session_id] or {}) do
+    if not own_command_named(item.word) then
+      table.insert(candidates, item)
+    end
+  end
+  return candidates
+end
 
 local CONTEXT_WORDS = {
   { word = '#buffer', info = 'the text of the buffer the composer was opened from' },
@@ -45,7 +87,8 @@ function M.omnifunc(findstart, base)
     local start = line:find('[/#][%w_-]*$')
     return start and (start - 1) or -3
   end
-  local candidates = base:sub(1, 1) == '/' and M.slash_commands or CONTEXT_WORDS
+  local state = current()
+  local candidates = base:sub(1, 1) == '/' and slash_candidates(state and state.session_id) or CONTEXT_WORDS
   local matches = {}
   for _, item in ipairs(candidates) do
     if item.word:sub(1, #base) == base then
@@ -85,10 +128,8 @@ local function own_command(text)
   if not name then
     return nil
   end
-  for _, item in ipairs(M.slash_commands) do
-    if item.word == '/' .. name then
-      return name, rest
-    end
+  if own_command_named('/' .. name) then
+    return name, rest
   end
 end
 
