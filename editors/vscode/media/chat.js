@@ -19,6 +19,8 @@
   let lastSeq = 0;
   let tools = new Map();
   let permissions = new Map();
+  /// Questions waiting for an answer, by request id.
+  let questions = new Map();
   let plan = null;
   let streaming = null; // { kind, element, text, dirty }
   let pending = [];
@@ -288,6 +290,60 @@
     return (option && option.kind.startsWith('reject') ? 'Rejected' : 'Allowed') + ' (' + name + ')';
   }
 
+  /// A question's form: one field per property of its schema (text, number, a checkbox, or a
+  /// list of words separated by commas), with Answer and Decline.
+  function questionForm(event) {
+    const form = element('form', 'permission question-form');
+    form.dataset.requestId = event.requestId;
+    form.appendChild(element('span', 'question', event.message));
+    const fields = element('div', 'fields');
+    const schema = event.schema && typeof event.schema === 'object' ? event.schema : {};
+    const properties = schema.properties && typeof schema.properties === 'object' ? schema.properties : {};
+    const required = Array.isArray(schema.required) ? schema.required : [];
+    const inputs = [];
+    for (const [name, property] of Object.entries(properties)) {
+      const type = property && property.type;
+      const label = element('label', 'field', (property && property.title) || name);
+      const input = element('input');
+      input.name = name;
+      input.type = type === 'boolean' ? 'checkbox' : type === 'number' || type === 'integer' ? 'number' : 'text';
+      if (type === 'integer') input.step = '1';
+      if (type === 'array') input.placeholder = 'words separated by commas';
+      input.required = required.includes(name) && type !== 'boolean';
+      label.appendChild(input);
+      fields.appendChild(label);
+      inputs.push({ name, type, input });
+    }
+    form.appendChild(fields);
+    const choices = element('span', 'choices');
+    const answer = element('button', 'allow_once', 'Answer');
+    answer.type = 'submit';
+    const decline = element('button', 'reject_once', 'Decline');
+    decline.type = 'button';
+    const done = () => choices.querySelectorAll('button').forEach((button) => (button.disabled = true));
+    decline.addEventListener('click', () => {
+      vscode.postMessage({ type: 'respond', requestId: event.requestId, optionId: 'decline' });
+      done();
+    });
+    form.addEventListener('submit', (submitted) => {
+      submitted.preventDefault();
+      const content = {};
+      for (const { name, type, input } of inputs) {
+        if (type === 'boolean') content[name] = input.checked;
+        else if (input.value === '') continue;
+        else if (type === 'number' || type === 'integer') content[name] = Number(input.value);
+        else if (type === 'array') content[name] = input.value.split(',').map((word) => word.trim()).filter(Boolean);
+        else content[name] = input.value;
+      }
+      vscode.postMessage({ type: 'respond', requestId: event.requestId, optionId: 'accept', content });
+      done();
+    });
+    choices.append(answer, decline);
+    form.appendChild(choices);
+    questions.set(event.requestId, form);
+    return form;
+  }
+
   function render(event) {
     switch (event.kind) {
       case 'agent_message_chunk':
@@ -350,6 +406,22 @@
         box.appendChild(buttons);
         permissions.set(event.requestId, box);
         add(box);
+        break;
+      }
+      case 'question':
+        add(questionForm(event));
+        break;
+      case 'question_answered': {
+        const form = questions.get(event.requestId);
+        if (form) {
+          const words = event.action === 'accept'
+            ? 'Answered: ' + Object.entries(event.content || {}).map(([name, value]) => name + ' = ' + (Array.isArray(value) ? value.join(', ') : String(value))).join('; ')
+            : event.action === 'decline' ? 'Declined' : 'Withdrawn';
+          form.querySelector('.fields').replaceChildren();
+          form.querySelector('.choices').replaceChildren(element('span', 'answer', words + (event.by === 'policy' ? ' by the permission policy' : '')));
+          form.classList.add('resolved');
+          questions.delete(event.requestId);
+        }
         break;
       }
       case 'permission_resolved': {
@@ -423,6 +495,7 @@
     lastSeq = 0;
     tools = new Map();
     permissions = new Map();
+    questions = new Map();
     plan = null;
     streaming = null;
     pending = [];

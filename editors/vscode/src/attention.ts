@@ -9,6 +9,7 @@ import { isLive, sessionLabel, statusGroups, formatCost } from './model';
 import { Method, PermissionOption, Session, SessionEvent } from './protocol';
 
 type PermissionRequest = Extract<SessionEvent, { kind: 'permission_request' }>;
+type Question = Extract<SessionEvent, { kind: 'question' }>;
 
 function enabled(key: string): boolean {
   return vscode.workspace.getConfiguration('arbor').get<boolean>(key) ?? true;
@@ -92,6 +93,21 @@ export class Attention implements vscode.Disposable {
     if (event.kind === 'permission_request' || event.kind === 'permission_resolved') this.render();
     if (isNewRequest && event.kind === 'permission_request' && enabled('notifications.permissions')) void this.askPermission(sessionId, event);
     if (event.kind === 'turn_ended' && enabled('notifications.turnEnded') && this.ctx.views.chatSession() !== sessionId) void this.turnEnded(sessionId, event.stopReason);
+    if (event.kind === 'question' && enabled('notifications.permissions')) void this.askQuestion(sessionId, event);
+  }
+
+  /// A question raises a toast too: one text field is answered from an input box, a larger form
+  /// in the chat.
+  private async askQuestion(sessionId: string, question: Question): Promise<void> {
+    const properties = Object.entries((question.schema.properties ?? {}) as Record<string, { type?: string }>);
+    const single = properties.length === 1 && properties[0][1].type === 'string' ? properties[0][0] : undefined;
+    const answer = await vscode.window.showWarningMessage(`Arbor: "${this.title(sessionId)}" asks: ${question.message}`, ...(single ? ['Answer'] : []), 'Decline', 'Open');
+    if (answer === 'Open') await this.ctx.views.showChat(sessionId);
+    if (answer === 'Decline') await this.ctx.request(Method.sessionRespond, { sessionId, requestId: question.requestId, optionId: 'decline' });
+    if (answer === 'Answer' && single) {
+      const value = await vscode.window.showInputBox({ prompt: question.message, ignoreFocusOut: true });
+      if (value !== undefined) await this.ctx.request(Method.sessionRespond, { sessionId, requestId: question.requestId, optionId: 'accept', content: { [single]: value } });
+    }
   }
 
   private title(sessionId: string): string {

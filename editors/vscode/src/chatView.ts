@@ -168,7 +168,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
         if (sessionId) await this.ctx.request(Method.sessionCancel, { sessionId });
         break;
       case 'respond':
-        if (sessionId) await this.ctx.request(Method.sessionRespond, { sessionId, requestId: request.requestId, optionId: request.optionId });
+        if (sessionId) await this.ctx.request(Method.sessionRespond, { sessionId, requestId: request.requestId, optionId: request.optionId, ...(request.content ? { content: request.content } : {}) });
         break;
       case 'openDiff': {
         const before = this.texts.put(request.path, request.oldText ?? '');

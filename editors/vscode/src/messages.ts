@@ -8,7 +8,7 @@ export type ChatRequest =
   | { type: 'ready' }
   | { type: 'send'; id: number; text: string }
   | { type: 'interrupt' }
-  | { type: 'respond'; requestId: string; optionId: string }
+  | { type: 'respond'; requestId: string; optionId: string; content?: Record<string, unknown> }
   | { type: 'openDiff'; path: string; oldText: string | null; newText: string }
   | { type: 'pickFile' };
 
@@ -49,10 +49,14 @@ export function parseChatRequest(message: unknown): ChatRequest | null {
       return isString(candidate.path, 4096) && (candidate.oldText === null || isString(candidate.oldText, MAX_FILE)) && isString(candidate.newText, MAX_FILE)
         ? { type: 'openDiff', path: candidate.path, oldText: candidate.oldText as string | null, newText: candidate.newText }
         : null;
-    case 'respond':
-      return isString(candidate.requestId, 200) && isString(candidate.optionId, 200)
-        ? { type: 'respond', requestId: candidate.requestId, optionId: candidate.optionId }
-        : null;
+    case 'respond': {
+      if (!isString(candidate.requestId, 200) || !isString(candidate.optionId, 200)) return null;
+      // A question's answer: a plain object of values, checked again by the server.
+      const content = candidate.content;
+      if (content === undefined) return { type: 'respond', requestId: candidate.requestId, optionId: candidate.optionId };
+      const plain = typeof content === 'object' && content !== null && !Array.isArray(content) && JSON.stringify(content).length <= 64 * 1024;
+      return plain ? { type: 'respond', requestId: candidate.requestId, optionId: candidate.optionId, content: content as Record<string, unknown> } : null;
+    }
     default:
       return null;
   }

@@ -130,6 +130,10 @@ export type SessionEvent =
   | { kind: 'permission_resolved'; requestId: string; optionId: string | null; by: 'policy' | 'user' | null; rule: AppliedRule | null }
   | { kind: 'status_changed'; status: SessionStatus; agentState: AgentState | null; reason: string | null }
   | { kind: 'turn_ended'; stopReason: string }
+  | { kind: 'context_usage'; used: number; size: number; costUsd: number | null }
+  | { kind: 'available_commands'; commands: { name: string; description: string; hint: string | null }[] }
+  | { kind: 'question'; requestId: string; message: string; schema: Record<string, unknown>; toolCallId: string | null }
+  | { kind: 'question_answered'; requestId: string; action: 'accept' | 'decline' | 'cancel'; content: Record<string, unknown> | null; by: 'policy' | 'user' | null }
   | { kind: 'usage'; turn: Usage; total: Usage }
   | { kind: 'checkpoint'; checkpointId: number; label: string; filesChanged: number }
   | { kind: 'files_changed'; paths: string[] }

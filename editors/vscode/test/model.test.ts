@@ -68,6 +68,8 @@ test('webview messages are validated both ways', () => {
   assert.equal(parseChatRequest({ type: 'send', text: '   ' }), null);
   assert.equal(parseChatRequest({ type: 'send', text: 42 }), null);
   assert.equal(parseChatRequest({ type: 'respond', requestId: 'perm-1' }), null);
+  assert.deepEqual(parseChatRequest({ type: 'respond', requestId: 'q-1', optionId: 'accept', content: { answer: 'ARB-12' } }), { type: 'respond', requestId: 'q-1', optionId: 'accept', content: { answer: 'ARB-12' } });
+  assert.equal(parseChatRequest({ type: 'respond', requestId: 'q-1', optionId: 'accept', content: ['not', 'an object'] }), null, 'an answer is an object');
   assert.equal(parseChatRequest({ type: 'run', command: 'rm -rf /' }), null);
   assert.equal(parseChatRequest('ready'), null);
   assert.ok(isChatUpdate({ type: 'events', events: [{ seq: 1, event: { kind: 'notice' } }] }));

@@ -163,6 +163,39 @@ test('the chat renders a recorded session and answers its permission request', a
   await page.close();
 });
 
+test('a question from the agent is a form in the chat, answered there', async () => {
+  const root = scratch();
+  const dir = repo(root, { 'README.md': '# demo\n' });
+  const server = await startServer(root);
+  const page = await openPage('chat');
+  try {
+    const session = await server.arbor.request<Session>(Method.sessionNew, { cwd: dir, agent: 'scripted', prompt: 'Which ticket?', config: { script: 'elicit Which ticket is this for?' } });
+    await server.arbor.request(Method.sessionSubscribe, { sessionId: session.id, afterSeq: 0 });
+    await until(() => server.events.some((event) => event.event.kind === 'question'), 'the question');
+    await post(page, { type: 'reset', session });
+    await post(page, { type: 'events', events: server.events.filter((event) => event.sessionId === session.id) });
+    await page.waitForSelector('.question-form input[name="answer"]');
+    assert.match((await page.textContent('.question-form'))!, /Which ticket is this for\?/);
+    await page.fill('.question-form input[name="answer"]', 'ARB-12');
+    await page.click('.question-form button.allow_once');
+    const question = server.events.find((event) => event.event.kind === 'question')!.event as { requestId: string };
+    const posted = (await page.evaluate(() => (window as any).__posted)).at(-1);
+    assert.deepEqual(posted, { type: 'respond', requestId: question.requestId, optionId: 'accept', content: { answer: 'ARB-12' } });
+    // What the extension then asks of the server; the page shows the answer once it is recorded.
+    await server.arbor.request(Method.sessionRespond, { sessionId: session.id, requestId: question.requestId, optionId: posted.optionId, content: posted.content });
+    await until(() => server.events.some((event) => event.event.kind === 'turn_ended'), 'the turn');
+    const events = server.events.filter((event) => event.sessionId === session.id);
+    await post(page, { type: 'events', events });
+    await rendered(page, events.at(-1)!.seq);
+    assert.equal(await page.textContent('.question-form .answer'), 'Answered: answer = ARB-12');
+    assert.match((await page.$$eval('.agent', (nodes) => nodes.map((node) => node.textContent)).then((texts) => texts.join(' '))), /ARB-12/, 'the agent says the answer');
+    assert.deepEqual((page as any).__errors, []);
+  } finally {
+    await page.close();
+    await server.stop();
+  }
+});
+
 test('the chat shows which rule of the permission policy answered a request', async () => {
   const page = await openPage('chat');
   await post(page, { type: 'reset', session: recorded.session });
