@@ -82,4 +82,35 @@ T['requests the policy answers raise nothing; :Arbor reject picks among several 
   h.wait(function() return h.read(first.cwd .. '/one.txt') == '1\n' end, 'the other session\'s request allowed')
 end
 
+T['an agent\'s question: off screen it notifies and fires ArborQuestion; :Arbor answer asks each field and sends it; the chat shows the answer'] = function()
+  h.start()
+  local repo = h.repo()
+  local asked = {}
+  vim.api.nvim_create_autocmd('User', { pattern = 'ArborQuestion', callback = function(args) table.insert(asked, args.data) end })
+  local session, chat = h.scripted_session(repo, 'elicit Which ticket is this for?\nelicit And the reviewer?', 'go')
+  hide_chat()
+  h.wait(function() return h.notified('asks: Which ticket is this for?') end, 'a notification for the question')
+  assert(h.notified('asks: Which ticket is this for?').message:find(':Arbor answer', 1, true))
+  assert(asked[1] and asked[1].sessionId == session.id, vim.inspect(asked))
+  h.wait(function() return require('arbor').status():find('1 waiting', 1, true) ~= nil end, 'waiting in the statusline component: ' .. require('arbor').status())
+
+  -- Typed at the prompt: each field of the form is asked for.
+  local input = h.on_input(function() return 'ARB-12' end)
+  vim.cmd('Arbor answer')
+  assert(input.opts.prompt:find('Which ticket is this for?', 1, true), vim.inspect(input.opts))
+  h.wait(function() return h.has_line(chat.bufnr, '> answered: answer = ARB-12') end, 'the answer in the chat')
+  -- Given on the command line for a form of one field.
+  h.wait(function() return #require('arbor.attention').questions() == 1 and require('arbor.attention').questions()[1].message == 'And the reviewer?' end, 'the second question')
+  assert(h.has_line(chat.bufnr, '? Question: Which ticket is this for?   (:Arbor answer, :Arbor decline)'))
+  vim.cmd('Arbor answer Ada')
+  h.wait(function() return h.has_line(chat.bufnr, '> answered: answer = Ada') end, 'the second answer in the chat')
+  h.wait(function()
+    local text = table.concat(h.lines(chat.bufnr), '\n')
+    return text:find('ARB-12', text:find('answered: answer = ARB-12', 1, true) + 30, true) ~= nil and #require('arbor.attention').questions() == 0
+  end, 'the agent saying the answer, nothing left waiting')
+  h.notifications = {}
+  vim.cmd('Arbor answer')
+  assert(h.notified('no question is waiting'))
+end
+
 return T

@@ -12,6 +12,7 @@ local LIVE = { pending = true, creating = true, running = true }
 local sessions = {} -- id -> the latest session record seen
 local watched = {} -- id -> { last_seq, since (ms) } for subscribed live sessions
 local waiting = {} -- id -> { request id -> { title, options, seq, notified } }
+local questions = {} -- id -> { request id -> { message, schema, seq } }
 local finished = {} -- id -> { kind, detail }: a turn ended (or input wanted) off screen
 
 local function given(value)
@@ -52,7 +53,7 @@ end
 --- policy answers never makes it wait, so it is never announced.
 local function announce_waiting(session_id)
   local requests = waiting[session_id] or {}
-  if next(requests) == nil and not require('arbor.chat').visible(session_id) then
+  if next(requests) == nil and next(questions[session_id] or {}) == nil and not require('arbor.chat').visible(session_id) then
     -- Waiting with no request Arbor knows of: the agent asks something of its own.
     vim.notify(string.format('Arbor: %s is waiting for your input — :Arbor inbox to open it', title_of(session_id)), vim.log.levels.WARN)
     finished[session_id] = { kind = 'waiting', detail = 'for your input' }
@@ -85,6 +86,21 @@ local function on_event(params)
       end
       changed()
     end
+  elseif event.kind == 'question' then
+    questions[session_id] = questions[session_id] or {}
+    questions[session_id][event.requestId] = { message = event.message, schema = event.schema, seq = params.seq }
+    if (params.at or 0) >= watch.since then
+      fire('ArborQuestion', { sessionId = session_id, requestId = event.requestId, message = event.message })
+      if not require('arbor.chat').visible(session_id) then
+        vim.notify(string.format('Arbor: %s asks: %s — :Arbor answer, :Arbor decline or :Arbor inbox', title_of(session_id), event.message), vim.log.levels.WARN)
+      end
+    end
+    changed()
+  elseif event.kind == 'question_answered' then
+    if questions[session_id] then
+      questions[session_id][event.requestId] = nil
+    end
+    changed()
   elseif event.kind == 'status_changed' and event.agentState == 'waiting_input' and (params.at or 0) >= watch.since then
     announce_waiting(session_id)
   elseif event.kind == 'turn_ended' and (params.at or 0) >= watch.since then
@@ -242,6 +258,123 @@ function M.respond(session_id, request_id, options, kind)
   return false
 end
 
+--- Every question waiting for an answer, oldest first.
+function M.questions()
+  local list = {}
+  for session_id, asked in pairs(questions) do
+    for request_id, question in pairs(asked) do
+      table.insert(list, { sessionId = session_id, requestId = request_id, message = question.message, schema = question.schema, seq = question.seq })
+    end
+  end
+  table.sort(list, function(a, b)
+    if a.sessionId ~= b.sessionId then return a.sessionId < b.sessionId end
+    return a.seq < b.seq
+  end)
+  return list
+end
+
+--- The form's fields in a stable order: the required ones first, then by name.
+local function fields_of(schema)
+  local properties = type(schema) == 'table' and type(schema.properties) == 'table' and schema.properties or {}
+  local required = {}
+  for _, name in ipairs(type(schema) == 'table' and type(schema.required) == 'table' and schema.required or {}) do
+    required[name] = true
+  end
+  local names = vim.tbl_keys(properties)
+  table.sort(names, function(a, b)
+    if (required[a] or false) ~= (required[b] or false) then return required[a] == true end
+    return a < b
+  end)
+  return vim.tbl_map(function(name) return { name = name, property = properties[name] } end, names)
+end
+
+--- A typed value from what was typed for a field of `property`'s type; nil when it does not
+--- parse (a number field given a word).
+local function value_of(property, text)
+  local kind = type(property) == 'table' and property.type or 'string'
+  if kind == 'number' or kind == 'integer' then
+    local number = tonumber(text)
+    return (number and (kind == 'number' or number % 1 == 0)) and number or nil
+  elseif kind == 'boolean' then
+    local lowered = text:lower()
+    if lowered == 'yes' or lowered == 'true' then return true end
+    if lowered == 'no' or lowered == 'false' then return false end
+    return nil
+  elseif kind == 'array' then
+    return vim.tbl_filter(function(word) return word ~= '' end, vim.tbl_map(vim.trim, vim.split(text, ',')))
+  end
+  return text
+end
+
+--- Asks for the question's fields one after another (`given` answers a form of one field), then
+--- sends the answer.
+local function fill(question, given)
+  local fields = fields_of(question.schema)
+  local content = {}
+  local function ask(index)
+    local field = fields[index]
+    if not field then
+      client.request('session/respond', { sessionId = question.sessionId, requestId = question.requestId, optionId = 'accept', content = next(content) == nil and vim.empty_dict() or content })
+      return
+    end
+    if #fields == 1 and given then
+      local value = value_of(field.property, given)
+      if value == nil then
+        vim.notify('Arbor: "' .. given .. '" is not a ' .. tostring(field.property.type), vim.log.levels.WARN)
+        return
+      end
+      content[field.name] = value
+      return ask(index + 1)
+    end
+    local label = (type(field.property) == 'table' and field.property.title) or field.name
+    local hint = type(field.property) == 'table' and field.property.type == 'boolean' and ' (yes/no)' or (type(field.property) == 'table' and field.property.type == 'array' and ' (comma separated)' or '')
+    vim.ui.input({ prompt = question.message .. ' — ' .. label .. hint .. ': ' }, function(text)
+      if text == nil then
+        vim.notify('Arbor: the question is still waiting (:Arbor answer, or :Arbor decline)')
+        return
+      end
+      local value = value_of(field.property, text)
+      if value == nil then
+        vim.notify('Arbor: "' .. text .. '" is not a ' .. tostring(field.property.type), vim.log.levels.WARN)
+        return ask(index)
+      end
+      content[field.name] = value
+      ask(index + 1)
+    end)
+  end
+  ask(1)
+end
+
+--- The question meant: the chat's own, else the only one, else the one picked.
+local function pick_question(then_do)
+  local asked = M.questions()
+  local chat = require('arbor.chat').for_buffer(0)
+  local own = chat and vim.tbl_filter(function(question) return question.sessionId == chat.session_id end, asked) or {}
+  if #own > 0 then
+    asked = own
+  end
+  if #asked == 0 then
+    vim.notify('Arbor: no question is waiting', vim.log.levels.INFO)
+  elseif #asked == 1 then
+    then_do(asked[1])
+  else
+    require('arbor.pickers').select(asked, { prompt = 'Answer which question?', columns = function(question) return { title_of(question.sessionId), question.message } end }, then_do)
+  end
+end
+
+--- :Arbor answer [text] — answers the waiting question: `text` for a form of one field, else
+--- each field asked in turn.
+function M.answer_question(text)
+  pick_question(function(question) fill(question, text) end)
+end
+
+--- :Arbor decline — declines the waiting question.
+function M.decline_question()
+  pick_question(function(question)
+    client.request('session/respond', { sessionId = question.sessionId, requestId = question.requestId, optionId = 'decline' })
+  end)
+end
+
 local function describe(request)
   return { title_of(request.sessionId), request.title }
 end
@@ -272,6 +405,9 @@ function M.inbox()
   for _, request in ipairs(M.requests()) do
     table.insert(items, { kind = 'permission', request = request, sessionId = request.sessionId, detail = request.title })
   end
+  for _, question in ipairs(M.questions()) do
+    table.insert(items, { kind = 'question', question = question, sessionId = question.sessionId, detail = question.message })
+  end
   for session_id, news in pairs(finished) do
     table.insert(items, { kind = news.kind, sessionId = session_id, detail = news.detail })
   end
@@ -283,6 +419,10 @@ function M.inbox()
     prompt = 'Arbor inbox',
     columns = function(item) return { item.kind, title_of(item.sessionId), item.detail } end,
   }, function(item)
+    if item.kind == 'question' then
+      fill(item.question)
+      return
+    end
     if item.kind ~= 'permission' then
       require('arbor').open_chat(item.sessionId)
       return

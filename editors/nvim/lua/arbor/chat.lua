@@ -380,6 +380,18 @@ function Chat:render(event)
     self:refresh_header()
   elseif kind == 'files_changed' then
     require('arbor.review').on_files_changed(self.session_id)
+  elseif kind == 'question' then
+    self:append({ '', '? Question: ' .. split_lines(event.message)[1] .. '   (:Arbor answer, :Arbor decline)' })
+    self:highlight_line(self:line_count() - 1, 'ArborPermission')
+  elseif kind == 'question_answered' then
+    local words = { accept = 'answered', decline = 'declined', cancel = 'withdrawn' }
+    local parts = {}
+    for name, value in pairs(given(event.content) and event.content or {}) do
+      table.insert(parts, name .. ' = ' .. (type(value) == 'table' and table.concat(vim.tbl_map(tostring, value), ', ') or tostring(value)))
+    end
+    table.sort(parts)
+    local by = event.by == 'policy' and ' by policy' or ''
+    self:append({ '> ' .. (words[event.action] or event.action) .. by .. (#parts > 0 and (': ' .. table.concat(parts, '; ')) or '') })
   elseif kind == 'available_commands' then
     require('arbor.composer').set_agent_commands(self.session_id, event.commands)
   end
