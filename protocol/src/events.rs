@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::forge::{PullRequest, SuggestedAction};
 use crate::permissions::{AppliedRule, ResolvedBy};
 use crate::types::{AgentState, Session, SessionStatus, Usage};
 
@@ -225,6 +226,28 @@ pub enum SessionEvent {
         /// The information.
         message: String,
     },
+    /// A pull request was opened for the session's branch (`session/pr`).
+    #[serde(rename_all = "camelCase")]
+    PrOpened {
+        /// The pull request as the forge answered (boxed: it is the largest event by far).
+        pull_request: Box<PullRequest>,
+        /// What happened, in words ("Opened PR #12 …").
+        message: String,
+    },
+    /// The session's pull request changed on the forge: its state, reviews, checks or merge.
+    #[serde(rename_all = "camelCase")]
+    PrUpdated {
+        /// The pull request as it is now.
+        pull_request: Box<PullRequest>,
+        /// What changed, one phrase each ("checks passed", "approved", "merged").
+        changes: Vec<String>,
+        /// All of it in one line a user can read.
+        message: String,
+        /// What a client can offer now: deleting the branch and worktree once merged, sending
+        /// new review comments to the agent.
+        #[serde(default)]
+        actions: Vec<SuggestedAction>,
+    },
     /// Something went wrong. The session carries on unless `fatal` is set.
     Error {
         /// What happened, in words a user can act on.
@@ -257,6 +280,8 @@ impl SessionEvent {
             Self::FilesChanged { .. } => "files_changed",
             Self::Rewound { .. } => "rewound",
             Self::ExternalChange { .. } => "external_change",
+            Self::PrOpened { .. } => "pr_opened",
+            Self::PrUpdated { .. } => "pr_updated",
             Self::Notice { .. } => "notice",
             Self::Error { .. } => "error",
         }

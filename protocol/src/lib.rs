@@ -9,6 +9,7 @@
 
 pub mod error_code;
 pub mod events;
+pub mod forge;
 pub mod method;
 pub mod permissions;
 pub mod review;
@@ -18,6 +19,7 @@ pub mod tasks;
 pub mod types;
 
 pub use events::*;
+pub use forge::*;
 pub use permissions::*;
 pub use review::*;
 pub use sandbox::*;

@@ -41,6 +41,12 @@ pub const SESSION_CLONE: &str = "session/clone";
 pub const SESSION_REWIND: &str = "session/rewind";
 /// Merge a session's branch into its base branch.
 pub const SESSION_MERGE: &str = "session/merge";
+/// Push a session's branch to the repository's remote.
+pub const SESSION_PUSH: &str = "session/push";
+/// Push the session's branch and open a pull request for it on the forge.
+pub const SESSION_PR: &str = "session/pr";
+/// Send the pull request's reviews and review comments to the session's agent as a prompt.
+pub const SESSION_SEND_REVIEW: &str = "session/sendReview";
 /// A session's changes against its base.
 pub const REVIEW_DIFF: &str = "review/diff";
 /// A file's base and current text.
@@ -65,6 +71,8 @@ pub const TRIAL_RETRY: &str = "trial/retry";
 pub const TRIAL_CHECK: &str = "trial/check";
 /// Compare a task's trials.
 pub const TRIAL_COMPARE: &str = "trial/compare";
+/// Commit a trial's remaining work and push its branch.
+pub const TRIAL_PUSH: &str = "trial/push";
 /// Merge a trial into the task's base and abandon the others.
 pub const TRIAL_PROMOTE: &str = "trial/promote";
 /// Workflows available to a repository.
@@ -94,6 +102,9 @@ pub const ALL_REQUESTS: &[&str] = &[
     SESSION_CLONE,
     SESSION_REWIND,
     SESSION_MERGE,
+    SESSION_PUSH,
+    SESSION_PR,
+    SESSION_SEND_REVIEW,
     REVIEW_DIFF,
     REVIEW_FILE,
     REVIEW_APPLY,
@@ -106,6 +117,7 @@ pub const ALL_REQUESTS: &[&str] = &[
     TRIAL_RETRY,
     TRIAL_CHECK,
     TRIAL_COMPARE,
+    TRIAL_PUSH,
     TRIAL_PROMOTE,
     WORKFLOW_LIST,
     PROFILE_LIST,

@@ -4,7 +4,7 @@
 use schemars::SchemaGenerator;
 use serde_json::{Map, Value, json};
 
-use crate::{events::*, method, review::*, tasks::*, types::*};
+use crate::{events::*, forge::*, method, review::*, tasks::*, types::*};
 
 /// Builds the whole protocol schema as JSON.
 pub fn protocol_schema() -> Value {
@@ -40,6 +40,9 @@ pub fn protocol_schema() -> Value {
     request!(method::SESSION_CLONE, CloneParams, Session);
     request!(method::SESSION_REWIND, RewindParams, RewindResult);
     request!(method::SESSION_MERGE, MergeParams, MergeResult);
+    request!(method::SESSION_PUSH, PushParams, PushResult);
+    request!(method::SESSION_PR, PullRequestParams, PullRequest);
+    request!(method::SESSION_SEND_REVIEW, SessionIdParams, SendReviewResult);
     request!(method::REVIEW_DIFF, DiffParams, ReviewDiff);
     request!(method::REVIEW_FILE, FileParams, ReviewFile);
     request!(method::REVIEW_APPLY, ApplyParams, ReviewDiff);
@@ -51,6 +54,7 @@ pub fn protocol_schema() -> Value {
     request!(method::TRIAL_RETRY, TrialRetryParams, TrialDetail);
     request!(method::TRIAL_CHECK, TrialIdParams, CheckResult);
     request!(method::TRIAL_COMPARE, TaskIdParams, CompareResult);
+    request!(method::TRIAL_PUSH, TrialPushParams, PushResult);
     request!(method::TRIAL_PROMOTE, PromoteParams, PromoteResult);
     request!(method::WORKFLOW_LIST, WorkflowListParams, WorkflowListResult);
 

@@ -332,6 +332,10 @@ pub struct Session {
     /// choice.
     #[serde(default)]
     pub sandbox: Option<crate::SessionSandbox>,
+    /// The pull request opened for the session's branch, as last synced from the forge; null
+    /// before `session/pr`.
+    #[serde(default)]
+    pub pull_request: Option<crate::PullRequest>,
     /// Seq of the session's newest event (0 when it has none).
     pub last_seq: u64,
     /// Creation time, milliseconds since the Unix epoch.

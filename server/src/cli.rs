@@ -8,10 +8,10 @@ use anyhow::{Context, bail};
 use arbor_protocol::{
     AgentsListResult, CheckResult, CompareResult, EventsParams, EventsResult, ExportResult, Isolation,
     ListSessionsParams, ListSessionsResult, MergeStrategy, NewSessionParams, PromoteParams, PromoteResult, PromptMode,
-    PromptParams, PromptResult, RespondParams, ResumeParams, Session, SessionConfig, SessionEvent,
-    SessionEventNotification, SessionIdParams, SessionStatus, SubscribeParams, SubscribeResult, Task, TaskDetail,
-    TaskIdParams, TaskListParams, TaskListResult, TaskNewParams, TrialIdParams, TrialNewParams, TrialNewResult,
-    TrialSpec, method,
+    PromptParams, PromptResult, PullRequest, PullRequestParams, PushParams, PushResult, RespondParams, ResumeParams,
+    SendReviewResult, Session, SessionConfig, SessionEvent, SessionEventNotification, SessionIdParams, SessionStatus,
+    SubscribeParams, SubscribeResult, Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult, TaskNewParams,
+    TrialIdParams, TrialNewParams, TrialNewResult, TrialPushParams, TrialSpec, method,
 };
 use clap::Subcommand;
 use serde_json::json;
@@ -130,6 +130,36 @@ pub enum SessionCommand {
         #[arg(long)]
         wait: bool,
     },
+    /// Push a session's branch (its committed work) to the repository's remote.
+    Push {
+        /// Session id (or a unique prefix).
+        id: String,
+        /// The remote (default: the base branch's upstream remote, else the only one, else origin).
+        #[arg(long)]
+        remote: Option<String>,
+    },
+    /// Push a session's branch and open a pull request for it on GitHub.
+    Pr {
+        /// Session id (or a unique prefix).
+        id: String,
+        /// Open it as a draft.
+        #[arg(long)]
+        draft: bool,
+        /// Title (default: the session's title).
+        #[arg(long)]
+        title: Option<String>,
+        /// The remote to push to.
+        #[arg(long)]
+        remote: Option<String>,
+        /// The repository on GitHub, owner/name (default: from the remote's URL).
+        #[arg(long)]
+        repository: Option<String>,
+    },
+    /// Send the pull request's review comments to the session's agent.
+    SendReview {
+        /// Session id (or a unique prefix).
+        id: String,
+    },
     /// Delete a session. Its branch is kept unless --delete-branch is given.
     Delete {
         /// Session id (or a unique prefix).
@@ -208,6 +238,14 @@ pub enum TrialCommand {
     Check {
         /// Trial id (or a unique prefix).
         trial: String,
+    },
+    /// Commit a trial's remaining work and push its branch.
+    Push {
+        /// Trial id (or a unique prefix).
+        trial: String,
+        /// The remote to push to.
+        #[arg(long)]
+        remote: Option<String>,
     },
     /// Merge a trial into the task's base and abandon the others.
     Promote {
@@ -316,6 +354,9 @@ impl Cli {
             session.base_branch.as_deref().unwrap_or("-")
         )?;
         writeln!(out, "usage     {}", usage_text(&session.usage))?;
+        if let Some(pull) = &session.pull_request {
+            writeln!(out, "pull req  {} {}", pull.summary(), pull.url)?;
+        }
         if let Some(resumed_from) = session.resumed_from {
             writeln!(out, "resumed   from {resumed_from}")?;
         }
@@ -503,6 +544,14 @@ pub async fn trial(paths: &Paths, command: TrialCommand) -> anyhow::Result<()> {
             let verdict = if result.passed { "passed" } else { "FAILED" };
             writeln!(cli.out, "check {verdict} in {:.1} s: {}", result.duration_ms as f64 / 1000.0, result.summary)?;
         }
+        TrialCommand::Push { trial, remote } => {
+            let trial_id = cli.resolve_trial(&trial).await?;
+            let pushed: PushResult = cli.client.call(method::TRIAL_PUSH, &TrialPushParams { trial_id, remote }).await?;
+            if let Some(commit) = &pushed.committed {
+                writeln!(cli.out, "committed the remaining work as {commit}")?;
+            }
+            print_pushed(&mut cli.out, &pushed)?;
+        }
         TrialCommand::Promote { trial, squash } => {
             let trial_id = cli.resolve_trial(&trial).await?;
             let strategy = Some(if squash { MergeStrategy::Squash } else { MergeStrategy::Merge });
@@ -522,6 +571,11 @@ pub async fn trial(paths: &Paths, command: TrialCommand) -> anyhow::Result<()> {
         }
     }
     let _ = cli.client.shutdown().await;
+    Ok(())
+}
+
+fn print_pushed(out: &mut impl Write, pushed: &PushResult) -> anyhow::Result<()> {
+    writeln!(out, "pushed {} to {} ({}) at {}", pushed.branch, pushed.remote, pushed.remote_url, pushed.commit)?;
     Ok(())
 }
 
@@ -736,6 +790,24 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
             if wait && has_prompt {
                 cli.stream_until(turn_or_session_ended).await?;
             }
+        }
+        SessionCommand::Push { id, remote } => {
+            let session_id = cli.resolve(&id).await?;
+            let pushed: PushResult = cli.client.call(method::SESSION_PUSH, &PushParams { session_id, remote }).await?;
+            print_pushed(&mut cli.out, &pushed)?;
+        }
+        SessionCommand::Pr { id, draft, title, remote, repository } => {
+            let session_id = cli.resolve(&id).await?;
+            let params = PullRequestParams { session_id, draft, title, body: None, remote, repository };
+            let pull: PullRequest = cli.client.call(method::SESSION_PR, &params).await?;
+            writeln!(cli.out, "opened pull request #{} ({}): {}", pull.number, pull.state.as_str(), pull.url)?;
+        }
+        SessionCommand::SendReview { id } => {
+            let session_id = cli.resolve(&id).await?;
+            let sent: SendReviewResult =
+                cli.client.call(method::SESSION_SEND_REVIEW, &SessionIdParams { session_id }).await?;
+            let when = if sent.queued { "after the current turn" } else { "now" };
+            writeln!(cli.out, "sent {} review comments to the agent ({when})", sent.comments)?;
         }
         SessionCommand::Delete { id, delete_branch, force } => {
             let session_id = cli.resolve(&id).await?;

@@ -1,4 +1,5 @@
-//! The user's configuration file (JSON): admission limits, agent profiles and permission rules. Its path is
+//! The user's configuration file (JSON): admission limits, agent profiles, permission rules and
+//! the GitHub settings. Its path is
 //! `--config`, `$ARBOR_CONFIG`, or `$XDG_CONFIG_HOME/arbor/config.json` (default
 //! `~/.config/arbor/config.json`); a missing file means the defaults.
 
@@ -8,6 +9,7 @@ use std::path::{Path, PathBuf};
 use arbor_protocol::{AgentProfile, PermissionRule, SandboxChoice};
 use serde::Deserialize;
 
+use crate::forge::Secret;
 use crate::policy::{self, PolicyError, StandingRules};
 
 /// Errors reading the configuration.
@@ -19,6 +21,9 @@ pub enum ConfigError {
     /// The file is not valid configuration.
     #[error("{path} is not a valid Arbor configuration: {source}")]
     Parse { path: String, source: serde_json::Error },
+    /// A value in the file is out of range.
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
     /// A permission rule in the file is not valid.
     #[error("{path}: {source}")]
     Rule { path: String, source: PolicyError },
@@ -71,6 +76,36 @@ pub struct AcpAgentConfig {
     pub env: BTreeMap<String, String>,
 }
 
+/// Where pull requests are opened: GitHub or a GitHub Enterprise server.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GithubConfig {
+    /// The REST API's base URL: `https://api.github.com` (the default), or
+    /// `https://HOST/api/v3` for GitHub Enterprise.
+    #[serde(default = "default_github_api")]
+    pub api_url: String,
+    /// A token; without it Arbor uses `GH_TOKEN`, `GITHUB_TOKEN` or `gh auth token`.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// How often open pull requests are read again, in seconds. Default 60.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval_secs: u64,
+}
+
+fn default_github_api() -> String {
+    "https://api.github.com".into()
+}
+
+fn default_poll_interval() -> u64 {
+    60
+}
+
+impl Default for GithubConfig {
+    fn default() -> Self {
+        Self { api_url: default_github_api(), token: None, poll_interval_secs: default_poll_interval() }
+    }
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -93,6 +128,9 @@ pub struct Config {
     /// The sandbox of sessions that choose none themselves (see `docs/sandbox.md`).
     #[serde(default)]
     pub sandbox: Option<SandboxChoice>,
+    /// Where pull requests are opened.
+    #[serde(default)]
+    pub github: GithubConfig,
 }
 
 impl Config {
@@ -107,6 +145,12 @@ impl Config {
             .map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })?;
         let invalid = |source| ConfigError::Rule { path: path.display().to_string(), source };
         policy::validate(&config.permissions).map_err(invalid)?;
+        if config.github.poll_interval_secs == 0 {
+            return Err(ConfigError::Invalid {
+                path: path.display().to_string(),
+                message: "github.pollIntervalSecs must be at least 1".into(),
+            });
+        }
         for (name, profile) in &mut config.profiles {
             profile.name = name.clone();
             policy::validate(&profile.permissions).map_err(invalid)?;

@@ -99,9 +99,10 @@ fn blocks(events: &[SessionEventNotification]) -> Vec<Block> {
                 None => format!("Answered: {}", action.as_str()),
             })),
             SessionEvent::Error { message, .. } => blocks.push(Block::Error(message.clone())),
-            SessionEvent::Notice { message } | SessionEvent::ExternalChange { message, .. } => {
-                blocks.push(Block::Note(message.clone()))
-            }
+            SessionEvent::Notice { message }
+            | SessionEvent::ExternalChange { message, .. }
+            | SessionEvent::PrOpened { message, .. }
+            | SessionEvent::PrUpdated { message, .. } => blocks.push(Block::Note(message.clone())),
             SessionEvent::Rewound { to_checkpoint, .. } => {
                 blocks.push(Block::Note(format!("Worktree rewound to checkpoint {to_checkpoint}")))
             }

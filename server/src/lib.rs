@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod export;
+pub mod forge;
 pub mod git;
 pub mod hub;
 pub mod paths;

@@ -165,6 +165,9 @@ impl EventPrinter {
             )?,
             SessionEvent::ExternalChange { message, .. } => writeln!(out, "{} {message}", self.style("1;33", "!"))?,
             SessionEvent::Notice { message } => writeln!(out, "{} {message}", self.style("2", "note:"))?,
+            SessionEvent::PrOpened { message, .. } | SessionEvent::PrUpdated { message, .. } => {
+                writeln!(out, "{} {message}", self.style("1;35", "PR"))?
+            }
             SessionEvent::AgentMessageChunk { .. } | SessionEvent::AgentThoughtChunk { .. } => {}
         }
         Ok(())

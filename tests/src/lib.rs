@@ -3,7 +3,9 @@
 //! wait for what a user would see.
 
 pub mod agents;
+pub mod http;
 pub mod mock_api;
+pub mod mock_github;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
 /// A request the mock received.
@@ -119,45 +119,14 @@ impl MockApi {
 
 async fn serve(stream: TcpStream, responder: Responder, recorded: Arc<Mutex<Vec<Request>>>) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream);
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line).await? == 0 {
-            return Ok(());
-        }
-        let mut parts = request_line.split_whitespace();
-        let method = parts.next().unwrap_or_default().to_string();
-        let path = parts.next().unwrap_or_default().to_string();
-        let mut length = 0usize;
-        let mut chunked = false;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line).await?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                match name.trim().to_ascii_lowercase().as_str() {
-                    "content-length" => length = value.trim().parse().unwrap_or(0),
-                    "transfer-encoding" => chunked = value.to_ascii_lowercase().contains("chunked"),
-                    _ => {}
-                }
-            }
-        }
-        let body = if chunked {
-            read_chunked(&mut reader).await?
-        } else {
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).await?;
-            body
-        };
+    while let Some(raw) = crate::http::read_request(&mut reader).await? {
         let request = Request {
-            method: method.clone(),
-            path: path.clone(),
-            body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+            method: raw.method.clone(),
+            path: raw.path.clone(),
+            body: serde_json::from_slice(&raw.body).unwrap_or(Value::Null),
         };
         let stream = reader.get_mut();
-        if method == "HEAD" || method == "GET" {
+        if raw.method == "HEAD" || raw.method == "GET" {
             stream
                 .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: application/json\r\n\r\n{}")
                 .await?;
@@ -168,23 +137,7 @@ async fn serve(stream: TcpStream, responder: Responder, recorded: Arc<Mutex<Vec<
         write_reply(stream, &request, reply).await?;
         return Ok(());
     }
-}
-
-async fn read_chunked(reader: &mut BufReader<TcpStream>) -> std::io::Result<Vec<u8>> {
-    let mut body = Vec::new();
-    loop {
-        let mut size_line = String::new();
-        reader.read_line(&mut size_line).await?;
-        let size = usize::from_str_radix(size_line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
-        if size == 0 {
-            let mut end = String::new();
-            reader.read_line(&mut end).await?;
-            return Ok(body);
-        }
-        let mut chunk = vec![0; size + 2];
-        reader.read_exact(&mut chunk).await?;
-        body.extend_from_slice(&chunk[..size]);
-    }
+    Ok(())
 }
 
 async fn write_reply(stream: &mut TcpStream, request: &Request, reply: Reply) -> std::io::Result<()> {

@@ -9,6 +9,7 @@
 
 pub mod checkpoint;
 pub mod land;
+pub mod push;
 pub mod review;
 pub mod worktree_files;
 
@@ -57,6 +58,18 @@ pub enum GitError {
     /// The worktree is not on the session's branch.
     #[error("the worktree is on {actual}, not on the session's branch {expected} (it was changed outside Arbor)")]
     WrongBranch { expected: String, actual: String },
+    /// The repository has no remote to push to.
+    #[error("the repository has no remote to push to; add one (git remote add origin URL) or name one")]
+    NoRemote,
+    /// The remote named does not exist.
+    #[error("the repository has no remote named {0}")]
+    NoSuchRemote(String),
+    /// Several remotes and none of them is `origin` nor the base branch's upstream.
+    #[error("the repository has several remotes ({0}) and none is the base branch's upstream; name one")]
+    AmbiguousRemote(String),
+    /// The push was refused; nothing changed locally.
+    #[error("pushing {branch} to {remote} was refused: {reason}")]
+    PushRejected { branch: String, remote: String, reason: String },
     /// Cloning failed.
     #[error("could not clone {url}: {message}")]
     Clone { url: String, message: String },
@@ -206,6 +219,13 @@ pub fn check_merged(repo_root: &Path, branch: &str, base_branch: &str) -> Result
     } else {
         Err(GitError::NotMerged { branch: branch.to_string(), base: base_branch.to_string() })
     }
+}
+
+/// The commit a local branch points at.
+pub fn branch_tip(repo_root: &Path, branch: &str) -> Result<String, GitError> {
+    let repo = Repository::open(repo_root)?;
+    let found = repo.find_branch(branch, BranchType::Local).map_err(|_| GitError::NoSuchBranch(branch.to_string()))?;
+    Ok(found.get().peel_to_commit()?.id().to_string())
 }
 
 /// Deletes a local branch. Callers check [`check_merged`] first unless the user forced it.

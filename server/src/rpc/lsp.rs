@@ -11,10 +11,10 @@ use arbor_protocol::{
     CompareResult, ConfigureParams, DeleteParams, DeleteResult, DiffParams, EventsParams, EventsResult, ExportParams,
     ExportResult, FileParams, ForkParams, ListSessionsParams, ListSessionsResult, MergeParams, MergeResult,
     NewSessionParams, OrphansResult, ProfileListResult, PromoteParams, PromoteResult, PromptParams, PromptResult,
-    RespondParams, ResumeParams, ReviewDiff, ReviewFile, RewindParams, RewindResult, Session, SessionIdParams,
-    SubscribeParams, SubscribeResult, Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult, TaskNewParams,
-    TrialDetail, TrialIdParams, TrialNewParams, TrialNewResult, TrialRetryParams, WorkflowListParams,
-    WorkflowListResult, method,
+    PullRequest, PullRequestParams, PushParams, PushResult, RespondParams, ResumeParams, ReviewDiff, ReviewFile,
+    RewindParams, RewindResult, SendReviewResult, Session, SessionIdParams, SubscribeParams, SubscribeResult, Task,
+    TaskDetail, TaskIdParams, TaskListParams, TaskListResult, TaskNewParams, TrialDetail, TrialIdParams,
+    TrialNewParams, TrialNewResult, TrialPushParams, TrialRetryParams, WorkflowListParams, WorkflowListResult, method,
 };
 use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -75,6 +75,9 @@ pub fn build(service: Arc<Service>) -> (LspService<impl LanguageServer>, ClientS
         .custom_method(method::SESSION_CLONE, Backend::session_clone)
         .custom_method(method::SESSION_REWIND, Backend::session_rewind)
         .custom_method(method::SESSION_MERGE, Backend::session_merge)
+        .custom_method(method::SESSION_PUSH, Backend::session_push)
+        .custom_method(method::SESSION_PR, Backend::session_pr)
+        .custom_method(method::SESSION_SEND_REVIEW, Backend::session_send_review)
         .custom_method(method::REVIEW_DIFF, Backend::review_diff)
         .custom_method(method::REVIEW_FILE, Backend::review_file)
         .custom_method(method::REVIEW_APPLY, Backend::review_apply)
@@ -87,6 +90,7 @@ pub fn build(service: Arc<Service>) -> (LspService<impl LanguageServer>, ClientS
         .custom_method(method::TRIAL_RETRY, Backend::trial_retry)
         .custom_method(method::TRIAL_CHECK, Backend::trial_check)
         .custom_method(method::TRIAL_COMPARE, Backend::trial_compare)
+        .custom_method(method::TRIAL_PUSH, Backend::trial_push)
         .custom_method(method::TRIAL_PROMOTE, Backend::trial_promote)
         .custom_method(method::WORKFLOW_LIST, Backend::workflow_list)
         .custom_method(method::PROFILE_LIST, Backend::profile_list)
@@ -258,6 +262,18 @@ impl Backend {
         let params = self.accept(method::SESSION_MERGE, params).await;
         to_rpc(self.service().session_merge(params).await)
     }
+    async fn session_push(&self, params: Lenient<PushParams>) -> jsonrpc::Result<PushResult> {
+        let params = self.accept(method::SESSION_PUSH, params).await;
+        to_rpc(self.service().session_push(params).await)
+    }
+    async fn session_pr(&self, params: Lenient<PullRequestParams>) -> jsonrpc::Result<PullRequest> {
+        let params = self.accept(method::SESSION_PR, params).await;
+        to_rpc(self.service().session_pr(params).await)
+    }
+    async fn session_send_review(&self, params: Lenient<SessionIdParams>) -> jsonrpc::Result<SendReviewResult> {
+        let params = self.accept(method::SESSION_SEND_REVIEW, params).await;
+        to_rpc(self.service().session_send_review(params).await)
+    }
     async fn review_diff(&self, params: Lenient<DiffParams>) -> jsonrpc::Result<ReviewDiff> {
         let params = self.accept(method::REVIEW_DIFF, params).await;
         to_rpc(self.service().review_diff(params).await)
@@ -305,6 +321,10 @@ impl Backend {
     async fn trial_compare(&self, params: Lenient<TaskIdParams>) -> jsonrpc::Result<CompareResult> {
         let params = self.accept(method::TRIAL_COMPARE, params).await;
         to_rpc(self.service().trial_compare(params).await)
+    }
+    async fn trial_push(&self, params: Lenient<TrialPushParams>) -> jsonrpc::Result<PushResult> {
+        let params = self.accept(method::TRIAL_PUSH, params).await;
+        to_rpc(self.service().trial_push(params).await)
     }
     async fn trial_promote(&self, params: Lenient<PromoteParams>) -> jsonrpc::Result<PromoteResult> {
         let params = self.accept(method::TRIAL_PROMOTE, params).await;

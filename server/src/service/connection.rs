@@ -71,6 +71,8 @@ impl Connection {
                 serde_json::to_value(TaskChangedNotification { task: (*task).clone() })
                     .expect("notification serialises")
             });
+        // Open pull requests are followed while anyone is connected.
+        service.clients.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Arc::new(Connection { service, sink, subscriptions: Mutex::new(HashMap::new()), changes, task_changes })
     }
 
@@ -119,6 +121,7 @@ impl Connection {
 
 impl Drop for Connection {
     fn drop(&mut self) {
+        self.service.clients.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
         self.changes.abort();
         self.task_changes.abort();
         for (_, task) in self.subscriptions.lock().expect("subscriptions poisoned").drain() {

@@ -5,6 +5,7 @@ use arbor_protocol::error_code;
 use uuid::Uuid;
 
 use crate::agents::AgentError;
+use crate::forge::ForgeError;
 use crate::git::GitError;
 use crate::policy::PolicyError;
 use crate::sandbox::SandboxError;
@@ -44,6 +45,9 @@ pub enum ServiceError {
     /// The sandbox asked for cannot be had.
     #[error(transparent)]
     Sandbox(#[from] SandboxError),
+    /// The forge (GitHub) refused or failed.
+    #[error(transparent)]
+    Forge(#[from] ForgeError),
     /// A background task failed.
     #[error("internal error: {0}")]
     Internal(String),
@@ -69,6 +73,7 @@ impl ServiceError {
             Self::Session(SessionError::Git(error)) => Self::git_code(error),
             Self::Session(SessionError::NoSuchRequest(_)) => error_code::NOT_FOUND,
             Self::Session(SessionError::BadAnswer(_)) => error_code::INVALID_ARGUMENT,
+            Self::Forge(_) => error_code::FORGE_ERROR,
             Self::Internal(_) => error_code::INTERNAL_ERROR,
         }
     }
@@ -78,7 +83,9 @@ impl ServiceError {
     fn git_code(error: &GitError) -> i64 {
         match error {
             GitError::NotARepository(_) | GitError::NoCommits(_) => error_code::NOT_A_GIT_REPOSITORY,
-            GitError::NoSuchBranch(_) | GitError::OutsideWorktree(_) => error_code::INVALID_ARGUMENT,
+            GitError::NoSuchBranch(_) | GitError::OutsideWorktree(_) | GitError::NoSuchRemote(_) => {
+                error_code::INVALID_ARGUMENT
+            }
             GitError::NoSuchFile(_) => error_code::NOT_FOUND,
             _ => error_code::GIT_ERROR,
         }

@@ -4,6 +4,7 @@
 
 mod connection;
 mod error;
+mod forge;
 mod lifecycle;
 pub mod progress;
 mod review;
@@ -53,6 +54,12 @@ pub struct Service {
     sessions: SessionManager,
     config: Config,
     lifecycle: lifecycle::LifecycleLocks,
+    forge: crate::forge::Forge,
+    /// Sessions whose pull request is open, which the forge watcher reads again and again.
+    watched_pull_requests: std::sync::Mutex<std::collections::HashSet<Uuid>>,
+    /// Connected clients; open pull requests are followed while there is one (or their session
+    /// is live).
+    clients: std::sync::atomic::AtomicUsize,
 }
 
 /// Whether [`Service::launch`] stores a new session record or updates the stored one.
@@ -90,8 +97,21 @@ impl Service {
                 Err(error) => tracing::error!(%error, "could not read the admission queue"),
             }
         });
-        let service = Arc::new(Service { paths, store, hub, agents, sessions, config, lifecycle: Default::default() });
+        let forge = crate::forge::Forge::new(&config.github)?;
+        let service = Arc::new(Service {
+            paths,
+            store,
+            hub,
+            agents,
+            sessions,
+            config,
+            lifecycle: Default::default(),
+            forge,
+            watched_pull_requests: Default::default(),
+            clients: Default::default(),
+        });
         service.clone().watch_tasks();
+        service.clone().watch_pull_requests();
         Ok(service)
     }
 
@@ -278,6 +298,7 @@ impl Service {
             hidden: false,
             usage: Usage::default(),
             sandbox: None,
+            pull_request: None,
             last_seq: 0,
             created_at: now,
             updated_at: now,
@@ -485,6 +506,8 @@ impl Service {
             session.last_seq = 0;
             session.pinned = false;
             session.pinned_at = None;
+            // The pull request stays with the session that opened it.
+            session.pull_request = None;
             session.created_at = now;
         }
         session.status = SessionStatus::Pending;
@@ -589,6 +612,13 @@ impl Service {
             session.base_branch.clone(),
         );
         let (delete_branch, force) = (params.delete_branch, params.force);
+        // A pull request merged on the forge merged the branch as it was then, whatever the
+        // local base holds (a squash or rebase merge leaves other commits there).
+        let merged_on_forge = session
+            .pull_request
+            .as_ref()
+            .filter(|pull| pull.state == arbor_protocol::PullRequestState::Merged)
+            .map(|pull| pull.head_commit.clone());
         let outcome = tokio::task::spawn_blocking(move || -> Result<DeleteResult> {
             if !owned_worktree {
                 return Ok(DeleteResult { kept_branch: None, snapshot_commit: None });
@@ -600,7 +630,11 @@ impl Service {
                 if cwd.is_dir() && git::has_uncommitted_changes(&cwd)? {
                     return Err(git::GitError::NotMerged { branch, base }.into());
                 }
-                git::check_merged(&repo_root, &branch, &base)?;
+                let tip_was_merged =
+                    merged_on_forge.is_some_and(|head| git::branch_tip(&repo_root, &branch).ok() == Some(head));
+                if !tip_was_merged {
+                    git::check_merged(&repo_root, &branch, &base)?;
+                }
             }
             let snapshot_commit = if cwd.is_dir() {
                 git::snapshot_uncommitted(&cwd, &format!("arbor: snapshot of \"{title}\" before deleting the session"))?

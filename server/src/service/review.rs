@@ -21,6 +21,15 @@ use crate::sessions::worktree;
 /// Default cap on the hunk text `review/diff` returns.
 const DEFAULT_DIFF_BYTES: u64 = 4 * 1024 * 1024;
 
+/// What was said in a session.
+#[derive(Debug, Default)]
+pub(super) struct Conversation {
+    /// The user's prompts, in order.
+    pub prompts: Vec<String>,
+    /// The agent's reply to the last prompt, when it said anything.
+    pub last_reply: Option<String>,
+}
+
 async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> std::result::Result<T, GitError> + Send + 'static,
 ) -> Result<T> {
@@ -146,6 +155,7 @@ impl Service {
             pinned_at: None,
             hidden: false,
             usage: Usage::default(),
+            pull_request: None,
             last_seq: entry.seq,
             created_at: now,
             updated_at: now,
@@ -312,17 +322,7 @@ impl Service {
 
     /// A commit message from the session's title and prompts.
     async fn default_message(&self, session: &Session) -> Result<String> {
-        let mut prompts = Vec::new();
-        let mut after = 0;
-        loop {
-            let page = self.store.events_after(session.id, after, 1000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.seq;
-            prompts.extend(page.into_iter().filter_map(|event| match event.event {
-                SessionEvent::UserMessage { text } => Some(text),
-                _ => None,
-            }));
-        }
+        let prompts = self.conversation(session.id).await?.prompts;
         let title = session.title.clone().unwrap_or_else(|| "Arbor session".into());
         let mut message = title;
         if !prompts.is_empty() {
@@ -334,6 +334,30 @@ impl Service {
         }
         message.push_str(&format!("\nArbor session {} ({} agent)\n", session.id, session.agent));
         Ok(message)
+    }
+
+    /// A session's prompts and the agent's last reply, read from its whole log.
+    pub(super) async fn conversation(&self, id: Uuid) -> Result<Conversation> {
+        let mut conversation = Conversation::default();
+        let mut reply = String::new();
+        let mut after = 0;
+        loop {
+            let page = self.store.events_after(id, after, 1000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for event in page {
+                match event.event {
+                    SessionEvent::UserMessage { text } => {
+                        conversation.prompts.push(text);
+                        reply.clear();
+                    }
+                    SessionEvent::AgentMessageChunk { text } => reply.push_str(&text),
+                    _ => {}
+                }
+            }
+        }
+        conversation.last_reply = Some(reply).filter(|reply| !reply.trim().is_empty());
+        Ok(conversation)
     }
 
     /// `review/commit`.

@@ -298,7 +298,7 @@ impl Service {
         Ok(TrialNewResult { trials: started })
     }
 
-    async fn trial_and_task(&self, trial_id: Uuid) -> Result<(Trial, Task)> {
+    pub(super) async fn trial_and_task(&self, trial_id: Uuid) -> Result<(Trial, Task)> {
         let trial = self
             .store
             .get_trial(trial_id)
@@ -335,7 +335,7 @@ impl Service {
             .ok_or_else(|| ServiceError::Internal("trial vanished".into()))
     }
 
-    async fn latest_session(&self, trial: &Trial) -> Result<Session> {
+    pub(super) async fn latest_session(&self, trial: &Trial) -> Result<Session> {
         let id =
             trial.session_ids.last().ok_or_else(|| ServiceError::InvalidState("the trial has no session".into()))?;
         self.load(*id).await

@@ -1,0 +1,343 @@
+//! From session to pull request, against the real binary: a real push over `file://` to a bare
+//! repository, and a mock of GitHub's REST API on 127.0.0.1 that keeps its pull requests' state.
+//! Every refusal is a clear message that loses nothing, and the token appears nowhere a user or
+//! another process could read it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use arbor_protocol::{
+    ChecksState, PullRequest, PullRequestState, ReviewDecision, Session, SessionEvent, error_code, method,
+};
+use arbor_tests::mock_github::{Failure, MockGitHub};
+use arbor_tests::{Client, Server, TestEnv, git, wait_until};
+use serde_json::{Value, json};
+
+const TOKEN: &str = "ghp_arborTestToken0123456789secret";
+
+const SCRIPT: &str = "write src/feature.rs <<END\npub fn feature() {}\nEND\nsay Added the feature function.\n\
+usage input=1200 output=300 cost=0.042\nturn\nsay Addressed: {prompt}";
+
+/// A bare repository `acme/widgets.git` as `origin` of a work repository whose `main` tracks it,
+/// the mock GitHub, and Arbor configured for it.
+struct Forge {
+    env: TestEnv,
+    remote: PathBuf,
+    repo: PathBuf,
+    github: MockGitHub,
+}
+
+impl Forge {
+    async fn new(configured_token: &str) -> Forge {
+        let env = TestEnv::new();
+        let remote = env.root.join("acme").join("widgets.git");
+        std::fs::create_dir_all(&remote).unwrap();
+        git(&remote, &["init", "-q", "--bare", "-b", "main"]);
+        let repo = env.repo("work");
+        git(&repo, &["remote", "add", "origin", &format!("file://{}", remote.display())]);
+        git(&repo, &["push", "-q", "-u", "origin", "main"]);
+        let github = MockGitHub::start(TOKEN, remote.clone()).await;
+        env.write_config(
+            json!({ "github": { "apiUrl": github.url, "token": configured_token, "pollIntervalSecs": 1 } }),
+        );
+        Forge { env, remote, repo, github }
+    }
+
+    /// A session that wrote `src/feature.rs`, with its work committed on its branch.
+    async fn committed_session(&self, client: &mut Client) -> Session {
+        let session = client.scripted_session(&self.repo, SCRIPT, Some("Add a feature function")).await;
+        client.subscribe(session.id, 0).await;
+        client.wait_turns(session.id, 1).await;
+        client.call(method::REVIEW_COMMIT, json!({ "sessionId": session.id, "message": "Add the feature" })).await;
+        client.get(session.id).await
+    }
+
+    fn remote_tip(&self, branch: &str) -> String {
+        git(&self.remote, &["rev-parse", &format!("refs/heads/{branch}")])
+    }
+}
+
+fn pull_request_of(event: &SessionEvent) -> Option<&PullRequest> {
+    match event {
+        SessionEvent::PrOpened { pull_request, .. } | SessionEvent::PrUpdated { pull_request, .. } => {
+            Some(pull_request.as_ref())
+        }
+        _ => None,
+    }
+}
+
+/// Waits for a `pr_updated` event whose pull request satisfies `wanted`.
+async fn wait_update(client: &mut Client, session: &Session, wanted: impl Fn(&PullRequest) -> bool) -> SessionEvent {
+    client
+        .wait_event(session.id, |event| {
+            matches!(event, SessionEvent::PrUpdated { .. }) && pull_request_of(event).is_some_and(&wanted)
+        })
+        .await
+        .event
+}
+
+/// Every file under `dir`, read as bytes, so a secret in the store, a log or a git file is found.
+fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|window| window == needle.as_bytes()))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+async fn all_events(client: &Client, session: &Session) -> Value {
+    client.call(method::SESSION_EVENTS, json!({ "sessionId": session.id, "limit": 5000 })).await
+}
+
+#[tokio::test]
+async fn a_session_is_pushed_opened_as_a_pull_request_and_follows_it_to_the_merge() {
+    let forge = Forge::new(TOKEN).await;
+    let Server { mut client, child: _child } = forge.env.standalone().await;
+    let session = forge.committed_session(&mut client).await;
+    let branch = session.branch.clone().unwrap();
+
+    let pushed = client.call(method::SESSION_PUSH, json!({ "sessionId": session.id })).await;
+    let tip = git(&forge.repo, &["rev-parse", &branch]);
+    assert_eq!(pushed["commit"], tip);
+    assert_eq!(pushed["remote"], "origin");
+    assert_eq!(forge.remote_tip(&branch), tip, "the bare repository received the branch");
+    assert_eq!(
+        git(&forge.repo, &["rev-parse", "--abbrev-ref", &format!("{branch}@{{upstream}}")]),
+        format!("origin/{branch}")
+    );
+
+    let opened: PullRequest = serde_json::from_value(
+        client.call(method::SESSION_PR, json!({ "sessionId": session.id, "draft": true })).await,
+    )
+    .unwrap();
+    assert_eq!((opened.number, opened.state, opened.repository.as_str()), (1, PullRequestState::Draft, "acme/widgets"));
+    let created = forge.github.received().into_iter().find(|request| request.method == "POST").expect("a POST");
+    assert_eq!(created.path, "/repos/acme/widgets/pulls");
+    assert_eq!(created.authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
+    assert_eq!(created.body["title"], "Add a feature function");
+    assert_eq!((created.body["head"].as_str(), created.body["base"].as_str()), (Some(branch.as_str()), Some("main")));
+    assert_eq!(created.body["draft"], true);
+    let body = created.body["body"].as_str().unwrap();
+    for expected in [
+        "Add a feature function",
+        "Added the feature function.",
+        "`src/feature.rs` (+1 −0)",
+        "1200 input and 300 output tokens",
+        "$0.0420",
+    ] {
+        assert!(body.contains(expected), "the body lacks {expected:?}:\n{body}");
+    }
+    let event = client.wait_event(session.id, |event| matches!(event, SessionEvent::PrOpened { .. })).await;
+    assert_eq!(pull_request_of(&event.event).map(|pull| pull.url.clone()), Some(opened.url.clone()));
+    assert_eq!(client.get(session.id).await.pull_request.map(|pull| pull.number), Some(1));
+    // While nothing changes, reads are conditional and cost GitHub nothing.
+    wait_until("an unchanged pull request is read with If-None-Match and answered 304", || {
+        forge.github.received().iter().any(|request| request.status == 304 && request.if_none_match.is_some())
+    })
+    .await;
+
+    forge.github.set_checks(1, &[("build", "in_progress", None), ("lint", "completed", Some("success"))]);
+    wait_update(&mut client, &session, |pull| pull.checks.state == ChecksState::Pending).await;
+    forge.github.set_checks(1, &[("build", "completed", Some("success")), ("lint", "completed", Some("success"))]);
+    let passed = wait_update(&mut client, &session, |pull| pull.checks.state == ChecksState::Success).await;
+    let SessionEvent::PrUpdated { changes, message, .. } = &passed else { unreachable!() };
+    assert!(changes.contains(&"checks passed (2 of 2)".to_string()), "{changes:?}");
+    assert!(message.contains("PR #1 draft"), "{message}");
+
+    forge.github.add_review(1, "reviewer", "APPROVED", "");
+    wait_update(&mut client, &session, |pull| pull.review == ReviewDecision::Approved).await;
+    forge.github.merge(1);
+    let merged = wait_update(&mut client, &session, |pull| pull.state == PullRequestState::Merged).await;
+    let SessionEvent::PrUpdated { actions, .. } = &merged else { unreachable!() };
+    let delete = actions.iter().find(|action| action.id == "delete_session").expect("the offer to delete");
+    assert_eq!(delete.method, method::SESSION_DELETE);
+    let record = client.get(session.id).await.pull_request.unwrap();
+    assert_eq!(
+        (record.state, record.review, record.checks.passed),
+        (PullRequestState::Merged, ReviewDecision::Approved, 2)
+    );
+
+    let events = all_events(&client, &session).await.to_string();
+    let record = serde_json::to_string(&client.get(session.id).await).unwrap();
+    assert!(!events.contains(TOKEN) && !record.contains(TOKEN), "the token is in no event and not on the session");
+
+    // The offer, sent as it is: the branch merged on the forge (not in the local main) may go.
+    client.call(&delete.method, delete.params.clone()).await;
+    assert!(git(&forge.repo, &["branch", "--list", &branch]).is_empty(), "the branch was deleted");
+    assert!(!Path::new(&session.cwd).exists(), "the worktree was removed");
+    drop(client);
+    assert!(
+        files_holding(&forge.env.root, TOKEN).iter().all(|path| path.ends_with("config.json")),
+        "{:?}",
+        files_holding(&forge.env.root, TOKEN)
+    );
+}
+
+#[tokio::test]
+async fn a_rejected_push_is_a_clear_error_that_changes_nothing() {
+    let forge = Forge::new(TOKEN).await;
+    let Server { mut client, child: _child } = forge.env.standalone().await;
+    let session = forge.committed_session(&mut client).await;
+    let branch = session.branch.clone().unwrap();
+    client.call(method::SESSION_PUSH, json!({ "sessionId": session.id })).await;
+    let first_push = forge.remote_tip(&branch);
+
+    // Someone else pushes to the branch; the session commits on top of its own work.
+    let other = forge.env.root.join("other");
+    git(&forge.env.root, &["clone", "-q", "-b", &branch, &format!("file://{}", forge.remote.display()), "other"]);
+    forge.env.commit_files(&other, &[("other.txt", "theirs\n")], "Their change");
+    git(&other, &["push", "-q", "origin", &branch]);
+    let theirs = forge.remote_tip(&branch);
+    std::fs::write(Path::new(&session.cwd).join("second.txt"), "ours\n").unwrap();
+    client.call(method::REVIEW_COMMIT, json!({ "sessionId": session.id, "message": "Our second change" })).await;
+    let ours = git(&forge.repo, &["rev-parse", &branch]);
+
+    let error = client.try_call(method::SESSION_PUSH, json!({ "sessionId": session.id })).await.unwrap_err();
+    assert_eq!(error.code, error_code::GIT_ERROR);
+    assert!(error.message.contains("refused") && error.message.contains("not a fast-forward"), "{}", error.message);
+    assert_eq!(forge.remote_tip(&branch), theirs, "the remote keeps their commit");
+    assert_eq!(git(&forge.repo, &["rev-parse", &branch]), ours, "the local branch keeps ours");
+    assert_eq!(
+        git(&forge.repo, &["rev-parse", &format!("origin/{branch}")]),
+        first_push,
+        "the remote-tracking branch did not move"
+    );
+
+    let error = client.try_call(method::SESSION_PR, json!({ "sessionId": session.id })).await.unwrap_err();
+    assert!(error.message.contains("not a fast-forward"), "{}", error.message);
+    assert!(forge.github.pulls().is_empty(), "no pull request was opened for a branch that could not be pushed");
+
+    std::fs::write(Path::new(&session.cwd).join("third.txt"), "uncommitted\n").unwrap();
+    let error = client.try_call(method::SESSION_PUSH, json!({ "sessionId": session.id })).await.unwrap_err();
+    assert_eq!(error.code, error_code::INVALID_SESSION_STATE);
+    assert!(error.message.contains("uncommitted changes"), "{}", error.message);
+    assert!(Path::new(&session.cwd).join("third.txt").exists());
+}
+
+#[tokio::test]
+async fn a_token_github_refuses_is_a_401_that_names_no_secret() {
+    let wrong = "ghp_wrongTokenThatMustNotLeak42";
+    let forge = Forge::new(wrong).await;
+    let Server { mut client, child: _child } = forge.env.standalone().await;
+    let session = forge.committed_session(&mut client).await;
+
+    let error = client.try_call(method::SESSION_PR, json!({ "sessionId": session.id })).await.unwrap_err();
+    assert_eq!(error.code, error_code::FORGE_ERROR);
+    assert!(error.message.contains("401") && error.message.contains("refused the token"), "{}", error.message);
+    assert!(!error.message.contains(wrong));
+    let after = client.get(session.id).await;
+    assert!(after.pull_request.is_none(), "no pull request is recorded");
+    assert_eq!(
+        forge.remote_tip(session.branch.as_deref().unwrap()),
+        git(&forge.repo, &["rev-parse", session.branch.as_deref().unwrap()]),
+        "the push stays done"
+    );
+    assert!(!all_events(&client, &session).await.to_string().contains(wrong));
+    assert!(!serde_json::to_string(&after).unwrap().contains(wrong));
+    drop(client);
+    let leaks: Vec<PathBuf> =
+        files_holding(&forge.env.root, wrong).into_iter().filter(|path| !path.ends_with("config.json")).collect();
+    assert!(leaks.is_empty(), "the token leaked into {leaks:?}");
+}
+
+#[tokio::test]
+async fn rate_limits_and_an_existing_pull_request_are_clear_and_lose_nothing() {
+    let forge = Forge::new(TOKEN).await;
+    let Server { mut client, child: _child } = forge.env.standalone().await;
+    let session = forge.committed_session(&mut client).await;
+    let branch = session.branch.clone().unwrap();
+
+    forge.github.fail_next(Failure {
+        method: "POST".into(),
+        path_contains: "/pulls".into(),
+        status: 403,
+        message: "You have exceeded a secondary rate limit.".into(),
+        retry_after: Some(30),
+    });
+    let error = client.try_call(method::SESSION_PR, json!({ "sessionId": session.id })).await.unwrap_err();
+    assert_eq!(error.code, error_code::FORGE_ERROR);
+    assert!(error.message.contains("rate limit") && error.message.contains("30 s"), "{}", error.message);
+    assert!(client.get(session.id).await.pull_request.is_none());
+
+    // Someone opened a pull request for the branch on the website meanwhile.
+    let created = client.try_call(method::SESSION_PR, json!({ "sessionId": session.id, "title": "Mine" })).await;
+    assert!(created.is_ok(), "{created:?}");
+    let again = client.try_call(method::SESSION_PR, json!({ "sessionId": session.id })).await.unwrap_err();
+    assert_eq!(again.code, error_code::INVALID_SESSION_STATE);
+    assert!(again.message.contains("already has pull request #1"), "{}", again.message);
+    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    let twin: Session = serde_json::from_value(
+        client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "asNewSession": true })).await,
+    )
+    .unwrap();
+    assert_eq!(twin.branch.as_deref(), Some(branch.as_str()));
+    let exists = client.try_call(method::SESSION_PR, json!({ "sessionId": twin.id })).await.unwrap_err();
+    assert_eq!(exists.code, error_code::FORGE_ERROR);
+    assert!(
+        exists.message.contains("already exists") && exists.message.contains("/acme/widgets/pull/1"),
+        "{}",
+        exists.message
+    );
+    assert_eq!(forge.github.pulls().len(), 1);
+
+    // A rate limit while following the pull request pauses every read for as long as GitHub asks.
+    forge.github.fail_next(Failure {
+        method: "GET".into(),
+        path_contains: "/pulls/1".into(),
+        status: 403,
+        message: "API rate limit exceeded".into(),
+        retry_after: Some(3),
+    });
+    client.wait_event(session.id, |event| matches!(event, SessionEvent::Notice { message } if message.contains("rate limit") && message.contains("3 s"))).await;
+    let limited =
+        forge.github.received().into_iter().find(|request| request.status == 403 && request.method == "GET").unwrap();
+    forge.github.set_checks(1, &[("build", "completed", Some("failure"))]);
+    wait_update(&mut client, &session, |pull| pull.checks.state == ChecksState::Failure).await;
+    let next = forge.github.received().into_iter().find(|request| request.at > limited.at).unwrap();
+    assert!(
+        next.at.duration_since(limited.at) >= Duration::from_millis(2900),
+        "read again after {:?}",
+        next.at.duration_since(limited.at)
+    );
+}
+
+#[tokio::test]
+async fn the_review_is_sent_to_the_agent_as_a_prompt() {
+    let forge = Forge::new(TOKEN).await;
+    let Server { mut client, child: _child } = forge.env.standalone().await;
+    let session = forge.committed_session(&mut client).await;
+    let none = client.try_call(method::SESSION_SEND_REVIEW, json!({ "sessionId": session.id })).await.unwrap_err();
+    assert!(none.message.contains("no pull request"), "{}", none.message);
+    client.call(method::SESSION_PR, json!({ "sessionId": session.id })).await;
+
+    forge.github.add_review(1, "ana", "CHANGES_REQUESTED", "Please document the function.");
+    forge.github.add_comment(1, "bo", "src/feature.rs", 1, "Name it `widget` instead.");
+    let update = wait_update(&mut client, &session, |pull| pull.review_comments == 2).await;
+    let SessionEvent::PrUpdated { actions, pull_request, .. } = &update else { unreachable!() };
+    assert_eq!(pull_request.review, ReviewDecision::ChangesRequested);
+    let send = actions.iter().find(|action| action.id == "send_review").expect("the offer to send the review");
+
+    let sent = client.call(&send.method, send.params.clone()).await;
+    assert_eq!(sent["comments"], 2);
+    let prompt = client
+        .wait_event(
+            session.id,
+            |event| matches!(event, SessionEvent::UserMessage { text } if text.contains("reviewed")),
+        )
+        .await;
+    let SessionEvent::UserMessage { text } = prompt.event else { unreachable!() };
+    assert!(text.contains("@ana requested changes: Please document the function."), "{text}");
+    assert!(text.contains("@bo on src/feature.rs:1: Name it `widget` instead."), "{text}");
+    client.wait_turns(session.id, 2).await;
+    assert!(client.reply_text(session.id).contains("Addressed: The pull request #1"));
+}
