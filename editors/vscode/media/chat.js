@@ -161,7 +161,8 @@
     const usage = session.usage || { inputTokens: 0, outputTokens: 0, costUsd: 0 };
     statusLine.textContent =
       (session.title || 'Untitled session') + ' — ' + session.agent + model + ' · ' + stateWords() +
-      ' · ' + usage.inputTokens + ' in / ' + usage.outputTokens + ' out · $' + usage.costUsd.toFixed(4);
+      ' · ' + usage.inputTokens + ' in / ' + usage.outputTokens + ' out · $' + usage.costUsd.toFixed(4) +
+      (session.pullRequest ? ' · PR #' + session.pullRequest.number + ' ' + session.pullRequest.state : '');
     statusLine.dataset.state = stateWords();
   }
 
@@ -463,6 +464,21 @@
           .map((command) => ({ name: '/' + command.name, description: String(command.description || '') + (command.hint ? ' (' + command.hint + ')' : '') }));
         renderHints();
         break;
+      case 'pr_opened':
+      case 'pr_updated': {
+        const box = element('div', 'notice pull-request', event.message);
+        const buttons = element('span', 'choices');
+        const actions = [{ id: 'open', label: 'Open Pull Request' }].concat(event.actions || []);
+        for (const action of actions) {
+          const button = element('button', 'pr-action', action.label);
+          button.type = 'button';
+          button.addEventListener('click', () => vscode.postMessage({ type: 'pullRequest', action: action.id }));
+          buttons.appendChild(button);
+        }
+        box.appendChild(buttons);
+        add(box);
+        break;
+      }
     }
   }
 

@@ -6,11 +6,18 @@
 import * as vscode from 'vscode';
 import { errorMessage } from './connection';
 import { Ctx } from './ctx';
-import { ChatRequest, ChatUpdate, isChatUpdate, parseChatRequest } from './messages';
+import { ChatRequest, ChatUpdate, PullRequestAction, isChatUpdate, parseChatRequest } from './messages';
 import { Method, Session, SessionEventNotification } from './protocol';
 import { chatHtml, nonce } from './webviewHtml';
 
 const LAST_SESSION = 'arbor.lastSession';
+
+/// The command each pull request button of the chat runs on the chat's session.
+const PULL_REQUEST_COMMANDS: Record<PullRequestAction, string> = {
+  open: 'arbor.openPullRequest',
+  delete_session: 'arbor.deleteMerged',
+  send_review: 'arbor.sendReview',
+};
 export const TEXT_SCHEME = 'arbor-text';
 
 /// Slash commands of the composer: each runs an extension command on the chat's session.
@@ -21,6 +28,9 @@ export const SLASH_COMMANDS: Record<string, { command: string; description: stri
   '/export': { command: 'arbor.export', description: 'export the conversation' },
   '/stop': { command: 'arbor.stop', description: 'stop the session (resumable)' },
   '/fork': { command: 'arbor.fork', description: 'fork the session' },
+  '/push': { command: 'arbor.push', description: 'push the branch to its remote' },
+  '/pr': { command: 'arbor.createPullRequest', description: 'push and open a pull request' },
+  '/send-review': { command: 'arbor.sendReview', description: "send the pull request's review to the agent" },
 };
 
 type Location = 'editor' | 'sidebar';
@@ -178,6 +188,9 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
       }
       case 'pickFile':
         await this.pickFile();
+        break;
+      case 'pullRequest':
+        if (sessionId) await vscode.commands.executeCommand(PULL_REQUEST_COMMANDS[request.action], { session: this.ctx.store.sessions.get(sessionId) });
         break;
     }
   }

@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { AgentInfo, CheckResult, CompareResult, MergeResult, Method, Session, Task, TaskDetail } from './protocol';
+import { AgentInfo, CheckResult, CompareResult, MergeResult, Method, PullRequest, PushResult, Session, Task, TaskDetail } from './protocol';
 
 type Factory = (ctx: Ctx) => (...args: any[]) => Promise<unknown>;
 
@@ -293,6 +293,73 @@ const merge: Factory = (ctx) => async (given?: { session?: Session }) => {
   return result;
 };
 
+const push: Factory = (ctx) => async (given?: { session?: Session }) => {
+  const sessionId = await ctx.session(given);
+  if (!sessionId) return;
+  const result = await ctx.request<PushResult>(Method.sessionPush, { sessionId });
+  if (result) void vscode.window.showInformationMessage(`Arbor: pushed ${result.branch} to ${result.remote} (${result.remoteUrl})`);
+  return result;
+};
+
+/// Pushes the branch and opens its pull request, ready for review or as a draft.
+const createPullRequest: Factory = (ctx) => async (given?: { session?: Session }) => {
+  const sessionId = await ctx.session(given);
+  if (!sessionId) return;
+  const session = ctx.store.sessions.get(sessionId);
+  const kind = await vscode.window.showQuickPick(
+    [
+      { label: 'Ready for review', draft: false },
+      { label: 'Draft', draft: true },
+    ],
+    { placeHolder: `Pull request from ${session?.branch ?? "the session's branch"} into ${session?.baseBranch ?? 'its base branch'}` },
+  );
+  if (!kind) return;
+  const pull = await ctx.request<PullRequest>(Method.sessionPr, { sessionId, draft: kind.draft });
+  if (!pull) return;
+  const answer = await vscode.window.showInformationMessage(`Arbor: opened pull request #${pull.number} on ${pull.repository}`, 'Open Pull Request');
+  if (answer === 'Open Pull Request') await vscode.env.openExternal(vscode.Uri.parse(pull.url));
+  return pull;
+};
+
+const openPullRequest: Factory = (ctx) => async (given?: { session?: Session }) => {
+  const sessionId = await ctx.session(given);
+  if (!sessionId) return;
+  const pull = ctx.store.sessions.get(sessionId)?.pullRequest;
+  if (!pull) {
+    void vscode.window.showInformationMessage(`Arbor: ${titleOf(ctx, sessionId)} has no pull request yet; create one with Arbor: Create Pull Request`);
+    return;
+  }
+  await vscode.env.openExternal(vscode.Uri.parse(pull.url));
+  return pull.url;
+};
+
+/// "Send the review to the agent": the pull request's review comments become the agent's next prompt.
+const sendReview: Factory = (ctx) => async (given?: { session?: Session }) => {
+  const sessionId = await ctx.session(given);
+  if (!sessionId) return;
+  const result = await ctx.request<{ comments: number; queued: boolean }>(Method.sessionSendReview, { sessionId });
+  if (result) {
+    const when = result.queued ? 'after its current turn' : 'now';
+    void vscode.window.showInformationMessage(`Arbor: sent ${result.comments} review comment${result.comments === 1 ? '' : 's'} to the agent (${when})`);
+  }
+  return result;
+};
+
+/// After the pull request was merged on the forge: deletes the session with its branch and
+/// worktree (the server allows it while the branch is at the merged commit).
+const deleteMerged: Factory = (ctx) => async (given?: { session?: Session }) => {
+  const sessionId = await ctx.session(given);
+  if (!sessionId) return;
+  const session = ctx.store.sessions.get(sessionId);
+  const answer = await vscode.window.showWarningMessage(
+    `Delete the session ${titleOf(ctx, sessionId)} with its branch ${session?.branch ?? ''} and worktree? Its pull request was merged.`,
+    { modal: true },
+    'Delete',
+  );
+  if (answer !== 'Delete') return;
+  return ctx.request(Method.sessionDelete, { sessionId, deleteBranch: true });
+};
+
 const openSession: Factory = (ctx) => async (given?: { session?: Session }) => {
   const sessionId = await ctx.session(given);
   if (!sessionId) return;
@@ -325,6 +392,11 @@ export const commands: Record<string, Factory> = {
   'arbor.reviewChanges': reviewChanges,
   'arbor.commit': commit,
   'arbor.merge': merge,
+  'arbor.push': push,
+  'arbor.createPullRequest': createPullRequest,
+  'arbor.openPullRequest': openPullRequest,
+  'arbor.sendReview': sendReview,
+  'arbor.deleteMerged': deleteMerged,
   'arbor.openSession': openSession,
 };
 

@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import { ArborConnection, NotConnected, errorMessage } from './connection';
-import { Store } from './model';
+import { Store, pullRequestNews, sessionLabel } from './model';
 import { Method, Session, Task, TaskDetail } from './protocol';
 
 export interface Views {
@@ -27,13 +27,30 @@ export class Ctx {
     readonly views: Views,
   ) {
     connection.onSessionChanged(({ session, deleted }) => {
+      const news = deleted ? undefined : pullRequestNews(this.store.sessions.get(session.id)?.pullRequest, session.pullRequest);
       this.store.applySession(session, deleted);
       views.refreshTree();
+      if (news) void this.offerPullRequestAction(session, news);
     });
     connection.onTaskChanged(({ task }) => {
       this.store.applyTask(task);
       void this.loadTrials(task.id).then(() => views.refreshTree());
     });
+  }
+
+  /// A pull request merged on the forge offers deleting the session's branch and worktree; new
+  /// review comments offer sending them to the agent.
+  async offerPullRequestAction(session: Session, news: 'merged' | 'review'): Promise<void> {
+    const pull = session.pullRequest!;
+    const title = `"${sessionLabel(session)}"`;
+    const [message, action] =
+      news === 'merged'
+        ? [`Arbor: pull request #${pull.number} of ${title} was merged on ${pull.forge === 'github' ? 'GitHub' : pull.forge}`, 'Delete Branch and Worktree']
+        : [`Arbor: pull request #${pull.number} of ${title} has new review comments`, 'Send the Review to the Agent'];
+    const answer = await vscode.window.showInformationMessage(message, action, 'Open Pull Request');
+    if (answer === 'Open Pull Request') await vscode.env.openExternal(vscode.Uri.parse(pull.url));
+    if (answer === 'Delete Branch and Worktree') await this.request(Method.sessionDelete, { sessionId: session.id, deleteBranch: true });
+    if (answer === 'Send the Review to the Agent') await this.request(Method.sessionSendReview, { sessionId: session.id });
   }
 
   /// Runs a request; on failure shows the server's message and returns undefined.

@@ -10,7 +10,13 @@ export type ChatRequest =
   | { type: 'interrupt' }
   | { type: 'respond'; requestId: string; optionId: string; content?: Record<string, unknown> }
   | { type: 'openDiff'; path: string; oldText: string | null; newText: string }
-  | { type: 'pickFile' };
+  | { type: 'pickFile' }
+  | { type: 'pullRequest'; action: PullRequestAction };
+
+/// What the chat's pull request buttons do: open it in the browser, or one of the actions the
+/// server suggests in a `pr_updated` event.
+export type PullRequestAction = 'open' | 'delete_session' | 'send_review';
+const PULL_REQUEST_ACTIONS: PullRequestAction[] = ['open', 'delete_session', 'send_review'];
 
 /// From the extension to the chat webview.
 export type ChatUpdate =
@@ -49,6 +55,8 @@ export function parseChatRequest(message: unknown): ChatRequest | null {
       return isString(candidate.path, 4096) && (candidate.oldText === null || isString(candidate.oldText, MAX_FILE)) && isString(candidate.newText, MAX_FILE)
         ? { type: 'openDiff', path: candidate.path, oldText: candidate.oldText as string | null, newText: candidate.newText }
         : null;
+    case 'pullRequest':
+      return PULL_REQUEST_ACTIONS.includes(candidate.action as PullRequestAction) ? { type: 'pullRequest', action: candidate.action as PullRequestAction } : null;
     case 'respond': {
       if (!isString(candidate.requestId, 200) || !isString(candidate.optionId, 200)) return null;
       // A question's answer: a plain object of values, checked again by the server.

@@ -1,7 +1,7 @@
 // What the extension knows of the server's state, kept current from notifications, and the shapes
 // the UI shows (tree, status bar). No vscode imports: unit-tested on its own.
 
-import { Session, Task, TrialStatus, SessionStatus } from './protocol';
+import { PullRequest, Session, Task, TrialStatus, SessionStatus } from './protocol';
 
 export type Node =
   | { kind: 'task'; task: Task; trials: Node[] }
@@ -133,12 +133,34 @@ export function statusIcon(status: SessionStatus, agentState: string | null): st
   }
 }
 
-/// The line beside a session in the tree: agent, state, branch and cost.
+/// The line beside a session in the tree: agent, state, branch (or its pull request) and cost.
 export function sessionDescription(session: Session): string {
   const parts = [session.agent, stateWords(session)];
-  if (session.branch) parts.push(session.branch);
+  if (session.pullRequest) parts.push(pullRequestWords(session.pullRequest));
+  else if (session.branch) parts.push(session.branch);
   parts.push(formatCost(session.usage.costUsd));
   return parts.join(' · ');
+}
+
+/// A pull request in a few words: "PR #12 open, approved, checks 2/3".
+export function pullRequestWords(pull: PullRequest): string {
+  const words = [`PR #${pull.number} ${pull.state}`];
+  if (pull.state === 'open' || pull.state === 'draft') {
+    if (pull.review === 'approved') words.push('approved');
+    if (pull.review === 'changes_requested') words.push('changes requested');
+    if (pull.checks.state === 'failure') words.push(`checks ${pull.checks.failed} failed`);
+    else if (pull.checks.total > 0) words.push(`checks ${pull.checks.passed}/${pull.checks.total}`);
+  }
+  return words.join(', ');
+}
+
+/// What the user may want to hear of when a session's pull request changed between two
+/// snapshots: it was merged on the forge, or new review comments came in.
+export function pullRequestNews(before: PullRequest | null | undefined, after: PullRequest | null | undefined): 'merged' | 'review' | undefined {
+  if (!before || !after || before.number !== after.number) return undefined;
+  if (after.state === 'merged' && before.state !== 'merged') return 'merged';
+  if (after.reviewComments > before.reviewComments) return 'review';
+  return undefined;
 }
 
 /// A commit message's first line must not be empty; titles shown must not be either.

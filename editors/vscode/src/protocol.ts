@@ -22,6 +22,9 @@ export const Method = {
   sessionFork: 'session/fork',
   sessionClone: 'session/clone',
   sessionMerge: 'session/merge',
+  sessionPush: 'session/push',
+  sessionPr: 'session/pr',
+  sessionSendReview: 'session/sendReview',
   reviewDiff: 'review/diff',
   reviewFile: 'review/file',
   reviewApply: 'review/apply',
@@ -33,6 +36,7 @@ export const Method = {
   trialCheck: 'trial/check',
   trialCompare: 'trial/compare',
   trialPromote: 'trial/promote',
+  trialPush: 'trial/push',
 } as const;
 
 export const Notification = {
@@ -85,8 +89,47 @@ export interface Session {
   queuePosition: number | null;
   profile: string | null;
   permissions: PermissionRule[];
+  /// The pull request opened for the session's branch, as last synced from the forge.
+  pullRequest?: PullRequest | null;
   createdAt: number;
   updatedAt: number;
+}
+
+export type PullRequestState = 'open' | 'draft' | 'closed' | 'merged';
+export type ReviewDecision = 'none' | 'commented' | 'approved' | 'changes_requested';
+
+/// A session's pull request (`session/pr`), kept current by the server from the forge.
+export interface PullRequest {
+  forge: string;
+  repository: string;
+  number: number;
+  url: string;
+  title: string;
+  state: PullRequestState;
+  headBranch: string;
+  baseBranch: string;
+  headCommit: string;
+  review: ReviewDecision;
+  checks: { state: 'none' | 'pending' | 'success' | 'failure'; total: number; passed: number; failed: number; pending: number };
+  reviewComments: number;
+  mergeCommit: string | null;
+  syncedAt: number;
+}
+
+/// What a client can offer after a pull request event: a label and the request that does it.
+export interface SuggestedAction {
+  id: string;
+  label: string;
+  method: string;
+  params: unknown;
+}
+
+export interface PushResult {
+  remote: string;
+  remoteUrl: string;
+  branch: string;
+  commit: string;
+  committed: string | null;
 }
 
 export type ToolCallStatus = 'pending' | 'in_progress' | 'completed' | 'failed';
@@ -140,6 +183,8 @@ export type SessionEvent =
   | { kind: 'rewound'; toCheckpoint: number; savedCheckpoint: number }
   | { kind: 'external_change'; message: string }
   | { kind: 'notice'; message: string }
+  | { kind: 'pr_opened'; pullRequest: PullRequest; message: string }
+  | { kind: 'pr_updated'; pullRequest: PullRequest; changes: string[]; message: string; actions: SuggestedAction[] }
   | { kind: 'error'; message: string; fatal: boolean };
 
 export interface SessionEventNotification {

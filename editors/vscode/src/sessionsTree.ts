@@ -1,18 +1,21 @@
 // The Sessions view: tasks → trials → sessions, then sessions with no task, with status icons,
-// descriptions (agent, state, branch, cost), tooltips and accessible names that say the title
+// descriptions (agent, state, branch or pull request, cost), tooltips and accessible names that say the title
 // and state, and context values that let menus follow the state (Resume only when stopped, Unpin
 // when pinned). A filter and "show hidden" are title-bar actions; an empty view shows welcome
 // content (package.json's viewsWelcome) through the `arbor.empty` context key.
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { Node, formatCost, isLive, sessionDescription, sessionLabel, stateWords, statusIcon } from './model';
+import { Node, formatCost, isLive, pullRequestWords, sessionDescription, sessionLabel, stateWords, statusIcon } from './model';
 import { Session } from './protocol';
 
 /// The context value of a session row: `session` plus flags the menus' `when` clauses match.
 export function sessionContext(session: Session): string {
   const flags = ['session', isLive(session) ? 'live' : 'stopped', session.pinned ? 'pinned' : 'unpinned', session.hidden ? 'hidden' : 'shown'];
   if (session.branch) flags.push('branch');
+  // `pr` while a pull request is shown on the session; `noOpenPr` while one can be opened.
+  if (session.pullRequest) flags.push(session.pullRequest.state === 'merged' ? 'pr prMerged' : 'pr');
+  if (session.branch && !(session.pullRequest?.state === 'open' || session.pullRequest?.state === 'draft')) flags.push('noOpenPr');
   return flags.join(' ');
 }
 
@@ -25,6 +28,7 @@ function sessionTooltip(session: Session): vscode.MarkdownString {
     ['Branch', session.branch ? `${session.branch} (from ${session.baseBranch ?? 'its base'})` : 'none (works in place)'],
     ['Cost', `${formatCost(session.usage.costUsd)} · ${session.usage.inputTokens} in / ${session.usage.outputTokens} out`],
   ];
+  if (session.pullRequest) rows.push(['Pull request', `${pullRequestWords(session.pullRequest)} · ${session.pullRequest.url}`]);
   for (const [name, value] of rows) text.appendMarkdown(`${name}: ${value.replace(/[\\`*_[\]<>]/g, '\\$&')}  \n`);
   return text;
 }

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
-import { answers, install, settings, shown, written } from './vscodeMock';
+import { answers, install, opened, settings, shown, written } from './vscodeMock';
 
 install();
 
@@ -22,6 +22,7 @@ interface Sent {
 
 function fakeServer(replies: Record<string, (params: any) => unknown>) {
   const sent: Sent[] = [];
+  const handlers = new Map<string, (params: any) => void>();
   const transport = {
     async sendRequest<R>(method: string, params?: unknown): Promise<R> {
       sent.push({ method, params });
@@ -29,7 +30,8 @@ function fakeServer(replies: Record<string, (params: any) => unknown>) {
       if (!reply) throw { code: -32601, message: `no reply for ${method}` };
       return reply(params) as R;
     },
-    onNotification() {
+    onNotification(method: string, handler: (params: any) => void) {
+      handlers.set(method, handler);
       return undefined;
     },
   };
@@ -43,7 +45,8 @@ function fakeServer(replies: Record<string, (params: any) => unknown>) {
     chatSession: () => undefined,
   };
   const ctx = new Ctx(new ArborConnection(transport), views);
-  return { ctx, sent, shownChats };
+  const notify = (method: string, params: unknown) => handlers.get(method)?.(params);
+  return { ctx, sent, shownChats, notify };
 }
 
 const agents = { agents: [{ id: 'scripted', name: 'Scripted agent', description: 'd', available: true, version: '0.1.0', installHint: null, models: ['a', 'b'] }, { id: 'claude', name: 'Claude Code', description: 'd', available: false, version: null, installHint: 'npm i', models: [] }] };
@@ -52,6 +55,8 @@ beforeEach(() => {
   answers.quickPick.length = 0;
   answers.inputBox.length = 0;
   answers.warning.length = 0;
+  answers.info.length = 0;
+  opened.length = 0;
   shown.errors.length = 0;
   shown.info.length = 0;
   settings.permissionMode = 'ask';
@@ -147,4 +152,60 @@ test('review decorations cover the added lines of a hunk', () => {
     ],
   };
   assert.deepEqual(addedRanges(hunk), [{ start: 1, end: 2 }, { start: 4, end: 4 }]);
+});
+
+const pullRequest = {
+  forge: 'github', repository: 'acme/widgets', number: 7, url: 'https://github.com/acme/widgets/pull/7', title: 'T', state: 'open',
+  headBranch: 'arbor/s1-x', baseBranch: 'main', headCommit: 'abc', review: 'none',
+  checks: { state: 'none', total: 0, passed: 0, failed: 0, pending: 0 }, reviewComments: 0, mergeCommit: null, syncedAt: 1,
+};
+
+test('Create Pull Request sends the draft choice and offers to open the pull request', async () => {
+  const { ctx, sent } = fakeServer({ 'session/pr': () => pullRequest });
+  ctx.store.applySession({ id: 's1', title: 'Feature', branch: 'arbor/s1-x', baseBranch: 'main' } as never);
+  answers.quickPick.push((items: { label: string }[]) => items.find((item) => item.label === 'Draft'));
+  answers.info.push('Open Pull Request');
+  await commands['arbor.createPullRequest'](ctx)({ session: { id: 's1' } });
+  assert.deepEqual(sent.at(-1), { method: 'session/pr', params: { sessionId: 's1', draft: true } });
+  assert.deepEqual(shown.info, ['Arbor: opened pull request #7 on acme/widgets']);
+  assert.deepEqual(opened, ['https://github.com/acme/widgets/pull/7']);
+});
+
+test('Open Pull Request opens its link; Send the Review reports what went to the agent', async () => {
+  const { ctx, sent } = fakeServer({ 'session/sendReview': () => ({ prompt: 'p', comments: 2, queued: true }) });
+  ctx.store.applySession({ id: 's1', title: 'Feature', pullRequest } as never);
+  ctx.store.applySession({ id: 's2', title: 'Other', pullRequest: null } as never);
+  await commands['arbor.openPullRequest'](ctx)({ session: { id: 's1' } });
+  assert.deepEqual(opened, ['https://github.com/acme/widgets/pull/7']);
+  await commands['arbor.openPullRequest'](ctx)({ session: { id: 's2' } });
+  assert.match(shown.info.at(-1)!, /has no pull request yet/);
+  await commands['arbor.sendReview'](ctx)({ session: { id: 's1' } });
+  assert.deepEqual(sent.at(-1), { method: 'session/sendReview', params: { sessionId: 's1' } });
+  assert.equal(shown.info.at(-1), 'Arbor: sent 2 review comments to the agent (after its current turn)');
+});
+
+test('a pull request merged on the forge offers deleting the branch and worktree', async () => {
+  const { ctx, sent, notify } = fakeServer({ 'session/delete': () => ({ keptBranch: null, snapshotCommit: null }) });
+  const session = { id: 's1', title: 'Feature', branch: 'arbor/s1-x', pullRequest };
+  notify('session/changed', { session, deleted: false });
+  assert.equal(shown.info.length, 0, 'a pull request first seen is no news');
+  answers.info.push('Delete Branch and Worktree');
+  notify('session/changed', { session: { ...session, pullRequest: { ...pullRequest, state: 'merged' } }, deleted: false });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(shown.info, ['Arbor: pull request #7 of "Feature" was merged on GitHub']);
+  assert.deepEqual(sent.at(-1), { method: 'session/delete', params: { sessionId: 's1', deleteBranch: true } });
+  notify('session/changed', { session: { ...session, pullRequest: { ...pullRequest, state: 'merged', syncedAt: 2 } }, deleted: false });
+  assert.equal(shown.info.length, 1, 'a merge is offered once');
+});
+
+test('new review comments offer sending them to the agent', async () => {
+  const { ctx, sent, notify } = fakeServer({ 'session/sendReview': () => ({ prompt: 'p', comments: 1, queued: false }) });
+  const session = { id: 's1', title: 'Feature', pullRequest };
+  notify('session/changed', { session, deleted: false });
+  answers.info.push('Send the Review to the Agent');
+  notify('session/changed', { session: { ...session, pullRequest: { ...pullRequest, reviewComments: 1 } }, deleted: false });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(shown.info, ['Arbor: pull request #7 of "Feature" has new review comments']);
+  assert.deepEqual(sent.at(-1), { method: 'session/sendReview', params: { sessionId: 's1' } });
+  assert.ok(ctx.store.sessions.get('s1')?.pullRequest?.reviewComments === 1);
 });

@@ -3,9 +3,9 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Store, formatCost, sessionDescription, sessionLabel, statusGroups, statusIcon } from '../src/model';
+import { Store, formatCost, pullRequestNews, pullRequestWords, sessionDescription, sessionLabel, statusGroups, statusIcon } from '../src/model';
 import { isChatUpdate, parseChatRequest } from '../src/messages';
-import { Session, Task } from '../src/protocol';
+import { PullRequest, Session, Task } from '../src/protocol';
 import { chatHtml } from '../src/webviewHtml';
 
 export function session(overrides: Partial<Session>): Session {
@@ -72,6 +72,8 @@ test('webview messages are validated both ways', () => {
   assert.equal(parseChatRequest({ type: 'respond', requestId: 'q-1', optionId: 'accept', content: ['not', 'an object'] }), null, 'an answer is an object');
   assert.equal(parseChatRequest({ type: 'run', command: 'rm -rf /' }), null);
   assert.equal(parseChatRequest('ready'), null);
+  assert.deepEqual(parseChatRequest({ type: 'pullRequest', action: 'send_review' }), { type: 'pullRequest', action: 'send_review' });
+  assert.equal(parseChatRequest({ type: 'pullRequest', action: 'session/delete' }), null, 'only the known pull request actions');
   assert.ok(isChatUpdate({ type: 'events', events: [{ seq: 1, event: { kind: 'notice' } }] }));
   assert.ok(!isChatUpdate({ type: 'events', events: [{ event: {} }] }));
   assert.ok(!isChatUpdate({ type: 'eval', code: 'x' }));
@@ -83,4 +85,20 @@ test('the chat page has a strict Content Security Policy', () => {
   assert.match(html, /script-src 'nonce-abc123'/);
   assert.ok(!/unsafe-inline|unsafe-eval/.test(html));
   assert.match(html, /<script nonce="abc123" src="chat.js">/);
+});
+
+test('a pull request shows in the session line, and its merge and new reviews are news', () => {
+  const pull: PullRequest = {
+    forge: 'github', repository: 'acme/widgets', number: 12, url: 'https://github.com/acme/widgets/pull/12', title: 'T', state: 'open',
+    headBranch: 'arbor/s1-a', baseBranch: 'main', headCommit: 'abc', review: 'approved',
+    checks: { state: 'pending', total: 3, passed: 2, failed: 0, pending: 1 }, reviewComments: 0, mergeCommit: null, syncedAt: 1,
+  };
+  assert.equal(pullRequestWords(pull), 'PR #12 open, approved, checks 2/3');
+  assert.equal(pullRequestWords({ ...pull, checks: { ...pull.checks, state: 'failure', failed: 1 } }), 'PR #12 open, approved, checks 1 failed');
+  assert.equal(pullRequestWords({ ...pull, state: 'merged' }), 'PR #12 merged');
+  assert.equal(sessionDescription(session({ pullRequest: pull })), 'scripted · idle · PR #12 open, approved, checks 2/3 · $0.0123');
+  assert.equal(pullRequestNews(pull, { ...pull, state: 'merged' }), 'merged');
+  assert.equal(pullRequestNews(pull, { ...pull, reviewComments: 2 }), 'review');
+  assert.equal(pullRequestNews(pull, { ...pull, syncedAt: 9 }), undefined);
+  assert.equal(pullRequestNews(undefined, pull), undefined, 'a pull request seen for the first time is no news');
 });

@@ -3,10 +3,11 @@
 
 import Module from 'node:module';
 
-export const answers = { quickPick: [] as unknown[], inputBox: [] as (string | undefined)[], warning: [] as (string | undefined)[], saveDialog: [] as unknown[] };
+export const answers = { quickPick: [] as unknown[], inputBox: [] as (string | undefined)[], warning: [] as (string | undefined)[], info: [] as (string | undefined)[], saveDialog: [] as unknown[] };
 export const shown = { errors: [] as string[], info: [] as string[], warnings: [] as string[] };
 export const settings: Record<string, unknown> = { permissionMode: 'ask' };
 export const written: { path: string; text: string }[] = [];
+export const opened: string[] = [];
 
 class EventEmitter<T> {
   private listeners: ((value: T) => void)[] = [];
@@ -39,7 +40,7 @@ const vscode = {
     },
     showInformationMessage: async (message: string) => {
       shown.info.push(message);
-      return undefined;
+      return answers.info.shift();
     },
     showSaveDialog: async () => answers.saveDialog.shift(),
   },
@@ -50,7 +51,8 @@ const vscode = {
     fs: { writeFile: async (uri: { fsPath: string }, data: Uint8Array) => written.push({ path: uri.fsPath, text: Buffer.from(data).toString() }) },
   },
   commands: { registerCommand: () => ({ dispose: () => undefined }), executeCommand: async () => undefined },
-  Uri: { file: (fsPath: string) => ({ fsPath, path: fsPath, scheme: 'file' }) },
+  env: { openExternal: async (uri: { toString(): string }) => opened.push(uri.toString()) > 0 },
+  Uri: { file: (fsPath: string) => ({ fsPath, path: fsPath, scheme: 'file' }), parse: (value: string) => ({ toString: () => value }) },
 };
 
 /// Makes `require('vscode')` return the stand-in.

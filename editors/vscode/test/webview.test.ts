@@ -220,6 +220,32 @@ test('the chat shows which rule of the permission policy answered a request', as
   await page.close();
 });
 
+test('the chat shows pull request events with their actions, and the state in its status line', async () => {
+  const page = await openPage('chat');
+  const pullRequest = {
+    forge: 'github', repository: 'acme/widgets', number: 12, url: 'https://github.com/acme/widgets/pull/12', title: 'T', state: 'merged' as const,
+    headBranch: 'arbor/x', baseBranch: 'main', headCommit: 'abc', review: 'approved' as const,
+    checks: { state: 'success' as const, total: 2, passed: 2, failed: 0, pending: 0 }, reviewComments: 0, mergeCommit: 'def', syncedAt: 1,
+  };
+  await post(page, { type: 'reset', session: { ...recorded.session, pullRequest } });
+  const id = recorded.session.id;
+  await post(page, { type: 'events', events: [
+    { sessionId: id, seq: 1, at: 0, event: { kind: 'pr_opened', pullRequest: { ...pullRequest, state: 'open' }, message: 'Opened pull request #12 on acme/widgets' } },
+    { sessionId: id, seq: 2, at: 0, event: { kind: 'pr_updated', pullRequest, changes: ['merged'], message: 'Pull request #12 was merged on GitHub',
+      actions: [{ id: 'delete_session', label: 'Delete the branch and worktree', method: 'session/delete', params: { sessionId: id, deleteBranch: true } }] } },
+  ] });
+  await rendered(page, 2);
+  const notes = await page.$$eval('.pull-request', (nodes) => nodes.map((node) => node.firstChild?.textContent));
+  assert.deepEqual(notes, ['Opened pull request #12 on acme/widgets', 'Pull request #12 was merged on GitHub']);
+  await page.click('.pull-request >> nth=1 >> button:has-text("Delete the branch and worktree")');
+  await page.click('.pull-request >> nth=0 >> button:has-text("Open Pull Request")');
+  const posted = (await page.evaluate(() => (window as any).__posted)).slice(-2);
+  assert.deepEqual(posted, [{ type: 'pullRequest', action: 'delete_session' }, { type: 'pullRequest', action: 'open' }]);
+  assert.match((await page.textContent('#status'))!, /PR #12 merged/);
+  assert.deepEqual((page as any).__errors, []);
+  await page.close();
+});
+
 test('5,000 streamed chunks render in full without stalling the page', async () => {
   const page = await openPage('chat');
   await post(page, { type: 'reset', session: recorded.session });
