@@ -72,6 +72,8 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
       vscode.commands.registerCommand('arbor.rejectHunk', (sessionId?: unknown, hunkId?: unknown) => this.command('reject', 'hunk', sessionId, hunkId)),
       vscode.commands.registerCommand('arbor.acceptFile', (sessionId?: unknown, path?: unknown) => this.command('accept', 'file', sessionId, path)),
       vscode.commands.registerCommand('arbor.rejectFile', (sessionId?: unknown, path?: unknown) => this.command('reject', 'file', sessionId, path)),
+      vscode.commands.registerCommand('arbor.nextChange', () => this.step(1)),
+      vscode.commands.registerCommand('arbor.previousChange', () => this.step(-1)),
       vscode.commands.registerCommand('arbor.unstageHunk', (sessionId?: unknown, hunkId?: unknown) => this.command('unstage', 'hunk', sessionId, hunkId)),
       vscode.commands.registerCommand('arbor.unstageFile', (sessionId?: unknown, path?: unknown) => this.command('unstage', 'file', sessionId, path)),
     ];
@@ -234,6 +236,36 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
     // The review of the session's other files goes on without it.
     const rest = this.reviewed.get(session.id)?.diff.files.length ?? 0;
     if (reviewClosed && rest > 0) await this.start(session);
+  }
+
+  /// Moves the cursor to the next (or previous) change of the session under review, on to the
+  /// next file after a file's last change and round to the first after the last.
+  private async step(direction: 1 | -1): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    const found = editor && this.fileOf(editor.document.uri);
+    const reviewed = found?.reviewed ?? [...this.reviewed.values()].at(-1);
+    const stops = (reviewed?.diff.files ?? []).flatMap((file, fileIndex) =>
+      (file.status === 'added' || file.status === 'deleted' ? [0] : (file.hunks ?? []).map(firstChangedLine)).map((line) => ({ file, fileIndex, line })),
+    );
+    if (!reviewed || stops.length === 0) {
+      void vscode.window.showInformationMessage('Arbor: no changes under review (Arbor: Review Changes opens a session\'s changes)');
+      return;
+    }
+    const hereFile = found ? reviewed.diff.files.findIndex((file) => file.path === found.path) : -1;
+    const hereLine = editor?.selection.active.line ?? -1;
+    const after = (stop: (typeof stops)[number]) => stop.fileIndex > hereFile || (stop.fileIndex === hereFile && stop.line > hereLine);
+    const before = (stop: (typeof stops)[number]) => stop.fileIndex < hereFile || (stop.fileIndex === hereFile && stop.line < hereLine);
+    const next = direction === 1 ? stops.find(after) ?? stops[0] : [...stops].reverse().find(before) ?? stops[stops.length - 1];
+    const position = new vscode.Position(next.line, 0);
+    if (editor && next.fileIndex === hereFile) {
+      editor.selection = new vscode.Selection(position, position);
+      editor.revealRange(new vscode.Range(position, position), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+      return;
+    }
+    const session = reviewed.session;
+    const current = vscode.Uri.file(`${session.cwd}/${next.file.path}`);
+    const base = next.file.status === 'added' ? current.with({ scheme: BASE_SCHEME, query: session.id }) : Review.baseUri(session, next.file.oldPath ?? next.file.path);
+    await vscode.commands.executeCommand('vscode.diff', base, current, `${next.file.path} (base ↔ session)`, { selection: new vscode.Range(position, position) });
   }
 
   /// Opens the session's changes: one multi-file diff when VS Code has it, else one per file.

@@ -204,6 +204,15 @@ step('review in the diff editor: accept one change, reject another, on the chang
   assert.doesNotMatch(modified, /app\.txt\S* R\b|[0-9a-f]{8}-[0-9a-f]{4}-/, 'a modified file is not shown as renamed from a path with the session id');
   const firstLensLine = await wb.page.locator('.monaco-diff-editor .editor.modified .view-lines .view-line', { hasText: 'TWO' }).count();
   assert.ok(firstLensLine > 0, 'the changed line is shown beside the lens');
+  // Next and previous change move the cursor from change to change (line 2, then line 14).
+  await wb.page.locator('.monaco-diff-editor .editor.modified .view-line', { hasText: 'one' }).first().click();
+  const cursorLine = async () => Number((await wb.statusBar(/Ln \d+/)).match(/Ln (\d+)/)?.[1] ?? 0);
+  await wb.command('Arbor: Next Change');
+  await wb.until(async () => (await cursorLine()) === 2, 'the cursor on the first change');
+  await wb.command('Arbor: Next Change');
+  await wb.until(async () => (await cursorLine()) === 14, 'the cursor on the second change');
+  await wb.command('Arbor: Previous Change');
+  await wb.until(async () => (await cursorLine()) === 2, 'the cursor back on the first change');
   await lens('Accept Change').first().click();
   await wb.page.locator('.codelens-decoration', { hasText: '✓ Accepted' }).first().waitFor();
   await lens('Reject Change').last().click();
@@ -385,7 +394,8 @@ step('the composer: slash commands are offered and run, a selection arrives as c
   await wb.page.keyboard.press('Home');
   await wb.page.keyboard.press('Shift+End');
   await wb.command('Arbor: Add Selection to Chat');
-  await wb.until(async () => /#L\d+-\d+\n```\nTWO\n```/.test(await input.inputValue()), 'the selection quoted in the composer');
+  // The whole line 2 is selected; earlier steps may have typed on it, so only its start is known.
+  await wb.until(async () => /#L2-2\n```\nTWO[^\n]*\n```/.test(await input.inputValue()), 'the selection quoted in the composer');
   await wb.shot('composer-selection-context');
   await input.fill('');
 });
@@ -486,8 +496,9 @@ step('5,000 chunks stream into the chat without freezing it', async () => {
   const pageMs = renderedAt - chunks[0].at;
   console.log(`5,000 chunks: the server sent them over ${serverMs} ms; the page showed the last ${renderedAt - lastChunk.at} ms after it was sent (${pageMs} ms after the first); longest frame ${Math.round(probe.longestFrame)} ms`);
   // One webview message per chunk left the page 57 s behind a reply sent in 4.5 s; batched, it
-  // follows within seconds on a loaded 2-core machine.
+  // follows within 1–10 s on a 2-core machine, 21 s seen at a load average of 12. The bounds
+  // catch the unbatched regression, not a slow machine; the figures above are the measurement.
   assert.ok(probe.longestFrame < 3000, `the page never froze (longest frame ${Math.round(probe.longestFrame)} ms)`);
-  assert.ok(renderedAt - lastChunk.at < 15_000, `the page kept up with the stream (${renderedAt - lastChunk.at} ms behind)`);
+  assert.ok(renderedAt - lastChunk.at < 40_000, `the page kept up with the stream (${renderedAt - lastChunk.at} ms behind)`);
   await wb.shot('5000-chunks');
 });
