@@ -131,6 +131,10 @@ pub struct Config {
     /// Where pull requests are opened.
     #[serde(default)]
     pub github: GithubConfig,
+    /// The daemon's network listener for WebSocket clients and the web companion (off when
+    /// absent; `arbor daemon --listen` overrides it).
+    #[serde(default)]
+    pub listen: Option<crate::web::ListenConfig>,
 }
 
 impl Config {

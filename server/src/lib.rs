@@ -21,3 +21,4 @@ pub mod sandbox;
 pub mod service;
 pub mod sessions;
 pub mod store;
+pub mod web;

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use arbor_server::paths::Paths;
+use arbor_server::web::{self, ListenConfig};
 use arbor_server::{agents, cli, demo, rpc, sandbox, service::Service};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
@@ -27,13 +28,49 @@ struct Args {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the protocol on a Unix socket until SIGTERM; sessions live here.
-    Daemon,
+    Daemon {
+        /// Also serve it over WebSocket, with the web companion, on ADDRESS:PORT (loopback
+        /// only, unless with TLS). Default: the config file's `listen`.
+        #[arg(long, value_name = "ADDRESS:PORT")]
+        listen: Option<String>,
+        /// The TLS certificate chain (PEM) to serve; without it a non-loopback address gets a
+        /// certificate Arbor generates once and keeps.
+        #[arg(long, requires = "listen", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The private key (PEM) of --tls-cert.
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Another name clients use to reach this machine (repeatable).
+        #[arg(long, requires = "listen")]
+        allow_host: Vec<String>,
+    },
     /// What an editor spawns: bridge stdio to the daemon, starting it when none runs.
     Lsp {
         /// Serve in this process over stdio instead of through the daemon.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "connect")]
         standalone: bool,
+        /// Use the daemon listening at this WebSocket URL (ws://HOST:PORT or wss://HOST:PORT)
+        /// instead of the local one.
+        #[arg(long, value_name = "URL")]
+        connect: Option<String>,
+        /// The file holding that daemon's token (default: $ARBOR_TOKEN, else this machine's
+        /// runtime directory's token file).
+        #[arg(long, requires = "connect")]
+        token_file: Option<PathBuf>,
+        /// The daemon's certificate to trust (its `tls/cert.pem`) for wss:// (default: the
+        /// system's trusted roots).
+        #[arg(long, requires = "connect")]
+        ca_cert: Option<PathBuf>,
     },
+    /// Print the link that logs a browser into the web companion (once; it expires).
+    Web {
+        /// Also show the link as a QR code, for a phone's camera.
+        #[arg(long)]
+        qr: bool,
+    },
+    /// Manage the token of the daemon's network listener.
+    #[command(subcommand)]
+    Token(web::command::TokenCommand),
     /// Watch a whole session with the scripted agent in a scratch repository.
     Demo {
         /// Directory for the scratch repository and data (default: a new temporary directory).
@@ -144,11 +181,16 @@ fn main() -> anyhow::Result<()> {
 async fn run(args: Args) -> anyhow::Result<()> {
     let paths = Paths::resolve(args.data_dir, args.runtime_dir, args.config);
     match args.command {
-        Command::Daemon => {
+        Command::Daemon { listen, tls_cert, tls_key, allow_host } => {
             init_logging("info");
-            rpc::daemon::run(paths).await
+            let listen = listen.map(|address| ListenConfig { address, tls_cert, tls_key, hosts: allow_host });
+            rpc::daemon::run(paths, listen).await
         }
-        Command::Lsp { standalone: true } => {
+        Command::Lsp { connect: Some(url), token_file, ca_cert, .. } => {
+            init_logging("warn");
+            rpc::remote::run(&paths, &url, token_file, ca_cert).await
+        }
+        Command::Lsp { standalone: true, .. } => {
             init_logging("warn");
             // Listening starts before any agent can, so a signal always stops the sessions.
             let mut termination = rpc::signals::Termination::listen()?;
@@ -160,13 +202,21 @@ async fn run(args: Args) -> anyhow::Result<()> {
             service.shutdown().await;
             Ok(())
         }
-        Command::Lsp { standalone: false } => {
+        Command::Lsp { standalone: false, .. } => {
             init_logging("warn");
             rpc::bridge::run(&paths).await
         }
         Command::Demo { dir } => {
             init_logging("warn");
             demo::run(dir).await
+        }
+        Command::Web { qr } => {
+            init_logging("warn");
+            web::command::web(&paths, qr)
+        }
+        Command::Token(command) => {
+            init_logging("warn");
+            web::command::token(&paths, command)
         }
         Command::Agents => {
             init_logging("warn");

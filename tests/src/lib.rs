@@ -237,6 +237,57 @@ impl TestEnv {
         child
     }
 
+    /// `arbor daemon --listen 127.0.0.1:0` (a free port) with `args`, waited for until its
+    /// socket answers and its discovery file names its web listener; its stderr (the log) goes to
+    /// `daemon.log` in the test's root.
+    pub async fn listening_daemon(&self, args: &[&str]) -> Child {
+        let log = std::fs::File::create(self.root.join("daemon.log")).expect("create the daemon log");
+        let child = self
+            .command()
+            .args(["daemon", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn daemon");
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while self.web_url().is_none() {
+            assert!(tokio::time::Instant::now() < deadline, "the daemon did not announce its web listener");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        child
+    }
+
+    /// The daemon's web origin from its discovery file (`http://127.0.0.1:PORT`).
+    pub fn web_url(&self) -> Option<String> {
+        let text = std::fs::read_to_string(self.runtime_dir().join("daemon.json")).ok()?;
+        serde_json::from_str::<Value>(&text).ok()?["webUrl"].as_str().map(str::to_string)
+    }
+
+    /// The daemon's WebSocket URL (`ws://127.0.0.1:PORT/ws`).
+    pub fn ws_url(&self) -> String {
+        format!("{}/ws", self.web_url().expect("a web listener").replacen("http", "ws", 1))
+    }
+
+    /// The token file of this test's runtime directory.
+    pub fn token_file(&self) -> PathBuf {
+        self.runtime_dir().join("token")
+    }
+
+    /// The token the daemon accepts now.
+    pub fn token(&self) -> String {
+        std::fs::read_to_string(self.token_file()).expect("read the token").trim().to_string()
+    }
+
+    /// `arbor lsp --connect` to this test's daemon's WebSocket, run from `client`'s directories
+    /// (so it is another runtime directory than the daemon's), initialized.
+    pub async fn remote_bridge(&self, client: &TestEnv) -> Server {
+        let mut command = client.command();
+        command.arg("lsp").arg("--connect").arg(self.ws_url()).arg("--token-file").arg(self.token_file());
+        Self::start_lsp(command).await
+    }
+
     /// A client connected straight to the daemon's socket, initialized.
     pub async fn socket_client(&self) -> Client {
         let stream = tokio::net::UnixStream::connect(self.runtime_dir().join("arbor.sock"))

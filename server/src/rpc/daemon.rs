@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 use super::signals::Termination;
 use crate::paths::{Paths, create_runtime_dir};
 use crate::service::Service;
+use crate::web::{Listen, ListenConfig};
 
 /// How long shutdown waits for the connections to end once they are told to.
 const CONNECTION_DRAIN: std::time::Duration = std::time::Duration::from_secs(5);
@@ -59,6 +60,10 @@ pub struct Discovery {
     pub socket: String,
     /// Port of its WebSocket listener, when it has one.
     pub ws_port: Option<u16>,
+    /// The origin of its WebSocket listener and web companion (`http://127.0.0.1:7420`), when
+    /// it has one.
+    #[serde(default)]
+    pub web_url: Option<String>,
     /// The daemon's version.
     pub version: String,
     /// Its data directory.
@@ -82,12 +87,25 @@ fn write_private_atomically(path: &Path, contents: &str) -> std::io::Result<()> 
     std::fs::rename(&temporary, path)
 }
 
-/// Takes the runtime directory's lock so only one daemon serves it; held until the process ends.
-fn take_instance_lock(paths: &Paths) -> anyhow::Result<std::fs::File> {
+/// Opens the runtime directory's lock file and tries to take its lock (released when the file
+/// is closed).
+fn try_instance_lock(paths: &Paths) -> std::io::Result<(std::fs::File, bool)> {
     let lock_path = paths.runtime_dir.join("daemon.lock");
     let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock_path)?;
     // SAFETY: flock on a file descriptor we own; no memory is shared.
     let locked = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0;
+    Ok((file, locked))
+}
+
+/// Whether a daemon holds the runtime directory's lock now, so that its discovery file is not a
+/// dead daemon's and its pid not someone else's by now.
+pub fn daemon_running(paths: &Paths) -> bool {
+    try_instance_lock(paths).is_ok_and(|(_, locked)| !locked)
+}
+
+/// Takes the runtime directory's lock so only one daemon serves it; held until the process ends.
+fn take_instance_lock(paths: &Paths) -> anyhow::Result<std::fs::File> {
+    let (file, locked) = try_instance_lock(paths)?;
     if !locked {
         let pid = read_discovery(paths).map(|discovery| discovery.pid.to_string()).unwrap_or_else(|| "unknown".into());
         bail!("an Arbor daemon is already running for {} (pid {pid})", paths.runtime_dir.display());
@@ -95,8 +113,9 @@ fn take_instance_lock(paths: &Paths) -> anyhow::Result<std::fs::File> {
     Ok(file)
 }
 
-/// Runs the daemon until a termination signal.
-pub async fn run(paths: Paths) -> anyhow::Result<()> {
+/// Runs the daemon until a termination signal, also on the network when `listen` (or the config
+/// file's `listen`) says where.
+pub async fn run(paths: Paths, listen: Option<ListenConfig>) -> anyhow::Result<()> {
     create_runtime_dir(&paths.runtime_dir)
         .with_context(|| format!("cannot use runtime directory {}", paths.runtime_dir.display()))?;
     let _lock = take_instance_lock(&paths)?;
@@ -126,17 +145,33 @@ pub async fn run(paths: Paths) -> anyhow::Result<()> {
         UnixListener::bind(&socket_path).with_context(|| format!("cannot bind {}", socket_path.display()))?;
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;
 
+    let connections = Connections::default();
+    let web = match listen.or_else(|| service.config().listen.clone()) {
+        Some(config) => {
+            let listen = Listen::parse(&config)?;
+            let bound = crate::web::start(
+                &listen,
+                &paths,
+                service.clone(),
+                connections.tasks.clone(),
+                connections.closing.clone(),
+            )
+            .await?;
+            Some(bound)
+        }
+        None => None,
+    };
     let discovery = Discovery {
         pid: std::process::id(),
         socket: socket_path.display().to_string(),
-        ws_port: None,
+        ws_port: web.as_ref().map(|bound| bound.port),
+        web_url: web.map(|bound| bound.url),
         version: env!("CARGO_PKG_VERSION").into(),
         data_dir: paths.data_dir.display().to_string(),
     };
     write_private_atomically(&paths.discovery_file(), &serde_json::to_string_pretty(&discovery)?)?;
     tracing::info!(socket = %socket_path.display(), data = %paths.data_dir.display(), "arbor daemon listening");
 
-    let connections = Connections::default();
     let signal = loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {

@@ -1,5 +1,6 @@
 //! Transports. Each is a thin adapter over [`crate::service`]: LSP-framed JSON-RPC on stdio or on
-//! the daemon's Unix socket (tower-lsp-server), and the stdio-to-socket bridge used by `arbor lsp`;
+//! the daemon's Unix socket (tower-lsp-server), the stdio-to-socket bridge used by `arbor lsp`,
+//! and `remote`, the same bridge to a daemon's WebSocket (`arbor lsp --connect`);
 //! `signals` is how the serving ones learn they must shut down.
 
 pub mod bridge;
@@ -9,4 +10,5 @@ pub mod framing;
 pub mod guard;
 pub mod lsp;
 pub mod params;
+pub mod remote;
 pub mod signals;

@@ -115,6 +115,11 @@ impl Service {
         Ok(service)
     }
 
+    /// The configuration file it read at start-up.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Where this server keeps its data.
     pub fn paths(&self) -> &Paths {
         &self.paths
