@@ -96,10 +96,16 @@ pub fn agent_command(
     command
 }
 
-/// The environment an agent runs with: the server's, minus Arbor's own variables (which may hold
-/// tokens meant for Arbor only), plus the agent's configured extras.
+/// Variables of the server's environment that hold credentials Arbor itself uses (the forge
+/// token for pushes and pull requests); an agent gets one only when its config sets it.
+const ARBOR_CREDENTIALS: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
+
+/// The environment an agent runs with: the server's, minus Arbor's own variables and the
+/// credentials Arbor uses (tokens meant for Arbor only), plus the agent's configured extras.
 pub fn agent_env(extra: &BTreeMap<String, String>) -> Vec<(String, String)> {
-    let mut env: Vec<(String, String)> = std::env::vars().filter(|(name, _)| !name.starts_with("ARBOR_")).collect();
+    let mut env: Vec<(String, String)> = std::env::vars()
+        .filter(|(name, _)| !name.starts_with("ARBOR_") && !ARBOR_CREDENTIALS.contains(&name.as_str()))
+        .collect();
     env.extend(extra.iter().map(|(name, value)| (name.clone(), value.clone())));
     env
 }
@@ -112,10 +118,14 @@ mod tests {
     fn arbor_variables_are_not_passed_to_agents() {
         // SAFETY: this test sets a variable only it reads.
         unsafe { std::env::set_var("ARBOR_TEST_SECRET", "token") };
+        // SAFETY: as above; no other test reads GITHUB_TOKEN.
+        unsafe { std::env::set_var("GITHUB_TOKEN", "forge-token") };
         let extra = BTreeMap::from([("AGENT_SETTING".to_string(), "1".to_string())]);
         let env = agent_env(&extra);
-        assert!(!env.iter().any(|(name, _)| name == "ARBOR_TEST_SECRET"));
+        assert!(!env.iter().any(|(name, _)| name == "ARBOR_TEST_SECRET" || name == "GITHUB_TOKEN"));
         assert!(env.contains(&("AGENT_SETTING".to_string(), "1".to_string())));
+        let given = agent_env(&BTreeMap::from([("GITHUB_TOKEN".to_string(), "for-the-agent".to_string())]));
+        assert!(given.contains(&("GITHUB_TOKEN".to_string(), "for-the-agent".to_string())), "unless its config gives one");
     }
 
     #[test]
