@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use arbor_protocol::{
-    AgentsListResult, CheckResult, CompareResult, EventsParams, EventsResult, ExportResult, Isolation,
+    AgentState, AgentsListResult, CheckResult, CompareResult, EventsParams, EventsResult, ExportResult, Isolation,
     ListSessionsParams, ListSessionsResult, MergeStrategy, NewSessionParams, PromoteParams, PromoteResult, PromptMode,
     PromptParams, PromptResult, PullRequest, PullRequestParams, PushParams, PushResult, RespondParams, ResumeParams,
     SendReviewResult, Session, SessionConfig, SessionEvent, SessionEventNotification, SessionIdParams, SessionStatus,
@@ -18,10 +18,13 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use self::ask::OpenRequests;
 use crate::client::{Notification, RpcClient};
 use crate::paths::Paths;
 use crate::render::{EventPrinter, usage_text};
 use crate::rpc::bridge;
+
+mod ask;
 
 /// `arbor session` subcommands.
 #[derive(Debug, Subcommand)]
@@ -100,14 +103,19 @@ pub enum SessionCommand {
         #[arg(long)]
         wait: bool,
     },
-    /// Answer a permission request.
+    /// Answer a permission request: `respond ID REQUEST OPTION`, or `respond ID OPTION` for the
+    /// one request waiting, or `respond ID` to be asked at a terminal.
     Respond {
         /// Session id (or a unique prefix).
         id: String,
-        /// The request's id, as printed with the request.
-        request: String,
-        /// The chosen option id (for example `allow` or `reject`).
-        option: String,
+        /// The request's id as printed with the request (optional when only one is waiting), then
+        /// the chosen option's id, such as `allow` or `reject`, or `accept`, `decline` or `cancel`
+        /// for a question (asked for at a terminal when left out).
+        #[arg(num_args = 0..=2, value_name = "[REQUEST] OPTION")]
+        answer: Vec<String>,
+        /// A question's answer: a JSON object of its form's values, sent with `accept`.
+        #[arg(long)]
+        content: Option<String>,
     },
     /// Interrupt the current turn.
     Cancel {
@@ -293,23 +301,102 @@ impl Cli {
         }
     }
 
-    /// Prints events until `done` says the awaited moment has come.
+    /// Prints events until `done` says the awaited moment has come, or the session waits for an
+    /// answer that cannot be asked here. At a terminal each permission request is asked and
+    /// answered as it comes; elsewhere the wait ends, printing the commands that answer it.
     async fn stream_until(&mut self, mut done: impl FnMut(&SessionEvent) -> bool) -> anyhow::Result<()> {
         let mut printer = EventPrinter::for_stdout();
+        let mut open = OpenRequests::default();
+        let interactive = ask::interactive();
         while let Some(notification) = self.notifications.recv().await {
             if notification.method != method::NOTIFY_SESSION_EVENT {
                 continue;
             }
             let event: SessionEventNotification = serde_json::from_value(notification.params)?;
             printer.print(&event, &mut self.out)?;
-            if let SessionEvent::PermissionRequest { request_id, .. } = &event.event {
-                writeln!(self.out, "  answer with: arbor session respond {} {request_id} <option>", event.session_id)?;
-            }
+            open.observe(&event.event);
             if done(&event.event) {
                 return Ok(());
             }
+            // Only once the session says it waits is a request the user's to answer: the
+            // permission policy may have answered it first.
+            if !matches!(event.event, SessionEvent::StatusChanged { agent_state: Some(AgentState::WaitingInput), .. }) {
+                continue;
+            }
+            while let Some(request) = open.oldest().cloned() {
+                let answer = if interactive { ask::ask(&request).await? } else { None };
+                let Some(answer) = answer else {
+                    write!(self.out, "{}", ask::respond_commands(event.session_id, &request))?;
+                    return Ok(());
+                };
+                self.respond(event.session_id, &request.request_id, answer).await?;
+                open.close(&request.request_id);
+            }
         }
         bail!("the connection to the daemon closed")
+    }
+
+    async fn respond(&self, session_id: Uuid, request_id: &str, answer: ask::Answer) -> anyhow::Result<()> {
+        let params = RespondParams {
+            session_id,
+            request_id: request_id.to_string(),
+            option_id: Some(answer.option_id),
+            content: answer.content,
+        };
+        self.client.request(method::SESSION_RESPOND, serde_json::to_value(params)?).await?;
+        Ok(())
+    }
+
+    /// Every event of a session, oldest first.
+    async fn history(&self, session_id: Uuid) -> anyhow::Result<Vec<SessionEventNotification>> {
+        let mut events = Vec::new();
+        loop {
+            let after_seq = events.last().map_or(0, |event: &SessionEventNotification| event.seq);
+            let page: EventsResult = self
+                .client
+                .call(
+                    method::SESSION_EVENTS,
+                    &EventsParams { session_id, after_seq: Some(after_seq), limit: Some(1000) },
+                )
+                .await?;
+            events.extend(page.events);
+            if !page.has_more {
+                return Ok(events);
+            }
+        }
+    }
+
+    /// `session respond`: `answer` is `[REQUEST] [OPTION]`; a left-out request is the one waiting,
+    /// a left-out option is asked at a terminal.
+    async fn answer_request(
+        &mut self,
+        session_id: Uuid,
+        answer: Vec<String>,
+        content: Option<serde_json::Value>,
+    ) -> anyhow::Result<()> {
+        let (request_id, answer) = match <[String; 2]>::try_from(answer) {
+            Ok([request, option_id]) => (request, ask::Answer { option_id, content }),
+            Err(answer) => {
+                let mut open = OpenRequests::default();
+                for event in self.history(session_id).await? {
+                    open.observe(&event.event);
+                }
+                let request = ask::only_waiting(session_id, &open)?;
+                let answer = match answer.into_iter().next() {
+                    Some(option_id) => ask::Answer { option_id, content },
+                    None if ask::interactive() => match ask::ask(request).await? {
+                        Some(answer) => answer,
+                        None => bail!("no answer given"),
+                    },
+                    None => bail!("give the option to answer with:\n{}", ask::respond_commands(session_id, request)),
+                };
+                (request.request_id.clone(), answer)
+            }
+        };
+        let option_id = answer.option_id.clone();
+        self.respond(session_id, &request_id, answer).await?;
+        writeln!(self.out, "answered {request_id} with {option_id}")?;
+        Ok(())
     }
 
     async fn subscribe(&self, session_id: Uuid, after_seq: u64) -> anyhow::Result<()> {
@@ -661,22 +748,8 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
             cli.print_session(&session)?;
             writeln!(cli.out)?;
             let mut printer = EventPrinter::for_stdout();
-            let mut after_seq = 0;
-            loop {
-                let page: EventsResult = cli
-                    .client
-                    .call(
-                        method::SESSION_EVENTS,
-                        &EventsParams { session_id, after_seq: Some(after_seq), limit: Some(1000) },
-                    )
-                    .await?;
-                for event in &page.events {
-                    printer.print(event, &mut cli.out)?;
-                    after_seq = event.seq;
-                }
-                if !page.has_more {
-                    break;
-                }
+            for event in cli.history(session_id).await? {
+                printer.print(&event, &mut cli.out)?;
             }
             writeln!(cli.out)?;
         }
@@ -761,10 +834,11 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
                 .await?;
             }
         }
-        SessionCommand::Respond { id, request, option } => {
+        SessionCommand::Respond { id, answer, content } => {
             let session_id = cli.resolve(&id).await?;
-            let params = RespondParams { session_id, request_id: request, option_id: Some(option), content: None };
-            cli.client.request(method::SESSION_RESPOND, serde_json::to_value(params)?).await?;
+            let content =
+                content.map(|text| serde_json::from_str(&text).context("--content is not JSON")).transpose()?;
+            cli.answer_request(session_id, answer, content).await?;
         }
         SessionCommand::Cancel { id } => {
             let session_id = cli.resolve(&id).await?;

@@ -101,9 +101,15 @@ impl EventPrinter {
                     writeln!(out, "  {}. {} ({})", index + 1, entry.content, entry.status)?;
                 }
             }
-            SessionEvent::PermissionRequest { title, options, .. } => {
+            SessionEvent::PermissionRequest { request_id, title, options, .. } => {
                 let choices: Vec<&str> = options.iter().map(|option| option.name.as_str()).collect();
-                writeln!(out, "{} {title} [{}]", self.style("1;35", "? permission:"), choices.join(" / "))?;
+                writeln!(
+                    out,
+                    "{} {title} [{}] {}",
+                    self.style("1;35", "? permission:"),
+                    choices.join(" / "),
+                    self.style("2", &format!("(request {request_id})"))
+                )?;
             }
             SessionEvent::PermissionResolved { option_id, .. } => {
                 writeln!(out, "  → {}", option_id.as_deref().unwrap_or("cancelled"))?;
@@ -138,7 +144,12 @@ impl EventPrinter {
                 let names: Vec<String> = commands.iter().map(|command| format!("/{}", command.name)).collect();
                 writeln!(out, "{}", self.style("2", &format!("· commands: {}", names.join(" "))))?
             }
-            SessionEvent::Question { message, .. } => writeln!(out, "{} {message}", self.style("1;35", "? question:"))?,
+            SessionEvent::Question { request_id, message, .. } => writeln!(
+                out,
+                "{} {message} {}",
+                self.style("1;35", "? question:"),
+                self.style("2", &format!("(request {request_id})"))
+            )?,
             SessionEvent::QuestionAnswered { action, .. } => writeln!(out, "  → {}", action.as_str())?,
             SessionEvent::Error { message, fatal } => {
                 let label = if *fatal { "error (fatal):" } else { "error:" };

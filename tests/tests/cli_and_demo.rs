@@ -158,3 +158,150 @@ async fn task_and_trial_commands_work_through_the_daemon() {
     let listed = arbor(&env, &["task", "list"]).await;
     assert!(listed.contains("promoted") && listed.contains("Answer it"), "{listed}");
 }
+
+/// The id printed after `prefix` on one of `output`'s lines.
+fn id_after(output: &str, prefix: &str) -> String {
+    let line = output.lines().find_map(|line| line.trim_start().strip_prefix(prefix)).unwrap_or_else(|| {
+        panic!("no line starts with {prefix:?}:\n{output}");
+    });
+    line.split(|c: char| c.is_whitespace() || c == ')' || c == ':').next().unwrap().to_string()
+}
+
+/// Runs `arbor session show` until its output contains `wanted`.
+async fn show_until(env: &TestEnv, session: &str, wanted: &str) -> String {
+    let deadline = tokio::time::Instant::now() + arbor_tests::WAIT;
+    loop {
+        let shown = arbor(env, &["session", "show", session]).await;
+        if shown.contains(wanted) {
+            return shown;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never showed {wanted:?}:\n{shown}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn waiting_without_a_terminal_ends_at_a_permission_with_the_command_that_answers_it() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let waited =
+        arbor(&env, &["session", "new", "--cwd", &repo.display().to_string(), "--prompt", "Add a README", "--wait"])
+            .await;
+    let session = id_after(&waited, "started session ");
+    let request = id_after(&waited, &format!("session {session} is waiting for an answer to request "));
+    assert!(waited.contains(&format!("arbor session respond {session} {request} allow")), "{waited}");
+    assert!(waited.contains("status    running, waiting_input"), "{waited}");
+
+    let shown = arbor(&env, &["session", "show", &session[..8]]).await;
+    assert!(shown.contains(&format!("(request {request})")), "{shown}");
+
+    let answered = arbor(&env, &["session", "respond", &session[..8], "allow"]).await;
+    assert!(answered.contains(&format!("answered {request} with allow")), "{answered}");
+    let shown = show_until(&env, &session, "turn ended (end_turn)").await;
+    assert!(shown.contains("  → allow") && shown.contains("│ greeting ok"), "{shown}");
+
+    let output = env.command().args(["session", "respond", &session, "allow"]).output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("has no permission request or question waiting"), "{stderr}");
+}
+
+/// `arbor` run on a pseudo-terminal by util-linux's `script`, which passes our input to it.
+struct Terminal {
+    child: tokio::process::Child,
+    input: tokio::process::ChildStdin,
+    output: tokio::process::ChildStdout,
+    screen: Vec<u8>,
+}
+
+impl Terminal {
+    fn start(env: &TestEnv, args: &[&str]) -> Self {
+        let mut arbor = env.command();
+        arbor.args(args);
+        let command_line: Vec<String> = std::iter::once(arbor.as_std().get_program())
+            .chain(arbor.as_std().get_args())
+            .map(|arg| format!("'{}'", arg.to_string_lossy().replace('\'', r"'\''")))
+            .collect();
+        let mut child = tokio::process::Command::new("script")
+            .args(["-qefc", &command_line.join(" "), "/dev/null"])
+            .current_dir(&env.root)
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("run script");
+        let (input, output) = (child.stdin.take().unwrap(), child.stdout.take().unwrap());
+        Self { child, input, output, screen: Vec::new() }
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.screen).to_string()
+    }
+
+    /// Reads the terminal until it shows `wanted`.
+    async fn expect(&mut self, wanted: &str) {
+        use tokio::io::AsyncReadExt;
+        let deadline = tokio::time::Instant::now() + arbor_tests::WAIT;
+        let mut chunk = [0; 4096];
+        while !self.text().contains(wanted) {
+            let read = tokio::time::timeout_at(deadline, self.output.read(&mut chunk)).await;
+            let read = read.unwrap_or_else(|_| panic!("never showed {wanted:?}:\n{}", self.text())).unwrap();
+            assert!(read > 0, "the terminal closed before {wanted:?}:\n{}", self.text());
+            self.screen.extend_from_slice(&chunk[..read]);
+        }
+    }
+
+    async fn type_line(&mut self, line: &str) {
+        use tokio::io::AsyncWriteExt;
+        self.input.write_all(format!("{line}\n").as_bytes()).await.unwrap();
+    }
+
+    /// Waits for arbor to exit and returns everything it showed.
+    async fn finish(mut self) -> String {
+        let status = self.child.wait().await.unwrap();
+        let screen = self.text();
+        assert!(status.success(), "{screen}");
+        screen
+    }
+}
+
+#[tokio::test]
+async fn waiting_at_a_terminal_asks_each_permission_and_sends_the_answer() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mut terminal = Terminal::start(
+        &env,
+        &["session", "new", "--cwd", &repo.display().to_string(), "--prompt", "Add a README", "--wait"],
+    );
+    terminal.expect("answer (1-3): ").await;
+    let asked = terminal.text();
+    assert!(asked.contains("? permission: Run the check script") && asked.contains("1) Allow [allow]"), "{asked}");
+    terminal.type_line("maybe").await;
+    terminal.expect("'maybe' is not an answer here").await;
+    terminal.type_line("1").await;
+    terminal.expect("status    running, idle").await;
+    let screen = terminal.finish().await;
+    assert!(screen.contains("  → allow") && screen.contains("turn ended (end_turn)"), "{screen}");
+    assert!(!screen.contains("arbor session respond"), "{screen}");
+}
+
+#[tokio::test]
+async fn a_question_is_answered_with_the_printed_command() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let script = env.root.join("ask.script");
+    std::fs::write(&script, "elicit Which ticket?\n").unwrap();
+    let (repo_arg, script_arg) = (repo.display().to_string(), script.display().to_string());
+    let waited =
+        arbor(&env, &["session", "new", "--cwd", &repo_arg, "--script", &script_arg, "--prompt", "Fix it", "--wait"])
+            .await;
+    let session = id_after(&waited, "started session ");
+    let request = id_after(&waited, &format!("session {session} is waiting for an answer to request "));
+    assert!(waited.contains(&format!("? question: Which ticket? (request {request})")), "{waited}");
+    assert!(
+        waited.contains(&format!(r#"arbor session respond {session} {request} accept --content '{{"answer":"…"}}'"#)),
+        "{waited}"
+    );
+    arbor(&env, &["session", "respond", &session, "accept", "--content", r#"{"answer":"ARB-13"}"#]).await;
+    show_until(&env, &session, "You answered: ARB-13.").await;
+}
