@@ -324,7 +324,9 @@ impl Cli {
                 continue;
             }
             while let Some(request) = open.oldest().cloned() {
-                let answer = if interactive { ask::ask(&request).await? } else { None };
+                // Questions' forms are not filled in at the prompt yet: the command that answers
+                // one is printed instead.
+                let answer = if interactive && request.form.is_none() { ask::ask(&request).await? } else { None };
                 let Some(answer) = answer else {
                     write!(self.out, "{}", ask::respond_commands(event.session_id, &request))?;
                     return Ok(());
@@ -384,7 +386,7 @@ impl Cli {
                 let request = ask::only_waiting(session_id, &open)?;
                 let answer = match answer.into_iter().next() {
                     Some(option_id) => ask::Answer { option_id, content },
-                    None if ask::interactive() => match ask::ask(request).await? {
+                    None if ask::interactive() && request.form.is_none() => match ask::ask(request).await? {
                         Some(answer) => answer,
                         None => bail!("no answer given"),
                     },
