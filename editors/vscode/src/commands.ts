@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { AgentInfo, CheckResult, CompareResult, MergeResult, Method, PullRequest, PushResult, Session, Task, TaskDetail } from './protocol';
+import { AgentInfo, CheckResult, CompareResult, MergeResult, Method, PermissionMode, PullRequest, PushResult, Session, Task, TaskDetail } from './protocol';
 
 type Factory = (ctx: Ctx) => (...args: any[]) => Promise<unknown>;
 
@@ -95,6 +95,47 @@ const rename: Factory = (ctx) => async (given?: { session?: Session }, title?: s
   if (!sessionId) return;
   const newTitle = title ?? (await vscode.window.showInputBox({ prompt: 'Title', value: ctx.store.sessions.get(sessionId)?.title ?? '' }));
   if (newTitle) return ctx.request(Method.sessionConfigure, { sessionId, title: newTitle });
+};
+
+const MODES: { mode: PermissionMode; label: string; detail: string }[] = [
+  { mode: 'ask', label: 'Ask', detail: 'The agent asks before it edits files or runs commands' },
+  { mode: 'accept_edits', label: 'Accept edits', detail: 'File edits go ahead; commands still ask' },
+  { mode: 'bypass_permissions', label: 'Bypass permissions', detail: 'Nothing asks (deny rules still hold)' },
+];
+
+/// Change Mode and Model: the session's permission mode and model, passed on to its running agent
+/// (`session/configure`); only what the user changed is sent.
+const configureSession: Factory = (ctx) => async (given?: { session?: Session }) => {
+  const sessionId = await ctx.session(given);
+  if (!sessionId) return;
+  const session = ctx.store.sessions.get(sessionId);
+  const currentMode = session?.config?.permissionMode ?? 'ask';
+  const mode = await vscode.window.showQuickPick(
+    MODES.map((entry) => ({ ...entry, description: entry.mode === currentMode ? 'current' : undefined })),
+    { placeHolder: `Permission mode of ${titleOf(ctx, sessionId)}` },
+  );
+  if (!mode) return;
+  const agents = await ctx.request<{ agents: AgentInfo[] }>(Method.agentsList);
+  if (!agents) return;
+  const offered = agents.agents.find((agent) => agent.id === session?.agent)?.models ?? [];
+  const currentModel = session?.agentModel ?? session?.model ?? '';
+  const model = offered.length
+    ? (await vscode.window.showQuickPick(
+        offered.map((label) => ({ label, description: label === currentModel ? 'current' : undefined })),
+        { placeHolder: 'Model' },
+      ))?.label
+    : await vscode.window.showInputBox({ prompt: 'Model (empty keeps the agent\'s own)', value: currentModel });
+  if (model === undefined) return;
+  const change: Record<string, unknown> = { sessionId };
+  if (mode.mode !== currentMode) change.permissionMode = mode.mode;
+  if (model && model !== currentModel) change.model = model;
+  if (Object.keys(change).length === 1) return;
+  const result = await ctx.request<Session>(Method.sessionConfigure, change);
+  if (result) {
+    ctx.store.applySession(result);
+    ctx.views.refreshTree();
+  }
+  return result;
 };
 
 /// Pin, Unpin, Hide, Unhide: set one flag of the session (the menus offer the one that applies).
@@ -378,6 +419,7 @@ export const commands: Record<string, Factory> = {
   'arbor.fork': simple(Method.sessionFork, openNew),
   'arbor.clone': simple(Method.sessionClone, openNew),
   'arbor.rename': rename,
+  'arbor.configureSession': configureSession,
   'arbor.pin': setFlag('pinned', true),
   'arbor.unpin': setFlag('pinned', false),
   'arbor.hide': setFlag('hidden', true),

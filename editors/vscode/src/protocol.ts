@@ -66,10 +66,16 @@ export interface AgentInfo {
   models: string[];
 }
 
+export type PermissionMode = 'ask' | 'accept_edits' | 'bypass_permissions';
+
 export interface Session {
   id: string;
   agent: string;
   model: string | null;
+  /// The mode and model the agent itself last reported (null until it says).
+  agentMode: string | null;
+  agentModel: string | null;
+  config: { permissionMode?: PermissionMode | null };
   title: string | null;
   status: SessionStatus;
   agentState: AgentState | null;
@@ -167,7 +173,17 @@ export type SessionEvent =
   | { kind: 'agent_message_chunk'; text: string }
   | { kind: 'agent_thought_chunk'; text: string }
   | { kind: 'tool_call'; toolCallId: string; title: string; toolKind: string; status: ToolCallStatus; content: ToolCallContent[]; locations: string[] }
-  | { kind: 'tool_call_update'; toolCallId: string; status: ToolCallStatus | null; title: string | null; content: ToolCallContent[] | null }
+  | {
+      kind: 'tool_call_update';
+      toolCallId: string;
+      status: ToolCallStatus | null;
+      title: string | null;
+      content: ToolCallContent[] | null;
+      toolKind?: ToolKind;
+      rawInput?: unknown;
+      rawOutput?: unknown;
+      locations?: string[];
+    }
   | { kind: 'plan'; entries: { content: string; status: string }[] }
   | { kind: 'permission_request'; requestId: string; toolCallId: string | null; title: string; options: PermissionOption[]; toolKind: ToolKind; subject: string | null }
   | { kind: 'permission_resolved'; requestId: string; optionId: string | null; by: 'policy' | 'user' | null; rule: AppliedRule | null }
@@ -178,6 +194,10 @@ export type SessionEvent =
   | { kind: 'question'; requestId: string; message: string; schema: Record<string, unknown>; toolCallId: string | null }
   | { kind: 'question_answered'; requestId: string; action: 'accept' | 'decline' | 'cancel'; content: Record<string, unknown> | null; by: 'policy' | 'user' | null }
   | { kind: 'usage'; turn: Usage; total: Usage }
+  | { kind: 'context_usage'; used: number; size: number; costUsd: number | null }
+  | { kind: 'available_commands'; commands: { name: string; description: string; hint: string | null }[] }
+  | { kind: 'question'; requestId: string; message: string; schema: unknown; toolCallId: string | null }
+  | { kind: 'question_answered'; requestId: string; action: 'accept' | 'decline' | 'cancel'; content: unknown; by: 'policy' | 'user' | null }
   | { kind: 'checkpoint'; checkpointId: number; label: string; filesChanged: number }
   | { kind: 'files_changed'; paths: string[] }
   | { kind: 'rewound'; toCheckpoint: number; savedCheckpoint: number }

@@ -126,6 +126,42 @@ test('Rename, Pin, Delete and Export send what the user chose', async () => {
   assert.deepEqual(written.at(-1), { path: '/tmp/out.html', text: '<p>exported as html</p>' });
 });
 
+test('Change Mode and Model sends only what the user changed', async () => {
+  const { ctx, sent } = fakeServer({
+    'agents/list': () => ({ agents: [{ id: 'claude-acp', name: 'Claude', available: true, models: ['default', 'haiku'] }] }),
+    'session/configure': (params) => ({
+      id: 's1',
+      agent: 'claude-acp',
+      model: params.model,
+      agentModel: params.model,
+      config: { permissionMode: params.permissionMode },
+    }),
+  });
+  ctx.store.applySession({ id: 's1', agent: 'claude-acp', model: null, agentModel: 'default', config: { permissionMode: 'ask' } } as never);
+  answers.quickPick.push(
+    (items: { mode: string; description?: string }[]) => {
+      assert.equal(items.find((item) => item.mode === 'ask')?.description, 'current');
+      return items.find((item) => item.mode === 'bypass_permissions');
+    },
+    (items: { label: string }[]) => items.find((item) => item.label === 'haiku'),
+  );
+  await commands['arbor.configureSession'](ctx)({ session: { id: 's1' } });
+  assert.deepEqual(sent.at(-1), {
+    method: 'session/configure',
+    params: { sessionId: 's1', permissionMode: 'bypass_permissions', model: 'haiku' },
+  });
+  const before = sent.length;
+  answers.quickPick.push(
+    (items: { mode: string }[]) => items.find((item) => item.mode === 'bypass_permissions'),
+    (items: { label: string; description?: string }[]) => {
+      assert.equal(items.find((item) => item.label === 'haiku')?.description, 'current');
+      return items.find((item) => item.label === 'haiku');
+    },
+  );
+  await commands['arbor.configureSession'](ctx)({ session: { id: 's1' } });
+  assert.equal(sent.length, before + 1, 'only agents/list: nothing changed, so nothing is configured');
+});
+
 test('New Trial(s) starts one trial per picked agent', async () => {
   const { ctx, sent } = fakeServer({
     'agents/list': () => agents,

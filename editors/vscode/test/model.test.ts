@@ -10,7 +10,7 @@ import { chatHtml } from '../src/webviewHtml';
 
 export function session(overrides: Partial<Session>): Session {
   return {
-    id: 's1', agent: 'scripted', model: null, title: 'A session', status: 'running', agentState: 'idle', statusReason: null,
+    id: 's1', agent: 'scripted', model: null, agentMode: null, agentModel: null, config: {}, title: 'A session', status: 'running', agentState: 'idle', statusReason: null,
     repoRoot: '/repo', cwd: '/wt/s1', isolation: 'worktree', branch: 'arbor/s1-a', baseBranch: 'main', baseCommit: 'abc',
     pinned: false, hidden: false, usage: { inputTokens: 1, outputTokens: 2, cacheReadTokens: 0, cacheWriteTokens: 0, costUsd: 0.0123 },
     lastSeq: 3, taskId: null, trialId: null, queuePosition: null, profile: null, permissions: [], createdAt: 1, updatedAt: 1, ...overrides,
