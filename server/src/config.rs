@@ -61,6 +61,10 @@ pub struct AgentOverride {
     /// Extra environment variables for the agent.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Codex only: the Codex ACP adapter, which runs its sessions in `ask` mode so that Codex
+    /// asks before it acts (default: `codex-acp` on PATH).
+    #[serde(default)]
+    pub acp_command: Option<PathBuf>,
 }
 
 /// An agent that speaks the Agent Client Protocol, added by command line.

@@ -190,7 +190,7 @@ impl TestEnv {
     /// CODEX_HOME holding a mock model provider.
     pub fn configure_codex(&self, mock_url: &str) {
         let (home, codex_home) =
-            self.codex_home(mock_url, "approval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n");
+            self.codex_home("codex", mock_url, "approval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n");
         // The mock provider's URL lives in Codex's own config file, where the sandbox's model API
         // forwarder cannot find it (docs/sandbox.md), so these sessions run unsandboxed.
         self.write_config(json!({ "sandbox": "none", "agents": { "codex": { "command": cli("codex"), "env": {
@@ -198,10 +198,10 @@ impl TestEnv {
         } } } }));
     }
 
-    /// A HOME and CODEX_HOME for Codex with a mock model provider at `mock_url`, and `settings`
-    /// (TOML lines) in its config.
-    fn codex_home(&self, mock_url: &str, settings: &str) -> (PathBuf, PathBuf) {
-        let home = self.agent_home("codex");
+    /// A HOME (named `name`) and CODEX_HOME for Codex with a mock model provider at `mock_url`,
+    /// and `settings` (TOML lines) in its config.
+    fn codex_home(&self, name: &str, mock_url: &str, settings: &str) -> (PathBuf, PathBuf) {
+        let home = self.agent_home(name);
         let codex_home = home.join("codex-home");
         std::fs::create_dir_all(&codex_home).expect("create CODEX_HOME");
         let config = format!(
@@ -215,18 +215,24 @@ impl TestEnv {
     }
 
     /// Writes the config file so Arbor runs the Claude and Codex ACP adapters (`claude-acp`,
-    /// `codex-acp`) offline against `mock_url`; Codex's approvals and sandbox are left to the
+    /// `codex-acp`) offline against `mock_url`, and the built-in `codex` agent with the Codex
+    /// adapter for its sessions in `ask` mode; Codex's approvals and sandbox are left to the
     /// adapter's modes.
     pub fn configure_acp_adapters(&self, mock_url: &str) {
-        let (home, codex_home) = self.codex_home(mock_url, "");
+        let codex_env = |name: &str| {
+            let (home, codex_home) = self.codex_home(name, mock_url, "");
+            json!({ "HOME": home, "CODEX_HOME": codex_home, "MOCK_KEY": "mock-key" })
+        };
         // Codex's mock provider URL lives in its own config file, where the sandbox's model API
         // forwarder cannot find it (docs/sandbox.md), so these sessions run unsandboxed.
-        self.write_config(json!({ "sandbox": "none", "acpAgents": {
-            "claude-acp": { "name": "Claude Agent", "command": [cli("claude-agent-acp")], "env": self.claude_env(mock_url) },
-            "codex-acp": { "name": "Codex", "command": [cli("codex-acp")], "env": {
-                "HOME": home, "CODEX_HOME": codex_home, "MOCK_KEY": "mock-key",
-            } },
-        } }));
+        self.write_config(json!({ "sandbox": "none",
+            // Each Codex keeps a state database in its CODEX_HOME that one process at a time opens.
+            "agents": { "codex": { "command": cli("codex"), "acpCommand": cli("codex-acp"), "env": codex_env("codex") } },
+            "acpAgents": {
+                "claude-acp": { "name": "Claude Agent", "command": [cli("claude-agent-acp")], "env": self.claude_env(mock_url) },
+                "codex-acp": { "name": "Codex", "command": [cli("codex-acp")], "env": codex_env("codex-acp") },
+            },
+        }));
     }
 
     /// Writes the config file so Arbor runs Gemini CLI offline against `mock_url`.

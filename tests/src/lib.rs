@@ -477,7 +477,12 @@ impl Client {
             if predicate(session.status) {
                 return session;
             }
-            assert!(tokio::time::Instant::now() < deadline, "session stayed {:?}", session.status);
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "session stayed {:?} ({})",
+                session.status,
+                session.status_reason.unwrap_or_default()
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }

@@ -3,18 +3,53 @@
 //! against the mock model API: the session's permission mode and model reach them, and what
 //! `agents/list` says of them comes from their own `initialize` answer.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use arbor_protocol::{SessionEvent, method};
 use arbor_tests::agents::{claude_bash, claude_write, codex_shell, codex_write, conversation, last_user_turn};
 use arbor_tests::mock_api::MockApi;
-use arbor_tests::{Client, TestEnv};
+use arbor_tests::{Client, Server, TestEnv};
 use serde_json::{Value, json};
+
+/// A server with both adapters configured against a mock model API that plays `conversation`
+/// with the given write and shell tools.
+struct Adapters {
+    /// Kept for the test's scratch directory, which goes with it.
+    _env: TestEnv,
+    repo: PathBuf,
+    mock: MockApi,
+    server: Server,
+}
+
+async fn adapters(write: fn(&Path, &str) -> (String, Value), shell: fn(&str) -> (String, Value)) -> Adapters {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), write, shell)).await;
+    env.configure_acp_adapters(&mock.url);
+    let server = env.standalone().await;
+    Adapters { _env: env, repo, mock, server }
+}
+
+/// The requests to the model API at `path` whose latest user turn says `prompt`.
+fn turns_saying(mock: &MockApi, path: &str, prompt: &str) -> Vec<Value> {
+    mock.requests_to(path)
+        .iter()
+        .filter(|request| last_user_turn(request).0.contains(prompt))
+        .map(|request| request.body.clone())
+        .collect()
+}
+
+/// How many non-empty message chunks the client has seen.
+fn message_chunks(client: &Client) -> usize {
+    let chunk = |event: &SessionEvent| matches!(event, SessionEvent::AgentMessageChunk { text } if !text.is_empty());
+    client.events.iter().filter(|event| chunk(&event.event)).count()
+}
 
 /// Waits until `agents/list` reports `id` with the version its `initialize` answer gives.
 async fn listed(client: &Client, id: &str) -> Value {
     let mut found = Value::Null;
-    for _ in 0..200 {
+    // The adapters start in the background with the server; under load that takes a while.
+    for _ in 0..600 {
         let agents = client.call(method::AGENTS_LIST, Value::Null).await;
         found = agents["agents"].as_array().unwrap().iter().find(|agent| agent["id"] == id).cloned().unwrap();
         if found["version"].is_string() {
@@ -44,11 +79,7 @@ async fn write_asks_and_waits(client: &mut Client, session_id: uuid::Uuid, workt
 
 #[tokio::test]
 async fn the_claude_adapter_asks_in_ask_mode_runs_the_chosen_model_and_reports_itself() {
-    let env = TestEnv::new();
-    let repo = env.repo("repo");
-    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
-    env.configure_acp_adapters(&mock.url);
-    let mut server = env.standalone().await;
+    let Adapters { _env, repo, mock, mut server } = adapters(claude_write, claude_bash).await;
     let client = &mut server.client;
     let agent = listed(client, "claude-acp").await;
     assert_eq!(agent["version"], "@agentclientprotocol/claude-agent-acp 0.101.0", "{agent}");
@@ -70,11 +101,7 @@ async fn the_claude_adapter_asks_in_ask_mode_runs_the_chosen_model_and_reports_i
 
 #[tokio::test]
 async fn the_claude_adapter_does_not_ask_in_bypass_mode_and_changes_mode_mid_session() {
-    let env = TestEnv::new();
-    let repo = env.repo("repo");
-    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
-    env.configure_acp_adapters(&mock.url);
-    let mut server = env.standalone().await;
+    let Adapters { _env, repo, mock: _mock, mut server } = adapters(claude_write, claude_bash).await;
     let client = &mut server.client;
     let session =
         client.agent_session(&repo, "claude-acp", None, json!({ "permissionMode": "bypass_permissions" })).await;
@@ -101,11 +128,7 @@ async fn the_claude_adapter_does_not_ask_in_bypass_mode_and_changes_mode_mid_ses
 
 #[tokio::test]
 async fn the_codex_adapter_asks_in_ask_mode_and_streams_its_messages() {
-    let env = TestEnv::new();
-    let repo = env.repo("repo");
-    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), codex_write, codex_shell)).await;
-    env.configure_acp_adapters(&mock.url);
-    let mut server = env.standalone().await;
+    let Adapters { _env, repo, mock, mut server } = adapters(codex_write, codex_shell).await;
     let client = &mut server.client;
     let agent = listed(client, "codex-acp").await;
     assert_eq!(agent["version"], "@agentclientprotocol/codex-acp 2.6.0", "{agent}");
@@ -114,19 +137,60 @@ async fn the_codex_adapter_asks_in_ask_mode_and_streams_its_messages() {
     assert_eq!(client.get(session.id).await.agent_mode.as_deref(), Some("read-only"));
     write_asks_and_waits(client, session.id, Path::new(&session.cwd)).await;
     client.prompt_and_wait(session.id, "hello there", 2).await;
-    let chunks = client
-        .events
-        .iter()
-        .filter(|event| matches!(&event.event, SessionEvent::AgentMessageChunk { text } if !text.is_empty()))
-        .count();
+    let chunks = message_chunks(client);
     assert!(chunks > 2, "messages stream in chunks ({chunks})");
     assert!(client.reply_text(session.id).ends_with("Echo: hello there"), "{}", client.reply_text(session.id));
     // Codex also asks a small model for side jobs (such as a title): the turns' requests count.
-    let models: Vec<Value> = mock
-        .requests_to("/v1/responses")
-        .iter()
-        .filter(|request| last_user_turn(request).0.contains("hello there"))
-        .map(|request| request.body["model"].clone())
-        .collect();
+    let models: Vec<Value> =
+        turns_saying(&mock, "/v1/responses", "hello there").iter().map(|body| body["model"].clone()).collect();
     assert!(!models.is_empty() && models.iter().all(|model| model == "gpt-5.5"), "{models:?}");
+}
+
+#[tokio::test]
+async fn the_claude_adapter_keeps_its_conversation_over_stop_and_resume_and_a_fork_carries_it_on() {
+    let Adapters { _env, repo, mock, mut server } = adapters(claude_write, claude_bash).await;
+    let client = &mut server.client;
+    let agent = listed(client, "claude-acp").await;
+    assert_eq!(agent["capabilities"]["fork"], true, "it offers session/fork: {agent}");
+    let bypass = json!({ "permissionMode": "bypass_permissions" });
+    let session = client.agent_session(&repo, "claude-acp", None, bypass).await;
+    client.prompt_and_wait(session.id, "remember the word tangerine", 1).await;
+    let stopped = client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    assert_eq!(stopped["status"], "stopped", "the adapter closed its session and stopped: {stopped}");
+
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "what was the word" })).await;
+    client.wait_turns(session.id, 2).await;
+    let resumed = turns_saying(&mock, "/v1/messages", "what was the word");
+    assert!(
+        resumed.iter().any(|body| body["messages"].to_string().contains("tangerine")),
+        "the resumed turn carries the first one: {resumed:?}"
+    );
+
+    let fork = client.call(method::SESSION_FORK, json!({ "sessionId": session.id, "prompt": "and in the fork" })).await;
+    let fork_id: uuid::Uuid = serde_json::from_value(fork["id"].clone()).unwrap();
+    client.subscribe(fork_id, 0).await;
+    // The copy of the parent's history ends at its last checkpoint, after its first turn's end.
+    client.wait_turns(fork_id, 2).await;
+    let forked = turns_saying(&mock, "/v1/messages", "and in the fork");
+    assert!(
+        forked.iter().any(|body| body["messages"].to_string().contains("tangerine")),
+        "the fork continues the conversation: {forked:?}"
+    );
+    assert_ne!(client.get(fork_id).await.agent_session_id, client.get(session.id).await.agent_session_id);
+}
+
+#[tokio::test]
+async fn the_built_in_codex_agent_asks_in_ask_mode_through_the_codex_adapter() {
+    let Adapters { _env, repo, mock: _mock, mut server } = adapters(codex_write, codex_shell).await;
+    let client = &mut server.client;
+    let agents = client.call(method::AGENTS_LIST, Value::Null).await;
+    let codex = agents["agents"].as_array().unwrap().iter().find(|agent| agent["id"] == "codex").unwrap().clone();
+    assert_eq!(codex["capabilities"]["permissions"], true, "with the adapter, Codex can ask: {codex}");
+
+    let session = client.agent_session(&repo, "codex", Some("gpt-5.5"), json!({ "permissionMode": "ask" })).await;
+    assert_eq!(client.get(session.id).await.agent_mode.as_deref(), Some("read-only"), "the adapter's asking mode");
+    write_asks_and_waits(client, session.id, Path::new(&session.cwd)).await;
+    client.prompt_and_wait(session.id, "hello there", 2).await;
+    assert!(message_chunks(client) > 2, "its messages stream in chunks ({})", message_chunks(client));
+    assert!(client.reply_text(session.id).ends_with("Echo: hello there"), "{}", client.reply_text(session.id));
 }

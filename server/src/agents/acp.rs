@@ -225,8 +225,15 @@ fn gemini_resume_delay(spec: &StartSpec, home: &Path) -> Option<Duration> {
     clash.then(|| Duration::from_secs(61 - now.as_secs() % 60))
 }
 
-/// A driver for an ACP agent from the config file's `acpAgents`.
+/// A driver for an ACP agent from the config file's `acpAgents`, whose `initialize` answer is
+/// asked in the background for `agents/list`.
 pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
+    by_command(id, agent, true)
+}
+
+/// A driver for an ACP agent by command line; `probe` asks its `initialize` answer at once,
+/// otherwise it is learned at the first session's handshake.
+pub fn by_command(id: &str, agent: &AcpAgentConfig, probe: bool) -> AcpDriver {
     let program = agent
         .command
         .first()
@@ -236,6 +243,7 @@ pub fn configured(id: &str, agent: &AcpAgentConfig) -> AcpDriver {
     // be an interpreter (`node agent.js`) or lack a --version flag.
     let facts = program
         .as_deref()
+        .filter(|_| probe)
         .map(|program| LearnedFacts::probe(program, &arguments, &agent_env(&agent.env)))
         .unwrap_or_default();
     let info = AgentInfo {

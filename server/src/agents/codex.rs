@@ -6,6 +6,10 @@
 //! (an agent message arrives whole) and no interactive approvals (Codex's own config decides, or
 //! the session's permission mode maps to its sandbox flags). Interrupt is SIGINT to the turn's
 //! process group.
+//!
+//! Sessions in `ask` mode, which exec cannot serve, run through the Codex ACP adapter
+//! (`codex-acp`, which drives Codex's app-server) when it is installed: Codex then asks through
+//! `session/request_permission` like every ACP agent, and its messages stream in chunks.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -19,8 +23,9 @@ use serde_json::Value;
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
+use super::acp::{AcpDriver, by_command};
 use super::acp_settings::Current;
-use super::discovery::{AgentCli, agent_command};
+use super::discovery::{AgentCli, agent_command, find_program};
 use super::process::GroupSlot;
 use super::stdio::{AgentPipes, Line, ended_after_stdout_closed, preview, spawn_agent, stderr_drained, with_stderr};
 use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
@@ -33,13 +38,30 @@ const CHANNEL_CAPACITY: usize = 256;
 /// The Codex CLI driver.
 pub struct CodexDriver {
     cli: AgentCli,
+    /// The Codex ACP adapter, for sessions that must ask; None when it is not installed.
+    asking: Option<AcpDriver>,
 }
 
 impl CodexDriver {
-    /// A driver for `codex` on PATH, or at `command`.
-    pub fn new(command: Option<&Path>, env: BTreeMap<String, String>) -> Self {
-        Self { cli: AgentCli::find("codex", command, env) }
+    /// A driver for `codex` on PATH, or at `command`, with the Codex ACP adapter on PATH (or at
+    /// `acp_command`) for sessions in `ask` mode.
+    pub fn new(command: Option<&Path>, acp_command: Option<&Path>, env: BTreeMap<String, String>) -> Self {
+        let asking = find_program("codex-acp", acp_command).map(|adapter| {
+            let adapter = crate::config::AcpAgentConfig {
+                name: "Codex".into(),
+                command: vec![adapter.display().to_string()],
+                env: env.clone(),
+            };
+            // Codex reports its own version; the adapter's is learned when a session starts.
+            by_command(AGENT_ID, &adapter, false)
+        });
+        Self { cli: AgentCli::find("codex", command, env), asking }
     }
+}
+
+/// Whether a session starts in `ask` mode (the default).
+fn asks(spec: &StartSpec) -> bool {
+    spec.config.permission_mode.unwrap_or_default() == PermissionMode::Ask
 }
 
 impl AgentDriver for CodexDriver {
@@ -47,7 +69,12 @@ impl AgentDriver for CodexDriver {
         AgentInfo {
             id: AGENT_ID.into(),
             name: "Codex CLI".into(),
-            description: "OpenAI's Codex CLI, run as `codex exec --json` once per turn.".into(),
+            description: match self.asking {
+                Some(_) => "OpenAI's Codex CLI: `codex exec --json` once per turn, and the Codex ACP adapter for \
+                            sessions in ask mode."
+                    .into(),
+                None => "OpenAI's Codex CLI, run as `codex exec --json` once per turn.".into(),
+            },
             available: self.cli.program.is_some(),
             version: self.cli.version.get(),
             install_hint: Some(
@@ -59,7 +86,8 @@ impl AgentDriver for CodexDriver {
                 resume: true,
                 interrupt: true,
                 fork: false,
-                permissions: false,
+                // Only through the adapter can Codex ask before it acts.
+                permissions: self.asking.is_some(),
                 thinking: true,
                 usage: true,
             },
@@ -68,6 +96,9 @@ impl AgentDriver for CodexDriver {
     }
 
     fn start(&self, spec: StartSpec) -> StartFuture {
+        if let Some(adapter) = self.asking.as_ref().filter(|_| asks(&spec)) {
+            return adapter.start(spec);
+        }
         let program = self.cli.program.clone();
         let env = self.cli.env.clone();
         Box::pin(async move {

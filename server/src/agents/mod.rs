@@ -171,7 +171,7 @@ impl AgentRegistry {
         let mut drivers: Vec<Arc<dyn AgentDriver>> = vec![
             Arc::new(scripted::driver(paths)),
             Arc::new(claude::ClaudeDriver::new(claude.command.as_deref(), claude.env)),
-            Arc::new(codex::CodexDriver::new(codex.command.as_deref(), codex.env)),
+            Arc::new(codex::CodexDriver::new(codex.command.as_deref(), codex.acp_command.as_deref(), codex.env)),
             Arc::new(acp::gemini(gemini.command.as_deref(), gemini.env)),
         ];
         for (id, agent) in &config.acp_agents {
