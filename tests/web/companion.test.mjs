@@ -17,8 +17,10 @@ import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const bin = process.env.ARBOR_BIN ?? path.join(root, 'target/debug/arbor');
-const artifacts = process.env.ARBOR_ARTIFACTS ?? path.join(root, 'target/test-artifacts/web-companion');
+// The binary cargo built, wherever its target directory is (CARGO_TARGET_DIR included).
+const target = process.env.ARBOR_BIN ? undefined : JSON.parse(execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], { cwd: root, encoding: 'utf8' })).target_directory;
+const bin = process.env.ARBOR_BIN ?? path.join(target, 'debug', 'arbor');
+const artifacts = process.env.ARBOR_ARTIFACTS ?? path.join(target ?? path.join(root, 'target'), 'test-artifacts', 'web-companion');
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'arbor-web-'));
 const dirs = ['--data-dir', path.join(scratch, 'data'), '--runtime-dir', path.join(scratch, 'run'),
   '--config', path.join(scratch, 'config.json')];
@@ -63,6 +65,13 @@ class SocketClient {
     this.socket.write(body);
     return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
   }
+}
+
+/// A page whose waits are generous: on a loaded 2-core machine the daemon's agents run beside
+/// the browser.
+function patient(page) {
+  page.setDefaultTimeout(90_000);
+  return page;
 }
 
 async function waitFor(what, condition, timeout = 30000) {
@@ -112,7 +121,7 @@ after(async () => {
 });
 
 test('without logging in the page says how to, and opens no connection', async () => {
-  const page = await browser.newPage();
+  const page = patient(await browser.newPage());
   await page.goto(origin);
   await page.locator('.notice', { hasText: 'Not logged in. Run `arbor web`' }).waitFor();
   await page.close();
@@ -131,7 +140,7 @@ test('log in, watch a session stream, answer its permission, see its diff, promo
   ].join('\n');
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   await context.grantPermissions(['notifications'], { origin });
-  const page = await context.newPage();
+  const page = patient(await context.newPage());
   await page.goto(loginLink());
   assert.equal(new URL(page.url()).pathname, '/', 'the login link leads to the page');
   const cookies = await context.cookies();
@@ -176,7 +185,7 @@ test('log in, watch a session stream, answer its permission, see its diff, promo
     return detail.trials.every((trial) => trial.trial.status === 'done');
   });
   const desktop = await browser.newContext({ viewport: { width: 1280, height: 800 }, storageState: await context.storageState() });
-  const wide = await desktop.newPage();
+  const wide = patient(await desktop.newPage());
   await wide.goto(`${origin}/#/t/${task.id}`);
   const first = started.trials[0].trial.id;
   await wide.locator(`#compare [data-trial="${first}"]`).waitFor();
@@ -201,7 +210,7 @@ test('log in, watch a session stream, answer its permission, see its diff, promo
     </script>`);
   });
   await new Promise((resolve) => foreign.listen(0, '127.0.0.1', resolve));
-  const attacker = await context.newPage();
+  const attacker = patient(await context.newPage());
   await attacker.goto(`http://127.0.0.1:${foreign.address().port}/`);
   await waitFor('the foreign page to give up', async () => (await attacker.title()).startsWith('closed'));
   assert.equal(await attacker.title(), 'closed 1006', 'the WebSocket never opened');
@@ -214,7 +223,7 @@ test('log in, watch a session stream, answer its permission, see its diff, promo
 
 test('light and dark at phone width', async () => {
   const context = await browser.newContext({ viewport: { width: 390, height: 844 }, colorScheme: 'dark' });
-  const page = await context.newPage();
+  const page = patient(await context.newPage());
   await page.goto(loginLink());
   await page.locator('[data-session]').first().waitFor();
   await page.screenshot({ path: path.join(artifacts, 'phone-sessions-dark.png'), fullPage: true });

@@ -219,4 +219,26 @@ T['export proposes a path outside the repository, never overwrites silently, and
   h.wait(function() return h.read(target) ~= 'keep me\n' end, 'overwritten once confirmed')
 end
 
+T['a pull request: its state in words, its updates in the chat, :Arbor pr offers what applies'] = function()
+  h.start()
+  local arbor = require('arbor')
+  local pr = { number = 12, url = 'https://github.com/acme/widgets/pull/12', state = 'open', review = 'approved', checks = { passed = 2, total = 2 } }
+  assert(arbor.pull_request_text(pr) == 'PR #12 open, approved, checks 2/2', arbor.pull_request_text(pr))
+  assert(arbor.pull_request_text(vim.NIL) == '' and arbor.pull_request_text(nil) == '')
+  local repo = h.repo()
+  local session, chat = h.scripted_session(repo, 'say ready', 'go')
+  h.wait(function() return h.has_line(chat.bufnr, 'ready') end, 'the first turn')
+  -- The server's pr_updated event, as docs/protocol.md gives it.
+  chat:render({ kind = 'pr_updated', pullRequest = vim.tbl_extend('force', pr, { state = 'merged' }), changes = { 'merged' },
+    message = 'Pull request #12 was merged on GitHub; the session\'s branch and worktree can be deleted',
+    actions = { { id = 'delete_session', label = 'Delete the branch and worktree', method = 'session/delete', params = { sessionId = session.id, deleteBranch = true } } } })
+  assert(h.has_line(chat.bufnr, "> Pull request #12 was merged on GitHub; the session's branch and worktree can be deleted   (:Arbor pr)"), vim.inspect(h.lines(chat.bufnr)))
+  -- This session has no pull request on the server: :Arbor pr offers to push and open one.
+  vim.api.nvim_set_current_buf(chat.bufnr)
+  local seen = h.on_select(function() return nil end)
+  vim.cmd('Arbor pr')
+  h.wait(function() return seen.lines ~= nil end, 'the pull request picker')
+  assert(vim.deep_equal(seen.lines, { 'Push and open a pull request', 'Push and open a draft pull request' }), vim.inspect(seen.lines))
+end
+
 return T

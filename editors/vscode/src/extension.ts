@@ -51,7 +51,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     ...registerCommands(ctx),
     vscode.commands.registerCommand('arbor.showSetup', () => server.explain()),
     vscode.workspace.onDidChangeConfiguration(async (change) => {
-      if (change.affectsConfiguration('arbor.path') && (await server.start())) await ctx.refresh();
+      const bridge = ['arbor.path', 'arbor.connect', 'arbor.tokenFile', 'arbor.caCert'].some((setting) => change.affectsConfiguration(setting));
+      if (bridge && (await server.start())) await ctx.refresh();
     }),
   );
   if (await server.start()) await ctx.refresh();

@@ -194,10 +194,6 @@ export type SessionEvent =
   | { kind: 'question'; requestId: string; message: string; schema: Record<string, unknown>; toolCallId: string | null }
   | { kind: 'question_answered'; requestId: string; action: 'accept' | 'decline' | 'cancel'; content: Record<string, unknown> | null; by: 'policy' | 'user' | null }
   | { kind: 'usage'; turn: Usage; total: Usage }
-  | { kind: 'context_usage'; used: number; size: number; costUsd: number | null }
-  | { kind: 'available_commands'; commands: { name: string; description: string; hint: string | null }[] }
-  | { kind: 'question'; requestId: string; message: string; schema: unknown; toolCallId: string | null }
-  | { kind: 'question_answered'; requestId: string; action: 'accept' | 'decline' | 'cancel'; content: unknown; by: 'policy' | 'user' | null }
   | { kind: 'checkpoint'; checkpointId: number; label: string; filesChanged: number }
   | { kind: 'files_changed'; paths: string[] }
   | { kind: 'rewound'; toCheckpoint: number; savedCheckpoint: number }

@@ -4,6 +4,7 @@
 
 import { execFile } from 'node:child_process';
 import * as vscode from 'vscode';
+import { bridgeArgs } from './bridge';
 import { CloseAction, ErrorAction, LanguageClient, LanguageClientOptions, RevealOutputChannelOn, ServerOptions } from 'vscode-languageclient/node';
 import { ArborConnection } from './connection';
 import { PROTOCOL_VERSION } from './protocol';
@@ -54,7 +55,7 @@ export class ServerLauncher implements vscode.Disposable {
     const binary = binaryPath();
     const found = await probe(binary);
     if (!found.ok) return this.fail(found.state, found.reason);
-    const serverOptions: ServerOptions = { command: binary, args: ['lsp'] };
+    const serverOptions: ServerOptions = { command: binary, args: bridgeArgs() };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [],
       outputChannel: this.output,

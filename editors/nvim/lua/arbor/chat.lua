@@ -392,6 +392,13 @@ function Chat:render(event)
     table.sort(parts)
     local by = event.by == 'policy' and ' by policy' or ''
     self:append({ '> ' .. (words[event.action] or event.action) .. by .. (#parts > 0 and (': ' .. table.concat(parts, '; ')) or '') })
+  elseif kind == 'pr_opened' or kind == 'pr_updated' then
+    self.session = self.session or {}
+    self.session.pullRequest = event.pullRequest
+    self.pr_actions = given(event.actions) and event.actions or {}
+    local offer = #self.pr_actions > 0 and '   (:Arbor pr)' or ''
+    self:append({ '', '> ' .. split_lines(event.message or '')[1] .. offer })
+    self:refresh_header()
   elseif kind == 'available_commands' then
     require('arbor.composer').set_agent_commands(self.session_id, event.commands)
   end

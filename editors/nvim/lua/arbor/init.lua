@@ -306,6 +306,7 @@ function M.sessions()
           given(session.title) and session.title or '(untitled)',
           given(session.branch) and session.branch or '-',
           string.format('$%.4f', session.usage.costUsd),
+          M.pull_request_text(session.pullRequest),
         }
       end,
     }, open_new)
@@ -387,6 +388,59 @@ function M.commit(session_id, message)
 end
 
 --- Merges the session's branch into its base: `strategy` 'merge' or 'squash' (asked when nil).
+--- How a session's pull request reads in a list: "PR #12 open, approved, checks 2/2"; '' when
+--- it has none.
+---@param pr table?
+function M.pull_request_text(pr)
+  if not given(pr) then
+    return ''
+  end
+  local parts = { pr.state }
+  if given(pr.review) and pr.review ~= 'none' then
+    table.insert(parts, (tostring(pr.review):gsub('_', ' ')))
+  end
+  if type(pr.checks) == 'table' and (pr.checks.total or 0) > 0 then
+    table.insert(parts, string.format('checks %d/%d', pr.checks.passed or 0, pr.checks.total))
+  end
+  return string.format('PR #%d %s', pr.number, table.concat(parts, ', '))
+end
+
+--- :Arbor pr — the session's pull request: open it in the browser, or run what its latest update
+--- offers (delete after a merge, send the review to the agent); without one, push and open one.
+function M.pr(session_id)
+  with_session(session_id, function(id)
+    client.request('session/get', { sessionId = id }, function(session)
+      local choices = {}
+      local pr = session.pullRequest
+      if given(pr) then
+        table.insert(choices, { label = 'Open ' .. pr.url .. ' (' .. M.pull_request_text(pr) .. ')', run = function() vim.ui.open(pr.url) end })
+        local chat = require('arbor.chat').get(id)
+        for _, action in ipairs(chat and chat.pr_actions or {}) do
+          table.insert(choices, { label = action.label, run = function()
+            client.request(action.method, action.params, function() vim.notify('Arbor: ' .. action.label .. ' — done') end)
+          end })
+        end
+        table.insert(choices, { label = 'Push the branch again', run = function()
+          client.request('session/push', { sessionId = id }, function() vim.notify('Arbor: pushed ' .. (session.branch or 'the branch')) end)
+        end })
+      else
+        for _, draft in ipairs({ false, true }) do
+          table.insert(choices, { label = draft and 'Push and open a draft pull request' or 'Push and open a pull request', run = function()
+            client.request('session/push', { sessionId = id }, function()
+              client.request('session/pr', { sessionId = id, draft = draft }, function(opened)
+                vim.notify('Arbor: opened pull request #' .. opened.number .. ': ' .. opened.url)
+              end)
+            end)
+          end })
+        end
+      end
+      vim.ui.select(choices, { prompt = 'Pull request of ' .. (given(session.title) and session.title or id), format_item = function(choice) return choice.label end }, function(choice)
+        if choice then choice.run() end
+      end)
+    end)
+  end)
+end
+
 function M.merge(session_id, strategy)
   with_session(session_id, function(id)
     local function merge(choice)
@@ -506,6 +560,7 @@ M.commands = {
   review = function(args) M.review(args.session) end,
   commit = function(args) M.commit(args.session, args.rest ~= '' and args.rest or nil) end,
   merge = function(args) M.merge(args.session, args.rest ~= '' and args.rest or nil) end,
+  pr = function(args) M.pr(args.session) end,
 }
 
 --- What each subcommand does, for the picker `:Arbor` alone opens.
@@ -538,6 +593,7 @@ M.descriptions = {
   review = 'review the session\'s changes',
   commit = 'commit the worktree on the session branch',
   merge = 'merge the branch into its base',
+  pr = 'the pull request: open it, push, or act on its latest update',
 }
 
 --- Runs a subcommand by name for `session_id` (the composer's slash commands come here).
