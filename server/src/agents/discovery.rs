@@ -125,7 +125,10 @@ mod tests {
         assert!(!env.iter().any(|(name, _)| name == "ARBOR_TEST_SECRET" || name == "GITHUB_TOKEN"));
         assert!(env.contains(&("AGENT_SETTING".to_string(), "1".to_string())));
         let given = agent_env(&BTreeMap::from([("GITHUB_TOKEN".to_string(), "for-the-agent".to_string())]));
-        assert!(given.contains(&("GITHUB_TOKEN".to_string(), "for-the-agent".to_string())), "unless its config gives one");
+        assert!(
+            given.contains(&("GITHUB_TOKEN".to_string(), "for-the-agent".to_string())),
+            "unless its config gives one"
+        );
     }
 
     #[test]

@@ -59,14 +59,19 @@ impl ProcessGroup {
         unsafe { libc::kill(-self.0, 0) == 0 }
     }
 
+    /// Waits up to `limit` for every process of the group to end on its own.
+    pub async fn wait_for_exit(self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.is_alive() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Asks the group to end (SIGTERM), waits up to `grace`, then kills what is left (SIGKILL).
     pub async fn terminate(self, grace: Duration) {
         if self.is_alive() {
             self.signal(libc::SIGTERM);
-            let deadline = tokio::time::Instant::now() + grace;
-            while self.is_alive() && tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+            self.wait_for_exit(grace).await;
             if self.is_alive() {
                 self.signal(libc::SIGKILL);
             }

@@ -35,6 +35,8 @@ const STARTUP_BACKSTOP: Duration = Duration::from_secs(75);
 const RECAP_MAX_BYTES: usize = 48 * 1024;
 /// How long an agent gets to exit after SIGTERM before SIGKILL.
 pub(super) const STOP_GRACE: Duration = Duration::from_secs(3);
+/// How long a stopped agent has to end on its own after its stdin closes, before SIGTERM.
+const EXIT_ON_ITS_OWN: Duration = Duration::from_secs(2);
 /// How long an agent may take to close its session on stop before its process is ended anyway.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// First and longest wait between attempts to store a held session's events.
@@ -1065,8 +1067,12 @@ impl SessionActor {
                 }
             }
             let group = agent.process_group.get();
+            // Dropping the handle closes the agent's stdin: an agent that ends on its own then
+            // saves its work first (Claude Code writes its transcript a moment after a turn,
+            // and a SIGTERM at once lost it), so it gets a moment before it is told to end.
             drop(agent);
             if let Some(group) = group {
+                group.wait_for_exit(EXIT_ON_ITS_OWN).await;
                 group.terminate(STOP_GRACE).await;
             }
         }
