@@ -60,7 +60,8 @@ export async function connectDaemon(env: Record<string, string>): Promise<Server
   return connect(['lsp'], { ...process.env, ...env });
 }
 
-async function connect(args: string[], env: NodeJS.ProcessEnv): Promise<Server> {
+/// The arbor binary run with `args` (an `lsp` bridge), spoken to over its stdio, initialized.
+export async function connect(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Server> {
   const child = spawn(arborBin(), args, { stdio: ['pipe', 'pipe', 'inherit'], env });
   const rpc = createMessageConnection(new StreamMessageReader(child.stdout!), new StreamMessageWriter(child.stdin!));
   rpc.listen();

@@ -8,10 +8,8 @@ import { ChildProcess, spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { StreamMessageReader, StreamMessageWriter, createMessageConnection } from 'vscode-jsonrpc/node';
-import { ArborConnection } from '../src/connection';
-import { Method, Session, SessionEventNotification } from '../src/protocol';
-import { arborBin, repo, scratch, until } from './arbor';
+import { Method, Session } from '../src/protocol';
+import { Server, arborBin, connect, repo, scratch, until } from './arbor';
 import { install, settings } from './vscodeMock';
 
 install();
@@ -28,7 +26,7 @@ test('with arbor.connect the bridge reaches a daemon elsewhere and a session str
   const remote = scratch();
   const daemon: ChildProcess = spawn(arborBin(), [...dirs(remote), 'daemon', '--listen', '127.0.0.1:0'], { stdio: 'ignore' });
   const local = scratch();
-  let bridge: ChildProcess | undefined;
+  let bridge: Server | undefined;
   try {
     const discovery = path.join(remote, 'run', 'daemon.json');
     await until(() => fs.existsSync(discovery) && Boolean(JSON.parse(fs.readFileSync(discovery, 'utf8')).webUrl), 'the daemon announcing its listener');
@@ -37,14 +35,8 @@ test('with arbor.connect the bridge reaches a daemon elsewhere and a session str
     settings.tokenFile = path.join(remote, 'run', 'token');
     const args = bridgeArgs();
     assert.deepEqual(args, ['lsp', '--connect', url, '--token-file', settings.tokenFile]);
-    bridge = spawn(arborBin(), [...dirs(local), ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const rpc = createMessageConnection(new StreamMessageReader(bridge.stdout!), new StreamMessageWriter(bridge.stdin!));
-    rpc.listen();
-    const arbor = new ArborConnection(rpc);
-    const events: SessionEventNotification[] = [];
-    arbor.onEvent((event) => events.push(event));
-    await rpc.sendRequest('initialize', { processId: process.pid, capabilities: {}, rootUri: null });
-    await rpc.sendNotification('initialized', {});
+    bridge = await connect([...dirs(local), ...args]);
+    const { arbor, events } = bridge;
     const dir = repo(scratch(), { 'README.md': '# remote\n' });
     const session = await arbor.request<Session>(Method.sessionNew, { cwd: dir, agent: 'scripted', prompt: 'go', config: { script: 'say Hello over the WebSocket.\nsay Still streaming.' } });
     await arbor.request(Method.sessionSubscribe, { sessionId: session.id, afterSeq: 0 });
@@ -54,11 +46,10 @@ test('with arbor.connect the bridge reaches a daemon elsewhere and a session str
     const seqs = events.map((event) => event.seq);
     assert.deepEqual(seqs, seqs.map((_, index) => index + 1), 'every event, in order, none missing');
     assert.ok(fs.existsSync(path.join(remote, 'data')) && !fs.existsSync(path.join(local, 'run', 'daemon.json')), 'the session lives in the remote daemon; no local one was started');
-    rpc.dispose();
   } finally {
     delete settings.connect;
     delete settings.tokenFile;
-    bridge?.kill();
+    await bridge?.stop();
     daemon.kill('SIGTERM');
   }
 });

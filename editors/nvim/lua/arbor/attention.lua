@@ -231,12 +231,13 @@ function M.status()
   return 'Arbor ' .. table.concat(parts, ' · ')
 end
 
---- Every permission request waiting for the user, oldest first.
-function M.requests()
+--- The entries of a session id -> request id -> entry table as one list, oldest first, each a
+--- copy of its entry with `sessionId` and `requestId` added.
+local function oldest_first(by_session)
   local list = {}
-  for session_id, requests in pairs(waiting) do
-    for request_id, request in pairs(requests) do
-      table.insert(list, { sessionId = session_id, requestId = request_id, title = request.title, options = request.options, seq = request.seq })
+  for session_id, entries in pairs(by_session) do
+    for request_id, entry in pairs(entries) do
+      table.insert(list, vim.tbl_extend('force', entry, { sessionId = session_id, requestId = request_id }))
     end
   end
   table.sort(list, function(a, b)
@@ -244,6 +245,28 @@ function M.requests()
     return a.seq < b.seq
   end)
   return list
+end
+
+--- The one of `list` meant: the current chat's, else the only one, else the one picked (by
+--- `columns`); `none` is said when there is nothing.
+local function pick_waiting(list, none, prompt, columns, then_do)
+  local chat = require('arbor.chat').for_buffer(0)
+  local own = chat and vim.tbl_filter(function(item) return item.sessionId == chat.session_id end, list) or {}
+  if #own > 0 then
+    list = own
+  end
+  if #list == 0 then
+    vim.notify('Arbor: ' .. none, vim.log.levels.INFO)
+  elseif #list == 1 then
+    then_do(list[1])
+  else
+    require('arbor.pickers').select(list, { prompt = prompt, columns = columns }, then_do)
+  end
+end
+
+--- Every permission request waiting for the user, oldest first.
+function M.requests()
+  return oldest_first(waiting)
 end
 
 --- Answers a request with its option of `kind` (allow_once, allow_always, reject_once).
@@ -260,17 +283,7 @@ end
 
 --- Every question waiting for an answer, oldest first.
 function M.questions()
-  local list = {}
-  for session_id, asked in pairs(questions) do
-    for request_id, question in pairs(asked) do
-      table.insert(list, { sessionId = session_id, requestId = request_id, message = question.message, schema = question.schema, seq = question.seq })
-    end
-  end
-  table.sort(list, function(a, b)
-    if a.sessionId ~= b.sessionId then return a.sessionId < b.sessionId end
-    return a.seq < b.seq
-  end)
-  return list
+  return oldest_first(questions)
 end
 
 --- The form's fields in a stable order: the required ones first, then by name.
@@ -347,19 +360,9 @@ end
 
 --- The question meant: the chat's own, else the only one, else the one picked.
 local function pick_question(then_do)
-  local asked = M.questions()
-  local chat = require('arbor.chat').for_buffer(0)
-  local own = chat and vim.tbl_filter(function(question) return question.sessionId == chat.session_id end, asked) or {}
-  if #own > 0 then
-    asked = own
-  end
-  if #asked == 0 then
-    vim.notify('Arbor: no question is waiting', vim.log.levels.INFO)
-  elseif #asked == 1 then
-    then_do(asked[1])
-  else
-    require('arbor.pickers').select(asked, { prompt = 'Answer which question?', columns = function(question) return { title_of(question.sessionId), question.message } end }, then_do)
-  end
+  pick_waiting(M.questions(), 'no question is waiting', 'Answer which question?', function(question)
+    return { title_of(question.sessionId), question.message }
+  end, then_do)
 end
 
 --- :Arbor answer [text] — answers the waiting question: `text` for a form of one field, else
@@ -382,21 +385,9 @@ end
 --- :Arbor allow / :Arbor reject — the request of the chat you are in, else the only one
 --- waiting, else the one you pick.
 function M.answer(kind)
-  local requests = M.requests()
-  local chat = require('arbor.chat').for_buffer(0)
-  local own = chat and vim.tbl_filter(function(request) return request.sessionId == chat.session_id end, requests) or {}
-  if #own > 0 then
-    requests = own
-  end
-  if #requests == 0 then
-    vim.notify('Arbor: no permission request is waiting', vim.log.levels.INFO)
-  elseif #requests == 1 then
-    M.respond(requests[1].sessionId, requests[1].requestId, requests[1].options, kind)
-  else
-    require('arbor.pickers').select(requests, { prompt = 'Answer which request?', columns = describe }, function(request)
-      M.respond(request.sessionId, request.requestId, request.options, kind)
-    end)
-  end
+  pick_waiting(M.requests(), 'no permission request is waiting', 'Answer which request?', describe, function(request)
+    M.respond(request.sessionId, request.requestId, request.options, kind)
+  end)
 end
 
 --- :Arbor inbox — everything waiting for you: permission requests, then finished turns.
