@@ -3,9 +3,11 @@
 //! wait for what a user would see.
 
 pub mod agents;
+pub mod git_http;
 pub mod http;
 pub mod mock_api;
 pub mod mock_github;
+pub mod sshd;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -94,6 +96,25 @@ pub fn process_alive(pid: i32) -> bool {
         Ok(stat) => !stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')),
         Err(_) => false,
     }
+}
+
+/// The files under `dir` whose bytes hold `needle`, read as bytes so a secret in the store, a log or a git file is found.
+pub fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() && !path.is_symlink() {
+                stack.push(path);
+            } else if std::fs::read(&path)
+                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|window| window == needle.as_bytes()))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
 
 /// Runs git with arguments in `dir` and returns its trimmed stdout; panics when git fails.
@@ -197,6 +218,15 @@ impl TestEnv {
         Self::start_lsp(command).await
     }
 
+    /// `arbor lsp --standalone` with extra environment variables and its log (at debug level)
+    /// written to `log`, so a test can read what Arbor logged.
+    pub async fn standalone_logged(&self, vars: &[(&str, &str)], log: &Path) -> Server {
+        let mut command = self.command();
+        command.args(["lsp", "--standalone"]).env("ARBOR_LOG", "debug").envs(vars.iter().copied());
+        command.stderr(std::fs::File::create(log).expect("create the log file"));
+        Self::spawn_initialized(command).await
+    }
+
     /// `arbor lsp` (the bridge to the daemon, starting it if needed), initialized.
     pub async fn bridge(&self) -> Server {
         self.spawn_lsp(&["lsp"]).await
@@ -209,8 +239,12 @@ impl TestEnv {
     }
 
     async fn start_lsp(mut command: Command) -> Server {
-        let mut child =
-            command.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("spawn arbor");
+        command.stderr(Stdio::inherit());
+        Self::spawn_initialized(command).await
+    }
+
+    async fn spawn_initialized(mut command: Command) -> Server {
+        let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn arbor");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = child.stdout.take().expect("stdout");
         let client = Client::new(stdout, stdin);

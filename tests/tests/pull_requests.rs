@@ -10,7 +10,7 @@ use arbor_protocol::{
     ChecksState, PullRequest, PullRequestState, ReviewDecision, Session, SessionEvent, error_code, method,
 };
 use arbor_tests::mock_github::{Failure, MockGitHub};
-use arbor_tests::{Client, Server, TestEnv, git, wait_until};
+use arbor_tests::{Client, Server, TestEnv, files_holding, git, wait_until};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "ghp_arborTestToken0123456789secret";
@@ -74,25 +74,6 @@ async fn wait_update(client: &mut Client, session: &Session, wanted: impl Fn(&Pu
         })
         .await
         .event
-}
-
-/// Every file under `dir`, read as bytes, so a secret in the store, a log or a git file is found.
-fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() && !path.is_symlink() {
-                stack.push(path);
-            } else if std::fs::read(&path)
-                .is_ok_and(|bytes| bytes.windows(needle.len()).any(|window| window == needle.as_bytes()))
-            {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 async fn all_events(client: &Client, session: &Session) -> Value {

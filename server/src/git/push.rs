@@ -2,6 +2,11 @@
 //! would use: the ssh agent for ssh remotes; the git credential helper, then the forge's token
 //! for its own host, for https remotes. A push the remote refuses changes nothing locally: the
 //! remote-tracking branch and the upstream are only set once the remote has taken it.
+//!
+//! An ssh remote's host key is checked by libgit2 against `~/.ssh/known_hosts`, as `ssh` does
+//! with `StrictHostKeyChecking yes`: no certificate callback is installed, so a host that is not
+//! listed there, or whose key changed, refuses the push ([`host_key_refused`]) and nothing is
+//! ever added to the file.
 
 use std::path::Path;
 
@@ -89,8 +94,15 @@ pub fn push(repo_root: &Path, branch: &str, remote_name: &str, token: Option<Hos
     };
 
     let mut refusal: Option<String> = None;
-    {
+    let mut remote_said = String::new();
+    let outcome = {
         let mut callbacks = git2::RemoteCallbacks::new();
+        // What the remote's hooks print (`remote: …` in git) comes on the side band; it is the
+        // only place a protected branch's refusal says why.
+        callbacks.sideband_progress(|text| {
+            remote_said.push_str(&String::from_utf8_lossy(text));
+            true
+        });
         let mut tried = Tried::default();
         callbacks
             .credentials(move |url, user_from_url, allowed| tried.next(&config, url, user_from_url, allowed, &token));
@@ -103,23 +115,48 @@ pub fn push(repo_root: &Path, branch: &str, remote_name: &str, token: Option<Hos
         let mut options = git2::PushOptions::new();
         options.remote_callbacks(callbacks);
         let refspec = format!("refs/heads/{branch}:refs/heads/{branch}");
-        if let Err(error) = remote.push(&[refspec.as_str()], Some(&mut options)) {
-            let reason = match error.code() {
-                git2::ErrorCode::NotFastForward => format!(
-                    "the remote's {branch} has commits this branch does not (not a fast-forward); \
-                     nothing was pushed and nothing changed here"
-                ),
-                git2::ErrorCode::Auth => format!("no credentials were accepted for {shown}: {}", error.message()),
-                _ => error.message().to_string(),
-            };
-            return Err(rejected(reason));
-        }
+        remote.push(&[refspec.as_str()], Some(&mut options))
+    };
+    if let Err(error) = outcome {
+        let reason = match error.code() {
+            git2::ErrorCode::NotFastForward => format!(
+                "the remote's {branch} has commits this branch does not (not a fast-forward); \
+                 nothing was pushed and nothing changed here"
+            ),
+            git2::ErrorCode::Auth => format!("no credentials were accepted for {shown}: {}", error.message()),
+            git2::ErrorCode::Certificate => host_key_refused(&shown, error.message()),
+            _ => error.message().to_string(),
+        };
+        return Err(rejected(with_remote_messages(reason, &remote_said)));
     }
     if let Some(reason) = refusal {
-        return Err(rejected(format!("the remote refused it: {reason}")));
+        return Err(rejected(with_remote_messages(format!("the remote refused it: {reason}"), &remote_said)));
     }
     repo.find_branch(branch, BranchType::Local)?.set_upstream(Some(&format!("{remote_name}/{branch}")))?;
     Ok(Pushed { remote: remote_name.to_string(), remote_url: shown, commit })
+}
+
+/// The message for a host whose key `~/.ssh/known_hosts` does not vouch for (https certificate
+/// failures keep libgit2's own message, which names the TLS problem).
+fn host_key_refused(shown: &str, message: &str) -> String {
+    if !message.contains("hostkey") {
+        return message.to_string();
+    }
+    format!(
+        "the ssh host key of {shown} is not in ~/.ssh/known_hosts, or differs from the one there; \
+         check the host's fingerprint and add it (connecting once with `ssh` asks) before pushing"
+    )
+}
+
+/// `reason`, followed by what the remote printed (its hooks' `remote:` lines), without the
+/// progress counters git prints on the same channel.
+fn with_remote_messages(reason: String, remote_said: &str) -> String {
+    let lines: Vec<&str> = remote_said
+        .split(['\n', '\r'])
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.contains("% ("))
+        .collect();
+    if lines.is_empty() { reason } else { format!("{reason}; the remote said: {}", lines.join(" / ")) }
 }
 
 fn redact(text: &str, secret: Option<&str>) -> String {
@@ -189,12 +226,22 @@ pub fn url_host(url: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::url_host;
+    use super::{url_host, with_remote_messages};
 
     #[test]
     fn hosts_come_from_the_authority_only() {
         assert_eq!(url_host("https://github.com/acme/widgets.git"), Some("github.com"));
         assert_eq!(url_host("https://x-access-token:secret@ghe.example:8443/a/b"), Some("ghe.example"));
         assert_eq!(url_host("git@github.com:acme/widgets.git"), None);
+    }
+
+    #[test]
+    fn the_remotes_words_follow_the_reason_without_progress() {
+        let said = "Counting objects: 50% (1/2)\rCounting objects: 100% (2/2), done.\nGitLab: protected branch\n";
+        assert_eq!(
+            with_remote_messages("refused".into(), said),
+            "refused; the remote said: GitLab: protected branch"
+        );
+        assert_eq!(with_remote_messages("refused".into(), "\n"), "refused");
     }
 }
