@@ -88,6 +88,9 @@ enum Command {
     /// Work with a task's trials through the daemon.
     #[command(subcommand)]
     Trial(cli::TrialCommand),
+    /// Sandboxes for sessions.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
     /// The built-in scripted agent (started by Arbor itself; speaks ACP on stdio).
     #[command(hide = true)]
     ScriptedAgent {
@@ -133,6 +136,12 @@ enum Command {
         /// The session's cgroup directories.
         #[arg(long)]
         cgroup: Vec<PathBuf>,
+        /// The container engine of the agent's container.
+        #[arg(long, requires = "container")]
+        engine: Option<PathBuf>,
+        /// The agent's container.
+        #[arg(long, requires = "engine")]
+        container: Option<String>,
         /// The sandboxed command.
         #[arg(last = true, required = true)]
         command: Vec<String>,
@@ -147,6 +156,13 @@ enum Command {
         #[arg(last = true, required = true)]
         command: Vec<String>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum SandboxCommand {
+    /// Build the container backend's image from this machine's Debian packages (no registry
+    /// needed), with podman, or docker when podman is not installed.
+    BuildImage,
 }
 
 fn init_logging(default_level: &str) {
@@ -165,9 +181,11 @@ fn main() -> anyhow::Result<()> {
     }
     // The keeper stays single-threaded: every thread would count against the session's limit of
     // processes.
-    if let Command::SandboxKeep { parent, cgroup, command } = &args.command {
+    if let Command::SandboxKeep { parent, cgroup, engine, container, command } = &args.command {
         let (program, arguments) = command.split_first().context("no program to run")?;
-        let error = sandbox::keeper::run(*parent, cgroup, std::path::Path::new(program), arguments).unwrap_err();
+        let container = engine.as_deref().zip(container.as_deref());
+        let leftovers = sandbox::keeper::Leftovers { cgroups: cgroup, container };
+        let error = sandbox::keeper::run(*parent, &leftovers, std::path::Path::new(program), arguments).unwrap_err();
         return Err(error).context("the sandbox could not start the agent");
     }
     let runtime = tokio::runtime::Runtime::new()?;
@@ -233,6 +251,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::Trial(command) => {
             init_logging("warn");
             cli::trial(&paths, command).await
+        }
+        Command::Sandbox(SandboxCommand::BuildImage) => {
+            init_logging("warn");
+            let engine = sandbox::container::Engine::find()
+                .context("neither podman nor a running docker daemon was found (Debian: apt-get install podman runc)")?;
+            println!("building {} with {} from this machine's Debian packages…", sandbox::container::IMAGE, engine.describe());
+            let built = tokio::task::spawn_blocking(move || sandbox::image::build(&engine)).await??;
+            println!("built {}: {} packages, {} entries", sandbox::container::IMAGE, built.packages, built.entries);
+            Ok(())
         }
         Command::ScriptedAgent { state_dir, script, bypass_permissions, no_load_session, close, fork } => {
             let options =

@@ -50,10 +50,11 @@ async fn server_for(backend: &str) -> Option<(TestEnv, PathBuf, Server)> {
     backend_works(&server.client, backend).await.then_some((env, repo, server))
 }
 
-/// Stops the session and waits until no process of its sandbox is left.
+/// Stops the session and waits until no process or container of its sandbox is left.
 async fn stop_and_expect_nothing_left(client: &Client, session: &Session) {
     client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
     wait_until("no process of the sandbox is left", || pids_working_in(Path::new(&session.cwd)).is_empty()).await;
+    wait_until("no container of the sandbox is left", || containers_of(session).is_empty()).await;
 }
 
 /// The terminal output and exit code of every command the session's agent ran, in order.
@@ -187,15 +188,70 @@ async fn a_shell_under_landlock_cannot_escape() {
     Escapes::new().check("landlock").await;
 }
 
+/// Builds the container image with `arbor sandbox build-image` when a container engine is there
+/// but the image is not; false (said on stderr) when there is no engine.
+async fn container_image_built(env: &TestEnv) -> bool {
+    let server = env.standalone().await;
+    let report = server.client.call(method::AGENTS_LIST, Value::Null).await["sandbox"].clone();
+    drop(server);
+    let status = report["backends"].as_array().unwrap().iter().find(|status| status["backend"] == "container").cloned();
+    let detail = status.as_ref().map(|status| status["detail"].to_string()).unwrap_or_default();
+    if detail.contains("neither podman nor") {
+        eprintln!("SKIPPED: no container engine here: {detail}");
+        return false;
+    }
+    if !detail.contains("build-image") {
+        return true;
+    }
+    let built = env.command().args(["sandbox", "build-image"]).output().await.expect("run build-image");
+    assert!(built.status.success(), "build-image: {}", String::from_utf8_lossy(&built.stderr));
+    assert!(String::from_utf8_lossy(&built.stdout).contains("built localhost/arbor-sandbox"), "{built:?}");
+    true
+}
+
+/// The containers of `session` that still exist, running or not.
+fn containers_of(session: &Session) -> Vec<String> {
+    let listed = std::process::Command::new("podman").args(["ps", "-a", "--format", "{{.Names}}"]).output();
+    let prefix = format!("arbor-{}", session.id.simple());
+    let names = listed.map(|output| String::from_utf8_lossy(&output.stdout).into_owned()).unwrap_or_default();
+    names.lines().filter(|name| name.starts_with(&prefix)).map(String::from).collect()
+}
+
+#[tokio::test]
+async fn build_image_makes_the_container_backend_work_without_a_registry() {
+    let env = TestEnv::new();
+    if !container_image_built(&env).await {
+        return;
+    }
+    let server = env.standalone().await;
+    assert!(backend_works(&server.client, "container").await, "the container backend works once the image is built");
+}
+
+#[tokio::test]
+async fn a_shell_in_a_container_cannot_escape() {
+    let escapes = Escapes::new();
+    if container_image_built(&escapes.env).await {
+        escapes.check("container").await;
+    }
+}
+
 #[tokio::test]
 async fn an_unavailable_backend_is_refused_with_its_reason() {
     let env = TestEnv::new();
     let repo = env.repo("repo");
     let server = env.standalone().await;
-    let params = json!({ "cwd": repo, "agent": "scripted", "config": { "sandbox": "container" } });
+    let report = server.client.call(method::AGENTS_LIST, Value::Null).await["sandbox"].clone();
+    let Some(unavailable) = report["backends"].as_array().unwrap().iter().find(|status| status["available"] == false)
+    else {
+        eprintln!("SKIPPED: every backend works here: {report}");
+        return;
+    };
+    let backend = unavailable["backend"].as_str().unwrap();
+    let params = json!({ "cwd": repo, "agent": "scripted", "config": { "sandbox": backend } });
     let error = server.client.try_call(method::SESSION_NEW, params).await.unwrap_err();
     assert_eq!(error.code, arbor_protocol::error_code::INVALID_ARGUMENT);
-    assert!(error.message.contains("container sandbox is not available"), "{}", error.message);
+    assert!(error.message.contains(&format!("{backend} sandbox is not available")), "{}", error.message);
+    assert!(error.message.contains(unavailable["detail"].as_str().unwrap()), "with its reason: {}", error.message);
 }
 
 #[tokio::test]
@@ -251,9 +307,12 @@ async fn resume_keeps_the_private_home() {
 
 #[tokio::test]
 async fn killing_the_daemon_leaves_no_process_of_the_sandbox() {
-    for backend in ["bwrap", "landlock"] {
+    for backend in ["bwrap", "landlock", "container"] {
         let env = TestEnv::new();
         let repo = env.repo("repo");
+        if backend == "container" && !container_image_built(&env).await {
+            continue;
+        }
         let mut daemon = env.daemon().await;
         let client = env.socket_client().await;
         if !backend_works(&client, backend).await {
@@ -271,6 +330,7 @@ async fn killing_the_daemon_leaves_no_process_of_the_sandbox() {
         // Even without a PID namespace (Landlock), the keeper ends what the agent started in the
         // background, from the session's process group and cgroups, with no server running.
         wait_until("the sandbox ends with the daemon", || pids_working_in(&worktree).is_empty()).await;
+        wait_until("no container is left", || containers_of(&session).is_empty()).await;
     }
 }
 

@@ -12,7 +12,7 @@ use super::SandboxError;
 use super::layout::{Layout, SYSTEM_ROOTS, is_system};
 
 /// Where the forwarder's socket appears inside the sandbox.
-const INSIDE_SOCKET: &str = "/run/arbor/model.sock";
+pub const INSIDE_SOCKET: &str = "/run/arbor/model.sock";
 
 /// The model API forwarder of one agent process: its socket outside, the port inside.
 pub struct Forward {
@@ -120,22 +120,27 @@ pub fn command(
     // The sandbox's own root holds only the mount points: nothing may be written there.
     all.extend(["--remount-ro".into(), "/".into(), "--".into()]);
     if let Some(forward) = forward {
-        let arbor = super::arbor_binary()?;
-        all.extend([
-            arbor.display().to_string(),
-            "sandbox-forward".into(),
-            "--socket".into(),
-            INSIDE_SOCKET.into(),
-            "--port".into(),
-            forward.port.to_string(),
-            "--".into(),
-        ]);
+        all.extend(forwarder_arguments(forward)?);
     }
     all.push(program.display().to_string());
     all.extend(arguments.iter().cloned());
     let mut command = Command::new(bwrap);
     command.args(all);
     Ok(command)
+}
+
+/// The inside end of the model API forwarder in front of the agent's command: `arbor
+/// sandbox-forward` listening on the inside port, carrying connections to the bound socket.
+pub fn forwarder_arguments(forward: &Forward) -> Result<Vec<String>, SandboxError> {
+    Ok(vec![
+        super::arbor_binary()?.display().to_string(),
+        "sandbox-forward".into(),
+        "--socket".into(),
+        INSIDE_SOCKET.into(),
+        "--port".into(),
+        forward.port.to_string(),
+        "--".into(),
+    ])
 }
 
 /// The start-up probe: `true` in the smallest sandbox.

@@ -1,22 +1,29 @@
 //! What confines agents on this machine, found once at start-up by trying each backend for real
 //! (running `true` inside it) rather than by reading versions.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::OnceLock;
 
-use arbor_protocol::{SandboxBackend, SandboxBackendStatus, SandboxReport};
+use arbor_protocol::{NetworkMode, SandboxBackend, SandboxBackendStatus, SandboxReport};
 
+use super::container::{self, Engine, IMAGE};
 use super::layout::Layout;
 use super::limits::CgroupLayout;
 use super::{SandboxError, bwrap, landlock};
 
-/// The backends this machine has, strongest first, and how limits are enforced.
+/// The backends this machine has, preferred first, and how limits are enforced.
 #[derive(Debug)]
 pub struct Host {
+    /// bwrap's and Landlock's, found at start-up.
     backends: Vec<SandboxBackendStatus>,
+    /// The container backend's, found when first needed: asking the engine costs a good part
+    /// of a second, which a server that never runs a container should not pay at every start.
+    container: OnceLock<SandboxBackendStatus>,
     /// The `bwrap` program, when found.
     pub bwrap: Option<PathBuf>,
+    /// The container engine, when found.
+    pub engine: Option<Engine>,
     /// The cgroup hierarchy Arbor can create groups in, if any.
     pub cgroups: Option<CgroupLayout>,
 }
@@ -46,24 +53,56 @@ impl Host {
                 })
             }
         };
-        let status = |backend, result: Result<String, String>| {
-            let available = result.is_ok();
-            SandboxBackendStatus { backend, available, detail: result.unwrap_or_else(|reason| reason) }
-        };
-        let backends = vec![
-            status(SandboxBackend::Bwrap, bwrap_status),
-            status(SandboxBackend::Landlock, landlock_status),
-            status(
-                SandboxBackend::Container,
-                Err("containers are not supported by this server yet; use bwrap or landlock".into()),
-            ),
-        ];
-        Host { backends, bwrap, cgroups: CgroupLayout::detect() }
+        let backends = vec![status(SandboxBackend::Bwrap, bwrap_status), status(SandboxBackend::Landlock, landlock_status)];
+        Host {
+            backends,
+            container: OnceLock::new(),
+            bwrap,
+            engine: Engine::find(),
+            cgroups: CgroupLayout::detect(),
+        }
     }
 
-    /// The backend `auto` picks: the strongest that works.
+    /// The container backend: the engine, Arbor's image, and `true` run in it.
+    fn container(&self) -> &SandboxBackendStatus {
+        self.container.get_or_init(|| {
+            let result = match &self.engine {
+                None => Err("neither podman nor a running docker daemon was found (Debian: apt-get install podman runc)"
+                    .to_string()),
+                Some(engine) if !engine.has_image() => {
+                    Err(format!("{} has no image {IMAGE}: run `arbor sandbox build-image`", engine.describe()))
+                }
+                Some(engine) => {
+                    let probe = container::Run {
+                        name: &format!("arbor-probe-{}", std::process::id()),
+                        server: "probe",
+                        network: NetworkMode::Off,
+                        forward: None,
+                        max_processes: 64,
+                        max_memory_mb: 256,
+                        cgroup_parent: None,
+                        seccomp: None,
+                        env: Vec::new(),
+                    };
+                    let command =
+                        container::command(engine, &Layout::default(), &probe, Path::new("/"), &true_program(), &[]);
+                    try_true(command).map(|()| {
+                        format!("{}, image {IMAGE} (user, mount, PID and network namespaces)", engine.describe())
+                    })
+                }
+            };
+            status(SandboxBackend::Container, result)
+        })
+    }
+
+    /// Every backend's status, preferred first: the container last, as the slowest to start.
+    fn statuses(&self) -> impl Iterator<Item = &SandboxBackendStatus> {
+        self.backends.iter().chain(std::iter::once_with(|| self.container()))
+    }
+
+    /// The backend `auto` picks: the first that works.
     pub fn auto(&self) -> Option<SandboxBackend> {
-        self.backends.iter().find(|status| status.available).map(|status| status.backend)
+        self.statuses().find(|status| status.available).map(|status| status.backend)
     }
 
     /// `backend` when it works here, else why not.
@@ -71,7 +110,7 @@ impl Host {
         if backend == SandboxBackend::None {
             return Ok(backend);
         }
-        match self.backends.iter().find(|status| status.backend == backend) {
+        match self.statuses().find(|status| status.backend == backend) {
             Some(status) if status.available => Ok(backend),
             Some(status) => Err(SandboxError::Unavailable { backend: backend.as_str(), detail: status.detail.clone() }),
             None => Err(SandboxError::Unavailable { backend: backend.as_str(), detail: "unknown backend".into() }),
@@ -88,11 +127,17 @@ impl Host {
         let auto = self.auto();
         let reason = auto.is_none().then(|| {
             let reasons: Vec<String> =
-                self.backends.iter().map(|status| format!("{}: {}", status.backend.as_str(), status.detail)).collect();
+                self.statuses().map(|status| format!("{}: {}", status.backend.as_str(), status.detail)).collect();
             format!("no sandbox works on this machine ({})", reasons.join("; "))
         });
-        SandboxReport { backends: self.backends.clone(), auto, reason, limits: self.limits_mechanism().into() }
+        let backends = self.statuses().cloned().collect();
+        SandboxReport { backends, auto, reason, limits: self.limits_mechanism().into() }
     }
+}
+
+fn status(backend: SandboxBackend, result: Result<String, String>) -> SandboxBackendStatus {
+    let available = result.is_ok();
+    SandboxBackendStatus { backend, available, detail: result.unwrap_or_else(|reason| reason) }
 }
 
 /// `true`, for probes.

@@ -32,14 +32,26 @@ pub enum KeeperError {
 }
 
 /// The keeper's command line in front of `program arguments`: watching this process, ending
-/// what is left in `cgroups` (their directories) when it dies.
-pub fn arguments(cgroups: &[PathBuf]) -> Vec<String> {
+/// what is left in `cgroups` (their directories) when it dies, and removing `container` (the
+/// engine and the container's name), which the engine's CLI does not take with it.
+pub fn arguments(cgroups: &[PathBuf], container: Option<(&Path, &str)>) -> Vec<String> {
     let mut all = vec!["sandbox-keep".to_string(), "--parent".into(), std::process::id().to_string()];
     for group in cgroups {
         all.extend(["--cgroup".into(), group.display().to_string()]);
     }
+    if let Some((engine, name)) = container {
+        all.extend(["--engine".into(), engine.display().to_string(), "--container".into(), name.into()]);
+    }
     all.push("--".into());
     all
+}
+
+/// What the keeper ends when the server dies.
+pub struct Leftovers<'a> {
+    /// The session's cgroup directories.
+    pub cgroups: &'a [PathBuf],
+    /// The container engine and the agent's container.
+    pub container: Option<(&'a Path, &'a str)>,
 }
 
 extern "C" fn interrupt(_: libc::c_int) {}
@@ -48,7 +60,7 @@ extern "C" fn interrupt(_: libc::c_int) {}
 /// dies first. Only returns on failure to start it.
 pub fn run(
     parent: u32,
-    cgroups: &[PathBuf],
+    leftovers: &Leftovers<'_>,
     program: &Path,
     arguments: &[String],
 ) -> Result<std::convert::Infallible, KeeperError> {
@@ -86,7 +98,7 @@ pub fn run(
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
-            end_everything(cgroups);
+            end_everything(leftovers);
         }
     };
     exit_as(status)
@@ -122,11 +134,19 @@ fn release_stdio() {
     }
 }
 
-/// Kills every process in the session's cgroups but the keeper, then the keeper's process group
-/// with the keeper in it.
-fn end_everything(cgroups: &[PathBuf]) -> ! {
+/// Removes the agent's container, kills every process in the session's cgroups but the keeper,
+/// then the keeper's process group with the keeper in it.
+fn end_everything(leftovers: &Leftovers<'_>) -> ! {
+    if let Some((engine, name)) = leftovers.container {
+        let mut remove = std::process::Command::new(engine);
+        remove.args(["rm", "-f"]);
+        if engine.ends_with("podman") {
+            remove.args(["-t", "0"]);
+        }
+        let _ = remove.arg(name).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).status();
+    }
     let own = std::process::id().to_string();
-    for group in cgroups {
+    for group in leftovers.cgroups {
         let procs = std::fs::read_to_string(group.join("cgroup.procs")).unwrap_or_default();
         for pid in procs.lines().filter(|pid| *pid != own).filter_map(|pid| pid.parse::<libc::pid_t>().ok()) {
             // SAFETY: kill(2) has no memory effects.

@@ -38,6 +38,9 @@ pub struct Layout {
     pub read_only_over: Vec<PathBuf>,
     /// Existing credential paths to hide.
     pub masked: Vec<PathBuf>,
+    /// The program and its interpreter where they lie in the system roots: a backend with a
+    /// system of its own (a container image) binds them read-only.
+    pub system_programs: Vec<PathBuf>,
 }
 
 impl Layout {
@@ -58,6 +61,9 @@ impl Layout {
             }
         }
         layout.masked = CREDENTIAL_PATHS.iter().map(PathBuf::from).filter(|path| path.exists()).collect();
+        let interpreter = interpreter(program, env).and_then(|interpreter| interpreter.canonicalize().ok());
+        layout.system_programs =
+            [Some(program.to_path_buf()), interpreter].into_iter().flatten().filter(|path| is_system(path)).collect();
         layout.read_only.retain(|path| !is_system(path));
         layout.read_only.sort();
         layout.read_only.dedup();

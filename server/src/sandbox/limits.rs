@@ -47,12 +47,18 @@ impl CgroupLayout {
     /// one per data directory, so that servers on different data directories never touch each
     /// other's groups.
     fn server_dirs(&self, paths: &Paths) -> Vec<PathBuf> {
-        let name = format!("{:016x}", fnv(paths.data_dir.to_string_lossy().as_bytes()));
+        let name = server_id(paths);
         match self {
             CgroupLayout::V2 { root } => vec![root.join(name)],
             CgroupLayout::V1 { pids, memory } => vec![pids.join(&name), memory.join(&name)],
         }
     }
+}
+
+/// The name of the server on the data directory of `paths` among others on this machine: its
+/// cgroups' directory and its containers' label.
+pub fn server_id(paths: &Paths) -> String {
+    format!("{:016x}", fnv(paths.data_dir.to_string_lossy().as_bytes()))
 }
 
 fn fnv(bytes: &[u8]) -> u64 {
@@ -168,6 +174,16 @@ impl Limits {
         &self.groups
     }
 
+    /// The session's cgroup relative to its hierarchy's root (the same in every hierarchy), for
+    /// a container engine to start the container under it.
+    pub fn relative(&self) -> Option<String> {
+        let group = self.groups.first()?;
+        let relative = group.strip_prefix(CGROUP_ROOT).ok()?;
+        // In v1 the first component is the controller's hierarchy.
+        let relative = if self.groups.len() > 1 { relative.components().skip(1).collect() } else { relative.to_path_buf() };
+        Some(format!("/{}", relative.display()))
+    }
+
     /// Messages for the limits hit since the last call.
     pub fn new_hits(&self) -> Vec<String> {
         let mut hits = Vec::new();
@@ -182,25 +198,50 @@ impl Limits {
         hits
     }
 
-    /// Kills every process left in the session's groups and removes them.
+    /// Kills every process left in the session's groups and removes them, with the groups a
+    /// container engine made under them in every hierarchy.
     pub fn teardown(&self) {
         for group in &self.groups {
             end_group(group);
         }
+        if let Some(relative) = self.relative() {
+            let hierarchies = std::fs::read_dir(CGROUP_ROOT).into_iter().flatten().flatten();
+            for hierarchy in hierarchies {
+                let group = hierarchy.path().join(relative.trim_start_matches('/'));
+                if group.is_dir() {
+                    end_group(&group);
+                }
+            }
+        }
     }
 }
 
+/// The sum of `key` in `file` of `group` and of every group below it (where a container engine
+/// puts its containers).
 fn read_counter(file: &Path, key: &str) -> u64 {
     let text = std::fs::read_to_string(file).unwrap_or_default();
-    text.lines()
+    let own = text
+        .lines()
         .filter_map(|line| line.split_once(' '))
         .find(|(name, _)| *name == key)
         .and_then(|(_, value)| value.trim().parse().ok())
-        .unwrap_or(0)
+        .unwrap_or(0);
+    let (Some(group), Some(name)) = (file.parent(), file.file_name()) else { return own };
+    own + below(group).iter().map(|child| read_counter(&child.join(name), key)).sum::<u64>()
 }
 
-/// Kills what runs in `group` until it is empty (or a second has passed), then removes it.
+/// The groups directly below `group`.
+fn below(group: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(group).into_iter().flatten().flatten();
+    entries.map(|entry| entry.path()).filter(|path| path.is_dir()).collect()
+}
+
+/// Kills what runs in `group` and below it until it is empty (or a second has passed), then
+/// removes the groups, the deepest first.
 fn end_group(group: &Path) {
+    for child in below(group) {
+        end_group(&child);
+    }
     let deadline = std::time::Instant::now() + Duration::from_secs(1);
     loop {
         let procs = std::fs::read_to_string(group.join("cgroup.procs")).unwrap_or_default();
@@ -220,6 +261,11 @@ fn end_group(group: &Path) {
 /// Ends whatever a previous server on the same data directory left in its sessions' groups (it
 /// was killed before it could), at start-up.
 pub fn recover(host: &Host, paths: &Paths) {
+    if let Some(engine) = host.engine.clone() {
+        // Asking the engine is slow; nothing at start-up waits for it.
+        let server = server_id(paths);
+        std::thread::spawn(move || engine.recover(&server));
+    }
     let Some(layout) = &host.cgroups else { return };
     for dir in layout.server_dirs(paths) {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };

@@ -1,15 +1,18 @@
 //! A sandbox per session: every agent command goes through [`Sandbox::wrap`], which confines it
-//! with the backend the session was given (bubblewrap or Landlock), bounds its processes and
+//! with the backend the session was given (bubblewrap, Landlock or a container), bounds its processes and
 //! memory, and limits its network to the model API through a forwarder Arbor runs.
 //!
 //! `host.rs` finds what works on this machine at start-up, `layout.rs` decides what the agent
-//! sees, `bwrap.rs` and `landlock.rs` turn that into each backend's confinement, `forward.rs`
+//! sees, `bwrap.rs`, `landlock.rs` and `container.rs` turn that into each backend's confinement
+//! (`image.rs` builds the container's image), `keeper.rs` parents every sandboxed agent, `forward.rs`
 //! carries model API traffic across the sandbox's edge and `limits.rs` holds the cgroups or
 //! rlimits. `docs/sandbox.md` is the threat model.
 
 pub mod bwrap;
+pub mod container;
 pub mod forward;
 pub mod host;
+pub mod image;
 pub mod keeper;
 pub mod landlock;
 pub mod layout;
@@ -102,6 +105,10 @@ pub struct Sandbox {
     socket: PathBuf,
     limits: Option<Limits>,
     forwarders: std::sync::Mutex<Vec<forward::Forwarder>>,
+    /// The session's name for its containers, and the data directory's label value.
+    container_names: (String, String),
+    /// The containers started, to remove at teardown.
+    containers: std::sync::Mutex<Vec<String>>,
 }
 
 impl Sandbox {
@@ -114,6 +121,8 @@ impl Sandbox {
             socket: PathBuf::new(),
             limits: None,
             forwarders: Default::default(),
+            container_names: Default::default(),
+            containers: Default::default(),
         }
     }
 
@@ -141,6 +150,8 @@ impl Sandbox {
             socket,
             limits: Some(limits),
             forwarders: Default::default(),
+            container_names: (format!("arbor-{}", session.id.simple()), limits::server_id(paths)),
+            containers: Default::default(),
         })
     }
 
@@ -196,14 +207,10 @@ impl Sandbox {
                 };
                 landlock::command(&layout, ports, &program, &arguments)?
             }
-            SandboxBackend::Container | SandboxBackend::None => {
-                return Err(SandboxError::Unavailable {
-                    backend: "container",
-                    detail: "not built into this server".into(),
-                });
-            }
+            SandboxBackend::Container => return self.wrap_in_container(settings, &layout, &model, env, &program, &arguments),
+            SandboxBackend::None => return Ok(command),
         };
-        let mut wrapped = self.kept(wrapped)?;
+        let mut wrapped = self.kept(wrapped, None)?;
         wrapped.env_clear().envs(&env).current_dir(&self.cwd);
         if let Some(limits) = &self.limits {
             limits.apply_on_spawn(&mut wrapped);
@@ -211,13 +218,58 @@ impl Sandbox {
         Ok(wrapped)
     }
 
+    /// The container backend's part of [`Sandbox::wrap`]. The engine's CLI stays out of the
+    /// session's cgroups (its threads would count as processes); the container is started under
+    /// them instead.
+    fn wrap_in_container(
+        &self,
+        settings: &SessionSandbox,
+        layout: &Layout,
+        model: &ModelApi,
+        mut env: BTreeMap<String, String>,
+        program: &Path,
+        arguments: &[String],
+    ) -> Result<Command, SandboxError> {
+        let engine = Host::get().engine.clone().ok_or_else(|| SandboxError::Unavailable {
+            backend: "container",
+            detail: "no container engine was found".into(),
+        })?;
+        let forward = match settings.network {
+            NetworkMode::ModelApi => Some(self.start_forwarder(model, &mut env)?),
+            NetworkMode::Off | NetworkMode::On => None,
+        };
+        let name = {
+            let mut containers = self.containers.lock().expect("containers poisoned");
+            let name = format!("{}-{}", self.container_names.0, containers.len());
+            containers.push(name.clone());
+            name
+        };
+        let seccomp = self.dir.join("seccomp.json");
+        container::write_seccomp_profile(&seccomp).map_err(prepare_error("write the seccomp profile"))?;
+        let run = container::Run {
+            name: &name,
+            server: &self.container_names.1,
+            network: settings.network,
+            forward: forward.as_ref(),
+            max_processes: settings.max_processes,
+            max_memory_mb: settings.max_memory_mb,
+            cgroup_parent: self.limits.as_ref().and_then(Limits::relative),
+            seccomp: Some(&seccomp),
+            env: env.keys().cloned().collect(),
+        };
+        let command = container::command(&engine, layout, &run, &self.cwd, program, arguments)?;
+        let mut wrapped = self.kept(command, Some((&engine.program, &name)))?;
+        wrapped.env_clear().envs(&env).current_dir(&self.cwd);
+        Ok(wrapped)
+    }
+
     /// `command` run by the keeper (`keeper.rs`), so that a server killed outright still leaves
     /// the agent time to end on its own, and nothing of the session running afterwards.
-    fn kept(&self, command: Command) -> Result<Command, SandboxError> {
+    fn kept(&self, command: Command, container: Option<(&Path, &str)>) -> Result<Command, SandboxError> {
         let std = command.as_std();
         let groups = self.limits.as_ref().map(Limits::groups).unwrap_or_default();
         let mut kept = Command::new(arbor_binary()?);
-        kept.args(keeper::arguments(groups)).arg(std.get_program()).args(std.get_args());
+        kept.args(keeper::arguments(groups, container)).arg(std.get_program()).args(std.get_args());
         Ok(kept)
     }
 
@@ -253,8 +305,15 @@ impl Sandbox {
         self.limits.as_ref().map(Limits::new_hits).unwrap_or_default()
     }
 
-    /// Ends every process still in the session's cgroups, removes them and stops the forwarders.
+    /// Removes the session's containers, ends every process still in its cgroups, removes them
+    /// and stops the forwarders.
     pub fn teardown(&self) {
+        let containers = std::mem::take(&mut *self.containers.lock().expect("containers poisoned"));
+        if let Some(engine) = Host::get().engine.as_ref().filter(|_| !containers.is_empty()) {
+            for name in &containers {
+                engine.remove(name);
+            }
+        }
         if let Some(limits) = &self.limits {
             limits.teardown();
         }
