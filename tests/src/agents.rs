@@ -192,8 +192,8 @@ impl TestEnv {
         let (home, codex_home) =
             self.codex_home("codex", mock_url, "approval_policy = \"never\"\nsandbox_mode = \"danger-full-access\"\n");
         // The mock provider's URL lives in Codex's own config file, where the sandbox's model API
-        // forwarder cannot find it (docs/sandbox.md), so these sessions run unsandboxed.
-        self.write_config(json!({ "sandbox": "none", "agents": { "codex": { "command": cli("codex"), "env": {
+        // forwarder reads it (docs/sandbox.md), so these sessions are sandboxed as any other.
+        self.write_config(json!({ "agents": { "codex": { "command": cli("codex"), "env": {
             "HOME": home, "CODEX_HOME": codex_home, "MOCK_KEY": "mock-key",
         } } } }));
     }
@@ -223,9 +223,7 @@ impl TestEnv {
             let (home, codex_home) = self.codex_home(name, mock_url, "");
             json!({ "HOME": home, "CODEX_HOME": codex_home, "MOCK_KEY": "mock-key" })
         };
-        // Codex's mock provider URL lives in its own config file, where the sandbox's model API
-        // forwarder cannot find it (docs/sandbox.md), so these sessions run unsandboxed.
-        self.write_config(json!({ "sandbox": "none",
+        self.write_config(json!({
             // Each Codex keeps a state database in its CODEX_HOME that one process at a time opens.
             "agents": { "codex": { "command": cli("codex"), "acpCommand": cli("codex-acp"), "env": codex_env("codex") } },
             "acpAgents": {
@@ -272,4 +270,16 @@ impl TestEnv {
         }
         self.write_config(config);
     }
+}
+
+/// Asserts that `session` runs in the backend `auto` picks on this machine (`agents/list`), so
+/// a test of a real CLI also proves it works confined; prints why when no backend works here.
+pub async fn assert_sandboxed_as_auto(client: &crate::Client, session: &arbor_protocol::Session) {
+    let report = client.call(arbor_protocol::method::AGENTS_LIST, Value::Null).await["sandbox"].clone();
+    let auto: Option<arbor_protocol::SandboxBackend> = serde_json::from_value(report["auto"].clone()).expect("auto");
+    if auto.is_none() {
+        eprintln!("NOTE: no sandbox backend works here, so this runs unconfined: {}", report["reason"]);
+    }
+    let backend = session.sandbox.as_ref().map(|sandbox| sandbox.backend);
+    assert_eq!(backend, Some(auto.unwrap_or(arbor_protocol::SandboxBackend::None)), "{report}");
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use arbor_protocol::{SessionEvent, method};
-use arbor_tests::agents::{claude_bash, claude_write, codex_shell, codex_write, conversation, last_user_turn};
+use arbor_tests::agents::{assert_sandboxed_as_auto, claude_bash, claude_write, codex_shell, codex_write, conversation, last_user_turn};
 use arbor_tests::mock_api::MockApi;
 use arbor_tests::{Client, Server, TestEnv};
 use serde_json::{Value, json};
@@ -133,7 +133,10 @@ async fn the_codex_adapter_asks_in_ask_mode_and_streams_its_messages() {
     let agent = listed(client, "codex-acp").await;
     assert_eq!(agent["version"], "@agentclientprotocol/codex-acp 2.6.0", "{agent}");
 
-    let session = client.agent_session(&repo, "codex-acp", Some("gpt-5.5"), json!({ "permissionMode": "ask" })).await;
+    // Sandboxed although in ask mode (whose default is none), as an unattended trial would be.
+    let config = json!({ "permissionMode": "ask", "sandbox": "auto" });
+    let session = client.agent_session(&repo, "codex-acp", Some("gpt-5.5"), config).await;
+    assert_sandboxed_as_auto(client, &session).await;
     assert_eq!(client.get(session.id).await.agent_mode.as_deref(), Some("read-only"));
     write_asks_and_waits(client, session.id, Path::new(&session.cwd)).await;
     client.prompt_and_wait(session.id, "hello there", 2).await;
@@ -187,7 +190,10 @@ async fn the_built_in_codex_agent_asks_in_ask_mode_through_the_codex_adapter() {
     let codex = agents["agents"].as_array().unwrap().iter().find(|agent| agent["id"] == "codex").unwrap().clone();
     assert_eq!(codex["capabilities"]["permissions"], true, "with the adapter, Codex can ask: {codex}");
 
-    let session = client.agent_session(&repo, "codex", Some("gpt-5.5"), json!({ "permissionMode": "ask" })).await;
+    // Sandboxed although in ask mode (whose default is none), as an unattended trial would be.
+    let config = json!({ "permissionMode": "ask", "sandbox": "auto" });
+    let session = client.agent_session(&repo, "codex", Some("gpt-5.5"), config).await;
+    assert_sandboxed_as_auto(client, &session).await;
     assert_eq!(client.get(session.id).await.agent_mode.as_deref(), Some("read-only"), "the adapter's asking mode");
     write_asks_and_waits(client, session.id, Path::new(&session.cwd)).await;
     client.prompt_and_wait(session.id, "hello there", 2).await;

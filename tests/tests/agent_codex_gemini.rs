@@ -1,10 +1,11 @@
 //! Codex CLI and Gemini CLI, the real CLIs, driven through `arbor` against mocks of the OpenAI
 //! Responses API and the Gemini API: edits in the worktree, follow-ups, stop and resume with the
-//! history, interrupts, API errors that leave the session usable, and usage.
+//! history, interrupts, API errors that leave the session usable, and usage; each inside the
+//! sandbox `auto` picks, reaching the mock through the model API forwarder.
 
 use arbor_protocol::{SessionEvent, SessionStatus, StopReason, ToolCallStatus, method};
 use arbor_tests::TestEnv;
-use arbor_tests::agents::{codex_shell, codex_write, conversation, gemini_shell, gemini_write};
+use arbor_tests::agents::{assert_sandboxed_as_auto, codex_shell, codex_write, conversation, gemini_shell, gemini_write};
 use arbor_tests::mock_api::MockApi;
 use serde_json::json;
 
@@ -14,6 +15,7 @@ async fn journey(agent: &str, model: Option<&str>, env: TestEnv, mock: MockApi, 
     let mut server = env.standalone().await;
     let client = &mut server.client;
     let session = client.agent_session(&repo, agent, model, json!({ "permissionMode": "bypass_permissions" })).await;
+    assert_sandboxed_as_auto(client, &session).await;
     let worktree = std::path::PathBuf::from(&session.cwd);
 
     client.prompt_and_wait(session.id, "write notes.txt written by the agent", 1).await;

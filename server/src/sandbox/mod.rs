@@ -9,6 +9,7 @@
 //! rlimits. `docs/sandbox.md` is the threat model.
 
 pub mod bwrap;
+pub mod codex_config;
 pub mod container;
 pub mod forward;
 pub mod host;
@@ -190,7 +191,7 @@ impl Sandbox {
         let layout = Layout::new(&program, &self.cwd, &home, &tmp, &env);
         env.insert("HOME".into(), home.display().to_string());
         env.insert("TMPDIR".into(), tmp.display().to_string());
-        let model = model_api(&env);
+        let model = model_api(&env, &home);
         let wrapped = match settings.backend {
             SandboxBackend::Bwrap => {
                 let forward = match settings.network {
@@ -280,24 +281,27 @@ impl Sandbox {
         env: &mut BTreeMap<String, String>,
     ) -> Result<bwrap::Forward, SandboxError> {
         let inside = format!("http://127.0.0.1:{INSIDE_MODEL_PORT}");
-        let upstream = match &model.base_url {
-            Some((name, url)) => {
+        let mut allowed_hosts: Vec<String> = PROVIDER_HOSTS.iter().map(|host| host.to_string()).collect();
+        let (upstream, port) = match &model.base_url {
+            Some((Named::InEnvironment(name), url)) => {
                 env.insert(name.clone(), format!("{inside}{}", url.path));
-                forward::Upstream::Fixed(url.authority())
+                (forward::Upstream::Fixed(url.authority()), INSIDE_MODEL_PORT)
             }
-            None => {
-                for name in ["HTTPS_PROXY", "https_proxy"] {
-                    env.insert(name.into(), inside.clone());
-                }
-                forward::Upstream::Connect(PROVIDER_HOSTS.iter().map(|host| host.to_string()).collect())
+            // The agent's own config file cannot be rewritten, so the inside end listens where
+            // that file points: the same loopback port.
+            Some((Named::InCodexConfig, url)) if url.is_loopback() => (forward::Upstream::Fixed(url.authority()), url.port),
+            Some((Named::InCodexConfig, url)) => {
+                allowed_hosts.push(url.host.clone());
+                (connect_proxy(allowed_hosts, env), INSIDE_MODEL_PORT)
             }
+            None => (connect_proxy(allowed_hosts, env), INSIDE_MODEL_PORT),
         };
         let mut forwarders = self.forwarders.lock().expect("forwarders poisoned");
         let socket = self.socket.with_extension(format!("{}.sock", forwarders.len()));
         let forwarder =
             forward::Forwarder::start(&socket, upstream).map_err(prepare_error("start the model API forwarder"))?;
         forwarders.push(forwarder);
-        Ok(bwrap::Forward { socket, port: INSIDE_MODEL_PORT })
+        Ok(bwrap::Forward { socket, port })
     }
 
     /// The limits hit since the last look, as messages for the session.
@@ -335,6 +339,15 @@ impl Drop for Sandbox {
     fn drop(&mut self) {
         self.teardown();
     }
+}
+
+/// An HTTP CONNECT proxy at the inside port for port 443 of `hosts`, named in the agent's
+/// environment.
+fn connect_proxy(hosts: Vec<String>, env: &mut BTreeMap<String, String>) -> forward::Upstream {
+    for name in ["HTTPS_PROXY", "https_proxy"] {
+        env.insert(name.into(), format!("http://127.0.0.1:{INSIDE_MODEL_PORT}"));
+    }
+    forward::Upstream::Connect(hosts)
 }
 
 /// The running `arbor` binary, which holds the sandbox's helpers.
@@ -392,11 +405,27 @@ impl BaseUrl {
     fn authority(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }
+
+    /// Whether the host is this machine, where a sandbox's own loopback can stand in for it.
+    fn is_loopback(&self) -> bool {
+        let host = self.host.trim_start_matches('[').trim_end_matches(']');
+        host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|address| address.is_loopback())
+    }
 }
 
-/// Where the agent's model API is: the base URL in its environment, or the providers' hosts.
+/// Where a base URL for the agent's model API was found.
+#[derive(Debug, Clone, PartialEq)]
+enum Named {
+    /// In this variable of the agent's environment, which the sandbox can point elsewhere.
+    InEnvironment(String),
+    /// In Codex's own config file, which the sandbox leaves as it is.
+    InCodexConfig,
+}
+
+/// Where the agent's model API is: a base URL in its environment or in Codex's config file, or
+/// the providers' hosts.
 struct ModelApi {
-    base_url: Option<(String, BaseUrl)>,
+    base_url: Option<(Named, BaseUrl)>,
 }
 
 impl ModelApi {
@@ -409,11 +438,16 @@ impl ModelApi {
     }
 }
 
-fn model_api(env: &BTreeMap<String, String>) -> ModelApi {
-    let base_url = BASE_URL_VARIABLES
-        .iter()
-        .find_map(|name| env.get(*name).and_then(|url| BaseUrl::parse(url)).map(|url| (name.to_string(), url)));
-    ModelApi { base_url }
+/// The agent's model API, from its environment and, for Codex, the config file under the HOME it
+/// sees.
+fn model_api(env: &BTreeMap<String, String>, home: &Path) -> ModelApi {
+    let in_environment = BASE_URL_VARIABLES.iter().find_map(|name| {
+        env.get(*name).and_then(|url| BaseUrl::parse(url)).map(|url| (Named::InEnvironment(name.to_string()), url))
+    });
+    let in_codex_config = || {
+        codex_config::base_url(env, home).and_then(|url| BaseUrl::parse(&url)).map(|url| (Named::InCodexConfig, url))
+    };
+    ModelApi { base_url: in_environment.or_else(in_codex_config) }
 }
 
 #[cfg(test)]
@@ -429,5 +463,13 @@ mod tests {
         assert_eq!(BaseUrl::parse("https://api.example.com").map(|url| url.port), Some(443));
         assert_eq!(BaseUrl::parse("ftp://x"), None);
         assert_eq!(BaseUrl::parse("http://host:notaport"), None);
+    }
+
+    #[test]
+    fn only_this_machines_hosts_are_loopback() {
+        for url in ["http://127.0.0.1:80", "http://localhost:4000", "http://[::1]:4000"] {
+            assert!(BaseUrl::parse(url).unwrap().is_loopback(), "{url}");
+        }
+        assert!(!BaseUrl::parse("https://gateway.example.com/v1").unwrap().is_loopback());
     }
 }
