@@ -147,6 +147,13 @@
     return session.agentState === 'working' ? 'working' : 'idle';
   }
 
+  // The session's confinement for the status line; the Sessions view's tooltip has the limits.
+  function sandboxLabel(sandbox) {
+    if (!sandbox || sandbox.backend === 'none') return 'unsandboxed';
+    const network = { off: 'no network', model_api: 'model API only', on: 'full network' }[sandbox.network] || sandbox.network;
+    return 'sandbox: ' + sandbox.backend + ', ' + network;
+  }
+
   function renderStatus() {
     const working = !!session && !deleted && session.status === 'running' && (session.agentState === 'working' || session.agentState === 'waiting_input');
     interrupt.hidden = !working;
@@ -162,7 +169,8 @@
     statusLine.textContent =
       (session.title || 'Untitled session') + ' — ' + session.agent + model + ' · ' + stateWords() +
       ' · ' + usage.inputTokens + ' in / ' + usage.outputTokens + ' out · $' + usage.costUsd.toFixed(4) +
-      (session.pullRequest ? ' · PR #' + session.pullRequest.number + ' ' + session.pullRequest.state : '');
+      (session.pullRequest ? ' · PR #' + session.pullRequest.number + ' ' + session.pullRequest.state : '') +
+      ' · ' + sandboxLabel(session.sandbox);
     statusLine.dataset.state = stateWords();
   }
 

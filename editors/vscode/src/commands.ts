@@ -3,7 +3,8 @@
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { AgentInfo, CheckResult, CompareResult, MergeResult, Method, PermissionMode, PullRequest, PushResult, Session, Task, TaskDetail } from './protocol';
+import { sandboxReportLines, sandboxWords } from './model';
+import { AgentInfo, CheckResult, CompareResult, MergeResult, Method, PermissionMode, PullRequest, PushResult, SandboxReport, Session, Task, TaskDetail } from './protocol';
 
 type Factory = (ctx: Ctx) => (...args: any[]) => Promise<unknown>;
 
@@ -409,6 +410,19 @@ const openSession: Factory = (ctx) => async (given?: { session?: Session }) => {
   return sessionId;
 };
 
+/// What the server's machine offers for sandboxing sessions, and how the current session is
+/// confined, in one message.
+const showSandbox: Factory = (ctx) => async () => {
+  const result = await ctx.request<{ sandbox: SandboxReport }>(Method.agentsList);
+  if (!result) return;
+  const current = ctx.currentSession ? ctx.store.sessions.get(ctx.currentSession) : undefined;
+  const lines = sandboxReportLines(result.sandbox);
+  if (current) lines.push(`${titleOf(ctx, current.id)}: ${sandboxWords(current.sandbox)}`);
+  const headline = result.sandbox.auto ? `Arbor: sandboxes by ${result.sandbox.auto} here` : 'Arbor: no sandbox works here';
+  await vscode.window.showInformationMessage(headline, { modal: true, detail: lines.join('\n') });
+  return lines;
+};
+
 /// Every command, by id.
 export const commands: Record<string, Factory> = {
   'arbor.newSession': newSession,
@@ -440,6 +454,7 @@ export const commands: Record<string, Factory> = {
   'arbor.sendReview': sendReview,
   'arbor.deleteMerged': deleteMerged,
   'arbor.openSession': openSession,
+  'arbor.showSandbox': showSandbox,
 };
 
 /// Registers every command; while the server is not running each one says why instead.

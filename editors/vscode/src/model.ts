@@ -1,7 +1,7 @@
 // What the extension knows of the server's state, kept current from notifications, and the shapes
 // the UI shows (tree, status bar). No vscode imports: unit-tested on its own.
 
-import { PullRequest, Session, Task, TrialStatus, SessionStatus } from './protocol';
+import { NetworkMode, PullRequest, SandboxReport, Session, SessionSandbox, Task, TrialStatus, SessionStatus } from './protocol';
 
 export type Node =
   | { kind: 'task'; task: Task; trials: Node[] }
@@ -152,6 +152,24 @@ export function pullRequestWords(pull: PullRequest): string {
     else if (pull.checks.total > 0) words.push(`checks ${pull.checks.passed}/${pull.checks.total}`);
   }
   return words.join(', ');
+}
+
+const NETWORK_WORDS: Record<NetworkMode, string> = { off: 'no network', model_api: 'model API only', on: 'full network' };
+
+/// How a session is confined, in a line: "bwrap · model API only · at most 512 processes and
+/// 8192 MiB (cgroup)", or "none" with the reason when a sandbox was wanted but none works.
+export function sandboxWords(sandbox: SessionSandbox | null | undefined): string {
+  if (!sandbox || sandbox.backend === 'none') return sandbox?.reason ? `none: ${sandbox.reason}` : 'none';
+  const limits = `at most ${sandbox.maxProcesses} processes and ${sandbox.maxMemoryMb} MiB (${sandbox.limitsEnforcedBy})`;
+  return `${sandbox.backend} · ${NETWORK_WORDS[sandbox.network]} · ${limits}`;
+}
+
+/// What the server's machine offers (`agents/list`'s `sandbox`): what `auto` picks, then each
+/// backend with what was found or why it does not work.
+export function sandboxReportLines(report: SandboxReport): string[] {
+  const auto = report.auto ? `auto picks ${report.auto}` : `auto finds no working backend: ${report.reason ?? 'no reason given'}`;
+  const backends = report.backends.map((status) => `${status.backend}: ${status.available ? 'works' : 'unavailable'} (${status.detail})`);
+  return [auto, ...backends, `process and memory limits: ${report.limits}`];
 }
 
 /// What the user may want to hear of when a session's pull request changed between two

@@ -68,6 +68,36 @@ export interface AgentInfo {
 
 export type PermissionMode = 'ask' | 'accept_edits' | 'bypass_permissions';
 
+export type SandboxBackend = 'none' | 'bwrap' | 'landlock' | 'container';
+export type NetworkMode = 'off' | 'model_api' | 'on';
+
+/// How a session is confined (docs/sandbox.md).
+export interface SessionSandbox {
+  backend: SandboxBackend;
+  network: NetworkMode;
+  maxProcesses: number;
+  maxMemoryMb: number;
+  /// `cgroup` or `rlimit`.
+  limitsEnforcedBy: string;
+  /// Why the session runs unconfined although a sandbox was wanted.
+  reason: string | null;
+}
+
+/// One backend as the server found it on its machine.
+export interface SandboxBackendStatus {
+  backend: SandboxBackend;
+  available: boolean;
+  detail: string;
+}
+
+/// The `sandbox` section of `agents/list`: what works on the server's machine.
+export interface SandboxReport {
+  backends: SandboxBackendStatus[];
+  auto: SandboxBackend | null;
+  reason: string | null;
+  limits: string;
+}
+
 export interface Session {
   id: string;
   agent: string;
@@ -97,6 +127,8 @@ export interface Session {
   permissions: PermissionRule[];
   /// The pull request opened for the session's branch, as last synced from the forge.
   pullRequest?: PullRequest | null;
+  /// How the session is confined; null for sessions from before sandboxes.
+  sandbox?: SessionSandbox | null;
   createdAt: number;
   updatedAt: number;
 }

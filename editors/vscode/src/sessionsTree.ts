@@ -6,7 +6,7 @@
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { Node, formatCost, isLive, pullRequestWords, sessionDescription, sessionLabel, stateWords, statusIcon } from './model';
+import { Node, formatCost, isLive, pullRequestWords, sandboxWords, sessionDescription, sessionLabel, stateWords, statusIcon } from './model';
 import { Session } from './protocol';
 
 /// The context value of a session row: `session` plus flags the menus' `when` clauses match.
@@ -27,6 +27,7 @@ function sessionTooltip(session: Session): vscode.MarkdownString {
     ['State', stateWords(session) + (session.statusReason ? `: ${session.statusReason}` : '')],
     ['Branch', session.branch ? `${session.branch} (from ${session.baseBranch ?? 'its base'})` : 'none (works in place)'],
     ['Cost', `${formatCost(session.usage.costUsd)} · ${session.usage.inputTokens} in / ${session.usage.outputTokens} out`],
+    ['Sandbox', sandboxWords(session.sandbox)],
   ];
   if (session.pullRequest) rows.push(['Pull request', `${pullRequestWords(session.pullRequest)} · ${session.pullRequest.url}`]);
   for (const [name, value] of rows) text.appendMarkdown(`${name}: ${value.replace(/[\\`*_[\]<>]/g, '\\$&')}  \n`);

@@ -59,6 +59,7 @@ beforeEach(() => {
   opened.length = 0;
   shown.errors.length = 0;
   shown.info.length = 0;
+  shown.details.length = 0;
   settings.permissionMode = 'ask';
 });
 
@@ -244,4 +245,37 @@ test('new review comments offer sending them to the agent', async () => {
   assert.deepEqual(shown.info, ['Arbor: pull request #7 of "Feature" has new review comments']);
   assert.deepEqual(sent.at(-1), { method: 'session/sendReview', params: { sessionId: 's1' } });
   assert.ok(ctx.store.sessions.get('s1')?.pullRequest?.reviewComments === 1);
+});
+
+test('Show Sandbox says what the machine offers and how the current session is confined', async () => {
+  const sandbox = {
+    backends: [
+      { backend: 'bwrap', available: true, detail: 'bubblewrap 0.8.0' },
+      { backend: 'landlock', available: true, detail: 'Landlock ABI 7' },
+      { backend: 'container', available: false, detail: 'the image is not built: run arbor sandbox build-image' },
+    ],
+    auto: 'bwrap', reason: null, limits: 'cgroup',
+  };
+  const { ctx } = fakeServer({ 'agents/list': () => ({ ...agents, sandbox }) });
+  ctx.store.applySession({
+    id: 's1', title: 'Fix it', usage: { costUsd: 0 },
+    sandbox: { backend: 'bwrap', network: 'model_api', maxProcesses: 512, maxMemoryMb: 8192, limitsEnforcedBy: 'cgroup', reason: null },
+  } as any);
+  ctx.currentSession = 's1';
+  await commands['arbor.showSandbox'](ctx)();
+  assert.deepEqual(shown.info, ['Arbor: sandboxes by bwrap here']);
+  assert.deepEqual(shown.details[0].split('\n'), [
+    'auto picks bwrap',
+    'bwrap: works (bubblewrap 0.8.0)',
+    'landlock: works (Landlock ABI 7)',
+    'container: unavailable (the image is not built: run arbor sandbox build-image)',
+    'process and memory limits: cgroup',
+    '"Fix it": bwrap · model API only · at most 512 processes and 8192 MiB (cgroup)',
+  ]);
+
+  const none = { backends: [{ backend: 'bwrap', available: false, detail: 'bwrap is not installed' }], auto: null, reason: 'no backend works: bwrap is not installed', limits: 'rlimit' };
+  const bare = fakeServer({ 'agents/list': () => ({ ...agents, sandbox: none }) });
+  await commands['arbor.showSandbox'](bare.ctx)();
+  assert.equal(shown.info[1], 'Arbor: no sandbox works here');
+  assert.match(shown.details[1], /^auto finds no working backend: no backend works: bwrap is not installed\n/);
 });

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Store, formatCost, pullRequestNews, pullRequestWords, sessionDescription, sessionLabel, statusGroups, statusIcon } from '../src/model';
+import { Store, formatCost, pullRequestNews, pullRequestWords, sandboxWords, sessionDescription, sessionLabel, statusGroups, statusIcon } from '../src/model';
 import { isChatUpdate, parseChatRequest } from '../src/messages';
 import { PullRequest, Session, Task } from '../src/protocol';
 import { chatHtml } from '../src/webviewHtml';
@@ -101,4 +101,11 @@ test('a pull request shows in the session line, and its merge and new reviews ar
   assert.equal(pullRequestNews(pull, { ...pull, reviewComments: 2 }), 'review');
   assert.equal(pullRequestNews(pull, { ...pull, syncedAt: 9 }), undefined);
   assert.equal(pullRequestNews(undefined, pull), undefined, 'a pull request seen for the first time is no news');
+});
+
+test('a session says how it is confined, or why it is not', () => {
+  const sandbox = { backend: 'landlock' as const, network: 'off' as const, maxProcesses: 32, maxMemoryMb: 1024, limitsEnforcedBy: 'rlimit', reason: null };
+  assert.equal(sandboxWords(sandbox), 'landlock · no network · at most 32 processes and 1024 MiB (rlimit)');
+  assert.equal(sandboxWords({ ...sandbox, backend: 'none', reason: 'no backend works here: bwrap is not installed' }), 'none: no backend works here: bwrap is not installed');
+  assert.equal(sandboxWords(undefined), 'none', 'a session from before sandboxes');
 });

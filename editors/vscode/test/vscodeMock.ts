@@ -4,7 +4,7 @@
 import Module from 'node:module';
 
 export const answers = { quickPick: [] as unknown[], inputBox: [] as (string | undefined)[], warning: [] as (string | undefined)[], info: [] as (string | undefined)[], saveDialog: [] as unknown[] };
-export const shown = { errors: [] as string[], info: [] as string[], warnings: [] as string[] };
+export const shown = { errors: [] as string[], info: [] as string[], warnings: [] as string[], details: [] as string[] };
 export const settings: Record<string, unknown> = { permissionMode: 'ask' };
 export const written: { path: string; text: string }[] = [];
 export const opened: string[] = [];
@@ -38,8 +38,10 @@ const vscode = {
       shown.errors.push(message);
       return undefined;
     },
-    showInformationMessage: async (message: string) => {
+    showInformationMessage: async (message: string, ...rest: unknown[]) => {
       shown.info.push(message);
+      const options = rest[0] as { detail?: string } | undefined;
+      if (typeof options === 'object' && options?.detail) shown.details.push(options.detail);
       return answers.info.shift();
     },
     showSaveDialog: async () => answers.saveDialog.shift(),

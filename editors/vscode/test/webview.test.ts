@@ -242,6 +242,11 @@ test('the chat shows pull request events with their actions, and the state in it
   const posted = (await page.evaluate(() => (window as any).__posted)).slice(-2);
   assert.deepEqual(posted, [{ type: 'pullRequest', action: 'delete_session' }, { type: 'pullRequest', action: 'open' }]);
   assert.match((await page.textContent('#status'))!, /PR #12 merged/);
+  assert.match((await page.textContent('#status'))!, /unsandboxed$/, 'a session without a sandbox says so');
+  const sandbox = { backend: 'bwrap', network: 'model_api', maxProcesses: 512, maxMemoryMb: 8192, limitsEnforcedBy: 'cgroup', reason: null };
+  await post(page, { type: 'session', session: { ...recorded.session, pullRequest, sandbox } });
+  await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('sandbox:'));
+  assert.match((await page.textContent('#status'))!, /PR #12 merged · sandbox: bwrap, model API only$/);
   assert.deepEqual((page as any).__errors, []);
   await page.close();
 });
