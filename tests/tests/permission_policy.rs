@@ -10,7 +10,7 @@ use arbor_protocol::{
     AgentState, AppliedRule, PermissionAction, ResolvedBy, RuleLevel, Session, SessionEvent, SessionEventNotification,
     Task, ToolKind, TrialNewResult, TrialStatus, error_code, method,
 };
-use arbor_tests::agents::{claude_bash, claude_write, conversation};
+use arbor_tests::agents::{assert_sandboxed_as_auto, claude_bash, claude_write, conversation};
 use arbor_tests::mock_api::MockApi;
 use arbor_tests::{Client, TestEnv};
 use serde_json::{Value, json};
@@ -101,6 +101,9 @@ async fn bypass_trials_run_unattended_in_parallel_and_a_config_deny_rule_still_h
     // A pause keeps each trial running long enough for the three to overlap on a busy machine.
     let script = format!("pause 1500\n{CLEAN_UP}");
     let sessions = start_trials(client, &task, &[script.as_str(); 3], "bypass_permissions").await;
+    for session in &sessions {
+        assert_sandboxed_as_auto(client, &client.get(session.id).await).await;
+    }
 
     let detail = client.wait_trials_settled(task.id).await;
     assert!(detail.trials.iter().all(|trial| trial.trial.status == TrialStatus::Done), "{detail:?}");
@@ -164,6 +167,7 @@ async fn a_session_deny_rule_holds_against_an_agent_in_bypass_mode() {
         "config": { "script": CLEAN_UP, "permissionMode": "bypass_permissions" },
         "permissions": [{ "kind": "execute", "pattern": "rm *", "action": "deny" }] });
     let session: Session = serde_json::from_value(client.call(method::SESSION_NEW, params).await).unwrap();
+    assert_sandboxed_as_auto(client, &session).await;
     client.subscribe(session.id, 0).await;
     client.wait_turns(session.id, 1).await;
     let events = history(client, session.id).await;
@@ -201,6 +205,9 @@ async fn a_task_rule_answers_the_same_question_for_every_trial() {
     assert_eq!(task.permissions.len(), 1, "task/new keeps the rules");
     let script = "ask Build\nrun echo built > built.txt\nsay built";
     let sessions = start_trials(client, &task, &[script; 3], "ask").await;
+    for session in &sessions {
+        assert_sandboxed_as_auto(client, &client.get(session.id).await).await;
+    }
     client.wait_trials_settled(task.id).await;
     for session in &sessions {
         let events = history(client, session.id).await;
@@ -227,6 +234,9 @@ async fn allow_always_in_one_trial_spares_the_others() {
     let task = new_task(client, &repo, json!([])).await;
     let script = "ask Build\nrun echo built > built.txt\nsay built";
     let first_two = start_trials(client, &task, &[script; 2], "ask").await;
+    for session in &first_two {
+        assert_sandboxed_as_auto(client, &client.get(session.id).await).await;
+    }
     for session in &first_two {
         client.subscribe(session.id, 0).await;
     }
@@ -319,6 +329,7 @@ async fn claude_in_bypass_mode_is_kept_asking_arbor_so_a_deny_rule_holds() {
     let mut server = env.standalone().await;
     let client = &mut server.client;
     let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "bypass_permissions" })).await;
+    assert_sandboxed_as_auto(client, &session).await;
     let worktree = Path::new(&session.cwd);
     std::fs::write(worktree.join("keep.txt"), "keep\n").unwrap();
     client.prompt_and_wait(session.id, "run echo allowed > allowed.txt", 1).await;

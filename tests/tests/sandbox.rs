@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use arbor_protocol::{SandboxBackend, Session, SessionEvent, SessionStatus, ToolCallContent, method};
+use arbor_protocol::{SandboxBackend, Session, SessionEvent, ToolCallContent, method};
 use arbor_tests::agents::{claude_bash, claude_write, conversation};
 use arbor_tests::mock_api::MockApi;
 use arbor_tests::{Client, Server, TestEnv, pids_working_in, wait_until};
@@ -384,40 +384,73 @@ async fn a_killed_daemon_lets_the_sandboxed_agent_save_its_work_and_still_leaves
     }
 }
 
-#[tokio::test]
-async fn claude_code_works_in_its_worktree_inside_bwrap_through_the_forwarder() {
+/// Real Claude Code in `backend` against the mock model API, with the sandbox's private HOME (the
+/// config file gives it none): it writes in its worktree, reaches the mock through the forwarder
+/// (Landlock: directly, on the mock's port only), cannot read a canary in the real home, leaves
+/// nothing running when stopped, and resumes its conversation from the private HOME.
+async fn claude_code_works_inside(backend: &str) {
     let env = TestEnv::new();
     let repo = env.repo("repo");
+    if backend == "container" && !container_image_built(&env).await {
+        return;
+    }
     let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
     env.configure_claude(&mock.url, json!({}));
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(env.config_file()).unwrap()).unwrap();
+    config["agents"]["claude"]["env"].as_object_mut().unwrap().remove("HOME");
+    env.write_config(config);
     let home = env.root.join("real-home");
     std::fs::create_dir_all(&home).unwrap();
     std::fs::write(home.join("canary"), "CANARY-SECRET\n").unwrap();
     let mut server = server_with_home(&env, &home).await;
     let client = &mut server.client;
-    if !backend_works(client, "bwrap").await {
+    if !backend_works(client, backend).await {
         return;
     }
-    let config = json!({ "permissionMode": "bypass_permissions", "sandbox": "bwrap" });
+    let config = json!({ "permissionMode": "bypass_permissions", "sandbox": backend });
     let session = client.agent_session(&repo, "claude", None, config).await;
     let shown = session.sandbox.clone().unwrap();
     assert_eq!(
-        (shown.backend, serde_json::to_value(shown.network).unwrap()),
-        (SandboxBackend::Bwrap, json!("model_api"))
+        (serde_json::to_value(shown.backend).unwrap(), serde_json::to_value(shown.network).unwrap()),
+        (json!(backend), json!("model_api"))
     );
     client.prompt_and_wait(session.id, "write hello.txt hi from claude", 1).await;
     let worktree = Path::new(&session.cwd);
     assert_eq!(std::fs::read_to_string(worktree.join("hello.txt")).unwrap(), "hi from claude\n");
     assert_eq!(client.reply_text(session.id), "All done.");
     assert!(!mock.requests_to("/v1/messages").is_empty(), "the mock was reached from inside");
-    let probe = format!("run (echo $ANTHROPIC_BASE_URL; cat {}/canary) > probe.txt 2>&1", home.display());
+    let probe = format!("run (echo $ANTHROPIC_BASE_URL; echo $HOME; cat {}/canary) > probe.txt 2>&1", home.display());
     client.prompt_and_wait(session.id, &probe, 2).await;
     let probe = std::fs::read_to_string(worktree.join("probe.txt")).expect("Claude ran its Bash tool");
-    assert!(probe.starts_with("http://127.0.0.1:41741"), "the model API is reached through the forwarder: {probe}");
-    assert!(!probe.contains("CANARY"), "the real home is invisible to Claude Code: {probe}");
-    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
-    let stopped = client.wait_status(session.id, |status| status == SessionStatus::Stopped).await;
-    assert_eq!(stopped.status, SessionStatus::Stopped);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(pids_working_in(worktree).is_empty(), "nothing of the sandbox is left");
+    let mut lines = probe.lines();
+    let (base_url, agent_home) = (lines.next().unwrap_or_default(), lines.next().unwrap_or_default());
+    let expected_url = if backend == "landlock" { mock.url.clone() } else { "http://127.0.0.1:41741".to_string() };
+    assert!(base_url.starts_with(&expected_url), "the model API is reached through {expected_url}: {probe}");
+    let private_home = env.data_dir().join("sandboxes").join(session.id.to_string()).join("home");
+    assert_eq!(Path::new(agent_home), private_home, "Claude Code runs with the session's private HOME");
+    assert!(!probe.contains("CANARY"), "the real home is invisible to Claude Code in {backend}: {probe}");
+
+    stop_and_expect_nothing_left(client, &session).await;
+    assert!(private_home.join(".claude").is_dir(), "Claude Code kept its state in the private HOME");
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "third message" })).await;
+    client.wait_turns(session.id, 3).await;
+    assert!(client.reply_text(session.id).ends_with("Echo: third message"), "{}", client.reply_text(session.id));
+    let last = mock.requests_to("/v1/messages").last().cloned().unwrap();
+    assert!(last.body["messages"].to_string().contains("write hello.txt"), "the resumed conversation carries the history");
+    stop_and_expect_nothing_left(client, &session).await;
+}
+
+#[tokio::test]
+async fn claude_code_works_in_its_worktree_inside_bwrap_and_resumes_from_its_private_home() {
+    claude_code_works_inside("bwrap").await;
+}
+
+#[tokio::test]
+async fn claude_code_works_in_its_worktree_under_landlock_and_resumes_from_its_private_home() {
+    claude_code_works_inside("landlock").await;
+}
+
+#[tokio::test]
+async fn claude_code_works_in_its_worktree_in_a_container_and_resumes_from_its_private_home() {
+    claude_code_works_inside("container").await;
 }
