@@ -365,13 +365,24 @@ fn configured(env: &BTreeMap<String, String>, name: &str) -> Option<PathBuf> {
 /// The program as an absolute path, found on the agent's PATH when it is a bare name.
 fn resolve_program(program: &Path, env: &BTreeMap<String, String>) -> Result<PathBuf, SandboxError> {
     if program.is_absolute() {
-        return Ok(program.to_path_buf());
+        return Ok(in_real_directory(program));
     }
     let path = env.get("PATH").cloned().or_else(|| std::env::var("PATH").ok()).unwrap_or_default();
     std::env::split_paths(&path)
         .map(|dir| dir.join(program))
         .find(|candidate| candidate.is_file())
+        .map(|found| in_real_directory(&found))
         .ok_or_else(|| SandboxError::Command(format!("{} is not on PATH", program.display())))
+}
+
+/// `program` with its directory's `..` and links resolved (the file's own name kept, since an
+/// npm CLI's `.bin` link decides how it runs). A container holds only the directories the
+/// layout binds, so a path through any other (`tests/../.ci-cache/…`) does not exist inside it.
+fn in_real_directory(program: &Path) -> PathBuf {
+    match (program.parent().and_then(|dir| dir.canonicalize().ok()), program.file_name()) {
+        (Some(dir), Some(name)) => dir.join(name),
+        _ => program.to_path_buf(),
+    }
 }
 
 /// A model API base URL taken apart.
@@ -463,6 +474,17 @@ mod tests {
         assert_eq!(BaseUrl::parse("https://api.example.com").map(|url| url.port), Some(443));
         assert_eq!(BaseUrl::parse("ftp://x"), None);
         assert_eq!(BaseUrl::parse("http://host:notaport"), None);
+    }
+
+    #[test]
+    fn a_program_is_run_from_its_real_directory() {
+        let dir = std::env::temp_dir().canonicalize().unwrap();
+        let through = dir.join("no-such-directory").join("..").join("program");
+        assert_eq!(in_real_directory(&through), through, "a directory that does not exist is left as it is");
+        let sub = dir.join(format!("arbor-real-directory-{}", std::process::id()));
+        std::fs::create_dir_all(&sub).unwrap();
+        assert_eq!(in_real_directory(&sub.join("..").join("program")), dir.join("program"));
+        std::fs::remove_dir(&sub).unwrap();
     }
 
     #[test]
