@@ -397,7 +397,10 @@ async fn claude_code_works_inside(backend: &str) {
     let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
     env.configure_claude(&mock.url, json!({}));
     let mut config: Value = serde_json::from_str(&std::fs::read_to_string(env.config_file()).unwrap()).unwrap();
-    config["agents"]["claude"]["env"].as_object_mut().unwrap().remove("HOME");
+    // Nor a temporary directory of its own: the sandbox's TMPDIR is the one it can write.
+    let claude_env = config["agents"]["claude"]["env"].as_object_mut().unwrap();
+    claude_env.remove("HOME");
+    claude_env.remove("CLAUDE_CODE_TMPDIR");
     env.write_config(config);
     let home = env.root.join("real-home");
     std::fs::create_dir_all(&home).unwrap();
