@@ -1,8 +1,8 @@
 //! Every type that crosses the wire between Arbor and its clients.
 //!
 //! The editor plugins, the CLI and the tests all speak this protocol: LSP base framing and
-//! lifecycle, plus the custom methods named in [`method`] and the notifications named in
-//! [`notification`]. Field names are camelCase on the wire; enum values are snake_case.
+//! lifecycle, plus the custom methods and notifications of the one table in [`method`]. Field
+//! names are camelCase on the wire; enum values are snake_case.
 //!
 //! `schema/arbor.schema.json` is generated from these types by [`schema::protocol_schema`] and is
 //! checked for drift by this crate's tests, so the schema and the code cannot disagree.
@@ -20,6 +20,7 @@ pub mod types;
 
 pub use events::*;
 pub use forge::*;
+pub use method::{Request, ServerNotification};
 pub use permissions::*;
 pub use review::*;
 pub use sandbox::*;

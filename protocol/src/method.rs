@@ -1,131 +1,234 @@
-//! Method and notification names, in one place so that the server, the clients and the
-//! documentation cannot drift apart.
+//! The one table of the protocol: every request (method name, params type, result type, doc) and
+//! every server → client notification. Everything else that names a method is generated from it:
+//! the constants and marker types below, [`crate::ServerNotification`], the schema's method table
+//! ([`crate::schema`]), the server's registrations (which fail to compile when a method has no
+//! handler), the documentation coverage test and the editors' generated clients.
+//!
+//! The table is kept in two callback macros, [`arbor_requests!`](crate::arbor_requests) and
+//! [`arbor_notifications!`](crate::arbor_notifications): each calls the macro it is given with
+//! every entry, so a crate can generate its own code (registrations, dispatch) from the same
+//! list. An entry reads
+//!
+//! ```text
+//! /// Doc.
+//! CONSTANT, MarkerType, handler_name = "wire/name" (ParamsType) -> ResultType;
+//! ```
+//!
+//! and a notification entry `CONSTANT, Variant = "wire/name" (ParamsType);`.
 
-/// Agents found on this machine.
-pub const AGENTS_LIST: &str = "agents/list";
-/// Create and start a session.
-pub const SESSION_NEW: &str = "session/new";
-/// List sessions with filters.
-pub const SESSION_LIST: &str = "session/list";
-/// Read one session.
-pub const SESSION_GET: &str = "session/get";
-/// Send a message to a session's agent.
-pub const SESSION_PROMPT: &str = "session/prompt";
-/// Interrupt the current turn.
-pub const SESSION_CANCEL: &str = "session/cancel";
-/// Stop a session gracefully; it can be resumed later.
-pub const SESSION_STOP: &str = "session/stop";
-/// Start a stopped, dead, failed or timed-out session again.
-pub const SESSION_RESUME: &str = "session/resume";
-/// Change a session's title, pin or hidden flag.
-pub const SESSION_CONFIGURE: &str = "session/configure";
-/// Remove a session.
-pub const SESSION_DELETE: &str = "session/delete";
-/// Read a page of a session's event history.
-pub const SESSION_EVENTS: &str = "session/events";
-/// Replay a session's history after a seq, then receive its live events.
-pub const SESSION_SUBSCRIBE: &str = "session/subscribe";
-/// Stop receiving a session's live events.
-pub const SESSION_UNSUBSCRIBE: &str = "session/unsubscribe";
-/// Answer a permission request.
-pub const SESSION_RESPOND: &str = "session/respond";
-/// Export a session's conversation (Markdown, HTML or JSON).
-pub const SESSION_EXPORT: &str = "session/export";
-/// List a session's checkpoints.
-pub const SESSION_CHECKPOINTS: &str = "session/checkpoints";
-/// Start a new session from a checkpoint of another.
-pub const SESSION_FORK: &str = "session/fork";
-/// Start a new session with the same settings and a fresh history.
-pub const SESSION_CLONE: &str = "session/clone";
-/// Reset a session's worktree to a checkpoint.
-pub const SESSION_REWIND: &str = "session/rewind";
-/// Merge a session's branch into its base branch.
-pub const SESSION_MERGE: &str = "session/merge";
-/// Push a session's branch to the repository's remote.
-pub const SESSION_PUSH: &str = "session/push";
-/// Push the session's branch and open a pull request for it on the forge.
-pub const SESSION_PR: &str = "session/pr";
-/// Send the pull request's reviews and review comments to the session's agent as a prompt.
-pub const SESSION_SEND_REVIEW: &str = "session/sendReview";
-/// A session's changes against its base.
-pub const REVIEW_DIFF: &str = "review/diff";
-/// A file's base and current text.
-pub const REVIEW_FILE: &str = "review/file";
-/// Accept or reject hunks or files.
-pub const REVIEW_APPLY: &str = "review/apply";
-/// Commit a session's worktree on its branch.
-pub const REVIEW_COMMIT: &str = "review/commit";
-/// Worktrees no session accounts for.
-pub const WORKTREE_ORPHANS: &str = "worktree/orphans";
-/// Create a task.
-pub const TASK_NEW: &str = "task/new";
-/// List tasks.
-pub const TASK_LIST: &str = "task/list";
-/// A task with its trials and their sessions.
-pub const TASK_GET: &str = "task/get";
-/// Start one or several trials of a task.
-pub const TRIAL_NEW: &str = "trial/new";
-/// A follow-up session in a trial.
-pub const TRIAL_RETRY: &str = "trial/retry";
-/// Run the task's check command in a trial's worktree.
-pub const TRIAL_CHECK: &str = "trial/check";
-/// Compare a task's trials.
-pub const TRIAL_COMPARE: &str = "trial/compare";
-/// Commit a trial's remaining work and push its branch.
-pub const TRIAL_PUSH: &str = "trial/push";
-/// Merge a trial into the task's base and abandon the others.
-pub const TRIAL_PROMOTE: &str = "trial/promote";
-/// Workflows available to a repository.
-pub const WORKFLOW_LIST: &str = "workflow/list";
-/// Agent profiles from the config file.
-pub const PROFILE_LIST: &str = "profile/list";
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 
-/// Every request method above, for documentation and schema generation.
-pub const ALL_REQUESTS: &[&str] = &[
-    AGENTS_LIST,
-    SESSION_NEW,
-    SESSION_LIST,
-    SESSION_GET,
-    SESSION_PROMPT,
-    SESSION_CANCEL,
-    SESSION_STOP,
-    SESSION_RESUME,
-    SESSION_CONFIGURE,
-    SESSION_DELETE,
-    SESSION_EVENTS,
-    SESSION_SUBSCRIBE,
-    SESSION_UNSUBSCRIBE,
-    SESSION_RESPOND,
-    SESSION_EXPORT,
-    SESSION_CHECKPOINTS,
-    SESSION_FORK,
-    SESSION_CLONE,
-    SESSION_REWIND,
-    SESSION_MERGE,
-    SESSION_PUSH,
-    SESSION_PR,
-    SESSION_SEND_REVIEW,
-    REVIEW_DIFF,
-    REVIEW_FILE,
-    REVIEW_APPLY,
-    REVIEW_COMMIT,
-    WORKTREE_ORPHANS,
-    TASK_NEW,
-    TASK_LIST,
-    TASK_GET,
-    TRIAL_NEW,
-    TRIAL_RETRY,
-    TRIAL_CHECK,
-    TRIAL_COMPARE,
-    TRIAL_PUSH,
-    TRIAL_PROMOTE,
-    WORKFLOW_LIST,
-    PROFILE_LIST,
-];
+/// Calls `$callback!` with every request of the protocol.
+#[macro_export]
+macro_rules! arbor_requests {
+    ($callback:ident) => {
+        $callback! {
+            /// Agents found on this machine.
+            AGENTS_LIST, AgentsList, agents_list = "agents/list" ($crate::NoParams) -> $crate::AgentsListResult;
+            /// Create and start a session.
+            SESSION_NEW, SessionNew, session_new = "session/new" ($crate::NewSessionParams) -> $crate::Session;
+            /// List sessions with filters.
+            SESSION_LIST, SessionList, session_list = "session/list"
+                ($crate::ListSessionsParams) -> $crate::ListSessionsResult;
+            /// Read one session.
+            SESSION_GET, SessionGet, session_get = "session/get" ($crate::SessionIdParams) -> $crate::Session;
+            /// Send a message to a session's agent.
+            SESSION_PROMPT, SessionPrompt, session_prompt = "session/prompt"
+                ($crate::PromptParams) -> $crate::PromptResult;
+            /// Interrupt the current turn.
+            SESSION_CANCEL, SessionCancel, session_cancel = "session/cancel"
+                ($crate::SessionIdParams) -> $crate::Ack;
+            /// Stop a session gracefully; it can be resumed later.
+            SESSION_STOP, SessionStop, session_stop = "session/stop" ($crate::SessionIdParams) -> $crate::Session;
+            /// Start a stopped, dead, failed or timed-out session again.
+            SESSION_RESUME, SessionResume, session_resume = "session/resume"
+                ($crate::ResumeParams) -> $crate::Session;
+            /// Change a session's title, pin, hidden flag, permission mode or model.
+            SESSION_CONFIGURE, SessionConfigure, session_configure = "session/configure"
+                ($crate::ConfigureParams) -> $crate::Session;
+            /// Remove a session.
+            SESSION_DELETE, SessionDelete, session_delete = "session/delete"
+                ($crate::DeleteParams) -> $crate::DeleteResult;
+            /// Read a page of a session's event history.
+            SESSION_EVENTS, SessionEvents, session_events = "session/events"
+                ($crate::EventsParams) -> $crate::EventsResult;
+            /// Replay a session's history after a seq, then receive its live events.
+            SESSION_SUBSCRIBE, SessionSubscribe, session_subscribe = "session/subscribe"
+                ($crate::SubscribeParams) -> $crate::SubscribeResult;
+            /// Stop receiving a session's live events.
+            SESSION_UNSUBSCRIBE, SessionUnsubscribe, session_unsubscribe = "session/unsubscribe"
+                ($crate::SessionIdParams) -> $crate::Ack;
+            /// Answer a permission request.
+            SESSION_RESPOND, SessionRespond, session_respond = "session/respond"
+                ($crate::RespondParams) -> $crate::Ack;
+            /// Export a session's conversation (Markdown, HTML or JSON).
+            SESSION_EXPORT, SessionExport, session_export = "session/export"
+                ($crate::ExportParams) -> $crate::ExportResult;
+            /// List a session's checkpoints.
+            SESSION_CHECKPOINTS, SessionCheckpoints, session_checkpoints = "session/checkpoints"
+                ($crate::SessionIdParams) -> $crate::CheckpointsResult;
+            /// Start a new session from a checkpoint of another.
+            SESSION_FORK, SessionFork, session_fork = "session/fork" ($crate::ForkParams) -> $crate::Session;
+            /// Start a new session with the same settings and a fresh history.
+            SESSION_CLONE, SessionClone, session_clone = "session/clone" ($crate::CloneParams) -> $crate::Session;
+            /// Reset a session's worktree to a checkpoint.
+            SESSION_REWIND, SessionRewind, session_rewind = "session/rewind"
+                ($crate::RewindParams) -> $crate::RewindResult;
+            /// Merge a session's branch into its base branch.
+            SESSION_MERGE, SessionMerge, session_merge = "session/merge"
+                ($crate::MergeParams) -> $crate::MergeResult;
+            /// Push a session's branch to the repository's remote.
+            SESSION_PUSH, SessionPush, session_push = "session/push" ($crate::PushParams) -> $crate::PushResult;
+            /// Push the session's branch and open a pull request for it on the forge.
+            SESSION_PR, SessionPr, session_pr = "session/pr" ($crate::PullRequestParams) -> $crate::PullRequest;
+            /// Send the pull request's reviews and review comments to the session's agent as a prompt.
+            SESSION_SEND_REVIEW, SessionSendReview, session_send_review = "session/sendReview"
+                ($crate::SessionIdParams) -> $crate::SendReviewResult;
+            /// A session's changes against its base.
+            REVIEW_DIFF, ReviewDiff, review_diff = "review/diff" ($crate::DiffParams) -> $crate::ReviewDiff;
+            /// A file's base and current text.
+            REVIEW_FILE, ReviewFile, review_file = "review/file" ($crate::FileParams) -> $crate::ReviewFile;
+            /// Accept or reject hunks or files.
+            REVIEW_APPLY, ReviewApply, review_apply = "review/apply" ($crate::ApplyParams) -> $crate::ReviewDiff;
+            /// Commit a session's worktree on its branch.
+            REVIEW_COMMIT, ReviewCommit, review_commit = "review/commit"
+                ($crate::CommitParams) -> $crate::CommitResult;
+            /// Worktrees no session accounts for.
+            WORKTREE_ORPHANS, WorktreeOrphans, worktree_orphans = "worktree/orphans"
+                ($crate::NoParams) -> $crate::OrphansResult;
+            /// Create a task.
+            TASK_NEW, TaskNew, task_new = "task/new" ($crate::TaskNewParams) -> $crate::Task;
+            /// List tasks.
+            TASK_LIST, TaskList, task_list = "task/list" ($crate::TaskListParams) -> $crate::TaskListResult;
+            /// A task with its trials and their sessions.
+            TASK_GET, TaskGet, task_get = "task/get" ($crate::TaskIdParams) -> $crate::TaskDetail;
+            /// Start one or several trials of a task.
+            TRIAL_NEW, TrialNew, trial_new = "trial/new" ($crate::TrialNewParams) -> $crate::TrialNewResult;
+            /// A follow-up session in a trial.
+            TRIAL_RETRY, TrialRetry, trial_retry = "trial/retry" ($crate::TrialRetryParams) -> $crate::TrialDetail;
+            /// Run the task's check command in a trial's worktree.
+            TRIAL_CHECK, TrialCheck, trial_check = "trial/check" ($crate::TrialIdParams) -> $crate::CheckResult;
+            /// Compare a task's trials.
+            TRIAL_COMPARE, TrialCompare, trial_compare = "trial/compare"
+                ($crate::TaskIdParams) -> $crate::CompareResult;
+            /// Commit a trial's remaining work and push its branch.
+            TRIAL_PUSH, TrialPush, trial_push = "trial/push" ($crate::TrialPushParams) -> $crate::PushResult;
+            /// Merge a trial into the task's base and abandon the others.
+            TRIAL_PROMOTE, TrialPromote, trial_promote = "trial/promote"
+                ($crate::PromoteParams) -> $crate::PromoteResult;
+            /// Workflows available to a repository.
+            WORKFLOW_LIST, WorkflowList, workflow_list = "workflow/list"
+                ($crate::WorkflowListParams) -> $crate::WorkflowListResult;
+            /// Agent profiles from the config file.
+            PROFILE_LIST, ProfileList, profile_list = "profile/list" ($crate::NoParams) -> $crate::ProfileListResult;
+        }
+    };
+}
 
-/// Server → client: one event of a subscribed session.
-pub const NOTIFY_SESSION_EVENT: &str = "session/event";
-/// Server → client: a session's summary changed (status, agent state, title, usage …).
-pub const NOTIFY_SESSION_CHANGED: &str = "session/changed";
-/// Server → client: a task changed (its status follows its trials).
-pub const NOTIFY_TASK_CHANGED: &str = "task/changed";
+/// Calls `$callback!` with every notification the server sends to its clients.
+#[macro_export]
+macro_rules! arbor_notifications {
+    ($callback:ident) => {
+        $callback! {
+            /// One event of a subscribed session.
+            NOTIFY_SESSION_EVENT, SessionEvent = "session/event" ($crate::SessionEventNotification);
+            /// A session's summary changed (status, agent state, title, usage …) or it was deleted.
+            NOTIFY_SESSION_CHANGED, SessionChanged = "session/changed" ($crate::SessionChangedNotification);
+            /// A task changed (its status follows its trials).
+            NOTIFY_TASK_CHANGED, TaskChanged = "task/changed" ($crate::TaskChangedNotification);
+            /// LSP work-done progress of a long request that was given a `workDoneToken`.
+            NOTIFY_PROGRESS, Progress = "$/progress" ($crate::ProgressNotification);
+        }
+    };
+}
+
+/// A request of the protocol: its wire name and the types of its params and result.
+pub trait Request {
+    /// The method name on the wire.
+    const METHOD: &'static str;
+    /// The params the client sends.
+    type Params: Serialize + DeserializeOwned + Send + 'static;
+    /// The result the server answers with.
+    type Result: Serialize + DeserializeOwned + Send + 'static;
+}
+
+/// A method's wire name and its one-line description, as listed in [`REQUESTS`] and
+/// [`NOTIFICATIONS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MethodDoc {
+    /// The method name on the wire.
+    pub name: &'static str,
+    /// The table's doc comment, as the compiler hands it over (each line with its leading space).
+    doc: &'static str,
+}
+
+impl MethodDoc {
+    /// What the method does, in the table's words.
+    pub fn summary(&self) -> &'static str {
+        self.doc.trim()
+    }
+}
+
+macro_rules! define_requests {
+    ($( $(#[doc = $doc:literal])* $konst:ident, $marker:ident, $handler:ident = $name:literal ($params:ty) -> $result:ty; )*) => {
+        $(
+            $(#[doc = $doc])*
+            pub const $konst: &str = $name;
+
+            $(#[doc = $doc])*
+            #[derive(Debug)]
+            pub enum $marker {}
+
+            impl Request for $marker {
+                const METHOD: &'static str = $name;
+                type Params = $params;
+                type Result = $result;
+            }
+        )*
+
+        /// Every request of the protocol, in the table's order.
+        pub const REQUESTS: &[MethodDoc] = &[$(MethodDoc { name: $name, doc: concat!($($doc),*) }),*];
+
+        /// Every request method name, in the table's order.
+        pub const ALL_REQUESTS: &[&str] = &[$($name),*];
+    };
+}
+
+macro_rules! define_notifications {
+    ($( $(#[doc = $doc:literal])* $konst:ident, $variant:ident = $name:literal ($params:ty); )*) => {
+        $(
+            $(#[doc = $doc])*
+            pub const $konst: &str = $name;
+        )*
+
+        /// Every notification the server sends, in the table's order.
+        pub const NOTIFICATIONS: &[MethodDoc] = &[$(MethodDoc { name: $name, doc: concat!($($doc),*) }),*];
+
+        /// A notification from the server to a client, typed by the table.
+        #[derive(Debug, Clone)]
+        pub enum ServerNotification {
+            $( $(#[doc = $doc])* $variant($params), )*
+        }
+
+        impl ServerNotification {
+            /// The method name on the wire.
+            pub fn method(&self) -> &'static str {
+                match self {
+                    $( Self::$variant(_) => $name, )*
+                }
+            }
+
+            /// The params as JSON.
+            pub fn params(&self) -> serde_json::Value {
+                let params = match self {
+                    $( Self::$variant(params) => serde_json::to_value(params), )*
+                };
+                params.expect("notification params serialise")
+            }
+        }
+    };
+}
+
+crate::arbor_requests!(define_requests);
+crate::arbor_notifications!(define_notifications);

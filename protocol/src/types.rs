@@ -418,6 +418,48 @@ pub enum ProgressToken {
     String(String),
 }
 
+/// `$/progress`: one step of a long request's work-done progress, under the client's token.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProgressNotification {
+    /// The token the client gave as `workDoneToken`.
+    pub token: ProgressToken,
+    /// The step.
+    pub value: WorkDoneProgress,
+}
+
+/// LSP's work-done progress values, as Arbor sends them.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum WorkDoneProgress {
+    /// The operation started.
+    Begin {
+        /// What is being done.
+        title: String,
+        /// Always false: Arbor's long requests cannot be cancelled half-way.
+        cancellable: bool,
+        /// Always 0.
+        percentage: u32,
+    },
+    /// A step.
+    Report {
+        /// The step's description.
+        message: String,
+        /// How far the operation is, 0 to 100.
+        percentage: u32,
+    },
+    /// The operation ended.
+    End {
+        /// How it ended.
+        message: String,
+    },
+}
+
+/// The params of a method that takes none: `{}` or `[]` (and, through the server's framing
+/// guard, omitted or null params).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+pub struct NoParams {}
+
 /// Params naming one session.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -20,21 +20,26 @@ fn committed_schema_matches_the_types() {
 }
 
 #[test]
-fn every_request_method_is_in_the_schema() {
+fn every_method_and_notification_of_the_table_is_in_the_schema() {
     let schema = arbor_protocol::schema::protocol_schema();
-    for name in arbor_protocol::method::ALL_REQUESTS {
-        assert!(schema["methods"].get(*name).is_some(), "{name} missing from the schema");
+    for entry in arbor_protocol::method::REQUESTS {
+        let method = &schema["methods"][entry.name];
+        assert!(method["result"].is_object(), "{} missing from the schema", entry.name);
+        assert_eq!(method["description"], entry.summary(), "{} is described by the table's doc", entry.name);
     }
+    for entry in arbor_protocol::method::NOTIFICATIONS {
+        assert!(schema["notifications"][entry.name]["params"].is_object(), "{} missing from the schema", entry.name);
+    }
+    assert_eq!(schema["methods"].as_object().unwrap().len(), arbor_protocol::method::REQUESTS.len());
 }
 
 #[test]
 fn the_protocol_document_covers_every_method_event_and_error_code() {
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/protocol.md"))
         .expect("docs/protocol.md");
-    for name in arbor_protocol::method::ALL_REQUESTS {
-        assert!(doc.contains(&format!("### `{name}`")), "docs/protocol.md has no section for {name}");
-    }
-    for name in [arbor_protocol::method::NOTIFY_SESSION_EVENT, arbor_protocol::method::NOTIFY_SESSION_CHANGED] {
+    let table = arbor_protocol::method::REQUESTS.iter().chain(arbor_protocol::method::NOTIFICATIONS);
+    for entry in table {
+        let name = entry.name;
         assert!(doc.contains(&format!("### `{name}`")), "docs/protocol.md has no section for {name}");
     }
     let schema = arbor_protocol::schema::protocol_schema();

@@ -9,10 +9,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use arbor_protocol::{
-    NewSessionParams, PromptParams, RespondParams, SessionEvent, SessionEventNotification, SessionIdParams,
-    SubscribeParams, method,
+    NewSessionParams, PromptParams, RespondParams, ServerNotification, SessionEvent, SessionIdParams, SubscribeParams,
 };
-use serde_json::Value;
 use tokio::sync::mpsc;
 
 use crate::paths::Paths;
@@ -21,11 +19,11 @@ use crate::service::{ClientSink, Connection, Service};
 use crate::{agents, git};
 
 /// Forwards notifications to the demo's loop.
-struct ChannelSink(mpsc::UnboundedSender<(String, Value)>);
+struct ChannelSink(mpsc::UnboundedSender<ServerNotification>);
 
 impl ClientSink for ChannelSink {
-    fn notify(&self, method: &'static str, params: Value) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
-        let _ = self.0.send((method.to_string(), params));
+    fn notify(&self, notification: ServerNotification) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        let _ = self.0.send(notification);
         Box::pin(async {})
     }
 }
@@ -75,15 +73,14 @@ pub async fn run(root: Option<PathBuf>) -> anyhow::Result<()> {
         .await?;
     writeln!(out, "Session {} on branch {}", session.id, session.branch.as_deref().unwrap_or("?"))?;
     writeln!(out, "Worktree {}\n", session.cwd)?;
-    connection.subscribe(SubscribeParams { session_id: session.id, after_seq: None }).await?;
+    connection.session_subscribe(SubscribeParams { session_id: session.id, after_seq: None }).await?;
 
     let mut printer = EventPrinter::for_stdout();
     let mut turns_done = 0;
-    while let Some((name, params)) = notifications.recv().await {
-        if name != method::NOTIFY_SESSION_EVENT {
+    while let Some(notification) = notifications.recv().await {
+        let ServerNotification::SessionEvent(notification) = notification else {
             continue;
-        }
-        let notification: SessionEventNotification = serde_json::from_value(params)?;
+        };
         printer.print(&notification, &mut out)?;
         match &notification.event {
             SessionEvent::PermissionRequest { request_id, options, .. } => {

@@ -147,3 +147,22 @@ async fn a_garbled_frame_header_is_answered_and_later_requests_still_work() {
     let agents = server.client.call(method::AGENTS_LIST, serde_json::Value::Null).await;
     assert!(agents["agents"].is_array());
 }
+
+/// The server registers its methods from the protocol's table: every method listed there is
+/// served (answered, or refused for its params), none is unknown to the server.
+#[tokio::test]
+async fn every_method_of_the_protocol_table_is_served() {
+    let env = TestEnv::new();
+    let server = env.standalone().await;
+    for entry in method::REQUESTS {
+        if let Err(error) = server.client.try_call(entry.name, json!({})).await {
+            assert_ne!(
+                error.code, -32601,
+                "{} is in the table but the server does not know it: {}",
+                entry.name, error.message
+            );
+        }
+    }
+    let unknown = server.client.try_call("session/teleport", json!({})).await.expect_err("not a method");
+    assert_eq!(unknown.code, -32601, "a method outside the table is unknown");
+}

@@ -132,7 +132,7 @@ pub async fn run(paths: Paths, listen: Option<ListenConfig>) -> anyhow::Result<(
     let reporting = service.clone();
     tokio::spawn(async move {
         // Reconciliation reports; it never deletes. Clients can ask again with worktree/orphans.
-        match reporting.worktree_orphans().await {
+        match reporting.worktree_orphans(arbor_protocol::NoParams {}).await {
             Ok(found) => {
                 for orphan in found.orphans {
                     tracing::warn!(path = %orphan.path, reason = %orphan.reason, "orphaned worktree (left in place)");

@@ -39,14 +39,10 @@ fn dotted(path: &serde_ignored::Path) -> String {
     if parent.is_empty() { segment.1 } else { format!("{parent}.{}", segment.1) }
 }
 
-/// The params of a method that takes none: `{}` or `[]` (and, through the framing guard,
-/// omitted or null params). The keys of a non-empty object are ignored, and reported, like any
-/// unknown field.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct NoParams {}
-
 #[cfg(test)]
 mod tests {
+    use arbor_protocol::NoParams;
+
     use super::*;
 
     #[derive(Debug, serde::Deserialize)]
@@ -70,6 +66,8 @@ mod tests {
         assert_eq!(parsed.params.list.len(), 2);
     }
 
+    /// The keys of a non-empty object given to a method that takes no params are ignored, and
+    /// reported, like any unknown field.
     #[test]
     fn no_params_accepts_empty_structures_and_reports_keys() {
         assert!(serde_json::from_str::<Lenient<NoParams>>("{}").unwrap().ignored.is_empty());

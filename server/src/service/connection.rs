@@ -8,10 +8,9 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use arbor_protocol::{
-    Ack, NewSessionParams, Session, SessionEventNotification, SessionIdParams, SubscribeParams, SubscribeResult,
-    TaskChangedNotification, method,
+    Ack, NewSessionParams, ServerNotification, Session, SessionEventNotification, SessionIdParams, SubscribeParams,
+    SubscribeResult, TaskChangedNotification,
 };
-use serde_json::Value;
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::AbortHandle;
 use uuid::Uuid;
@@ -25,21 +24,21 @@ const REPLAY_PAGE: u32 = 500;
 /// Delivers notifications to one client, in the order they are given.
 pub trait ClientSink: Send + Sync + 'static {
     /// Sends one notification.
-    fn notify(&self, method: &'static str, params: Value) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    fn notify(&self, notification: ServerNotification) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
-/// Forwards every snapshot the hub broadcasts on `receiver` to the client as `method` until the
-/// hub closes. Snapshots are idempotent, so a lagging client simply gets newer ones.
+/// Forwards every snapshot the hub broadcasts on `receiver` to the client, as the notification
+/// `notification` makes of it, until the hub closes. Snapshots are idempotent, so a lagging
+/// client simply gets newer ones.
 fn forward_snapshots<T: Clone + Send + 'static>(
     mut receiver: broadcast::Receiver<T>,
     sink: Arc<dyn ClientSink>,
-    method: &'static str,
-    params: impl Fn(T) -> Value + Send + 'static,
+    notification: impl Fn(T) -> ServerNotification + Send + 'static,
 ) -> AbortHandle {
     tokio::spawn(async move {
         loop {
             match receiver.recv().await {
-                Ok(snapshot) => sink.notify(method, params(snapshot)).await,
+                Ok(snapshot) => sink.notify(notification(snapshot)).await,
                 Err(RecvError::Lagged(_)) => continue,
                 Err(RecvError::Closed) => return,
             }
@@ -60,17 +59,12 @@ pub struct Connection {
 impl Connection {
     /// Opens a connection and starts forwarding every session's and task's changes to it.
     pub fn new(service: Arc<Service>, sink: Arc<dyn ClientSink>) -> Arc<Connection> {
-        let changes = forward_snapshots(
-            service.hub.subscribe_changes(),
-            sink.clone(),
-            method::NOTIFY_SESSION_CHANGED,
-            |change| serde_json::to_value(&*change).expect("notification serialises"),
-        );
-        let task_changes =
-            forward_snapshots(service.hub.subscribe_tasks(), sink.clone(), method::NOTIFY_TASK_CHANGED, |task| {
-                serde_json::to_value(TaskChangedNotification { task: (*task).clone() })
-                    .expect("notification serialises")
-            });
+        let changes = forward_snapshots(service.hub.subscribe_changes(), sink.clone(), |change| {
+            ServerNotification::SessionChanged((*change).clone())
+        });
+        let task_changes = forward_snapshots(service.hub.subscribe_tasks(), sink.clone(), |task| {
+            ServerNotification::TaskChanged(TaskChangedNotification { task: (*task).clone() })
+        });
         // Open pull requests are followed while anyone is connected.
         service.clients.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Arc::new(Connection { service, sink, subscriptions: Mutex::new(HashMap::new()), changes, task_changes })
@@ -83,7 +77,7 @@ impl Connection {
 
     /// `session/subscribe`: replays events after `afterSeq`, then streams live ones, each seq
     /// exactly once and in order. Subscribing again to the same session restarts the replay.
-    pub async fn subscribe(&self, params: SubscribeParams) -> Result<SubscribeResult> {
+    pub async fn session_subscribe(&self, params: SubscribeParams) -> Result<SubscribeResult> {
         let session_id = params.session_id;
         // Listen before reading, so an event committed in between is caught by the listener.
         let live = self.service.hub.subscribe_events(session_id);
@@ -111,11 +105,22 @@ impl Connection {
     }
 
     /// `session/unsubscribe`. Unsubscribing from a session not subscribed to is not an error.
-    pub async fn unsubscribe(&self, params: SessionIdParams) -> Result<Ack> {
+    pub async fn session_unsubscribe(&self, params: SessionIdParams) -> Result<Ack> {
         if let Some(task) = self.subscriptions.lock().expect("subscriptions poisoned").remove(&params.session_id) {
             task.abort();
         }
         Ok(Ack {})
+    }
+}
+
+/// A connection is the service as one client sees it: the protocol's handlers that keep no
+/// per-client state are the service's own, and the request table's registrations reach them
+/// through this.
+impl std::ops::Deref for Connection {
+    type Target = Service;
+
+    fn deref(&self) -> &Service {
+        &self.service
     }
 }
 
@@ -152,8 +157,7 @@ async fn catch_up(
 }
 
 async fn send_event(sink: &dyn ClientSink, event: &SessionEventNotification) {
-    let params = serde_json::to_value(event).expect("event serialises");
-    sink.notify(method::NOTIFY_SESSION_EVENT, params).await;
+    sink.notify(ServerNotification::SessionEvent(event.clone())).await;
 }
 
 /// Replay, then live. The store publishes only committed events, and `live` was opened before

@@ -16,9 +16,9 @@ use std::sync::Arc;
 
 use arbor_protocol::{
     Ack, AgentsListResult, ArborCapabilities, ConfigureParams, DeleteParams, DeleteResult, EventsParams, EventsResult,
-    Isolation, ListSessionsParams, ListSessionsResult, NewSessionParams, PROTOCOL_VERSION, PromptParams, PromptResult,
-    RespondParams, ResumeParams, Session, SessionConfig, SessionEvent, SessionIdParams, SessionStatus, TitleSource,
-    ToolCallContent, ToolCallStatus, ToolKind, Usage,
+    Isolation, ListSessionsParams, ListSessionsResult, NewSessionParams, NoParams, PROTOCOL_VERSION, PromptParams,
+    PromptResult, RespondParams, ResumeParams, Session, SessionConfig, SessionEvent, SessionIdParams, SessionStatus,
+    TitleSource, ToolCallContent, ToolCallStatus, ToolKind, Usage,
 };
 use uuid::Uuid;
 
@@ -145,7 +145,7 @@ impl Service {
     }
 
     /// `agents/list`.
-    pub async fn agents_list(&self) -> Result<AgentsListResult> {
+    pub async fn agents_list(&self, _: NoParams) -> Result<AgentsListResult> {
         Ok(AgentsListResult { agents: self.agents.list(), sandbox: sandbox::Host::get().report() })
     }
 

@@ -3,13 +3,9 @@
 
 use std::sync::Arc;
 
-use arbor_protocol::ProgressToken;
-use serde_json::{Value, json};
+use arbor_protocol::{ProgressNotification, ProgressToken, ServerNotification, WorkDoneProgress};
 
 use super::ClientSink;
-
-/// The LSP notification method for progress.
-pub const PROGRESS_METHOD: &str = "$/progress";
 
 /// Reports progress to one client under one token, or nowhere.
 pub struct Progress {
@@ -27,24 +23,24 @@ impl Progress {
         Self { target: token.map(|token| (sink, token)) }
     }
 
-    async fn send(&self, value: Value) {
+    async fn send(&self, value: WorkDoneProgress) {
         if let Some((sink, token)) = &self.target {
-            sink.notify(PROGRESS_METHOD, json!({ "token": token, "value": value })).await;
+            sink.notify(ServerNotification::Progress(ProgressNotification { token: token.clone(), value })).await;
         }
     }
 
     /// Starts the operation.
     pub async fn begin(&self, title: &str) {
-        self.send(json!({ "kind": "begin", "title": title, "cancellable": false, "percentage": 0 })).await;
+        self.send(WorkDoneProgress::Begin { title: title.into(), cancellable: false, percentage: 0 }).await;
     }
 
     /// Reports a step.
     pub async fn report(&self, message: &str, percentage: u32) {
-        self.send(json!({ "kind": "report", "message": message, "percentage": percentage })).await;
+        self.send(WorkDoneProgress::Report { message: message.into(), percentage }).await;
     }
 
     /// Ends the operation.
     pub async fn end(&self, message: &str) {
-        self.send(json!({ "kind": "end", "message": message })).await;
+        self.send(WorkDoneProgress::End { message: message.into() }).await;
     }
 }

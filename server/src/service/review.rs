@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use arbor_protocol::{
     ApplyParams, CheckpointsResult, CloneParams, CommitParams, CommitResult, DiffParams, ExportParams, ExportResult,
-    FileParams, ForkParams, Hunk, Isolation, MergeParams, MergeResult, MergeStrategy, NewSessionParams,
+    FileParams, ForkParams, Hunk, Isolation, MergeParams, MergeResult, MergeStrategy, NewSessionParams, NoParams,
     OrphanedWorktree, OrphansResult, RejectedHunk, ReviewAction, ReviewDiff, ReviewFile, RewindParams, RewindResult,
     Session, SessionEvent, SessionEventNotification, SessionIdParams, SessionStatus, TitleSource, Usage,
 };
@@ -439,7 +439,7 @@ impl Service {
 
     /// `worktree/orphans`: worktrees no session accounts for, and registrations whose directory
     /// is gone. Reported only; nothing is deleted.
-    pub async fn worktree_orphans(&self) -> Result<OrphansResult> {
+    pub async fn worktree_orphans(&self, _: NoParams) -> Result<OrphansResult> {
         let directories = self.store.session_directories().await?;
         let known: Vec<PathBuf> = directories.iter().map(|(cwd, _)| PathBuf::from(cwd)).collect();
         let mut repositories: Vec<PathBuf> = directories.iter().map(|(_, root)| PathBuf::from(root)).collect();

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 
 use arbor_protocol::{
     CheckResult, CommitParams, CompareResult, CompareRow, DiffParams, Isolation, MergeParams, NewSessionParams,
-    ProfileListResult, PromoteParams, PromoteResult, Session, SessionConfig, SessionEvent, SessionStatus, SharedFile,
-    Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult, TaskNewParams, TaskStatus, ToolCallContent,
-    ToolCallStatus, ToolKind, Trial, TrialDetail, TrialIdParams, TrialNewParams, TrialNewResult, TrialRetryParams,
-    TrialStatus, Usage, WorkflowListParams, WorkflowListResult,
+    NoParams, ProfileListResult, PromoteParams, PromoteResult, Session, SessionConfig, SessionEvent, SessionStatus,
+    SharedFile, Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult, TaskNewParams, TaskStatus,
+    ToolCallContent, ToolCallStatus, ToolKind, Trial, TrialDetail, TrialIdParams, TrialNewParams, TrialNewResult,
+    TrialRetryParams, TrialStatus, Usage, WorkflowListParams, WorkflowListResult,
 };
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -578,7 +578,7 @@ impl Service {
     }
 
     /// `profile/list`.
-    pub async fn profile_list(&self) -> Result<ProfileListResult> {
+    pub async fn profile_list(&self, _: NoParams) -> Result<ProfileListResult> {
         Ok(ProfileListResult { profiles: self.config.profiles.values().cloned().collect() })
     }
 }
