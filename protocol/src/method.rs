@@ -206,6 +206,9 @@ macro_rules! define_notifications {
         pub const NOTIFICATIONS: &[MethodDoc] = &[$(MethodDoc { name: $name, doc: concat!($($doc),*) }),*];
 
         /// A notification from the server to a client, typed by the table.
+        // Each notification is built once and consumed at once by the sink, so the size of its
+        // largest variant costs nothing worth a box.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Debug, Clone)]
         pub enum ServerNotification {
             $( $(#[doc = $doc])* $variant($params), )*
