@@ -26,6 +26,9 @@ macro_rules! arbor_requests {
         $callback! {
             /// Agents found on this machine.
             AGENTS_LIST, AgentsList, agents_list = "agents/list" ($crate::NoParams) -> $crate::AgentsListResult;
+            /// Have an agent log in with one of its login methods that needs no terminal.
+            AGENTS_AUTHENTICATE, AgentsAuthenticate, agents_authenticate = "agents/authenticate"
+                ($crate::AuthenticateParams) -> $crate::Ack;
             /// Create and start a session.
             SESSION_NEW, SessionNew, session_new = "session/new" ($crate::NewSessionParams) -> $crate::Session;
             /// List sessions with filters.

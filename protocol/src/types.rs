@@ -354,6 +354,17 @@ pub struct AgentsListResult {
     pub sandbox: crate::SandboxReport,
 }
 
+/// `agents/authenticate` params.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthenticateParams {
+    /// The agent's id, as `agents/list` names it.
+    pub agent: String,
+    /// The id of one of the agent's login methods (ACP's `authMethods`), as the error of a
+    /// session it refused names them.
+    pub method_id: String,
+}
+
 /// `session/new` params.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -112,6 +112,15 @@ enum Command {
         /// Offer `session/fork`.
         #[arg(long)]
         fork: bool,
+        /// Require a login (ACP's `authMethods` and `auth_required`) before any session.
+        #[arg(long)]
+        require_auth: bool,
+        /// Log in as the terminal login method does, then exit.
+        #[arg(long)]
+        login: bool,
+        /// Offer session modes and a model option (`session/set_mode`, `session/set_config_option`).
+        #[arg(long)]
+        modes: bool,
     },
     /// Inside a sandbox: forward 127.0.0.1:PORT to the model API socket, running the agent.
     #[command(hide = true)]
@@ -261,9 +270,30 @@ async fn run(args: Args) -> anyhow::Result<()> {
             println!("built {}: {} packages, {} entries", sandbox::container::IMAGE, built.packages, built.entries);
             Ok(())
         }
-        Command::ScriptedAgent { state_dir, script, bypass_permissions, no_load_session, close, fork } => {
-            let options =
-                agents::scripted::agent::Options { bypass_permissions, load_session: !no_load_session, close, fork };
+        Command::ScriptedAgent {
+            state_dir,
+            script,
+            bypass_permissions,
+            no_load_session,
+            close,
+            fork,
+            require_auth,
+            login,
+            modes,
+        } => {
+            if login {
+                agents::scripted::agent::log_in(&state_dir).context("could not log in")?;
+                println!("Logged in.");
+                return Ok(());
+            }
+            let options = agents::scripted::agent::Options {
+                bypass_permissions,
+                load_session: !no_load_session,
+                close,
+                fork,
+                require_auth,
+                modes,
+            };
             agents::scripted::agent::run(state_dir, script, options).await.context("scripted agent failed")
         }
         Command::SandboxForward { socket, port, command } => {

@@ -11,17 +11,58 @@ use serde_json::{Value, json};
 use crate::TestEnv;
 use crate::mock_api::{Block, Reply, Request, Responder};
 
-/// The directory holding the installed CLIs (`node_modules/.bin`): `$ARBOR_AGENT_CLIS`, or
-/// `.ci-cache/agents/node_modules/.bin` in the workspace (where `scripts/install-agents` puts
-/// them). Tests fail with a clear message when a CLI is missing: they must not pass by skipping.
+/// The installed CLI `name`, from the directory holding the installed CLIs (`node_modules/.bin`):
+/// `$ARBOR_AGENT_CLIS`, or `.ci-cache/agents/node_modules/.bin` in the workspace (where
+/// `scripts/install-agents` puts them). Tests fail with a clear message when a CLI is missing:
+/// they must not pass by skipping.
 pub fn cli(name: &str) -> PathBuf {
-    let dir = match std::env::var_os("ARBOR_AGENT_CLIS") {
+    installed("ARBOR_AGENT_CLIS", "agents", name)
+}
+
+/// `name` from `$variable`, or from `.ci-cache/<prefix>/node_modules/.bin` in the workspace.
+fn installed(variable: &str, prefix: &str, name: &str) -> PathBuf {
+    let dir = match std::env::var_os(variable) {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci-cache/agents/node_modules/.bin"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../.ci-cache").join(prefix).join("node_modules/.bin"),
     };
     let path = dir.join(name);
     assert!(path.exists(), "the {name} CLI is not installed at {}; run scripts/install-agents first", path.display());
     path
+}
+
+/// A release line of the Claude and Codex ACP adapters: the current `@agentclientprotocol`
+/// packages, or their `@zed-industries` predecessors (installed in `.ci-cache/agents-legacy`, or
+/// `$ARBOR_LEGACY_AGENT_CLIS`, since they install the same command names).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AdapterLine {
+    Current,
+    Legacy,
+}
+
+impl AdapterLine {
+    /// This line's `claude-agent-acp` or `codex-acp`.
+    pub fn cli(self, name: &str) -> PathBuf {
+        match self {
+            AdapterLine::Current => cli(name),
+            AdapterLine::Legacy => installed("ARBOR_LEGACY_AGENT_CLIS", "agents-legacy", name),
+        }
+    }
+
+    /// What the Claude adapter's `initialize` answer names it.
+    pub fn claude_version(self) -> &'static str {
+        match self {
+            AdapterLine::Current => "@agentclientprotocol/claude-agent-acp 0.101.0",
+            AdapterLine::Legacy => "@zed-industries/claude-agent-acp 0.23.1",
+        }
+    }
+
+    /// What the Codex adapter's `initialize` answer names it.
+    pub fn codex_version(self) -> &'static str {
+        match self {
+            AdapterLine::Current => "@agentclientprotocol/codex-acp 2.6.0",
+            AdapterLine::Legacy => "codex-acp 0.16.0",
+        }
+    }
 }
 
 /// The text of the newest user turn of a request, and whether it carries tool results, for each
@@ -83,11 +124,13 @@ pub fn worktree_in(request: &Request, worktrees: &Path) -> Option<PathBuf> {
     let text = request.body.to_string();
     let prefix = worktrees.join("arbor-").display().to_string();
     let start = text.find(&prefix)?;
-    let rest = &text[start..];
+    // The worktree's own directory ends at the first character a worktree's name cannot hold: a
+    // path inside it (named before the worktree itself by some agents) is cut back to it.
+    let rest = &text[start + prefix.len()..];
     let end = rest
-        .find(|character: char| !(character.is_ascii_alphanumeric() || "/-_.".contains(character)))
+        .find(|character: char| !(character.is_ascii_alphanumeric() || "-_.".contains(character)))
         .unwrap_or(rest.len());
-    Some(PathBuf::from(&rest[..end]))
+    Some(PathBuf::from(&text[start..start + prefix.len() + end]))
 }
 
 /// How the conversation goes, by what the user says:
@@ -214,21 +257,21 @@ impl TestEnv {
         (home, codex_home)
     }
 
-    /// Writes the config file so Arbor runs the Claude and Codex ACP adapters (`claude-acp`,
-    /// `codex-acp`) offline against `mock_url`, and the built-in `codex` agent with the Codex
-    /// adapter for its sessions in `ask` mode; Codex's approvals and sandbox are left to the
-    /// adapter's modes.
-    pub fn configure_acp_adapters(&self, mock_url: &str) {
+    /// Writes the config file so Arbor runs the Claude and Codex ACP adapters of `line`
+    /// (`claude-acp`, `codex-acp`) offline against `mock_url`, and the built-in `codex` agent with
+    /// that Codex adapter for its sessions in `ask` mode; Codex's approvals and sandbox are left to
+    /// the adapter's modes.
+    pub fn configure_acp_adapters(&self, mock_url: &str, line: AdapterLine) {
         let codex_env = |name: &str| {
             let (home, codex_home) = self.codex_home(name, mock_url, "");
             json!({ "HOME": home, "CODEX_HOME": codex_home, "MOCK_KEY": "mock-key" })
         };
         self.write_config(json!({
             // Each Codex keeps a state database in its CODEX_HOME that one process at a time opens.
-            "agents": { "codex": { "command": cli("codex"), "acpCommand": cli("codex-acp"), "env": codex_env("codex") } },
+            "agents": { "codex": { "command": cli("codex"), "acpCommand": line.cli("codex-acp"), "env": codex_env("codex") } },
             "acpAgents": {
-                "claude-acp": { "name": "Claude Agent", "command": [cli("claude-agent-acp")], "env": self.claude_env(mock_url) },
-                "codex-acp": { "name": "Codex", "command": [cli("codex-acp")], "env": codex_env("codex-acp") },
+                "claude-acp": { "name": "Claude Agent", "command": [line.cli("claude-agent-acp")], "env": self.claude_env(mock_url) },
+                "codex-acp": { "name": "Codex", "command": [line.cli("codex-acp")], "env": codex_env("codex-acp") },
             },
         }));
     }

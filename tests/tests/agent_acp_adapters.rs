@@ -1,12 +1,16 @@
 //! The Claude and Codex ACP adapters from npm (`@agentclientprotocol/claude-agent-acp`,
-//! `@agentclientprotocol/codex-acp`), configured as `acpAgents` and driven through Arbor offline
-//! against the mock model API: the session's permission mode and model reach them, and what
-//! `agents/list` says of them comes from their own `initialize` answer.
+//! `@agentclientprotocol/codex-acp`, and the core cases also against their predecessors
+//! `@zed-industries/claude-agent-acp` and `@zed-industries/codex-acp`), configured as `acpAgents`
+//! and driven through Arbor offline against the mock model API: the session's permission mode and
+//! model reach them, and what `agents/list` says of them comes from their own `initialize` answer.
 
 use std::path::{Path, PathBuf};
 
 use arbor_protocol::{SessionEvent, method};
-use arbor_tests::agents::{assert_sandboxed_as_auto, claude_bash, claude_write, codex_shell, codex_write, conversation, last_user_turn};
+use arbor_tests::agents::{
+    AdapterLine, assert_sandboxed_as_auto, claude_bash, claude_write, codex_shell, codex_write, conversation,
+    last_user_turn,
+};
 use arbor_tests::mock_api::MockApi;
 use arbor_tests::{Client, Server, TestEnv};
 use serde_json::{Value, json};
@@ -21,11 +25,15 @@ struct Adapters {
     server: Server,
 }
 
-async fn adapters(write: fn(&Path, &str) -> (String, Value), shell: fn(&str) -> (String, Value)) -> Adapters {
+async fn adapters(
+    line: AdapterLine,
+    write: fn(&Path, &str) -> (String, Value),
+    shell: fn(&str) -> (String, Value),
+) -> Adapters {
     let env = TestEnv::new();
     let repo = env.repo("repo");
     let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), write, shell)).await;
-    env.configure_acp_adapters(&mock.url);
+    env.configure_acp_adapters(&mock.url, line);
     let server = env.standalone().await;
     Adapters { _env: env, repo, mock, server }
 }
@@ -77,12 +85,36 @@ async fn write_asks_and_waits(client: &mut Client, session_id: uuid::Uuid, workt
     assert_eq!(std::fs::read_to_string(worktree.join("asked.txt")).unwrap(), "yes\n");
 }
 
-#[tokio::test]
-async fn the_claude_adapter_asks_in_ask_mode_runs_the_chosen_model_and_reports_itself() {
-    let Adapters { _env, repo, mock, mut server } = adapters(claude_write, claude_bash).await;
+/// A test of `case` for each release line of the adapters: `current` for the `@agentclientprotocol`
+/// packages, `legacy` for their `@zed-industries` predecessors.
+macro_rules! on_both_lines {
+    ($case:ident: $current:ident, $legacy:ident) => {
+        #[tokio::test]
+        async fn $current() {
+            $case(AdapterLine::Current).await
+        }
+
+        #[tokio::test]
+        async fn $legacy() {
+            $case(AdapterLine::Legacy).await
+        }
+    };
+}
+
+on_both_lines!(claude_asks_and_runs_the_model: the_claude_adapter_asks_in_ask_mode_runs_the_chosen_model_and_reports_itself,
+    the_older_claude_adapter_asks_in_ask_mode_runs_the_chosen_model_and_reports_itself);
+on_both_lines!(claude_bypasses: the_claude_adapter_does_not_ask_in_bypass_mode_and_changes_mode_mid_session,
+    the_older_claude_adapter_does_not_ask_in_bypass_mode_and_changes_mode_mid_session);
+on_both_lines!(codex_asks_and_streams: the_codex_adapter_asks_in_ask_mode_and_streams_its_messages,
+    the_older_codex_adapter_asks_in_ask_mode_and_streams_its_messages);
+on_both_lines!(claude_resumes_and_forks: the_claude_adapter_keeps_its_conversation_over_stop_and_resume_and_a_fork_carries_it_on,
+    the_older_claude_adapter_keeps_its_conversation_over_stop_and_resume);
+
+async fn claude_asks_and_runs_the_model(line: AdapterLine) {
+    let Adapters { _env, repo, mock, mut server } = adapters(line, claude_write, claude_bash).await;
     let client = &mut server.client;
     let agent = listed(client, "claude-acp").await;
-    assert_eq!(agent["version"], "@agentclientprotocol/claude-agent-acp 0.101.0", "{agent}");
+    assert_eq!(agent["version"], line.claude_version(), "{agent}");
     assert_eq!(agent["capabilities"]["resume"], true, "it offers loadSession");
     assert!(agent["installHint"].is_null(), "{agent}");
 
@@ -99,9 +131,8 @@ async fn the_claude_adapter_asks_in_ask_mode_runs_the_chosen_model_and_reports_i
     assert_eq!(shown.agent_model.as_deref(), Some("haiku"));
 }
 
-#[tokio::test]
-async fn the_claude_adapter_does_not_ask_in_bypass_mode_and_changes_mode_mid_session() {
-    let Adapters { _env, repo, mock: _mock, mut server } = adapters(claude_write, claude_bash).await;
+async fn claude_bypasses(line: AdapterLine) {
+    let Adapters { _env, repo, mock: _mock, mut server } = adapters(line, claude_write, claude_bash).await;
     let client = &mut server.client;
     let session =
         client.agent_session(&repo, "claude-acp", None, json!({ "permissionMode": "bypass_permissions" })).await;
@@ -126,12 +157,11 @@ async fn the_claude_adapter_does_not_ask_in_bypass_mode_and_changes_mode_mid_ses
     client.wait_event(session.id, |event| matches!(event, SessionEvent::PermissionRequest { .. })).await;
 }
 
-#[tokio::test]
-async fn the_codex_adapter_asks_in_ask_mode_and_streams_its_messages() {
-    let Adapters { _env, repo, mock, mut server } = adapters(codex_write, codex_shell).await;
+async fn codex_asks_and_streams(line: AdapterLine) {
+    let Adapters { _env, repo, mock, mut server } = adapters(line, codex_write, codex_shell).await;
     let client = &mut server.client;
     let agent = listed(client, "codex-acp").await;
-    assert_eq!(agent["version"], "@agentclientprotocol/codex-acp 2.6.0", "{agent}");
+    assert_eq!(agent["version"], line.codex_version(), "{agent}");
 
     // Sandboxed although in ask mode (whose default is none), as an unattended trial would be.
     let config = json!({ "permissionMode": "ask", "sandbox": "auto" });
@@ -149,9 +179,8 @@ async fn the_codex_adapter_asks_in_ask_mode_and_streams_its_messages() {
     assert!(!models.is_empty() && models.iter().all(|model| model == "gpt-5.5"), "{models:?}");
 }
 
-#[tokio::test]
-async fn the_claude_adapter_keeps_its_conversation_over_stop_and_resume_and_a_fork_carries_it_on() {
-    let Adapters { _env, repo, mock, mut server } = adapters(claude_write, claude_bash).await;
+async fn claude_resumes_and_forks(line: AdapterLine) {
+    let Adapters { _env, repo, mock, mut server } = adapters(line, claude_write, claude_bash).await;
     let client = &mut server.client;
     let agent = listed(client, "claude-acp").await;
     assert_eq!(agent["capabilities"]["fork"], true, "it offers session/fork: {agent}");
@@ -169,6 +198,11 @@ async fn the_claude_adapter_keeps_its_conversation_over_stop_and_resume_and_a_fo
         "the resumed turn carries the first one: {resumed:?}"
     );
 
+    if line == AdapterLine::Legacy {
+        // claude-agent-acp 0.23.1 offers session/fork but looks the parent up under the fork's
+        // directory, and Arbor's fork has a worktree of its own: it answers "Resource not found".
+        return;
+    }
     let fork = client.call(method::SESSION_FORK, json!({ "sessionId": session.id, "prompt": "and in the fork" })).await;
     let fork_id: uuid::Uuid = serde_json::from_value(fork["id"].clone()).unwrap();
     client.subscribe(fork_id, 0).await;
@@ -184,7 +218,8 @@ async fn the_claude_adapter_keeps_its_conversation_over_stop_and_resume_and_a_fo
 
 #[tokio::test]
 async fn the_built_in_codex_agent_asks_in_ask_mode_through_the_codex_adapter() {
-    let Adapters { _env, repo, mock: _mock, mut server } = adapters(codex_write, codex_shell).await;
+    let Adapters { _env, repo, mock: _mock, mut server } =
+        adapters(AdapterLine::Current, codex_write, codex_shell).await;
     let client = &mut server.client;
     let agents = client.call(method::AGENTS_LIST, Value::Null).await;
     let codex = agents["agents"].as_array().unwrap().iter().find(|agent| agent["id"] == "codex").unwrap().clone();

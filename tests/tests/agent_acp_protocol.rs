@@ -2,8 +2,9 @@
 //! binary with the scripted agent configured as an `acpAgents` entry (so its capabilities are
 //! its own, not the built-in agent's): `session/close` on stop and delete, `session/fork` behind
 //! Arbor's fork, terminals run through Arbor, `session_info_update`, `available_commands_update`,
-//! `usage_update`, `elicitation/create`, `tool_call_update` details, and resume refused to an
-//! agent that cannot load sessions.
+//! `usage_update`, `elicitation/create`, `tool_call_update` details, `current_mode_update` and
+//! `config_option_update`, logins (`authMethods`, `auth_required`, `authenticate`), and resume
+//! refused to an agent that cannot load sessions.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,8 +13,9 @@ use arbor_protocol::{QuestionAction, ResolvedBy, SessionEvent, TitleSource, Tool
 use arbor_tests::{Client, Server, TestEnv, arbor_bin, pids_working_in};
 use serde_json::{Value, json};
 
-/// The configured agents: `edge` (offers `session/close` and `session/fork`) and `noload`
-/// (offers no `loadSession`), both the scripted agent following `script`.
+/// The configured agents, all the scripted agent following `script`: `edge` (offers
+/// `session/close` and `session/fork`), `noload` (offers no `loadSession`), `moded` (offers modes
+/// and a model option), `locked` (needs a login), and `missing`, whose command does not exist.
 struct EdgeAgents {
     state_dir: PathBuf,
     server: Server,
@@ -40,6 +42,9 @@ async fn edge_agents(env: &TestEnv, script: &str) -> EdgeAgents {
     env.write_config(json!({ "acpAgents": {
         "edge": { "name": "Edge agent", "command": command(&["--close", "--fork"]) },
         "noload": { "name": "Forgetful agent", "command": command(&["--no-load-session"]) },
+        "moded": { "name": "Moded agent", "command": command(&["--modes"]) },
+        "locked": { "name": "Locked agent", "command": command(&["--require-auth"]) },
+        "missing": { "name": "Missing agent", "command": ["arbor-test-no-such-agent"] },
     } }));
     EdgeAgents { state_dir, server: env.standalone().await }
 }
@@ -287,4 +292,136 @@ async fn an_elicitation_is_a_question_answered_from_the_protocol_and_deny_rules_
         .await;
     assert!(matches!(declined.event, SessionEvent::QuestionAnswered { action: QuestionAction::Decline, .. }));
     assert!(client.reply_text(id).ends_with("You declined to answer. "), "{}", client.reply_text(id));
+}
+
+#[tokio::test]
+async fn install_hints_are_given_only_for_missing_agents_and_empty_chunks_are_not_stored() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mut edge = edge_agents(&env, "empty-chunks\nthink hmm\nsay hello there\nempty-chunks\n").await;
+    let client = edge.client();
+    for available in ["edge", "scripted"] {
+        let agent = listed(client, available).await;
+        assert!(agent["available"] == true && agent["installHint"].is_null(), "{agent}");
+    }
+    let missing = listed(client, "missing").await;
+    assert_eq!(missing["available"], false, "{missing}");
+    let hint = missing["installHint"].as_str().unwrap_or_default();
+    assert!(hint.contains("`arbor-test-no-such-agent` was not found on PATH"), "{missing}");
+
+    let id = first_turn(client, &repo, "edge", "hi", json!({})).await;
+    let stored = client.call(method::SESSION_EVENTS, json!({ "sessionId": id })).await;
+    let stored: arbor_protocol::EventsResult = serde_json::from_value(stored).unwrap();
+    let chunks: Vec<&str> = stored
+        .events
+        .iter()
+        .filter_map(|event| match &event.event {
+            SessionEvent::AgentMessageChunk { text } | SessionEvent::AgentThoughtChunk { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(chunks.concat(), "hmmhello there", "{chunks:?}");
+    assert!(chunks.iter().all(|text| !text.is_empty()), "no empty chunk is stored: {chunks:?}");
+}
+
+/// Waits until the session shows the agent's mode and model as `expected`.
+async fn wait_settings(client: &Client, id: uuid::Uuid, expected: (&str, &str)) {
+    let mut shown = (None, None);
+    for _ in 0..100 {
+        let session = client.get(id).await;
+        shown = (session.agent_mode, session.agent_model);
+        if (shown.0.as_deref(), shown.1.as_deref()) == (Some(expected.0), Some(expected.1)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the session shows {shown:?}, not {expected:?}");
+}
+
+#[tokio::test]
+async fn the_agents_own_switches_of_mode_and_model_show_on_the_session_and_in_its_log() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let script =
+        "mode acceptEdits\nmodel scripted-small\nsay switched\nturn\nask Write it\nwrite free.txt <<EOF\nfree\nEOF\n";
+    let mut edge = edge_agents(&env, script).await;
+    let client = edge.client();
+    let ask = json!({ "permissionMode": "ask" });
+    let session = client.agent_session(&repo, "moded", Some("scripted-large"), ask).await;
+    wait_settings(client, session.id, ("default", "scripted-large")).await;
+
+    client.prompt_and_wait(session.id, "go", 1).await;
+    wait_settings(client, session.id, ("acceptEdits", "scripted-small")).await;
+    let notices: Vec<String> = client
+        .events
+        .iter()
+        .filter_map(|event| match &event.event {
+            SessionEvent::Notice { message } if message.contains("switched to") => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        notices,
+        ["moded switched to mode `acceptEdits`", "moded switched to model `scripted-small`"],
+        "the log says what the agent switched to"
+    );
+
+    let bypass = json!({ "sessionId": session.id, "permissionMode": "bypass_permissions" });
+    client.call(method::SESSION_CONFIGURE, bypass).await;
+    wait_settings(client, session.id, ("bypassPermissions", "scripted-small")).await;
+    client.prompt_and_wait(session.id, "write", 2).await;
+    assert_eq!(std::fs::read_to_string(Path::new(&session.cwd).join("free.txt")).unwrap(), "free\n");
+    assert!(!client.events.iter().any(|event| matches!(event.event, SessionEvent::PermissionRequest { .. })));
+}
+
+#[tokio::test]
+async fn an_agent_that_needs_a_login_says_how_and_logs_in_through_agents_authenticate() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mut edge = edge_agents(&env, "say one\nturn\nsay two\n").await;
+    let client = edge.client();
+    let result = client.call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "locked", "prompt": "hello" })).await;
+    let id: uuid::Uuid = serde_json::from_value(result["id"].clone()).unwrap();
+    client.subscribe(id, 0).await;
+    let failed = client.wait_status(id, |status| !status.is_live()).await;
+    assert_eq!(failed.status, arbor_protocol::SessionStatus::Failed);
+    let error = client.wait_event(id, |event| matches!(event, SessionEvent::Error { fatal: true, .. })).await;
+    let SessionEvent::Error { message, .. } = error.event else { unreachable!() };
+    assert!(
+        message.starts_with("Locked agent needs you to log in (session/new: Authentication required)"),
+        "{message}"
+    );
+    assert!(message.contains("Terminal login (Logs in interactively): run `"), "{message}");
+    assert!(message.contains("--require-auth --login` in a terminal"), "the agent's own login command: {message}");
+    assert!(message.contains("Built-in token (The agent logs itself in): log in through Arbor with agents/authenticate, methodId `scripted-token`"), "{message}");
+
+    let login = |method_id: &str| json!({ "agent": "locked", "methodId": method_id });
+    let refused = client.try_call(method::AGENTS_AUTHENTICATE, login("scripted-login")).await.unwrap_err();
+    assert_eq!(refused.code, arbor_protocol::error_code::INVALID_ARGUMENT, "{refused:?}");
+    let needs_you = refused.message.starts_with("Locked agent's Terminal login is not a login Arbor can do for you");
+    assert!(needs_you && refused.message.ends_with("--login` in a terminal"), "{}", refused.message);
+    let unknown = client.try_call(method::AGENTS_AUTHENTICATE, login("password")).await.unwrap_err();
+    assert!(unknown.message.contains("offers no login method `password`"), "{}", unknown.message);
+    let credentials = edge.state_dir.join("credentials");
+    assert!(!credentials.exists(), "a refused login changes nothing");
+
+    let client = edge.client();
+    client.call(method::AGENTS_AUTHENTICATE, login("scripted-token")).await;
+    assert!(credentials.exists(), "the agent logged itself in");
+    client.call(method::SESSION_RESUME, json!({ "sessionId": id, "prompt": "again" })).await;
+    client.wait_turns(id, 1).await;
+    assert_eq!(client.reply_text(id), "one");
+
+    // A turn refused for a login says how to log in, and the session carries on.
+    std::fs::remove_file(&credentials).unwrap();
+    client.prompt_and_wait(id, "more", 2).await;
+    let refused = client
+        .wait_event(
+            id,
+            |event| matches!(event, SessionEvent::Error { message, fatal: false } if message.contains("log in")),
+        )
+        .await;
+    let SessionEvent::Error { message, fatal } = refused.event else { unreachable!() };
+    assert!(!fatal && message.contains("agents/authenticate") && message.ends_with("then prompt again"), "{message}");
+    assert_eq!(client.get(id).await.status, arbor_protocol::SessionStatus::Running);
 }

@@ -24,13 +24,15 @@ use serde_json::{Value, json};
 use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
-use super::acp_facts::{AgentFacts, LearnedFacts, initialize_params};
+use super::acp_facts::{AgentFacts, AuthKind, LearnedFacts, converse, initialize_params, probe_command};
 use super::acp_settings::{Change, Offered};
 use super::acp_terminal::Terminals;
 use super::discovery::{Version, agent_command, agent_env, find_program};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, spawn_agent, with_stderr};
-use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative};
+use super::{
+    AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, LoginFuture, StartFuture, StartSpec, relative,
+};
 use crate::config::AcpAgentConfig;
 use crate::policy::subject_of;
 
@@ -43,6 +45,11 @@ const DEFAULT_RETRY_AFTER_SECS: u64 = 30;
 const REPLAY_QUIET: Duration = Duration::from_millis(500);
 /// ACP's error code for a method the client does not offer.
 const METHOD_NOT_FOUND: i64 = -32601;
+/// ACP's error code for a request the agent refuses until the user logs in (`auth_required`).
+const AUTH_REQUIRED: i64 = -32000;
+/// How long an agent may take to log in when asked (`authenticate`): a login it does by itself
+/// may wait for the user in a browser.
+const LOGIN_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Builds the agent's command line for a session.
 pub type Launcher = Box<dyn Fn(&StartSpec) -> Result<Command, AgentError> + Send + Sync>;
@@ -61,6 +68,17 @@ pub struct AcpDriver {
     /// Whether the launcher puts the permission mode and model on the command line, so they are
     /// not set again through the protocol.
     settings_by_command: bool,
+    /// The agent's command line, for login instructions.
+    command_line: Vec<String>,
+    /// How to start the agent outside a session, to log it in; None when Arbor cannot.
+    standalone: Option<Arc<Standalone>>,
+}
+
+/// An agent's program, arguments and environment, to start it outside a session.
+struct Standalone {
+    program: PathBuf,
+    arguments: Vec<String>,
+    env: Vec<(String, String)>,
 }
 
 /// Decides a wait before an agent starts.
@@ -82,12 +100,21 @@ impl AcpDriver {
             delay_before: None,
             facts: LearnedFacts::default(),
             settings_by_command: false,
+            command_line: Vec::new(),
+            standalone: None,
         }
     }
 
     /// Reports what `facts` learns (from a probe started by the caller) until a session learns more.
     pub fn with_facts(mut self, facts: LearnedFacts) -> Self {
         self.facts = facts;
+        self
+    }
+
+    /// The agent runs as `command_line`; found, it can be started outside a session to log in.
+    fn with_command_line(mut self, command_line: Vec<String>, standalone: Option<Standalone>) -> Self {
+        self.command_line = command_line;
+        self.standalone = standalone.map(Arc::new);
         self
     }
 
@@ -121,10 +148,47 @@ impl AgentDriver for AcpDriver {
             info.capabilities.fork = facts.fork;
             info.version = facts.version.or(info.version);
         }
-        if info.available {
-            info.install_hint = None;
-        }
         info
+    }
+
+    fn authenticate(&self, method_id: &str) -> LoginFuture {
+        let facts = self.facts.clone();
+        let standalone = self.standalone.clone();
+        let name = self.info.name.clone();
+        let command_line = self.command_line.clone();
+        let method_id = method_id.to_string();
+        Box::pin(async move {
+            let Some(standalone) = standalone else {
+                return Err(AgentError::LoginMethod(format!("{name} offers no login through Arbor")));
+            };
+            let known = facts.get().map(|facts| facts.auth_methods);
+            match known.as_deref().map(|methods| methods.iter().find(|method| method.id == method_id)) {
+                Some(None) => {
+                    let offered = known.iter().flatten().map(|method| method.how(&command_line)).collect::<Vec<_>>();
+                    return Err(AgentError::LoginMethod(format!(
+                        "{name} offers no login method `{method_id}`; it offers: {}",
+                        if offered.is_empty() { "none".to_string() } else { offered.join("; ") }
+                    )));
+                }
+                Some(Some(method)) if method.kind != AuthKind::Agent => {
+                    return Err(AgentError::LoginMethod(format!(
+                        "{name}'s {} is not a login Arbor can do for you; {}",
+                        method.name,
+                        method.how(&command_line)
+                    )));
+                }
+                _ => {}
+            }
+            let command = probe_command(&standalone.program, &standalone.arguments, &standalone.env);
+            let requests =
+                [("initialize", initialize_params(false)), ("authenticate", json!({ "methodId": method_id }))];
+            let answers = tokio::task::spawn_blocking(move || converse(command, requests, LOGIN_TIMEOUT))
+                .await
+                .map_err(|error| AgentError::LoginFailed(format!("{name}: {error}")))?;
+            let [initialized, _] = answers.map_err(|message| AgentError::LoginFailed(format!("{name}: {message}")))?;
+            facts.set(AgentFacts::of(&initialized));
+            Ok(())
+        })
     }
 
     fn start(&self, spec: StartSpec) -> StartFuture {
@@ -134,13 +198,14 @@ impl AgentDriver for AcpDriver {
         let facts = self.facts.clone();
         let settings_by_command = self.settings_by_command;
         let name = self.info.name.clone();
+        let command_line = self.command_line.clone();
         let delay = self.delay_before.as_ref().and_then(|rule| rule(&spec));
         Box::pin(async move {
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }
             let pipes = spawn_agent(launcher(&spec)?, Stdio::piped(), &agent, &spec).await?;
-            let setup = Setup { name, client_fs, facts, settings_by_command };
+            let setup = Setup { name, client_fs, facts, settings_by_command, command_line };
             start_connection(pipes, spec, setup).await
         })
     }
@@ -206,6 +271,7 @@ pub fn gemini(command: Option<&Path>, env: BTreeMap<String, String>) -> AcpDrive
             Ok(command)
         }),
     )
+    .with_command_line(vec!["gemini".into()], None)
     .without_client_fs()
     .with_settings_by_command()
     .with_delay(Box::new(move |spec: &StartSpec| gemini_resume_delay(spec, &home)))
@@ -270,6 +336,8 @@ pub fn by_command(id: &str, agent: &AcpAgentConfig, probe: bool) -> AcpDriver {
     };
     let env = agent.env.clone();
     let agent_id = id.to_string();
+    let standalone =
+        program.clone().map(|program| Standalone { program, arguments: arguments.clone(), env: agent_env(&agent.env) });
     AcpDriver::new(
         info,
         // The permission mode and model are set through the protocol once the session exists.
@@ -284,11 +352,13 @@ pub fn by_command(id: &str, agent: &AcpAgentConfig, probe: bool) -> AcpDriver {
         }),
     )
     .with_facts(facts)
+    .with_command_line(agent.command.clone(), standalone)
 }
 
 /// A JSON-RPC error from the agent.
 #[derive(Debug)]
 pub struct RpcError {
+    code: i64,
     message: String,
     /// The error's `data`, where agents put details such as an HTTP status.
     data: Value,
@@ -355,12 +425,22 @@ impl Connection {
         method: &str,
         params: Value,
     ) -> Result<Value, AgentError> {
+        self.request_and_answer(incoming, method, params)
+            .await?
+            .map_err(|error| AgentError::Handshake(format!("{method}: {}", error.message)))
+    }
+
+    /// Like [`Connection::request_and_wait`], keeping the agent's error as it gave it.
+    async fn request_and_answer(
+        &self,
+        incoming: &mut mpsc::Receiver<Incoming>,
+        method: &str,
+        params: Value,
+    ) -> Result<Result<Value, RpcError>, AgentError> {
         let expected = self.request(method, params).await;
         loop {
             match incoming.recv().await {
-                Some(Incoming::Response { id, result }) if id == expected => {
-                    return result.map_err(|error| AgentError::Handshake(format!("{method}: {}", error.message)));
-                }
+                Some(Incoming::Response { id, result }) if id == expected => return Ok(result),
                 Some(Incoming::Request { id, .. }) => self.refuse_during_setup(id).await,
                 Some(_) => {}
                 None => {
@@ -398,6 +478,8 @@ struct Setup {
     /// Where the `initialize` answer is kept for `agents/list`.
     facts: LearnedFacts,
     settings_by_command: bool,
+    /// The agent's command line, for login instructions.
+    command_line: Vec<String>,
 }
 
 /// What the handshake leaves for the session.
@@ -407,6 +489,8 @@ struct Established {
     notices: Vec<String>,
     /// Whether the agent offers `session/close`.
     can_close: bool,
+    /// How to log the agent in, when it offers logins.
+    login_help: Option<String>,
 }
 
 /// Wires up the child's pipes, runs the handshake and starts the driver loop.
@@ -448,6 +532,7 @@ async fn start_connection(pipes: AgentPipes, spec: StartSpec, setup: Setup) -> R
     driver.agent_name = setup.name;
     driver.offered = established.offered;
     driver.can_close = established.can_close;
+    driver.login_help = established.login_help;
     if setup.client_fs {
         driver.terminals =
             Some(Terminals::new(spec.session_id, spec.cwd.clone(), spec.sandbox.clone(), driver.outputs.clone()));
@@ -468,6 +553,10 @@ async fn handshake(
     let facts = AgentFacts::of(&initialized);
     setup.facts.set(facts.clone());
     let cwd = spec.cwd.display().to_string();
+    let login_help = login_help(&facts, &setup.command_line);
+    // A refusal of the session is explained with the agent's logins, when it offers any.
+    let open =
+        |method: &'static str, error: RpcError| opening_refused(method, error, &setup.name, login_help.as_deref());
     let mut notices = Vec::new();
     let (agent_session_id, answer) = match (&spec.resume, &spec.fork) {
         (None, Some(parent)) if facts.fork => {
@@ -485,9 +574,14 @@ async fn handshake(
             let params = json!({ "sessionId": agent_session_id, "cwd": cwd, "mcpServers": [] });
             let answer = if facts.resume {
                 // session/resume continues the conversation without replaying it.
-                connection.request_and_wait(incoming, "session/resume", params).await?
+                let method = "session/resume";
+                connection.request_and_answer(incoming, method, params).await?.map_err(|error| open(method, error))?
             } else if facts.load_session {
-                let answer = connection.request_and_wait(incoming, "session/load", params).await?;
+                let method = "session/load";
+                let answer = connection
+                    .request_and_answer(incoming, method, params)
+                    .await?
+                    .map_err(|error| open(method, error))?;
                 connection.drain_replay(incoming).await?;
                 answer
             } else {
@@ -498,10 +592,11 @@ async fn handshake(
             (agent_session_id.clone(), answer)
         }
         (None, _) => {
+            let params = json!({ "cwd": cwd, "mcpServers": [] });
             let created = connection
-                .request_and_wait(incoming, "session/new", json!({ "cwd": cwd, "mcpServers": [] }))
-                .await
-                .map_err(|error| with_login_hint(error, &facts))?;
+                .request_and_answer(incoming, "session/new", params)
+                .await?
+                .map_err(|error| open("session/new", error))?;
             let id = created["sessionId"]
                 .as_str()
                 .map(str::to_string)
@@ -520,17 +615,29 @@ async fn handshake(
         offered.applied(&change, &answer);
     }
     notices.extend(plan.notices);
-    Ok(Established { agent_session_id, offered, notices, can_close: facts.close })
+    Ok(Established { agent_session_id, offered, notices, can_close: facts.close, login_help })
 }
 
-/// Adds how to log in to a refusal by an agent that offers login methods (ACP's `authMethods`).
-fn with_login_hint(error: AgentError, facts: &AgentFacts) -> AgentError {
-    match error {
-        AgentError::Handshake(message) if !facts.auth_methods.is_empty() => AgentError::Handshake(format!(
-            "{message}; the agent may need you to log in first (it offers: {})",
-            facts.auth_methods.join("; ")
+/// How to log in with each of the agent's login methods (ACP's `authMethods`), when it offers any.
+fn login_help(facts: &AgentFacts, command_line: &[String]) -> Option<String> {
+    let ways: Vec<String> = facts.auth_methods.iter().map(|method| method.how(command_line)).collect();
+    (!ways.is_empty()).then(|| format!("it offers: {}", ways.join("; ")))
+}
+
+/// The error for an agent's refusal to open a session: one that asks for a login (ACP's
+/// `auth_required`) says how to log in; any other refusal by an agent that offers logins names
+/// them too, since agents do not all say why.
+fn opening_refused(method: &str, error: RpcError, agent: &str, login_help: Option<&str>) -> AgentError {
+    match login_help {
+        Some(help) if error.code == AUTH_REQUIRED => AgentError::LoginRequired(format!(
+            "{agent} needs you to log in ({method}: {}); {help}; then resume the session",
+            error.message
         )),
-        other => other,
+        Some(help) => AgentError::Handshake(format!(
+            "{method}: {}; the agent may need you to log in first: {help}",
+            error.message
+        )),
+        None => AgentError::Handshake(format!("{method}: {}", error.message)),
     }
 }
 
@@ -569,6 +676,8 @@ pub struct DriverLoop {
     closing: Option<(u64, oneshot::Sender<()>)>,
     /// The terminals the agent runs through Arbor; None when Arbor offers it none.
     terminals: Option<Terminals>,
+    /// How to log the agent in, for a turn it refuses until the user does.
+    login_help: Option<String>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
 }
 
@@ -676,6 +785,7 @@ impl DriverLoop {
             can_close: false,
             closing: None,
             terminals: None,
+            login_help: None,
             stderr_tail,
         }
     }
@@ -751,7 +861,14 @@ impl DriverLoop {
                 return;
             }
             Err(error) => {
-                self.output(AgentOutput::Event(SessionEvent::Error { message: error.message, fatal: false })).await;
+                let message = match &self.login_help {
+                    Some(help) if error.code == AUTH_REQUIRED => format!(
+                        "{} needs you to log in ({}); {help}; then prompt again",
+                        self.agent_name, error.message
+                    ),
+                    _ => error.message,
+                };
+                self.output(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
                 StopReason::Error
             }
         };
@@ -1133,6 +1250,7 @@ pub fn route(message: Value) -> Incoming {
             Some(id) => {
                 let result = match message.get("error") {
                     Some(error) => Err(RpcError {
+                        code: error["code"].as_i64().unwrap_or_default(),
                         message: error["message"].as_str().unwrap_or("the agent reported an error").to_string(),
                         data: error["data"].clone(),
                     }),

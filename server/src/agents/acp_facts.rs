@@ -30,8 +30,71 @@ pub struct AgentFacts {
     pub close: bool,
     /// `sessionCapabilities.fork`.
     pub fork: bool,
-    /// The ways the agent offers to log in (`authMethods`), as "name: description".
-    pub auth_methods: Vec<String>,
+    /// The ways the agent offers to log in (`authMethods`).
+    pub auth_methods: Vec<AuthMethod>,
+}
+
+/// One way an agent offers to log in (an entry of `authMethods`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthMethod {
+    pub id: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// How the user logs in with it.
+    pub kind: AuthKind,
+}
+
+/// What logging in with a method takes, from its `type`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthKind {
+    /// The agent logs in by itself when asked (`authenticate`), needing no terminal: ACP's
+    /// default type, `agent`.
+    Agent,
+    /// The user sets environment variables for the agent (`env_var`): their names.
+    EnvVar(String),
+    /// The user runs the agent's command with these arguments in a terminal (`terminal`).
+    Terminal(Vec<String>),
+}
+
+impl AuthMethod {
+    fn of(method: &Value) -> Option<Self> {
+        let id = method["id"].as_str()?.to_string();
+        let strings = |value: &Value| -> Vec<String> {
+            value.as_array().into_iter().flatten().filter_map(Value::as_str).map(str::to_string).collect()
+        };
+        let kind = match method["type"].as_str() {
+            // The variables are listed in `vars` (older agents name one in `varName`).
+            Some("env_var") => AuthKind::EnvVar(match method["varName"].as_str() {
+                Some(name) => name.to_string(),
+                None => {
+                    strings(&method["vars"].as_array().into_iter().flatten().map(|var| var["name"].clone()).collect())
+                        .join(", ")
+                }
+            }),
+            Some("terminal") => AuthKind::Terminal(strings(&method["args"])),
+            _ => AuthKind::Agent,
+        };
+        Some(Self {
+            name: method["name"].as_str().unwrap_or(&id).to_string(),
+            description: method["description"].as_str().map(str::to_string),
+            id,
+            kind,
+        })
+    }
+
+    /// How to log in with this method, in a sentence fragment: what the agent says of it, and
+    /// what the user does (`command` is the agent's command line, for terminal logins).
+    pub fn how(&self, command: &[String]) -> String {
+        let said = self.description.as_deref().map(|description| format!(" ({description})")).unwrap_or_default();
+        let action = match &self.kind {
+            AuthKind::Agent => format!("log in through Arbor with agents/authenticate, methodId `{}`", self.id),
+            AuthKind::EnvVar(names) => format!("set {names} in the agent's env in the config file"),
+            AuthKind::Terminal(args) => {
+                format!("run `{}` in a terminal", command.iter().chain(args).cloned().collect::<Vec<_>>().join(" "))
+            }
+        };
+        format!("{}{said}: {action}", self.name)
+    }
 }
 
 impl AgentFacts {
@@ -44,18 +107,8 @@ impl AgentFacts {
         });
         let capabilities = &initialized["agentCapabilities"];
         let session = &capabilities["sessionCapabilities"];
-        let auth_methods = initialized["authMethods"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|method| {
-                let name = method["name"].as_str().or(method["id"].as_str())?;
-                Some(match method["description"].as_str() {
-                    Some(description) => format!("{name}: {description}"),
-                    None => name.to_string(),
-                })
-            })
-            .collect();
+        let auth_methods =
+            initialized["authMethods"].as_array().into_iter().flatten().filter_map(AuthMethod::of).collect();
         Self {
             version,
             load_session: capabilities["loadSession"].as_bool().unwrap_or(false),
@@ -92,45 +145,95 @@ impl LearnedFacts {
     pub fn probe(program: &Path, arguments: &[String], env: &[(String, String)]) -> LearnedFacts {
         let learned = LearnedFacts::default();
         let slot = learned.clone();
-        let mut command = Command::new(program);
-        command
-            .args(arguments)
-            .env_clear()
-            .envs(env.iter().cloned())
-            // No session's directory exists yet; initialize reads and writes no files.
-            .current_dir(std::env::temp_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        let command = probe_command(program, arguments, env);
         std::thread::spawn(move || {
-            let Ok(mut child) = command.spawn() else { return };
-            let group = child.id() as i32;
-            let request =
-                json!({ "jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize_params(false) });
-            let written = child.stdin.as_mut().map(|stdin| writeln!(stdin, "{request}"));
-            if let (Some(Ok(())), Some(stdout)) = (written, child.stdout.take()) {
-                let (done, wait) = std::sync::mpsc::channel();
-                std::thread::spawn(move || {
-                    let answer = BufReader::new(stdout)
-                        .lines()
-                        .map_while(Result::ok)
-                        .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
-                        .find(|message| message["id"] == 1 && message.get("method").is_none());
-                    let _ = done.send(answer);
-                });
-                if let Ok(Some(answer)) = wait.recv_timeout(PROBE_TIMEOUT) {
-                    slot.set(AgentFacts::of(&answer["result"]));
-                }
+            if let Ok([initialized]) = converse(command, [("initialize", initialize_params(false))], PROBE_TIMEOUT) {
+                slot.set(AgentFacts::of(&initialized));
             }
-            // SAFETY: kill(2) with a negative pid signals the probe's own process group.
-            unsafe {
-                libc::kill(-group, libc::SIGKILL);
-            }
-            let _ = child.wait();
         });
         learned
     }
+}
+
+/// The command that starts an agent outside any session, to ask it something: in the environment
+/// it gets for sessions and a process group of its own, in a directory where it finds nothing
+/// (no session's directory exists for it; `initialize` and `authenticate` read no files).
+pub fn probe_command(program: &Path, arguments: &[String], env: &[(String, String)]) -> Command {
+    let mut command = Command::new(program);
+    command
+        .args(arguments)
+        .env_clear()
+        .envs(env.iter().cloned())
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command
+}
+
+/// Starts `command`, sends it the requests one after another, each once the previous one is
+/// answered, and returns their results; then ends its process group. Blocks the thread: run it on
+/// one of its own. Fails with the agent's error message, or when it is silent past `timeout`.
+pub fn converse<const N: usize>(
+    mut command: Command,
+    requests: [(&str, Value); N],
+    timeout: Duration,
+) -> Result<[Value; N], String> {
+    let mut child = command.spawn().map_err(|error| format!("could not start the agent: {error}"))?;
+    let group = child.id() as i32;
+    let (answers_tx, answers) = std::sync::mpsc::channel();
+    if let Some(stdout) = child.stdout.take() {
+        std::thread::spawn(move || {
+            let responses = BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .filter_map(|line| serde_json::from_str::<Value>(&line).ok())
+                .filter(|message| message.get("method").is_none());
+            for response in responses {
+                if answers_tx.send(response).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    let mut stdin = child.stdin.take();
+    let mut results = Vec::with_capacity(N);
+    for (id, (method, params)) in requests.into_iter().enumerate() {
+        let request = json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params });
+        let written = stdin.as_mut().map(|stdin| writeln!(stdin, "{request}"));
+        if !matches!(written, Some(Ok(()))) {
+            break;
+        }
+        let answer = loop {
+            match answers.recv_timeout(timeout) {
+                Ok(answer) if answer["id"] == id => break Ok(answer),
+                Ok(_) => {}
+                Err(_) => break Err(format!("the agent did not answer {method}")),
+            }
+        };
+        match answer {
+            Ok(answer) if answer.get("error").is_some() => {
+                let message = answer["error"]["message"].as_str().unwrap_or("the agent refused").to_string();
+                results.clear();
+                results.push(Err(format!("{method}: {message}")));
+                break;
+            }
+            Ok(answer) => results.push(Ok(answer["result"].clone())),
+            Err(message) => {
+                results.push(Err(message));
+                break;
+            }
+        }
+    }
+    drop(stdin);
+    // SAFETY: kill(2) with a negative pid signals the agent's own process group.
+    unsafe {
+        libc::kill(-group, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    let results: Result<Vec<Value>, String> = results.into_iter().collect();
+    results?.try_into().map_err(|_| "the agent ended before answering".to_string())
 }
 
 /// The `initialize` params Arbor sends: its client capabilities and its name. `client_side` offers
@@ -161,7 +264,10 @@ mod tests {
         let facts = AgentFacts::of(&answer);
         assert_eq!(facts.version.as_deref(), Some("@agentclientprotocol/claude-agent-acp 0.101.0"));
         assert!(facts.load_session && facts.resume && facts.close && facts.fork && facts.can_continue());
-        assert_eq!(facts.auth_methods, ["API Key: Use an API key"]);
+        assert_eq!(
+            facts.auth_methods[0].how(&[]),
+            "API Key (Use an API key): log in through Arbor with agents/authenticate, methodId `api-key`"
+        );
         assert!(!AgentFacts::of(&json!({})).can_continue());
     }
 }

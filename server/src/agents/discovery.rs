@@ -55,25 +55,35 @@ impl Version {
         let program = program.to_path_buf();
         let env = agent_env(env);
         std::thread::spawn(move || {
-            let child = std::process::Command::new(&program)
+            let mut command = std::process::Command::new(&program);
+            command
                 .arg("--version")
                 .env_clear()
                 .envs(env)
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::piped())
                 .stderr(std::process::Stdio::null())
-                .env("NO_COLOR", "1")
-                .spawn();
-            let Ok(child) = child else { return };
+                .env("NO_COLOR", "1");
+            std::os::unix::process::CommandExt::process_group(&mut command, 0);
+            let Ok(child) = command.spawn() else { return };
+            let group = child.id() as i32;
             let (done, wait) = std::sync::mpsc::channel();
             std::thread::spawn(move || {
                 let _ = done.send(child.wait_with_output());
             });
-            if let Ok(Ok(output)) = wait.recv_timeout(VERSION_TIMEOUT) {
-                let text = String::from_utf8_lossy(&output.stdout);
-                if let Some(line) = text.lines().find(|line| !line.trim().is_empty()) {
-                    *slot.lock().expect("version poisoned") = Some(line.trim().to_string());
+            match wait.recv_timeout(VERSION_TIMEOUT) {
+                Ok(Ok(output)) => {
+                    let text = String::from_utf8_lossy(&output.stdout);
+                    if let Some(line) = text.lines().find(|line| !line.trim().is_empty()) {
+                        *slot.lock().expect("version poisoned") = Some(line.trim().to_string());
+                    }
                 }
+                Ok(Err(_)) => {}
+                // SAFETY: the leader has not been reaped (its wait has not returned), so the group
+                // id is still its own; kill(2) with a negative pid signals that group.
+                Err(_) => unsafe {
+                    libc::kill(-group, libc::SIGKILL);
+                },
             }
         });
         version

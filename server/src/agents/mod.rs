@@ -51,6 +51,15 @@ pub enum AgentError {
     /// The agent did not finish starting within the start-up limit.
     #[error("the agent did not start within {0} s")]
     StartupTimeout(u64),
+    /// The agent refused to open a session until the user logs in.
+    #[error("{0}")]
+    LoginRequired(String),
+    /// A login the agent does not offer, or not one Arbor can do for the user.
+    #[error("{0}")]
+    LoginMethod(String),
+    /// The agent failed to log in.
+    #[error("the login failed: {0}")]
+    LoginFailed(String),
     /// The agent's sandbox could not be set up.
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),
@@ -144,6 +153,8 @@ pub struct AgentHandle {
 
 /// Future returned by [`AgentDriver::start`].
 pub type StartFuture = Pin<Box<dyn Future<Output = Result<AgentHandle, AgentError>> + Send>>;
+/// Future returned by [`AgentDriver::authenticate`].
+pub type LoginFuture = Pin<Box<dyn Future<Output = Result<(), AgentError>> + Send>>;
 
 /// One agent family.
 pub trait AgentDriver: Send + Sync {
@@ -152,6 +163,12 @@ pub trait AgentDriver: Send + Sync {
     /// Starts the agent for a session (a new conversation, or the one in `spec.resume`) and
     /// completes its handshake.
     fn start(&self, spec: StartSpec) -> StartFuture;
+    /// Has the agent log in with `method_id`, one of its login methods that needs no terminal
+    /// (ACP's `authenticate`). Agents without such logins refuse.
+    fn authenticate(&self, method_id: &str) -> LoginFuture {
+        let message = format!("{} offers no login through Arbor (asked for `{method_id}`)", self.info().name);
+        Box::pin(std::future::ready(Err(AgentError::LoginMethod(message))))
+    }
 }
 
 /// Every driver this server has, keyed by agent id.
@@ -180,9 +197,18 @@ impl AgentRegistry {
         Self { drivers }
     }
 
-    /// Every agent's info.
+    /// Every agent's info. Only an agent that is not available says how to install it.
     pub fn list(&self) -> Vec<AgentInfo> {
-        self.drivers.iter().map(|driver| driver.info()).collect()
+        self.drivers
+            .iter()
+            .map(|driver| {
+                let mut info = driver.info();
+                if info.available {
+                    info.install_hint = None;
+                }
+                info
+            })
+            .collect()
     }
 
     /// The driver for `id`, if it is known and available.

@@ -61,7 +61,10 @@ impl ServiceError {
             Self::InvalidState(_) => error_code::INVALID_SESSION_STATE,
             Self::InvalidArgument(_) | Self::Policy(_) => error_code::INVALID_ARGUMENT,
             Self::NotFound(_) => error_code::NOT_FOUND,
-            Self::Agent(AgentError::Unknown(_) | AgentError::Unavailable { .. }) => error_code::AGENT_UNAVAILABLE,
+            Self::Agent(AgentError::Unknown(_) | AgentError::Unavailable { .. } | AgentError::LoginFailed(_)) => {
+                error_code::AGENT_UNAVAILABLE
+            }
+            Self::Agent(AgentError::LoginMethod(_)) => error_code::INVALID_ARGUMENT,
             Self::Agent(_) => error_code::INTERNAL_ERROR,
             Self::Sandbox(SandboxError::Unavailable { .. }) => error_code::INVALID_ARGUMENT,
             Self::Sandbox(_) => error_code::INTERNAL_ERROR,

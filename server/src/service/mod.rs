@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arbor_protocol::{
-    Ack, AgentsListResult, ArborCapabilities, ConfigureParams, DeleteParams, DeleteResult, EventsParams, EventsResult,
+    Ack, AgentsListResult, ArborCapabilities, AuthenticateParams, ConfigureParams, DeleteParams, DeleteResult, EventsParams, EventsResult,
     Isolation, ListSessionsParams, ListSessionsResult, NewSessionParams, NoParams, PROTOCOL_VERSION, PromptParams,
     PromptResult, RespondParams, ResumeParams, Session, SessionConfig, SessionEvent, SessionIdParams, SessionStatus,
     TitleSource, ToolCallContent, ToolCallStatus, ToolKind, Usage,
@@ -147,6 +147,12 @@ impl Service {
     /// `agents/list`.
     pub async fn agents_list(&self, _: NoParams) -> Result<AgentsListResult> {
         Ok(AgentsListResult { agents: self.agents.list(), sandbox: sandbox::Host::get().report() })
+    }
+
+    /// `agents/authenticate`: the agent logs in with a method it does by itself.
+    pub async fn agents_authenticate(&self, params: AuthenticateParams) -> Result<Ack> {
+        self.agents.get(&params.agent)?.authenticate(&params.method_id).await?;
+        Ok(Ack {})
     }
 
     /// `session/new`, reporting the set-up to `progress`.

@@ -870,16 +870,25 @@ impl SessionActor {
                 }
             }
             AgentOutput::Settings(current) => {
-                let changed = |shown: &mut Option<String>, reported: Option<String>| match reported {
+                // A value that replaces one already shown (the agent switched, by itself or when
+                // asked) is also said in the log; the first report at a start is only shown.
+                let mut switched = Vec::new();
+                let mut changed = |what: &str, shown: &mut Option<String>, reported: Option<String>| match reported {
                     Some(value) if shown.as_ref() != Some(&value) => {
-                        *shown = Some(value);
+                        if shown.replace(value.clone()).is_some() {
+                            switched.push(format!("{what} `{value}`"));
+                        }
                         true
                     }
                     _ => false,
                 };
-                let mode_changed = changed(&mut self.session.agent_mode, current.mode);
-                if changed(&mut self.session.agent_model, current.model) | mode_changed {
+                let mode_changed = changed("mode", &mut self.session.agent_mode, current.mode);
+                if changed("model", &mut self.session.agent_model, current.model) | mode_changed {
                     self.save().await;
+                }
+                if !switched.is_empty() {
+                    let message = format!("{} switched to {}", self.session.agent, switched.join(" and "));
+                    self.emit(SessionEvent::Notice { message }).await;
                 }
             }
             AgentOutput::Title(title) => {

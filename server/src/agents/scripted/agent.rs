@@ -41,17 +41,49 @@ pub struct Options {
     pub close: bool,
     /// Offer `session/fork`.
     pub fork: bool,
+    /// Refuse sessions and prompts with ACP's `auth_required` until logged in, offering a login
+    /// it does by itself (`authenticate`) and one run in a terminal (`--login`).
+    pub require_auth: bool,
+    /// Offer session modes (`default`, `acceptEdits`, `bypassPermissions`) and a model option.
+    pub modes: bool,
+}
+
+/// ACP's error code for a request that needs the user to log in first.
+const AUTH_REQUIRED: i64 = -32000;
+/// The error code of every other failure (JSON-RPC's internal error).
+const FAILED: i64 = -32603;
+/// The login method the agent does by itself.
+const SELF_LOGIN: &str = "scripted-token";
+/// The models the agent offers when it offers modes.
+const MODELS: [&str; 2] = ["scripted-small", "scripted-large"];
+
+/// The file whose presence means the agent is logged in.
+fn credentials(state_dir: &Path) -> PathBuf {
+    state_dir.join("credentials")
+}
+
+/// Logs the agent in as its terminal login does (`arbor scripted-agent --login`).
+pub fn log_in(state_dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(state_dir)?;
+    std::fs::write(credentials(state_dir), "logged in\n")
 }
 
 /// An error answer to a request, with optional details (such as a rate limit's HTTP status).
 struct TurnError {
+    code: i64,
     message: String,
     data: Value,
 }
 
 impl From<String> for TurnError {
     fn from(message: String) -> Self {
-        TurnError { message, data: Value::Null }
+        TurnError { code: FAILED, message, data: Value::Null }
+    }
+}
+
+impl TurnError {
+    fn auth_required() -> Self {
+        TurnError { code: AUTH_REQUIRED, message: "Authentication required".into(), data: Value::Null }
     }
 }
 
@@ -74,7 +106,29 @@ struct Agent {
     client_writes: Arc<std::sync::atomic::AtomicBool>,
     /// The client offered terminals: `terminal` lines run through it.
     client_terminals: Arc<std::sync::atomic::AtomicBool>,
+    /// The current mode and model, when it offers them.
+    settings: Arc<Mutex<Settings>>,
     options: Options,
+}
+
+/// The mode and model the agent is in.
+#[derive(Debug, Clone)]
+struct Settings {
+    mode: String,
+    model: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings { mode: "default".into(), model: MODELS[0].into() }
+    }
+}
+
+/// The model option as ACP's `configOptions` list carries it, with `model` current.
+fn model_options(model: &str) -> Value {
+    let values: Vec<Value> = MODELS.iter().map(|value| json!({ "value": value, "name": value })).collect();
+    json!([{ "id": "model", "name": "Model", "category": "model", "type": "select",
+        "currentValue": model, "options": values }])
 }
 
 /// Runs the agent on stdin/stdout until stdin closes.
@@ -110,6 +164,7 @@ pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>, options: Opti
         turn: Arc::default(),
         client_writes: Arc::default(),
         client_terminals: Arc::default(),
+        settings: Arc::default(),
         options,
     };
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
@@ -136,7 +191,7 @@ impl Agent {
             Ok(result) => json!({ "jsonrpc": "2.0", "id": id, "result": result }),
             Err(error) => json!({
                 "jsonrpc": "2.0", "id": id,
-                "error": { "code": -32000, "message": error.message, "data": error.data },
+                "error": { "code": error.code, "message": error.message, "data": error.data },
             }),
         };
         self.send(message).await;
@@ -178,17 +233,47 @@ impl Agent {
                         "promptCapabilities": {},
                         "sessionCapabilities": session,
                     },
-                    "authMethods": [],
+                    "authMethods": self.auth_methods(),
                     "agentInfo": { "name": "arbor-scripted-agent", "version": env!("CARGO_PKG_VERSION") },
                 });
                 self.reply(id, Ok(result)).await;
             }
+            ("authenticate", Some(id)) => {
+                let result = match params["methodId"].as_str() {
+                    Some(SELF_LOGIN) => log_in(&self.state_dir).map(|()| json!({})).map_err(|error| error.to_string()),
+                    other => Err(format!("login method {other:?} is not done here: run this agent with --login")),
+                };
+                self.reply(id, result.map_err(TurnError::from)).await;
+            }
+            ("session/new" | "session/load" | "session/prompt", Some(id)) if self.needs_login() => {
+                self.reply(id, Err(TurnError::auth_required())).await;
+            }
             ("session/new", Some(id)) => {
                 let result = self.new_conversation(&params).map_err(TurnError::from);
+                let result = result.map(|mut answer| {
+                    self.offer_settings(&mut answer);
+                    answer
+                });
                 self.reply(id, result).await;
             }
             ("session/load", Some(id)) if self.options.load_session => {
                 let result = self.load_conversation(&params).map_err(TurnError::from);
+                self.reply(id, result).await;
+            }
+            ("session/set_mode", Some(id)) if self.options.modes => {
+                let mode = params["modeId"].as_str().unwrap_or_default().to_string();
+                self.settings.lock().expect("settings poisoned").mode = mode;
+                self.reply(id, Ok(json!({}))).await;
+            }
+            ("session/set_config_option", Some(id)) if self.options.modes && params["configId"] == "model" => {
+                let model = params["value"].as_str().unwrap_or_default().to_string();
+                let result = match MODELS.contains(&model.as_str()) {
+                    true => Ok(json!({ "configOptions": model_options(&model) })),
+                    false => Err(TurnError::from(format!("no such model: {model}"))),
+                };
+                if result.is_ok() {
+                    self.settings.lock().expect("settings poisoned").model = model;
+                }
                 self.reply(id, result).await;
             }
             ("session/close", Some(id)) if self.options.close => {
@@ -211,6 +296,39 @@ impl Agent {
             }
             _ => {}
         }
+    }
+
+    /// The login methods it offers: none unless it requires a login.
+    fn auth_methods(&self) -> Value {
+        match self.options.require_auth {
+            true => json!([
+                { "id": "scripted-login", "name": "Terminal login", "description": "Logs in interactively",
+                  "type": "terminal", "args": ["--login"] },
+                { "id": SELF_LOGIN, "name": "Built-in token", "description": "The agent logs itself in" },
+            ]),
+            false => json!([]),
+        }
+    }
+
+    fn needs_login(&self) -> bool {
+        self.options.require_auth && !credentials(&self.state_dir).exists()
+    }
+
+    /// Adds the modes and the model option it offers to a `session/new` answer.
+    fn offer_settings(&self, answer: &mut Value) {
+        if !self.options.modes {
+            return;
+        }
+        let settings = self.settings.lock().expect("settings poisoned").clone();
+        let modes: Vec<Value> =
+            ["default", "acceptEdits", "bypassPermissions"].iter().map(|id| json!({ "id": id, "name": id })).collect();
+        answer["modes"] = json!({ "currentModeId": settings.mode, "availableModes": modes });
+        answer["configOptions"] = model_options(&settings.model);
+    }
+
+    /// Whether it asks no permission: run so, or switched to `bypassPermissions`.
+    fn bypasses_permissions(&self) -> bool {
+        self.options.bypass_permissions || self.settings.lock().expect("settings poisoned").mode == "bypassPermissions"
     }
 
     fn state_file(&self, id: &str) -> PathBuf {
@@ -558,6 +676,25 @@ impl Turn<'_> {
                 Flow::Continue
             }
             Action::Elicit(message) => self.elicit(&session_id, &message).await,
+            Action::Mode(mode) => {
+                self.agent.settings.lock().expect("settings poisoned").mode = mode.clone();
+                let update = json!({ "sessionUpdate": "current_mode_update", "currentModeId": mode });
+                self.agent.update(&session_id, update).await;
+                Flow::Continue
+            }
+            Action::Model(model) => {
+                self.agent.settings.lock().expect("settings poisoned").model = model.clone();
+                let update = json!({ "sessionUpdate": "config_option_update", "configOptions": model_options(&model) });
+                self.agent.update(&session_id, update).await;
+                Flow::Continue
+            }
+            Action::EmptyChunks => {
+                for kind in ["agent_message_chunk", "agent_thought_chunk"] {
+                    let update = json!({ "sessionUpdate": kind, "content": { "type": "text", "text": "" } });
+                    self.agent.update(&session_id, update).await;
+                }
+                Flow::Continue
+            }
             Action::LateDetails(path) => {
                 self.tool_calls += 1;
                 let tool_call_id = format!("tool-{}-{}", self.conversation.next_turn + 1, self.tool_calls);
@@ -606,6 +743,7 @@ impl Turn<'_> {
             Action::Fail(message) => return Err(message.into()),
             Action::RateLimit(seconds) => {
                 return Err(TurnError {
+                    code: FAILED,
                     message: format!("rate limited (HTTP 429): retry after {seconds} s"),
                     data: json!({ "httpStatus": 429, "retryAfterSecs": seconds }),
                 });
@@ -625,7 +763,7 @@ impl Turn<'_> {
     /// The request describes the action as ACP's tool call does (kind, input, locations), which
     /// is what the client's permission rules match.
     async fn ask(&mut self, title: &str, action: Option<&Action>) -> Flow {
-        if self.agent.options.bypass_permissions {
+        if self.agent.bypasses_permissions() {
             return Flow::Continue;
         }
         let mut tool_call = json!({ "toolCallId": self.next_tool_call_id(), "title": title });

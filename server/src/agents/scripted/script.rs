@@ -30,6 +30,12 @@ pub enum Action {
     /// Start a tool call with an empty input and tell its kind, input and file only in an update,
     /// as the Claude adapters do.
     LateDetails(String),
+    /// Switch to this mode by itself and say so (`current_mode_update`).
+    Mode(String),
+    /// Switch to this model by itself and say so (`config_option_update`).
+    Model(String),
+    /// Send an empty message chunk and an empty thought chunk, as some agents do around a message.
+    EmptyChunks,
     /// Wait this many milliseconds (a turn can be cancelled while it waits).
     Pause(u64),
     /// Report usage figures.
@@ -143,6 +149,9 @@ impl Script {
                 }
                 "elicit" if !rest.is_empty() => Action::Elicit(rest.to_string()),
                 "late-details" if !rest.is_empty() => Action::LateDetails(rest.to_string()),
+                "mode" if !rest.is_empty() => Action::Mode(rest.to_string()),
+                "model" if !rest.is_empty() => Action::Model(rest.to_string()),
+                "empty-chunks" => Action::EmptyChunks,
                 "pause" => Action::Pause(parse_number(rest).map_err(|message| error(&message))?),
                 "chunk-delay" => Action::ChunkDelay(parse_number(rest).map_err(|message| error(&message))?),
                 "garbage" => {
