@@ -139,6 +139,13 @@ pub struct Config {
     /// absent; `arbor daemon --listen` overrides it).
     #[serde(default)]
     pub listen: Option<crate::web::ListenConfig>,
+    /// Other machines sessions can run on (`arbor host add`; see `docs/scaling.md`).
+    #[serde(default)]
+    pub hosts: Vec<crate::hosts::HostConfig>,
+    /// The program and first arguments that reach hosts, such as `["ssh", "-F", "my_config"]`
+    /// (default `["ssh"]`).
+    #[serde(default)]
+    pub ssh_command: Option<Vec<String>>,
 }
 
 impl Config {
@@ -157,6 +164,14 @@ impl Config {
             return Err(ConfigError::Invalid {
                 path: path.display().to_string(),
                 message: "github.pollIntervalSecs must be at least 1".into(),
+            });
+        }
+        crate::hosts::validate(&config.hosts)
+            .map_err(|message| ConfigError::Invalid { path: path.display().to_string(), message })?;
+        if config.ssh_command.as_ref().is_some_and(Vec::is_empty) {
+            return Err(ConfigError::Invalid {
+                path: path.display().to_string(),
+                message: "sshCommand must name a program".into(),
             });
         }
         for (name, profile) in &mut config.profiles {

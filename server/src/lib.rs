@@ -12,6 +12,7 @@ pub mod demo;
 pub mod export;
 pub mod forge;
 pub mod git;
+pub mod hosts;
 pub mod hub;
 pub mod paths;
 pub mod policy;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use arbor_server::paths::Paths;
 use arbor_server::web::{self, ListenConfig};
-use arbor_server::{agents, cli, demo, rpc, sandbox, service::Service};
+use arbor_server::{agents, cli, demo, hosts, rpc, sandbox, service::Service};
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -79,6 +79,9 @@ enum Command {
     },
     /// List the agents this machine can run.
     Agents,
+    /// The other machines sessions can run on.
+    #[command(subcommand)]
+    Host(hosts::command::HostCommand),
     /// Work with sessions through the daemon.
     #[command(subcommand)]
     Session(cli::SessionCommand),
@@ -248,6 +251,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::Agents => {
             init_logging("warn");
             cli::agents(&paths).await
+        }
+        Command::Host(command) => {
+            init_logging("warn");
+            hosts::command::run(&paths, command).await
         }
         Command::Session(command) => {
             init_logging("warn");

@@ -8,6 +8,7 @@ pub mod http;
 pub mod mock_api;
 pub mod mock_github;
 pub mod sshd;
+pub mod ssh_hosts;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

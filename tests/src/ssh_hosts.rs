@@ -1,0 +1,225 @@
+//! Test hosts: each a network namespace of this machine running Debian's OpenSSH server with its
+//! own host key, reached from the test's namespace over a veth pair, so that tests can treat them
+//! as other machines without any traffic leaving this one.
+
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::arbor_bin;
+
+/// Why test hosts cannot be made here, if they cannot (not root, or a tool missing).
+pub fn unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("test hosts need root (network namespaces)".into());
+    }
+    for tool in ["/usr/sbin/sshd", "/usr/bin/ssh", "/usr/bin/ssh-keygen", "/usr/sbin/ip"] {
+        if !Path::new(tool).exists() {
+            return Some(format!("test hosts need {tool} (Debian's openssh-server, openssh-client, iproute2)"));
+        }
+    }
+    None
+}
+
+/// What a test host has installed.
+#[derive(Debug, Clone, Copy)]
+pub struct HostSetup {
+    /// `arbor` (the binary under test) on the PATH of its ssh sessions.
+    pub arbor: bool,
+    /// The client trusts a different host key than the one the host has.
+    pub wrong_host_key: bool,
+}
+
+impl Default for HostSetup {
+    fn default() -> Self {
+        Self { arbor: true, wrong_host_key: false }
+    }
+}
+
+/// A set of test hosts sharing one client key and one ssh configuration file.
+pub struct TestHosts {
+    dir: PathBuf,
+    hosts: Vec<TestHost>,
+}
+
+/// One running test host.
+pub struct TestHost {
+    /// Its name, which is also its `Host` alias in the ssh configuration.
+    pub name: String,
+    /// Its address inside its namespace.
+    pub address: String,
+    /// Its own directory: home, data and runtime directories of the Arbor there.
+    pub dir: PathBuf,
+    namespace: String,
+    link: String,
+    sshd: Child,
+}
+
+fn run(program: &str, args: &[&str]) -> Result<(), String> {
+    let output = Command::new(program).args(args).output().map_err(|error| format!("{program}: {error}"))?;
+    if output.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{program} {args:?}: {}", String::from_utf8_lossy(&output.stderr).trim()))
+    }
+}
+
+fn must(program: &str, args: &[&str]) {
+    run(program, args).unwrap_or_else(|error| panic!("{error}"));
+}
+
+impl TestHosts {
+    /// An empty set whose keys and configuration live under `dir`.
+    pub fn new(dir: &Path) -> Self {
+        std::fs::create_dir_all(dir).expect("create the hosts directory");
+        let key = dir.join("client_key");
+        must("/usr/bin/ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]);
+        std::fs::write(dir.join("known_hosts"), "").unwrap();
+        std::fs::write(dir.join("ssh_config"), "").unwrap();
+        Self { dir: dir.to_path_buf(), hosts: Vec::new() }
+    }
+
+    /// The `sshCommand` of Arbor's configuration that reaches these hosts.
+    pub fn ssh_command(&self) -> Vec<String> {
+        vec!["ssh".into(), "-F".into(), self.dir.join("ssh_config").display().to_string()]
+    }
+
+    /// The host named `name`.
+    pub fn host(&self, name: &str) -> &TestHost {
+        self.hosts.iter().find(|host| host.name == name).expect("a host of that name")
+    }
+
+    /// Starts a host named `name` (also its ssh alias) with `setup`.
+    pub fn add(&mut self, name: &str, setup: HostSetup) -> &TestHost {
+        let (index, link) = claim_link();
+        let namespace = format!("arbor-h{index}");
+        let address = format!("10.213.{index}.2");
+        // A namespace of that name left by a killed test is stale: its link was free.
+        let _ = run("/usr/sbin/ip", &["netns", "del", &namespace]);
+        must("/usr/sbin/ip", &["netns", "add", &namespace]);
+        let peer = format!("{link}b");
+        let outside = format!("{link}a");
+        must("/usr/sbin/ip", &["link", "set", &peer, "netns", &namespace]);
+        must("/usr/sbin/ip", &["addr", "add", &format!("10.213.{index}.1/30"), "dev", &outside]);
+        must("/usr/sbin/ip", &["link", "set", &outside, "up"]);
+        let inside = |args: &[&str]| {
+            let mut full = vec!["netns", "exec", &namespace, "/usr/sbin/ip"];
+            full.extend_from_slice(args);
+            must("/usr/sbin/ip", &full);
+        };
+        inside(&["addr", "add", &format!("{address}/30"), "dev", &peer]);
+        inside(&["link", "set", &peer, "up"]);
+        inside(&["link", "set", "lo", "up"]);
+
+        let dir = self.dir.join(name);
+        let bin = dir.join("bin");
+        for sub in ["home", "run", "bin"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        std::os::unix::fs::symlink("/usr/bin/git", bin.join("git")).unwrap();
+        let path = if setup.arbor {
+            std::os::unix::fs::symlink(arbor_bin(), bin.join("arbor")).unwrap();
+            format!("{}:/usr/bin:/bin", bin.display())
+        } else {
+            bin.display().to_string()
+        };
+        let host_key = dir.join("host_key");
+        must("/usr/bin/ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", host_key.to_str().unwrap()]);
+        std::fs::copy(self.dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
+        let home = dir.join("home");
+        let config = format!(
+            "ListenAddress {address}\nPort 22\nHostKey {key}\nAuthorizedKeysFile {dir}/authorized_keys\n\
+             PidFile none\nStrictModes no\nUsePAM no\nPasswordAuthentication no\n\
+             KbdInteractiveAuthentication no\nPermitRootLogin prohibit-password\n\
+             SetEnv PATH={path} HOME={home} XDG_DATA_HOME={home}/.local/share \
+             XDG_CONFIG_HOME={home}/.config XDG_RUNTIME_DIR={dir}/run\n",
+            key = host_key.display(),
+            dir = dir.display(),
+            home = home.display(),
+        );
+        std::fs::write(dir.join("sshd_config"), config).unwrap();
+        // The privilege separation directory sshd insists on.
+        std::fs::create_dir_all("/run/sshd").unwrap();
+        let sshd = Command::new("/usr/sbin/ip")
+            .args(["netns", "exec", &namespace, "/usr/sbin/sshd", "-D", "-f"])
+            .arg(dir.join("sshd_config"))
+            .arg("-E")
+            .arg(dir.join("sshd.log"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("start sshd");
+
+        let trusted = if setup.wrong_host_key {
+            let other = dir.join("other_key");
+            must("/usr/bin/ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", other.to_str().unwrap()]);
+            other.with_extension("pub")
+        } else {
+            host_key.with_extension("pub")
+        };
+        let public = std::fs::read_to_string(trusted).unwrap();
+        let public: Vec<&str> = public.split_whitespace().take(2).collect();
+        append(&self.dir.join("known_hosts"), &format!("{address} {}\n", public.join(" ")));
+        append(
+            &self.dir.join("ssh_config"),
+            &format!(
+                "Host {name}\n  HostName {address}\n  User root\n  IdentityFile {key}\n  IdentitiesOnly yes\n  \
+                 UserKnownHostsFile {known}\n  GlobalKnownHostsFile /dev/null\n  StrictHostKeyChecking yes\n  \
+                 LogLevel ERROR\n",
+                key = self.dir.join("client_key").display(),
+                known = self.dir.join("known_hosts").display(),
+            ),
+        );
+        let host = TestHost { name: name.into(), address, dir, namespace, link: outside, sshd };
+        host.wait_listening();
+        self.hosts.push(host);
+        self.hosts.last().expect("just added")
+    }
+}
+
+impl TestHost {
+    /// Cuts (`false`) or restores (`true`) the host's network link.
+    pub fn set_link(&self, up: bool) {
+        must("/usr/sbin/ip", &["link", "set", &self.link, if up { "up" } else { "down" }]);
+    }
+
+    fn wait_listening(&self) {
+        let target: SocketAddr = format!("{}:22", self.address).parse().unwrap();
+        let deadline = Instant::now() + crate::WAIT;
+        while TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_err() {
+            assert!(Instant::now() < deadline, "sshd on {} did not start", self.name);
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for TestHost {
+    fn drop(&mut self) {
+        let _ = self.sshd.kill();
+        let _ = self.sshd.wait();
+        // Deleting the namespace deletes the peer inside it, and with it this end of the pair.
+        let _ = run("/usr/sbin/ip", &["netns", "del", &self.namespace]);
+        let _ = run("/usr/sbin/ip", &["link", "del", &self.link]);
+    }
+}
+
+/// Claims a free index by creating its veth pair: creating a link is atomic, so two tests
+/// running at once never share one. Returns the index and the pair's name prefix.
+fn claim_link() -> (u32, String) {
+    for index in 1..=250 {
+        let link = format!("arbh{index}");
+        if run("/usr/sbin/ip", &["link", "add", &format!("{link}a"), "type", "veth", "peer", "name", &format!("{link}b")])
+            .is_ok()
+        {
+            return (index, link);
+        }
+    }
+    panic!("no free test host link (arbh1a…arbh250a all exist)");
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new().append(true).open(path).unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
