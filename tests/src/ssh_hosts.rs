@@ -8,6 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::arbor_bin;
+use crate::sshd::keygen;
 
 /// Why test hosts cannot be made here, if they cannot (not root, or a tool missing).
 pub fn unavailable() -> Option<String> {
@@ -74,8 +75,7 @@ impl TestHosts {
     /// An empty set whose keys and configuration live under `dir`.
     pub fn new(dir: &Path) -> Self {
         std::fs::create_dir_all(dir).expect("create the hosts directory");
-        let key = dir.join("client_key");
-        must("/usr/bin/ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", key.to_str().unwrap()]);
+        keygen(&dir.join("client_key"));
         std::fs::write(dir.join("known_hosts"), "").unwrap();
         std::fs::write(dir.join("ssh_config"), "").unwrap();
         Self { dir: dir.to_path_buf(), hosts: Vec::new() }
@@ -126,7 +126,7 @@ impl TestHosts {
             bin.display().to_string()
         };
         let host_key = dir.join("host_key");
-        must("/usr/bin/ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", host_key.to_str().unwrap()]);
+        let host_public = keygen(&host_key);
         std::fs::copy(self.dir.join("client_key.pub"), dir.join("authorized_keys")).unwrap();
         let home = dir.join("home");
         let config = format!(
@@ -151,16 +151,8 @@ impl TestHosts {
             .spawn()
             .expect("start sshd");
 
-        let trusted = if setup.wrong_host_key {
-            let other = dir.join("other_key");
-            must("/usr/bin/ssh-keygen", &["-q", "-t", "ed25519", "-N", "", "-f", other.to_str().unwrap()]);
-            other.with_extension("pub")
-        } else {
-            host_key.with_extension("pub")
-        };
-        let public = std::fs::read_to_string(trusted).unwrap();
-        let public: Vec<&str> = public.split_whitespace().take(2).collect();
-        append(&self.dir.join("known_hosts"), &format!("{address} {}\n", public.join(" ")));
+        let trusted = if setup.wrong_host_key { keygen(&dir.join("other_key")) } else { host_public };
+        append(&self.dir.join("known_hosts"), &format!("{address} {trusted}\n"));
         append(
             &self.dir.join("ssh_config"),
             &format!(
