@@ -239,6 +239,7 @@ impl Target for Codex {
                 cwd: RECORDED_CWD.into(),
                 model: None,
                 config: SessionConfig::default(),
+                additional_dirs: Vec::new(),
                 resume: None,
                 fork: None,
                 log_path: PathBuf::from(RECORDED_CWD).join("codex.log"),

@@ -47,9 +47,12 @@ macro_rules! arbor_requests {
             /// Start a stopped, dead, failed or timed-out session again.
             SESSION_RESUME, SessionResume, session_resume = "session/resume"
                 ($crate::ResumeParams) -> $crate::Session;
-            /// Change a session's title, pin, hidden flag, permission mode or model.
+            /// Change a session's title, pin, hidden flag, permission mode, model or extra directories.
             SESSION_CONFIGURE, SessionConfigure, session_configure = "session/configure"
-                ($crate::ConfigureParams) -> $crate::Session;
+                ($crate::ConfigureParams) -> $crate::ConfigureResult;
+            /// Put pinned sessions in an order.
+            SESSION_PIN_ORDER, SessionPinOrder, session_pin_order = "session/pinOrder"
+                ($crate::PinOrderParams) -> $crate::PinOrderResult;
             /// Remove a session.
             SESSION_DELETE, SessionDelete, session_delete = "session/delete"
                 ($crate::DeleteParams) -> $crate::DeleteResult;

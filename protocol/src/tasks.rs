@@ -393,6 +393,9 @@ pub struct AgentProfile {
     /// Permission rules for sessions started from the profile.
     #[serde(default)]
     pub permissions: Vec<PermissionRule>,
+    /// Extra directories for sessions started from the profile (see `session/new`).
+    #[serde(default)]
+    pub additional_dirs: Vec<String>,
 }
 
 /// `profile/list` result.

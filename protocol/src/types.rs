@@ -53,6 +53,14 @@ pub struct AgentCapabilities {
     pub interrupt: bool,
     /// The conversation can be forked natively.
     pub fork: bool,
+    /// The `config` fields that reach the agent itself, beyond the ones Arbor applies to every
+    /// agent (time limits, permission mode, sandbox): some of `systemPrompt`, `temperature`,
+    /// `maxTokens`, `script`. A session giving another one is refused.
+    #[serde(default)]
+    pub settings: Vec<String>,
+    /// The agent can be given directories beyond its worktree (`additionalDirs`).
+    #[serde(default)]
+    pub additional_dirs: bool,
     /// The agent asks permission before acting.
     pub permissions: bool,
     /// The agent streams its thinking.
@@ -235,8 +243,12 @@ pub struct Usage {
     pub cache_read_tokens: u64,
     /// Input tokens written to the prompt cache.
     pub cache_write_tokens: u64,
-    /// Cost in US dollars, as reported by the agent (0 when it reports none).
+    /// Cost in US dollars: as reported by the agent, or estimated from the token counts and a
+    /// price table when the agent reports tokens but no cost (then `costEstimated` is true).
     pub cost_usd: f64,
+    /// True when some of `costUsd` is Arbor's estimate rather than a figure the agent reported.
+    #[serde(default)]
+    pub cost_estimated: bool,
 }
 
 impl Usage {
@@ -247,6 +259,7 @@ impl Usage {
         self.cache_read_tokens += other.cache_read_tokens;
         self.cache_write_tokens += other.cache_write_tokens;
         self.cost_usd += other.cost_usd;
+        self.cost_estimated |= other.cost_estimated;
     }
 }
 
@@ -295,6 +308,10 @@ pub struct Session {
     pub base_commit: Option<String>,
     /// Settings the session was created with.
     pub config: SessionConfig,
+    /// Directories outside the worktree the agent may also read and write (absolute, as given
+    /// and checked at `session/new` or `session/configure`).
+    #[serde(default)]
+    pub additional_dirs: Vec<String>,
     /// The agent profile the session was started from, if any (its permission rules apply).
     #[serde(default)]
     pub profile: Option<String>,
@@ -321,9 +338,13 @@ pub struct Session {
     pub workflow: Option<String>,
     /// Pinned sessions are listed first.
     pub pinned: bool,
-    /// When the session was pinned, milliseconds since the Unix epoch; pinned sessions are listed
-    /// in this order.
+    /// When the session was pinned, milliseconds since the Unix epoch; when more sessions are
+    /// pinned than the config's `maxPinnedSessions`, the one pinned longest ago is unpinned.
     pub pinned_at: Option<i64>,
+    /// Place among the pinned sessions (0 first), as `session/pinOrder` set it; a new pin goes
+    /// last. Null when the session is not pinned.
+    #[serde(default)]
+    pub pin_order: Option<u32>,
     /// Hidden sessions are left out of `session/list` unless asked for.
     pub hidden: bool,
     /// Token usage and cost summed over the session.
@@ -417,6 +438,11 @@ pub struct NewSessionParams {
     /// text is sent to the agent ahead of the prompt.
     #[serde(default)]
     pub workflow: Option<String>,
+    /// Directories outside the worktree the agent may also read and write: absolute paths of
+    /// existing directories, outside Arbor's data directory (which holds every session's
+    /// worktree). Refused for agents that cannot take them (`capabilities.additionalDirs`).
+    #[serde(default)]
+    pub additional_dirs: Option<Vec<String>>,
 }
 
 /// An LSP progress token: a number or a string chosen by the client.
@@ -590,6 +616,40 @@ pub struct ConfigureParams {
     /// New model, passed on to the running agent and used by later starts.
     #[serde(default)]
     pub model: Option<String>,
+    /// Replace the session's extra directories (checked as in `session/new`); the agent gets
+    /// them when it next starts (resume).
+    #[serde(default)]
+    pub additional_dirs: Option<Vec<String>>,
+}
+
+/// `session/configure` result: the session, and the sessions unpinned to make room when it was
+/// pinned beyond the config's `maxPinnedSessions`.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigureResult {
+    /// The session as changed.
+    #[serde(flatten)]
+    pub session: Session,
+    /// Sessions unpinned to make room for this pin, oldest pin first; empty otherwise.
+    #[serde(default)]
+    pub unpinned: Vec<Uuid>,
+}
+
+/// `session/pinOrder` params.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PinOrderParams {
+    /// Pinned sessions in the order wanted. Pinned sessions left out keep their relative order
+    /// after these.
+    pub pinned_order: Vec<Uuid>,
+}
+
+/// `session/pinOrder` result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PinOrderResult {
+    /// Every pinned session, in the new order.
+    pub sessions: Vec<Session>,
 }
 
 /// `session/delete` params.

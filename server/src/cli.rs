@@ -21,10 +21,12 @@ use uuid::Uuid;
 use self::ask::OpenRequests;
 use crate::client::{Notification, RpcClient};
 use crate::paths::Paths;
-use crate::render::{EventPrinter, usage_text};
+use crate::render::{EventPrinter, cost_text, usage_text};
 use crate::rpc::bridge;
 
 mod ask;
+
+pub use ask::location_flags;
 
 /// `arbor session` subcommands.
 #[derive(Debug, Subcommand)]
@@ -269,6 +271,8 @@ struct Cli {
     client: Arc<RpcClient>,
     notifications: mpsc::UnboundedReceiver<Notification>,
     out: std::io::Stdout,
+    /// The location flags the commands this prints carry (see [`ask::location_flags`]).
+    location_flags: String,
 }
 
 impl Cli {
@@ -277,7 +281,7 @@ impl Cli {
         let (read, write) = stream.into_split();
         let (client, notifications) = RpcClient::new(read, write);
         client.initialize().await?;
-        Ok(Cli { client, notifications, out: std::io::stdout() })
+        Ok(Cli { client, notifications, out: std::io::stdout(), location_flags: String::new() })
     }
 
     /// Resolves a full id or a unique prefix of one.
@@ -324,11 +328,9 @@ impl Cli {
                 continue;
             }
             while let Some(request) = open.oldest().cloned() {
-                // Questions' forms are not filled in at the prompt yet: the command that answers
-                // one is printed instead.
-                let answer = if interactive && request.form.is_none() { ask::ask(&request).await? } else { None };
+                let answer = if interactive { ask::ask(&request).await? } else { None };
                 let Some(answer) = answer else {
-                    write!(self.out, "{}", ask::respond_commands(event.session_id, &request))?;
+                    write!(self.out, "{}", ask::respond_commands(event.session_id, &request, &self.location_flags))?;
                     return Ok(());
                 };
                 self.respond(event.session_id, &request.request_id, answer).await?;
@@ -386,11 +388,14 @@ impl Cli {
                 let request = ask::only_waiting(session_id, &open)?;
                 let answer = match answer.into_iter().next() {
                     Some(option_id) => ask::Answer { option_id, content },
-                    None if ask::interactive() && request.form.is_none() => match ask::ask(request).await? {
+                    None if ask::interactive() => match ask::ask(request).await? {
                         Some(answer) => answer,
                         None => bail!("no answer given"),
                     },
-                    None => bail!("give the option to answer with:\n{}", ask::respond_commands(session_id, request)),
+                    None => bail!(
+                        "give the option to answer with:\n{}",
+                        ask::respond_commands(session_id, request, &self.location_flags)
+                    ),
                 };
                 (request.request_id.clone(), answer)
             }
@@ -618,7 +623,7 @@ pub async fn trial(paths: &Paths, command: TrialCommand) -> anyhow::Result<()> {
                     row.additions,
                     row.deletions,
                     row.usage.input_tokens + row.usage.output_tokens,
-                    format!("${:.4}", row.usage.cost_usd),
+                    cost_text(&row.usage),
                     row.wall_time_ms as f64 / 1000.0
                 )?;
             }
@@ -709,8 +714,9 @@ pub async fn agents(paths: &Paths) -> anyhow::Result<()> {
 }
 
 /// `arbor session …`.
-pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<()> {
+pub async fn session(paths: &Paths, location_flags: String, command: SessionCommand) -> anyhow::Result<()> {
     let mut cli = Cli::connect(paths).await?;
+    cli.location_flags = location_flags;
     match command {
         SessionCommand::List { query, agent, status, all } => {
             let status = status
@@ -737,7 +743,7 @@ pub async fn session(paths: &Paths, command: SessionCommand) -> anyhow::Result<(
                     &session.id.to_string()[..8],
                     session.status.as_str(),
                     session.agent,
-                    format!("${:.4}", session.usage.cost_usd),
+                    cost_text(&session.usage),
                     title,
                     session.branch.as_deref().unwrap_or("-")
                 )?;

@@ -111,7 +111,7 @@ impl Default for GithubConfig {
 }
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Config {
     /// Admission limits.
@@ -146,6 +146,37 @@ pub struct Config {
     /// (default `["ssh"]`).
     #[serde(default)]
     pub ssh_command: Option<Vec<String>>,
+    /// The most sessions pinned at once; pinning one more unpins the pin made longest ago.
+    /// 0 means no limit. Default 20.
+    #[serde(default = "default_max_pinned")]
+    pub max_pinned_sessions: u32,
+    /// Prices per million tokens by model, over the shipped table (`pricing.rs`), for the cost
+    /// estimated for agents that report tokens but no cost.
+    #[serde(default)]
+    pub prices: BTreeMap<String, crate::pricing::Price>,
+}
+
+fn default_max_pinned() -> u32 {
+    20
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            limits: Limits::default(),
+            profiles: BTreeMap::new(),
+            agents: BTreeMap::new(),
+            acp_agents: BTreeMap::new(),
+            permissions: Vec::new(),
+            sandbox: None,
+            github: GithubConfig::default(),
+            listen: None,
+            hosts: Vec::new(),
+            ssh_command: None,
+            max_pinned_sessions: default_max_pinned(),
+            prices: BTreeMap::new(),
+        }
+    }
 }
 
 impl Config {

@@ -16,6 +16,7 @@ pub mod hosts;
 pub mod hub;
 pub mod paths;
 pub mod policy;
+pub mod pricing;
 pub mod render;
 pub mod rpc;
 pub mod sandbox;

@@ -209,6 +209,7 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    let location_flags = cli::location_flags(args.data_dir.as_deref(), args.runtime_dir.as_deref(), args.config.as_deref());
     let paths = Paths::resolve(args.data_dir, args.runtime_dir, args.config);
     match args.command {
         Command::Daemon { listen, tls_cert, tls_key, allow_host } => {
@@ -258,7 +259,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
         Command::Session(command) => {
             init_logging("warn");
-            cli::session(&paths, command).await
+            cli::session(&paths, location_flags, command).await
         }
         Command::Task(command) => {
             init_logging("warn");

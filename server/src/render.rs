@@ -212,7 +212,17 @@ impl EventPrinter {
 /// Usage as one short phrase.
 pub fn usage_text(usage: &Usage) -> String {
     format!(
-        "{} in, {} out, {} cache read, {} cache write, ${:.4}",
-        usage.input_tokens, usage.output_tokens, usage.cache_read_tokens, usage.cache_write_tokens, usage.cost_usd
+        "{} in, {} out, {} cache read, {} cache write, {}",
+        usage.input_tokens,
+        usage.output_tokens,
+        usage.cache_read_tokens,
+        usage.cache_write_tokens,
+        cost_text(usage)
     )
+}
+
+/// The cost in dollars, marked "≈" when it is an estimate from token counts.
+pub fn cost_text(usage: &Usage) -> String {
+    let approximately = if usage.cost_estimated { "≈ " } else { "" };
+    format!("{approximately}${:.4}", usage.cost_usd)
 }

@@ -302,6 +302,49 @@ async fn a_question_is_answered_with_the_printed_command() {
         waited.contains(&format!(r#"arbor session respond {session} {request} accept --content '{{"answer":"…"}}'"#)),
         "{waited}"
     );
-    arbor(&env, &["session", "respond", &session, "accept", "--content", r#"{"answer":"ARB-13"}"#]).await;
+    // The printed command names the daemon's directories and config the way this run did, so
+    // it works as it is from a shell with none of Arbor's variables set.
+    let line = waited.lines().find(|line| line.contains(" accept --content ")).unwrap();
+    let command = line.trim_start().trim_start_matches("Answer").trim_start().replace('…', "ARB-13");
+    let flags = format!(
+        "--data-dir {} --runtime-dir {} --config {}",
+        env.data_dir().display(),
+        env.runtime_dir().display(),
+        env.config_file().display()
+    );
+    assert!(command.ends_with(&flags), "{command}");
+    let bin_dir = arbor_tests::arbor_bin().parent().unwrap().to_path_buf();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let output = tokio::process::Command::new("sh")
+        .args(["-c", &command])
+        .env_clear()
+        .env("PATH", path)
+        .env("HOME", &env.root)
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{command}: {}", String::from_utf8_lossy(&output.stderr));
     show_until(&env, &session, "You answered: ARB-13.").await;
+}
+
+#[tokio::test]
+async fn a_question_is_answered_at_the_terminal_field_by_field() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let script = env.root.join("ask.script");
+    std::fs::write(&script, "elicit Which ticket?\n").unwrap();
+    let (repo_arg, script_arg) = (repo.display().to_string(), script.display().to_string());
+    let mut terminal = Terminal::start(
+        &env,
+        &["session", "new", "--cwd", &repo_arg, "--script", &script_arg, "--prompt", "Fix it", "--wait"],
+    );
+    terminal.expect("answer (1-3): ").await;
+    assert!(terminal.text().contains("? question: Which ticket?") && terminal.text().contains("1) Answer [accept]"));
+    terminal.type_line("accept").await;
+    terminal.expect("  Answer: ").await;
+    terminal.type_line("ARB-14").await;
+    terminal.expect("turn ended").await;
+    let screen = terminal.finish().await;
+    assert!(!screen.contains("arbor session respond"), "{screen}");
+    show_until(&env, &id_after(&screen, "started session "), "You answered: ARB-14.").await;
 }

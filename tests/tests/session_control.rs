@@ -112,11 +112,20 @@ async fn the_whole_session_time_limit_applies_when_set() {
     let session = client
         .call(
             method::SESSION_NEW,
-            json!({ "cwd": repo, "agent": "scripted", "config": { "script": "say hi", "sessionTimeoutSecs": 1 } }),
+            json!({ "cwd": repo, "agent": "scripted", "config": { "script": "say hi", "sessionTimeoutSecs": 60 } }),
         )
         .await;
     let id: uuid::Uuid = serde_json::from_value(session["id"].clone()).unwrap();
-    let ended = client.wait_status(id, |status| status == SessionStatus::Timeout).await;
+    // 60 s is the shortest whole-session limit allowed, longer than the harness's usual wait.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60) + arbor_tests::WAIT;
+    let ended = loop {
+        let session = client.get(id).await;
+        if session.status == SessionStatus::Timeout {
+            break session;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the session stayed {:?}", session.status);
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
     assert!(ended.status_reason.unwrap().contains("session exceeded its time limit"));
     let zero = client
         .try_call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "scripted", "config": { "turnTimeoutSecs": 0 } }))

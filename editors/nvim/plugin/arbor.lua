@@ -46,6 +46,7 @@ end, {
       allow = { 'always' },
       mode = { 'ask', 'accept_edits', 'bypass_permissions' },
       merge = { 'merge', 'squash' },
+      pin = { 'up', 'down' },
     }
     return matching(arguments[words[2]] or {})
   end,

@@ -120,6 +120,48 @@ T['rename, pin, export and the sessions picker'] = function()
   assert(mine:find('arbor/', 1, true) == asking:find('arbor/', 1, true), mine .. '\n' .. asking)
 end
 
+T[':Arbor pin past the cap says what it unpinned; :Arbor pin up / down reorders; costs and extra dirs show'] = function()
+  local config = assert(io.open(h.scratch() .. '/config.json', 'w'))
+  config:write('{"maxPinnedSessions": 2}')
+  config:close()
+  h.start()
+  local repo = h.repo()
+  local extra = h.scratch() .. '/extra'
+  vim.fn.mkdir(extra, 'p')
+  local client = require('arbor.client')
+  local sessions = {}
+  for index = 1, 3 do
+    local session, chat = h.finished_session(repo, 'say hi\nusage input=1000 output=100', 'hello ' .. index, index == 3 and { additionalDirs = { extra } } or nil)
+    sessions[index] = { session = session, chat = chat }
+    vim.api.nvim_set_current_buf(chat.bufnr)
+    vim.cmd('Arbor pin')
+    h.wait(function() return chat.session.pinned == true end, 'pinned ' .. index)
+  end
+  assert(h.notified('pinned on (1 older pin unpinned to make room)'), vim.inspect(h.notifications))
+  local function pinned_order()
+    local listed = client.request_sync('session/list', {})
+    local order = {}
+    for _, session in ipairs(listed.sessions) do
+      if session.pinned then table.insert(order, session.id) end
+    end
+    return order
+  end
+  local second, third = sessions[2].session.id, sessions[3].session.id
+  assert(vim.deep_equal(pinned_order(), { second, third }), vim.inspect(pinned_order()))
+  vim.cmd('Arbor pin up')
+  h.wait(function() return vim.deep_equal(pinned_order(), { third, second }) end, 'moved up')
+  vim.cmd('Arbor pin up')
+  h.wait(function() return h.notified('already the first pin') end, 'the first pin stays')
+  vim.cmd('Arbor pin down')
+  h.wait(function() return vim.deep_equal(pinned_order(), { second, third }) end, 'moved down')
+  -- The third session's extra directory is in its chat header.
+  local real = vim.uv.fs_realpath(extra)
+  h.wait(function() return select(2, sessions[3].chat:header()):find('also ' .. real, 1, true) ~= nil end, 'extra dirs in the header')
+  local tail = select(2, sessions[3].chat:header())
+  assert(not tail:find('≈', 1, true), 'the scripted agent is not priced: ' .. tail)
+  assert(require('arbor').cost_text({ costUsd = 0.12, costEstimated = true }) == '≈ $0.1200')
+end
+
 --- A task with two finished scripted trials; returns the task, the trials and the repository.
 local function two_trials()
   local repo = h.repo()

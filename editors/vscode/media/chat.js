@@ -166,9 +166,12 @@
     }
     const model = session.model ? ' (' + session.model + ')' : '';
     const usage = session.usage || { inputTokens: 0, outputTokens: 0, costUsd: 0 };
+    // A cost Arbor estimated from token counts is marked "≈".
+    const cost = (usage.costEstimated ? '≈ $' : '$') + usage.costUsd.toFixed(4);
+    const dirs = session.additionalDirs && session.additionalDirs.length ? ' · also ' + session.additionalDirs.join(', ') : '';
     statusLine.textContent =
       (session.title || 'Untitled session') + ' — ' + session.agent + model + ' · ' + stateWords() +
-      ' · ' + usage.inputTokens + ' in / ' + usage.outputTokens + ' out · $' + usage.costUsd.toFixed(4) +
+      ' · ' + usage.inputTokens + ' in / ' + usage.outputTokens + ' out · ' + cost + dirs +
       (session.pullRequest ? ' · PR #' + session.pullRequest.number + ' ' + session.pullRequest.state : '') +
       ' · ' + sandboxLabel(session.sandbox);
     statusLine.dataset.state = stateWords();

@@ -157,7 +157,8 @@ export class Attention implements vscode.Disposable {
     }
     const groups = statusGroups(sessions, waiting);
     const cost = sessions.reduce((sum, session) => sum + session.usage.costUsd, 0);
-    this.status.text = `$(sync${groups.working.length ? '~spin' : ''}) ${groups.working.length} working · $(bell) ${groups.waiting.length} waiting · $(circle-outline) ${groups.idle.length} idle · ${formatCost(cost)}`;
+    const estimated = sessions.some((session) => session.usage.costEstimated);
+    this.status.text = `$(sync${groups.working.length ? '~spin' : ''}) ${groups.working.length} working · $(bell) ${groups.waiting.length} waiting · $(circle-outline) ${groups.idle.length} idle · ${formatCost(cost, estimated)}`;
     this.status.backgroundColor = groups.waiting.length ? new vscode.ThemeColor('statusBarItem.warningBackground') : undefined;
     const tooltip = new vscode.MarkdownString('', true);
     const list = (name: string, group: Session[]) => {

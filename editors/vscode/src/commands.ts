@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
 import { sandboxReportLines, sandboxWords } from './model';
-import { AgentInfo, CheckResult, CompareResult, MergeResult, Method, PermissionMode, PullRequest, PushResult, SandboxReport, Session, Task, TaskDetail } from './protocol';
+import { AgentInfo, CheckResult, CompareResult, ConfigureResult, MergeResult, Method, PermissionMode, PullRequest, PushResult, SandboxReport, Session, Task, TaskDetail } from './protocol';
 
 type Factory = (ctx: Ctx) => (...args: any[]) => Promise<unknown>;
 
@@ -144,9 +144,19 @@ function setFlag(field: 'pinned' | 'hidden', value: boolean): Factory {
   return (ctx) => async (given?: { session?: Session }) => {
     const sessionId = await ctx.session(given);
     if (!sessionId) return;
-    const result = await ctx.request<Session>(Method.sessionConfigure, { sessionId, [field]: value });
+    const result = await ctx.request<ConfigureResult>(Method.sessionConfigure, { sessionId, [field]: value });
     if (result) {
-      ctx.store.applySession(result);
+      const { unpinned = [], ...session } = result;
+      ctx.store.applySession(session);
+      // The server unpinned the oldest pins to stay within its maxPinnedSessions.
+      for (const id of unpinned) {
+        const old = ctx.store.sessions.get(id);
+        if (old) ctx.store.applySession({ ...old, pinned: false, pinOrder: null, pinnedAt: null });
+      }
+      if (unpinned.length) {
+        const names = unpinned.map((id) => titleOf(ctx, id)).join(', ');
+        void vscode.window.showInformationMessage(`Arbor: unpinned ${names} to make room (the maximum number of pins was reached).`);
+      }
       ctx.views.refreshTree();
     }
     return result;

@@ -68,7 +68,7 @@ export class Store {
     }));
     const adHoc = [...this.sessions.values()]
       .filter((session) => !session.taskId && shown(session))
-      .sort((a, b) => Number(b.pinned) - Number(a.pinned) || b.updatedAt - a.updatedAt)
+      .sort(bySessionOrder)
       .map((session): Node => ({ kind: 'session', session }));
     return [...tasks, ...adHoc];
   }
@@ -109,8 +109,33 @@ export function stateWords(session: Session): string {
   return session.status;
 }
 
-export function formatCost(usd: number): string {
-  return `$${usd.toFixed(usd >= 1 ? 2 : 4)}`;
+/// Dollars, marked "≈" when Arbor estimated them from token counts.
+export function formatCost(usd: number, estimated = false): string {
+  return `${estimated ? '≈ ' : ''}$${usd.toFixed(usd >= 1 ? 2 : 4)}`;
+}
+
+/// Where a pinned session sits among the pins: its pinOrder (a server without one: last).
+function pinRank(session: Session): number {
+  return session.pinOrder ?? Number.MAX_SAFE_INTEGER;
+}
+
+/// Pinned sessions first, in their order, then the most recently updated.
+export function bySessionOrder(a: Session, b: Session): number {
+  if (a.pinned !== b.pinned) return Number(b.pinned) - Number(a.pinned);
+  if (a.pinned) return pinRank(a) - pinRank(b) || (a.pinnedAt ?? 0) - (b.pinnedAt ?? 0);
+  return b.updatedAt - a.updatedAt;
+}
+
+/// The pin order after dropping the `dragged` pinned sessions on `target` (they go just before
+/// it; on no session or an unpinned one, to the end); undefined when nothing pinned moves.
+export function pinOrderAfterDrop(sessions: Session[], dragged: string[], target: string | undefined): string[] | undefined {
+  const pinned = sessions.filter((session) => session.pinned).sort(bySessionOrder).map((session) => session.id);
+  const moving = pinned.filter((id) => dragged.includes(id));
+  if (!moving.length || (target && moving.includes(target))) return undefined;
+  const rest = pinned.filter((id) => !moving.includes(id));
+  const at = target && rest.includes(target) ? rest.indexOf(target) : rest.length;
+  const order = [...rest.slice(0, at), ...moving, ...rest.slice(at)];
+  return order.every((id, index) => id === pinned[index]) ? undefined : order;
 }
 
 /// The codicon for a session's status.
@@ -138,7 +163,7 @@ export function sessionDescription(session: Session): string {
   const parts = [session.agent, stateWords(session)];
   if (session.pullRequest) parts.push(pullRequestWords(session.pullRequest));
   else if (session.branch) parts.push(session.branch);
-  parts.push(formatCost(session.usage.costUsd));
+  parts.push(formatCost(session.usage.costUsd, session.usage.costEstimated));
   return parts.join(' · ');
 }
 

@@ -13,6 +13,7 @@ export const Method = {
   sessionStop: 'session/stop',
   sessionResume: 'session/resume',
   sessionConfigure: 'session/configure',
+  sessionPinOrder: 'session/pinOrder',
   sessionDelete: 'session/delete',
   sessionEvents: 'session/events',
   sessionSubscribe: 'session/subscribe',
@@ -54,6 +55,8 @@ export interface Usage {
   cacheReadTokens: number;
   cacheWriteTokens: number;
   costUsd: number;
+  /// True when some of the cost is Arbor's estimate from token counts (the agent reported none).
+  costEstimated?: boolean;
 }
 
 export interface AgentInfo {
@@ -117,8 +120,13 @@ export interface Session {
   baseBranch: string | null;
   baseCommit: string | null;
   pinned: boolean;
+  /// Place among the pinned sessions (0 first), as session/pinOrder set it.
+  pinOrder?: number | null;
+  pinnedAt?: number | null;
   hidden: boolean;
   usage: Usage;
+  /// Directories beyond the worktree the agent may also read and write.
+  additionalDirs?: string[];
   lastSeq: number;
   taskId: string | null;
   trialId: string | null;
@@ -160,6 +168,14 @@ export interface SuggestedAction {
   label: string;
   method: string;
   params: unknown;
+}
+
+/// `session/configure`'s answer: the session, and those unpinned to make room for its pin.
+export type ConfigureResult = Session & { unpinned?: string[] };
+
+/// `session/pinOrder`'s answer: every pinned session in the new order.
+export interface PinOrderResult {
+  sessions: Session[];
 }
 
 export interface PushResult {

@@ -2,13 +2,27 @@
 // descriptions (agent, state, branch or pull request, cost), tooltips and accessible names that say the title
 // and state, and context values that let menus follow the state (Resume only when stopped, Unpin
 // when pinned). A filter and "show hidden" are title-bar actions; an empty view shows welcome
-// content (package.json's viewsWelcome) through the `arbor.empty` context key.
+// content (package.json's viewsWelcome) through the `arbor.empty` context key. Pinned sessions are
+// dragged to reorder them (session/pinOrder).
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { Node, formatCost, isLive, pullRequestWords, sandboxWords, sessionDescription, sessionLabel, stateWords, statusIcon } from './model';
-import { Session } from './protocol';
+import { Node, formatCost, isLive, pinOrderAfterDrop, pullRequestWords, sandboxWords, sessionDescription, sessionLabel, stateWords, statusIcon } from './model';
+import { Method, PinOrderResult, Session } from './protocol';
 
+const SESSIONS_MIME = 'application/vnd.code.tree.arbor.sessions';
+
+/// Drops dragged pinned sessions before `target`: asks the server for the new pin order and
+/// shows what it answers. Returns the new order, or undefined when nothing moved.
+export async function dropPins(ctx: Ctx, dragged: string[], target: string | undefined): Promise<string[] | undefined> {
+  const order = pinOrderAfterDrop([...ctx.store.sessions.values()], dragged, target);
+  if (!order) return undefined;
+  const result = await ctx.request<PinOrderResult>(Method.sessionPinOrder, { pinnedOrder: order });
+  if (!result) return undefined;
+  result.sessions.forEach((session) => ctx.store.applySession(session));
+  ctx.views.refreshTree();
+  return result.sessions.map((session) => session.id);
+}
 /// The context value of a session row: `session` plus flags the menus' `when` clauses match.
 export function sessionContext(session: Session): string {
   const flags = ['session', isLive(session) ? 'live' : 'stopped', session.pinned ? 'pinned' : 'unpinned', session.hidden ? 'hidden' : 'shown'];
@@ -26,15 +40,18 @@ function sessionTooltip(session: Session): vscode.MarkdownString {
     ['Agent', session.agent + (session.model ? ` (${session.model})` : '')],
     ['State', stateWords(session) + (session.statusReason ? `: ${session.statusReason}` : '')],
     ['Branch', session.branch ? `${session.branch} (from ${session.baseBranch ?? 'its base'})` : 'none (works in place)'],
-    ['Cost', `${formatCost(session.usage.costUsd)} · ${session.usage.inputTokens} in / ${session.usage.outputTokens} out`],
+    ['Cost', `${formatCost(session.usage.costUsd, session.usage.costEstimated)}${session.usage.costEstimated ? ' (estimated from tokens)' : ''} · ${session.usage.inputTokens} in / ${session.usage.outputTokens} out`],
     ['Sandbox', sandboxWords(session.sandbox)],
   ];
+  if (session.additionalDirs?.length) rows.push(['Extra directories', session.additionalDirs.join(', ')]);
   if (session.pullRequest) rows.push(['Pull request', `${pullRequestWords(session.pullRequest)} · ${session.pullRequest.url}`]);
   for (const [name, value] of rows) text.appendMarkdown(`${name}: ${value.replace(/[\\`*_[\]<>]/g, '\\$&')}  \n`);
   return text;
 }
 
-export class SessionsTree implements vscode.TreeDataProvider<Node>, vscode.Disposable {
+export class SessionsTree implements vscode.TreeDataProvider<Node>, vscode.TreeDragAndDropController<Node>, vscode.Disposable {
+  readonly dragMimeTypes = [SESSIONS_MIME];
+  readonly dropMimeTypes = [SESSIONS_MIME];
   private readonly changed = new vscode.EventEmitter<void>();
   readonly onDidChangeTreeData = this.changed.event;
   readonly view: vscode.TreeView<Node>;
@@ -43,7 +60,7 @@ export class SessionsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
   private readonly disposables: vscode.Disposable[];
 
   constructor(private readonly ctx: Ctx) {
-    this.view = vscode.window.createTreeView('arbor.sessions', { treeDataProvider: this, showCollapseAll: true });
+    this.view = vscode.window.createTreeView('arbor.sessions', { treeDataProvider: this, showCollapseAll: true, dragAndDropController: this, canSelectMany: true });
     this.disposables = [
       this.view,
       vscode.commands.registerCommand('arbor.refresh', () => ctx.refresh()),
@@ -71,6 +88,17 @@ export class SessionsTree implements vscode.TreeDataProvider<Node>, vscode.Dispo
     this.showHidden = show;
     void vscode.commands.executeCommand('setContext', 'arbor.showingHidden', show);
     this.refresh();
+  }
+
+  handleDrag(nodes: readonly Node[], transfer: vscode.DataTransfer): void {
+    const pinned = nodes.flatMap((node) => (node.kind === 'session' && node.session.pinned ? [node.session.id] : []));
+    if (pinned.length) transfer.set(SESSIONS_MIME, new vscode.DataTransferItem(pinned));
+  }
+
+  async handleDrop(target: Node | undefined, transfer: vscode.DataTransfer): Promise<void> {
+    const dragged = transfer.get(SESSIONS_MIME)?.value as string[] | undefined;
+    if (!dragged?.length) return;
+    await dropPins(this.ctx, dragged, target?.kind === 'session' ? target.session.id : undefined);
   }
 
   getChildren(node?: Node): Node[] {

@@ -127,6 +127,30 @@ test('Rename, Pin, Delete and Export send what the user chose', async () => {
   assert.deepEqual(written.at(-1), { path: '/tmp/out.html', text: '<p>exported as html</p>' });
 });
 
+test('pinning past the server\'s cap shows the pin it unpinned, and dropping pins sends their new order', async () => {
+  // Loaded after the mock is installed.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { dropPins } = require('../src/sessionsTree') as typeof import('../src/sessionsTree');
+  const pinned = (id: string, pinOrder: number) => ({ id, title: id.toUpperCase(), pinned: true, pinOrder, pinnedAt: pinOrder, updatedAt: 1 });
+  const { ctx, sent } = fakeServer({
+    'session/configure': (params) => ({ ...pinned(params.sessionId, 2), unpinned: ['a'] }),
+    'session/pinOrder': (params) => ({ sessions: params.pinnedOrder.map((id: string, place: number) => pinned(id, place)) }),
+  });
+  for (const [id, place] of [['a', 0], ['b', 1]] as const) ctx.store.applySession(pinned(id, place) as never);
+  ctx.store.applySession({ id: 'c', title: 'C', pinned: false, updatedAt: 1 } as never);
+  await commands['arbor.pin'](ctx)({ session: { id: 'c' } });
+  assert.equal(ctx.store.sessions.get('a')?.pinned, false);
+  assert.match(shown.info.at(-1) ?? '', /unpinned "A" to make room/);
+
+  // C dragged onto B goes before it; dropping B on itself moves nothing.
+  assert.deepEqual(await dropPins(ctx, ['c'], 'b'), ['c', 'b']);
+  assert.deepEqual(sent.at(-1), { method: 'session/pinOrder', params: { pinnedOrder: ['c', 'b'] } });
+  assert.equal(ctx.store.sessions.get('c')?.pinOrder, 0);
+  const count = sent.length;
+  assert.equal(await dropPins(ctx, ['b'], 'b'), undefined);
+  assert.equal(sent.length, count);
+});
+
 test('Change Mode and Model sends only what the user changed', async () => {
   const { ctx, sent } = fakeServer({
     'agents/list': () => ({ agents: [{ id: 'claude-acp', name: 'Claude', available: true, models: ['default', 'haiku'] }] }),

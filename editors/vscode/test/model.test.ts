@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Store, formatCost, pullRequestNews, pullRequestWords, sandboxWords, sessionDescription, sessionLabel, statusGroups, statusIcon } from '../src/model';
+import { Store, formatCost, pinOrderAfterDrop, pullRequestNews, pullRequestWords, sandboxWords, sessionDescription, sessionLabel, statusGroups, statusIcon } from '../src/model';
 import { isChatUpdate, parseChatRequest } from '../src/messages';
 import { PullRequest, Session, Task } from '../src/protocol';
 import { chatHtml } from '../src/webviewHtml';
@@ -16,6 +16,21 @@ export function session(overrides: Partial<Session>): Session {
     lastSeq: 3, taskId: null, trialId: null, queuePosition: null, profile: null, permissions: [], createdAt: 1, updatedAt: 1, ...overrides,
   };
 }
+
+test('an estimated cost is marked and pinned sessions keep their order', () => {
+  assert.equal(formatCost(0.1234), '$0.1234');
+  assert.equal(formatCost(0.1234, true), '≈ $0.1234');
+  const store = new Store();
+  store.applySession(session({ id: 'first', pinned: true, pinOrder: 1, pinnedAt: 1 }));
+  store.applySession(session({ id: 'second', pinned: true, pinOrder: 0, pinnedAt: 2 }));
+  store.applySession(session({ id: 'loose', updatedAt: 9 }));
+  assert.deepEqual(store.tree().map((node) => (node.kind === 'session' ? node.session.id : node.kind)), ['second', 'first', 'loose']);
+  const sessions = [...store.sessions.values()];
+  assert.deepEqual(pinOrderAfterDrop(sessions, ['first'], 'second'), ['first', 'second']);
+  assert.deepEqual(pinOrderAfterDrop(sessions, ['second'], undefined), ['first', 'second']);
+  assert.equal(pinOrderAfterDrop(sessions, ['loose'], 'first'), undefined, 'an unpinned session is not reordered');
+  assert.equal(pinOrderAfterDrop(sessions, ['first'], undefined), undefined, 'already last');
+});
 
 test('the tree puts tasks with their trials first, then pinned and recent sessions, hiding hidden ones', () => {
   const store = new Store();

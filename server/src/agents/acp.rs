@@ -146,6 +146,7 @@ impl AgentDriver for AcpDriver {
         if let Some(facts) = self.facts.get() {
             info.capabilities.resume = facts.can_continue();
             info.capabilities.fork = facts.fork;
+            info.capabilities.additional_dirs = facts.additional_directories;
             info.version = facts.version.or(info.version);
         }
         info
@@ -238,6 +239,9 @@ pub fn gemini(command: Option<&Path>, env: BTreeMap<String, String>) -> AcpDrive
             permissions: true,
             thinking: true,
             usage: true,
+            settings: Vec::new(),
+            // Gemini CLI offers no additionalDirectories in its initialize answer.
+            additional_dirs: false,
         },
         models: vec!["gemini-2.5-pro".into(), "gemini-2.5-flash".into()],
     };
@@ -331,6 +335,9 @@ pub fn by_command(id: &str, agent: &AcpAgentConfig, probe: bool) -> AcpDriver {
             permissions: true,
             thinking: true,
             usage: true,
+            settings: Vec::new(),
+            // Known once the agent's initialize answer says whether it takes them.
+            additional_dirs: false,
         },
         models: Vec::new(),
     };
@@ -530,6 +537,7 @@ async fn start_connection(pipes: AgentPipes, spec: StartSpec, setup: Setup) -> R
         stderr_tail,
     );
     driver.agent_name = setup.name;
+    driver.additional_dirs = spec.additional_dirs.clone();
     driver.offered = established.offered;
     driver.can_close = established.can_close;
     driver.login_help = established.login_help;
@@ -557,10 +565,24 @@ async fn handshake(
     // A refusal of the session is explained with the agent's logins, when it offers any.
     let open =
         |method: &'static str, error: RpcError| opening_refused(method, error, &setup.name, login_help.as_deref());
+    if !spec.additional_dirs.is_empty() && !facts.additional_directories {
+        return Err(AgentError::Handshake(format!(
+            "{} does not take directories beyond its working directory (its initialize answer offers no \
+             sessionCapabilities.additionalDirectories); remove the session's additionalDirs",
+            setup.name
+        )));
+    }
+    // Every session/new, load, resume and fork carries the extra directories.
+    let session_params = |mut params: Value| {
+        if !spec.additional_dirs.is_empty() {
+            params["additionalDirectories"] = json!(spec.additional_dirs);
+        }
+        params
+    };
     let mut notices = Vec::new();
     let (agent_session_id, answer) = match (&spec.resume, &spec.fork) {
         (None, Some(parent)) if facts.fork => {
-            let params = json!({ "sessionId": parent, "cwd": cwd, "mcpServers": [] });
+            let params = session_params(json!({ "sessionId": parent, "cwd": cwd, "mcpServers": [] }));
             let forked = connection.request_and_wait(incoming, "session/fork", params).await?;
             let id = forked["sessionId"]
                 .as_str()
@@ -571,7 +593,7 @@ async fn handshake(
             (id, forked)
         }
         (Some(agent_session_id), _) => {
-            let params = json!({ "sessionId": agent_session_id, "cwd": cwd, "mcpServers": [] });
+            let params = session_params(json!({ "sessionId": agent_session_id, "cwd": cwd, "mcpServers": [] }));
             let answer = if facts.resume {
                 // session/resume continues the conversation without replaying it.
                 let method = "session/resume";
@@ -592,7 +614,7 @@ async fn handshake(
             (agent_session_id.clone(), answer)
         }
         (None, _) => {
-            let params = json!({ "cwd": cwd, "mcpServers": [] });
+            let params = session_params(json!({ "cwd": cwd, "mcpServers": [] }));
             let created = connection
                 .request_and_answer(incoming, "session/new", params)
                 .await?
@@ -651,6 +673,8 @@ pub struct DriverLoop {
     /// a session only once it has taken a prompt, so the id is stored after the first one is sent.
     id_saved: bool,
     cwd: PathBuf,
+    /// The session's directories beyond `cwd`, where file requests may also go.
+    additional_dirs: Vec<PathBuf>,
     outputs: mpsc::Sender<AgentOutput>,
     /// Arbor request id → the agent's JSON-RPC id of a pending `session/request_permission`.
     permission_requests: HashMap<String, Value>,
@@ -771,6 +795,7 @@ impl DriverLoop {
             agent_session_id,
             id_saved,
             cwd,
+            additional_dirs: Vec::new(),
             outputs,
             permission_requests: HashMap::new(),
             next_permission: 1,
@@ -981,6 +1006,13 @@ impl DriverLoop {
         }
     }
 
+    /// `requested` inside the session's directory, or inside one of its extra directories when
+    /// it names one.
+    fn confine(&self, requested: &str) -> Result<PathBuf, String> {
+        let extra = self.additional_dirs.iter().find(|dir| Path::new(requested).starts_with(dir));
+        confine(extra.unwrap_or(&self.cwd), requested)
+    }
+
     async fn handle_request(&mut self, id: Value, method: &str, params: Value) {
         match method {
             "session/request_permission" => {
@@ -1011,7 +1043,8 @@ impl DriverLoop {
                 self.output(AgentOutput::Event(event)).await;
             }
             "fs/read_text_file" => {
-                let result = confine(&self.cwd, params["path"].as_str().unwrap_or_default())
+                let result = self
+                    .confine(params["path"].as_str().unwrap_or_default())
                     .and_then(|path| {
                         std::fs::read_to_string(&path).map_err(|error| format!("{}: {error}", path.display()))
                     })
@@ -1020,7 +1053,7 @@ impl DriverLoop {
             }
             "fs/write_text_file" => {
                 let content = params["content"].as_str().unwrap_or_default().to_string();
-                let result = confine(&self.cwd, params["path"].as_str().unwrap_or_default()).and_then(|path| {
+                let result = self.confine(params["path"].as_str().unwrap_or_default()).and_then(|path| {
                     if let Some(parent) = path.parent() {
                         std::fs::create_dir_all(parent).map_err(|error| error.to_string())?;
                     }
@@ -1222,7 +1255,7 @@ fn usage_from_acp(usage: &Value) -> Usage {
         output_tokens: count("outputTokens"),
         cache_read_tokens: count("cachedReadTokens"),
         cache_write_tokens: count("cachedWriteTokens"),
-        cost_usd: 0.0,
+        ..Usage::default()
     }
 }
 

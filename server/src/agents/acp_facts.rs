@@ -30,6 +30,9 @@ pub struct AgentFacts {
     pub close: bool,
     /// `sessionCapabilities.fork`.
     pub fork: bool,
+    /// `sessionCapabilities.additionalDirectories`: the agent takes directories beyond `cwd`
+    /// on session/new, load and resume.
+    pub additional_directories: bool,
     /// The ways the agent offers to log in (`authMethods`).
     pub auth_methods: Vec<AuthMethod>,
 }
@@ -115,6 +118,7 @@ impl AgentFacts {
             resume: session.get("resume").is_some_and(|value| !value.is_null()),
             close: session.get("close").is_some_and(|value| !value.is_null()),
             fork: session.get("fork").is_some_and(|value| !value.is_null()),
+            additional_directories: session.get("additionalDirectories").is_some_and(|value| !value.is_null()),
             auth_methods,
         }
     }

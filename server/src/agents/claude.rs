@@ -20,7 +20,7 @@ use super::acp_settings::Current;
 use super::discovery::{AgentCli, agent_command};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, Line, preview, run_agent_loop, spawn_agent, stderr_drained, tail_text, with_stderr};
-use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative};
+use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative, setting};
 use crate::policy::subject_of;
 
 /// The Claude Code agent's id.
@@ -57,6 +57,8 @@ impl AgentDriver for ClaudeDriver {
                 permissions: true,
                 thinking: true,
                 usage: true,
+                settings: setting::names(&[setting::SYSTEM_PROMPT, setting::MAX_TOKENS]),
+                additional_dirs: true,
             },
             models: vec!["sonnet".into(), "opus".into(), "haiku".into()],
         }
@@ -94,6 +96,13 @@ impl AgentDriver for ClaudeDriver {
             }
             if let Some(prompt) = &spec.config.system_prompt {
                 command.arg("--append-system-prompt").arg(prompt);
+            }
+            for dir in &spec.additional_dirs {
+                command.arg("--add-dir").arg(dir);
+            }
+            // Claude Code takes its output-token limit only from its environment.
+            if let Some(tokens) = spec.config.max_tokens {
+                command.env("CLAUDE_CODE_MAX_OUTPUT_TOKENS", tokens.to_string());
             }
             command
                 // Arbor manages the process; it must not replace itself mid-session.
@@ -492,6 +501,7 @@ impl ClaudeSession {
             cache_read_tokens: count("cache_read_input_tokens"),
             cache_write_tokens: count("cache_creation_input_tokens"),
             cost_usd: cost,
+            cost_estimated: false,
         }))
         .await;
         let is_error = message["is_error"].as_bool().unwrap_or(false);

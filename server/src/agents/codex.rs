@@ -90,6 +90,8 @@ impl AgentDriver for CodexDriver {
                 permissions: self.asking.is_some(),
                 thinking: true,
                 usage: true,
+                settings: Vec::new(),
+                additional_dirs: true,
             },
             models: Vec::new(),
         }
@@ -191,6 +193,12 @@ impl CodexSession {
             }
             // exec cannot ask: the user's Codex config decides approvals and sandbox.
             PermissionMode::Ask => {}
+        }
+        if !self.spec.additional_dirs.is_empty() {
+            // The same override works for `exec` and `exec resume` (which has no --add-dir); a
+            // JSON array of strings is a TOML array too.
+            let roots = serde_json::to_string(&self.spec.additional_dirs).unwrap_or_default();
+            command.arg("-c").arg(format!("sandbox_workspace_write.writable_roots={roots}"));
         }
         if let Some(thread) = &self.thread_id {
             command.arg(thread);
@@ -319,7 +327,7 @@ impl CodexSession {
                     output_tokens: count("output_tokens"),
                     cache_read_tokens: cached,
                     cache_write_tokens: count("cache_write_input_tokens"),
-                    cost_usd: 0.0,
+                    ..Usage::default()
                 }))
                 .await;
                 self.output(AgentOutput::TurnEnded(if self.cancelled {

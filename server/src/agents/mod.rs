@@ -76,6 +76,8 @@ pub struct StartSpec {
     pub model: Option<String>,
     /// The session's settings.
     pub config: SessionConfig,
+    /// Directories beyond `cwd` the agent may read and write (the session's `additionalDirs`).
+    pub additional_dirs: Vec<PathBuf>,
     /// The agent's own conversation id to resume, if resuming.
     pub resume: Option<String>,
     /// The agent's own conversation id to fork into a new one, for a forked session whose agent
@@ -89,6 +91,35 @@ pub struct StartSpec {
     pub ledger: process::GroupLedger,
     /// The session's sandbox: every agent command goes through its `wrap`.
     pub sandbox: Arc<crate::sandbox::Sandbox>,
+}
+
+/// The names of the `config` fields that only some agents take (`AgentCapabilities::settings`);
+/// every other field is applied by Arbor itself, for every agent.
+pub mod setting {
+    use arbor_protocol::SessionConfig;
+
+    pub const SYSTEM_PROMPT: &str = "systemPrompt";
+    pub const TEMPERATURE: &str = "temperature";
+    pub const MAX_TOKENS: &str = "maxTokens";
+    pub const SCRIPT: &str = "script";
+
+    /// Those of the agent-specific fields that `config` sets.
+    pub fn given(config: &SessionConfig) -> Vec<&'static str> {
+        [
+            (SYSTEM_PROMPT, config.system_prompt.is_some()),
+            (TEMPERATURE, config.temperature.is_some()),
+            (MAX_TOKENS, config.max_tokens.is_some()),
+            (SCRIPT, config.script.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, set)| set.then_some(name))
+        .collect()
+    }
+
+    /// A list of names as `settings` holds them.
+    pub fn names(names: &[&str]) -> Vec<String> {
+        names.iter().map(|name| name.to_string()).collect()
+    }
 }
 
 /// `path` relative to `cwd` when it is inside it, as agents' paths are shown; else unchanged.

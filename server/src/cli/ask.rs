@@ -2,6 +2,7 @@
 //! answer them later, and asking at a terminal.
 
 use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
 
 use anyhow::bail;
 use arbor_protocol::{PermissionOption, PermissionOptionKind, SessionEvent};
@@ -101,8 +102,19 @@ pub fn interactive() -> bool {
     std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
-/// The commands that answer `request`, one per option, for a user who is not at a terminal.
-pub fn respond_commands(session_id: Uuid, request: &WaitingRequest) -> String {
+/// The `--data-dir`, `--runtime-dir` and `--config` flags the user gave (or set through their
+/// environment variables), shell-quoted, so that a printed command reaches the same daemon.
+pub fn location_flags(data_dir: Option<&Path>, runtime_dir: Option<&Path>, config: Option<&Path>) -> String {
+    [("--data-dir", data_dir), ("--runtime-dir", runtime_dir), ("--config", config)]
+        .into_iter()
+        .filter_map(|(flag, path)| path.map(|path| (flag, path.to_string_lossy())))
+        .map(|(flag, path)| format!(" {flag} {}", shlex::try_quote(&path).unwrap_or_else(|_| path.clone())))
+        .collect()
+}
+
+/// The commands that answer `request`, one per option, for a user who is not at a terminal;
+/// `flags` (from [`location_flags`]) end each one.
+pub fn respond_commands(session_id: Uuid, request: &WaitingRequest, flags: &str) -> String {
     let mut text = format!("session {session_id} is waiting for an answer to request {}:\n", request.request_id);
     for option in &request.options {
         let content = match &request.form {
@@ -114,7 +126,7 @@ pub fn respond_commands(session_id: Uuid, request: &WaitingRequest) -> String {
             _ => String::new(),
         };
         text.push_str(&format!(
-            "  {:<24} arbor session respond {session_id} {} {}{content}\n",
+            "  {:<24} arbor session respond {session_id} {} {}{content}{flags}\n",
             option.name, request.request_id, option.option_id
         ));
     }

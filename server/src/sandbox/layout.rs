@@ -1,7 +1,7 @@
 //! What a sandboxed agent sees of the file system, the same for every backend: the system and the
-//! agent's CLI read-only, its worktree, HOME and temporary directory read-write, the repository's
-//! shared git directory read-only, and nothing else (no real home, no other worktree, no data
-//! directory, no credential file).
+//! agent's CLI read-only, its worktree, its session's extra directories, HOME and temporary
+//! directory read-write, the repository's shared git directory read-only, and nothing else (no
+//! real home, no other worktree, no data directory, no credential file).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -44,14 +44,23 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// The layout for running `program` in `cwd` with `home` and `tmp` and the environment `env`.
-    pub fn new(program: &Path, cwd: &Path, home: &Path, tmp: &Path, env: &BTreeMap<String, String>) -> Layout {
+    /// The layout for running `program` in `cwd` (and the session's `extra` directories) with
+    /// `home` and `tmp` and the environment `env`.
+    pub fn new(
+        program: &Path,
+        cwd: &Path,
+        extra: &[PathBuf],
+        home: &Path,
+        tmp: &Path,
+        env: &BTreeMap<String, String>,
+    ) -> Layout {
         let mut layout = Layout::default();
         layout.read_only.extend(program_roots(program, env));
         if let Ok(arbor) = std::env::current_exe() {
             layout.read_only.push(arbor);
         }
         layout.read_write.extend([cwd.to_path_buf(), home.to_path_buf(), tmp.to_path_buf()]);
+        layout.read_write.extend(extra.iter().cloned());
         layout.add_git(cwd);
         for (name, value) in env {
             let path = Path::new(value);

@@ -100,6 +100,8 @@ pub fn resolve(
 pub struct Sandbox {
     settings: Option<SessionSandbox>,
     cwd: PathBuf,
+    /// The session's `additionalDirs`, read-write like `cwd`.
+    additional_dirs: Vec<PathBuf>,
     /// The session's directory under the data directory: `home/` and `tmp/`.
     dir: PathBuf,
     /// Where the forwarder's socket goes.
@@ -118,6 +120,7 @@ impl Sandbox {
         Sandbox {
             settings: None,
             cwd: PathBuf::new(),
+            additional_dirs: Vec::new(),
             dir: PathBuf::new(),
             socket: PathBuf::new(),
             limits: None,
@@ -147,6 +150,7 @@ impl Sandbox {
         Ok(Sandbox {
             settings: Some(settings),
             cwd: PathBuf::from(&session.cwd),
+            additional_dirs: session.additional_dirs.iter().map(PathBuf::from).collect(),
             dir,
             socket,
             limits: Some(limits),
@@ -188,7 +192,7 @@ impl Sandbox {
         let program = resolve_program(&program, &env)?;
         let home = self.home(&env);
         let tmp = self.dir.join("tmp");
-        let layout = Layout::new(&program, &self.cwd, &home, &tmp, &env);
+        let layout = Layout::new(&program, &self.cwd, &self.additional_dirs, &home, &tmp, &env);
         env.insert("HOME".into(), home.display().to_string());
         env.insert("TMPDIR".into(), tmp.display().to_string());
         let model = model_api(&env, &home);

@@ -3,9 +3,11 @@
 //! these, and encode results and errors.
 
 mod connection;
+mod dirs;
 mod error;
 mod forge;
 mod lifecycle;
+mod pins;
 pub mod progress;
 mod review;
 mod tasks;
@@ -15,10 +17,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arbor_protocol::{
-    Ack, AgentsListResult, ArborCapabilities, AuthenticateParams, ConfigureParams, DeleteParams, DeleteResult, EventsParams, EventsResult,
-    Isolation, ListSessionsParams, ListSessionsResult, NewSessionParams, NoParams, PROTOCOL_VERSION, PromptParams,
-    PromptResult, RespondParams, ResumeParams, Session, SessionConfig, SessionEvent, SessionIdParams, SessionStatus,
-    TitleSource, ToolCallContent, ToolCallStatus, ToolKind, Usage,
+    Ack, AgentInfo, AgentsListResult, ArborCapabilities, AuthenticateParams, ConfigureParams, ConfigureResult,
+    DeleteParams, DeleteResult, EventsParams, EventsResult, Isolation, ListSessionsParams, ListSessionsResult,
+    NewSessionParams, NoParams, PROTOCOL_VERSION, PromptParams, PromptResult, RespondParams, ResumeParams, Session,
+    SessionConfig, SessionEvent, SessionIdParams, SessionStatus, TitleSource, ToolCallContent, ToolCallStatus, ToolKind,
+    Usage,
 };
 use uuid::Uuid;
 
@@ -26,7 +29,7 @@ pub use connection::{ClientSink, Connection};
 pub use error::ServiceError;
 pub use progress::Progress;
 
-use crate::agents::{AgentRegistry, process, scripted};
+use crate::agents::{AgentRegistry, process, scripted, setting};
 use crate::clock::now_millis;
 use crate::config::Config;
 use crate::git;
@@ -37,8 +40,6 @@ use crate::sandbox;
 use crate::sessions::SessionManager;
 use crate::store::Store;
 
-/// At most this many sessions can be pinned, so the pinned block stays a short list.
-pub const MAX_PINNED: u32 = 20;
 /// Default and largest page of `session/events`.
 const EVENTS_PAGE_DEFAULT: u32 = 500;
 const EVENTS_PAGE_MAX: u32 = 5000;
@@ -196,11 +197,14 @@ impl Service {
             }
             params.model = params.model.or(profile.model.clone());
             params.config = params.config.or(profile.config.clone());
+            if params.additional_dirs.is_none() && !profile.additional_dirs.is_empty() {
+                params.additional_dirs = Some(profile.additional_dirs.clone());
+            }
         }
         if params.agent.is_empty() {
             return Err(ServiceError::InvalidArgument("name an agent (see agents/list) or a profile".into()));
         }
-        self.agents.get(&params.agent)?;
+        let agent = self.agents.get(&params.agent)?.info();
         match (params.cwd.trim().is_empty(), &params.repository_url) {
             (true, None) => {
                 return Err(ServiceError::InvalidArgument(
@@ -218,7 +222,8 @@ impl Service {
             return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to start without one".into()));
         }
         let config = params.config.clone().unwrap_or_default();
-        validate_config(&params.agent, &config)?;
+        validate_config(&agent, &config)?;
+        let additional_dirs = dirs::check(params.additional_dirs.as_deref().unwrap_or_default(), &agent, &self.paths)?;
         let permissions = params.permissions.clone().unwrap_or_default();
         policy::validate(&permissions)?;
         let title = match params.title.as_deref().map(str::trim) {
@@ -294,6 +299,7 @@ impl Service {
             base_branch: placement.base_branch,
             base_commit: Some(placement.base_commit.clone()),
             config,
+            additional_dirs,
             profile: params.profile.clone(),
             permissions,
             resumed_from: None,
@@ -306,6 +312,7 @@ impl Service {
             workflow: params.workflow.clone(),
             pinned: false,
             pinned_at: None,
+            pin_order: None,
             hidden: false,
             usage: Usage::default(),
             sandbox: None,
@@ -517,6 +524,7 @@ impl Service {
             session.last_seq = 0;
             session.pinned = false;
             session.pinned_at = None;
+            session.pin_order = None;
             // The pull request stays with the session that opened it.
             session.pull_request = None;
             session.created_at = now;
@@ -528,23 +536,23 @@ impl Service {
         self.launch(session, record, previous.agent_session_id.clone(), params.prompt).await
     }
 
-    /// `session/configure`.
-    pub async fn session_configure(&self, params: ConfigureParams) -> Result<Session> {
+    /// `session/configure`. Pinning beyond the config's `maxPinnedSessions` unpins the session
+    /// pinned longest ago, named in the answer.
+    pub async fn session_configure(&self, params: ConfigureParams) -> Result<ConfigureResult> {
         let title = match params.title.as_deref().map(str::trim) {
             Some("") => return Err(ServiceError::InvalidArgument("title is empty".into())),
             other => other.map(str::to_string),
         };
-        if params.pinned == Some(true) {
-            let current = self.load(params.session_id).await?;
-            if !current.pinned && self.store.pinned_count().await? >= MAX_PINNED {
-                return Err(ServiceError::InvalidArgument(format!(
-                    "at most {MAX_PINNED} sessions can be pinned; unpin one first"
-                )));
-            }
-        }
+        let current = self.load(params.session_id).await?;
         if let Some(rules) = &params.permissions {
             policy::validate(rules)?;
         }
+        let additional_dirs = match &params.additional_dirs {
+            Some(dirs) => Some(dirs::check(dirs, &self.agents.get(&current.agent)?.info(), &self.paths)?),
+            None => None,
+        };
+        let newly_pinned = params.pinned == Some(true) && !current.pinned;
+        let pin_order = if newly_pinned { Some(self.next_pin_order().await?) } else { None };
         let source = params.title_source.unwrap_or(TitleSource::User);
         let (pinned, hidden, permissions) = (params.pinned, params.hidden, params.permissions);
         let (permission_mode, model) = (params.permission_mode, params.model);
@@ -560,12 +568,13 @@ impl Service {
                 Some(true) if !session.pinned => {
                     session.pinned = true;
                     session.pinned_at = Some(now_millis());
+                    session.pin_order = pin_order;
                 }
-                Some(false) => {
-                    session.pinned = false;
-                    session.pinned_at = None;
-                }
+                Some(false) => pins::unpin(session),
                 _ => {}
+            }
+            if let Some(dirs) = additional_dirs.clone() {
+                session.additional_dirs = dirs;
             }
             if let Some(hidden) = hidden {
                 session.hidden = hidden;
@@ -580,7 +589,9 @@ impl Service {
                 session.model = model.clone();
             }
         };
-        self.update_session(params.session_id, Arc::new(change)).await
+        let session = self.update_session(params.session_id, Arc::new(change)).await?;
+        let unpinned = if newly_pinned { self.make_room_for_pin(session.id).await? } else { Vec::new() };
+        Ok(ConfigureResult { session, unpinned })
     }
 
     /// Applies `change` to a session: through its actor when live, else to the stored record.
@@ -743,9 +754,16 @@ fn place_session(
 
 /// The longest time limit a session's settings may give, in seconds.
 const MAX_TIMEOUT_SECS: u64 = 365 * 24 * 60 * 60;
+/// The whole-session time limit's range, in seconds, when one is set.
+const SESSION_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 60..=1800;
+/// The sampling temperature's range.
+const TEMPERATURE: std::ops::RangeInclusive<f64> = 0.0..=2.0;
+/// The output-token limit's range.
+const MAX_TOKENS: std::ops::RangeInclusive<u64> = 100..=8000;
 
-/// Rejects settings that cannot work before anything is created.
-pub(super) fn validate_config(agent: &str, config: &SessionConfig) -> Result<()> {
+/// Rejects settings that cannot work before anything is created: values out of range, and the
+/// settings `agent` would not receive (so that nothing is silently ignored).
+pub(super) fn validate_config(agent: &AgentInfo, config: &SessionConfig) -> Result<()> {
     for (name, value) in [
         ("turnTimeoutSecs", config.turn_timeout_secs),
         ("sessionTimeoutSecs", config.session_timeout_secs),
@@ -759,10 +777,40 @@ pub(super) fn validate_config(agent: &str, config: &SessionConfig) -> Result<()>
             return Err(ServiceError::InvalidArgument(format!("{name} must be at most {MAX_TIMEOUT_SECS} (a year)")));
         }
     }
+    if let Some(secs) = config.session_timeout_secs.filter(|secs| !SESSION_TIMEOUT_SECS.contains(secs)) {
+        return Err(ServiceError::InvalidArgument(format!(
+            "sessionTimeoutSecs is {secs}; a whole-session limit must be {} to {} seconds",
+            SESSION_TIMEOUT_SECS.start(),
+            SESSION_TIMEOUT_SECS.end()
+        )));
+    }
+    if let Some(temperature) = config.temperature.filter(|value| !TEMPERATURE.contains(value)) {
+        return Err(ServiceError::InvalidArgument(format!(
+            "temperature is {temperature}; it must be {} to {}",
+            TEMPERATURE.start(),
+            TEMPERATURE.end()
+        )));
+    }
+    if let Some(tokens) = config.max_tokens.filter(|tokens| !MAX_TOKENS.contains(tokens)) {
+        return Err(ServiceError::InvalidArgument(format!(
+            "maxTokens is {tokens}; it must be {} to {}",
+            MAX_TOKENS.start(),
+            MAX_TOKENS.end()
+        )));
+    }
+    let supported = &agent.capabilities.settings;
+    if let Some(refused) = setting::given(config).into_iter().find(|name| !supported.iter().any(|ok| ok == name)) {
+        let takes = match supported.as_slice() {
+            [] => "none of systemPrompt, temperature, maxTokens and script".to_string(),
+            names => names.join(", "),
+        };
+        return Err(ServiceError::InvalidArgument(format!(
+            "the {} agent does not take config.{refused}, so it would be ignored; of the agent-specific settings \
+             it takes {takes}",
+            agent.name
+        )));
+    }
     if let Some(script) = &config.script {
-        if agent != scripted::AGENT_ID {
-            return Err(ServiceError::InvalidArgument("config.script is only for the scripted agent".into()));
-        }
         scripted::script::Script::parse(script).map_err(|error| ServiceError::InvalidArgument(error.to_string()))?;
     }
     Ok(())

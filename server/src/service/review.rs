@@ -153,6 +153,7 @@ impl Service {
             head_commit: Some(start_commit),
             pinned: false,
             pinned_at: None,
+            pin_order: None,
             hidden: false,
             usage: Usage::default(),
             pull_request: None,

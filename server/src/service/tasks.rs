@@ -262,11 +262,11 @@ impl Service {
                 .clone()
                 .or(profile.as_ref().map(|profile| profile.agent.clone()))
                 .ok_or_else(|| ServiceError::InvalidArgument("each trial needs an agent or a profile".into()))?;
-            self.agents.get(&agent)?;
+            let info = self.agents.get(&agent)?.info();
             let model = spec.model.clone().or(profile.as_ref().and_then(|profile| profile.model.clone()));
             let config = spec.config.clone().or(profile.as_ref().and_then(|profile| profile.config.clone()));
             if let Some(config) = &config {
-                super::validate_config(&agent, config)?;
+                super::validate_config(&info, config)?;
             }
             let prompt = spec
                 .prompt

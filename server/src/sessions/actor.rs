@@ -2,6 +2,7 @@
 //! session's event sequence, so every change to a live session happens in one place, in order.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -401,6 +402,7 @@ impl SessionActor {
             cwd: self.session.cwd.clone().into(),
             model: self.session.model.clone(),
             config: self.agent_config(driver.info().capabilities.permissions).await,
+            additional_dirs: self.session.additional_dirs.iter().map(PathBuf::from).collect(),
             resume: start.resume,
             fork: self.conversation_to_fork(&*driver).await,
             log_path: self.paths.session_log(&self.session.id),
@@ -907,6 +909,7 @@ impl SessionActor {
                 }
             }
             AgentOutput::Usage(usage) => {
+                let usage = self.manager.context.prices.estimated(&self.session, usage);
                 self.session.usage.add(&usage);
                 let total = self.session.usage;
                 self.emit(SessionEvent::Usage { turn: usage, total }).await;

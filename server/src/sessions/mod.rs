@@ -82,6 +82,8 @@ struct Context {
     rules: StandingRules,
     /// The fault-injection marker from [`FAULT_PANIC_ON_PROMPT`], if set.
     panic_marker: Option<String>,
+    /// Prices for the cost of agents that report none.
+    prices: crate::pricing::PriceTable,
 }
 
 /// Handles of every live session actor, and the way in for new ones.
@@ -104,7 +106,15 @@ impl SessionManager {
         let panic_marker = std::env::var(FAULT_PANIC_ON_PROMPT).ok().filter(|marker| !marker.is_empty());
         let manager = SessionManager {
             actors: Arc::default(),
-            context: Arc::new(Context { store, hub, paths, agents, rules, panic_marker }),
+            context: Arc::new(Context {
+                store,
+                hub,
+                paths,
+                agents,
+                rules,
+                panic_marker,
+                prices: crate::pricing::PriceTable::new(&config.prices),
+            }),
             scheduler,
             closing: Arc::default(),
             tasks: TaskTracker::new(),

@@ -80,5 +80,15 @@ pub fn migrations() -> Migrations<'static> {
             leader_start_time INTEGER NOT NULL
         ) WITHOUT ROWID;",
         ),
+        M::up(
+            "-- Pinned sessions' order as the user arranged it (session/pinOrder), a copy of the
+        -- record's pinOrder; pins made before it are numbered in the order they were made.
+        ALTER TABLE sessions ADD COLUMN pin_order INTEGER;
+        UPDATE sessions SET pin_order = (
+            SELECT count(*) FROM sessions AS earlier
+            WHERE earlier.pinned_at IS NOT NULL AND earlier.pinned_at < sessions.pinned_at
+        ) WHERE pinned_at IS NOT NULL;
+        UPDATE sessions SET data = json_set(data, '$.pinOrder', pin_order) WHERE pin_order IS NOT NULL;",
+        ),
     ])
 }

@@ -105,6 +105,7 @@ pub(crate) struct SessionColumns {
     data: String,
     search_text: String,
     pinned_at: Option<i64>,
+    pin_order: Option<u32>,
 }
 
 pub(crate) fn session_columns(session: &Session) -> Result<SessionColumns, StoreError> {
@@ -116,7 +117,12 @@ pub(crate) fn session_columns(session: &Session) -> Result<SessionColumns, Store
     ]
     .join("\n")
     .to_lowercase();
-    Ok(SessionColumns { data: serde_json::to_string(session)?, search_text, pinned_at: session.pinned_at })
+    Ok(SessionColumns {
+        data: serde_json::to_string(session)?,
+        search_text,
+        pinned_at: session.pinned_at,
+        pin_order: session.pin_order,
+    })
 }
 
 /// Selects a session's JSON and its newest event seq, which the events table is the authority on
@@ -371,7 +377,7 @@ impl Store {
             let offset = filter.offset.unwrap_or(0);
             let mut statement = connection.prepare(&format!(
                 "SELECT {SESSION_SELECT} FROM sessions {where_clause}
-                 ORDER BY pinned_at IS NULL, pinned_at, updated_at DESC, created_at DESC
+                 ORDER BY pinned_at IS NULL, pin_order IS NULL, pin_order, pinned_at, updated_at DESC, created_at DESC
                  LIMIT {limit} OFFSET {offset}"
             ))?;
             let rows = statement.query_map(params_from_iter(values.iter()), |row| {
@@ -528,11 +534,31 @@ impl Store {
         .await
     }
 
-    /// Number of pinned sessions (for the pin cap).
-    pub async fn pinned_count(&self) -> Result<u32, StoreError> {
+    /// Every pinned session, in pin order.
+    pub async fn pinned_sessions(&self) -> Result<Vec<Session>, StoreError> {
         self.read(|connection| {
-            Ok(connection
-                .query_row("SELECT count(*) FROM sessions WHERE pinned_at IS NOT NULL", [], |row| row.get(0))?)
+            let mut statement = connection.prepare(&format!(
+                "SELECT {SESSION_SELECT} FROM sessions WHERE pinned_at IS NOT NULL
+                 ORDER BY pin_order IS NULL, pin_order, pinned_at"
+            ))?;
+            let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+            let mut sessions = Vec::new();
+            for row in rows {
+                sessions.push(decode_session(row?)?);
+            }
+            Ok(sessions)
+        })
+        .await
+    }
+
+    /// The place a new pin takes: after every pinned session.
+    pub async fn next_pin_order(&self) -> Result<u32, StoreError> {
+        self.read(|connection| {
+            Ok(connection.query_row(
+                "SELECT coalesce(max(pin_order) + 1, 0) FROM sessions WHERE pinned_at IS NOT NULL",
+                [],
+                |row| row.get(0),
+            )?)
         })
         .await
     }

@@ -265,8 +265,9 @@ fn changed(session: &Session, deleted: bool) -> Published {
 }
 
 fn insert_session(connection: &Connection, session: &Session) -> Result<(), StoreError> {
-    let sql = "INSERT INTO sessions (id, data, status, agent, search_text, pinned_at, hidden, updated_at, created_at)
-               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
+    let sql = "INSERT INTO sessions
+                 (id, data, status, agent, search_text, pinned_at, hidden, updated_at, pin_order, created_at)
+               VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)";
     write_session(connection, sql, session, session.created_at)?;
     Ok(())
 }
@@ -279,12 +280,12 @@ pub(super) fn update_session(
     only_if: Option<SessionStatus>,
 ) -> Result<bool, StoreError> {
     let sql = "UPDATE sessions SET data = ?2, status = ?3, agent = ?4, search_text = ?5, pinned_at = ?6, hidden = ?7,
-                 updated_at = ?8
-               WHERE id = ?1 AND (?9 IS NULL OR status = ?9)";
+                 updated_at = ?8, pin_order = ?9
+               WHERE id = ?1 AND (?10 IS NULL OR status = ?10)";
     Ok(write_session(connection, sql, session, only_if.map(SessionStatus::as_str))? > 0)
 }
 
-/// Runs `sql` with a session's columns as ?1 to ?8 and `last` as ?9; returns the rows changed.
+/// Runs `sql` with a session's columns as ?1 to ?9 and `last` as ?10; returns the rows changed.
 fn write_session(
     connection: &Connection,
     sql: &str,
@@ -301,6 +302,7 @@ fn write_session(
         columns.pinned_at,
         session.hidden,
         session.updated_at,
+        columns.pin_order,
         last
     ])?)
 }

@@ -287,14 +287,15 @@ local function shown_model(session)
   return model
 end
 
---- The header: title, then agent, model, status, agent state and cost.
+--- The header: title, then agent, model, status, agent state, cost and extra directories.
 function Chat:header()
   local session = self.session or {}
   local model = shown_model(session)
   local state = given(session.agentState) and (' · ' .. session.agentState) or ''
-  local cost = string.format('$%.4f', vim.tbl_get(session, 'usage', 'costUsd') or 0)
+  local cost = require('arbor').cost_text(session.usage)
+  local dirs = given(session.additionalDirs) and #session.additionalDirs > 0 and (' · also ' .. table.concat(session.additionalDirs, ', ')) or ''
   local title = given(session.title) and session.title or 'untitled'
-  return title, string.format('%s%s · %s%s · %s', session.agent or '?', model and (' (' .. model .. ')') or '', session.status or '?', state, cost)
+  return title, string.format('%s%s · %s%s · %s%s', session.agent or '?', model and (' (' .. model .. ')') or '', session.status or '?', state, cost, dirs)
 end
 
 --- `text` cut to `width` display cells, ending in "…" when cut.

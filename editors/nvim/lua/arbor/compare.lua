@@ -9,9 +9,6 @@ local M = {}
 
 local views = {} -- task id -> { bufnr, rows = { line -> row }, sessions = { trial id -> session id } }
 
-local function cost(value)
-  return string.format('$%.4f', value or 0)
-end
 
 local function given(value)
   return value ~= nil and value ~= vim.NIL
@@ -41,7 +38,7 @@ function M.lines(result)
       check = (row.check.passed and 'pass' or 'FAIL') .. ' (' .. row.check.summary .. ')'
     end
     table.insert(lines, string.format('%-5d %-10s %-10s %5d %7d %7d %9d %9s %7.1fs  %s', row.number, row.status, row.agent, row.filesChanged, row.additions, row.deletions,
-      row.usage.inputTokens + row.usage.outputTokens, cost(row.usage.costUsd), row.wallTimeMs / 1000, check))
+      row.usage.inputTokens + row.usage.outputTokens, require('arbor').cost_text(row.usage), row.wallTimeMs / 1000, check))
     by_line[#lines] = row
   end
   if #result.sharedFiles > 0 then

@@ -218,13 +218,60 @@ local function toggle(session_id, field)
   with_session(session_id, function(id)
     client.request('session/get', { sessionId = id }, function(session)
       client.request('session/configure', { sessionId = id, [field] = not session[field] }, function(updated)
-        vim.notify(string.format('Arbor: %s %s', field, updated[field] and 'on' or 'off'))
+        local unpinned = given(updated.unpinned) and #updated.unpinned or 0
+        -- The server unpins the oldest pins beyond its maxPinnedSessions.
+        local made_room = unpinned > 0 and string.format(' (%d older pin%s unpinned to make room)', unpinned, unpinned == 1 and '' or 's') or ''
+        vim.notify(string.format('Arbor: %s %s%s', field, updated[field] and 'on' or 'off', made_room))
       end)
     end)
   end)
 end
 
-function M.pin(session_id) toggle(session_id, 'pinned') end
+--- Moves the session one place `up` or `down` among the pinned sessions (session/pinOrder).
+local function move_pin(session_id, direction)
+  with_session(session_id, function(id)
+    client.request('session/list', { limit = 1000, includeHidden = true }, function(result)
+      local order = {}
+      for _, session in ipairs(result.sessions) do
+        if session.pinned then table.insert(order, session.id) end
+      end
+      local at
+      for index, pinned in ipairs(order) do
+        if pinned == id then at = index end
+      end
+      if not at then
+        vim.notify('Arbor: the session is not pinned; :Arbor pin pins it', vim.log.levels.WARN)
+        return
+      end
+      local to = direction == 'up' and at - 1 or at + 1
+      if to < 1 or to > #order then
+        vim.notify('Arbor: the session is already the ' .. (direction == 'up' and 'first' or 'last') .. ' pin')
+        return
+      end
+      order[at], order[to] = order[to], order[at]
+      client.request('session/pinOrder', { pinnedOrder = order }, function()
+        vim.notify(string.format('Arbor: pin %d of %d', to, #order))
+      end)
+    end)
+  end)
+end
+
+--- :Arbor pin toggles; :Arbor pin up / down moves the session among the pins.
+function M.pin(session_id, direction)
+  if direction == 'up' or direction == 'down' then
+    move_pin(session_id, direction)
+  elseif direction and direction ~= '' then
+    vim.notify('Arbor: :Arbor pin takes up or down (or nothing, to toggle)', vim.log.levels.ERROR)
+  else
+    toggle(session_id, 'pinned')
+  end
+end
+
+--- A cost in dollars, marked "≈" when Arbor estimated it from token counts.
+function M.cost_text(usage)
+  usage = usage or {}
+  return string.format('%s$%.4f', usage.costEstimated == true and '≈ ' or '', usage.costUsd or 0)
+end
 function M.hide(session_id) toggle(session_id, 'hidden') end
 
 function M.delete(session_id)
@@ -305,7 +352,7 @@ function M.sessions()
           session.agent,
           given(session.title) and session.title or '(untitled)',
           given(session.branch) and session.branch or '-',
-          string.format('$%.4f', session.usage.costUsd),
+          M.cost_text(session.usage),
           M.pull_request_text(session.pullRequest),
         }
       end,
@@ -546,7 +593,7 @@ M.commands = {
   fork = function(args) M.fork(args.session) end,
   clone = function(args) M.clone(args.session) end,
   rename = function(args) M.rename(args.session, args.rest ~= '' and args.rest or nil) end,
-  pin = function(args) M.pin(args.session) end,
+  pin = function(args) M.pin(args.session, args.rest) end,
   hide = function(args) M.hide(args.session) end,
   delete = function(args) M.delete(args.session) end,
   export = function(args) M.export(args.session, args.rest ~= '' and args.rest or nil) end,
@@ -581,7 +628,7 @@ M.descriptions = {
   fork = 'new session from the latest checkpoint',
   clone = 'new session with the same settings',
   rename = 'set the title',
-  pin = 'toggle pinned',
+  pin = 'toggle pinned; up / down moves it among the pins',
   hide = 'toggle hidden',
   delete = 'delete the session (its branch is kept)',
   export = 'write the conversation to a file',

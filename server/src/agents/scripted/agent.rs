@@ -28,6 +28,20 @@ struct Conversation {
     /// How many times a client closed the conversation (`session/close`).
     #[serde(default)]
     closes: u32,
+    /// The directories beyond `cwd` the client gave (`additionalDirectories`), as of the latest
+    /// session/new or session/load; `{dirs}` in a message shows them.
+    #[serde(default)]
+    additional_dirs: Vec<String>,
+}
+
+/// The `additionalDirectories` of a session/new or session/load.
+fn additional_dirs(params: &Value) -> Vec<String> {
+    params["additionalDirectories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|dir| dir.as_str().map(str::to_string))
+        .collect()
 }
 
 /// What the agent offers its client, from its command line.
@@ -220,6 +234,7 @@ impl Agent {
                 let terminals = client["terminal"].as_bool().unwrap_or(false);
                 self.client_terminals.store(terminals, std::sync::atomic::Ordering::Relaxed);
                 let mut session = serde_json::Map::new();
+                session.insert("additionalDirectories".into(), json!({}));
                 if self.options.close {
                     session.insert("close".into(), json!({}));
                 }
@@ -358,6 +373,7 @@ impl Agent {
             cwd: PathBuf::from(params["cwd"].as_str().unwrap_or(".")),
             total_cost_usd: 0.0,
             closes: 0,
+            additional_dirs: additional_dirs(params),
         };
         self.save(&conversation);
         let id = conversation.id.clone();
@@ -377,7 +393,8 @@ impl Agent {
     }
 
     fn load_conversation(&self, params: &Value) -> Result<Value, String> {
-        let conversation = self.read_conversation(params)?;
+        let mut conversation = self.read_conversation(params)?;
+        conversation.additional_dirs = additional_dirs(params);
         *self.conversation.lock().expect("conversation poisoned") = Some(conversation);
         Ok(Value::Null)
     }
@@ -592,7 +609,8 @@ impl Turn<'_> {
         let session_id = self.conversation.id.clone();
         let flow = match action {
             Action::Say(text) => {
-                let text = text.replace("{prompt}", &self.prompt);
+                let text =
+                    text.replace("{prompt}", &self.prompt).replace("{dirs}", &self.conversation.additional_dirs.join(", "));
                 self.stream("agent_message_chunk", &text).await
             }
             Action::Think(text) => self.stream("agent_thought_chunk", &text).await,

@@ -36,6 +36,8 @@ pub fn driver(paths: &Paths) -> AcpDriver {
             permissions: true,
             thinking: true,
             usage: true,
+            settings: super::setting::names(&[super::setting::SCRIPT]),
+            additional_dirs: true,
         },
         models: vec!["scripted".into()],
     };

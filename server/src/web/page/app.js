@@ -98,9 +98,15 @@ function stateOf(session) {
   return [`done (${session.status})`, 'done'];
 }
 
+// A cost Arbor estimated from token counts is marked "≈".
+function costOf(usage) {
+  const usd = usage ? usage.costUsd : 0;
+  if (!usd) return '$0';
+  return `${usage.costEstimated ? '≈ ' : ''}$${usd.toFixed(4)}`;
+}
+
 function cost(session) {
-  const usd = session.usage ? session.usage.costUsd : 0;
-  return usd ? `$${usd.toFixed(4)}` : '$0';
+  return costOf(session.usage);
 }
 
 function titleOf(session) {
@@ -337,7 +343,7 @@ async function openTask(id) {
   const rows = comparison.rows.map((row) => element('tr', { 'data-trial': row.trialId },
     element('td', {}, String(row.number)), element('td', {}, row.agent), element('td', {}, row.status),
     element('td', {}, `${row.filesChanged} (+${row.additions} −${row.deletions})`),
-    element('td', {}, row.usage && row.usage.costUsd ? `$${row.usage.costUsd.toFixed(4)}` : '$0'),
+    element('td', {}, costOf(row.usage)),
     element('td', {}, row.check ? (row.check.passed ? 'passed' : 'failed') : '—'),
     element('td', {}, decided || row.status !== 'done' ? '' : element('button', { type: 'button', class: 'primary', onclick: async () => {
       if (!confirm(`Promote trial ${row.number}? Its work is merged into ${detail.task.baseBranch} and the other trials are abandoned.`)) return;
