@@ -372,6 +372,25 @@ pub enum ExportFormat {
     Html,
     /// The session record and every event, as JSON.
     Json,
+    /// The HTML page printed to a paginated PDF (by headless Chromium), base64-encoded.
+    Pdf,
+}
+
+/// How `session/export`'s `content` is encoded.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportEncoding {
+    /// The text itself (Markdown, HTML and JSON).
+    #[default]
+    Text,
+    /// The bytes in standard base64 (PDF).
+    Base64,
+}
+
+impl ExportEncoding {
+    fn is_text(&self) -> bool {
+        *self == Self::Text
+    }
 }
 
 /// `session/export` params.
@@ -380,7 +399,7 @@ pub enum ExportFormat {
 pub struct ExportParams {
     /// The session to export.
     pub session_id: Uuid,
-    /// Markdown (default), HTML or JSON.
+    /// Markdown (default), HTML, JSON or PDF.
     #[serde(default)]
     pub format: Option<ExportFormat>,
 }
@@ -397,4 +416,7 @@ pub struct ExportResult {
     pub file_name: String,
     /// The export itself.
     pub content: String,
+    /// How `content` is encoded: absent for text, `base64` for PDF.
+    #[serde(default, skip_serializing_if = "ExportEncoding::is_text")]
+    pub encoding: ExportEncoding,
 }

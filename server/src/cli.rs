@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use arbor_protocol::{
-    AgentState, AgentsListResult, CheckResult, CompareResult, EventsParams, EventsResult, ExportResult, Isolation,
-    ListSessionsParams, ListSessionsResult, MergeStrategy, NewSessionParams, PromoteParams, PromoteResult, PromptMode,
-    PromptParams, PromptResult, PullRequest, PullRequestParams, PushParams, PushResult, RespondParams, ResumeParams,
-    SendReviewResult, Session, SessionConfig, SessionEvent, SessionEventNotification, SessionIdParams, SessionStatus,
-    SubscribeParams, SubscribeResult, Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult, TaskNewParams,
-    TrialIdParams, TrialNewParams, TrialNewResult, TrialPushParams, TrialSpec, method,
+    AgentState, AgentsListResult, CheckResult, CompareResult, EventsParams, EventsResult, ExportEncoding, ExportResult,
+    Isolation, ListSessionsParams, ListSessionsResult, MergeStrategy, NewSessionParams, PromoteParams, PromoteResult,
+    PromptMode, PromptParams, PromptResult, PullRequest, PullRequestParams, PushParams, PushResult, RespondParams,
+    ResumeParams, SendReviewResult, Session, SessionConfig, SessionEvent, SessionEventNotification, SessionIdParams,
+    SessionStatus, SubscribeParams, SubscribeResult, Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult,
+    TaskNewParams, TrialIdParams, TrialNewParams, TrialNewResult, TrialPushParams, TrialSpec, method,
 };
+use base64::Engine as _;
 use clap::Subcommand;
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -51,11 +52,11 @@ pub enum SessionCommand {
         /// Session id (or a unique prefix of it).
         id: String,
     },
-    /// Export a session's conversation (Markdown, HTML or JSON) to a file or stdout.
+    /// Export a session's conversation (Markdown, HTML, JSON or PDF) to a file or stdout.
     Export {
         /// Session id (or a unique prefix).
         id: String,
-        /// markdown (default), html or json.
+        /// markdown (default), html, json or pdf.
         #[arg(long, default_value = "markdown")]
         format: String,
         /// File to write (default: stdout).
@@ -765,13 +766,18 @@ pub async fn session(paths: &Paths, location_flags: String, command: SessionComm
             let session_id = cli.resolve(&id).await?;
             let result: ExportResult =
                 cli.client.call(method::SESSION_EXPORT, &json!({ "sessionId": session_id, "format": format })).await?;
+            let bytes = match result.encoding {
+                ExportEncoding::Text => result.content.into_bytes(),
+                ExportEncoding::Base64 => base64::engine::general_purpose::STANDARD
+                    .decode(&result.content)
+                    .context("the server's export is not valid base64")?,
+            };
             match output {
                 Some(path) => {
-                    std::fs::write(&path, &result.content)
-                        .with_context(|| format!("cannot write {}", path.display()))?;
+                    std::fs::write(&path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
                     writeln!(cli.out, "exported to {}", path.display())?;
                 }
-                None => write!(cli.out, "{}", result.content)?,
+                None => cli.out.write_all(&bytes)?,
             }
         }
         SessionCommand::New { agent, prompt, cwd, title, model, base, in_place, script, wait } => {

@@ -207,6 +207,19 @@ impl TestEnv {
         command
     }
 
+    /// Runs `arbor ARGS` (the command line, through the daemon it starts) and returns its
+    /// standard output; fails the test when it fails.
+    pub async fn cli(&self, args: &[&str]) -> String {
+        let output = self.command().args(args).output().await.expect("run arbor");
+        let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+        assert!(
+            output.status.success(),
+            "arbor {args:?} failed:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        stdout
+    }
+
     /// `arbor lsp --standalone` on stdio, initialized.
     pub async fn standalone(&self) -> Server {
         self.spawn_lsp(&["lsp", "--standalone"]).await

@@ -3,13 +3,6 @@
 
 use arbor_tests::{TestEnv, git};
 
-async fn arbor(env: &TestEnv, args: &[&str]) -> String {
-    let output = env.command().args(args).output().await.expect("run arbor");
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    assert!(output.status.success(), "arbor {args:?} failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    stdout
-}
-
 #[tokio::test]
 async fn session_commands_work_through_the_daemon() {
     let env = TestEnv::new();
@@ -20,11 +13,19 @@ async fn session_commands_work_through_the_daemon() {
     let repo_arg = repo.display().to_string();
     let script_arg = script.display().to_string();
 
-    let created = arbor(
-        &env,
-        &["session", "new", "--cwd", &repo_arg, "--script", &script_arg, "--prompt", "What is the answer?", "--wait"],
-    )
-    .await;
+    let created = env
+        .cli(&[
+            "session",
+            "new",
+            "--cwd",
+            &repo_arg,
+            "--script",
+            &script_arg,
+            "--prompt",
+            "What is the answer?",
+            "--wait",
+        ])
+        .await;
     assert!(created.contains("agent: The answer is 42."), "{created}");
     assert!(created.contains("▸ Write answer.txt"), "{created}");
     assert!(created.contains("turn ended (end_turn)"), "{created}");
@@ -38,34 +39,34 @@ async fn session_commands_work_through_the_daemon() {
         .unwrap()
         .to_string();
 
-    let listed = arbor(&env, &["session", "list"]).await;
+    let listed = env.cli(&["session", "list"]).await;
     assert!(
         listed.contains(&id[..8]) && listed.contains("What is the answer?") && listed.contains("running"),
         "{listed}"
     );
-    let filtered = arbor(&env, &["session", "list", "--status", "stopped"]).await;
+    let filtered = env.cli(&["session", "list", "--status", "stopped"]).await;
     assert!(filtered.contains("0 of 0 sessions"), "{filtered}");
 
-    let followed = arbor(&env, &["session", "prompt", &id[..8], "more please", "--wait"]).await;
+    let followed = env.cli(&["session", "prompt", &id[..8], "more please", "--wait"]).await;
     assert!(followed.contains("Follow-up: more please"), "{followed}");
 
-    let stopped = arbor(&env, &["session", "stop", &id[..8]]).await;
+    let stopped = env.cli(&["session", "stop", &id[..8]]).await;
     assert!(stopped.contains("is stopped"), "{stopped}");
-    let shown = arbor(&env, &["session", "show", &id]).await;
+    let shown = env.cli(&["session", "show", &id]).await;
     assert!(shown.contains("you: What is the answer?") && shown.contains("you: more please"), "{shown}");
     assert!(shown.contains("agent: The answer is 42."), "{shown}");
     assert!(shown.contains("· stopped"), "{shown}");
 
-    let exported = arbor(&env, &["session", "export", &id[..8]]).await;
+    let exported = env.cli(&["session", "export", &id[..8]]).await;
     assert!(
         exported.starts_with("# What is the answer?") && exported.contains("**Agent:** The answer is 42."),
         "{exported}"
     );
     let html_file = env.root.join("session.html");
-    arbor(&env, &["session", "export", &id, "--format", "html", "--output", &html_file.display().to_string()]).await;
+    env.cli(&["session", "export", &id, "--format", "html", "--output", &html_file.display().to_string()]).await;
     assert!(std::fs::read_to_string(&html_file).unwrap().starts_with("<!DOCTYPE html>"));
 
-    let deleted = arbor(&env, &["session", "delete", &id]).await;
+    let deleted = env.cli(&["session", "delete", &id]).await;
     let branch = deleted
         .lines()
         .find_map(|line| line.strip_prefix("its work is kept on branch "))
@@ -73,7 +74,7 @@ async fn session_commands_work_through_the_daemon() {
         .to_string();
     assert_eq!(git(&repo, &["show", &format!("{branch}:answer.txt")]), "42");
 
-    let agents = arbor(&env, &["agents"]).await;
+    let agents = env.cli(&["agents"]).await;
     assert!(agents.contains("scripted") && agents.contains("available"), "{agents}");
 }
 
@@ -81,7 +82,7 @@ async fn session_commands_work_through_the_daemon() {
 async fn the_demo_shows_a_whole_session_and_where_its_data_lives() {
     let env = TestEnv::new();
     let dir = env.root.join("demo");
-    let output = arbor(&env, &["demo", "--dir", &dir.display().to_string()]).await;
+    let output = env.cli(&["demo", "--dir", &dir.display().to_string()]).await;
     for expected in [
         "built-in scripted agent",
         "you: Add a greeting script",
@@ -115,12 +116,10 @@ async fn task_and_trial_commands_work_through_the_daemon() {
     std::fs::write(&script, "write answer.txt <<END\n42\nEND\nusage input=10 output=5 cost=0.01").unwrap();
     let repo_arg = repo.display().to_string();
 
-    let created =
-        arbor(&env, &["task", "new", "--title", "Answer it", "--cwd", &repo_arg, "--check", "sh check.sh"]).await;
+    let created = env.cli(&["task", "new", "--title", "Answer it", "--cwd", &repo_arg, "--check", "sh check.sh"]).await;
     let task_id = created.split_whitespace().nth(2).unwrap().to_string();
-    let started = arbor(
-        &env,
-        &[
+    let started = env
+        .cli(&[
             "trial",
             "new",
             &task_id[..8],
@@ -130,32 +129,31 @@ async fn task_and_trial_commands_work_through_the_daemon() {
             "scripted",
             "--script",
             &script.display().to_string(),
-        ],
-    )
-    .await;
+        ])
+        .await;
     assert_eq!(started.lines().filter(|line| line.starts_with("started trial")).count(), 2, "{started}");
     let trial_id = started.lines().next().unwrap().split_whitespace().nth(4).unwrap().to_string();
 
     let deadline = tokio::time::Instant::now() + arbor_tests::WAIT;
     loop {
-        let shown = arbor(&env, &["task", "show", &task_id]).await;
+        let shown = env.cli(&["task", "show", &task_id]).await;
         if shown.contains("status    done") {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{shown}");
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let checked = arbor(&env, &["trial", "check", &trial_id[..8]]).await;
+    let checked = env.cli(&["trial", "check", &trial_id[..8]]).await;
     assert!(checked.contains("check passed") && checked.contains("1 passed"), "{checked}");
-    let compared = arbor(&env, &["trial", "compare", &task_id]).await;
+    let compared = env.cli(&["trial", "compare", &task_id]).await;
     assert!(
         compared.contains("pass (1 passed)") && compared.contains("changed by trials 1, 2: answer.txt"),
         "{compared}"
     );
-    let promoted = arbor(&env, &["trial", "promote", &trial_id, "--squash"]).await;
+    let promoted = env.cli(&["trial", "promote", &trial_id, "--squash"]).await;
     assert!(promoted.contains("promoted into main") && promoted.contains("1 other trials abandoned"), "{promoted}");
     assert_eq!(std::fs::read_to_string(repo.join("answer.txt")).unwrap(), "42\n");
-    let listed = arbor(&env, &["task", "list"]).await;
+    let listed = env.cli(&["task", "list"]).await;
     assert!(listed.contains("promoted") && listed.contains("Answer it"), "{listed}");
 }
 
@@ -171,7 +169,7 @@ fn id_after(output: &str, prefix: &str) -> String {
 async fn show_until(env: &TestEnv, session: &str, wanted: &str) -> String {
     let deadline = tokio::time::Instant::now() + arbor_tests::WAIT;
     loop {
-        let shown = arbor(env, &["session", "show", session]).await;
+        let shown = env.cli(&["session", "show", session]).await;
         if shown.contains(wanted) {
             return shown;
         }
@@ -185,17 +183,16 @@ async fn waiting_without_a_terminal_ends_at_a_permission_with_the_command_that_a
     let env = TestEnv::new();
     let repo = env.repo("repo");
     let waited =
-        arbor(&env, &["session", "new", "--cwd", &repo.display().to_string(), "--prompt", "Add a README", "--wait"])
-            .await;
+        env.cli(&["session", "new", "--cwd", &repo.display().to_string(), "--prompt", "Add a README", "--wait"]).await;
     let session = id_after(&waited, "started session ");
     let request = id_after(&waited, &format!("session {session} is waiting for an answer to request "));
     assert!(waited.contains(&format!("arbor session respond {session} {request} allow")), "{waited}");
     assert!(waited.contains("status    running, waiting_input"), "{waited}");
 
-    let shown = arbor(&env, &["session", "show", &session[..8]]).await;
+    let shown = env.cli(&["session", "show", &session[..8]]).await;
     assert!(shown.contains(&format!("(request {request})")), "{shown}");
 
-    let answered = arbor(&env, &["session", "respond", &session[..8], "allow"]).await;
+    let answered = env.cli(&["session", "respond", &session[..8], "allow"]).await;
     assert!(answered.contains(&format!("answered {request} with allow")), "{answered}");
     let shown = show_until(&env, &session, "turn ended (end_turn)").await;
     assert!(shown.contains("  → allow") && shown.contains("│ greeting ok"), "{shown}");
@@ -293,8 +290,7 @@ async fn a_question_is_answered_with_the_printed_command() {
     std::fs::write(&script, "elicit Which ticket?\n").unwrap();
     let (repo_arg, script_arg) = (repo.display().to_string(), script.display().to_string());
     let waited =
-        arbor(&env, &["session", "new", "--cwd", &repo_arg, "--script", &script_arg, "--prompt", "Fix it", "--wait"])
-            .await;
+        env.cli(&["session", "new", "--cwd", &repo_arg, "--script", &script_arg, "--prompt", "Fix it", "--wait"]).await;
     let session = id_after(&waited, "started session ");
     let request = id_after(&waited, &format!("session {session} is waiting for an answer to request "));
     assert!(waited.contains(&format!("? question: Which ticket? (request {request})")), "{waited}");

@@ -103,6 +103,10 @@ T['rename, pin, export and the sessions picker'] = function()
   local path = vim.fn.tempname() .. '.md'
   vim.cmd('Arbor export ' .. path)
   h.wait(function() return (h.read(path) or ''):find('exported text', 1, true) ~= nil end, 'the export file')
+  local pdf = vim.fn.tempname() .. '.pdf'
+  vim.cmd('Arbor export ' .. pdf)
+  -- Chromium takes its time on a loaded machine.
+  h.wait(function() return (h.read(pdf) or ''):sub(1, 4) == '%PDF' end, 'the PDF export, written as its bytes', 180000)
   local waiting = h.scripted_session(repo, 'ask May I\nwrite x.txt <<END\nx\nEND', 'a question')
   local mine, asking
   h.wait(function()

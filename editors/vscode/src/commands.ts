@@ -184,18 +184,22 @@ const exportSession: Factory = (ctx) => async (given?: { session?: Session }) =>
   const name = `${exportName(session?.title ?? 'session')}.md`;
   const target = await vscode.window.showSaveDialog({
     defaultUri: folder ? vscode.Uri.file(`${folder}/${name}`) : undefined,
-    filters: { Markdown: ['md'], HTML: ['html'], JSON: ['json'] },
+    filters: { Markdown: ['md'], HTML: ['html'], JSON: ['json'], PDF: ['pdf'] },
     saveLabel: 'Export',
     title: `Export ${titleOf(ctx, sessionId)}`,
   });
   if (!target) return;
   const extension = target.fsPath.split('.').pop();
-  const format = extension === 'html' || extension === 'json' ? extension : 'markdown';
-  const result = await ctx.request<{ content: string }>(Method.sessionExport, { sessionId, format });
+  const format = extension === 'html' || extension === 'json' || extension === 'pdf' ? extension : 'markdown';
+  const result = await ctx.request<{ content: string; encoding?: 'base64' }>(Method.sessionExport, { sessionId, format });
   if (!result) return;
-  await vscode.workspace.fs.writeFile(target, Buffer.from(result.content));
+  // A PDF arrives base64-encoded; text formats arrive as the text itself.
+  await vscode.workspace.fs.writeFile(target, Buffer.from(result.content, result.encoding === 'base64' ? 'base64' : 'utf8'));
   void vscode.window.showInformationMessage(`Arbor: exported ${titleOf(ctx, sessionId)} to ${target.fsPath}`, 'Open').then((answer) => {
-    if (answer === 'Open') void vscode.window.showTextDocument(target);
+    if (answer !== 'Open') return;
+    // A PDF opens in the system's viewer; the others open as text.
+    if (format === 'pdf') void vscode.env.openExternal(target);
+    else void vscode.window.showTextDocument(target);
   });
   return target;
 };

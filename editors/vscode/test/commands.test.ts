@@ -109,7 +109,10 @@ test('Rename, Pin, Delete and Export send what the user chose', async () => {
   const { ctx, sent } = fakeServer({
     'session/configure': (params) => params,
     'session/delete': () => ({ keptBranch: 'arbor/s1-x', snapshotCommit: null }),
-    'session/export': (params) => ({ format: params.format, mimeType: 'text/html', fileName: 'x.html', content: `<p>exported as ${params.format}</p>` }),
+    'session/export': (params) =>
+      params.format === 'pdf'
+        ? { format: 'pdf', mimeType: 'application/pdf', fileName: 'x.pdf', content: Buffer.from('%PDF-1.4 exported').toString('base64'), encoding: 'base64' }
+        : { format: params.format, mimeType: 'text/html', fileName: 'x.html', content: `<p>exported as ${params.format}</p>` },
   });
   ctx.store.applySession({ id: 's1', title: 'Old', pinned: false } as never);
   answers.inputBox.push('New title');
@@ -125,6 +128,10 @@ test('Rename, Pin, Delete and Export send what the user chose', async () => {
   await commands['arbor.export'](ctx)({ session: { id: 's1' } });
   assert.deepEqual(sent.at(-1), { method: 'session/export', params: { sessionId: 's1', format: 'html' } });
   assert.deepEqual(written.at(-1), { path: '/tmp/out.html', text: '<p>exported as html</p>' });
+  answers.saveDialog.push({ fsPath: '/tmp/out.pdf' });
+  await commands['arbor.export'](ctx)({ session: { id: 's1' } });
+  assert.deepEqual(sent.at(-1), { method: 'session/export', params: { sessionId: 's1', format: 'pdf' } });
+  assert.deepEqual(written.at(-1), { path: '/tmp/out.pdf', text: '%PDF-1.4 exported' }, 'the PDF is written as its bytes, not as base64 text');
 });
 
 test('pinning past the server\'s cap shows the pin it unpinned, and dropping pins sends their new order', async () => {

@@ -5,6 +5,7 @@ use arbor_protocol::error_code;
 use uuid::Uuid;
 
 use crate::agents::AgentError;
+use crate::export::PdfError;
 use crate::forge::ForgeError;
 use crate::git::GitError;
 use crate::policy::PolicyError;
@@ -48,6 +49,9 @@ pub enum ServiceError {
     /// The forge (GitHub) refused or failed.
     #[error(transparent)]
     Forge(#[from] ForgeError),
+    /// A PDF export could not be printed.
+    #[error(transparent)]
+    Pdf(#[from] PdfError),
     /// A background task failed.
     #[error("internal error: {0}")]
     Internal(String),
@@ -77,6 +81,8 @@ impl ServiceError {
             Self::Session(SessionError::NoSuchRequest(_)) => error_code::NOT_FOUND,
             Self::Session(SessionError::BadAnswer(_)) => error_code::INVALID_ARGUMENT,
             Self::Forge(_) => error_code::FORGE_ERROR,
+            Self::Pdf(PdfError::NoRenderer) => error_code::NOT_FOUND,
+            Self::Pdf(PdfError::Failed { .. }) => error_code::INTERNAL_ERROR,
             Self::Internal(_) => error_code::INTERNAL_ERROR,
         }
     }

@@ -86,9 +86,15 @@ impl Service {
             events.extend(page);
         }
         let format = params.format.unwrap_or_default();
-        let (content, mime_type, extension) = crate::export::export(&session, &events, format);
+        let exported = crate::export::export(&session, &events, format).await?;
         let stem = super::slug(session.title.as_deref().unwrap_or("arbor-session"));
-        Ok(ExportResult { format, mime_type: mime_type.into(), file_name: format!("{stem}.{extension}"), content })
+        Ok(ExportResult {
+            format,
+            mime_type: exported.mime_type.into(),
+            file_name: format!("{stem}.{}", exported.extension),
+            content: exported.content,
+            encoding: exported.encoding,
+        })
     }
 
     /// `session/checkpoints`.

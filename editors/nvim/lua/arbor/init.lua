@@ -286,11 +286,20 @@ function M.delete(session_id)
   end)
 end
 
---- Writes `content` to `target`, asking first when the file exists.
-local function write_export(target, content)
+--- Writes an export's `result` to `target`, asking first when the file exists. A PDF arrives
+--- base64-encoded and is written as its bytes.
+local function write_export(target, result)
+  local content = result.content
+  if result.encoding == 'base64' then content = vim.base64.decode(content) end
   local function write()
     vim.fn.mkdir(vim.fs.dirname(target), 'p')
-    local ok, err = pcall(vim.fn.writefile, vim.split(content, '\n', { plain = true }), target)
+    -- Written byte for byte: writefile() would turn a PDF's NUL bytes into line ends.
+    local file, err = io.open(target, 'wb')
+    local ok = file ~= nil
+    if file then
+      ok, err = file:write(content)
+      file:close()
+    end
     if ok then
       vim.notify('Arbor: exported to ' .. target)
     else
@@ -306,16 +315,17 @@ local function write_export(target, content)
   end
 end
 
---- Exports the session to a file: Markdown, or HTML / JSON by the file's extension. Without a
+--- Exports the session to a file: Markdown, or HTML / JSON / PDF by the file's extension. Without a
 --- path, asks, proposing the server's file name in `export_dir` (outside the repository).
 function M.export(session_id, path)
   with_session(session_id, function(id)
     local function export(target)
       target = vim.fn.fnamemodify(vim.fn.expand(target), ':p')
       local extension = target:match('%.(%w+)$')
-      local format = (extension == 'html' or extension == 'json') and extension or 'markdown'
+      local known = { html = true, json = true, pdf = true }
+      local format = known[extension] and extension or 'markdown'
       client.request('session/export', { sessionId = id, format = format }, function(result)
-        write_export(target, result.content)
+        write_export(target, result)
       end)
     end
     if path then

@@ -1,10 +1,16 @@
-//! Session transcripts for `session/export`: Markdown, a standalone HTML page, or JSON.
+//! Session transcripts for `session/export`: Markdown, a standalone HTML page, JSON, or that
+//! page printed to PDF.
 //!
 //! The transcript is built once as a list of blocks (turns, replies, thinking, tool calls …) and
-//! then written in the chosen format, so Markdown and HTML always say the same thing.
+//! then written in the chosen format, so Markdown, HTML and PDF always say the same thing.
 
-use arbor_protocol::{ExportFormat, Session, SessionEvent, SessionEventNotification, ToolCallContent};
+pub mod pdf;
+
+use arbor_protocol::{ExportEncoding, ExportFormat, Session, SessionEvent, SessionEventNotification, ToolCallContent};
+use base64::Engine;
 use serde_json::json;
+
+pub use pdf::PdfError;
 
 use crate::render::usage_text;
 
@@ -185,7 +191,16 @@ fn escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
-fn html(session: &Session, blocks: &[Block]) -> String {
+/// Whether the HTML page is for a screen (tool calls folded) or for printing (everything open,
+/// long lines wrapped, page numbers at the foot).
+#[derive(Clone, Copy, PartialEq)]
+enum Medium {
+    Screen,
+    Print,
+}
+
+fn html(session: &Session, blocks: &[Block], medium: Medium) -> String {
+    let open = if medium == Medium::Print { " open" } else { "" };
     let mut body = format!("<h1>{}</h1>\n<dl>\n", escape(&title(session)));
     for (name, value) in facts(session) {
         body.push_str(&format!("<dt>{name}</dt><dd>{}</dd>\n", escape(&value)));
@@ -200,12 +215,12 @@ fn html(session: &Session, blocks: &[Block]) -> String {
                 body.push_str(&format!("<section class=\"agent\"><p>{}</p></section>\n", escape(text)))
             }
             Block::Thinking(text) => body.push_str(&format!(
-                "<details class=\"thinking\"><summary>Thinking</summary><p>{}</p></details>\n",
+                "<details class=\"thinking\"{open}><summary>Thinking</summary><p>{}</p></details>\n",
                 escape(text)
             )),
             Block::Tool { title, status, details } => {
                 body.push_str(&format!(
-                    "<details class=\"tool {status}\"><summary>{} ({status})</summary>\n",
+                    "<details class=\"tool {status}\"{open}><summary>{} ({status})</summary>\n",
                     escape(title)
                 ));
                 for detail in details {
@@ -214,7 +229,11 @@ fn html(session: &Session, blocks: &[Block]) -> String {
                             body.push_str(&format!("<pre>{}</pre>\n", escape(text)))
                         }
                         Detail::Diff { path, text } => {
-                            body.push_str(&format!("<p>{}</p><pre>{}</pre>\n", escape(path), escape(text)))
+                            body.push_str(&format!(
+                            "<p class=\"path\">{}</p><pre class=\"diff\">{}</pre>\n",
+                            escape(path),
+                            escape(text)
+                        ))
                         }
                     }
                 }
@@ -236,25 +255,72 @@ fn html(session: &Session, blocks: &[Block]) -> String {
          body {{ font-family: sans-serif; max-width: 50em; margin: 2em auto; }}\n\
          .user {{ background: #eef; padding: 0.5em; }} .agent p, .user p {{ white-space: pre-wrap; }}\n\
          pre {{ background: #f6f6f6; padding: 0.5em; overflow-x: auto; }} .error {{ color: #b00; }} .note {{ color: #666; }}\n\
+         pre.diff {{ border-left: 3px solid #2a7; }} .path {{ font-family: monospace; margin-bottom: 0; }}\n\
+         @media print {{\n\
+         body {{ max-width: none; margin: 0; font-size: 10pt; }}\n\
+         pre {{ white-space: pre-wrap; overflow-wrap: anywhere; }}\n\
+         h2, summary, .path {{ break-after: avoid; }}\n\
+         @page {{ margin: 1.5cm; @bottom-center {{ content: \"{} \\2014  page \" counter(page) \" of \" counter(pages); \
+         font-size: 8pt; color: #666; }} }}\n\
+         }}\n\
          </style>\n</head>\n<body>\n{body}</body>\n</html>\n",
-        escape(&title(session))
+        escape(&title(session)),
+        css_string(&title(session))
     )
 }
 
-/// The session as `format`: (content, MIME type, file extension).
-pub fn export(
+/// `text` as the inside of a CSS string: quotes, backslashes and line ends escaped.
+fn css_string(text: &str) -> String {
+    text.chars()
+        .map(|character| match character {
+            '"' | '\\' | '<' | '>' | '&' => format!("\\{:x} ", character as u32),
+            '\n' | '\r' => " ".into(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// A written export.
+pub struct Exported {
+    /// The export, as text or base64.
+    pub content: String,
+    /// Its MIME type.
+    pub mime_type: &'static str,
+    /// The file extension for it.
+    pub extension: &'static str,
+    /// How `content` is encoded.
+    pub encoding: ExportEncoding,
+}
+
+/// The session as `format`.
+pub async fn export(
     session: &Session,
     events: &[SessionEventNotification],
     format: ExportFormat,
-) -> (String, &'static str, &'static str) {
-    match format {
-        ExportFormat::Markdown => (markdown(session, &blocks(events)), "text/markdown", "md"),
-        ExportFormat::Html => (html(session, &blocks(events)), "text/html", "html"),
+) -> Result<Exported, PdfError> {
+    let text = |content: String, mime_type, extension| Exported {
+        content,
+        mime_type,
+        extension,
+        encoding: ExportEncoding::Text,
+    };
+    Ok(match format {
+        ExportFormat::Markdown => text(markdown(session, &blocks(events)), "text/markdown", "md"),
+        ExportFormat::Html => text(html(session, &blocks(events), Medium::Screen), "text/html", "html"),
         ExportFormat::Json => {
             let document = json!({ "session": session, "events": events });
-            (serde_json::to_string_pretty(&document).expect("serialisable"), "application/json", "json")
+            text(serde_json::to_string_pretty(&document).expect("serialisable"), "application/json", "json")
         }
-    }
+        ExportFormat::Pdf => {
+            let bytes = pdf::print(&html(session, &blocks(events), Medium::Print)).await?;
+            Exported {
+                content: base64::engine::general_purpose::STANDARD.encode(bytes),
+                mime_type: "application/pdf",
+                extension: "pdf",
+                encoding: ExportEncoding::Base64,
+            }
+        }
+    })
 }
 
 /// A system-prompt preamble for an agent that lost its own record of this session's
