@@ -68,7 +68,7 @@ macro_rules! arbor_requests {
             /// Answer a permission request.
             SESSION_RESPOND, SessionRespond, session_respond = "session/respond"
                 ($crate::RespondParams) -> $crate::Ack;
-            /// Export a session's conversation (Markdown, HTML or JSON).
+            /// Export a session's conversation (Markdown, HTML, JSON or PDF).
             SESSION_EXPORT, SessionExport, session_export = "session/export"
                 ($crate::ExportParams) -> $crate::ExportResult;
             /// List a session's checkpoints.
@@ -103,6 +103,11 @@ macro_rules! arbor_requests {
             /// Worktrees no session accounts for.
             WORKTREE_ORPHANS, WorktreeOrphans, worktree_orphans = "worktree/orphans"
                 ($crate::NoParams) -> $crate::OrphansResult;
+            /// Stop a session, commit its leftovers and remove its worktree, keeping branch and history.
+            SESSION_ARCHIVE, SessionArchive, session_archive = "session/archive"
+                ($crate::SessionIdParams) -> $crate::ArchiveResult;
+            /// Disk use of session worktrees, and archiving by the retention policy (optionally orphans).
+            WORKTREE_GC, WorktreeGc, worktree_gc = "worktree/gc" ($crate::GcParams) -> $crate::GcResult;
             /// Create a task.
             TASK_NEW, TaskNew, task_new = "task/new" ($crate::TaskNewParams) -> $crate::Task;
             /// List tasks.

@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::Session;
 use crate::events::Checkpoint;
 
 /// One checkpoint and where it sits in the session's history.
@@ -359,6 +360,107 @@ pub struct OrphanedWorktree {
 pub struct OrphansResult {
     /// What was found.
     pub orphans: Vec<OrphanedWorktree>,
+}
+
+/// `session/archive` result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchiveResult {
+    /// The session, now `archived`.
+    pub session: Session,
+    /// The commit made of uncommitted worktree changes before the worktree was removed, if any.
+    pub snapshot_commit: Option<String>,
+    /// Bytes the removed worktree took on disk.
+    pub freed_bytes: u64,
+}
+
+/// `worktree/gc` params.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GcParams {
+    /// Only say what would be done.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Also remove orphaned worktrees (no session uses them).
+    #[serde(default)]
+    pub orphans: bool,
+    /// Remove orphaned worktrees even when they hold uncommitted changes or unmerged commits.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// One session worktree's disk use.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDiskUse {
+    /// The session.
+    pub session_id: Uuid,
+    /// Its title, if any.
+    pub title: Option<String>,
+    /// Its worktree.
+    pub path: String,
+    /// Bytes under the worktree (0 once archived).
+    pub bytes: u64,
+    /// Whether it is archived.
+    pub archived: bool,
+}
+
+/// What `worktree/gc` does (or would do) to free space.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum GcActionKind {
+    /// Archive a session the retention policy covers.
+    ArchiveSession,
+    /// Remove an orphaned worktree.
+    RemoveOrphan,
+}
+
+/// One thing `worktree/gc` frees.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GcAction {
+    /// What is done.
+    pub kind: GcActionKind,
+    /// The session archived, for `archive_session`.
+    pub session_id: Option<Uuid>,
+    /// The directory removed.
+    pub path: String,
+    /// Bytes it takes.
+    pub bytes: u64,
+    /// Why it qualifies.
+    pub reason: String,
+}
+
+/// Something `worktree/gc` leaves alone because removing it could lose work.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GcKept {
+    /// The session, when it is one.
+    pub session_id: Option<Uuid>,
+    /// The directory.
+    pub path: String,
+    /// Why it is kept.
+    pub reason: String,
+    /// Commits on its branch that are not in its base, newest first (id and summary).
+    pub unmerged_commits: Vec<String>,
+}
+
+/// `worktree/gc` result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GcResult {
+    /// Whether this only said what would be done.
+    pub dry_run: bool,
+    /// Every session worktree's disk use, largest first.
+    pub sessions: Vec<SessionDiskUse>,
+    /// Bytes all session worktrees take.
+    pub total_bytes: u64,
+    /// What was (or would be) freed.
+    pub actions: Vec<GcAction>,
+    /// What was left alone, and why.
+    pub kept: Vec<GcKept>,
+    /// Bytes freed (or that would be).
+    pub freed_bytes: u64,
 }
 
 /// Formats `session/export` writes.

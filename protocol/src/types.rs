@@ -347,6 +347,10 @@ pub struct Session {
     pub pin_order: Option<u32>,
     /// Hidden sessions are left out of `session/list` unless asked for.
     pub hidden: bool,
+    /// Archived by `session/archive` or the retention policy: its worktree is removed (its branch,
+    /// checkpoints and history kept); `session/resume` recreates the worktree.
+    #[serde(default)]
+    pub archived: bool,
     /// Token usage and cost summed over the session.
     pub usage: Usage,
     /// How the agent is confined; null for a session that never started or runs unconfined by

@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use arbor_protocol::{
-    AgentState, AgentsListResult, CheckResult, CompareResult, EventsParams, EventsResult, ExportEncoding, ExportResult,
-    Isolation, ListSessionsParams, ListSessionsResult, MergeStrategy, NewSessionParams, PromoteParams, PromoteResult,
-    PromptMode, PromptParams, PromptResult, PullRequest, PullRequestParams, PushParams, PushResult, RespondParams,
-    ResumeParams, SendReviewResult, Session, SessionConfig, SessionEvent, SessionEventNotification, SessionIdParams,
-    SessionStatus, SubscribeParams, SubscribeResult, Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult,
-    TaskNewParams, TrialIdParams, TrialNewParams, TrialNewResult, TrialPushParams, TrialSpec, method,
+    AgentState, AgentsListResult, ArchiveResult, CheckResult, CompareResult, EventsParams, EventsResult,
+    ExportEncoding, ExportResult, Isolation, ListSessionsParams, ListSessionsResult, MergeStrategy, NewSessionParams,
+    PromoteParams, PromoteResult, PromptMode, PromptParams, PromptResult, PullRequest, PullRequestParams, PushParams,
+    PushResult, RespondParams, ResumeParams, SendReviewResult, Session, SessionConfig, SessionEvent,
+    SessionEventNotification, SessionIdParams, SessionStatus, SubscribeParams, SubscribeResult, Task, TaskDetail,
+    TaskIdParams, TaskListParams, TaskListResult, TaskNewParams, TrialIdParams, TrialNewParams, TrialNewResult,
+    TrialPushParams, TrialSpec, method,
 };
 use base64::Engine as _;
 use clap::Subcommand;
@@ -26,6 +27,7 @@ use crate::render::{EventPrinter, cost_text, usage_text};
 use crate::rpc::bridge;
 
 mod ask;
+pub mod gc;
 
 pub use ask::location_flags;
 
@@ -168,6 +170,12 @@ pub enum SessionCommand {
     },
     /// Send the pull request's review comments to the session's agent.
     SendReview {
+        /// Session id (or a unique prefix).
+        id: String,
+    },
+    /// Archive a session: commit its leftovers, remove its worktree, keep branch, checkpoints
+    /// and history (`arbor session resume` brings the worktree back).
+    Archive {
         /// Session id (or a unique prefix).
         id: String,
     },
@@ -896,6 +904,18 @@ pub async fn session(paths: &Paths, location_flags: String, command: SessionComm
                 cli.client.call(method::SESSION_SEND_REVIEW, &SessionIdParams { session_id }).await?;
             let when = if sent.queued { "after the current turn" } else { "now" };
             writeln!(cli.out, "sent {} review comments to the agent ({when})", sent.comments)?;
+        }
+        SessionCommand::Archive { id } => {
+            let session_id = cli.resolve(&id).await?;
+            let result: ArchiveResult =
+                cli.client.call(method::SESSION_ARCHIVE, &SessionIdParams { session_id }).await?;
+            writeln!(
+                cli.out,
+                "session {} is archived; its work is on branch {} ({} freed)",
+                result.session.id,
+                result.session.branch.as_deref().unwrap_or("-"),
+                crate::service::human_bytes(result.freed_bytes)
+            )?;
         }
         SessionCommand::Delete { id, delete_branch, force } => {
             let session_id = cli.resolve(&id).await?;

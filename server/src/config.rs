@@ -110,6 +110,16 @@ impl Default for GithubConfig {
     }
 }
 
+/// When `worktree/gc` (and the daemon, hourly) archives sessions without being asked.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Archive a stopped session whose branch is merged into its base (or holds no work of its
+    /// own) once it has been idle this many days. A session with unmerged commits or uncommitted
+    /// changes is never archived by the policy, only by `session/archive`.
+    pub archive_after_days: u32,
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -154,6 +164,9 @@ pub struct Config {
     /// estimated for agents that report tokens but no cost.
     #[serde(default)]
     pub prices: BTreeMap<String, crate::pricing::Price>,
+    /// The retention policy for session worktrees (none when absent).
+    #[serde(default)]
+    pub retention: Option<RetentionConfig>,
 }
 
 fn default_max_pinned() -> u32 {
@@ -175,6 +188,7 @@ impl Default for Config {
             ssh_command: None,
             max_pinned_sessions: default_max_pinned(),
             prices: BTreeMap::new(),
+            retention: None,
         }
     }
 }

@@ -82,6 +82,19 @@ enum Command {
     /// The other machines sessions can run on.
     #[command(subcommand)]
     Host(hosts::command::HostCommand),
+    /// Session worktrees' disk use; archive what the retention policy covers and, with
+    /// --orphans, remove worktrees no session owns.
+    Gc {
+        /// Only say what would be freed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Also remove orphaned worktrees that hold no work of their own.
+        #[arg(long)]
+        orphans: bool,
+        /// Remove orphaned worktrees even when they hold unmerged or uncommitted work.
+        #[arg(long, requires = "orphans")]
+        force: bool,
+    },
     /// Work with sessions through the daemon.
     #[command(subcommand)]
     Session(cli::SessionCommand),
@@ -256,6 +269,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::Host(command) => {
             init_logging("warn");
             hosts::command::run(&paths, command).await
+        }
+        Command::Gc { dry_run, orphans, force } => {
+            init_logging("warn");
+            cli::gc::run(&paths, arbor_protocol::GcParams { dry_run, orphans, force }).await
         }
         Command::Session(command) => {
             init_logging("warn");

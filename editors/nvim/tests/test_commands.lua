@@ -4,7 +4,7 @@ local T = {}
 
 T[':Arbor completes its subcommands and their arguments'] = function()
   local all = vim.fn.getcompletion('Arbor ', 'cmdline')
-  for _, name in ipairs({ 'new', 'send', 'allow', 'reject', 'inbox', 'mode', 'model', 'diff', 'cancel', 'stop', 'resume', 'fork', 'clone', 'rename', 'pin', 'hide', 'delete', 'export',
+  for _, name in ipairs({ 'new', 'send', 'allow', 'reject', 'inbox', 'mode', 'model', 'diff', 'cancel', 'stop', 'resume', 'fork', 'clone', 'rename', 'pin', 'hide', 'archive', 'delete', 'export',
     'sessions', 'task', 'trial', 'compare', 'promote', 'review', 'commit', 'merge' }) do
     assert(vim.tbl_contains(all, name), 'missing ' .. name)
   end

@@ -163,6 +163,18 @@ function setFlag(field: 'pinned' | 'hidden', value: boolean): Factory {
   };
 }
 
+const archiveSession: Factory = (ctx) => async (given?: { session?: Session }) => {
+  const sessionId = await ctx.session(given);
+  if (!sessionId) return;
+  const title = titleOf(ctx, sessionId);
+  const result = await ctx.request<{ session: Session; freedBytes: number }>(Method.sessionArchive, { sessionId });
+  if (result) {
+    const branch = result.session.branch ?? 'its branch';
+    void vscode.window.showInformationMessage(`Arbor: archived ${title}; its work is on ${branch}. Resume it to get the worktree back.`);
+  }
+  return result;
+};
+
 const deleteSession: Factory = (ctx) => async (given?: { session?: Session }) => {
   const sessionId = await ctx.session(given);
   if (!sessionId) return;
@@ -452,6 +464,7 @@ export const commands: Record<string, Factory> = {
   'arbor.unpin': setFlag('pinned', false),
   'arbor.hide': setFlag('hidden', true),
   'arbor.unhide': setFlag('hidden', false),
+  'arbor.archive': archiveSession,
   'arbor.delete': deleteSession,
   'arbor.export': exportSession,
   'arbor.newTask': newTask,

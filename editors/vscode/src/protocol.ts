@@ -15,6 +15,7 @@ export const Method = {
   sessionConfigure: 'session/configure',
   sessionPinOrder: 'session/pinOrder',
   sessionDelete: 'session/delete',
+  sessionArchive: 'session/archive',
   sessionEvents: 'session/events',
   sessionSubscribe: 'session/subscribe',
   sessionUnsubscribe: 'session/unsubscribe',
@@ -124,6 +125,7 @@ export interface Session {
   pinOrder?: number | null;
   pinnedAt?: number | null;
   hidden: boolean;
+  archived?: boolean;
   usage: Usage;
   /// Directories beyond the worktree the agent may also read and write.
   additionalDirs?: string[];

@@ -158,6 +158,16 @@ test('pinning past the server\'s cap shows the pin it unpinned, and dropping pin
   assert.equal(sent.length, count);
 });
 
+test('Archive sends session/archive and says where the work is', async () => {
+  const { ctx, sent } = fakeServer({
+    'session/archive': (params) => ({ session: { id: params.sessionId, branch: 'arbor/s1-x', archived: true }, snapshotCommit: null, freedBytes: 2048 }),
+  });
+  ctx.store.applySession({ id: 's1', title: 'Old', pinned: false } as never);
+  await commands['arbor.archive'](ctx)({ session: { id: 's1' } });
+  assert.deepEqual(sent.at(-1), { method: 'session/archive', params: { sessionId: 's1' } });
+  assert.match(shown.info.at(-1) ?? '', /archived .*arbor\/s1-x/);
+});
+
 test('Change Mode and Model sends only what the user changed', async () => {
   const { ctx, sent } = fakeServer({
     'agents/list': () => ({ agents: [{ id: 'claude-acp', name: 'Claude', available: true, models: ['default', 'haiku'] }] }),

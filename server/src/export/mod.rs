@@ -228,13 +228,11 @@ fn html(session: &Session, blocks: &[Block], medium: Medium) -> String {
                         Detail::Text(text) | Detail::Output(text) => {
                             body.push_str(&format!("<pre>{}</pre>\n", escape(text)))
                         }
-                        Detail::Diff { path, text } => {
-                            body.push_str(&format!(
+                        Detail::Diff { path, text } => body.push_str(&format!(
                             "<p class=\"path\">{}</p><pre class=\"diff\">{}</pre>\n",
                             escape(path),
                             escape(text)
-                        ))
-                        }
+                        )),
                     }
                 }
                 body.push_str("</details>\n");

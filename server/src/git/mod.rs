@@ -138,6 +138,103 @@ pub fn create_worktree(repo_root: &Path, branch: &str, base_commit: &str, path: 
     Ok(())
 }
 
+/// Checks out an existing `branch` in a new worktree at `path`: how an archived session gets its
+/// worktree back, holding exactly what the branch holds.
+pub fn restore_worktree(repo_root: &Path, branch: &str, path: &Path) -> Result<(), GitError> {
+    let _admin = lock_worktree_admin();
+    let repo = Repository::open(repo_root)?;
+    let branch_ref =
+        repo.find_branch(branch, BranchType::Local).map_err(|_| GitError::NoSuchBranch(branch.to_string()))?;
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    // A registration left behind by an earlier removal would make the name clash.
+    if let Ok(stale) = repo.find_worktree(&worktree_name(path)) {
+        let mut options = git2::WorktreePruneOptions::new();
+        options.valid(true).working_tree(true);
+        stale.prune(Some(&mut options))?;
+    }
+    let mut options = WorktreeAddOptions::new();
+    options.reference(Some(branch_ref.get()));
+    repo.worktree(&worktree_name(path), path, Some(&options))?;
+    Ok(())
+}
+
+/// The commits on `branch` that `base_branch` does not hold, newest first, as "short id summary"
+/// (at most `limit`).
+pub fn unmerged_commits(
+    repo_root: &Path,
+    branch: &str,
+    base_branch: &str,
+    limit: usize,
+) -> Result<Vec<String>, GitError> {
+    let repo = Repository::open(repo_root)?;
+    let tip = repo.find_branch(branch, BranchType::Local)?.get().peel_to_commit()?.id();
+    let mut walk = repo.revwalk()?;
+    walk.push(tip)?;
+    if let Ok(base) = repo.find_branch(base_branch, BranchType::Local) {
+        walk.hide(base.get().peel_to_commit()?.id())?;
+    }
+    let mut commits = Vec::new();
+    for id in walk.take(limit) {
+        commits.push(commit_line(&repo.find_commit(id?)?));
+    }
+    Ok(commits)
+}
+
+/// What removing the orphaned directory `path` would lose: uncommitted changes, and commits on
+/// its HEAD that no other local branch holds (as "short id summary"); files when it is not a git
+/// worktree at all. Empty when removing it loses nothing.
+pub fn work_only_in(path: &Path) -> Result<Vec<String>, GitError> {
+    let Ok(repo) = Repository::open(path) else {
+        let has_files = std::fs::read_dir(path)?.next().is_some();
+        return Ok(if has_files { vec!["files outside any git repository".into()] } else { Vec::new() });
+    };
+    let mut at_risk = Vec::new();
+    if has_uncommitted_changes(path)? {
+        at_risk.push("uncommitted changes".to_string());
+    }
+    let Ok(head) = repo.head() else { return Ok(at_risk) };
+    let own_branch = head.shorthand().ok().filter(|_| head.is_branch()).map(str::to_string);
+    let mut walk = repo.revwalk()?;
+    walk.push(head.peel_to_commit()?.id())?;
+    for branch in repo.branches(Some(BranchType::Local))? {
+        let (branch, _) = branch?;
+        if branch.name()?.map(str::to_string) != own_branch
+            && let Some(tip) = branch.get().target()
+        {
+            walk.hide(tip)?;
+        }
+    }
+    for id in walk.take(50) {
+        at_risk.push(commit_line(&repo.find_commit(id?)?));
+    }
+    Ok(at_risk)
+}
+
+/// Removes an orphaned directory: a worktree with its registration in its repository (the branch
+/// stays), anything else as a plain directory.
+pub fn remove_orphan(path: &Path) -> Result<(), GitError> {
+    match Repository::open(path) {
+        Ok(repo) => remove_worktree(&repo.commondir().to_path_buf(), path),
+        Err(_) => Ok(std::fs::remove_dir_all(path)?),
+    }
+}
+
+/// A commit as "short id summary".
+fn commit_line(commit: &git2::Commit) -> String {
+    format!("{} {}", &commit.id().to_string()[..12], commit.summary().ok().flatten().unwrap_or(""))
+}
+
+/// Bytes the files under `path` take, links not followed; 0 when it does not exist.
+pub fn disk_bytes(path: &Path) -> u64 {
+    let Ok(meta) = std::fs::symlink_metadata(path) else { return 0 };
+    if !meta.is_dir() {
+        return meta.len();
+    }
+    std::fs::read_dir(path).map(|entries| entries.flatten().map(|entry| disk_bytes(&entry.path())).sum()).unwrap_or(0)
+}
+
 /// Serialises adding and pruning worktrees. libgit2 checks that a branch is not checked out by
 /// reading every worktree's administrative directory, and one being written or removed at that
 /// moment by a concurrent request made it refuse a brand-new branch as "already checked out".

@@ -141,6 +141,23 @@ pub async fn run(paths: Paths, listen: Option<ListenConfig>) -> anyhow::Result<(
             Err(error) => tracing::warn!(%error, "could not look for orphaned worktrees"),
         }
     });
+    if service.config().retention.is_some() {
+        let retention = service.clone();
+        tokio::spawn(async move {
+            // The retention policy archives only sessions whose work is merged (see worktree/gc).
+            let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(60 * 60));
+            loop {
+                every_hour.tick().await;
+                match retention.worktree_gc(arbor_protocol::GcParams::default()).await {
+                    Ok(done) if !done.actions.is_empty() => {
+                        tracing::info!(archived = done.actions.len(), freed = done.freed_bytes, "retention policy")
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "the retention policy could not run"),
+                }
+            }
+        });
+    }
     let listener =
         UnixListener::bind(&socket_path).with_context(|| format!("cannot bind {}", socket_path.display()))?;
     std::fs::set_permissions(&socket_path, std::fs::Permissions::from_mode(0o600))?;

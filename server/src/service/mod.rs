@@ -2,6 +2,8 @@
 //! [`Connection`] for the per-client subscription methods). Transports only decode params, call
 //! these, and encode results and errors.
 
+mod archive;
+pub(crate) use archive::human_bytes;
 mod connection;
 mod dirs;
 mod error;
@@ -314,6 +316,7 @@ impl Service {
             pinned_at: None,
             pin_order: None,
             hidden: false,
+            archived: false,
             usage: Usage::default(),
             sandbox: None,
             pull_request: None,
@@ -495,7 +498,7 @@ impl Service {
         if previous.status.is_live() {
             return Err(ServiceError::InvalidState(format!("the session is {}", previous.status.as_str())));
         }
-        if !Path::new(&previous.cwd).is_dir() {
+        if !previous.archived && !Path::new(&previous.cwd).is_dir() {
             return Err(ServiceError::InvalidState(format!(
                 "the session's directory {} no longer exists",
                 previous.cwd
@@ -516,6 +519,9 @@ impl Service {
             )));
         }
         let mut session = previous.clone();
+        if session.archived {
+            self.unarchive(&mut session).await?;
+        }
         if params.as_new_session {
             let now = now_millis();
             session.id = Uuid::new_v4();

@@ -161,6 +161,7 @@ impl Service {
             pinned_at: None,
             pin_order: None,
             hidden: false,
+            archived: false,
             usage: Usage::default(),
             pull_request: None,
             last_seq: entry.seq,

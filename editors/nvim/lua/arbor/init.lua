@@ -274,6 +274,17 @@ function M.cost_text(usage)
 end
 function M.hide(session_id) toggle(session_id, 'hidden') end
 
+--- Archives the session: its leftovers are committed and its worktree removed; branch,
+--- checkpoints and history stay, and :Arbor resume brings the worktree back.
+function M.archive(session_id)
+  with_session(session_id, function(id)
+    client.request('session/archive', { sessionId = id }, function(result)
+      local branch = result.session.branch ~= vim.NIL and result.session.branch or 'its branch'
+      vim.notify('Arbor: session archived; its work is on ' .. branch .. ' (:Arbor resume brings the worktree back)')
+    end)
+  end)
+end
+
 function M.delete(session_id)
   with_session(session_id, function(id)
     vim.ui.select({ 'Delete (keep the branch)', 'Cancel' }, { prompt = 'Delete this session?' }, function(choice)
@@ -605,6 +616,7 @@ M.commands = {
   rename = function(args) M.rename(args.session, args.rest ~= '' and args.rest or nil) end,
   pin = function(args) M.pin(args.session, args.rest) end,
   hide = function(args) M.hide(args.session) end,
+  archive = function(args) M.archive(args.session) end,
   delete = function(args) M.delete(args.session) end,
   export = function(args) M.export(args.session, args.rest ~= '' and args.rest or nil) end,
   sessions = function() M.sessions() end,
@@ -640,6 +652,7 @@ M.descriptions = {
   rename = 'set the title',
   pin = 'toggle pinned; up / down moves it among the pins',
   hide = 'toggle hidden',
+  archive = 'archive the session: remove its worktree, keep its branch and history',
   delete = 'delete the session (its branch is kept)',
   export = 'write the conversation to a file',
   sessions = 'pick a session',
