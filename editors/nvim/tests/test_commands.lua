@@ -141,7 +141,8 @@ T[':Arbor pin past the cap says what it unpinned; :Arbor pin up / down reorders;
     vim.cmd('Arbor pin')
     h.wait(function() return chat.session.pinned == true end, 'pinned ' .. index)
   end
-  assert(h.notified('pinned on (1 older pin unpinned to make room)'), vim.inspect(h.notifications))
+  -- The session's own update can arrive before the answer that the message is made from.
+  h.wait(function() return h.notified('pinned on (1 older pin unpinned to make room)') end, 'the unpinning message')
   local function pinned_order()
     local listed = client.request_sync('session/list', {})
     local order = {}
