@@ -367,6 +367,6 @@ async fn a_session_exports_as_markdown_html_and_json() {
     assert_eq!(document["events"], stored["events"], "the JSON export holds every event");
     assert_eq!(document["session"]["id"], session.id.to_string());
     let bad =
-        client.try_call(method::SESSION_EXPORT, json!({ "sessionId": session.id, "format": "pdf" })).await.unwrap_err();
+        client.try_call(method::SESSION_EXPORT, json!({ "sessionId": session.id, "format": "docx" })).await.unwrap_err();
     assert_eq!(bad.code, error_code::INVALID_PARAMS);
 }
