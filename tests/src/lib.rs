@@ -7,8 +7,8 @@ pub mod git_http;
 pub mod http;
 pub mod mock_api;
 pub mod mock_github;
-pub mod sshd;
 pub mod ssh_hosts;
+pub mod sshd;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -567,6 +567,25 @@ impl Client {
             .filter(|event| event.session_id == session_id)
             .filter_map(|event| match &event.event {
                 SessionEvent::AgentMessageChunk { text } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The terminal output and exit code of every command the session's agent ran, in order.
+    pub fn command_results(&self, session_id: uuid::Uuid) -> Vec<(String, Option<i32>)> {
+        self.events
+            .iter()
+            .filter(|event| event.session_id == session_id)
+            .filter_map(|event| match &event.event {
+                SessionEvent::ToolCallUpdate { content: Some(content), .. } => {
+                    content.iter().find_map(|item| match item {
+                        arbor_protocol::ToolCallContent::Terminal { output, exit_code } => {
+                            Some((output.clone(), *exit_code))
+                        }
+                        _ => None,
+                    })
+                }
                 _ => None,
             })
             .collect()

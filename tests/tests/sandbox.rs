@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use arbor_protocol::{SandboxBackend, Session, SessionEvent, ToolCallContent, method};
+use arbor_protocol::{SandboxBackend, Session, SessionEvent, method};
 use arbor_tests::agents::{claude_bash, claude_write, conversation};
 use arbor_tests::mock_api::MockApi;
 use arbor_tests::{Client, Server, TestEnv, pids_working_in, wait_until};
@@ -55,22 +55,6 @@ async fn stop_and_expect_nothing_left(client: &Client, session: &Session) {
     client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
     wait_until("no process of the sandbox is left", || pids_working_in(Path::new(&session.cwd)).is_empty()).await;
     wait_until("no container of the sandbox is left", || containers_of(session).is_empty()).await;
-}
-
-/// The terminal output and exit code of every command the session's agent ran, in order.
-fn command_results(client: &Client, session: &Session) -> Vec<(String, Option<i32>)> {
-    client
-        .events
-        .iter()
-        .filter(|event| event.session_id == session.id)
-        .filter_map(|event| match &event.event {
-            SessionEvent::ToolCallUpdate { content: Some(content), .. } => content.iter().find_map(|item| match item {
-                ToolCallContent::Terminal { output, exit_code } => Some((output.clone(), *exit_code)),
-                _ => None,
-            }),
-            _ => None,
-        })
-        .collect()
 }
 
 struct Escapes {
@@ -130,7 +114,7 @@ impl Escapes {
         let shown = session.sandbox.clone().expect("the session shows its sandbox");
         assert_eq!(serde_json::to_value(shown.backend).unwrap(), json!(backend));
         client.prompt_and_wait(session.id, "try to escape", 1).await;
-        let results = command_results(client, &session);
+        let results = client.command_results(session.id);
         assert_eq!(results.len(), 11, "{results:#?}");
         assert_eq!(results[0], ("inside\n".to_string(), Some(0)), "the worktree is writable");
         assert!(Path::new(&session.cwd).join("made-inside.txt").exists());
@@ -296,12 +280,12 @@ async fn resume_keeps_the_private_home() {
     let script = "run echo kept > $HOME/note && echo $HOME\nturn\nrun cat $HOME/note";
     let session = client.agent_session(&repo, "scripted", None, json!({ "script": script, "sandbox": "bwrap" })).await;
     client.prompt_and_wait(session.id, "one", 1).await;
-    let home = command_results(client, &session)[0].0.trim().to_string();
+    let home = client.command_results(session.id)[0].0.trim().to_string();
     assert!(home.starts_with(&env.data_dir().display().to_string()), "a private HOME under the data directory: {home}");
     client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
     client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "two" })).await;
     client.wait_turns(session.id, 2).await;
-    let results = command_results(client, &session);
+    let results = client.command_results(session.id);
     assert_eq!(results.last().unwrap(), &("kept\n".to_string(), Some(0)), "{results:?}");
 }
 
@@ -439,7 +423,10 @@ async fn claude_code_works_inside(backend: &str) {
     client.wait_turns(session.id, 3).await;
     assert!(client.reply_text(session.id).ends_with("Echo: third message"), "{}", client.reply_text(session.id));
     let last = mock.requests_to("/v1/messages").last().cloned().unwrap();
-    assert!(last.body["messages"].to_string().contains("write hello.txt"), "the resumed conversation carries the history");
+    assert!(
+        last.body["messages"].to_string().contains("write hello.txt"),
+        "the resumed conversation carries the history"
+    );
     stop_and_expect_nothing_left(client, &session).await;
 }
 

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use arbor_protocol::{Session, SessionEvent, SessionStatus, ToolCallContent, error_code, method};
+use arbor_protocol::{Session, SessionEvent, SessionStatus, error_code, method};
 use arbor_tests::agents::{claude_bash, claude_write, codex_shell, codex_write, conversation};
 use arbor_tests::mock_api::MockApi;
 use arbor_tests::{Client, Server, TestEnv};
@@ -45,7 +45,8 @@ async fn settings_out_of_range_or_not_taken_by_the_agent_are_refused_naming_what
         assert!(message.contains(wanted), "{message}");
     }
     // In range, but the scripted agent has no model to pass them to.
-    for (setting, value) in [("maxTokens", json!(500)), ("temperature", json!(1)), ("systemPrompt", json!("Be brief."))] {
+    for (setting, value) in [("maxTokens", json!(500)), ("temperature", json!(1)), ("systemPrompt", json!("Be brief."))]
+    {
         let config = Value::Object(serde_json::Map::from_iter([(setting.to_string(), value)]));
         let message = refused(client, method::SESSION_NEW, new(config), error_code::INVALID_ARGUMENT).await;
         assert!(
@@ -54,13 +55,9 @@ async fn settings_out_of_range_or_not_taken_by_the_agent_are_refused_naming_what
         );
     }
     // A profile's settings are checked the same way.
-    let message = refused(
-        client,
-        method::SESSION_NEW,
-        json!({ "cwd": repo, "profile": "warm" }),
-        error_code::INVALID_ARGUMENT,
-    )
-    .await;
+    let message =
+        refused(client, method::SESSION_NEW, json!({ "cwd": repo, "profile": "warm" }), error_code::INVALID_ARGUMENT)
+            .await;
     assert!(message.contains("does not take config.temperature"), "{message}");
     let listed = client.call(method::SESSION_LIST, json!({})).await;
     assert_eq!(listed["total"], 0, "nothing was created: {listed}");
@@ -158,22 +155,6 @@ async fn extra_directories_are_checked_stored_and_reach_an_acp_agent_on_new_and_
     assert!(client.reply_text(session.id).ends_with(&format!("I also work in: {second_real}")));
 }
 
-/// The output of each command the session's agent ran, in order.
-fn command_outputs(client: &Client, session: &Session) -> Vec<(String, Option<i32>)> {
-    client
-        .events
-        .iter()
-        .filter(|event| event.session_id == session.id)
-        .filter_map(|event| match &event.event {
-            SessionEvent::ToolCallUpdate { content: Some(content), .. } => content.iter().find_map(|item| match item {
-                ToolCallContent::Terminal { output, exit_code } => Some((output.clone(), *exit_code)),
-                _ => None,
-            }),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn a_sandboxed_agent_writes_in_its_extra_directory_and_nowhere_beside_it() {
     for backend in ["bwrap", "landlock"] {
@@ -186,7 +167,8 @@ async fn a_sandboxed_agent_writes_in_its_extra_directory_and_nowhere_beside_it()
         let mut server = env.standalone().await;
         let client = &mut server.client;
         let report = client.call(method::AGENTS_LIST, Value::Null).await["sandbox"].clone();
-        let works = report["backends"].as_array().unwrap().iter().any(|b| b["backend"] == backend && b["available"] == true);
+        let works =
+            report["backends"].as_array().unwrap().iter().any(|b| b["backend"] == backend && b["available"] == true);
         if !works {
             eprintln!("SKIPPED: the {backend} sandbox is not available here: {report}");
             continue;
@@ -203,7 +185,7 @@ async fn a_sandboxed_agent_writes_in_its_extra_directory_and_nowhere_beside_it()
         client.subscribe(session.id, 0).await;
         client.wait_status(session.id, |status| status == SessionStatus::Running).await;
         client.prompt_and_wait(session.id, "write around", 1).await;
-        let outputs = command_outputs(client, &session);
+        let outputs = client.command_results(session.id);
         assert_eq!(outputs.len(), 2, "{outputs:?}");
         assert_eq!(outputs[0], ("shared\n".to_string(), Some(0)), "the extra directory is writable in {backend}");
         assert_eq!(std::fs::read_to_string(extra.join("made.txt")).unwrap(), "shared\n");
@@ -223,7 +205,10 @@ async fn pinning_beyond_the_cap_unpins_the_oldest_and_the_order_survives_a_resta
     let mut ids = Vec::new();
     for name in ["one", "two", "three"] {
         let created = client
-            .call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "scripted", "title": name, "config": { "script": "say hi" } }))
+            .call(
+                method::SESSION_NEW,
+                json!({ "cwd": repo, "agent": "scripted", "title": name, "config": { "script": "say hi" } }),
+            )
             .await;
         ids.push(serde_json::from_value::<Session>(created).unwrap().id);
     }
@@ -236,7 +221,12 @@ async fn pinning_beyond_the_cap_unpins_the_oldest_and_the_order_survives_a_resta
     assert!(!client.get(ids[0]).await.pinned);
 
     let titles = |list: &Value| -> Vec<String> {
-        list["sessions"].as_array().unwrap().iter().map(|session| session["title"].as_str().unwrap().to_string()).collect()
+        list["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|session| session["title"].as_str().unwrap().to_string())
+            .collect()
     };
     assert_eq!(titles(&client.call(method::SESSION_LIST, json!({})).await)[..2], ["two", "three"]);
     let reordered = client.call(method::SESSION_PIN_ORDER, json!({ "pinnedOrder": [ids[2]] })).await;
@@ -264,9 +254,8 @@ async fn a_codex_session_ends_with_a_cost_estimated_from_its_tokens() {
     env.write_config(config);
     let mut server = env.standalone().await;
     let client = &mut server.client;
-    let session = client
-        .agent_session(&repo, "codex", Some("gpt-5.5"), json!({ "permissionMode": "bypass_permissions" }))
-        .await;
+    let session =
+        client.agent_session(&repo, "codex", Some("gpt-5.5"), json!({ "permissionMode": "bypass_permissions" })).await;
     client.prompt_and_wait(session.id, "hello", 1).await;
     let usage = client.get(session.id).await.usage;
     assert!(usage.output_tokens > 0 && usage.input_tokens > 0, "{usage:?}");
