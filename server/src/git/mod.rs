@@ -216,7 +216,7 @@ pub fn work_only_in(path: &Path) -> Result<Vec<String>, GitError> {
 /// stays), anything else as a plain directory.
 pub fn remove_orphan(path: &Path) -> Result<(), GitError> {
     match Repository::open(path) {
-        Ok(repo) => remove_worktree(&repo.commondir().to_path_buf(), path),
+        Ok(repo) => remove_worktree(repo.commondir(), path),
         Err(_) => Ok(std::fs::remove_dir_all(path)?),
     }
 }

@@ -145,7 +145,7 @@ impl Service {
                 archived: session.archived,
             });
         }
-        usage.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        usage.sort_by_key(|entry| std::cmp::Reverse(entry.bytes));
         let total_bytes = usage.iter().map(|entry| entry.bytes).sum();
         let bytes_of = |id| usage.iter().find(|entry| entry.session_id == id).map_or(0, |entry| entry.bytes);
 
