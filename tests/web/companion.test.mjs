@@ -198,6 +198,16 @@ test('log in, watch a session stream, answer its permission, see its diff, promo
   await wide.goto(`${origin}/#/s/${session.id}`);
   await wide.locator('#chat').getByText('The greeting is written').waitFor();
   await wide.screenshot({ path: path.join(artifacts, 'desktop-chat.png'), fullPage: true });
+  // Moving on while a view's requests are still under way: the task view, started first and
+  // finished last, must not replace the chat the page moved on to.
+  await wide.evaluate(([taskId, sessionId]) => {
+    location.hash = `#/t/${taskId}`;
+    setTimeout(() => { location.hash = `#/s/${sessionId}`; }, 0);
+  }, [task.id, session.id]);
+  await wide.locator('#chat').getByText('The greeting is written').waitFor();
+  await wide.waitForTimeout(1000);
+  assert.equal(await wide.locator('#compare').count(), 0, 'the late task view did not replace the chat');
+  await wide.locator('#chat').getByText('The greeting is written').waitFor();
 
   // A page on another origin (another port of the same host, so the browser even sends the
   // SameSite=Strict cookie along) tries the WebSocket and is refused.

@@ -156,7 +156,16 @@ function tabs(id, active) {
     element('a', { href: `#/s/${id}/diff`, class: active === 'diff' ? 'active' : '' }, 'Changes'));
 }
 
+// A view is drawn only if the page is still at the address it was started for: a view whose requests
+// are still under way when the user (or a task/changed redraw) moves on must not replace the new one.
+function showView(address, ...children) {
+  if (location.hash !== address) return false;
+  view.replaceChildren(...children);
+  return true;
+}
+
 async function openChat(id) {
+  const address = location.hash;
   const session = sessions.get(id) || await request('session/get', { sessionId: id });
   sessions.set(id, session);
   const log = element('div', { class: 'chat', id: 'chat' });
@@ -173,7 +182,7 @@ async function openChat(id) {
       log.append(element('p', { class: 'line error' }, `Not sent: ${error.message}`));
     }
   } }, text, element('button', { class: 'primary', type: 'submit' }, 'Send'));
-  view.replaceChildren(element('h1', {}, titleOf(session)), tabs(id, 'chat'), state, log, composer);
+  if (!showView(address, element('h1', {}, titleOf(session)), tabs(id, 'chat'), state, log, composer)) return;
   chat = { id, element: log, state, agentBubble: null, thoughtBubble: null, tools: new Map(), cards: new Map() };
   await request('session/subscribe', { sessionId: id, afterSeq: 0 });
 }
@@ -316,6 +325,7 @@ function sessionEvent({ sessionId, event }) {
 }
 
 async function openDiff(id) {
+  const address = location.hash;
   const session = sessions.get(id) || await request('session/get', { sessionId: id });
   const diff = await request('review/diff', { sessionId: id });
   const files = diff.files.map((file) => element('section', { class: 'file', 'data-path': file.path },
@@ -324,19 +334,21 @@ async function openDiff(id) {
       element('span', { class: 'head' }, hunk.header),
       ...hunk.lines.map((line) => element('span', { class: line.kind === 'added' ? 'add' : line.kind === 'removed' ? 'del' : '' },
         `${line.kind === 'added' ? '+' : line.kind === 'removed' ? '-' : ' '}${line.text}`))))));
-  view.replaceChildren(element('h1', {}, titleOf(session)), tabs(id, 'diff'),
+  showView(address, element('h1', {}, titleOf(session)), tabs(id, 'diff'),
     files.length ? element('div', { id: 'diff' }, ...files) : element('p', { class: 'notice' }, 'No changes.'));
 }
 
 async function openTasks() {
+  const address = location.hash;
   const listed = await request('task/list', {});
   const rows = listed.tasks.map((task) => element('li', {}, element('a', { href: `#/t/${task.id}`, 'data-task': task.id },
     element('span', { class: 'title' }, task.title), element('span', { class: 'state' }, task.status))));
-  view.replaceChildren(element('h1', {}, 'Tasks'),
+  showView(address, element('h1', {}, 'Tasks'),
     rows.length ? element('ul', { class: 'list' }, ...rows) : element('p', { class: 'notice' }, 'No tasks yet.'));
 }
 
 async function openTask(id) {
+  const address = location.hash;
   const detail = await request('task/get', { taskId: id });
   const comparison = await request('trial/compare', { taskId: id });
   const decided = comparison.rows.some((row) => row.status === 'promoted');
@@ -354,7 +366,7 @@ async function openTask(id) {
         view.append(element('p', { class: 'line error' }, `Not promoted: ${error.message}`));
       }
     } }, 'Promote'))));
-  view.replaceChildren(element('h1', {}, detail.task.title),
+  showView(address, element('h1', {}, detail.task.title),
     element('div', { class: 'table-wrap' }, element('table', { id: 'compare' },
       element('thead', {}, element('tr', {}, ...['#', 'Agent', 'Status', 'Files', 'Cost', 'Check', ''].map((name) => element('th', {}, name)))),
       element('tbody', {}, ...rows))));
