@@ -381,10 +381,12 @@ pub struct GcParams {
     /// Only say what would be done.
     #[serde(default)]
     pub dry_run: bool,
-    /// Also remove orphaned worktrees (no session uses them).
+    /// Also remove orphaned worktrees (no session uses them) and delete orphaned session branches
+    /// (named like a session's, owned by none).
     #[serde(default)]
     pub orphans: bool,
-    /// Remove orphaned worktrees even when they hold uncommitted changes or unmerged commits.
+    /// Remove orphaned worktrees and branches even when they hold uncommitted changes or commits
+    /// found nowhere else.
     #[serde(default)]
     pub force: bool,
 }
@@ -413,6 +415,8 @@ pub enum GcActionKind {
     ArchiveSession,
     /// Remove an orphaned worktree.
     RemoveOrphan,
+    /// Delete a session branch that no session owns.
+    DeleteBranch,
 }
 
 /// One thing `worktree/gc` frees.
@@ -423,8 +427,11 @@ pub struct GcAction {
     pub kind: GcActionKind,
     /// The session archived, for `archive_session`.
     pub session_id: Option<Uuid>,
-    /// The directory removed.
+    /// The directory removed; for `delete_branch`, the repository the branch is in.
     pub path: String,
+    /// The branch deleted, for `delete_branch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
     /// Bytes it takes.
     pub bytes: u64,
     /// Why it qualifies.
@@ -437,8 +444,11 @@ pub struct GcAction {
 pub struct GcKept {
     /// The session, when it is one.
     pub session_id: Option<Uuid>,
-    /// The directory.
+    /// The directory; for an orphaned branch, its repository.
     pub path: String,
+    /// The orphaned session branch kept, when it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
     /// Why it is kept.
     pub reason: String,
     /// Commits on its branch that are not in its base, newest first (id and summary).

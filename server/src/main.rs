@@ -83,15 +83,15 @@ enum Command {
     #[command(subcommand)]
     Host(hosts::command::HostCommand),
     /// Session worktrees' disk use; archive what the retention policy covers and, with
-    /// --orphans, remove worktrees no session owns.
+    /// --orphans, remove worktrees and session branches no session owns.
     Gc {
         /// Only say what would be freed.
         #[arg(long)]
         dry_run: bool,
-        /// Also remove orphaned worktrees that hold no work of their own.
+        /// Also remove orphaned worktrees and session branches that hold no work of their own.
         #[arg(long)]
         orphans: bool,
-        /// Remove orphaned worktrees even when they hold unmerged or uncommitted work.
+        /// Remove orphaned worktrees and branches even when they hold work found nowhere else.
         #[arg(long, requires = "orphans")]
         force: bool,
     },

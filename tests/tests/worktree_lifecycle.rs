@@ -123,3 +123,62 @@ async fn gc_archives_only_merged_sessions_and_frees_exactly_what_its_dry_run_sai
     let shown = env.cli(&["gc", "--dry-run"]).await;
     assert!(shown.contains("would free") && shown.contains("kept"), "{shown}");
 }
+
+fn branches(repo: &Path) -> Vec<String> {
+    git(repo, &["branch", "--format=%(refname:short)"]).lines().map(str::to_string).collect()
+}
+
+#[tokio::test]
+async fn the_orphan_sweep_deletes_unowned_session_branches_only_when_their_commits_exist_elsewhere() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    git(&repo, &["branch", "feature"]);
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let owned = stopped_session(client, &repo, "say still mine", "Keep me").await;
+    let owned_branch = client.get(owned).await.branch.unwrap();
+    // Deleting a session without its branch leaves the branch: one at the base commit, one
+    // holding the snapshot of the work the session left uncommitted.
+    let empty = stopped_session(client, &repo, "say nothing", "Look around").await;
+    let empty_branch = client.get(empty).await.branch.unwrap();
+    let worked = stopped_session(client, &repo, "write work.txt <<END\nonly here\nEND", "Work").await;
+    let worked_branch = client.get(worked).await.branch.unwrap();
+    for id in [empty, worked] {
+        client.call(method::SESSION_DELETE, json!({ "sessionId": id })).await;
+    }
+    assert!(branches(&repo).contains(&worked_branch) && branches(&repo).contains(&empty_branch));
+
+    let plan = client.call(method::WORKTREE_GC, json!({ "dryRun": true, "orphans": true })).await;
+    let deleted: Vec<&Value> = plan["actions"].as_array().unwrap().iter().collect();
+    assert_eq!(deleted.len(), 1, "only the branch without work of its own is deleted: {plan}");
+    assert_eq!(deleted[0]["kind"], "delete_branch");
+    assert_eq!(deleted[0]["branch"], empty_branch.as_str());
+    assert_eq!(deleted[0]["path"], repo.display().to_string());
+    let kept: Vec<&Value> =
+        plan["kept"].as_array().unwrap().iter().filter(|entry| entry["branch"].is_string()).collect();
+    assert_eq!(kept.len(), 1, "{plan}");
+    assert_eq!(kept[0]["branch"], worked_branch.as_str());
+    assert!(kept[0]["reason"].as_str().unwrap().contains("force"), "{plan}");
+    assert!(
+        kept[0]["unmergedCommits"][0].as_str().unwrap().contains("before deleting the session"),
+        "the commit that would be lost is named: {plan}"
+    );
+    assert!(branches(&repo).contains(&empty_branch), "a dry run changes nothing");
+
+    let done = client.call(method::WORKTREE_GC, json!({ "orphans": true })).await;
+    assert_eq!(done["actions"], plan["actions"], "gc does what its dry run said");
+    assert_eq!(done["kept"], plan["kept"]);
+    let left = branches(&repo);
+    assert!(!left.contains(&empty_branch), "{left:?}");
+    for branch in [&worked_branch, &owned_branch, &"feature".to_string(), &"main".to_string()] {
+        assert!(left.contains(branch), "{branch} is kept: {left:?}");
+    }
+
+    server.child.kill().await.expect("stop the server");
+    let shown = env.cli(&["gc", "--dry-run", "--orphans"]).await;
+    assert!(shown.contains(&format!("kept branch {worked_branch}")), "{shown}");
+    let forced = env.cli(&["gc", "--orphans", "--force"]).await;
+    assert!(forced.contains(&format!("delete branch {worked_branch}")), "{forced}");
+    let left = branches(&repo);
+    assert!(!left.contains(&worked_branch) && left.contains(&owned_branch), "{left:?}");
+}

@@ -1,5 +1,6 @@
 //! `arbor gc`: session worktrees' disk use, and what the retention policy and the orphan sweep
-//! free (only said with --dry-run).
+//! free (only said with --dry-run): archived sessions, orphaned worktrees and orphaned session
+//! branches.
 
 use std::io::Write;
 
@@ -26,11 +27,18 @@ pub async fn run(paths: &Paths, params: GcParams) -> anyhow::Result<()> {
         let what = match action.kind {
             GcActionKind::ArchiveSession => "archive",
             GcActionKind::RemoveOrphan => "remove orphan",
+            GcActionKind::DeleteBranch => "delete branch",
         };
-        writeln!(out, "  {what} {} ({}): {}", action.path, human_bytes(action.bytes), action.reason)?;
+        match &action.branch {
+            Some(branch) => writeln!(out, "  {what} {branch} in {}: {}", action.path, action.reason)?,
+            None => writeln!(out, "  {what} {} ({}): {}", action.path, human_bytes(action.bytes), action.reason)?,
+        }
     }
     for kept in &result.kept {
-        writeln!(out, "kept {}: {}", kept.path, kept.reason)?;
+        match &kept.branch {
+            Some(branch) => writeln!(out, "kept branch {branch} in {}: {}", kept.path, kept.reason)?,
+            None => writeln!(out, "kept {}: {}", kept.path, kept.reason)?,
+        }
         for commit in &kept.unmerged_commits {
             writeln!(out, "    {commit}")?;
         }

@@ -4,11 +4,13 @@
 //! This module: find or clone the repository, give a session its own branch and worktree, copy
 //! setup files, snapshot uncommitted work before a worktree is removed, delete a branch only when
 //! its work is merged, read a worktree's HEAD, find orphaned worktrees, and a diffstat.
+//! `orphan_branches` finds session branches no session owns.
 //! `checkpoint` snapshots worktrees without touching HEAD, `review` diffs and applies hunks, and
 //! `land` commits and merges.
 
 pub mod checkpoint;
 pub mod land;
+pub mod orphan_branches;
 pub mod push;
 pub mod review;
 pub mod worktree_files;
@@ -222,7 +224,7 @@ pub fn remove_orphan(path: &Path) -> Result<(), GitError> {
 }
 
 /// A commit as "short id summary".
-fn commit_line(commit: &git2::Commit) -> String {
+pub(crate) fn commit_line(commit: &git2::Commit) -> String {
     format!("{} {}", &commit.id().to_string()[..12], commit.summary().ok().flatten().unwrap_or(""))
 }
 

@@ -166,6 +166,7 @@ impl Service {
                         kind: GcActionKind::ArchiveSession,
                         session_id: Some(session.id),
                         path: session.cwd.clone(),
+                        branch: None,
                         bytes: bytes_of(session.id),
                         reason: format!(
                             "idle for {} days or more and its branch is merged into {}",
@@ -176,6 +177,7 @@ impl Service {
                     Ok(Retention::Unmerged(commits)) => kept.push(GcKept {
                         session_id: Some(session.id),
                         path: session.cwd.clone(),
+                        branch: None,
                         reason: if commits.is_empty() {
                             "uncommitted changes; archive it yourself (session/archive) to keep them on its branch"
                                 .into()
@@ -191,6 +193,7 @@ impl Service {
                     Err(error) => kept.push(GcKept {
                         session_id: Some(session.id),
                         path: session.cwd.clone(),
+                        branch: None,
                         reason: format!("could not tell whether its work is merged: {error}"),
                         unmerged_commits: Vec::new(),
                     }),
@@ -199,6 +202,7 @@ impl Service {
         }
         if params.orphans {
             self.sweep_orphans(params.force, &mut actions, &mut kept).await?;
+            sweep_orphan_branches(&sessions, params.force, &mut actions, &mut kept).await?;
         }
         let freed_bytes = actions.iter().map(|action| action.bytes).sum();
         if !params.dry_run {
@@ -207,6 +211,12 @@ impl Service {
                     (GcActionKind::ArchiveSession, Some(id)) => {
                         let _lifecycle = self.lifecycle.hold(id).await;
                         self.archive(id, "retention policy").await?;
+                    }
+                    (GcActionKind::DeleteBranch, _) => {
+                        let (repo_root, branch) =
+                            (PathBuf::from(&action.path), action.branch.clone().unwrap_or_default());
+                        tokio::task::spawn_blocking(move || git::orphan_branches::delete(&repo_root, &branch))
+                            .await??;
                     }
                     _ => {
                         let path = PathBuf::from(&action.path);
@@ -235,18 +245,21 @@ impl Service {
                     kind: GcActionKind::RemoveOrphan,
                     session_id: None,
                     path: orphan.path,
+                    branch: None,
                     bytes,
                     reason: if at_risk.is_empty() { orphan.reason } else { format!("{} (forced)", orphan.reason) },
                 }),
                 Ok(at_risk) => kept.push(GcKept {
                     session_id: None,
                     path: orphan.path,
+                    branch: None,
                     reason: format!("{}; it holds work found nowhere else (pass force to remove it)", orphan.reason),
                     unmerged_commits: at_risk,
                 }),
                 Err(error) => kept.push(GcKept {
                     session_id: None,
                     path: orphan.path,
+                    branch: None,
                     reason: format!("{}; could not tell what it holds: {error}", orphan.reason),
                     unmerged_commits: Vec::new(),
                 }),
@@ -254,6 +267,71 @@ impl Service {
         }
         Ok(())
     }
+}
+
+/// Session branches (Arbor's naming) in the sessions' repositories that no session owns:
+/// deletable when every commit on them is reachable from another ref (or when forced), else kept
+/// with the commits that would be lost. A branch checked out somewhere is always kept.
+async fn sweep_orphan_branches(
+    sessions: &[Session],
+    force: bool,
+    actions: &mut Vec<GcAction>,
+    kept: &mut Vec<GcKept>,
+) -> Result<()> {
+    let owned: Vec<String> = sessions.iter().filter_map(|session| session.branch.clone()).collect();
+    let mut repositories: Vec<String> = sessions.iter().map(|session| session.repo_root.clone()).collect();
+    repositories.sort();
+    repositories.dedup();
+    for repo_root in repositories {
+        let (root, owned) = (PathBuf::from(&repo_root), owned.clone());
+        let found = tokio::task::spawn_blocking(move || git::orphan_branches::find(&root, &owned)).await?;
+        let orphans = match found {
+            Ok(orphans) => orphans,
+            // A repository that was moved or deleted has no branches to sweep.
+            Err(error) => {
+                tracing::debug!(%error, repo = %repo_root, "skipped a repository in the orphan branch sweep");
+                continue;
+            }
+        };
+        for orphan in orphans {
+            let keep = |reason: String, unmerged_commits: Vec<String>| GcKept {
+                session_id: None,
+                path: repo_root.clone(),
+                branch: Some(orphan.name.clone()),
+                reason,
+                unmerged_commits,
+            };
+            if let Some(checkout) = &orphan.checked_out_in {
+                kept.push(keep(
+                    format!("no session owns this branch, but it is checked out in {}", checkout.display()),
+                    Vec::new(),
+                ));
+            } else if orphan.at_risk.is_empty() || force {
+                actions.push(GcAction {
+                    kind: GcActionKind::DeleteBranch,
+                    session_id: None,
+                    path: repo_root.clone(),
+                    branch: Some(orphan.name.clone()),
+                    bytes: 0,
+                    reason: if orphan.at_risk.is_empty() {
+                        "no session owns this branch and every commit on it is on another ref".into()
+                    } else {
+                        format!(
+                            "no session owns this branch; {} commit(s) found nowhere else (forced)",
+                            orphan.at_risk.len()
+                        )
+                    },
+                });
+            } else {
+                kept.push(keep(
+                    "no session owns this branch, but it holds commits found nowhere else (pass force to delete it)"
+                        .into(),
+                    orphan.at_risk,
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Bytes for people: "512 B", "3.4 MB".

@@ -745,7 +745,7 @@ fn place_session(
             base_commit,
         }),
         Isolation::Worktree => {
-            let branch = format!("arbor/{short_id}-{slug}");
+            let branch = format!("{}{short_id}-{slug}", git::orphan_branches::SESSION_BRANCH_PREFIX);
             git::create_worktree(&repo.root, &branch, &base_commit, worktree)?;
             Ok(Placement {
                 repo_root,

@@ -127,7 +127,7 @@ impl Service {
         };
         let id = Uuid::new_v4();
         let short_id = id.simple().to_string()[..8].to_string();
-        let branch = format!("arbor/{short_id}-{}", slug(&title.0));
+        let branch = format!("{}{short_id}-{}", git::orphan_branches::SESSION_BRANCH_PREFIX, slug(&title.0));
         let worktree_path = self.paths.worktrees().join(format!("arbor-{short_id}"));
         let (repo_root, commit) = (PathBuf::from(&parent.repo_root), entry.checkpoint.commit.clone());
         let (branch_for_git, worktree_for_git) = (branch.clone(), worktree_path.clone());
