@@ -37,8 +37,14 @@ pub struct SessionChangedNotification {
 }
 
 /// One thing that happened in a session.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq, strum::EnumDiscriminants)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[strum_discriminants(
+    name(EventKind),
+    doc = "The kinds of [`SessionEvent`], named as on the wire.",
+    derive(strum::IntoStaticStr, strum::EnumIter),
+    strum(serialize_all = "snake_case")
+)]
 pub enum SessionEvent {
     /// A prompt sent by the user.
     UserMessage {
@@ -260,31 +266,9 @@ pub enum SessionEvent {
 impl SessionEvent {
     /// The event's `kind` as it appears on the wire.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Self::UserMessage { .. } => "user_message",
-            Self::AgentMessageChunk { .. } => "agent_message_chunk",
-            Self::AgentThoughtChunk { .. } => "agent_thought_chunk",
-            Self::ToolCall { .. } => "tool_call",
-            Self::ToolCallUpdate { .. } => "tool_call_update",
-            Self::Plan { .. } => "plan",
-            Self::PermissionRequest { .. } => "permission_request",
-            Self::PermissionResolved { .. } => "permission_resolved",
-            Self::StatusChanged { .. } => "status_changed",
-            Self::TurnEnded { .. } => "turn_ended",
-            Self::ContextUsage { .. } => "context_usage",
-            Self::AvailableCommands { .. } => "available_commands",
-            Self::Question { .. } => "question",
-            Self::QuestionAnswered { .. } => "question_answered",
-            Self::Usage { .. } => "usage",
-            Self::Checkpoint(_) => "checkpoint",
-            Self::FilesChanged { .. } => "files_changed",
-            Self::Rewound { .. } => "rewound",
-            Self::ExternalChange { .. } => "external_change",
-            Self::PrOpened { .. } => "pr_opened",
-            Self::PrUpdated { .. } => "pr_updated",
-            Self::Notice { .. } => "notice",
-            Self::Error { .. } => "error",
-        }
+        // The tag serde writes: strum applies the same rule to the kinds, and tests/wire_names.rs
+        // checks every kind against the schema serde describes.
+        EventKind::from(self).into()
     }
 }
 
@@ -320,8 +304,9 @@ pub struct SlashCommand {
 }
 
 /// How a question was answered.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum QuestionAction {
     /// Answered with the form's values.
     Accept,
@@ -344,11 +329,9 @@ impl QuestionAction {
 
     /// As on the wire.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Accept => "accept",
-            Self::Decline => "decline",
-            Self::Cancel => "cancel",
-        }
+        // The name serde writes: strum applies the same rule, and tests/wire_names.rs checks
+        // every variant against serde.
+        self.into()
     }
 }
 

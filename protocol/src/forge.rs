@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// Where a pull request stands on the forge.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum PullRequestState {
     /// Open and ready for review.
     Open,
@@ -23,12 +24,9 @@ pub enum PullRequestState {
 impl PullRequestState {
     /// The wire name of the state.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Open => "open",
-            Self::Draft => "draft",
-            Self::Closed => "closed",
-            Self::Merged => "merged",
-        }
+        // The name serde writes: strum applies the same rule, and tests/wire_names.rs checks
+        // every variant against serde.
+        self.into()
     }
 
     /// True while the forge can still change it (open or draft), so it is worth following.

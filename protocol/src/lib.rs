@@ -7,6 +7,7 @@
 //! `schema/arbor.schema.json` is generated from these types by [`schema::protocol_schema`] and is
 //! checked for drift by this crate's tests, so the schema and the code cannot disagree.
 
+pub mod clients;
 pub mod error_code;
 pub mod events;
 pub mod forge;

@@ -164,12 +164,16 @@ pub trait Request {
     type Result: Serialize + DeserializeOwned + Send + 'static;
 }
 
-/// A method's wire name and its one-line description, as listed in [`REQUESTS`] and
-/// [`NOTIFICATIONS`].
+/// A method's wire name, its name in code and its one-line description, as listed in
+/// [`REQUESTS`] and [`NOTIFICATIONS`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MethodDoc {
     /// The method name on the wire.
     pub name: &'static str,
+    /// The table's name for it in code: the request's marker type or the notification's
+    /// [`ServerNotification`] variant (`SessionNew`, `SessionEvent`); the generated clients name
+    /// their descriptors after it.
+    pub ident: &'static str,
     /// The table's doc comment, as the compiler hands it over (each line with its leading space).
     doc: &'static str,
 }
@@ -199,7 +203,8 @@ macro_rules! define_requests {
         )*
 
         /// Every request of the protocol, in the table's order.
-        pub const REQUESTS: &[MethodDoc] = &[$(MethodDoc { name: $name, doc: concat!($($doc),*) }),*];
+        pub const REQUESTS: &[MethodDoc] =
+            &[$(MethodDoc { name: $name, ident: stringify!($marker), doc: concat!($($doc),*) }),*];
 
         /// Every request method name, in the table's order.
         pub const ALL_REQUESTS: &[&str] = &[$($name),*];
@@ -214,7 +219,8 @@ macro_rules! define_notifications {
         )*
 
         /// Every notification the server sends, in the table's order.
-        pub const NOTIFICATIONS: &[MethodDoc] = &[$(MethodDoc { name: $name, doc: concat!($($doc),*) }),*];
+        pub const NOTIFICATIONS: &[MethodDoc] =
+            &[$(MethodDoc { name: $name, ident: stringify!($variant), doc: concat!($($doc),*) }),*];
 
         /// A notification from the server to a client, typed by the table.
         // Each notification is built once and consumed at once by the sink, so the size of its

@@ -21,8 +21,9 @@ pub enum SandboxChoice {
 }
 
 /// A backend that actually confines a session.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SandboxBackend {
     /// No confinement.
     None,
@@ -37,12 +38,9 @@ pub enum SandboxBackend {
 impl SandboxBackend {
     /// The wire name.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::None => "none",
-            Self::Bwrap => "bwrap",
-            Self::Landlock => "landlock",
-            Self::Container => "container",
-        }
+        // The name serde writes: strum applies the same rule, and tests/wire_names.rs checks
+        // every variant against serde.
+        self.into()
     }
 }
 

@@ -71,8 +71,9 @@ pub struct AgentCapabilities {
 
 /// Lifecycle of a session. `pending → creating → running → (stopping → stopped) | completed |
 /// failed | timeout | dead`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum SessionStatus {
     /// Accepted, not yet being set up.
     Pending,
@@ -110,17 +111,9 @@ impl SessionStatus {
 
     /// The wire name of the status.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Creating => "creating",
-            Self::Running => "running",
-            Self::Stopping => "stopping",
-            Self::Stopped => "stopped",
-            Self::Completed => "completed",
-            Self::Failed => "failed",
-            Self::Timeout => "timeout",
-            Self::Dead => "dead",
-        }
+        // The name serde writes: strum applies the same rule, and tests/wire_names.rs checks
+        // every variant against serde.
+        self.into()
     }
 
     /// Parses a wire name.
@@ -171,8 +164,9 @@ pub enum Isolation {
 }
 
 /// How much the agent may do without asking.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum PermissionMode {
     /// Ask before every action that needs permission (the default).
     #[default]
@@ -186,11 +180,9 @@ pub enum PermissionMode {
 impl PermissionMode {
     /// The wire name of the mode.
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Ask => "ask",
-            Self::AcceptEdits => "accept_edits",
-            Self::BypassPermissions => "bypass_permissions",
-        }
+        // The name serde writes: strum applies the same rule, and tests/wire_names.rs checks
+        // every variant against serde.
+        self.into()
     }
 }
 

@@ -1,7 +1,8 @@
-//! The committed JSON Schema must match the Rust types. Regenerate it with
-//! `UPDATE_SCHEMA=1 cargo test -p arbor-protocol --test schema_drift`.
+//! The committed JSON Schema and the generated clients must match the Rust types and the method
+//! table, and no client names a method by a string of its own. Regenerate every committed file
+//! with `UPDATE_SCHEMA=1 cargo test -p arbor-protocol --test schema_drift`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 #[test]
 fn committed_schema_matches_the_types() {
@@ -54,4 +55,81 @@ fn the_protocol_document_covers_every_method_event_and_error_code() {
         let code = line.rsplit('=').next().unwrap().trim().trim_end_matches(';');
         assert!(doc.contains(&format!("| {code} |")), "docs/protocol.md does not describe error code {code}");
     }
+}
+
+/// The repository's root.
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf()
+}
+
+/// Each generated client: where it is committed and what it must hold.
+fn clients() -> [(&'static str, String); 3] {
+    use arbor_protocol::clients;
+    [
+        ("editors/vscode/src/protocol.ts", clients::typescript()),
+        ("editors/nvim/lua/arbor/protocol.lua", clients::lua()),
+        ("server/src/web/page/protocol.js", clients::javascript()),
+    ]
+}
+
+#[test]
+fn committed_clients_match_the_table_and_the_types() {
+    let mut stale = Vec::new();
+    for (path, generated) in clients() {
+        let path_in_tree = root().join(path);
+        if std::env::var_os("UPDATE_SCHEMA").is_some() {
+            std::fs::write(&path_in_tree, &generated).expect("write a client");
+        } else if std::fs::read_to_string(&path_in_tree).unwrap_or_default() != generated {
+            stale.push(path);
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "{} out of date with the method table and the types in arbor-protocol; regenerate with \
+         UPDATE_SCHEMA=1 cargo test -p arbor-protocol --test schema_drift",
+        stale.join(", ")
+    );
+}
+
+/// The editors' and the web page's sources, their tests included, beside the generated files.
+fn client_sources() -> Vec<PathBuf> {
+    let generated: Vec<PathBuf> = clients().iter().map(|(path, _)| root().join(path)).collect();
+    let folders =
+        ["editors/vscode/src", "editors/vscode/media", "editors/vscode/test", "editors/nvim", "server/src/web/page", "tests/web"];
+    let mut pending: Vec<PathBuf> = folders.iter().map(|folder| root().join(folder)).collect();
+    let mut files = Vec::new();
+    while let Some(path) = pending.pop() {
+        if path.is_dir() && !path.ends_with("node_modules") {
+            pending.extend(std::fs::read_dir(&path).expect("a source folder").map(|entry| entry.expect("an entry").path()));
+        } else if ["ts", "js", "mjs", "lua", "html"].iter().any(|ext| path.extension().is_some_and(|found| found == *ext))
+            && !generated.contains(&path)
+        {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
+fn no_client_source_names_a_method_by_a_string_of_its_own() {
+    let table = arbor_protocol::method::REQUESTS.iter().chain(arbor_protocol::method::NOTIFICATIONS);
+    let names: Vec<&str> = table.map(|entry| entry.name).collect();
+    let sources = client_sources();
+    assert!(sources.len() > 20, "the editors' sources are found ({})", sources.len());
+    let mut found = Vec::new();
+    for path in sources {
+        let text = std::fs::read_to_string(&path).expect("a source file");
+        for (number, line) in text.lines().enumerate() {
+            for name in &names {
+                if ['\'', '"'].iter().any(|quote| line.contains(&format!("{quote}{name}{quote}"))) {
+                    found.push(format!("{}:{}: {name}", path.strip_prefix(root()).unwrap().display(), number + 1));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "method names typed by hand; use the generated clients' constants instead:\n{}",
+        found.join("\n")
+    );
 }

@@ -21,6 +21,8 @@ const root = path.resolve(here, '../..');
 const target = process.env.ARBOR_BIN ? undefined : JSON.parse(execFileSync('cargo', ['metadata', '--format-version', '1', '--no-deps'], { cwd: root, encoding: 'utf8' })).target_directory;
 const bin = process.env.ARBOR_BIN ?? path.join(target, 'debug', 'arbor');
 const artifacts = process.env.ARBOR_ARTIFACTS ?? path.join(target ?? path.join(root, 'target'), 'test-artifacts', 'web-companion');
+// The method names the page itself uses, from its generated protocol.js (a classic script).
+const { Method } = new Function(`${fs.readFileSync(path.join(root, 'server/src/web/page/protocol.js'), 'utf8')}; return { Method };`)();
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'arbor-web-'));
 const dirs = ['--data-dir', path.join(scratch, 'data'), '--runtime-dir', path.join(scratch, 'run'),
   '--config', path.join(scratch, 'config.json')];
@@ -149,7 +151,7 @@ test('log in, watch a session stream, answer its permission, see its diff, promo
   assert.equal(await page.evaluate(() => document.cookie), '', 'the page script cannot read the cookie');
   await page.getByText('connected').waitFor();
 
-  const session = await rpc.request('session/new', { cwd: repo, agent: 'scripted', prompt: 'Write a greeting',
+  const session = await rpc.request(Method.SessionNew, { cwd: repo, agent: 'scripted', prompt: 'Write a greeting',
     title: 'Greeting', config: { script, sandbox: 'none' } });
   const row = page.locator(`[data-session="${session.id}"]`);
   await row.waitFor();
@@ -174,14 +176,14 @@ test('log in, watch a session stream, answer its permission, see its diff, promo
   await page.locator('#diff [data-path="greeting.txt"]').getByText('+hello from the web').waitFor();
   await page.screenshot({ path: path.join(artifacts, 'phone-diff.png'), fullPage: true });
 
-  const task = await rpc.request('task/new', { title: 'Pick the best answer', description: 'Write answer.txt', cwd: repo });
+  const task = await rpc.request(Method.TaskNew, { title: 'Pick the best answer', description: 'Write answer.txt', cwd: repo });
   const trialScript = (text) => `write answer.txt <<END\n${text}\nEND\nsay done`;
-  const started = await rpc.request('trial/new', { taskId: task.id, trials: [
+  const started = await rpc.request(Method.TrialNew, { taskId: task.id, trials: [
     { agent: 'scripted', config: { script: trialScript('first'), sandbox: 'none' } },
     { agent: 'scripted', config: { script: trialScript('second'), sandbox: 'none' } },
   ] });
   await waitFor('the trials to finish', async () => {
-    const detail = await rpc.request('task/get', { taskId: task.id });
+    const detail = await rpc.request(Method.TaskGet, { taskId: task.id });
     return detail.trials.every((trial) => trial.trial.status === 'done');
   });
   const desktop = await browser.newContext({ viewport: { width: 1280, height: 800 }, storageState: await context.storageState() });

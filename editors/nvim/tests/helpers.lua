@@ -1,6 +1,7 @@
 -- Helpers for the Neovim tests: scratch git repositories, the plugin started against the real
 -- `arbor` binary (standalone, with scratch data and runtime directories), and waiting.
 
+local protocol = require('arbor.protocol')
 local M = {}
 
 local scratch
@@ -79,7 +80,7 @@ function M.scripted_session(repo, script, prompt, extra)
   require('arbor').new_session(params, function(created)
     session = created
   end)
-  M.wait(function() return session ~= nil end, 'session/new')
+  M.wait(function() return session ~= nil end, protocol.method.session_new)
   local chat = require('arbor.chat').get(session.id)
   return session, chat
 end

@@ -1,4 +1,5 @@
 local h = require('helpers')
+local protocol = require('arbor.protocol')
 
 local T = {}
 
@@ -31,7 +32,7 @@ T[':Arbor alone opens a picker of the subcommands'] = function()
 end
 
 T['messages say what to do: not connected, unknown subcommand'] = function()
-  require('arbor.client').request('session/list', {})
+  require('arbor.client').request(protocol.method.session_list, {})
   vim.wait(50)
   local message = h.notifications[1].message
   assert(not message:find(':Arbor start', 1, true) and message:find(':checkhealth arbor', 1, true), message)
@@ -62,7 +63,7 @@ T[':checkhealth arbor reports the binary, protocol, sandbox and agents, and wher
   assert(text:find('binary found', 1, true), text)
   assert(text:find('protocol version 1', 1, true), text)
   assert(text:find('agent scripted available', 1, true), text)
-  local sandbox = require('arbor.client').request_sync('agents/list').sandbox
+  local sandbox = require('arbor.client').request_sync(protocol.method.agents_list).sandbox
   assert(text:find('sandbox backend ' .. sandbox.backends[1].backend, 1, true), text)
   assert(text:find(sandbox.auto ~= vim.NIL and ('`auto` uses ' .. sandbox.auto) or 'no backend works here', 1, true), text)
   vim.cmd('bwipeout!')
@@ -82,13 +83,13 @@ T[':Arbor mode and :Arbor model change the session\'s settings'] = function()
   assert(vim.deep_equal(seen.items, { 'ask', 'accept_edits', 'bypass_permissions' }), vim.inspect(seen.items))
   h.wait(function() return h.notified('permission mode accept_edits') end, 'the mode set')
   local client = require('arbor.client')
-  assert(client.request_sync('session/get', { sessionId = session.id }).config.permissionMode == 'accept_edits')
+  assert(client.request_sync(protocol.method.session_get, { sessionId = session.id }).config.permissionMode == 'accept_edits')
   seen = h.on_select(function(items) return items[1] end)
   vim.cmd('Arbor model')
   h.wait(function() return seen.items ~= nil end, 'the model picker')
   assert(vim.deep_equal(seen.items, { 'scripted' }), 'the models agents/list reports: ' .. vim.inspect(seen.items))
   h.wait(function() return h.notified('model scripted') end, 'the model set')
-  assert(client.request_sync('session/get', { sessionId = session.id }).model == 'scripted')
+  assert(client.request_sync(protocol.method.session_get, { sessionId = session.id }).model == 'scripted')
 end
 
 T['rename, pin, export and the sessions picker'] = function()
@@ -144,7 +145,7 @@ T[':Arbor pin past the cap says what it unpinned; :Arbor pin up / down reorders;
   -- The session's own update can arrive before the answer that the message is made from.
   h.wait(function() return h.notified('pinned on (1 older pin unpinned to make room)') end, 'the unpinning message')
   local function pinned_order()
-    local listed = client.request_sync('session/list', {})
+    local listed = client.request_sync(protocol.method.session_list, {})
     local order = {}
     for _, session in ipairs(listed.sessions) do
       if session.pinned then table.insert(order, session.id) end
@@ -171,14 +172,14 @@ end
 local function two_trials()
   local repo = h.repo()
   local client = require('arbor.client')
-  local task, err = client.request_sync('task/new', { title = 'Pick one', cwd = repo, description = 'write something', checkCommand = 'test -f two.txt' })
+  local task, err = client.request_sync(protocol.method.task_new, { title = 'Pick one', cwd = repo, description = 'write something', checkCommand = 'test -f two.txt' })
   assert(task, err)
-  local trials = client.request_sync('trial/new', { taskId = task.id, trials = {
+  local trials = client.request_sync(protocol.method.trial_new, { taskId = task.id, trials = {
     { agent = 'scripted', config = { script = 'write one.txt <<END\n1\nEND\nusage input=5 output=5 cost=0.5' } },
     { agent = 'scripted', config = { script = 'write two.txt <<END\n2\n2\nEND' } },
   } })
   h.wait(function()
-    local detail = client.request_sync('task/get', { taskId = task.id })
+    local detail = client.request_sync(protocol.method.task_get, { taskId = task.id })
     return detail.task.status == 'done'
   end, 'trials done')
   return task, trials, repo
@@ -278,7 +279,7 @@ T['a pull request: its state in words, its updates in the chat, :Arbor pr offers
   -- The server's pr_updated event, as docs/protocol.md gives it.
   chat:render({ kind = 'pr_updated', pullRequest = vim.tbl_extend('force', pr, { state = 'merged' }), changes = { 'merged' },
     message = 'Pull request #12 was merged on GitHub; the session\'s branch and worktree can be deleted',
-    actions = { { id = 'delete_session', label = 'Delete the branch and worktree', method = 'session/delete', params = { sessionId = session.id, deleteBranch = true } } } })
+    actions = { { id = 'delete_session', label = 'Delete the branch and worktree', method = protocol.method.session_delete, params = { sessionId = session.id, deleteBranch = true } } } })
   assert(h.has_line(chat.bufnr, "> Pull request #12 was merged on GitHub; the session's branch and worktree can be deleted   (:Arbor pr)"), vim.inspect(h.lines(chat.bufnr)))
   -- This session has no pull request on the server: :Arbor pr offers to push and open one.
   vim.api.nvim_set_current_buf(chat.bufnr)

@@ -1,4 +1,5 @@
 -- The composer, Markdown in the chat, expandable tool output, fold markers.
+local protocol = require('arbor.protocol')
 local h = require('helpers')
 
 local T = {}
@@ -73,12 +74,12 @@ T['a slash command runs here; a refused message stays in the composer'] = functi
   h.wait(function() return chat.session and chat.session.title == 'Named by a slash command' end, 'the rename')
 
   local client = require('arbor.client')
-  assert(client.request_sync('session/stop', { sessionId = session.id }))
+  assert(client.request_sync(protocol.method.session_stop, { sessionId = session.id }))
   require('arbor').send(session.id)
   state = composer_of(session.id)
   vim.api.nvim_buf_set_lines(state.bufnr, 0, -1, false, { 'a message for a stopped session' })
   require('arbor.composer').send(state)
-  h.wait(function() return h.notified('session/prompt') end, 'the refusal')
+  h.wait(function() return h.notified(protocol.method.session_prompt) end, 'the refusal')
   assert(vim.api.nvim_buf_is_valid(state.bufnr) and h.lines(state.bufnr)[1] == 'a message for a stopped session', 'the draft is kept')
 end
 

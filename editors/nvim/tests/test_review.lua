@@ -1,4 +1,5 @@
 local h = require('helpers')
+local protocol = require('arbor.protocol')
 
 local T = {}
 
@@ -19,7 +20,7 @@ T['review: quickfix, inline hunks, reject one, accept another, commit and merge'
 
   local reviewed
   require('arbor.review').open(session.id, function(review) reviewed = review end)
-  h.wait(function() return reviewed ~= nil end, 'review/diff')
+  h.wait(function() return reviewed ~= nil end, protocol.method.review_diff)
   local items = vim.fn.getqflist()
   assert(#items == 1, 'one changed file in the quickfix list')
   assert(vim.api.nvim_buf_get_name(items[1].bufnr) == session.cwd .. '/file.txt')

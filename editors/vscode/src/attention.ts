@@ -69,7 +69,7 @@ export class Attention implements vscode.Disposable {
       this.render();
     }
     try {
-      await this.ctx.connection.request(Method.sessionSubscribe, { sessionId: session.id, afterSeq: session.lastSeq });
+      await this.ctx.connection.request(Method.SessionSubscribe, { sessionId: session.id, afterSeq: session.lastSeq });
     } catch {
       this.subscribed.delete(session.id);
     }
@@ -99,14 +99,16 @@ export class Attention implements vscode.Disposable {
   /// A question raises a toast too: one text field is answered from an input box, a larger form
   /// in the chat.
   private async askQuestion(sessionId: string, question: Question): Promise<void> {
-    const properties = Object.entries((question.schema.properties ?? {}) as Record<string, { type?: string }>);
+    // The schema is the agent's: only an object's string fields are read from it.
+    const schema = question.schema as { properties?: Record<string, { type?: string }> } | null;
+    const properties = Object.entries(schema?.properties ?? {});
     const single = properties.length === 1 && properties[0][1].type === 'string' ? properties[0][0] : undefined;
     const answer = await vscode.window.showWarningMessage(`Arbor: "${this.title(sessionId)}" asks: ${question.message}`, ...(single ? ['Answer'] : []), 'Decline', 'Open');
     if (answer === 'Open') await this.ctx.views.showChat(sessionId);
-    if (answer === 'Decline') await this.ctx.request(Method.sessionRespond, { sessionId, requestId: question.requestId, optionId: 'decline' });
+    if (answer === 'Decline') await this.ctx.request(Method.SessionRespond, { sessionId, requestId: question.requestId, optionId: 'decline' });
     if (answer === 'Answer' && single) {
       const value = await vscode.window.showInputBox({ prompt: question.message, ignoreFocusOut: true });
-      if (value !== undefined) await this.ctx.request(Method.sessionRespond, { sessionId, requestId: question.requestId, optionId: 'accept', content: { [single]: value } });
+      if (value !== undefined) await this.ctx.request(Method.SessionRespond, { sessionId, requestId: question.requestId, optionId: 'accept', content: { [single]: value } });
     }
   }
 
@@ -127,7 +129,7 @@ export class Attention implements vscode.Disposable {
       void vscode.window.showInformationMessage(`Arbor: "${request.title}" was already answered`);
       return;
     }
-    await this.ctx.request(Method.sessionRespond, { sessionId, requestId: request.requestId, optionId: option.optionId });
+    await this.ctx.request(Method.SessionRespond, { sessionId, requestId: request.requestId, optionId: option.optionId });
   }
 
   private async turnEnded(sessionId: string, stopReason: string): Promise<void> {

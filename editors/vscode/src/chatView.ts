@@ -175,10 +175,10 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
         await this.send(request);
         break;
       case 'interrupt':
-        if (sessionId) await this.ctx.request(Method.sessionCancel, { sessionId });
+        if (sessionId) await this.ctx.request(Method.SessionCancel, { sessionId });
         break;
       case 'respond':
-        if (sessionId) await this.ctx.request(Method.sessionRespond, { sessionId, requestId: request.requestId, optionId: request.optionId, ...(request.content ? { content: request.content } : {}) });
+        if (sessionId) await this.ctx.request(Method.SessionRespond, { sessionId, requestId: request.requestId, optionId: request.optionId, ...(request.content ? { content: request.content } : {}) });
         break;
       case 'openDiff': {
         const before = this.texts.put(request.path, request.oldText ?? '');
@@ -211,7 +211,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
       return;
     }
     try {
-      await this.ctx.connection.request(Method.sessionPrompt, { sessionId, text: request.text });
+      await this.ctx.connection.request(Method.SessionPrompt, { sessionId, text: request.text });
       result(true);
     } catch (error) {
       result(false, errorMessage(error));
@@ -254,7 +254,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
     this.held = [];
     this.outbox = [];
     try {
-      const session = await this.ctx.request<Session>(Method.sessionGet, { sessionId });
+      const session = await this.ctx.request(Method.SessionGet, { sessionId });
       if (!session) {
         this.post({ type: 'reset', session: null });
         return;
@@ -263,7 +263,7 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
       const events = await this.ctx.connection.history(sessionId);
       this.post({ type: 'events', events });
       const last = events.length ? events[events.length - 1].seq : 0;
-      await this.ctx.request(Method.sessionSubscribe, { sessionId, afterSeq: last });
+      await this.ctx.request(Method.SessionSubscribe, { sessionId, afterSeq: last });
     } finally {
       const held = this.held ?? [];
       this.held = undefined;

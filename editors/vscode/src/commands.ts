@@ -4,7 +4,8 @@
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
 import { sandboxReportLines, sandboxWords } from './model';
-import { AgentInfo, CheckResult, CompareResult, ConfigureResult, MergeResult, Method, PermissionMode, PullRequest, PushResult, SandboxReport, Session, Task, TaskDetail } from './protocol';
+import { RequestType } from 'vscode-jsonrpc';
+import { AgentInfo, CheckResult, CompareResult, ConfigureParams, ConfigureResult, MergeResult, Method, PermissionMode, PullRequest, PushResult, SandboxReport, Session, Task, TaskDetail } from './protocol';
 
 type Factory = (ctx: Ctx) => (...args: any[]) => Promise<unknown>;
 
@@ -24,7 +25,7 @@ function titleOf(ctx: Ctx, sessionId: string): string {
 }
 
 async function pickAgent(ctx: Ctx): Promise<{ agent: string; model?: string } | undefined> {
-  const result = await ctx.request<{ agents: AgentInfo[] }>(Method.agentsList);
+  const result = await ctx.request(Method.AgentsList);
   if (!result) return undefined;
   const preferred = config<string>('defaultAgent');
   const available = result.agents.filter((agent) => agent.available).sort((a, b) => Number(b.id === preferred) - Number(a.id === preferred));
@@ -50,12 +51,12 @@ const newSession: Factory = (ctx) => async () => {
   const selection = editor && !editor.selection.isEmpty ? editor.document.getText(editor.selection) : '';
   const prompt = await vscode.window.showInputBox({ prompt: 'What should the agent do?', value: selection });
   if (!prompt) return;
-  const session = await ctx.request<Session>(Method.sessionNew, {
+  const session = await ctx.request(Method.SessionNew, {
     cwd,
     agent: choice.agent,
     model: choice.model,
     prompt,
-    config: { permissionMode: config<string>('permissionMode') ?? 'ask' },
+    config: { permissionMode: config<PermissionMode>('permissionMode') ?? 'ask' },
   });
   if (session) {
     ctx.store.applySession(session);
@@ -72,10 +73,10 @@ const sendMessage: Factory = (ctx) => async (given?: { session?: Session }, text
     return;
   }
   const message = text ?? (await vscode.window.showInputBox({ prompt: `Message to ${titleOf(ctx, sessionId)}` }));
-  if (message) return ctx.request(Method.sessionPrompt, { sessionId, text: message });
+  if (message) return ctx.request(Method.SessionPrompt, { sessionId, text: message });
 };
 
-function simple(method: string, done?: (ctx: Ctx, result: any) => Promise<void> | void): Factory {
+function simple<R>(method: RequestType<{ sessionId: string }, R, void>, done?: (ctx: Ctx, result: R) => Promise<void> | void): Factory {
   return (ctx) => async (given?: { session?: Session }) => {
     const sessionId = await ctx.session(given);
     if (!sessionId) return;
@@ -95,7 +96,7 @@ const rename: Factory = (ctx) => async (given?: { session?: Session }, title?: s
   const sessionId = await ctx.session(given);
   if (!sessionId) return;
   const newTitle = title ?? (await vscode.window.showInputBox({ prompt: 'Title', value: ctx.store.sessions.get(sessionId)?.title ?? '' }));
-  if (newTitle) return ctx.request(Method.sessionConfigure, { sessionId, title: newTitle });
+  if (newTitle) return ctx.request(Method.SessionConfigure, { sessionId, title: newTitle });
 };
 
 const MODES: { mode: PermissionMode; label: string; detail: string }[] = [
@@ -116,7 +117,7 @@ const configureSession: Factory = (ctx) => async (given?: { session?: Session })
     { placeHolder: `Permission mode of ${titleOf(ctx, sessionId)}` },
   );
   if (!mode) return;
-  const agents = await ctx.request<{ agents: AgentInfo[] }>(Method.agentsList);
+  const agents = await ctx.request(Method.AgentsList);
   if (!agents) return;
   const offered = agents.agents.find((agent) => agent.id === session?.agent)?.models ?? [];
   const currentModel = session?.agentModel ?? session?.model ?? '';
@@ -127,11 +128,11 @@ const configureSession: Factory = (ctx) => async (given?: { session?: Session })
       ))?.label
     : await vscode.window.showInputBox({ prompt: 'Model (empty keeps the agent\'s own)', value: currentModel });
   if (model === undefined) return;
-  const change: Record<string, unknown> = { sessionId };
+  const change: ConfigureParams = { sessionId };
   if (mode.mode !== currentMode) change.permissionMode = mode.mode;
   if (model && model !== currentModel) change.model = model;
   if (Object.keys(change).length === 1) return;
-  const result = await ctx.request<Session>(Method.sessionConfigure, change);
+  const result = await ctx.request(Method.SessionConfigure, change);
   if (result) {
     ctx.store.applySession(result);
     ctx.views.refreshTree();
@@ -144,7 +145,7 @@ function setFlag(field: 'pinned' | 'hidden', value: boolean): Factory {
   return (ctx) => async (given?: { session?: Session }) => {
     const sessionId = await ctx.session(given);
     if (!sessionId) return;
-    const result = await ctx.request<ConfigureResult>(Method.sessionConfigure, { sessionId, [field]: value });
+    const result = await ctx.request(Method.SessionConfigure, { sessionId, [field]: value });
     if (result) {
       const { unpinned = [], ...session } = result;
       ctx.store.applySession(session);
@@ -167,7 +168,7 @@ const archiveSession: Factory = (ctx) => async (given?: { session?: Session }) =
   const sessionId = await ctx.session(given);
   if (!sessionId) return;
   const title = titleOf(ctx, sessionId);
-  const result = await ctx.request<{ session: Session; freedBytes: number }>(Method.sessionArchive, { sessionId });
+  const result = await ctx.request(Method.SessionArchive, { sessionId });
   if (result) {
     const branch = result.session.branch ?? 'its branch';
     void vscode.window.showInformationMessage(`Arbor: archived ${title}; its work is on ${branch}. Resume it to get the worktree back.`);
@@ -181,7 +182,7 @@ const deleteSession: Factory = (ctx) => async (given?: { session?: Session }) =>
   const title = titleOf(ctx, sessionId);
   const answer = await vscode.window.showWarningMessage(`Delete the session ${title}? Its branch is kept.`, { modal: true }, 'Delete');
   if (answer !== 'Delete') return;
-  const result = await ctx.request<{ keptBranch: string | null }>(Method.sessionDelete, { sessionId });
+  const result = await ctx.request(Method.SessionDelete, { sessionId });
   if (result) void vscode.window.showInformationMessage(`Arbor: deleted ${title}${result.keptBranch ? `; its work is on ${result.keptBranch}` : ''}`);
   if (ctx.currentSession === sessionId) ctx.currentSession = undefined;
   return result;
@@ -203,7 +204,7 @@ const exportSession: Factory = (ctx) => async (given?: { session?: Session }) =>
   if (!target) return;
   const extension = target.fsPath.split('.').pop();
   const format = extension === 'html' || extension === 'json' || extension === 'pdf' ? extension : 'markdown';
-  const result = await ctx.request<{ content: string; encoding?: 'base64' }>(Method.sessionExport, { sessionId, format });
+  const result = await ctx.request(Method.SessionExport, { sessionId, format });
   if (!result) return;
   // A PDF arrives base64-encoded; text formats arrive as the text itself.
   await vscode.workspace.fs.writeFile(target, Buffer.from(result.content, result.encoding === 'base64' ? 'base64' : 'utf8'));
@@ -229,7 +230,7 @@ const newTask: Factory = (ctx) => async () => {
   if (!title) return;
   const description = await vscode.window.showInputBox({ prompt: 'What is wanted (the trials\' default prompt)' });
   const checkCommand = await vscode.window.showInputBox({ prompt: 'Check command, such as the test suite (optional)' });
-  const task = await ctx.request<Task>(Method.taskNew, { title, description: description || undefined, cwd, checkCommand: checkCommand || undefined });
+  const task = await ctx.request(Method.TaskNew, { title, description: description || undefined, cwd, checkCommand: checkCommand || undefined });
   if (!task) return;
   ctx.store.applyTask(task);
   ctx.views.refreshTree();
@@ -258,7 +259,7 @@ const newTrials: Factory = (ctx) => async (given?: { task?: Task }) => {
     if (ctx.store.tasks.size === 0) void vscode.window.showInformationMessage('Arbor: there is no task yet; create one with Arbor: New Task');
     return;
   }
-  const result = await ctx.request<{ agents: AgentInfo[] }>(Method.agentsList);
+  const result = await ctx.request(Method.AgentsList);
   if (!result) return;
   const picked = await vscode.window.showQuickPick(
     result.agents.filter((agent) => agent.available).map((agent) => ({ label: agent.name, id: agent.id })),
@@ -268,7 +269,7 @@ const newTrials: Factory = (ctx) => async (given?: { task?: Task }) => {
   const count = await pickCount(picked.length);
   if (!count) return;
   const trials = picked.flatMap((agent) => Array.from({ length: count }, () => ({ agent: agent.id })));
-  const started = await ctx.request<{ trials: unknown[] }>(Method.trialNew, { taskId: task.id, trials });
+  const started = await ctx.request(Method.TrialNew, { taskId: task.id, trials });
   if (!started) return;
   await ctx.loadTrials(task.id);
   ctx.views.refreshTree();
@@ -293,7 +294,7 @@ async function pickTrial(ctx: Ctx, given: { trialId?: string } | undefined, plac
   }
   const task = await pickTask(ctx);
   if (!task) return undefined;
-  const compare = await ctx.request<CompareResult>(Method.trialCompare, { taskId: task.id });
+  const compare = await ctx.request(Method.TrialCompare, { taskId: task.id });
   const row = await vscode.window.showQuickPick(
     (compare?.rows ?? []).map((row) => ({ label: `Trial ${row.number}`, description: `${row.agent} · ${row.status}`, row })),
     { placeHolder },
@@ -307,7 +308,7 @@ const promoteTrial: Factory = (ctx) => async (given?: { trialId?: string }) => {
   const base = trial.task?.baseBranch ?? "the task's base branch";
   const answer = await vscode.window.showWarningMessage(`Promote ${trial.label}${trial.task ? ` of "${trial.task.title}"` : ''}? Its branch is merged into ${base} and the other trials are abandoned.`, { modal: true }, 'Promote');
   if (answer !== 'Promote') return;
-  const result = await ctx.request<{ merge: MergeResult; abandoned: string[] }>(Method.trialPromote, { trialId: trial.trialId });
+  const result = await ctx.request(Method.TrialPromote, { trialId: trial.trialId });
   if (!result) return;
   if (result.merge.merged) void vscode.window.showInformationMessage(`Arbor: promoted ${trial.label} into ${result.merge.baseBranch}; ${result.abandoned.length} other trial${result.abandoned.length === 1 ? '' : 's'} abandoned`);
   else void vscode.window.showWarningMessage(`Arbor: ${trial.label} was not promoted; conflicts in ${result.merge.conflicts.join(', ')}`);
@@ -322,7 +323,7 @@ const checkTrial: Factory = (ctx) => async (given?: { trialId?: string }) => {
     return;
   }
   const result = await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Arbor: checking ${trial.label}…` }, () =>
-    ctx.request<CheckResult>(Method.trialCheck, { trialId: trial.trialId }),
+    ctx.request(Method.TrialCheck, { trialId: trial.trialId }),
   );
   if (!result) return;
   const message = `Arbor: the check of ${trial.label} ${result.passed ? 'passed' : 'failed'}: ${result.summary || `exit code ${result.exitCode}`}`;
@@ -334,7 +335,7 @@ const checkTrial: Factory = (ctx) => async (given?: { trialId?: string }) => {
 const reviewChanges: Factory = (ctx) => async (given?: { session?: Session }) => {
   const sessionId = await ctx.session(given);
   if (!sessionId) return;
-  const session = await ctx.request<Session>(Method.sessionGet, { sessionId });
+  const session = await ctx.request(Method.SessionGet, { sessionId });
   if (session) await ctx.views.startReview(session);
   return session;
 };
@@ -344,7 +345,7 @@ const commit: Factory = (ctx) => async (given?: { session?: Session }) => {
   if (!sessionId) return;
   const message = await vscode.window.showInputBox({ prompt: 'Commit message (empty: made from the session)' });
   if (message === undefined) return;
-  const result = await ctx.request<{ commit: string; filesChanged: number }>(Method.reviewCommit, { sessionId, message: message || undefined });
+  const result = await ctx.request(Method.ReviewCommit, { sessionId, message: message || undefined });
   if (result) void vscode.window.showInformationMessage(`Arbor: committed ${result.commit.slice(0, 12)} on ${ctx.store.sessions.get(sessionId)?.branch ?? 'the session branch'} (${result.filesChanged} file${result.filesChanged === 1 ? '' : 's'})`);
   return result;
 };
@@ -355,7 +356,7 @@ const merge: Factory = (ctx) => async (given?: { session?: Session }) => {
   const session = ctx.store.sessions.get(sessionId);
   const answer = await vscode.window.showWarningMessage(`Merge ${session?.branch ?? "the session's branch"} of ${titleOf(ctx, sessionId)} into ${session?.baseBranch ?? 'its base branch'}?`, { modal: true }, 'Merge', 'Squash');
   if (!answer) return;
-  const result = await ctx.request<MergeResult>(Method.sessionMerge, { sessionId, strategy: answer === 'Squash' ? 'squash' : 'merge' });
+  const result = await ctx.request(Method.SessionMerge, { sessionId, strategy: answer === 'Squash' ? 'squash' : 'merge' });
   if (result?.merged) void vscode.window.showInformationMessage(`Arbor: merged ${session?.branch ?? titleOf(ctx, sessionId)} into ${result.baseBranch}`);
   else if (result) void vscode.window.showWarningMessage(`Arbor: not merged; conflicts in ${result.conflicts.join(', ')}`);
   return result;
@@ -364,7 +365,7 @@ const merge: Factory = (ctx) => async (given?: { session?: Session }) => {
 const push: Factory = (ctx) => async (given?: { session?: Session }) => {
   const sessionId = await ctx.session(given);
   if (!sessionId) return;
-  const result = await ctx.request<PushResult>(Method.sessionPush, { sessionId });
+  const result = await ctx.request(Method.SessionPush, { sessionId });
   if (result) void vscode.window.showInformationMessage(`Arbor: pushed ${result.branch} to ${result.remote} (${result.remoteUrl})`);
   return result;
 };
@@ -382,7 +383,7 @@ const createPullRequest: Factory = (ctx) => async (given?: { session?: Session }
     { placeHolder: `Pull request from ${session?.branch ?? "the session's branch"} into ${session?.baseBranch ?? 'its base branch'}` },
   );
   if (!kind) return;
-  const pull = await ctx.request<PullRequest>(Method.sessionPr, { sessionId, draft: kind.draft });
+  const pull = await ctx.request(Method.SessionPr, { sessionId, draft: kind.draft });
   if (!pull) return;
   const answer = await vscode.window.showInformationMessage(`Arbor: opened pull request #${pull.number} on ${pull.repository}`, 'Open Pull Request');
   if (answer === 'Open Pull Request') await vscode.env.openExternal(vscode.Uri.parse(pull.url));
@@ -405,7 +406,7 @@ const openPullRequest: Factory = (ctx) => async (given?: { session?: Session }) 
 const sendReview: Factory = (ctx) => async (given?: { session?: Session }) => {
   const sessionId = await ctx.session(given);
   if (!sessionId) return;
-  const result = await ctx.request<{ comments: number; queued: boolean }>(Method.sessionSendReview, { sessionId });
+  const result = await ctx.request(Method.SessionSendReview, { sessionId });
   if (result) {
     const when = result.queued ? 'after its current turn' : 'now';
     void vscode.window.showInformationMessage(`Arbor: sent ${result.comments} review comment${result.comments === 1 ? '' : 's'} to the agent (${when})`);
@@ -425,7 +426,7 @@ const deleteMerged: Factory = (ctx) => async (given?: { session?: Session }) => 
     'Delete',
   );
   if (answer !== 'Delete') return;
-  return ctx.request(Method.sessionDelete, { sessionId, deleteBranch: true });
+  return ctx.request(Method.SessionDelete, { sessionId, deleteBranch: true });
 };
 
 const openSession: Factory = (ctx) => async (given?: { session?: Session }) => {
@@ -439,7 +440,7 @@ const openSession: Factory = (ctx) => async (given?: { session?: Session }) => {
 /// What the server's machine offers for sandboxing sessions, and how the current session is
 /// confined, in one message.
 const showSandbox: Factory = (ctx) => async () => {
-  const result = await ctx.request<{ sandbox: SandboxReport }>(Method.agentsList);
+  const result = await ctx.request(Method.AgentsList);
   if (!result) return;
   const current = ctx.currentSession ? ctx.store.sessions.get(ctx.currentSession) : undefined;
   const lines = sandboxReportLines(result.sandbox);
@@ -453,11 +454,11 @@ const showSandbox: Factory = (ctx) => async () => {
 export const commands: Record<string, Factory> = {
   'arbor.newSession': newSession,
   'arbor.sendMessage': sendMessage,
-  'arbor.cancel': simple(Method.sessionCancel),
-  'arbor.stop': simple(Method.sessionStop),
-  'arbor.resume': simple(Method.sessionResume),
-  'arbor.fork': simple(Method.sessionFork, openNew),
-  'arbor.clone': simple(Method.sessionClone, openNew),
+  'arbor.cancel': simple(Method.SessionCancel),
+  'arbor.stop': simple(Method.SessionStop),
+  'arbor.resume': simple(Method.SessionResume),
+  'arbor.fork': simple(Method.SessionFork, openNew),
+  'arbor.clone': simple(Method.SessionClone, openNew),
   'arbor.rename': rename,
   'arbor.configureSession': configureSession,
   'arbor.pin': setFlag('pinned', true),

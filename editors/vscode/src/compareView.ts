@@ -71,7 +71,7 @@ export class CompareViews {
   private async update(taskId: string): Promise<void> {
     const comparison = this.open.get(taskId);
     if (!comparison) return;
-    const result = await this.ctx.request<CompareResult>(Method.trialCompare, { taskId });
+    const result = await this.ctx.request(Method.TrialCompare, { taskId });
     if (!result) return;
     comparison.result = result;
     this.post(taskId);

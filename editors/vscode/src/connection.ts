@@ -1,13 +1,19 @@
 // The one way the extension talks to the server, whatever carries it: vscode-languageclient's
 // LanguageClient in the editor, or a vscode-jsonrpc connection in the protocol tests.
 
-import { Method, Notification, Session, SessionEventNotification, Task } from './protocol';
+import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
+import { Method, Notification, SessionChangedNotification, SessionEventNotification, TaskChangedNotification } from './protocol';
 
-/// What both LanguageClient and vscode-jsonrpc's MessageConnection offer.
+/// What both LanguageClient and vscode-jsonrpc's MessageConnection offer, typed by the generated
+/// descriptors of protocol.ts.
 export interface Transport {
-  sendRequest<R>(method: string, params?: unknown): Promise<R>;
-  onNotification(method: string, handler: (params: any) => void): unknown;
+  sendRequest<R>(type: RequestType0<R, void>): Promise<R>;
+  sendRequest<P, R>(type: RequestType<P, R, void>, params: P): Promise<R>;
+  onNotification<P>(type: NotificationType<P>, handler: (params: P) => void): unknown;
 }
+
+/// A request of the protocol: one of protocol.ts's `Method` descriptors.
+export type Request<P, R> = RequestType0<R, void> | RequestType<P, R, void>;
 
 export type Listener<T> = (value: T) => void;
 
@@ -18,8 +24,8 @@ export class NotConnected extends Error {}
 /// server runs, and may be replaced (a restart after `arbor.path` changes); listeners stay.
 export class ArborConnection {
   private readonly eventListeners = new Set<Listener<SessionEventNotification>>();
-  private readonly sessionListeners = new Set<Listener<{ session: Session; deleted: boolean }>>();
-  private readonly taskListeners = new Set<Listener<{ task: Task }>>();
+  private readonly sessionListeners = new Set<Listener<SessionChangedNotification>>();
+  private readonly taskListeners = new Set<Listener<TaskChangedNotification>>();
   private transport: Transport | undefined;
   private notConnected = 'the Arbor server is not running';
 
@@ -29,9 +35,9 @@ export class ArborConnection {
 
   attach(transport: Transport): void {
     this.transport = transport;
-    transport.onNotification(Notification.sessionEvent, (params: SessionEventNotification) => this.eventListeners.forEach((listener) => listener(params)));
-    transport.onNotification(Notification.sessionChanged, (params: { session: Session; deleted: boolean }) => this.sessionListeners.forEach((listener) => listener(params)));
-    transport.onNotification(Notification.taskChanged, (params: { task: Task }) => this.taskListeners.forEach((listener) => listener(params)));
+    transport.onNotification(Notification.SessionEvent, (params) => this.eventListeners.forEach((listener) => listener(params)));
+    transport.onNotification(Notification.SessionChanged, (params) => this.sessionListeners.forEach((listener) => listener(params)));
+    transport.onNotification(Notification.TaskChanged, (params) => this.taskListeners.forEach((listener) => listener(params)));
   }
 
   /// Drops the transport; requests then fail with `reason`.
@@ -44,11 +50,13 @@ export class ArborConnection {
     return this.transport !== undefined;
   }
 
-  request<R>(method: string, params?: unknown): Promise<R> {
+  /// Sends a request; a method without params (a `RequestType0`) is sent without any.
+  request<R>(type: RequestType0<R, void>): Promise<R>;
+  request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R>;
+  request<P, R>(type: Request<P, R>, params?: P): Promise<R> {
     const transport = this.transport;
     if (!transport) return Promise.reject(new NotConnected(this.notConnected));
-    // Methods without params must get none at all: vscode-jsonrpc would send `[null]`.
-    return params === undefined ? transport.sendRequest<R>(method) : transport.sendRequest<R>(method, params);
+    return type instanceof RequestType0 ? transport.sendRequest(type) : transport.sendRequest(type, params as P);
   }
 
   onEvent(listener: Listener<SessionEventNotification>): () => void {
@@ -56,12 +64,12 @@ export class ArborConnection {
     return () => this.eventListeners.delete(listener);
   }
 
-  onSessionChanged(listener: Listener<{ session: Session; deleted: boolean }>): () => void {
+  onSessionChanged(listener: Listener<SessionChangedNotification>): () => void {
     this.sessionListeners.add(listener);
     return () => this.sessionListeners.delete(listener);
   }
 
-  onTaskChanged(listener: Listener<{ task: Task }>): () => void {
+  onTaskChanged(listener: Listener<TaskChangedNotification>): () => void {
     this.taskListeners.add(listener);
     return () => this.taskListeners.delete(listener);
   }
@@ -71,7 +79,7 @@ export class ArborConnection {
     const events: SessionEventNotification[] = [];
     let after = afterSeq;
     for (;;) {
-      const page = await this.request<{ events: SessionEventNotification[]; hasMore: boolean }>(Method.sessionEvents, { sessionId, afterSeq: after, limit: 1000 });
+      const page = await this.request(Method.SessionEvents, { sessionId, afterSeq: after, limit: 1000 });
       events.push(...page.events);
       if (page.events.length > 0) after = page.events[page.events.length - 1].seq;
       if (!page.hasMore) return events;

@@ -2,7 +2,8 @@
 // user means right now. Commands are factories over a Ctx (as in rust-analyzer's extension).
 
 import * as vscode from 'vscode';
-import { ArborConnection, NotConnected, errorMessage } from './connection';
+import { RequestType, RequestType0 } from 'vscode-jsonrpc';
+import { ArborConnection, NotConnected, Request, errorMessage } from './connection';
 import { Store, pullRequestNews, sessionLabel } from './model';
 import { Method, Session, Task, TaskDetail } from './protocol';
 
@@ -49,14 +50,16 @@ export class Ctx {
         : [`Arbor: pull request #${pull.number} of ${title} has new review comments`, 'Send the Review to the Agent'];
     const answer = await vscode.window.showInformationMessage(message, action, 'Open Pull Request');
     if (answer === 'Open Pull Request') await vscode.env.openExternal(vscode.Uri.parse(pull.url));
-    if (answer === 'Delete Branch and Worktree') await this.request(Method.sessionDelete, { sessionId: session.id, deleteBranch: true });
-    if (answer === 'Send the Review to the Agent') await this.request(Method.sessionSendReview, { sessionId: session.id });
+    if (answer === 'Delete Branch and Worktree') await this.request(Method.SessionDelete, { sessionId: session.id, deleteBranch: true });
+    if (answer === 'Send the Review to the Agent') await this.request(Method.SessionSendReview, { sessionId: session.id });
   }
 
   /// Runs a request; on failure shows the server's message and returns undefined.
-  async request<R>(method: string, params?: unknown): Promise<R | undefined> {
+  async request<R>(type: RequestType0<R, void>): Promise<R | undefined>;
+  async request<P, R>(type: RequestType<P, R, void>, params: P): Promise<R | undefined>;
+  async request<P, R>(type: Request<P, R>, params?: P): Promise<R | undefined> {
     try {
-      return await this.connection.request<R>(method, params);
+      return await (type instanceof RequestType0 ? this.connection.request(type) : this.connection.request(type, params as P));
     } catch (error) {
       if (error instanceof NotConnected) void this.views.explainServer();
       else void vscode.window.showErrorMessage(`Arbor: ${errorMessage(error)}`);
@@ -85,9 +88,9 @@ export class Ctx {
   /// Loads sessions and tasks into the store.
   async refresh(): Promise<void> {
     if (!this.connected) return;
-    const sessions = await this.request<{ sessions: Session[] }>(Method.sessionList, { limit: 1000, includeHidden: true });
+    const sessions = await this.request(Method.SessionList, { limit: 1000, includeHidden: true });
     sessions?.sessions.forEach((session) => this.store.applySession(session));
-    const tasks = await this.request<{ tasks: Task[] }>(Method.taskList, {});
+    const tasks = await this.request(Method.TaskList, {});
     for (const task of tasks?.tasks ?? []) {
       this.store.applyTask(task);
       await this.loadTrials(task.id);
@@ -96,7 +99,7 @@ export class Ctx {
   }
 
   async loadTrials(taskId: string): Promise<void> {
-    const detail = await this.request<TaskDetail>(Method.taskGet, { taskId });
+    const detail = await this.request(Method.TaskGet, { taskId });
     if (!detail) return;
     this.store.applyTask(detail.task);
     for (const { sessions } of detail.trials) sessions.forEach((session) => this.store.applySession(session));

@@ -1,7 +1,7 @@
 // What the extension knows of the server's state, kept current from notifications, and the shapes
 // the UI shows (tree, status bar). No vscode imports: unit-tested on its own.
 
-import { NetworkMode, PullRequest, SandboxReport, Session, SessionSandbox, Task, TrialStatus, SessionStatus } from './protocol';
+import { AgentState, NetworkMode, PullRequest, SandboxReport, Session, SessionSandbox, Task, TrialStatus, SessionStatus } from './protocol';
 
 export type Node =
   | { kind: 'task'; task: Task; trials: Node[] }
@@ -139,7 +139,7 @@ export function pinOrderAfterDrop(sessions: Session[], dragged: string[], target
 }
 
 /// The codicon for a session's status.
-export function statusIcon(status: SessionStatus, agentState: string | null): string {
+export function statusIcon(status: SessionStatus, agentState?: AgentState | null): string {
   if (status === 'running') return agentState === 'waiting_input' ? 'question' : agentState === 'working' ? 'sync~spin' : 'circle-outline';
   switch (status) {
     case 'pending':

@@ -91,7 +91,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
     const cwd = this.reviewed.get(sessionId)?.session.cwd ?? this.ctx.store.sessions.get(sessionId)?.cwd;
     if (!cwd) return '';
     const path = uri.path.slice(vscode.Uri.file(cwd).path.length + 1);
-    const file = await this.ctx.request<ReviewFile>(Method.reviewFile, { sessionId, path });
+    const file = await this.ctx.request(Method.ReviewFile, { sessionId, path });
     return file?.baseText ?? '';
   }
 
@@ -158,7 +158,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
   async refresh(sessionId: string): Promise<ReviewDiff | undefined> {
     const reviewed = this.reviewed.get(sessionId);
     if (!reviewed) return undefined;
-    const diff = await this.ctx.request<ReviewDiff>(Method.reviewDiff, { sessionId });
+    const diff = await this.ctx.request(Method.ReviewDiff, { sessionId });
     if (diff) reviewed.diff = diff;
     this.changed();
     return diff;
@@ -203,7 +203,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
     const reviewed = this.reviewed.get(target.sessionId);
     const before = reviewed?.diff;
     const path = target.path ?? before?.files.find((file) => file.hunks?.some((hunk) => hunk.id === target.hunkId))?.path;
-    const diff = await this.ctx.request<ReviewDiff>(Method.reviewApply, {
+    const diff = await this.ctx.request(Method.ReviewApply, {
       sessionId: target.sessionId,
       action,
       hunkIds: target.hunkId ? [target.hunkId] : [],
@@ -276,7 +276,7 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
       void vscode.window.showInformationMessage(`Arbor: "${session.title ?? 'the session'}" has no changes to review`);
       return;
     }
-    await this.ctx.request(Method.sessionSubscribe, { sessionId: session.id, afterSeq: session.lastSeq });
+    await this.ctx.request(Method.SessionSubscribe, { sessionId: session.id, afterSeq: session.lastSeq });
     // A new file has no base side: it shows as added, not as renamed from the base's path.
     const changes = diff.files.map((file) => {
       const current = vscode.Uri.file(`${session.cwd}/${file.path}`);

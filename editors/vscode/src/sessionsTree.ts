@@ -17,7 +17,7 @@ const SESSIONS_MIME = 'application/vnd.code.tree.arbor.sessions';
 export async function dropPins(ctx: Ctx, dragged: string[], target: string | undefined): Promise<string[] | undefined> {
   const order = pinOrderAfterDrop([...ctx.store.sessions.values()], dragged, target);
   if (!order) return undefined;
-  const result = await ctx.request<PinOrderResult>(Method.sessionPinOrder, { pinnedOrder: order });
+  const result = await ctx.request(Method.SessionPinOrder, { pinnedOrder: order });
   if (!result) return undefined;
   result.sessions.forEach((session) => ctx.store.applySession(session));
   ctx.views.refreshTree();

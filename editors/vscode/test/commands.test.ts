@@ -3,6 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { beforeEach, test } from 'node:test';
+import { Method, Notification } from '../src/protocol';
 import { answers, install, opened, settings, shown, written } from './vscodeMock';
 
 install();
@@ -24,13 +25,13 @@ function fakeServer(replies: Record<string, (params: any) => unknown>) {
   const sent: Sent[] = [];
   const handlers = new Map<string, (params: any) => void>();
   const transport = {
-    async sendRequest<R>(method: string, params?: unknown): Promise<R> {
+    async sendRequest<R>({ method }: { method: string }, params?: unknown): Promise<R> {
       sent.push({ method, params });
       const reply = replies[method];
       if (!reply) throw { code: -32601, message: `no reply for ${method}` };
       return reply(params) as R;
     },
-    onNotification(method: string, handler: (params: any) => void) {
+    onNotification({ method }: { method: string }, handler: (params: any) => void) {
       handlers.set(method, handler);
       return undefined;
     },
@@ -65,7 +66,7 @@ beforeEach(() => {
 
 test('New Session picks an available agent and a model, asks the prompt and opens the chat', async () => {
   const session = { id: 's1', title: 'x', usage: { costUsd: 0 } };
-  const { ctx, sent, shownChats } = fakeServer({ 'agents/list': () => agents, 'session/new': () => session });
+  const { ctx, sent, shownChats } = fakeServer({ [Method.AgentsList.method]: () => agents, [Method.SessionNew.method]: () => session });
   let offered: string[] = [];
   answers.quickPick.push((items: { label: string }[]) => {
     offered = items.map((item) => item.label);
@@ -75,18 +76,18 @@ test('New Session picks an available agent and a model, asks the prompt and open
   settings.permissionMode = 'accept_edits';
   await commands['arbor.newSession'](ctx)();
   assert.deepEqual(offered, ['Scripted agent'], 'unavailable agents are not offered');
-  const request = sent.find((entry) => entry.method === 'session/new')!;
+  const request = sent.find((entry) => entry.method === Method.SessionNew.method)!;
   assert.deepEqual(request.params, { cwd: '/home/user/project', agent: 'scripted', model: 'b', prompt: 'Fix the bug', config: { permissionMode: 'accept_edits' } });
   assert.deepEqual(shownChats, ['s1']);
   assert.equal(ctx.currentSession, 's1');
 });
 
 test('Merge asks first and sends the chosen strategy; declining sends nothing', async () => {
-  const { ctx, sent } = fakeServer({ 'session/merge': () => ({ merged: true, commit: 'abc', baseBranch: 'main', conflicts: [] }) });
+  const { ctx, sent } = fakeServer({ [Method.SessionMerge.method]: () => ({ merged: true, commit: 'abc', baseBranch: 'main', conflicts: [] }) });
   ctx.currentSession = 's1';
   answers.warning.push('Squash');
   await commands['arbor.merge'](ctx)();
-  assert.deepEqual(sent.at(-1), { method: 'session/merge', params: { sessionId: 's1', strategy: 'squash' } });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionMerge.method, params: { sessionId: 's1', strategy: 'squash' } });
   assert.deepEqual(shown.info, ['Arbor: merged "Untitled session" into main']);
   answers.warning.push(undefined);
   const before = sent.length;
@@ -96,7 +97,7 @@ test('Merge asks first and sends the chosen strategy; declining sends nothing', 
 
 test('a server error is shown as a message, never thrown', async () => {
   const { ctx } = fakeServer({
-    'session/stop': () => {
+    [Method.SessionStop.method]: () => {
       throw { code: -33001, message: 'no session with id s9' };
     },
   });
@@ -107,9 +108,9 @@ test('a server error is shown as a message, never thrown', async () => {
 
 test('Rename, Pin, Delete and Export send what the user chose', async () => {
   const { ctx, sent } = fakeServer({
-    'session/configure': (params) => params,
-    'session/delete': () => ({ keptBranch: 'arbor/s1-x', snapshotCommit: null }),
-    'session/export': (params) =>
+    [Method.SessionConfigure.method]: (params) => params,
+    [Method.SessionDelete.method]: () => ({ keptBranch: 'arbor/s1-x', snapshotCommit: null }),
+    [Method.SessionExport.method]: (params) =>
       params.format === 'pdf'
         ? { format: 'pdf', mimeType: 'application/pdf', fileName: 'x.pdf', content: Buffer.from('%PDF-1.4 exported').toString('base64'), encoding: 'base64' }
         : { format: params.format, mimeType: 'text/html', fileName: 'x.html', content: `<p>exported as ${params.format}</p>` },
@@ -117,20 +118,20 @@ test('Rename, Pin, Delete and Export send what the user chose', async () => {
   ctx.store.applySession({ id: 's1', title: 'Old', pinned: false } as never);
   answers.inputBox.push('New title');
   await commands['arbor.rename'](ctx)({ session: { id: 's1' } });
-  assert.deepEqual(sent.at(-1), { method: 'session/configure', params: { sessionId: 's1', title: 'New title' } });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionConfigure.method, params: { sessionId: 's1', title: 'New title' } });
   await commands['arbor.pin'](ctx)({ session: { id: 's1' } });
-  assert.deepEqual(sent.at(-1), { method: 'session/configure', params: { sessionId: 's1', pinned: true } });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionConfigure.method, params: { sessionId: 's1', pinned: true } });
   answers.warning.push('Delete');
   await commands['arbor.delete'](ctx)({ session: { id: 's1' } });
-  assert.deepEqual(sent.at(-1), { method: 'session/delete', params: { sessionId: 's1' } });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionDelete.method, params: { sessionId: 's1' } });
   assert.deepEqual(shown.info.at(-1), 'Arbor: deleted "Old"; its work is on arbor/s1-x');
   answers.saveDialog.push({ fsPath: '/tmp/out.html' });
   await commands['arbor.export'](ctx)({ session: { id: 's1' } });
-  assert.deepEqual(sent.at(-1), { method: 'session/export', params: { sessionId: 's1', format: 'html' } });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionExport.method, params: { sessionId: 's1', format: 'html' } });
   assert.deepEqual(written.at(-1), { path: '/tmp/out.html', text: '<p>exported as html</p>' });
   answers.saveDialog.push({ fsPath: '/tmp/out.pdf' });
   await commands['arbor.export'](ctx)({ session: { id: 's1' } });
-  assert.deepEqual(sent.at(-1), { method: 'session/export', params: { sessionId: 's1', format: 'pdf' } });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionExport.method, params: { sessionId: 's1', format: 'pdf' } });
   assert.deepEqual(written.at(-1), { path: '/tmp/out.pdf', text: '%PDF-1.4 exported' }, 'the PDF is written as its bytes, not as base64 text');
 });
 
@@ -140,8 +141,8 @@ test('pinning past the server\'s cap shows the pin it unpinned, and dropping pin
   const { dropPins } = require('../src/sessionsTree') as typeof import('../src/sessionsTree');
   const pinned = (id: string, pinOrder: number) => ({ id, title: id.toUpperCase(), pinned: true, pinOrder, pinnedAt: pinOrder, updatedAt: 1 });
   const { ctx, sent } = fakeServer({
-    'session/configure': (params) => ({ ...pinned(params.sessionId, 2), unpinned: ['a'] }),
-    'session/pinOrder': (params) => ({ sessions: params.pinnedOrder.map((id: string, place: number) => pinned(id, place)) }),
+    [Method.SessionConfigure.method]: (params) => ({ ...pinned(params.sessionId, 2), unpinned: ['a'] }),
+    [Method.SessionPinOrder.method]: (params) => ({ sessions: params.pinnedOrder.map((id: string, place: number) => pinned(id, place)) }),
   });
   for (const [id, place] of [['a', 0], ['b', 1]] as const) ctx.store.applySession(pinned(id, place) as never);
   ctx.store.applySession({ id: 'c', title: 'C', pinned: false, updatedAt: 1 } as never);
@@ -151,7 +152,7 @@ test('pinning past the server\'s cap shows the pin it unpinned, and dropping pin
 
   // C dragged onto B goes before it; dropping B on itself moves nothing.
   assert.deepEqual(await dropPins(ctx, ['c'], 'b'), ['c', 'b']);
-  assert.deepEqual(sent.at(-1), { method: 'session/pinOrder', params: { pinnedOrder: ['c', 'b'] } });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionPinOrder.method, params: { pinnedOrder: ['c', 'b'] } });
   assert.equal(ctx.store.sessions.get('c')?.pinOrder, 0);
   const count = sent.length;
   assert.equal(await dropPins(ctx, ['b'], 'b'), undefined);
@@ -160,18 +161,18 @@ test('pinning past the server\'s cap shows the pin it unpinned, and dropping pin
 
 test('Archive sends session/archive and says where the work is', async () => {
   const { ctx, sent } = fakeServer({
-    'session/archive': (params) => ({ session: { id: params.sessionId, branch: 'arbor/s1-x', archived: true }, snapshotCommit: null, freedBytes: 2048 }),
+    [Method.SessionArchive.method]: (params) => ({ session: { id: params.sessionId, branch: 'arbor/s1-x', archived: true }, snapshotCommit: null, freedBytes: 2048 }),
   });
   ctx.store.applySession({ id: 's1', title: 'Old', pinned: false } as never);
   await commands['arbor.archive'](ctx)({ session: { id: 's1' } });
-  assert.deepEqual(sent.at(-1), { method: 'session/archive', params: { sessionId: 's1' } });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionArchive.method, params: { sessionId: 's1' } });
   assert.match(shown.info.at(-1) ?? '', /archived .*arbor\/s1-x/);
 });
 
 test('Change Mode and Model sends only what the user changed', async () => {
   const { ctx, sent } = fakeServer({
-    'agents/list': () => ({ agents: [{ id: 'claude-acp', name: 'Claude', available: true, models: ['default', 'haiku'] }] }),
-    'session/configure': (params) => ({
+    [Method.AgentsList.method]: () => ({ agents: [{ id: 'claude-acp', name: 'Claude', available: true, models: ['default', 'haiku'] }] }),
+    [Method.SessionConfigure.method]: (params) => ({
       id: 's1',
       agent: 'claude-acp',
       model: params.model,
@@ -189,7 +190,7 @@ test('Change Mode and Model sends only what the user changed', async () => {
   );
   await commands['arbor.configureSession'](ctx)({ session: { id: 's1' } });
   assert.deepEqual(sent.at(-1), {
-    method: 'session/configure',
+    method: Method.SessionConfigure.method,
     params: { sessionId: 's1', permissionMode: 'bypass_permissions', model: 'haiku' },
   });
   const before = sent.length;
@@ -206,13 +207,13 @@ test('Change Mode and Model sends only what the user changed', async () => {
 
 test('New Trial(s) starts one trial per picked agent', async () => {
   const { ctx, sent } = fakeServer({
-    'agents/list': () => agents,
-    'trial/new': (params) => ({ trials: params.trials }),
-    'task/get': () => ({ task: { id: 't1', title: 'T', status: 'running' }, trials: [] }),
+    [Method.AgentsList.method]: () => agents,
+    [Method.TrialNew.method]: (params) => ({ trials: params.trials }),
+    [Method.TaskGet.method]: () => ({ task: { id: 't1', title: 'T', status: 'running' }, trials: [] }),
   });
   answers.quickPick.push((items: { id: string }[]) => items, { label: '2' });
   await commands['arbor.newTrials'](ctx)({ task: { id: 't1', title: 'T' } });
-  assert.deepEqual(sent.find((entry) => entry.method === 'trial/new')!.params, { taskId: 't1', trials: [{ agent: 'scripted' }, { agent: 'scripted' }] }, 'two trials of the one agent picked');
+  assert.deepEqual(sent.find((entry) => entry.method === Method.TrialNew.method)!.params, { taskId: 't1', trials: [{ agent: 'scripted' }, { agent: 'scripted' }] }, 'two trials of the one agent picked');
 });
 
 test('review decorations cover the added lines of a hunk', () => {
@@ -239,18 +240,18 @@ const pullRequest = {
 };
 
 test('Create Pull Request sends the draft choice and offers to open the pull request', async () => {
-  const { ctx, sent } = fakeServer({ 'session/pr': () => pullRequest });
+  const { ctx, sent } = fakeServer({ [Method.SessionPr.method]: () => pullRequest });
   ctx.store.applySession({ id: 's1', title: 'Feature', branch: 'arbor/s1-x', baseBranch: 'main' } as never);
   answers.quickPick.push((items: { label: string }[]) => items.find((item) => item.label === 'Draft'));
   answers.info.push('Open Pull Request');
   await commands['arbor.createPullRequest'](ctx)({ session: { id: 's1' } });
-  assert.deepEqual(sent.at(-1), { method: 'session/pr', params: { sessionId: 's1', draft: true } });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionPr.method, params: { sessionId: 's1', draft: true } });
   assert.deepEqual(shown.info, ['Arbor: opened pull request #7 on acme/widgets']);
   assert.deepEqual(opened, ['https://github.com/acme/widgets/pull/7']);
 });
 
 test('Open Pull Request opens its link; Send the Review reports what went to the agent', async () => {
-  const { ctx, sent } = fakeServer({ 'session/sendReview': () => ({ prompt: 'p', comments: 2, queued: true }) });
+  const { ctx, sent } = fakeServer({ [Method.SessionSendReview.method]: () => ({ prompt: 'p', comments: 2, queued: true }) });
   ctx.store.applySession({ id: 's1', title: 'Feature', pullRequest } as never);
   ctx.store.applySession({ id: 's2', title: 'Other', pullRequest: null } as never);
   await commands['arbor.openPullRequest'](ctx)({ session: { id: 's1' } });
@@ -258,33 +259,33 @@ test('Open Pull Request opens its link; Send the Review reports what went to the
   await commands['arbor.openPullRequest'](ctx)({ session: { id: 's2' } });
   assert.match(shown.info.at(-1)!, /has no pull request yet/);
   await commands['arbor.sendReview'](ctx)({ session: { id: 's1' } });
-  assert.deepEqual(sent.at(-1), { method: 'session/sendReview', params: { sessionId: 's1' } });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionSendReview.method, params: { sessionId: 's1' } });
   assert.equal(shown.info.at(-1), 'Arbor: sent 2 review comments to the agent (after its current turn)');
 });
 
 test('a pull request merged on the forge offers deleting the branch and worktree', async () => {
-  const { ctx, sent, notify } = fakeServer({ 'session/delete': () => ({ keptBranch: null, snapshotCommit: null }) });
+  const { ctx, sent, notify } = fakeServer({ [Method.SessionDelete.method]: () => ({ keptBranch: null, snapshotCommit: null }) });
   const session = { id: 's1', title: 'Feature', branch: 'arbor/s1-x', pullRequest };
-  notify('session/changed', { session, deleted: false });
+  notify(Notification.SessionChanged.method, { session, deleted: false });
   assert.equal(shown.info.length, 0, 'a pull request first seen is no news');
   answers.info.push('Delete Branch and Worktree');
-  notify('session/changed', { session: { ...session, pullRequest: { ...pullRequest, state: 'merged' } }, deleted: false });
+  notify(Notification.SessionChanged.method, { session: { ...session, pullRequest: { ...pullRequest, state: 'merged' } }, deleted: false });
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(shown.info, ['Arbor: pull request #7 of "Feature" was merged on GitHub']);
-  assert.deepEqual(sent.at(-1), { method: 'session/delete', params: { sessionId: 's1', deleteBranch: true } });
-  notify('session/changed', { session: { ...session, pullRequest: { ...pullRequest, state: 'merged', syncedAt: 2 } }, deleted: false });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionDelete.method, params: { sessionId: 's1', deleteBranch: true } });
+  notify(Notification.SessionChanged.method, { session: { ...session, pullRequest: { ...pullRequest, state: 'merged', syncedAt: 2 } }, deleted: false });
   assert.equal(shown.info.length, 1, 'a merge is offered once');
 });
 
 test('new review comments offer sending them to the agent', async () => {
-  const { ctx, sent, notify } = fakeServer({ 'session/sendReview': () => ({ prompt: 'p', comments: 1, queued: false }) });
+  const { ctx, sent, notify } = fakeServer({ [Method.SessionSendReview.method]: () => ({ prompt: 'p', comments: 1, queued: false }) });
   const session = { id: 's1', title: 'Feature', pullRequest };
-  notify('session/changed', { session, deleted: false });
+  notify(Notification.SessionChanged.method, { session, deleted: false });
   answers.info.push('Send the Review to the Agent');
-  notify('session/changed', { session: { ...session, pullRequest: { ...pullRequest, reviewComments: 1 } }, deleted: false });
+  notify(Notification.SessionChanged.method, { session: { ...session, pullRequest: { ...pullRequest, reviewComments: 1 } }, deleted: false });
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(shown.info, ['Arbor: pull request #7 of "Feature" has new review comments']);
-  assert.deepEqual(sent.at(-1), { method: 'session/sendReview', params: { sessionId: 's1' } });
+  assert.deepEqual(sent.at(-1), { method: Method.SessionSendReview.method, params: { sessionId: 's1' } });
   assert.ok(ctx.store.sessions.get('s1')?.pullRequest?.reviewComments === 1);
 });
 
@@ -297,7 +298,7 @@ test('Show Sandbox says what the machine offers and how the current session is c
     ],
     auto: 'bwrap', reason: null, limits: 'cgroup',
   };
-  const { ctx } = fakeServer({ 'agents/list': () => ({ ...agents, sandbox }) });
+  const { ctx } = fakeServer({ [Method.AgentsList.method]: () => ({ ...agents, sandbox }) });
   ctx.store.applySession({
     id: 's1', title: 'Fix it', usage: { costUsd: 0 },
     sandbox: { backend: 'bwrap', network: 'model_api', maxProcesses: 512, maxMemoryMb: 8192, limitsEnforcedBy: 'cgroup', reason: null },
@@ -315,7 +316,7 @@ test('Show Sandbox says what the machine offers and how the current session is c
   ]);
 
   const none = { backends: [{ backend: 'bwrap', available: false, detail: 'bwrap is not installed' }], auto: null, reason: 'no backend works: bwrap is not installed', limits: 'rlimit' };
-  const bare = fakeServer({ 'agents/list': () => ({ ...agents, sandbox: none }) });
+  const bare = fakeServer({ [Method.AgentsList.method]: () => ({ ...agents, sandbox: none }) });
   await commands['arbor.showSandbox'](bare.ctx)();
   assert.equal(shown.info[1], 'Arbor: no sandbox works here');
   assert.match(shown.details[1], /^auto finds no working backend: no backend works: bwrap is not installed\n/);

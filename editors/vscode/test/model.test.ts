@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Store, formatCost, pinOrderAfterDrop, pullRequestNews, pullRequestWords, sandboxWords, sessionDescription, sessionLabel, statusGroups, statusIcon } from '../src/model';
 import { isChatUpdate, parseChatRequest } from '../src/messages';
-import { PullRequest, Session, Task } from '../src/protocol';
+import { Method, PullRequest, Session, Task } from '../src/protocol';
 import { chatHtml } from '../src/webviewHtml';
 
 export function session(overrides: Partial<Session>): Session {
@@ -34,7 +34,7 @@ test('an estimated cost is marked and pinned sessions keep their order', () => {
 
 test('the tree puts tasks with their trials first, then pinned and recent sessions, hiding hidden ones', () => {
   const store = new Store();
-  const task: Task = { id: 't1', title: 'Task', description: 'd', project: '/repo', baseBranch: 'main', checkCommand: null, permissions: [], status: 'running' };
+  const task: Task = { id: 't1', title: 'Task', description: 'd', project: '/repo', baseBranch: 'main', checkCommand: null, permissions: [], status: 'running', createdAt: 1, updatedAt: 1 };
   store.applyTask(task);
   store.applySession(session({ id: 'trial-session', taskId: 't1', trialId: 'r1' }));
   store.applySession(session({ id: 'old', updatedAt: 1 }));
@@ -88,7 +88,7 @@ test('webview messages are validated both ways', () => {
   assert.equal(parseChatRequest({ type: 'run', command: 'rm -rf /' }), null);
   assert.equal(parseChatRequest('ready'), null);
   assert.deepEqual(parseChatRequest({ type: 'pullRequest', action: 'send_review' }), { type: 'pullRequest', action: 'send_review' });
-  assert.equal(parseChatRequest({ type: 'pullRequest', action: 'session/delete' }), null, 'only the known pull request actions');
+  assert.equal(parseChatRequest({ type: 'pullRequest', action: Method.SessionDelete.method }), null, 'only the known pull request actions');
   assert.ok(isChatUpdate({ type: 'events', events: [{ seq: 1, event: { kind: 'notice' } }] }));
   assert.ok(!isChatUpdate({ type: 'events', events: [{ event: {} }] }));
   assert.ok(!isChatUpdate({ type: 'eval', code: 'x' }));

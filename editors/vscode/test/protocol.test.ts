@@ -13,42 +13,42 @@ test('a full session, review and merge through the extension client', async () =
   const server = await startServer(root);
   try {
     const { arbor } = server;
-    const agents = await arbor.request<{ agents: { id: string; available: boolean }[] }>(Method.agentsList);
+    const agents = await arbor.request(Method.AgentsList);
     assert.ok(agents.agents.some((agent) => agent.id === 'scripted' && agent.available));
     const script = 'ask Edit notes\nwrite notes.txt <<END\nONE\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\nTEN\nEND\nsay Edited both ends.';
-    const session = await arbor.request<Session>(Method.sessionNew, { cwd: dir, agent: 'scripted', prompt: 'edit the notes', config: { script } });
-    await arbor.request(Method.sessionSubscribe, { sessionId: session.id, afterSeq: 0 });
+    const session = await arbor.request(Method.SessionNew, { cwd: dir, agent: 'scripted', prompt: 'edit the notes', config: { script } });
+    await arbor.request(Method.SessionSubscribe, { sessionId: session.id, afterSeq: 0 });
     await until(() => server.events.some((event) => event.event.kind === 'permission_request'), 'the permission request');
     const request = server.events.find((event) => event.event.kind === 'permission_request')!.event as { requestId: string };
-    await arbor.request(Method.sessionRespond, { sessionId: session.id, requestId: request.requestId, optionId: 'allow' });
+    await arbor.request(Method.SessionRespond, { sessionId: session.id, requestId: request.requestId, optionId: 'allow' });
     await until(() => server.events.some((event) => event.event.kind === 'turn_ended'), 'the turn to end');
     const reply = server.events.filter((event) => event.event.kind === 'agent_message_chunk').map((event) => (event.event as { text: string }).text).join('');
     assert.equal(reply, 'Edited both ends.');
     const history = await arbor.history(session.id);
     assert.deepEqual(history.map((event) => event.seq), server.events.map((event) => event.seq).slice(0, history.length), 'history and live stream agree');
 
-    let diff = await arbor.request<ReviewDiff>(Method.reviewDiff, { sessionId: session.id });
+    let diff = await arbor.request(Method.ReviewDiff, { sessionId: session.id });
     assert.equal(diff.files.length, 1);
     const hunks = diff.files[0].hunks!;
     assert.equal(hunks.length, 2);
-    diff = await arbor.request<ReviewDiff>(Method.reviewApply, { sessionId: session.id, action: 'reject', hunkIds: [hunks[0].id] });
-    diff = await arbor.request<ReviewDiff>(Method.reviewApply, { sessionId: session.id, action: 'accept', hunkIds: [hunks[1].id] });
+    diff = await arbor.request(Method.ReviewApply, { sessionId: session.id, action: 'reject', hunkIds: [hunks[0].id] });
+    diff = await arbor.request(Method.ReviewApply, { sessionId: session.id, action: 'accept', hunkIds: [hunks[1].id] });
     assert.equal(diff.files[0].hunks!.length, 1);
     assert.equal(diff.files[0].hunks![0].state, 'accepted');
     assert.equal(diff.rejected.length, 1);
     const worktree = session.cwd;
     assert.equal(fs.readFileSync(path.join(worktree, 'notes.txt'), 'utf8').split('\n')[0], 'one', 'the rejected hunk was reverted');
-    const file = await arbor.request<{ baseText: string; currentText: string }>(Method.reviewFile, { sessionId: session.id, path: 'notes.txt' });
-    assert.ok(file.baseText.endsWith('ten\n') && file.currentText.endsWith('TEN\n'));
+    const file = await arbor.request(Method.ReviewFile, { sessionId: session.id, path: 'notes.txt' });
+    assert.ok(file.baseText?.endsWith('ten\n') && file.currentText?.endsWith('TEN\n'));
 
-    await arbor.request(Method.reviewCommit, { sessionId: session.id, message: 'Upper-case the last note' });
-    const merged = await arbor.request<MergeResult>(Method.sessionMerge, { sessionId: session.id, strategy: 'squash' });
+    await arbor.request(Method.ReviewCommit, { sessionId: session.id, message: 'Upper-case the last note' });
+    const merged = await arbor.request(Method.SessionMerge, { sessionId: session.id, strategy: 'squash' });
     assert.ok(merged.merged);
     assert.equal(git(dir, 'log', '-1', '--format=%s', 'main'), 'edit the notes', 'the squash commit is titled after the session');
     assert.ok(fs.readFileSync(path.join(dir, 'notes.txt'), 'utf8').endsWith('TEN\n'));
 
     // Server errors reach the client as rejected promises with the server's message.
-    await assert.rejects(arbor.request(Method.sessionGet, { sessionId: '00000000-0000-4000-8000-000000000000' }), /no session with id/);
+    await assert.rejects(arbor.request(Method.SessionGet, { sessionId: '00000000-0000-4000-8000-000000000000' }), /no session with id/);
   } finally {
     await server.stop();
   }

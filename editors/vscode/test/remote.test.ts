@@ -38,8 +38,8 @@ test('with arbor.connect the bridge reaches a daemon elsewhere and a session str
     bridge = await connect([...dirs(local), ...args]);
     const { arbor, events } = bridge;
     const dir = repo(scratch(), { 'README.md': '# remote\n' });
-    const session = await arbor.request<Session>(Method.sessionNew, { cwd: dir, agent: 'scripted', prompt: 'go', config: { script: 'say Hello over the WebSocket.\nsay Still streaming.' } });
-    await arbor.request(Method.sessionSubscribe, { sessionId: session.id, afterSeq: 0 });
+    const session = await arbor.request(Method.SessionNew, { cwd: dir, agent: 'scripted', prompt: 'go', config: { script: 'say Hello over the WebSocket.\nsay Still streaming.' } });
+    await arbor.request(Method.SessionSubscribe, { sessionId: session.id, afterSeq: 0 });
     await until(() => events.some((event) => event.event.kind === 'turn_ended'), 'the turn streamed over --connect');
     const text = events.flatMap(({ event }) => (event.kind === 'agent_message_chunk' ? [event.text] : [])).join('');
     assert.match(text, /Hello over the WebSocket\..*Still streaming\./s);

@@ -33,20 +33,20 @@ async function record(): Promise<typeof recorded> {
       'usage input=120 output=30 cost=0.0420',
       'say Done.',
     ].join('\n');
-    const session = await server.arbor.request<Session>(Method.sessionNew, { cwd: dir, agent: 'scripted', prompt: 'Write and run hello.sh', config: { script } });
-    await server.arbor.request(Method.sessionSubscribe, { sessionId: session.id, afterSeq: 0 });
+    const session = await server.arbor.request(Method.SessionNew, { cwd: dir, agent: 'scripted', prompt: 'Write and run hello.sh', config: { script } });
+    await server.arbor.request(Method.SessionSubscribe, { sessionId: session.id, afterSeq: 0 });
     await until(() => server.events.some((event) => event.event.kind === 'permission_request'), 'the permission request');
     const request = server.events.find((event) => event.event.kind === 'permission_request')!.event as { requestId: string };
-    await server.arbor.request(Method.sessionRespond, { sessionId: session.id, requestId: request.requestId, optionId: 'allow' });
+    await server.arbor.request(Method.SessionRespond, { sessionId: session.id, requestId: request.requestId, optionId: 'allow' });
     await until(() => server.events.some((event) => event.event.kind === 'turn_ended'), 'the turn');
-    const task = await server.arbor.request<{ id: string }>(Method.taskNew, { title: 'Compare', cwd: dir });
-    await server.arbor.request(Method.trialNew, { taskId: task.id, trials: [
+    const task = await server.arbor.request(Method.TaskNew, { title: 'Compare', cwd: dir });
+    await server.arbor.request(Method.TrialNew, { taskId: task.id, trials: [
       { agent: 'scripted', config: { script: 'write a.txt <<END\n1\n2\n3\n4\nEND\nusage input=10 output=10 cost=0.2' } },
       { agent: 'scripted', config: { script: 'write b.txt <<END\n1\nEND\nusage input=10 output=10 cost=0.1' } },
     ] });
-    await until(async () => (await server.arbor.request<{ task: { status: string } }>(Method.taskGet, { taskId: task.id })).task.status === 'done', 'the trials');
-    const compare = await server.arbor.request<CompareResult>(Method.trialCompare, { taskId: task.id });
-    const fresh = await server.arbor.request<Session>(Method.sessionGet, { sessionId: session.id });
+    await until(async () => (await server.arbor.request(Method.TaskGet, { taskId: task.id })).task.status === 'done', 'the trials');
+    const compare = await server.arbor.request(Method.TrialCompare, { taskId: task.id });
+    const fresh = await server.arbor.request(Method.SessionGet, { sessionId: session.id });
     return { session: fresh, events: server.events.filter((event) => event.sessionId === session.id), compare };
   } finally {
     await server.stop();
@@ -169,8 +169,8 @@ test('a question from the agent is a form in the chat, answered there', async ()
   const server = await startServer(root);
   const page = await openPage('chat');
   try {
-    const session = await server.arbor.request<Session>(Method.sessionNew, { cwd: dir, agent: 'scripted', prompt: 'Which ticket?', config: { script: 'elicit Which ticket is this for?' } });
-    await server.arbor.request(Method.sessionSubscribe, { sessionId: session.id, afterSeq: 0 });
+    const session = await server.arbor.request(Method.SessionNew, { cwd: dir, agent: 'scripted', prompt: 'Which ticket?', config: { script: 'elicit Which ticket is this for?' } });
+    await server.arbor.request(Method.SessionSubscribe, { sessionId: session.id, afterSeq: 0 });
     await until(() => server.events.some((event) => event.event.kind === 'question'), 'the question');
     await post(page, { type: 'reset', session });
     await post(page, { type: 'events', events: server.events.filter((event) => event.sessionId === session.id) });
@@ -182,7 +182,7 @@ test('a question from the agent is a form in the chat, answered there', async ()
     const posted = (await page.evaluate(() => (window as any).__posted)).at(-1);
     assert.deepEqual(posted, { type: 'respond', requestId: question.requestId, optionId: 'accept', content: { answer: 'ARB-12' } });
     // What the extension then asks of the server; the page shows the answer once it is recorded.
-    await server.arbor.request(Method.sessionRespond, { sessionId: session.id, requestId: question.requestId, optionId: posted.optionId, content: posted.content });
+    await server.arbor.request(Method.SessionRespond, { sessionId: session.id, requestId: question.requestId, optionId: posted.optionId, content: posted.content });
     await until(() => server.events.some((event) => event.event.kind === 'turn_ended'), 'the turn');
     const events = server.events.filter((event) => event.sessionId === session.id);
     await post(page, { type: 'events', events });
@@ -232,7 +232,7 @@ test('the chat shows pull request events with their actions, and the state in it
   await post(page, { type: 'events', events: [
     { sessionId: id, seq: 1, at: 0, event: { kind: 'pr_opened', pullRequest: { ...pullRequest, state: 'open' }, message: 'Opened pull request #12 on acme/widgets' } },
     { sessionId: id, seq: 2, at: 0, event: { kind: 'pr_updated', pullRequest, changes: ['merged'], message: 'Pull request #12 was merged on GitHub',
-      actions: [{ id: 'delete_session', label: 'Delete the branch and worktree', method: 'session/delete', params: { sessionId: id, deleteBranch: true } }] } },
+      actions: [{ id: 'delete_session', label: 'Delete the branch and worktree', method: Method.SessionDelete.method, params: { sessionId: id, deleteBranch: true } }] } },
   ] });
   await rendered(page, 2);
   const notes = await page.$$eval('.pull-request', (nodes) => nodes.map((node) => node.firstChild?.textContent));

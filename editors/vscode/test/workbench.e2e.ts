@@ -24,7 +24,7 @@ let client: Server;
 const seen: { demo?: Session; edit?: Session; taskTitle: string } = { taskTitle: 'Greeting in two trials' };
 
 async function sessions(): Promise<Session[]> {
-  return (await client.arbor.request<{ sessions: Session[] }>(Method.sessionList, { limit: 100, includeHidden: true })).sessions;
+  return (await client.arbor.request(Method.SessionList, { limit: 100, includeHidden: true })).sessions;
 }
 
 async function chatFrame(): Promise<Frame> {
@@ -143,8 +143,8 @@ step('New Session with the scripted agent streams into a chat tab; the permissio
 
 /// A session started by another client (the CLI, another editor): its chat is not on screen.
 async function startElsewhere(title: string, script: string): Promise<Session> {
-  const session = await client.arbor.request<Session>(Method.sessionNew, { cwd: world.workspace, agent: 'scripted', prompt: title, config: { script } });
-  await client.arbor.request(Method.sessionConfigure, { sessionId: session.id, title });
+  const session = await client.arbor.request(Method.SessionNew, { cwd: world.workspace, agent: 'scripted', prompt: title, config: { script } });
+  await client.arbor.request(Method.SessionConfigure, { sessionId: session.id, title });
   return session;
 }
 

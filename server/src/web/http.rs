@@ -38,6 +38,7 @@ pub struct WebState {
 pub fn router(state: Arc<WebState>) -> Router {
     Router::new()
         .route("/", get(|| async { page::serve(page::INDEX) }))
+        .route("/protocol.js", get(|| async { page::serve(page::PROTOCOL) }))
         .route("/app.js", get(|| async { page::serve(page::SCRIPT) }))
         .route("/app.css", get(|| async { page::serve(page::STYLE) }))
         .route("/login", get(login))

@@ -13,6 +13,9 @@ pub struct Asset {
 
 /// The page.
 pub const INDEX: Asset = Asset { content_type: "text/html; charset=utf-8", body: include_str!("page/index.html") };
+/// The method and notification names its script uses, generated from the method table.
+pub const PROTOCOL: Asset =
+    Asset { content_type: "text/javascript; charset=utf-8", body: include_str!("page/protocol.js") };
 /// Its script.
 pub const SCRIPT: Asset = Asset { content_type: "text/javascript; charset=utf-8", body: include_str!("page/app.js") };
 /// Its style sheet.

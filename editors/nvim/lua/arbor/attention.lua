@@ -4,6 +4,7 @@
 -- ArborTurnEnded, ArborSessionChanged), in `:Arbor inbox` and in the statusline component.
 
 local client = require('arbor.client')
+local protocol = require('arbor.protocol')
 
 local M = {}
 
@@ -115,7 +116,7 @@ end
 
 --- Pending requests of a session that was already waiting when it was first watched.
 local function recover_waiting(session)
-  client.request('session/events', { sessionId = session.id, afterSeq = math.max((session.lastSeq or 0) - 1000, 0), limit = 1000 }, function(result)
+  client.request(protocol.method.session_events, { sessionId = session.id, afterSeq = math.max((session.lastSeq or 0) - 1000, 0), limit = 1000 }, function(result)
     local pending = {}
     for _, notification in ipairs(result.events) do
       local event = notification.event
@@ -140,7 +141,7 @@ local function watch(session)
   local after = math.min(session.lastSeq or 0, chat and chat.last_seq or math.huge)
   -- Events stamped before the watch began are history: they fill the inbox, but raise nothing.
   watched[session.id] = { last_seq = after, since = now_ms() - 2000 }
-  client.request('session/subscribe', { sessionId = session.id, afterSeq = after }, nil, function() end)
+  client.request(protocol.method.session_subscribe, { sessionId = session.id, afterSeq = after }, nil, function() end)
   if session.agentState == 'waiting_input' then
     recover_waiting(session)
   end
@@ -170,14 +171,14 @@ local function on_session(params)
 end
 
 -- Registered once, when the module loads; listeners outlive reconnections.
-client.on('session/event', on_event)
-client.on('session/changed', on_session)
+client.on(protocol.notification.session_event, on_event)
+client.on(protocol.notification.session_changed, on_session)
 
 --- Called once connected: watches every live session and everything that changes later.
 function M.connected()
   -- A new connection has no subscriptions yet.
   watched = {}
-  client.request('session/list', { status = { 'pending', 'creating', 'running' }, includeHidden = true, limit = 1000 }, function(result)
+  client.request(protocol.method.session_list, { status = { 'pending', 'creating', 'running' }, includeHidden = true, limit = 1000 }, function(result)
     for _, session in ipairs(result.sessions) do
       sessions[session.id] = session
       watch(session)
@@ -273,7 +274,7 @@ end
 function M.respond(session_id, request_id, options, kind)
   for _, option in ipairs(options or {}) do
     if option.kind == kind then
-      client.request('session/respond', { sessionId = session_id, requestId = request_id, optionId = option.optionId })
+      client.request(protocol.method.session_respond, { sessionId = session_id, requestId = request_id, optionId = option.optionId })
       return true
     end
   end
@@ -327,7 +328,7 @@ local function fill(question, given)
   local function ask(index)
     local field = fields[index]
     if not field then
-      client.request('session/respond', { sessionId = question.sessionId, requestId = question.requestId, optionId = 'accept', content = next(content) == nil and vim.empty_dict() or content })
+      client.request(protocol.method.session_respond, { sessionId = question.sessionId, requestId = question.requestId, optionId = 'accept', content = next(content) == nil and vim.empty_dict() or content })
       return
     end
     if #fields == 1 and given then
@@ -374,7 +375,7 @@ end
 --- :Arbor decline — declines the waiting question.
 function M.decline_question()
   pick_question(function(question)
-    client.request('session/respond', { sessionId = question.sessionId, requestId = question.requestId, optionId = 'decline' })
+    client.request(protocol.method.session_respond, { sessionId = question.sessionId, requestId = question.requestId, optionId = 'decline' })
   end)
 end
 

@@ -4,6 +4,7 @@
 -- Replies are Markdown, highlighted by treesitter; the role headings are concealed to a word.
 
 local client = require('arbor.client')
+local protocol = require('arbor.protocol')
 local window = require('arbor.window')
 
 local M = {}
@@ -495,14 +496,14 @@ local function keymaps(chat)
 end
 
 -- Registered once, when the module loads; listeners outlive reconnections.
-client.on('session/event', function(params)
+client.on(protocol.notification.session_event, function(params)
   local chat = chats[params.sessionId]
   -- Until its history is in, live events (of another subscription) are not the chat's.
   if chat and chat.live then
     chat:receive(params)
   end
 end)
-client.on('session/changed', function(params)
+client.on(protocol.notification.session_changed, function(params)
   local chat = chats[params.session.id]
   if chat then
     chat.session = params.session
@@ -578,13 +579,13 @@ function M.open(session_id, opts)
   local win = window.show('chat', bufnr, layout)
   window_options(chat, win)
   require('arbor.attention').seen(session_id)
-  client.request('session/get', { sessionId = session_id }, function(session)
+  client.request(protocol.method.session_get, { sessionId = session_id }, function(session)
     chat.session = session
     chat:refresh_header()
   end)
   -- History page by page, then live from where it ends: gap-free, each seq once.
   local function page(after)
-    client.request('session/events', { sessionId = session_id, afterSeq = after, limit = 1000 }, function(result)
+    client.request(protocol.method.session_events, { sessionId = session_id, afterSeq = after, limit = 1000 }, function(result)
       for _, notification in ipairs(result.events) do
         chat:receive(notification)
       end
@@ -592,7 +593,7 @@ function M.open(session_id, opts)
         page(chat.last_seq)
       else
         chat.live = true
-        client.request('session/subscribe', { sessionId = session_id, afterSeq = chat.last_seq })
+        client.request(protocol.method.session_subscribe, { sessionId = session_id, afterSeq = chat.last_seq })
       end
     end)
   end
@@ -604,7 +605,7 @@ function M.open(session_id, opts)
       chats[session_id] = nil
       -- Live sessions stay subscribed: their requests still reach the user (arbor.attention).
       if not require('arbor.attention').watching(session_id) then
-        client.request('session/unsubscribe', { sessionId = session_id }, nil, function() end)
+        client.request(protocol.method.session_unsubscribe, { sessionId = session_id }, nil, function() end)
       end
     end,
   })

@@ -3,6 +3,7 @@
 -- run the check, open a trial's diff or its chat.
 
 local client = require('arbor.client')
+local protocol = require('arbor.protocol')
 local window = require('arbor.window')
 
 local M = {}
@@ -71,12 +72,12 @@ function M.refresh(task_id, done)
   if not view then
     return
   end
-  client.request('task/get', { taskId = task_id }, function(detail)
+  client.request(protocol.method.task_get, { taskId = task_id }, function(detail)
     for _, trial in ipairs(detail.trials) do
       local ids = trial.trial.sessionIds
       view.sessions[trial.trial.id] = ids[#ids]
     end
-    client.request('trial/compare', { taskId = task_id }, function(result)
+    client.request(protocol.method.trial_compare, { taskId = task_id }, function(result)
       render(view, result)
       if done then done(view.bufnr) end
     end)
@@ -84,7 +85,7 @@ function M.refresh(task_id, done)
 end
 
 -- Registered once, when the module loads; listeners outlive reconnections.
-client.on('task/changed', function(params)
+client.on(protocol.notification.task_changed, function(params)
   if views[params.task.id] then
     M.refresh(params.task.id)
   end
@@ -162,7 +163,7 @@ function M.promote(row)
     row.number, row.agent, given(row.branch) and row.branch or 'no branch', others)
   vim.ui.select({ 'Promote', 'Cancel' }, { prompt = question }, function(choice)
     if choice ~= 'Promote' then return end
-    client.request('trial/promote', { trialId = row.trialId }, function(result)
+    client.request(protocol.method.trial_promote, { trialId = row.trialId }, function(result)
       if result.merge.merged then
         vim.notify(string.format('Arbor: trial %d promoted into %s; %d other trial(s) abandoned', row.number, result.merge.baseBranch, #result.abandoned))
       else
@@ -175,7 +176,7 @@ end
 --- Runs the task's check command in a trial; the table shows the result when it comes.
 function M.check(row)
   vim.notify(string.format('Arbor: checking trial %d…', row.number))
-  client.request('trial/check', { trialId = row.trialId }, function(result)
+  client.request(protocol.method.trial_check, { trialId = row.trialId }, function(result)
     vim.notify(string.format('Arbor: trial %d check %s: %s', row.number, result.passed and 'passed' or 'FAILED', result.summary),
       result.passed and vim.log.levels.INFO or vim.log.levels.WARN)
     for task_id in pairs(views) do M.refresh(task_id) end

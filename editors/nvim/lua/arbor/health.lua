@@ -1,8 +1,7 @@
 -- :checkhealth arbor — the binary, its version, the protocol version, the agents, the daemon.
 
+local protocol = require('arbor.protocol')
 local M = {}
-
-local SUPPORTED_PROTOCOL = 1
 
 function M.check()
   vim.health.start('arbor')
@@ -25,10 +24,10 @@ function M.check()
   end
   vim.health.ok('server reachable')
   local capabilities = require('arbor.client').capabilities() or {}
-  if capabilities.protocolVersion == SUPPORTED_PROTOCOL then
+  if capabilities.protocolVersion == protocol.PROTOCOL_VERSION then
     vim.health.ok('protocol version ' .. capabilities.protocolVersion .. ' (server ' .. (capabilities.serverVersion or '?') .. ')')
   else
-    vim.health.error('the server speaks protocol ' .. tostring(capabilities.protocolVersion) .. ', this plugin ' .. SUPPORTED_PROTOCOL)
+    vim.health.error('the server speaks protocol ' .. tostring(capabilities.protocolVersion) .. ', this plugin ' .. protocol.PROTOCOL_VERSION)
   end
   M.sandbox()
   for _, agent in ipairs(capabilities.agents or {}) do
@@ -42,7 +41,7 @@ end
 
 --- The sandbox backends the server found on this machine (from agents/list).
 function M.sandbox()
-  local result, err = require('arbor.client').request_sync('agents/list', nil, 5000)
+  local result, err = require('arbor.client').request_sync(protocol.method.agents_list, nil, 5000)
   if not result then
     vim.health.warn('agents/list failed: ' .. tostring(err))
     return

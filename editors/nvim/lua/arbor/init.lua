@@ -3,6 +3,7 @@
 -- Arbor server (`arbor lsp`).
 
 local client = require('arbor.client')
+local protocol = require('arbor.protocol')
 
 local M = {}
 
@@ -107,7 +108,7 @@ end
 function M.new_session(opts, done)
   if not M.ensure() then return end
   local params = vim.tbl_extend('force', { cwd = vim.fn.getcwd() }, opts)
-  client.request('session/new', params, function(session)
+  client.request(protocol.method.session_new, params, function(session)
     last_session = session.id
     require('arbor.chat').open(session.id)
     if done then done(session) end
@@ -126,7 +127,7 @@ end
 --- visual selection arrives quoted in it).
 function M.new(selection)
   if not M.ensure() then return end
-  client.request('agents/list', nil, function(result)
+  client.request(protocol.method.agents_list, nil, function(result)
     local agents = vim.tbl_filter(function(agent) return agent.available end, result.agents)
     local function ask_prompt(agent, model)
       require('arbor.composer').open({
@@ -155,7 +156,7 @@ end
 function M.send(session_id, text, selection)
   with_session(session_id, function(id)
     if text then
-      client.request('session/prompt', { sessionId = id, text = text })
+      client.request(protocol.method.session_prompt, { sessionId = id, text = text })
       return
     end
     local chat = require('arbor.chat').get(id)
@@ -166,7 +167,7 @@ function M.send(session_id, text, selection)
       title = 'Message to ' .. title,
       lines = quoted(selection),
       on_send = function(message, accepted)
-        client.request('session/prompt', { sessionId = id, text = message }, function() accepted() end)
+        client.request(protocol.method.session_prompt, { sessionId = id, text = message }, function() accepted() end)
       end,
     })
   end)
@@ -179,16 +180,16 @@ function M.open_chat(session_id)
 end
 
 function M.cancel(session_id)
-  with_session(session_id, function(id) client.request('session/cancel', { sessionId = id }) end)
+  with_session(session_id, function(id) client.request(protocol.method.session_cancel, { sessionId = id }) end)
 end
 
 function M.stop(session_id)
-  with_session(session_id, function(id) client.request('session/stop', { sessionId = id }) end)
+  with_session(session_id, function(id) client.request(protocol.method.session_stop, { sessionId = id }) end)
 end
 
 function M.resume(session_id)
   with_session(session_id, function(id)
-    client.request('session/resume', { sessionId = id }, function()
+    client.request(protocol.method.session_resume, { sessionId = id }, function()
       require('arbor.chat').open(id)
     end)
   end)
@@ -199,25 +200,25 @@ local function open_new(session)
 end
 
 function M.fork(session_id)
-  with_session(session_id, function(id) client.request('session/fork', { sessionId = id }, open_new) end)
+  with_session(session_id, function(id) client.request(protocol.method.session_fork, { sessionId = id }, open_new) end)
 end
 
 function M.clone(session_id)
-  with_session(session_id, function(id) client.request('session/clone', { sessionId = id }, open_new) end)
+  with_session(session_id, function(id) client.request(protocol.method.session_clone, { sessionId = id }, open_new) end)
 end
 
 function M.rename(session_id, title)
   with_session(session_id, function(id)
     given_or_asked(title, { prompt = 'Title: ' }, function(new_title)
-      client.request('session/configure', { sessionId = id, title = new_title })
+      client.request(protocol.method.session_configure, { sessionId = id, title = new_title })
     end)
   end)
 end
 
 local function toggle(session_id, field)
   with_session(session_id, function(id)
-    client.request('session/get', { sessionId = id }, function(session)
-      client.request('session/configure', { sessionId = id, [field] = not session[field] }, function(updated)
+    client.request(protocol.method.session_get, { sessionId = id }, function(session)
+      client.request(protocol.method.session_configure, { sessionId = id, [field] = not session[field] }, function(updated)
         local unpinned = given(updated.unpinned) and #updated.unpinned or 0
         -- The server unpins the oldest pins beyond its maxPinnedSessions.
         local made_room = unpinned > 0 and string.format(' (%d older pin%s unpinned to make room)', unpinned, unpinned == 1 and '' or 's') or ''
@@ -230,7 +231,7 @@ end
 --- Moves the session one place `up` or `down` among the pinned sessions (session/pinOrder).
 local function move_pin(session_id, direction)
   with_session(session_id, function(id)
-    client.request('session/list', { limit = 1000, includeHidden = true }, function(result)
+    client.request(protocol.method.session_list, { limit = 1000, includeHidden = true }, function(result)
       local order = {}
       for _, session in ipairs(result.sessions) do
         if session.pinned then table.insert(order, session.id) end
@@ -249,7 +250,7 @@ local function move_pin(session_id, direction)
         return
       end
       order[at], order[to] = order[to], order[at]
-      client.request('session/pinOrder', { pinnedOrder = order }, function()
+      client.request(protocol.method.session_pin_order, { pinnedOrder = order }, function()
         vim.notify(string.format('Arbor: pin %d of %d', to, #order))
       end)
     end)
@@ -278,7 +279,7 @@ function M.hide(session_id) toggle(session_id, 'hidden') end
 --- checkpoints and history stay, and :Arbor resume brings the worktree back.
 function M.archive(session_id)
   with_session(session_id, function(id)
-    client.request('session/archive', { sessionId = id }, function(result)
+    client.request(protocol.method.session_archive, { sessionId = id }, function(result)
       local branch = result.session.branch ~= vim.NIL and result.session.branch or 'its branch'
       vim.notify('Arbor: session archived; its work is on ' .. branch .. ' (:Arbor resume brings the worktree back)')
     end)
@@ -289,7 +290,7 @@ function M.delete(session_id)
   with_session(session_id, function(id)
     vim.ui.select({ 'Delete (keep the branch)', 'Cancel' }, { prompt = 'Delete this session?' }, function(choice)
       if choice ~= 'Delete (keep the branch)' then return end
-      client.request('session/delete', { sessionId = id }, function(result)
+      client.request(protocol.method.session_delete, { sessionId = id }, function(result)
         local kept = result.keptBranch ~= vim.NIL and result.keptBranch or nil
         vim.notify('Arbor: session deleted' .. (kept and ('; its work is on ' .. kept) or ''))
       end)
@@ -335,7 +336,7 @@ function M.export(session_id, path)
       local extension = target:match('%.(%w+)$')
       local known = { html = true, json = true, pdf = true }
       local format = known[extension] and extension or 'markdown'
-      client.request('session/export', { sessionId = id, format = format }, function(result)
+      client.request(protocol.method.session_export, { sessionId = id, format = format }, function(result)
         write_export(target, result)
       end)
     end
@@ -343,7 +344,7 @@ function M.export(session_id, path)
       export(path)
       return
     end
-    client.request('session/export', { sessionId = id, format = 'markdown' }, function(result)
+    client.request(protocol.method.session_export, { sessionId = id, format = 'markdown' }, function(result)
       local proposed = vim.fs.joinpath(M.config.export_dir, result.fileName)
       vim.ui.input({ prompt = 'Export to: ', default = proposed, completion = 'file' }, function(target)
         if target and target ~= '' then export(target) end
@@ -363,7 +364,7 @@ end
 --- :Arbor sessions — a picker with state, agent, title, branch and cost, in aligned columns.
 function M.sessions()
   if not M.ensure() then return end
-  client.request('session/list', { limit = 200 }, function(result)
+  client.request(protocol.method.session_list, { limit = 200 }, function(result)
     require('arbor.pickers').select(result.sessions, {
       prompt = 'Arbor sessions',
       columns = function(session)
@@ -383,7 +384,7 @@ end
 
 --- Sets one setting of the session through session/configure and says what it now is.
 local function configure(id, field, value, label)
-  client.request('session/configure', { sessionId = id, [field] = value }, function()
+  client.request(protocol.method.session_configure, { sessionId = id, [field] = value }, function()
     vim.notify('Arbor: ' .. label .. ' ' .. value)
   end)
 end
@@ -416,8 +417,8 @@ function M.model(session_id, model)
       apply(model)
       return
     end
-    client.request('session/get', { sessionId = id }, function(session)
-      client.request('agents/list', nil, function(result)
+    client.request(protocol.method.session_get, { sessionId = id }, function(session)
+      client.request(protocol.method.agents_list, nil, function(result)
         local models = {}
         for _, agent in ipairs(result.agents) do
           if agent.id == session.agent then models = agent.models end
@@ -449,7 +450,7 @@ end
 
 function M.commit(session_id, message)
   with_session(session_id, function(id)
-    client.request('review/commit', { sessionId = id, message = message }, function(result)
+    client.request(protocol.method.review_commit, { sessionId = id, message = message }, function(result)
       vim.notify('Arbor: committed ' .. result.commit:sub(1, 12) .. ' (' .. result.filesChanged .. ' files)')
     end)
   end)
@@ -477,7 +478,7 @@ end
 --- offers (delete after a merge, send the review to the agent); without one, push and open one.
 function M.pr(session_id)
   with_session(session_id, function(id)
-    client.request('session/get', { sessionId = id }, function(session)
+    client.request(protocol.method.session_get, { sessionId = id }, function(session)
       local choices = {}
       local pr = session.pullRequest
       if given(pr) then
@@ -489,13 +490,13 @@ function M.pr(session_id)
           end })
         end
         table.insert(choices, { label = 'Push the branch again', run = function()
-          client.request('session/push', { sessionId = id }, function() vim.notify('Arbor: pushed ' .. (session.branch or 'the branch')) end)
+          client.request(protocol.method.session_push, { sessionId = id }, function() vim.notify('Arbor: pushed ' .. (session.branch or 'the branch')) end)
         end })
       else
         for _, draft in ipairs({ false, true }) do
           table.insert(choices, { label = draft and 'Push and open a draft pull request' or 'Push and open a pull request', run = function()
-            client.request('session/push', { sessionId = id }, function()
-              client.request('session/pr', { sessionId = id, draft = draft }, function(opened)
+            client.request(protocol.method.session_push, { sessionId = id }, function()
+              client.request(protocol.method.session_pr, { sessionId = id, draft = draft }, function(opened)
                 vim.notify('Arbor: opened pull request #' .. opened.number .. ': ' .. opened.url)
               end)
             end)
@@ -513,7 +514,7 @@ function M.merge(session_id, strategy)
   with_session(session_id, function(id)
     local function merge(choice)
       if not choice or choice == 'cancel' then return end
-      client.request('session/merge', { sessionId = id, strategy = choice }, function(result)
+      client.request(protocol.method.session_merge, { sessionId = id, strategy = choice }, function(result)
         if result.merged then
           vim.notify('Arbor: merged into ' .. result.baseBranch .. ' as ' .. result.commit:sub(1, 12))
         else
@@ -530,7 +531,7 @@ function M.merge(session_id, strategy)
 end
 
 local function pick_task(done)
-  client.request('task/list', vim.empty_dict(), function(result)
+  client.request(protocol.method.task_list, vim.empty_dict(), function(result)
     require('arbor.pickers').select(result.tasks, {
       prompt = 'Task',
       columns = function(task) return { task.status, task.title } end,
@@ -545,7 +546,7 @@ function M.task_new()
     vim.ui.input({ prompt = 'Description: ' }, function(description)
       vim.ui.input({ prompt = 'Check command (optional): ' }, function(check)
         local params = { title = title, cwd = vim.fn.getcwd(), description = description, checkCommand = check ~= '' and check or nil }
-        client.request('task/new', params, function(task)
+        client.request(protocol.method.task_new, params, function(task)
           vim.notify('Arbor: created task ' .. task.title)
         end)
       end)
@@ -561,11 +562,11 @@ end
 function M.trial_new()
   if not M.ensure() then return end
   pick_task(function(task)
-    client.request('agents/list', nil, function(result)
+    client.request(protocol.method.agents_list, nil, function(result)
       local agents = vim.tbl_filter(function(agent) return agent.available end, result.agents)
       vim.ui.select(agents, { prompt = 'Agent for the trial', format_item = function(agent) return agent.name end }, function(agent)
         if not agent then return end
-        client.request('trial/new', { taskId = task.id, trials = { { agent = agent.id } } }, function(started)
+        client.request(protocol.method.trial_new, { taskId = task.id, trials = { { agent = agent.id } } }, function(started)
           for _, trial in ipairs(started.trials) do
             open_new(trial.sessions[1])
           end

@@ -6,6 +6,7 @@
 -- files_changed. A rejected new file is gone from disk, so its buffers are closed.
 
 local client = require('arbor.client')
+local protocol = require('arbor.protocol')
 
 local M = {}
 
@@ -149,7 +150,7 @@ function M.refresh(session_id, done)
   if not review then
     return
   end
-  client.request('review/diff', { sessionId = session_id }, function(diff)
+  client.request(protocol.method.review_diff, { sessionId = session_id }, function(diff)
     review.diff = diff
     quickfix(review)
     redecorate_all()
@@ -158,7 +159,7 @@ function M.refresh(session_id, done)
 end
 
 -- The chat forwards files_changed for sessions it shows; this covers reviews without a chat.
-client.on('session/event', function(params)
+client.on(protocol.notification.session_event, function(params)
   if params.event.kind == 'files_changed' and not require('arbor.chat').get(params.sessionId) then
     M.on_files_changed(params.sessionId)
   end
@@ -166,10 +167,10 @@ end)
 
 --- Starts reviewing a session: quickfix list of its changed files, inline hunks in its files.
 function M.open(session_id, done)
-  client.request('session/get', { sessionId = session_id }, function(session)
+  client.request(protocol.method.session_get, { sessionId = session_id }, function(session)
     reviews[session_id] = { session = session, diff = { files = {} } }
     if not require('arbor.chat').get(session_id) and not require('arbor.attention').watching(session_id) then
-      client.request('session/subscribe', { sessionId = session_id, afterSeq = session.lastSeq })
+      client.request(protocol.method.session_subscribe, { sessionId = session_id, afterSeq = session.lastSeq })
     end
     M.refresh(session_id, function(review)
       vim.cmd('copen')
@@ -233,7 +234,7 @@ end
 
 --- Applies a review/apply request; `touched` are the files it may have removed.
 local function apply(params, touched, done)
-  client.request('review/apply', params, function(diff)
+  client.request(protocol.method.review_apply, params, function(diff)
     local review = reviews[params.sessionId]
     review.diff = diff
     quickfix(review)
@@ -346,7 +347,7 @@ function M.diff_split()
     vim.notify('Arbor: this buffer is not a file under review', vim.log.levels.WARN)
     return
   end
-  client.request('review/file', { sessionId = review.session.id, path = path }, function(file)
+  client.request(protocol.method.review_file, { sessionId = review.session.id, path = path }, function(file)
     if file.binary then
       vim.notify('Arbor: ' .. path .. ' is binary', vim.log.levels.WARN)
       return

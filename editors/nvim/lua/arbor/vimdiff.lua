@@ -5,6 +5,7 @@
 -- writing (`:q`) rejects the whole file.
 
 local client = require('arbor.client')
+local protocol = require('arbor.protocol')
 local review = require('arbor.review')
 
 local M = {}
@@ -129,7 +130,7 @@ function M.open(session_id, path, done)
     vim.notify('Arbor: ' .. path .. ' has no text changes to review', vim.log.levels.WARN)
     return
   end
-  client.request('review/file', { sessionId = session_id, path = path }, function(file)
+  client.request(protocol.method.review_file, { sessionId = session_id, path = path }, function(file)
     local base_text = file.baseText ~= vim.NIL and file.baseText or ''
     local current = file.currentText ~= vim.NIL and file.currentText or ''
     vim.cmd('tabnew')

@@ -1,5 +1,7 @@
 // The Arbor web companion: the same JSON-RPC protocol as the editors, over the daemon's
-// WebSocket (authenticated by the HttpOnly login cookie), rendered for a phone first.
+// WebSocket (authenticated by the HttpOnly login cookie), rendered for a phone first. The method
+// names (`Method`, `Notification`) come from protocol.js, generated from the method table and
+// loaded before this script.
 'use strict';
 
 const view = document.getElementById('view');
@@ -48,7 +50,7 @@ function connect() {
     connection.textContent = 'connected';
     await request('initialize', { capabilities: {} });
     notify('initialized', {});
-    const listed = await request('session/list', { limit: 200 });
+    const listed = await request(Method.SessionList, { limit: 200 });
     for (const session of listed.sessions) sessions.set(session.id, session);
     updateNeedsYou(false);
     route();
@@ -79,9 +81,9 @@ function receive(message) {
     else resolve(message.result);
     return;
   }
-  if (message.method === 'session/changed') sessionChanged(message.params);
-  else if (message.method === 'session/event') sessionEvent(message.params);
-  else if (message.method === 'task/changed' && location.hash.startsWith('#/t')) route();
+  if (message.method === Notification.SessionChanged) sessionChanged(message.params);
+  else if (message.method === Notification.SessionEvent) sessionEvent(message.params);
+  else if (message.method === Notification.TaskChanged && location.hash.startsWith('#/t')) route();
 }
 
 function showNotice(text) {
@@ -166,7 +168,7 @@ function showView(address, ...children) {
 
 async function openChat(id) {
   const address = location.hash;
-  const session = sessions.get(id) || await request('session/get', { sessionId: id });
+  const session = sessions.get(id) || await request(Method.SessionGet, { sessionId: id });
   sessions.set(id, session);
   const log = element('div', { class: 'chat', id: 'chat' });
   const state = element('span', { class: 'state' }, stateOf(session)[0]);
@@ -176,7 +178,7 @@ async function openChat(id) {
     const prompt = text.value.trim();
     if (!prompt) return;
     try {
-      await request('session/prompt', { sessionId: id, text: prompt });
+      await request(Method.SessionPrompt, { sessionId: id, text: prompt });
       text.value = '';
     } catch (error) {
       log.append(element('p', { class: 'line error' }, `Not sent: ${error.message}`));
@@ -184,14 +186,14 @@ async function openChat(id) {
   } }, text, element('button', { class: 'primary', type: 'submit' }, 'Send'));
   if (!showView(address, element('h1', {}, titleOf(session)), tabs(id, 'chat'), state, log, composer)) return;
   chat = { id, element: log, state, agentBubble: null, thoughtBubble: null, tools: new Map(), cards: new Map() };
-  await request('session/subscribe', { sessionId: id, afterSeq: 0 });
+  await request(Method.SessionSubscribe, { sessionId: id, afterSeq: 0 });
 }
 
 function closeChat() {
   if (!chat) return;
   const id = chat.id;
   chat = null;
-  request('session/unsubscribe', { sessionId: id }).catch(() => {});
+  request(Method.SessionUnsubscribe, { sessionId: id }).catch(() => {});
 }
 
 function appendText(kind, text) {
@@ -215,7 +217,7 @@ function permissionCard(event) {
     'data-option': option.optionId,
     onclick: async () => {
       try {
-        await request('session/respond', { sessionId: chat.id, requestId: event.requestId, optionId: option.optionId });
+        await request(Method.SessionRespond, { sessionId: chat.id, requestId: event.requestId, optionId: option.optionId });
       } catch (error) {
         card.append(element('p', { class: 'line error' }, error.message));
       }
@@ -247,7 +249,7 @@ function questionCard(event) {
       }
     }
     try {
-      await request('session/respond', { sessionId: chat.id, requestId: event.requestId, optionId,
+      await request(Method.SessionRespond, { sessionId: chat.id, requestId: event.requestId, optionId,
         content: optionId === 'accept' ? content : undefined });
     } catch (error) {
       card.append(element('p', { class: 'line error' }, error.message));
@@ -326,8 +328,8 @@ function sessionEvent({ sessionId, event }) {
 
 async function openDiff(id) {
   const address = location.hash;
-  const session = sessions.get(id) || await request('session/get', { sessionId: id });
-  const diff = await request('review/diff', { sessionId: id });
+  const session = sessions.get(id) || await request(Method.SessionGet, { sessionId: id });
+  const diff = await request(Method.ReviewDiff, { sessionId: id });
   const files = diff.files.map((file) => element('section', { class: 'file', 'data-path': file.path },
     element('h2', {}, `${file.path} (${file.status}, +${file.additions} −${file.deletions})`),
     ...(file.hunks || []).map((hunk) => element('pre', { class: 'hunk' },
@@ -340,7 +342,7 @@ async function openDiff(id) {
 
 async function openTasks() {
   const address = location.hash;
-  const listed = await request('task/list', {});
+  const listed = await request(Method.TaskList, {});
   const rows = listed.tasks.map((task) => element('li', {}, element('a', { href: `#/t/${task.id}`, 'data-task': task.id },
     element('span', { class: 'title' }, task.title), element('span', { class: 'state' }, task.status))));
   showView(address, element('h1', {}, 'Tasks'),
@@ -349,8 +351,8 @@ async function openTasks() {
 
 async function openTask(id) {
   const address = location.hash;
-  const detail = await request('task/get', { taskId: id });
-  const comparison = await request('trial/compare', { taskId: id });
+  const detail = await request(Method.TaskGet, { taskId: id });
+  const comparison = await request(Method.TrialCompare, { taskId: id });
   const decided = comparison.rows.some((row) => row.status === 'promoted');
   const rows = comparison.rows.map((row) => element('tr', { 'data-trial': row.trialId },
     element('td', {}, String(row.number)), element('td', {}, row.agent), element('td', {}, row.status),
@@ -360,7 +362,7 @@ async function openTask(id) {
     element('td', {}, decided || row.status !== 'done' ? '' : element('button', { type: 'button', class: 'primary', onclick: async () => {
       if (!confirm(`Promote trial ${row.number}? Its work is merged into ${detail.task.baseBranch} and the other trials are abandoned.`)) return;
       try {
-        await request('trial/promote', { trialId: row.trialId });
+        await request(Method.TrialPromote, { trialId: row.trialId });
         await openTask(id);
       } catch (error) {
         view.append(element('p', { class: 'line error' }, `Not promoted: ${error.message}`));
