@@ -22,6 +22,7 @@ fn every_variant_is_named_as_serde_names_it() {
     assert_names(PullRequestState::as_str);
     assert_names(SandboxBackend::as_str);
     assert_names(QuestionAction::as_str);
+    assert_eq!(SessionStatus::ALL.to_vec(), SessionStatus::iter().collect::<Vec<_>>(), "ALL lists every status in order");
 }
 
 #[test]
