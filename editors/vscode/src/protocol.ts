@@ -598,11 +598,13 @@ export interface ForkParams {
 
 /** One thing `worktree/gc` frees. */
 export interface GcAction {
+  /** The branch deleted, for `delete_branch`. */
+  branch?: string | null;
   /** Bytes it takes. */
   bytes: number;
   /** What is done. */
   kind: GcActionKind;
-  /** The directory removed. */
+  /** The directory removed; for `delete_branch`, the repository the branch is in. */
   path: string;
   /** Why it qualifies. */
   reason: string;
@@ -615,11 +617,15 @@ export type GcActionKind =
   /** Archive a session the retention policy covers. */
   | 'archive_session'
   /** Remove an orphaned worktree. */
-  | 'remove_orphan';
+  | 'remove_orphan'
+  /** Delete a session branch that no session owns. */
+  | 'delete_branch';
 
 /** Something `worktree/gc` leaves alone because removing it could lose work. */
 export interface GcKept {
-  /** The directory. */
+  /** The orphaned session branch kept, when it is one. */
+  branch?: string | null;
+  /** The directory; for an orphaned branch, its repository. */
   path: string;
   /** Why it is kept. */
   reason: string;
@@ -633,9 +639,15 @@ export interface GcKept {
 export interface GcParams {
   /** Only say what would be done. */
   dryRun?: boolean;
-  /** Remove orphaned worktrees even when they hold uncommitted changes or unmerged commits. */
+  /**
+   * Remove orphaned worktrees and branches even when they hold uncommitted changes or commits
+   * found nowhere else.
+   */
   force?: boolean;
-  /** Also remove orphaned worktrees (no session uses them). */
+  /**
+   * Also remove orphaned worktrees (no session uses them) and delete orphaned session branches
+   * (named like a session's, owned by none).
+   */
   orphans?: boolean;
 }
 

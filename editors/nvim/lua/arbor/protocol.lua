@@ -315,9 +315,10 @@
 
 --- One thing `worktree/gc` frees.
 ---@class arbor.GcAction
+---@field branch? string | nil The branch deleted, for `delete_branch`.
 ---@field bytes integer Bytes it takes.
 ---@field kind arbor.GcActionKind What is done.
----@field path string The directory removed.
+---@field path string The directory removed; for `delete_branch`, the repository the branch is in.
 ---@field reason string Why it qualifies.
 ---@field sessionId? string | nil The session archived, for `archive_session`.
 
@@ -325,10 +326,12 @@
 ---@alias arbor.GcActionKind
 ---| "archive_session" # Archive a session the retention policy covers.
 ---| "remove_orphan" # Remove an orphaned worktree.
+---| "delete_branch" # Delete a session branch that no session owns.
 
 --- Something `worktree/gc` leaves alone because removing it could lose work.
 ---@class arbor.GcKept
----@field path string The directory.
+---@field branch? string | nil The orphaned session branch kept, when it is one.
+---@field path string The directory; for an orphaned branch, its repository.
 ---@field reason string Why it is kept.
 ---@field sessionId? string | nil The session, when it is one.
 ---@field unmergedCommits string[] Commits on its branch that are not in its base, newest first (id and summary).
@@ -336,8 +339,8 @@
 --- `worktree/gc` params.
 ---@class arbor.GcParams
 ---@field dryRun? boolean Only say what would be done.
----@field force? boolean Remove orphaned worktrees even when they hold uncommitted changes or unmerged commits.
----@field orphans? boolean Also remove orphaned worktrees (no session uses them).
+---@field force? boolean Remove orphaned worktrees and branches even when they hold uncommitted changes or commits found nowhere else.
+---@field orphans? boolean Also remove orphaned worktrees (no session uses them) and delete orphaned session branches (named like a session's, owned by none).
 
 --- `worktree/gc` result.
 ---@class arbor.GcResult
