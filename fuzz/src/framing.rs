@@ -226,7 +226,7 @@ async fn through_guard(bytes: &[u8]) -> Result<Vec<Value>, String> {
         let mut written = Vec::new();
         client.read_to_end(&mut written).await.map(|_| written)
     };
-    let ((), written) = tokio::join!(guard(bytes, output, echo), written);
+    let ((), written) = tokio::join!(guard(bytes, output, |input, output, _direct| echo(input, output)), written);
     let written = written.map_err(|error| format!("reading the guard's output: {error}"))?;
     let mut reader = FrameReader::new(&written[..], usize::MAX);
     let mut answers = Vec::new();

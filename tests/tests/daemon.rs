@@ -164,3 +164,78 @@ async fn subscribers_see_the_same_events_in_order_and_late_ones_get_no_gap() {
     second.drain();
     assert_eq!(second.events.len(), before, "no events after unsubscribing");
 }
+
+/// A read half that can be held shut: while it is, the client reads nothing, as an editor busy
+/// rendering would, and the daemon's side of the socket fills.
+struct Gate<R> {
+    inner: R,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Gate<R> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+        buffer: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if !self.open.load(std::sync::atomic::Ordering::SeqCst) {
+            // Asked again soon: the test opens the gate without a waker of its own.
+            let waker = context.waker().clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                waker.wake();
+            });
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(context, buffer)
+    }
+}
+
+#[tokio::test]
+async fn a_subscriber_that_stops_reading_through_a_flood_gets_every_event_once_in_order_as_stored() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let _daemon = env.daemon().await;
+    let mut driver = env.socket_client().await;
+    let stream = tokio::net::UnixStream::connect(env.runtime_dir().join("arbor.sock")).await.unwrap();
+    let (read, write) = stream.into_split();
+    let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut stalled = arbor_tests::Client::new(Gate { inner: read, open: open.clone() }, write);
+    stalled.initialize().await;
+
+    // Far more events than the live channel holds (1,024) while the client reads nothing, so its
+    // subscription falls behind and must catch up from the store.
+    let session = driver.scripted_session(&repo, &format!("say {}", "word ".repeat(18_000).trim_end()), None).await;
+    driver.wait_status(session.id, |status| status == SessionStatus::Running).await;
+    stalled.subscribe(session.id, 0).await;
+    driver.subscribe(session.id, 0).await;
+    open.store(false, std::sync::atomic::Ordering::SeqCst);
+    driver.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "flood" })).await;
+    driver.wait_turns(session.id, 1).await;
+    open.store(true, std::sync::atomic::Ordering::SeqCst);
+    stalled.wait_turns(session.id, 1).await;
+
+    // Events after the turn's end (files changed, a checkpoint) may still be arriving: compare
+    // everything up to the last seq stored now.
+    let last = driver.get(session.id).await.last_seq;
+    assert!(last > 6_000, "the flood was {last} events");
+    let count = last as usize;
+    wait_until("both clients have every stored event", || {
+        stalled.drain();
+        driver.drain();
+        stalled.events.len() >= count && driver.events.len() >= count
+    })
+    .await;
+    assert_eq!(stalled.seqs(session.id)[..count], (1..=last).collect::<Vec<_>>(), "every seq once, in order");
+    let mut stored = Vec::new();
+    while stored.len() < count {
+        let page = driver
+            .call(method::SESSION_EVENTS, json!({ "sessionId": session.id, "afterSeq": stored.len(), "limit": 1000 }))
+            .await;
+        let page: Vec<arbor_protocol::SessionEventNotification> =
+            serde_json::from_value(page["events"].clone()).unwrap();
+        stored.extend(page);
+    }
+    assert!(stalled.events[..count] == stored[..count], "what the client saw is what the store holds");
+    assert!(driver.events[..count] == stored[..count]);
+}

@@ -228,10 +228,21 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
     }
 }
 
-/// Writes one frame.
+/// A frame body rendered once and shared, such as one event sent to many clients.
+pub type SharedBody = std::sync::Arc<dyn AsRef<[u8]> + Send + Sync>;
+
+/// Appends one frame, header and body, to `buffer`.
+pub fn append_frame(buffer: &mut Vec<u8>, body: &[u8]) {
+    use std::io::Write;
+    let _ = write!(buffer, "Content-Length: {}\r\n\r\n", body.len());
+    buffer.extend_from_slice(body);
+}
+
+/// Writes one frame, in one write.
 pub async fn write_frame<W: AsyncWrite + Unpin + ?Sized>(writer: &mut W, body: &[u8]) -> std::io::Result<()> {
-    writer.write_all(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes()).await?;
-    writer.write_all(body).await?;
+    let mut frame = Vec::with_capacity(body.len() + 32);
+    append_frame(&mut frame, body);
+    writer.write_all(&frame).await?;
     writer.flush().await
 }
 

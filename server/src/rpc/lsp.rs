@@ -9,14 +9,17 @@ use std::sync::Arc;
 use arbor_protocol::{ServerNotification, method};
 use serde_json::json;
 use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc;
 use tower_lsp_server::jsonrpc::{self, ErrorCode};
 use tower_lsp_server::ls_types::{
     InitializeParams, InitializeResult, InitializedParams, MessageType, ServerCapabilities, ServerInfo,
 };
 use tower_lsp_server::{Client, ClientSocket, LanguageServer, LspService, Server};
 
+use super::framing::SharedBody;
 use super::params::Lenient;
 use crate::service::{ClientSink, Connection, Service, ServiceError};
+use crate::store::RenderedEvent;
 
 /// Requests handled at once per connection; long requests (stop, delete) must not block others.
 const CONCURRENT_REQUESTS: usize = 32;
@@ -28,16 +31,23 @@ where
     I: AsyncRead + Unpin,
     O: AsyncWrite + Unpin,
 {
-    super::guard::guard(input, output, |input, output| serve_frames(service, input, output)).await;
+    super::guard::guard(input, output, |input, output, direct| serve_frames(service, input, output, direct)).await;
 }
 
-async fn serve_frames<I, O>(service: Arc<Service>, input: I, output: O)
+async fn serve_frames<I, O>(service: Arc<Service>, input: I, output: O, direct: mpsc::Sender<SharedBody>)
 where
     I: AsyncRead + Unpin,
     O: AsyncWrite,
 {
-    let (lsp_service, socket) = build(service);
+    let (lsp_service, socket) = build_with(service, Some(direct));
     Server::new(input, output, socket).concurrency_level(CONCURRENT_REQUESTS).serve(lsp_service).await;
+}
+
+/// The JSON-RPC service of one connection, with every method registered, and the socket its
+/// notifications to the client leave by. Public so requests can be dispatched without a transport
+/// (the fuzz targets do).
+pub fn build(service: Arc<Service>) -> (LspService<impl LanguageServer>, ClientSocket) {
+    build_with(service, None)
 }
 
 /// Generates, from the protocol's request table, [`build`] with one registration per request
@@ -47,11 +57,13 @@ where
 /// result type does not compile.
 macro_rules! register_requests {
     ($( $(#[doc = $doc:literal])* $konst:ident, $marker:ident, $handler:ident = $name:literal ($params:ty) -> $result:ty; )*) => {
-        /// The JSON-RPC service of one connection, with every method registered, and the socket
-        /// its notifications to the client leave by. Public so requests can be dispatched without
-        /// a transport (the fuzz targets do).
-        pub fn build(service: Arc<Service>) -> (LspService<impl LanguageServer>, ClientSocket) {
-            LspService::build(|client| Backend::new(service, client))
+        /// [`build`], with session events sent on `direct` (the guard's writer) rather than
+        /// through tower-lsp-server, when given.
+        fn build_with(
+            service: Arc<Service>,
+            direct: Option<mpsc::Sender<SharedBody>>,
+        ) -> (LspService<impl LanguageServer>, ClientSocket) {
+            LspService::build(|client| Backend::new(service, client, direct))
                 $( .custom_method(method::$konst, Backend::$handler) )*
                 .finish()
         }
@@ -93,8 +105,22 @@ macro_rules! notification_types {
                 Box::pin(async move {
                     match notification {
                         $( ServerNotification::$variant(params) => {
-                            self.0.send_notification::<notifications::$variant>(params).await
+                            self.client.send_notification::<notifications::$variant>(params).await
                         } )*
+                    }
+                })
+            }
+
+            fn notify_event(&self, event: Arc<RenderedEvent>) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+                Box::pin(async move {
+                    match &self.direct {
+                        // A closed writer means the connection is ending: nothing is left to tell.
+                        Some(direct) => {
+                            let _ = direct.send(event).await;
+                        }
+                        None => self.notify(ServerNotification::SessionEvent(
+                            serde_json::from_str(event.params()).expect("a rendered event is a session event"),
+                        )).await,
                     }
                 })
             }
@@ -103,7 +129,11 @@ macro_rules! notification_types {
 }
 arbor_protocol::arbor_notifications!(notification_types);
 
-struct LspSink(Client);
+struct LspSink {
+    client: Client,
+    /// The connection's writer, when there is one: session events go there as rendered.
+    direct: Option<mpsc::Sender<SharedBody>>,
+}
 
 /// The one mapping from service errors to JSON-RPC errors.
 fn to_rpc<T>(result: Result<T, ServiceError>) -> jsonrpc::Result<T> {
@@ -115,8 +145,9 @@ fn to_rpc<T>(result: Result<T, ServiceError>) -> jsonrpc::Result<T> {
 }
 
 impl Backend {
-    fn new(service: Arc<Service>, client: Client) -> Self {
-        Self { connection: Connection::new(service, Arc::new(LspSink(client.clone()))), client }
+    fn new(service: Arc<Service>, client: Client, direct: Option<mpsc::Sender<SharedBody>>) -> Self {
+        let sink = LspSink { client: client.clone(), direct };
+        Self { connection: Connection::new(service, Arc::new(sink)), client }
     }
 
     /// Takes a request's params, telling the client which of its fields were ignored: under the

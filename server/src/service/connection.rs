@@ -16,15 +16,25 @@ use tokio::task::AbortHandle;
 use uuid::Uuid;
 
 use super::{Result, Service, ServiceError};
-use crate::store::Store;
+use crate::store::{RenderedEvent, Store};
 
 /// Events read from the store per query while replaying or catching up.
-const REPLAY_PAGE: u32 = 500;
+const REPLAY_PAGE: u32 = 2000;
 
 /// Delivers notifications to one client, in the order they are given.
 pub trait ClientSink: Send + Sync + 'static {
     /// Sends one notification.
     fn notify(&self, notification: ServerNotification) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+
+    /// Sends one `session/event`, already rendered. A transport that writes frames itself sends
+    /// the shared body as it is; this default decodes the params for [`ClientSink::notify`].
+    fn notify_event(&self, event: Arc<RenderedEvent>) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async move {
+            let params: SessionEventNotification =
+                serde_json::from_str(event.params()).expect("a rendered event is a session event");
+            self.notify(ServerNotification::SessionEvent(params)).await
+        })
+    }
 }
 
 /// Forwards every snapshot the hub broadcasts on `receiver` to the client, as the notification
@@ -143,7 +153,7 @@ async fn catch_up(
     mut last: u64,
 ) -> std::result::Result<u64, ()> {
     loop {
-        let page = store.events_after(session_id, last, REPLAY_PAGE).await.map_err(|error| {
+        let page = store.rendered_events_after(session_id, last, REPLAY_PAGE).await.map_err(|error| {
             tracing::error!(%error, session = %session_id, "could not read events for a subscriber");
         })?;
         if page.is_empty() {
@@ -151,13 +161,9 @@ async fn catch_up(
         }
         for event in page {
             last = event.seq;
-            send_event(sink, &event).await;
+            sink.notify_event(Arc::new(event)).await;
         }
     }
-}
-
-async fn send_event(sink: &dyn ClientSink, event: &SessionEventNotification) {
-    sink.notify(ServerNotification::SessionEvent(event.clone())).await;
 }
 
 /// Replay, then live. The store publishes only committed events, and `live` was opened before
@@ -168,7 +174,7 @@ async fn stream_events(
     sink: Arc<dyn ClientSink>,
     session_id: Uuid,
     after_seq: u64,
-    mut live: broadcast::Receiver<Arc<SessionEventNotification>>,
+    mut live: broadcast::Receiver<Arc<RenderedEvent>>,
 ) {
     let Ok(mut last) = catch_up(&store, &*sink, session_id, after_seq).await else {
         return;
@@ -178,7 +184,7 @@ async fn stream_events(
             Ok(event) if event.seq <= last => {}
             Ok(event) if event.seq == last + 1 => {
                 last = event.seq;
-                send_event(&*sink, &event).await;
+                sink.notify_event(event).await;
             }
             Ok(_) | Err(RecvError::Lagged(_)) => match catch_up(&store, &*sink, session_id, last).await {
                 Ok(caught_up) => last = caught_up,

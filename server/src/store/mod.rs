@@ -6,6 +6,7 @@
 
 mod ledger;
 mod migrations;
+mod rendered;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,7 @@ use uuid::Uuid;
 
 use crate::hub::Hub;
 pub use ledger::Ledger;
+pub use rendered::RenderedEvent;
 use writer::WriteOp;
 
 /// Bound of the writer's queue: producers wait (backpressure) rather than grow memory.
@@ -124,6 +126,10 @@ pub(crate) fn session_columns(session: &Session) -> Result<SessionColumns, Store
         pin_order: session.pin_order,
     })
 }
+
+/// A page of a session's events after a seq: `?1` the session, `?2` the seq, `?3` the page size.
+const EVENTS_AFTER: &str =
+    "SELECT seq, at, payload FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3";
 
 /// Selects a session's JSON and its newest event seq, which the events table is the authority on
 /// (the record's copy is refreshed only when the record itself is written).
@@ -392,6 +398,28 @@ impl Store {
         .await
     }
 
+    /// Up to `limit` events of a session with seq greater than `after_seq`, in order, rendered
+    /// for clients straight from their stored payloads (nothing is decoded).
+    pub async fn rendered_events_after(
+        &self,
+        session_id: Uuid,
+        after_seq: u64,
+        limit: u32,
+    ) -> Result<Vec<RenderedEvent>, StoreError> {
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(EVENTS_AFTER)?;
+            let rows =
+                statement.query_map(rusqlite::params![session_id.to_string(), seq_bound(after_seq), limit], |row| {
+                    let payload = row.get_ref(2)?.as_str().map_err(|error| {
+                        rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, Box::new(error))
+                    })?;
+                    Ok(RenderedEvent::new(session_id, row.get::<_, i64>(0)? as u64, row.get(1)?, payload))
+                })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     /// Up to `limit` events of a session with seq greater than `after_seq`, in order.
     pub async fn events_after(
         &self,
@@ -400,9 +428,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<SessionEventNotification>, StoreError> {
         self.read(move |connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT seq, at, payload FROM events WHERE session_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )?;
+            let mut statement = connection.prepare_cached(EVENTS_AFTER)?;
             let rows = statement
                 .query_map(rusqlite::params![session_id.to_string(), seq_bound(after_seq), limit], |row| {
                     Ok((row.get::<_, i64>(0)?, row.get::<_, i64>(1)?, row.get::<_, String>(2)?))

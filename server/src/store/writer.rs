@@ -14,7 +14,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{Ledger, ProcessGroupRecord, QueueEntry, StoreError, session_columns};
+use super::{Ledger, ProcessGroupRecord, QueueEntry, RenderedEvent, StoreError, session_columns};
 use crate::hub::Hub;
 
 /// Operations beyond this many wait for the next transaction, which bounds commit latency.
@@ -67,7 +67,7 @@ impl WriteOp {
 
 /// What a committed batch publishes, in commit order.
 enum Published {
-    Event(Arc<SessionEventNotification>),
+    Event(Arc<RenderedEvent>),
     Changed(Arc<SessionChangedNotification>),
     Task(Arc<Task>),
 }
@@ -178,7 +178,9 @@ fn apply(connection: &mut Connection, ops: &[WriteOp]) -> Result<Vec<Published>,
                         payload
                     ])?;
                 if inserted > 0 {
-                    published.push(Published::Event(event.clone()));
+                    // Rendered here, once, from the payload just stored, for every subscriber.
+                    let rendered = RenderedEvent::new(event.session_id, event.seq, event.at, &payload);
+                    published.push(Published::Event(Arc::new(rendered)));
                 }
             }
             WriteOp::InsertSession(session) => {

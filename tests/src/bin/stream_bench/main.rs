@@ -1,9 +1,22 @@
-//! Benchmark (not a test): streams events from N concurrent scripted sessions through the daemon
-//! to one subscribed client and prints events/s, p50/p99 delivery latency and the daemon's memory,
-//! beside a baseline measured in the same run: the same N scripted agents' output read straight
-//! from their stdout pipes, with no Arbor in between.
+//! Benchmark (not a test) of events from agents through the daemon to subscribed clients, each
+//! figure beside its baseline or goal in the same run:
+//! - `scripted S N`: S scripted sessions of N chunks to one client, beside the same scripted
+//!   agents' stdout read directly;
+//! - `flood S N`: S flood agents (ACP agents writing pre-rendered updates as fast as the pipe
+//!   takes them, `flood_agent.rs`) to one client, beside the same agents' pipes read directly;
+//! - `replay N`: a stored session of N events delivered to a client subscribing from the start;
+//! - `fairness N`: a quiet session's delivery latency and another client's request latency while
+//!   one session floods N chunks;
+//! - `steady S RATE SECONDS`: delivery latency percentiles, in microseconds, of S sessions writing
+//!   RATE chunks a second each;
+//! - `memory S`: the daemon's resident memory idle and with S live (idle) sessions.
 //!
-//! `cargo run --release -p arbor-tests --bin stream-bench -- [sessions] [chunks per session]`
+//! With no arguments every part runs with the defaults in [`main`].
+//! `cargo run --release -p arbor-tests --bin stream-bench -- [part args…]`
+
+mod counter;
+mod flood_agent;
+mod load;
 
 use std::collections::HashSet;
 use std::process::Stdio;
@@ -20,7 +33,7 @@ fn script(chunks: usize) -> String {
 }
 
 /// Memory of a process from /proc: (resident now, peak resident), in MiB.
-fn memory_mib(pid: i32) -> (f64, f64) {
+pub fn memory_mib(pid: i32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -34,7 +47,7 @@ fn memory_mib(pid: i32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn percentile(sorted: &[f64], fraction: f64) -> f64 {
+pub fn percentile(sorted: &[f64], fraction: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -88,13 +101,9 @@ async fn raw_pipe(root: std::path::PathBuf, chunks: usize, index: usize) -> (usi
     (updates, started.elapsed())
 }
 
-#[tokio::main]
-async fn main() {
-    let mut args = std::env::args().skip(1);
-    let sessions: usize = args.next().and_then(|value| value.parse().ok()).unwrap_or(8);
-    let chunks: usize = args.next().and_then(|value| value.parse().ok()).unwrap_or(2000);
+/// The scripted part: the scripted agent's own stream through the daemon to one client.
+async fn scripted(sessions: usize, chunks: usize) {
     let env = TestEnv::new();
-
     let baseline_started = Instant::now();
     let mut baselines = tokio::task::JoinSet::new();
     for index in 0..sessions {
@@ -152,9 +161,7 @@ async fn main() {
     latencies.sort_by(|a, b| a.total_cmp(b));
     let rate = received as f64 / elapsed.as_secs_f64();
 
-    println!(
-        "stream-bench: {sessions} concurrent scripted sessions x {chunks} chunks, through the daemon to one client"
-    );
+    println!("scripted: {sessions} concurrent scripted sessions x {chunks} chunks, through the daemon to one client");
     println!(
         "  baseline  {sessions} raw pipes (agent stdout read directly, no Arbor): {baseline_events} events in {:.3} s = {baseline_rate:.0} events/s",
         baseline_time.as_secs_f64()
@@ -173,4 +180,34 @@ async fn main() {
         "  daemon    RSS idle {idle_rss:.1} MiB, after {rss:.1} MiB, peak {peak_rss:.1} MiB ({:.2} MiB per session over idle)",
         (peak_rss - idle_rss) / sessions as f64
     );
+}
+
+fn arg(args: &[String], index: usize, default: f64) -> f64 {
+    args.get(index).map(|value| value.parse().expect("a number")).unwrap_or(default)
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let part = args.first().map(String::as_str).unwrap_or("all");
+    let number = |index: usize, default: f64| arg(&args, index, default);
+    match part {
+        // The hidden agent mode: the daemon runs this binary as its flood agent.
+        "flood-agent" => flood_agent::run().expect("the flood agent's pipes"),
+        "scripted" => scripted(number(1, 8.0) as usize, number(2, 2000.0) as usize).await,
+        "flood" => load::flood(number(1, 4.0) as usize, number(2, 100_000.0) as usize).await,
+        "replay" => load::replay(number(1, 100_000.0) as usize).await,
+        "fairness" => load::fairness(number(1, 100_000.0) as usize).await,
+        "steady" => load::steady(number(1, 50.0) as usize, number(2, 100.0) as usize, number(3, 10.0)).await,
+        "memory" => load::memory(number(1, 500.0) as usize).await,
+        "all" => {
+            scripted(8, 2000).await;
+            load::flood(4, 100_000).await;
+            load::replay(100_000).await;
+            load::fairness(100_000).await;
+            load::steady(50, 100, 10.0).await;
+            load::memory(500).await;
+        }
+        other => panic!("unknown part {other}: scripted, flood, replay, fairness, steady, memory or all"),
+    }
 }
