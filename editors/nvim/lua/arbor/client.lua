@@ -27,6 +27,8 @@ local function dispatch(method, params)
 end
 
 --- Subscribes `fn` to a server notification; returns a function that unsubscribes.
+---@param method string a name from `require('arbor.protocol').notification`
+---@param fn fun(params: table)
 function M.on(method, fn)
   state.next_listener = state.next_listener + 1
   local id = state.next_listener
@@ -128,6 +130,10 @@ end
 
 --- Sends a request; `callback(result)` runs only on success. Errors are shown with
 --- vim.notify (or given to `on_error` when set), never raised.
+---@param method string a name from `require('arbor.protocol').method`, whose comment names its params and result types
+---@param params table|nil
+---@param callback? fun(result: any)
+---@param on_error? fun(message: string)
 function M.request(method, params, callback, on_error)
   if not M.is_running() then
     local message = 'not connected to the Arbor server; any :Arbor command connects, and :checkhealth arbor says why it cannot'
@@ -150,6 +156,9 @@ function M.request(method, params, callback, on_error)
 end
 
 --- Sends a request and waits for its answer. Returns result, or nil and a message.
+---@param method string a name from `require('arbor.protocol').method`
+---@param params table|nil
+---@param timeout? integer milliseconds
 function M.request_sync(method, params, timeout)
   if not state.rpc then
     return nil, 'not connected to the Arbor server'
