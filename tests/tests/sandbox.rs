@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use arbor_protocol::{SandboxBackend, Session, SessionEvent, method};
+use arbor_protocol::{SandboxBackend, Session, SessionEvent, SessionStatus, method};
 use arbor_tests::agents::{claude_bash, claude_write, conversation};
 use arbor_tests::mock_api::MockApi;
 use arbor_tests::{Client, Server, TestEnv, pids_working_in, wait_until};
@@ -42,10 +42,17 @@ async fn backend_works(client: &Client, backend: &str) -> bool {
     status["available"] == true
 }
 
-/// A scratch repository and a server, when `backend` works here.
+/// Every backend, strongest first, as `agents/list` reports them.
+const BACKENDS: [&str; 3] = ["bwrap", "landlock", "container"];
+
+/// A scratch repository and a server, when `backend` works here (for the container, once its image
+/// is built).
 async fn server_for(backend: &str) -> Option<(TestEnv, PathBuf, Server)> {
     let env = TestEnv::new();
     let repo = env.repo("repo");
+    if backend == "container" && !container_image_built(&env).await {
+        return None;
+    }
     let server = env.standalone().await;
     backend_works(&server.client, backend).await.then_some((env, repo, server))
 }
@@ -255,38 +262,226 @@ async fn trials_and_bypass_default_to_auto_and_ask_sessions_to_none() {
 
 #[tokio::test]
 async fn a_fork_bomb_is_held_by_the_limit_and_reported() {
-    let Some((_env, repo, mut server)) = server_for("bwrap").await else { return };
-    let client = &mut server.client;
-    let script = "run i=0; while [ $i -lt 100 ]; do sleep 30 & i=$((i+1)); done; echo started; wait";
-    let config = json!({ "script": script, "sandbox": "bwrap", "maxProcesses": 32 });
-    let session = client.agent_session(&repo, "scripted", None, config).await;
-    assert_eq!(session.sandbox.as_ref().unwrap().max_processes, 32);
-    client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "fork" })).await;
-    client
-        .wait_event(
-            session.id,
-            |event| matches!(event, SessionEvent::Error { message, .. } if message.contains("limit of 32 processes")),
-        )
-        .await;
-    let held = pids_working_in(Path::new(&session.cwd)).len();
-    assert!(held <= 32, "the limit holds: {held} processes");
-    stop_and_expect_nothing_left(client, &session).await;
+    for backend in BACKENDS {
+        let Some((_env, repo, mut server)) = server_for(backend).await else { continue };
+        let client = &mut server.client;
+        let script = "run i=0; while [ $i -lt 100 ]; do sleep 30 & i=$((i+1)); done; echo started; wait";
+        let config = json!({ "script": script, "sandbox": backend, "maxProcesses": 32 });
+        let session = client.agent_session(&repo, "scripted", None, config).await;
+        assert_eq!(session.sandbox.as_ref().unwrap().max_processes, 32);
+        client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "fork" })).await;
+        client
+            .wait_event(
+                session.id,
+                |event| matches!(event, SessionEvent::Error { message, .. } if message.contains("limit of 32 processes")),
+            )
+            .await;
+        let held = pids_working_in(Path::new(&session.cwd)).len();
+        assert!(held <= 32, "the limit holds in {backend}: {held} processes");
+        stop_and_expect_nothing_left(client, &session).await;
+    }
+}
+
+/// The message a session shows when its agent outgrew its memory limit.
+fn memory_limit_hit(event: &SessionEvent, megabytes: u64) -> bool {
+    matches!(event, SessionEvent::Error { message, .. } if message.contains(&format!("memory limit of {megabytes} MiB")))
+}
+
+#[tokio::test]
+async fn a_memory_hog_is_held_by_the_limit_and_reported_while_the_rest_carries_on() {
+    for backend in BACKENDS {
+        let Some((_env, repo, mut server)) = server_for(backend).await else { continue };
+        let client = &mut server.client;
+        let bystander = json!({ "script": "say still here", "sandbox": backend });
+        let bystander = client.agent_session(&repo, "scripted", None, bystander).await;
+        // A shell variable of 600 MB, read from a pipe, in a session bounded to 128 MiB.
+        let script = "run x=$(head -c 600000000 /dev/zero | tr '\\0' a); echo ALLOCATED ${#x}";
+        let config = json!({ "script": script, "sandbox": backend, "maxMemoryMb": 128 });
+        let session = client.agent_session(&repo, "scripted", None, config).await;
+        assert_eq!(session.sandbox.as_ref().unwrap().max_memory_mb, 128);
+        client.prompt_and_wait(session.id, "allocate", 1).await;
+        let results = client.command_results(session.id);
+        assert_eq!(results.len(), 1, "{results:?}");
+        assert!(
+            !results[0].0.contains("ALLOCATED") && results[0].1 != Some(0),
+            "the allocation failed in {backend}: {results:?}"
+        );
+        let limits = session.sandbox.as_ref().unwrap().limits_enforced_by.clone();
+        if limits == "cgroup" {
+            client.wait_event(session.id, |event| memory_limit_hit(event, 128)).await;
+        } else {
+            eprintln!("NOTE: limits are rlimits here ({limits}): a hit is not reported");
+        }
+        // The server and another session carry on.
+        client.prompt_and_wait(bystander.id, "are you there?", 1).await;
+        assert_eq!(client.reply_text(bystander.id), "still here");
+        assert_eq!(client.get(session.id).await.status, SessionStatus::Running, "only the hog was killed in {backend}");
+        assert!(
+            !client.events.iter().any(|event| event.session_id == bystander.id && memory_limit_hit(&event.event, 128))
+        );
+        stop_and_expect_nothing_left(client, &session).await;
+        stop_and_expect_nothing_left(client, &bystander).await;
+    }
 }
 
 #[tokio::test]
 async fn resume_keeps_the_private_home() {
-    let Some((env, repo, mut server)) = server_for("bwrap").await else { return };
-    let client = &mut server.client;
-    let script = "run echo kept > $HOME/note && echo $HOME\nturn\nrun cat $HOME/note";
-    let session = client.agent_session(&repo, "scripted", None, json!({ "script": script, "sandbox": "bwrap" })).await;
-    client.prompt_and_wait(session.id, "one", 1).await;
-    let home = client.command_results(session.id)[0].0.trim().to_string();
-    assert!(home.starts_with(&env.data_dir().display().to_string()), "a private HOME under the data directory: {home}");
-    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "two" })).await;
-    client.wait_turns(session.id, 2).await;
-    let results = client.command_results(session.id);
-    assert_eq!(results.last().unwrap(), &("kept\n".to_string(), Some(0)), "{results:?}");
+    for backend in BACKENDS {
+        let Some((env, repo, mut server)) = server_for(backend).await else { continue };
+        let client = &mut server.client;
+        let script = "run echo kept > $HOME/note && echo $HOME\nturn\nrun cat $HOME/note";
+        let config = json!({ "script": script, "sandbox": backend });
+        let session = client.agent_session(&repo, "scripted", None, config).await;
+        client.prompt_and_wait(session.id, "one", 1).await;
+        let home = client.command_results(session.id)[0].0.trim().to_string();
+        let private = env.data_dir().join("sandboxes").join(session.id.to_string()).join("home");
+        assert_eq!(Path::new(&home), private, "a private HOME under the data directory in {backend}");
+        stop_and_expect_nothing_left(client, &session).await;
+        client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "two" })).await;
+        client.wait_turns(session.id, 2).await;
+        let results = client.command_results(session.id);
+        assert_eq!(results.last().unwrap(), &("kept\n".to_string(), Some(0)), "{backend}: {results:?}");
+        stop_and_expect_nothing_left(client, &session).await;
+    }
+}
+
+#[tokio::test]
+async fn a_setuid_root_binary_gives_no_privilege() {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED: only root can prepare a setuid-root binary");
+        return;
+    }
+    for backend in BACKENDS {
+        let Some((_env, repo, mut server)) = server_for(backend).await else { continue };
+        let client = &mut server.client;
+        let script = [
+            "run grep -E '^(Uid|CapEff|NoNewPrivs):' /proc/self/status",
+            "run ./setuid-cat /proc/self/status | grep -E '^(Uid|CapEff|NoNewPrivs):'",
+            "run su -c 'echo ESCAPED' root",
+            "run ./setuid-cat /etc/shadow | grep -q . && echo ESCAPED",
+        ]
+        .join("\n");
+        let session =
+            client.agent_session(&repo, "scripted", None, json!({ "script": script, "sandbox": backend })).await;
+        // A copy of cat that is setuid root, in the worktree, where the agent can run it.
+        let setuid = Path::new(&session.cwd).join("setuid-cat");
+        std::fs::copy("/bin/cat", &setuid).unwrap();
+        std::fs::set_permissions(&setuid, std::os::unix::fs::PermissionsExt::from_mode(0o4755)).unwrap();
+        client.prompt_and_wait(session.id, "escalate", 1).await;
+        let results = client.command_results(session.id);
+        assert_eq!(results.len(), 4, "{results:#?}");
+        let (before, after) = (&results[0].0, &results[1].0);
+        assert_eq!(results[1].1, Some(0), "the setuid binary runs in {backend}: {after}");
+        assert_eq!(after, before, "executing a setuid-root binary changes no credential in {backend}");
+        let uids: Vec<&str> =
+            after.lines().find_map(|line| line.strip_prefix("Uid:")).unwrap().split_whitespace().collect();
+        assert!(
+            uids.iter().all(|uid| *uid == uids[0]),
+            "real, effective, saved and file uid are one in {backend}: {uids:?}"
+        );
+        assert!(after.contains("CapEff:\t0000000000000000") && after.contains("NoNewPrivs:\t1"), "{backend}: {after}");
+        for (name, (output, code)) in
+            ["su", "reading the shadow file through the setuid binary"].iter().zip(&results[2..])
+        {
+            assert!(*code != Some(0) && !output.contains("ESCAPED"), "{name} must fail in {backend}: {output}");
+        }
+        std::fs::remove_file(&setuid).unwrap();
+        stop_and_expect_nothing_left(client, &session).await;
+    }
+}
+
+/// Every file under `dir` with its bytes.
+fn files_under(dir: &Path) -> std::collections::BTreeMap<PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.insert(path.clone(), std::fs::read(&path).unwrap());
+        }
+    }
+    files
+}
+
+fn git(repo: &Path, arguments: &[&str]) -> String {
+    let output = std::process::Command::new("git").arg("-C").arg(repo).args(arguments).output().unwrap();
+    assert!(output.status.success(), "git {arguments:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+#[tokio::test]
+async fn the_agent_cannot_rewrite_the_repositorys_config_or_hooks_and_arbors_git_work_goes_on() {
+    for backend in BACKENDS {
+        let Some((env, repo, mut server)) = server_for(backend).await else { continue };
+        let client = &mut server.client;
+        // What a planted hook or fsmonitor would create, on the host side.
+        let pwned = env.root.join("pwned");
+        let plant = format!("touch {}", pwned.display());
+        let common = "$(sed -n 's/^gitdir: //p' .git)/../..";
+        let attempts = [
+            format!("run echo '[core] fsmonitor = {plant}' >> {common}/config && echo ESCAPED"),
+            format!("run echo '{plant}' > {common}/hooks/pre-commit && echo ESCAPED"),
+            format!("run rm {common}/hooks/pre-push.sample && echo ESCAPED"),
+            "run git config core.hooksPath $TMPDIR && echo ESCAPED".to_string(),
+            format!("run git config --worktree core.fsmonitor '{plant}' && echo ESCAPED"),
+            format!("run git -C {} config core.fsmonitor '{plant}' && echo ESCAPED", repo.display()),
+            format!("run echo '{plant}' > {}/.git/hooks/post-checkout && echo ESCAPED", repo.display()),
+        ];
+        // Pointing the worktree at a repository of the agent's own: held by a read-only bind, or
+        // (Landlock) put back by Arbor.
+        let redirections = [
+            "run echo ../../../.. > $(sed -n 's/^gitdir: //p' .git)/commondir",
+            "run git init -q --bare $TMPDIR/planted && echo gitdir: $TMPDIR/planted > .git",
+        ];
+        let script = ["run echo change > change.txt".to_string()]
+            .into_iter()
+            .chain(attempts.iter().cloned())
+            .chain(redirections.map(String::from))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let config = json!({ "script": script, "sandbox": backend });
+        let session = client.agent_session(&repo, "scripted", None, config).await;
+        let worktree = PathBuf::from(&session.cwd);
+        let (config_before, hooks_before) =
+            (std::fs::read(repo.join(".git/config")).unwrap(), files_under(&repo.join(".git/hooks")));
+        let link_before = std::fs::read(worktree.join(".git")).unwrap();
+        client.prompt_and_wait(session.id, "rewrite git", 1).await;
+
+        let results = client.command_results(session.id);
+        assert_eq!(results.len(), 1 + attempts.len() + redirections.len(), "{results:#?}");
+        assert_eq!(results[0].1, Some(0), "the worktree is writable in {backend}");
+        for (attempt, (output, code)) in attempts.iter().zip(&results[1..]) {
+            assert!(*code != Some(0) && !output.contains("ESCAPED"), "{attempt} must fail in {backend}: {output}");
+        }
+        assert_eq!(
+            std::fs::read(repo.join(".git/config")).unwrap(),
+            config_before,
+            "the config is unchanged in {backend}"
+        );
+        assert_eq!(files_under(&repo.join(".git/hooks")), hooks_before, "the hooks are unchanged in {backend}");
+        assert_eq!(std::fs::read(worktree.join(".git")).unwrap(), link_before, "the worktree's link in {backend}");
+        let redirected = results[1 + attempts.len()..].iter().any(|(_, code)| *code == Some(0));
+        if redirected {
+            let put_back = |event: &SessionEvent| matches!(event, SessionEvent::Error { message, .. } if message.contains("Arbor put it back"));
+            client.wait_event(session.id, put_back).await;
+        }
+
+        // Arbor's own checkpoint and commit, on the host side, land in the main repository.
+        let checkpoint = client.events.iter().find_map(|event| match &event.event {
+            SessionEvent::Checkpoint(checkpoint) if event.session_id == session.id => Some(checkpoint.clone()),
+            _ => None,
+        });
+        let checkpoint = checkpoint.unwrap_or_else(|| panic!("a checkpoint after the turn in {backend}"));
+        assert_eq!(git(&repo, &["show", &format!("{}:change.txt", checkpoint.commit)]), "change");
+        let committed = client.call(method::REVIEW_COMMIT, json!({ "sessionId": session.id })).await;
+        let branch = session.branch.clone().unwrap();
+        assert_eq!(git(&repo, &["rev-parse", &branch]), committed["commit"].as_str().unwrap(), "{backend}");
+        assert_eq!(git(&repo, &["show", &format!("{branch}:change.txt")]), "change");
+        assert!(!pwned.exists(), "no hook or fsmonitor the agent planted ran");
+        stop_and_expect_nothing_left(client, &session).await;
+    }
 }
 
 #[tokio::test]

@@ -6,6 +6,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::git_links;
+
 /// The system directories every agent reads.
 pub const SYSTEM_ROOTS: [&str; 7] = ["/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/etc"];
 /// Credential files and directories inside the system roots, hidden from every agent.
@@ -34,7 +36,7 @@ pub struct Layout {
     /// directory, directories the config file gives the agent.
     pub read_write: Vec<PathBuf>,
     /// Read-only again inside a read-write path: a repository's hooks and config when the agent
-    /// works in the repository itself.
+    /// works in the repository itself, a worktree's links to its repository otherwise.
     pub read_only_over: Vec<PathBuf>,
     /// Existing credential paths to hide.
     pub masked: Vec<PathBuf>,
@@ -83,12 +85,16 @@ impl Layout {
     /// The shared git directory read-only and the worktree's own admin directory (its index and
     /// HEAD) read-write, so `git status` and `git add` work but the agent cannot rewrite the
     /// repository's config, hooks or other branches; Arbor commits and checkpoints on the host.
+    /// The files tying the worktree to the repository are read-only again, so that git cannot be
+    /// pointed at a repository of the agent's own (`git_links.rs`).
     fn add_git(&mut self, cwd: &Path) {
         let Ok(repository) = git2::Repository::open(cwd) else { return };
         let common = repository.commondir().to_path_buf();
         if repository.is_worktree() {
             self.read_only.push(common);
             self.read_write.push(repository.path().to_path_buf());
+            self.read_only_over.extend(git_links::link_paths(cwd, repository.path()));
+            self.read_only_over.retain(|path| path.exists());
         } else {
             self.read_only_over.extend([common.join("hooks"), common.join("config")]);
             self.read_only_over.retain(|path| path.exists());

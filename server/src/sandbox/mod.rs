@@ -12,6 +12,7 @@ pub mod bwrap;
 pub mod codex_config;
 pub mod container;
 pub mod forward;
+pub mod git_links;
 pub mod host;
 pub mod image;
 pub mod keeper;
@@ -112,6 +113,8 @@ pub struct Sandbox {
     container_names: (String, String),
     /// The containers started, to remove at teardown.
     containers: std::sync::Mutex<Vec<String>>,
+    /// The worktree's links to its repository as they were before the agent started.
+    git_links: git_links::GitLinks,
 }
 
 impl Sandbox {
@@ -127,6 +130,7 @@ impl Sandbox {
             forwarders: Default::default(),
             container_names: Default::default(),
             containers: Default::default(),
+            git_links: Default::default(),
         }
     }
 
@@ -157,6 +161,7 @@ impl Sandbox {
             forwarders: Default::default(),
             container_names: (format!("arbor-{}", session.id.simple()), limits::server_id(paths)),
             containers: Default::default(),
+            git_links: git_links::GitLinks::of(Path::new(&session.cwd)),
         })
     }
 
@@ -311,6 +316,14 @@ impl Sandbox {
     /// The limits hit since the last look, as messages for the session.
     pub fn new_limit_hits(&self) -> Vec<String> {
         self.limits.as_ref().map(Limits::new_hits).unwrap_or_default()
+    }
+
+    /// Puts back the worktree's links to its repository where the agent rewrote them (only
+    /// Landlock leaves them writable), as messages for the session.
+    pub fn restored_git_links(&self) -> Vec<String> {
+        let restored = self.git_links.restore().into_iter();
+        let tied = "which ties the worktree to its repository";
+        restored.map(|path| format!("the agent rewrote {}, {tied}: Arbor put it back", path.display())).collect()
     }
 
     /// Removes the session's containers, ends every process still in its cgroups, removes them

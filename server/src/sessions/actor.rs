@@ -599,7 +599,7 @@ impl SessionActor {
                     Some(output) => self.handle_output(output).await,
                 },
                 _ = sleep_until(files_check_at) => self.check_files().await,
-                _ = limits_check.tick() => self.report_limits_hit().await,
+                _ = limits_check.tick() => self.report_sandbox_hits().await,
                 _ = sleep_until(retry_at) => self.retry_turn().await,
                 _ = sleep_until(turn_deadline) => {
                     let limit = self.turn_timeout().as_secs();
@@ -613,9 +613,11 @@ impl SessionActor {
         }
     }
 
-    /// Tells the session about sandbox limits its agent hit.
-    async fn report_limits_hit(&mut self) {
-        for message in self.sandbox.new_limit_hits() {
+    /// Tells the session what its agent ran into at the sandbox's edge: the limits it hit, and
+    /// the git links it rewrote, which are put back first so that no git work follows them.
+    async fn report_sandbox_hits(&mut self) {
+        let messages = [self.sandbox.restored_git_links(), self.sandbox.new_limit_hits()].concat();
+        for message in messages {
             self.emit(SessionEvent::Error { message, fatal: false }).await;
         }
     }
@@ -919,6 +921,7 @@ impl SessionActor {
                 self.turn_running = false;
                 self.turn_deadline = None;
                 self.withdraw_permissions().await;
+                self.report_sandbox_hits().await;
                 self.check_files().await;
                 self.notice_external_change().await;
                 self.checkpoint_turn().await;
@@ -1093,7 +1096,7 @@ impl SessionActor {
         if let Err(error) = self.store.clear_process_group(self.session.id).await {
             tracing::error!(session = %self.session.id, %error, "could not clear the agent's process group record");
         }
-        self.report_limits_hit().await;
+        self.report_sandbox_hits().await;
         let sandbox = self.sandbox.clone();
         let _ = tokio::task::spawn_blocking(move || sandbox.teardown()).await;
         self.withdraw_permissions().await;
