@@ -261,6 +261,69 @@ async fn trials_and_bypass_default_to_auto_and_ask_sessions_to_none() {
 }
 
 #[tokio::test]
+async fn the_sandbox_is_chosen_by_the_config_file_a_profile_or_a_trial_and_shown_on_the_session() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let probe = env.standalone().await;
+    let auto = probe.client.call(method::AGENTS_LIST, Value::Null).await["sandbox"]["auto"].clone();
+    drop(probe);
+    let Some(backend) = serde_json::from_value::<Option<SandboxBackend>>(auto).unwrap() else {
+        eprintln!("SKIPPED: no sandbox backend works here");
+        return;
+    };
+    let unconfined = json!({ "agent": "scripted", "config": { "script": "say hi", "sandbox": "none" } });
+    env.write_config(json!({ "sandbox": backend, "profiles": { "unconfined": unconfined } }));
+    let server = env.standalone().await;
+    let client = &server.client;
+    let backend_of = |session: Value| serde_json::from_value::<Session>(session).unwrap().sandbox.unwrap().backend;
+    let asked = json!({ "cwd": repo, "agent": "scripted", "config": { "script": "say hi" } });
+    assert_eq!(backend_of(client.call(method::SESSION_NEW, asked).await), backend, "the config file's choice");
+    let profiled = json!({ "cwd": repo, "profile": "unconfined" });
+    assert_eq!(backend_of(client.call(method::SESSION_NEW, profiled).await), SandboxBackend::None, "the profile's");
+    let task = client.call(method::TASK_NEW, json!({ "cwd": repo, "title": "choose", "description": "choose" })).await;
+    let trials = json!([
+        { "agent": "scripted", "config": { "script": "say hi" } },
+        { "agent": "scripted", "config": { "script": "say hi", "sandbox": "none" } },
+    ]);
+    let started = client.call(method::TRIAL_NEW, json!({ "taskId": task["id"], "trials": trials })).await;
+    let shown: Vec<SandboxBackend> =
+        started["trials"].as_array().unwrap().iter().map(|trial| backend_of(trial["sessions"][0].clone())).collect();
+    assert_eq!(shown, [backend, SandboxBackend::None], "a trial's own choice, else the config file's");
+}
+
+#[tokio::test]
+async fn network_off_reaches_nothing_on_reaches_the_host_and_the_sandbox_sees_only_its_own_processes() {
+    for backend in BACKENDS {
+        let Some((_env, repo, mut server)) = server_for(backend).await else { continue };
+        let client = &mut server.client;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let connect = format!("run bash -c 'echo hello > /dev/tcp/127.0.0.1/{port}' && echo CONNECTED");
+        let mut results = Vec::new();
+        for network in ["off", "on"] {
+            let script = format!("{connect}\nrun ls /proc | grep -c '^[0-9]'");
+            let config = json!({ "script": script, "sandbox": backend, "network": network });
+            let session = client.agent_session(&repo, "scripted", None, config).await;
+            assert_eq!(serde_json::to_value(session.sandbox.as_ref().unwrap().network).unwrap(), json!(network));
+            client.prompt_and_wait(session.id, "connect", 1).await;
+            results.push(client.command_results(session.id));
+            stop_and_expect_nothing_left(client, &session).await;
+        }
+        let (off, on) = (&results[0], &results[1]);
+        assert!(off[0].1 != Some(0) && !off[0].0.contains("CONNECTED"), "network off in {backend}: {off:?}");
+        assert_eq!(on[0], ("CONNECTED\n".to_string(), Some(0)), "network on in {backend}");
+        listener.set_nonblocking(true).unwrap();
+        assert!(listener.accept().is_ok(), "the connection reached the host's listener from {backend}");
+        let processes: usize = off[1].0.trim().parse().unwrap();
+        if backend == "landlock" {
+            eprintln!("NOTE: Landlock has no PID namespace: the agent sees {processes} processes");
+        } else {
+            assert!(processes < 16, "{backend} shows only the sandbox's own processes: {processes}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn a_fork_bomb_is_held_by_the_limit_and_reported() {
     for backend in BACKENDS {
         let Some((_env, repo, mut server)) = server_for(backend).await else { continue };
@@ -462,10 +525,16 @@ async fn the_agent_cannot_rewrite_the_repositorys_config_or_hooks_and_arbors_git
         );
         assert_eq!(files_under(&repo.join(".git/hooks")), hooks_before, "the hooks are unchanged in {backend}");
         assert_eq!(std::fs::read(worktree.join(".git")).unwrap(), link_before, "the worktree's link in {backend}");
-        let redirected = results[1 + attempts.len()..].iter().any(|(_, code)| *code == Some(0));
-        if redirected {
+        let redirections_done: Vec<bool> =
+            results[1 + attempts.len()..].iter().map(|(_, code)| *code == Some(0)).collect();
+        if backend == "landlock" {
+            // Landlock cannot make the links read-only: the agent rewrites them and Arbor puts
+            // them back, saying so.
+            assert_eq!(redirections_done, [true, true], "{results:#?}");
             let put_back = |event: &SessionEvent| matches!(event, SessionEvent::Error { message, .. } if message.contains("Arbor put it back"));
             client.wait_event(session.id, put_back).await;
+        } else {
+            assert_eq!(redirections_done, [false, false], "the links are read-only in {backend}: {results:#?}");
         }
 
         // Arbor's own checkpoint and commit, on the host side, land in the main repository.
