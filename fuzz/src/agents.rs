@@ -246,6 +246,7 @@ impl Target for Codex {
                 startup_timeout: Duration::from_secs(1),
                 ledger: self.ledger.clone(),
                 sandbox: std::sync::Arc::new(arbor_server::sandbox::Sandbox::none()),
+                memory: None,
             };
             let mut session = CodexSession::new("codex".into(), BTreeMap::new(), spec, outputs, GroupSlot::default());
             for step in steps {

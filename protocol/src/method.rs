@@ -133,6 +133,12 @@ macro_rules! arbor_requests {
                 ($crate::WorkflowListParams) -> $crate::WorkflowListResult;
             /// Agent profiles from the config file.
             PROFILE_LIST, ProfileList, profile_list = "profile/list" ($crate::NoParams) -> $crate::ProfileListResult;
+            /// A profile's memory and its saved versions.
+            PROFILE_MEMORY, ProfileMemory, profile_memory = "profile/memory"
+                ($crate::ProfileMemoryParams) -> $crate::ProfileMemoryResult;
+            /// Make an earlier version of a profile's memory the current one again.
+            PROFILE_MEMORY_RESTORE, ProfileMemoryRestore, profile_memory_restore = "profile/memoryRestore"
+                ($crate::MemoryRestoreParams) -> $crate::ProfileMemoryResult;
         }
     };
 }

@@ -396,6 +396,59 @@ pub struct AgentProfile {
     /// Extra directories for sessions started from the profile (see `session/new`).
     #[serde(default)]
     pub additional_dirs: Vec<String>,
+    /// Skills for the profile's sessions: directories each holding a `SKILL.md` (and any files
+    /// it refers to), named by the directory.
+    #[serde(default)]
+    pub skills: Vec<String>,
+    /// The profile's memory: a Markdown file whose text seeds it the first time. Arbor then keeps
+    /// the memory's versions in its own store, saving the agent's edits after each turn; the
+    /// file itself is only read.
+    #[serde(default)]
+    pub memory: Option<String>,
+}
+
+/// `profile/memory` params.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileMemoryParams {
+    /// The profile's name.
+    pub profile: String,
+}
+
+/// `profile/memoryRestore` params.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryRestoreParams {
+    /// The profile's name.
+    pub profile: String,
+    /// The version whose text becomes the memory again (saved as a new version).
+    pub version: u32,
+}
+
+/// One saved version of a profile's memory.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct MemoryVersion {
+    /// 1, 2, … in the order they were saved.
+    pub version: u32,
+    /// When it was saved (ms since the Unix epoch).
+    pub saved_at: i64,
+    /// The session whose agent wrote it, when one did.
+    pub session_id: Option<Uuid>,
+    /// How it came to be: "seeded from …", "edited by the agent", "restored from version N".
+    pub note: String,
+}
+
+/// `profile/memory` and `profile/memoryRestore` result.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ProfileMemoryResult {
+    /// The profile's name.
+    pub profile: String,
+    /// The memory's text now (the newest version's).
+    pub text: String,
+    /// Every version, oldest first.
+    pub versions: Vec<MemoryVersion>,
 }
 
 /// `profile/list` result.

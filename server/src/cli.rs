@@ -28,6 +28,7 @@ use crate::rpc::bridge;
 
 mod ask;
 pub mod gc;
+pub mod memory;
 
 pub use ask::location_flags;
 

@@ -222,6 +222,8 @@ impl Config {
         for (name, profile) in &mut config.profiles {
             profile.name = name.clone();
             policy::validate(&profile.permissions).map_err(invalid)?;
+            crate::memory::validate(profile)
+                .map_err(|message| ConfigError::Invalid { path: path.display().to_string(), message })?;
         }
         Ok(config)
     }

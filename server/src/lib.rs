@@ -14,6 +14,7 @@ pub mod forge;
 pub mod git;
 pub mod hosts;
 pub mod hub;
+pub mod memory;
 pub mod paths;
 pub mod policy;
 pub mod pricing;

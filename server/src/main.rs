@@ -95,6 +95,15 @@ enum Command {
         #[arg(long, requires = "orphans")]
         force: bool,
     },
+    /// An agent profile's memory and its saved versions; --restore N makes version N current
+    /// again (as a new version).
+    Memory {
+        /// The profile's name.
+        profile: String,
+        /// The version to bring back.
+        #[arg(long)]
+        restore: Option<u32>,
+    },
     /// Work with sessions through the daemon.
     #[command(subcommand)]
     Session(cli::SessionCommand),
@@ -273,6 +282,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Command::Gc { dry_run, orphans, force } => {
             init_logging("warn");
             cli::gc::run(&paths, arbor_protocol::GcParams { dry_run, orphans, force }).await
+        }
+        Command::Memory { profile, restore } => {
+            init_logging("warn");
+            cli::memory::run(&paths, profile, restore).await
         }
         Command::Session(command) => {
             init_logging("warn");

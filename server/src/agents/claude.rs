@@ -100,6 +100,12 @@ impl AgentDriver for ClaudeDriver {
             for dir in &spec.additional_dirs {
                 command.arg("--add-dir").arg(dir);
             }
+            // Claude Code loads the skills (`.claude/skills/`) of an extra directory, and its
+            // `CLAUDE.md` as memory when told to; the user's own ~/.claude stays untouched.
+            if let Some(memory) = &spec.memory {
+                command.arg("--add-dir").arg(&memory.dir);
+                command.env("CLAUDE_CODE_ADDITIONAL_DIRECTORIES_CLAUDE_MD", "1");
+            }
             // Claude Code takes its output-token limit only from its environment.
             if let Some(tokens) = spec.config.max_tokens {
                 command.env("CLAUDE_CODE_MAX_OUTPUT_TOKENS", tokens.to_string());

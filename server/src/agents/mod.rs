@@ -91,6 +91,8 @@ pub struct StartSpec {
     pub ledger: process::GroupLedger,
     /// The session's sandbox: every agent command goes through its `wrap`.
     pub sandbox: Arc<crate::sandbox::Sandbox>,
+    /// The memory and skills of the session's profile, when it has them.
+    pub memory: Option<crate::memory::Delivery>,
 }
 
 /// The names of the `config` fields that only some agents take (`AgentCapabilities::settings`);

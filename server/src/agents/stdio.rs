@@ -67,6 +67,9 @@ pub async fn spawn_agent(
     spec: &StartSpec,
 ) -> Result<AgentPipes, AgentError> {
     command.current_dir(&spec.cwd).env(SESSION_ID_ENV, spec.session_id.to_string());
+    if let Some(memory) = &spec.memory {
+        command.env(crate::memory::MEMORY_FILE_ENV, &memory.file);
+    }
     let mut command = spec.sandbox.wrap(command)?;
     command.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
     let child = command.spawn().map_err(|source| AgentError::Spawn { agent: agent.to_string(), source })?;

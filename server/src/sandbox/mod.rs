@@ -135,8 +135,9 @@ impl Sandbox {
     }
 
     /// Prepares `session`'s sandbox as its record says: the private HOME (kept between runs, so
-    /// the agent can resume) and the cgroups bounding it.
-    pub fn prepare(session: &Session, paths: &Paths) -> Result<Sandbox, SandboxError> {
+    /// the agent can resume) and the cgroups bounding it. `memory_dir`, the directory of the
+    /// profile's memory and skills for the session, is writable like an extra directory.
+    pub fn prepare(session: &Session, paths: &Paths, memory_dir: Option<PathBuf>) -> Result<Sandbox, SandboxError> {
         let Some(settings) = session.sandbox.clone().filter(|settings| settings.backend != SandboxBackend::None) else {
             return Ok(Sandbox::none());
         };
@@ -154,7 +155,7 @@ impl Sandbox {
         Ok(Sandbox {
             settings: Some(settings),
             cwd: PathBuf::from(&session.cwd),
-            additional_dirs: session.additional_dirs.iter().map(PathBuf::from).collect(),
+            additional_dirs: session.additional_dirs.iter().map(PathBuf::from).chain(memory_dir).collect(),
             dir,
             socket,
             limits: Some(limits),

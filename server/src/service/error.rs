@@ -8,6 +8,7 @@ use crate::agents::AgentError;
 use crate::export::PdfError;
 use crate::forge::ForgeError;
 use crate::git::GitError;
+use crate::memory::MemoryError;
 use crate::policy::PolicyError;
 use crate::sandbox::SandboxError;
 use crate::sessions::SessionError;
@@ -52,6 +53,9 @@ pub enum ServiceError {
     /// A PDF export could not be printed.
     #[error(transparent)]
     Pdf(#[from] PdfError),
+    /// A profile's memory could not be read, saved or restored.
+    #[error(transparent)]
+    Memory(#[from] MemoryError),
     /// A background task failed.
     #[error("internal error: {0}")]
     Internal(String),
@@ -83,6 +87,8 @@ impl ServiceError {
             Self::Forge(_) => error_code::FORGE_ERROR,
             Self::Pdf(PdfError::NoRenderer) => error_code::NOT_FOUND,
             Self::Pdf(PdfError::Failed { .. }) => error_code::INTERNAL_ERROR,
+            Self::Memory(MemoryError::NoMemory(_) | MemoryError::NoSuchVersion { .. }) => error_code::NOT_FOUND,
+            Self::Memory(_) => error_code::INTERNAL_ERROR,
             Self::Internal(_) => error_code::INTERNAL_ERROR,
         }
     }

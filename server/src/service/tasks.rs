@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbor_protocol::{
-    CheckResult, CommitParams, CompareResult, CompareRow, DiffParams, Isolation, MergeParams, NewSessionParams,
-    NoParams, ProfileListResult, PromoteParams, PromoteResult, Session, SessionConfig, SessionEvent, SessionStatus,
-    SharedFile, Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult, TaskNewParams, TaskStatus,
-    ToolCallContent, ToolCallStatus, ToolKind, Trial, TrialDetail, TrialIdParams, TrialNewParams, TrialNewResult,
-    TrialRetryParams, TrialStatus, Usage, WorkflowListParams, WorkflowListResult,
+    CheckResult, CommitParams, CompareResult, CompareRow, DiffParams, Isolation, MemoryRestoreParams, MergeParams,
+    NewSessionParams, NoParams, ProfileListResult, ProfileMemoryParams, ProfileMemoryResult, PromoteParams,
+    PromoteResult, Session, SessionConfig, SessionEvent, SessionStatus, SharedFile, Task, TaskDetail, TaskIdParams,
+    TaskListParams, TaskListResult, TaskNewParams, TaskStatus, ToolCallContent, ToolCallStatus, ToolKind, Trial,
+    TrialDetail, TrialIdParams, TrialNewParams, TrialNewResult, TrialRetryParams, TrialStatus, Usage,
+    WorkflowListParams, WorkflowListResult,
 };
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -580,6 +581,16 @@ impl Service {
     /// `profile/list`.
     pub async fn profile_list(&self, _: NoParams) -> Result<ProfileListResult> {
         Ok(ProfileListResult { profiles: self.config.profiles.values().cloned().collect() })
+    }
+
+    /// `profile/memory`.
+    pub async fn profile_memory(&self, params: ProfileMemoryParams) -> Result<ProfileMemoryResult> {
+        Ok(self.sessions.memory().show(&params.profile)?)
+    }
+
+    /// `profile/memoryRestore`.
+    pub async fn profile_memory_restore(&self, params: MemoryRestoreParams) -> Result<ProfileMemoryResult> {
+        Ok(self.sessions.memory().restore(&params.profile, params.version)?)
     }
 }
 

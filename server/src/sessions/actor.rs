@@ -151,6 +151,11 @@ pub(super) struct SessionActor {
     stop_after: Option<String>,
     /// The agent's sandbox, watched for limits hit and torn down when the session ends.
     sandbox: Arc<Sandbox>,
+    /// The profile's memory and skills as laid out for the agent, when it has them.
+    memory: Option<crate::memory::SessionMemory>,
+    /// What goes before the first prompt of a new conversation, for an agent that reads no
+    /// memory or skills of its own.
+    memory_preamble: Option<String>,
 }
 
 /// How the actor's main loop ended.
@@ -195,6 +200,8 @@ impl SessionActor {
             retry_at: None,
             stop_after: None,
             sandbox: Arc::new(Sandbox::none()),
+            memory: None,
+            memory_preamble: None,
         }
     }
 
@@ -387,14 +394,22 @@ impl SessionActor {
         if let Some(limit) = config.session_timeout_secs {
             self.session_deadline = Some(Instant::now() + Duration::from_secs(limit));
         }
-        let sandbox = match Sandbox::prepare(&self.session, &self.paths) {
-            Ok(sandbox) => Arc::new(sandbox),
+        let profile = self.session.profile.clone();
+        match self.manager.context.memory.prepare(profile.as_deref(), self.session.id, &self.session.agent) {
+            Ok(memory) => self.memory = memory,
             Err(error) => {
-                let message = error.to_string();
-                self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
-                let ending = Ending { status: SessionStatus::Failed, reason: Some(message) };
-                return self.finish(ending).await;
+                return self.fail_start(format!("could not lay out the profile's memory and skills: {error}")).await;
             }
+        }
+        if start.resume.is_none() {
+            self.memory_preamble = self.memory.as_ref().and_then(|memory| memory.delivery.preamble.clone());
+        }
+        // The agent reads and edits its memory directory, so its sandbox lets it in like an extra
+        // directory.
+        let memory_dir = self.memory.as_ref().map(|memory| memory.delivery.dir.clone());
+        let sandbox = match Sandbox::prepare(&self.session, &self.paths, memory_dir) {
+            Ok(sandbox) => Arc::new(sandbox),
+            Err(error) => return self.fail_start(error.to_string()).await,
         };
         self.sandbox = sandbox.clone();
         let spec = StartSpec {
@@ -409,6 +424,7 @@ impl SessionActor {
             startup_timeout,
             ledger: GroupLedger::new(self.store.clone(), self.session.id),
             sandbox,
+            memory: self.memory.as_ref().map(|memory| memory.delivery.clone()),
         };
 
         let ending = match self.start_agent(driver, spec, startup_timeout).await {
@@ -422,6 +438,12 @@ impl SessionActor {
             }
         };
         self.finish(ending).await;
+    }
+
+    /// Ends a session whose agent cannot be started, with `message` as a fatal error.
+    async fn fail_start(mut self, message: String) {
+        self.emit(SessionEvent::Error { message: message.clone(), fatal: true }).await;
+        self.finish(Ending { status: SessionStatus::Failed, reason: Some(message) }).await
     }
 
     /// The settings the agent starts with. Deny rules hold in `bypass_permissions` mode too: an
@@ -809,8 +831,39 @@ impl SessionActor {
         self.turn_running = true;
         self.turn_deadline = Some(Instant::now() + self.turn_timeout());
         self.set_status(SessionStatus::Running, Some(AgentState::Working), None).await;
+        let text = match self.memory_preamble.take() {
+            Some(preamble) => format!("{preamble}{text}"),
+            None => text,
+        };
         self.current_prompt = Some(text.clone());
         self.send_to_agent(AgentCommand::Prompt(text)).await;
+    }
+
+    /// Saves the agent's edits to its memory file as a new version of the profile's memory, and
+    /// shows the change.
+    async fn save_memory(&mut self) {
+        let Some(memory) = self.memory.as_mut() else { return };
+        let message = match self.manager.context.memory.harvest(memory) {
+            Ok(None) => return,
+            Ok(Some(change)) => {
+                let version = change.version.version;
+                let profile = self.session.profile.clone().unwrap_or_default();
+                let undo = if version > 1 {
+                    format!(
+                        "; `arbor memory {profile} --restore {}` (profile/memoryRestore) brings back the text before",
+                        version - 1
+                    )
+                } else {
+                    String::new()
+                };
+                format!(
+                    "The agent changed the memory of profile {profile}: saved as version {version}{undo}.\n{}",
+                    change.diff
+                )
+            }
+            Err(error) => format!("Could not save the agent's memory: {error}"),
+        };
+        self.emit(SessionEvent::Notice { message }).await;
     }
 
     /// Sends the running turn's prompt again after a rate limit.
@@ -925,6 +978,7 @@ impl SessionActor {
                 self.check_files().await;
                 self.notice_external_change().await;
                 self.checkpoint_turn().await;
+                self.save_memory().await;
                 self.emit(SessionEvent::TurnEnded { stop_reason }).await;
                 self.current_prompt = None;
                 match self.queued_prompts.pop_front() {
@@ -1097,6 +1151,7 @@ impl SessionActor {
             tracing::error!(session = %self.session.id, %error, "could not clear the agent's process group record");
         }
         self.report_sandbox_hits().await;
+        self.save_memory().await;
         let sandbox = self.sandbox.clone();
         let _ = tokio::task::spawn_blocking(move || sandbox.teardown()).await;
         self.withdraw_permissions().await;

@@ -84,6 +84,8 @@ struct Context {
     panic_marker: Option<String>,
     /// Prices for the cost of agents that report none.
     prices: crate::pricing::PriceTable,
+    /// The profiles' memory and skills.
+    memory: Arc<crate::memory::Memory>,
 }
 
 /// Handles of every live session actor, and the way in for new ones.
@@ -104,6 +106,7 @@ impl SessionManager {
         let (scheduler, messages) = mpsc::unbounded_channel();
         let rules = config.standing_rules();
         let panic_marker = std::env::var(FAULT_PANIC_ON_PROMPT).ok().filter(|marker| !marker.is_empty());
+        let memory = Arc::new(crate::memory::Memory::new(config.profiles.values().cloned().collect(), &paths.data_dir));
         let manager = SessionManager {
             actors: Arc::default(),
             context: Arc::new(Context {
@@ -114,6 +117,7 @@ impl SessionManager {
                 rules,
                 panic_marker,
                 prices: crate::pricing::PriceTable::new(&config.prices),
+                memory,
             }),
             scheduler,
             closing: Arc::default(),
@@ -121,6 +125,11 @@ impl SessionManager {
         };
         tokio::spawn(admission::Scheduler::new(config.limits.clone(), manager.clone()).run(messages));
         manager
+    }
+
+    /// The profiles' memory and skills.
+    pub fn memory(&self) -> &crate::memory::Memory {
+        &self.context.memory
     }
 
     /// Puts the sessions left in the persisted queue back in line (at start-up).

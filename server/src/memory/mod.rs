@@ -1,0 +1,327 @@
+//! Agent memory and skills from a profile (`skills`, `memory` in the config file).
+//!
+//! At a session's start Arbor lays out, in the session's own directory under the data directory
+//! (`memory/sessions/<id>/`, never the worktree, so the session's diff never shows them), the
+//! memory file and copies of the skills, in the form the agent reads: Claude Code gets the
+//! directory as an extra directory (`--add-dir`) holding `CLAUDE.md` and
+//! `.claude/skills/<name>/SKILL.md`, which it loads as memory and skills; every other agent gets
+//! the memory's text, the memory file's path and the skill listing ahead of its first prompt.
+//! Every agent also finds the memory file's path in `ARBOR_MEMORY_FILE`. After each turn (and
+//! when the agent ends) the file is compared with what was laid out, and a change is saved to the
+//! profile's store as a new version (`store.rs`), shown to the user as a notice with the diff.
+
+pub mod store;
+
+use std::path::{Path, PathBuf};
+
+use arbor_protocol::{AgentProfile, MemoryVersion, ProfileMemoryResult};
+use uuid::Uuid;
+
+pub use store::MemoryStore;
+
+/// The environment variable naming the memory file to every agent with one.
+pub const MEMORY_FILE_ENV: &str = "ARBOR_MEMORY_FILE";
+
+/// Errors of the memory store and of laying out memory and skills.
+#[derive(Debug, thiserror::Error)]
+pub enum MemoryError {
+    /// A file of the store or of a skill could not be read or written.
+    #[error("{path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    /// The store's index is not what Arbor wrote.
+    #[error("{path} is damaged: {detail}")]
+    Corrupt { path: String, detail: String },
+    /// No profile has that name, or it keeps no memory.
+    #[error("no agent profile named '{0}' keeps a memory (give it `memory` in the config file)")]
+    NoMemory(String),
+    /// The version asked for was never saved.
+    #[error("profile '{profile}' has no memory version {version}")]
+    NoSuchVersion { profile: String, version: u32 },
+}
+
+/// Turns an I/O error on `path` into a [`MemoryError`].
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> MemoryError {
+    let path = path.display().to_string();
+    move |source| MemoryError::Io { path, source }
+}
+
+/// A skill: a directory with a `SKILL.md`.
+#[derive(Debug, Clone, PartialEq)]
+struct Skill {
+    name: String,
+    description: String,
+    source: PathBuf,
+}
+
+/// Checks a profile's `skills` and `memory` as the config file is read: a profile's name becomes a
+/// directory of the store, and every skill needs its `SKILL.md`.
+pub fn validate(profile: &AgentProfile) -> Result<(), String> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
+    if profile.memory.is_some() && (profile.name.starts_with('.') || !profile.name.chars().all(plain)) {
+        return Err(format!(
+            "profile '{}' keeps a memory, so its name may hold only letters, digits, '-', '_' and '.' (not first)",
+            profile.name
+        ));
+    }
+    for dir in &profile.skills {
+        if !Path::new(dir).join("SKILL.md").is_file() {
+            return Err(format!("profile '{}': skill directory {dir} holds no SKILL.md", profile.name));
+        }
+    }
+    Ok(())
+}
+
+/// What a session's agent is given: where its memory file is, and what to tell an agent that
+/// reads neither memory nor skills from files.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    /// The session's memory directory (for Claude Code, the extra directory it loads).
+    pub dir: PathBuf,
+    /// The memory file the agent reads and edits.
+    pub file: PathBuf,
+    /// For agents other than Claude Code: the text put before the first prompt.
+    pub preamble: Option<String>,
+}
+
+/// A session's laid-out memory: the delivery and the text last saved, to tell an edit from it.
+#[derive(Debug)]
+pub struct SessionMemory {
+    profile: String,
+    session_id: Uuid,
+    /// What the agent is given.
+    pub delivery: Delivery,
+    saved: String,
+}
+
+/// A change to a profile's memory, saved.
+#[derive(Debug)]
+pub struct SavedChange {
+    /// The version saved.
+    pub version: MemoryVersion,
+    /// A unified diff from the previous text.
+    pub diff: String,
+}
+
+/// The memory of every profile, and the layout of sessions' memory.
+pub struct Memory {
+    profiles: Vec<AgentProfile>,
+    store: MemoryStore,
+    sessions_dir: PathBuf,
+}
+
+impl Memory {
+    /// The memory of `profiles`, stored under `data_dir`.
+    pub fn new(profiles: Vec<AgentProfile>, data_dir: &Path) -> Memory {
+        Memory {
+            profiles,
+            store: MemoryStore::new(data_dir.join("memory").join("profiles")),
+            sessions_dir: data_dir.join("memory").join("sessions"),
+        }
+    }
+
+    fn profile(&self, name: &str) -> Option<&AgentProfile> {
+        self.profiles.iter().find(|profile| profile.name == name)
+    }
+
+    /// The profile's memory text now: its newest version, else its seed file's text (saved as the
+    /// first version), else nothing.
+    fn current(&self, profile: &AgentProfile) -> Result<String, MemoryError> {
+        if let Some(text) = self.store.current(&profile.name)? {
+            return Ok(text);
+        }
+        let Some(seed) = profile.memory.as_deref() else { return Ok(String::new()) };
+        match std::fs::read_to_string(seed) {
+            Ok(text) => {
+                self.store.save(&profile.name, &text, None, format!("seeded from {seed}"))?;
+                Ok(text)
+            }
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+            Err(source) => Err(MemoryError::Io { path: seed.to_string(), source }),
+        }
+    }
+
+    /// Lays out memory and skills for session `session_id` of `profile` run by `agent`; None when
+    /// the profile has neither.
+    pub fn prepare(
+        &self,
+        profile: Option<&str>,
+        session_id: Uuid,
+        agent: &str,
+    ) -> Result<Option<SessionMemory>, MemoryError> {
+        let Some(profile) = profile.and_then(|name| self.profile(name)) else { return Ok(None) };
+        if profile.memory.is_none() && profile.skills.is_empty() {
+            return Ok(None);
+        }
+        let dir = self.sessions_dir.join(session_id.to_string());
+        let claude = agent == crate::agents::claude::AGENT_ID;
+        let file = dir.join(if claude { "CLAUDE.md" } else { "MEMORY.md" });
+        // The newest version, whatever an earlier run of the session left in the file: its edits
+        // were saved after each turn, and a restore made meanwhile must win.
+        let text = self.current(profile)?;
+        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
+        std::fs::write(&file, &text).map_err(io(&file))?;
+        let skills_dir = if claude { dir.join(".claude").join("skills") } else { dir.join("skills") };
+        let mut skills = Vec::new();
+        for source in &profile.skills {
+            let skill = read_skill(Path::new(source))?;
+            let target = skills_dir.join(&skill.name);
+            if target.exists() {
+                std::fs::remove_dir_all(&target).map_err(io(&target))?;
+            }
+            copy_dir(&skill.source, &target)?;
+            skills.push(Skill { source: target, ..skill });
+        }
+        let preamble = (!claude).then(|| preamble(&profile.name, profile.memory.is_some(), &file, &text, &skills));
+        Ok(Some(SessionMemory {
+            profile: profile.name.clone(),
+            session_id,
+            delivery: Delivery { dir, file, preamble },
+            saved: text,
+        }))
+    }
+
+    /// Saves the agent's edits to the session's memory file as a new version, if it made any.
+    pub fn harvest(&self, session: &mut SessionMemory) -> Result<Option<SavedChange>, MemoryError> {
+        if self.profile(&session.profile).is_none_or(|profile| profile.memory.is_none()) {
+            return Ok(None);
+        }
+        let text = match std::fs::read_to_string(&session.delivery.file) {
+            Ok(text) => text,
+            // An agent that removed its memory file emptied its memory.
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(MemoryError::Io { path: session.delivery.file.display().to_string(), source });
+            }
+        };
+        if text == session.saved {
+            return Ok(None);
+        }
+        let version =
+            self.store.save(&session.profile, &text, Some(session.session_id), "edited by the agent".into())?;
+        let diff = unified_diff(&session.saved, &text);
+        session.saved = text;
+        Ok(Some(SavedChange { version, diff }))
+    }
+
+    /// `profile/memory`.
+    pub fn show(&self, name: &str) -> Result<ProfileMemoryResult, MemoryError> {
+        let profile = self
+            .profile(name)
+            .filter(|profile| profile.memory.is_some())
+            .ok_or_else(|| MemoryError::NoMemory(name.into()))?;
+        let text = self.current(profile)?;
+        Ok(ProfileMemoryResult { profile: name.to_string(), text, versions: self.store.versions(name)? })
+    }
+
+    /// `profile/memoryRestore`: `version`'s text saved as the newest version.
+    pub fn restore(&self, name: &str, version: u32) -> Result<ProfileMemoryResult, MemoryError> {
+        self.show(name)?;
+        let text = self.store.text(name, version)?;
+        self.store.save(name, &text, None, format!("restored from version {version}"))?;
+        self.show(name)
+    }
+}
+
+/// What an agent that reads no memory file of its own is told before its first prompt.
+fn preamble(profile: &str, has_memory: bool, file: &Path, text: &str, skills: &[Skill]) -> String {
+    let mut out = format!("Arbor gives you the memory and skills of the agent profile \"{profile}\".\n\n");
+    if has_memory {
+        out.push_str(&format!(
+            "Your memory file is {} (also in ${MEMORY_FILE_ENV}); edit it to remember things for later sessions. \
+             It holds:\n\n{}\n\n",
+            file.display(),
+            if text.trim().is_empty() { "(nothing yet)" } else { text.trim_end() }
+        ));
+    }
+    if !skills.is_empty() {
+        out.push_str("Skills (read a skill's SKILL.md before you use it):\n");
+        for skill in skills {
+            out.push_str(&format!(
+                "- {}: {} ({})\n",
+                skill.name,
+                skill.description,
+                skill.source.join("SKILL.md").display()
+            ));
+        }
+        out.push('\n');
+    }
+    out.push_str("The user's request follows.\n\n");
+    out
+}
+
+/// A skill directory's name and the `description` of its `SKILL.md` front matter.
+fn read_skill(dir: &Path) -> Result<Skill, MemoryError> {
+    let manifest = dir.join("SKILL.md");
+    let text = std::fs::read_to_string(&manifest).map_err(io(&manifest))?;
+    let front_matter = text.strip_prefix("---").and_then(|rest| rest.split("\n---").next()).unwrap_or("");
+    let field = |key: &str| {
+        front_matter.lines().find_map(|line| Some(line.strip_prefix(key)?.strip_prefix(':')?.trim().to_string()))
+    };
+    let name = field("name")
+        .or_else(|| dir.file_name().map(|name| name.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "skill".into());
+    Ok(Skill { name, description: field("description").unwrap_or_default(), source: dir.to_path_buf() })
+}
+
+/// Copies the files under `from` to `to`; links are not followed, so a skill cannot pull in
+/// files from elsewhere.
+fn copy_dir(from: &Path, to: &Path) -> Result<(), MemoryError> {
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    for entry in std::fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let kind = entry.file_type().map_err(io(&entry.path()))?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            copy_dir(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target).map_err(io(&target))?;
+        }
+    }
+    Ok(())
+}
+
+/// A unified diff of two texts, as git shows it.
+fn unified_diff(old: &str, new: &str) -> String {
+    let patch = git2::Patch::from_buffers(
+        old.as_bytes(),
+        Some(Path::new("memory")),
+        new.as_bytes(),
+        Some(Path::new("memory")),
+        None,
+    );
+    patch
+        .and_then(|mut patch| patch.to_buf())
+        .map(|buf| String::from_utf8_lossy(&buf).into_owned())
+        .unwrap_or_else(|_| format!("was:\n{old}\nis now:\n{new}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_restore_is_a_new_version_and_the_diff_shows_the_edit() {
+        let dir = tempfile::tempdir().unwrap();
+        let profile = AgentProfile {
+            name: "helper".into(),
+            agent: "scripted".into(),
+            memory: Some(dir.path().join("seed.md").display().to_string()),
+            ..Default::default()
+        };
+        std::fs::write(dir.path().join("seed.md"), "- one\n").unwrap();
+        let memory = Memory::new(vec![profile], dir.path());
+        let session = Uuid::new_v4();
+        let mut laid_out = memory.prepare(Some("helper"), session, "scripted").unwrap().unwrap();
+        assert_eq!(std::fs::read_to_string(&laid_out.delivery.file).unwrap(), "- one\n");
+        std::fs::write(&laid_out.delivery.file, "- one\n- two\n").unwrap();
+        let saved = memory.harvest(&mut laid_out).unwrap().unwrap();
+        assert_eq!(saved.version.version, 2);
+        assert!(saved.diff.contains("+- two"), "{}", saved.diff);
+        assert!(memory.harvest(&mut laid_out).unwrap().is_none(), "nothing new, nothing saved");
+        let restored = memory.restore("helper", 1).unwrap();
+        assert_eq!(restored.text, "- one\n");
+        assert_eq!(restored.versions.len(), 3);
+        assert!(matches!(memory.restore("helper", 9), Err(MemoryError::NoSuchVersion { .. })));
+        assert!(matches!(memory.show("nobody"), Err(MemoryError::NoMemory(_))));
+    }
+}
