@@ -62,12 +62,23 @@ export interface AgentProfile {
   agent: string;
   /** Settings (system prompt, permission mode …). */
   config?: SessionConfig | null;
+  /**
+   * The profile's memory: a Markdown file whose text seeds it the first time. Arbor then keeps
+   * the memory's versions in its own store, saving the agent's edits after each turn; the
+   * file itself is only read.
+   */
+  memory?: string | null;
   /** Model. */
   model?: string | null;
   /** Its name. */
   name?: string;
   /** Permission rules for sessions started from the profile. */
   permissions?: PermissionRule[];
+  /**
+   * Skills for the profile's sessions: directories each holding a `SKILL.md` (and any files
+   * it refers to), named by the directory.
+   */
+  skills?: string[];
 }
 
 /** What a running agent is doing. */
@@ -739,6 +750,26 @@ export interface ListSessionsResult {
   total: number;
 }
 
+/** `profile/memoryRestore` params. */
+export interface MemoryRestoreParams {
+  /** The profile's name. */
+  profile: string;
+  /** The version whose text becomes the memory again (saved as a new version). */
+  version: number;
+}
+
+/** One saved version of a profile's memory. */
+export interface MemoryVersion {
+  /** How it came to be: "seeded from …", "edited by the agent", "restored from version N". */
+  note: string;
+  /** When it was saved (ms since the Unix epoch). */
+  savedAt: number;
+  /** The session whose agent wrote it, when one did. */
+  sessionId?: string | null;
+  /** 1, 2, … in the order they were saved. */
+  version: number;
+}
+
 /** `session/merge` params. */
 export interface MergeParams {
   /** Commit message; default one naming the session. */
@@ -940,6 +971,22 @@ export interface PlanEntry {
 export interface ProfileListResult {
   /** Every profile in the config file, by name. */
   profiles: AgentProfile[];
+}
+
+/** `profile/memory` params. */
+export interface ProfileMemoryParams {
+  /** The profile's name. */
+  profile: string;
+}
+
+/** `profile/memory` and `profile/memoryRestore` result. */
+export interface ProfileMemoryResult {
+  /** The profile's name. */
+  profile: string;
+  /** The memory's text now (the newest version's). */
+  text: string;
+  /** Every version, oldest first. */
+  versions: MemoryVersion[];
 }
 
 /** `$/progress`: one step of a long request's work-done progress, under the client's token. */
@@ -2262,6 +2309,10 @@ export const Method = {
   WorkflowList: new RequestType<WorkflowListParams, WorkflowListResult, void>('workflow/list'),
   /** Agent profiles from the config file. */
   ProfileList: new RequestType0<ProfileListResult, void>('profile/list'),
+  /** A profile's memory and its saved versions. */
+  ProfileMemory: new RequestType<ProfileMemoryParams, ProfileMemoryResult, void>('profile/memory'),
+  /** Make an earlier version of a profile's memory the current one again. */
+  ProfileMemoryRestore: new RequestType<MemoryRestoreParams, ProfileMemoryResult, void>('profile/memoryRestore'),
 } as const;
 
 /** Every notification the server sends, by its name in the method table. */

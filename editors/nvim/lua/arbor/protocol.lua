@@ -31,9 +31,11 @@
 ---@field additionalDirs? string[] Extra directories for sessions started from the profile (see `session/new`).
 ---@field agent string Agent id.
 ---@field config? arbor.SessionConfig | nil Settings (system prompt, permission mode …).
+---@field memory? string | nil The profile's memory: a Markdown file whose text seeds it the first time. Arbor then keeps the memory's versions in its own store, saving the agent's edits after each turn; the file itself is only read.
 ---@field model? string | nil Model.
 ---@field name? string Its name.
 ---@field permissions? arbor.PermissionRule[] Permission rules for sessions started from the profile.
+---@field skills? string[] Skills for the profile's sessions: directories each holding a `SKILL.md` (and any files it refers to), named by the directory.
 
 --- What a running agent is doing.
 ---@alias arbor.AgentState
@@ -393,6 +395,18 @@
 ---@field sessions arbor.Session[] Pinned sessions first (in pin order), then the most recently updated.
 ---@field total integer Number of sessions matching the filter, over all pages.
 
+--- `profile/memoryRestore` params.
+---@class arbor.MemoryRestoreParams
+---@field profile string The profile's name.
+---@field version integer The version whose text becomes the memory again (saved as a new version).
+
+--- One saved version of a profile's memory.
+---@class arbor.MemoryVersion
+---@field note string How it came to be: "seeded from …", "edited by the agent", "restored from version N".
+---@field savedAt integer When it was saved (ms since the Unix epoch).
+---@field sessionId? string | nil The session whose agent wrote it, when one did.
+---@field version integer 1, 2, … in the order they were saved.
+
 --- `session/merge` params.
 ---@class arbor.MergeParams
 ---@field message? string | nil Commit message; default one naming the session.
@@ -494,6 +508,16 @@
 --- `profile/list` result.
 ---@class arbor.ProfileListResult
 ---@field profiles arbor.AgentProfile[] Every profile in the config file, by name.
+
+--- `profile/memory` params.
+---@class arbor.ProfileMemoryParams
+---@field profile string The profile's name.
+
+--- `profile/memory` and `profile/memoryRestore` result.
+---@class arbor.ProfileMemoryResult
+---@field profile string The profile's name.
+---@field text string The memory's text now (the newest version's).
+---@field versions arbor.MemoryVersion[] Every version, oldest first.
 
 --- `$/progress`: one step of a long request's work-done progress, under the client's token.
 ---@class arbor.ProgressNotification
@@ -1125,6 +1149,10 @@ M.method = {
   workflow_list = 'workflow/list',
   -- Agent profiles from the config file. Params: arbor.NoParams; result: arbor.ProfileListResult.
   profile_list = 'profile/list',
+  -- A profile's memory and its saved versions. Params: arbor.ProfileMemoryParams; result: arbor.ProfileMemoryResult.
+  profile_memory = 'profile/memory',
+  -- Make an earlier version of a profile's memory the current one again. Params: arbor.MemoryRestoreParams; result: arbor.ProfileMemoryResult.
+  profile_memory_restore = 'profile/memoryRestore',
 }
 
 --- Every notification the server sends, by its name in the method table.

@@ -89,6 +89,10 @@ const Method = Object.freeze({
   WorkflowList: 'workflow/list',
   /** Agent profiles from the config file. */
   ProfileList: 'profile/list',
+  /** A profile's memory and its saved versions. */
+  ProfileMemory: 'profile/memory',
+  /** Make an earlier version of a profile's memory the current one again. */
+  ProfileMemoryRestore: 'profile/memoryRestore',
 });
 
 /** Every notification the server sends, by its name in the method table. */
