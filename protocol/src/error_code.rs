@@ -31,6 +31,6 @@ pub const STORE_ERROR: i64 = -33006;
 pub const NOT_FOUND: i64 = -33007;
 /// The request is well formed but its values are not acceptable (an empty prompt, a bad script …).
 pub const INVALID_ARGUMENT: i64 = -33008;
-/// The forge (GitHub) refused or failed the request: bad or missing token, rate limit, a pull
+/// The forge (GitHub or GitLab) refused or failed the request: bad or missing token, rate limit, a pull
 /// request that already exists … The message says which and what to do.
 pub const FORGE_ERROR: i64 = -33009;

@@ -1,4 +1,5 @@
-//! Pushing a session's branch and its pull request on the forge (GitHub): the `pullRequest` a
+//! Pushing a session's branch and its pull request on the forge (GitHub, or GitLab's merge
+//! request): the `pullRequest` a
 //! session carries, and the params and results of `session/push`, `trial/push`, `session/pr` and
 //! `session/sendReview`.
 
@@ -90,7 +91,7 @@ impl Default for ChecksSummary {
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PullRequest {
-    /// The forge (`github`).
+    /// The forge (`github` or `gitlab`).
     pub forge: String,
     /// The repository on the forge, `owner/name`.
     pub repository: String,
@@ -121,7 +122,8 @@ pub struct PullRequest {
 }
 
 impl PullRequest {
-    /// One line a user can read: "PR #12 open · review approved · checks 3/3 passed".
+    /// One line a user can read: "PR #12 open · review approved · checks 3/3 passed" (on GitLab
+    /// "MR !12 …").
     pub fn summary(&self) -> String {
         let review = match self.review {
             ReviewDecision::None => "no review yet",
@@ -135,7 +137,8 @@ impl PullRequest {
             ChecksState::Success => format!("checks {}/{} passed", self.checks.passed, self.checks.total),
             ChecksState::Failure => format!("checks {}/{} failed", self.checks.failed, self.checks.total),
         };
-        format!("PR #{} {} · {review} · {checks}", self.number, self.state.as_str())
+        let reference = if self.forge == "gitlab" { "MR !" } else { "PR #" };
+        format!("{reference}{} {} · {review} · {checks}", self.number, self.state.as_str())
     }
 }
 

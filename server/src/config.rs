@@ -1,5 +1,5 @@
 //! The user's configuration file (JSON): admission limits, agent profiles, permission rules and
-//! the GitHub settings. Its path is
+//! the forges' (GitHub's, GitLab's) settings. Its path is
 //! `--config`, `$ARBOR_CONFIG`, or `$XDG_CONFIG_HOME/arbor/config.json` (default
 //! `~/.config/arbor/config.json`); a missing file means the defaults.
 
@@ -96,6 +96,32 @@ pub struct GithubConfig {
     pub poll_interval_secs: u64,
 }
 
+/// Where merge requests are opened: gitlab.com or a self-hosted GitLab.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GitlabConfig {
+    /// The REST API's base URL: `https://gitlab.com/api/v4` (the default), or
+    /// `https://HOST/api/v4` for a self-hosted GitLab.
+    #[serde(default = "default_gitlab_api")]
+    pub api_url: String,
+    /// A token; without it Arbor uses `GITLAB_TOKEN` or the GitLab CLI's login.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// How often open merge requests are read again, in seconds. Default 60.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval_secs: u64,
+}
+
+fn default_gitlab_api() -> String {
+    "https://gitlab.com/api/v4".into()
+}
+
+impl Default for GitlabConfig {
+    fn default() -> Self {
+        Self { api_url: default_gitlab_api(), token: None, poll_interval_secs: default_poll_interval() }
+    }
+}
+
 fn default_github_api() -> String {
     "https://api.github.com".into()
 }
@@ -142,9 +168,16 @@ pub struct Config {
     /// The sandbox of sessions that choose none themselves (see `docs/sandbox.md`).
     #[serde(default)]
     pub sandbox: Option<SandboxChoice>,
+    /// The forge every remote is on (`github` or `gitlab`); when absent, each remote's host
+    /// tells (GitLab for the GitLab API's host and hosts named `gitlab.…`, else GitHub).
+    #[serde(default)]
+    pub forge: Option<crate::forge::ForgeKind>,
     /// Where pull requests are opened.
     #[serde(default)]
     pub github: GithubConfig,
+    /// Where merge requests are opened.
+    #[serde(default)]
+    pub gitlab: GitlabConfig,
     /// The daemon's network listener for WebSocket clients and the web companion (off when
     /// absent; `arbor daemon --listen` overrides it).
     #[serde(default)]
@@ -182,7 +215,9 @@ impl Default for Config {
             acp_agents: BTreeMap::new(),
             permissions: Vec::new(),
             sandbox: None,
+            forge: None,
             github: GithubConfig::default(),
+            gitlab: GitlabConfig::default(),
             listen: None,
             hosts: Vec::new(),
             ssh_command: None,
@@ -205,11 +240,15 @@ impl Config {
             .map_err(|source| ConfigError::Parse { path: path.display().to_string(), source })?;
         let invalid = |source| ConfigError::Rule { path: path.display().to_string(), source };
         policy::validate(&config.permissions).map_err(invalid)?;
-        if config.github.poll_interval_secs == 0 {
-            return Err(ConfigError::Invalid {
-                path: path.display().to_string(),
-                message: "github.pollIntervalSecs must be at least 1".into(),
-            });
+        for (name, interval) in
+            [("github", config.github.poll_interval_secs), ("gitlab", config.gitlab.poll_interval_secs)]
+        {
+            if interval == 0 {
+                return Err(ConfigError::Invalid {
+                    path: path.display().to_string(),
+                    message: format!("{name}.pollIntervalSecs must be at least 1"),
+                });
+            }
         }
         crate::hosts::validate(&config.hosts)
             .map_err(|message| ConfigError::Invalid { path: path.display().to_string(), message })?;

@@ -7,6 +7,8 @@ pub mod git_http;
 pub mod http;
 pub mod mock_api;
 pub mod mock_github;
+pub mod mock_gitlab;
+pub mod mock_rest;
 pub mod ssh_hosts;
 pub mod sshd;
 

@@ -1,34 +1,58 @@
 //! From session to pull request, against the real binary: a real push over `file://` to a bare
-//! repository, and a mock of GitHub's REST API on 127.0.0.1 that keeps its pull requests' state.
-//! Every refusal is a clear message that loses nothing, and the token appears nowhere a user or
-//! another process could read it.
+//! repository, and mocks of GitHub's and GitLab's REST APIs on 127.0.0.1 that keep their pull
+//! (merge) requests' state. Every refusal is a clear message that loses nothing, and the token
+//! appears nowhere a user or another process could read it.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use arbor_protocol::{
-    ChecksState, PullRequest, PullRequestState, ReviewDecision, Session, SessionEvent, error_code, method,
+    CheckResult, ChecksState, PullRequest, PullRequestState, PushResult, ReviewDecision, Session, SessionEvent, Task,
+    TrialNewResult, error_code, method,
 };
 use arbor_tests::mock_github::{Failure, MockGitHub};
+use arbor_tests::mock_gitlab::MockGitLab;
 use arbor_tests::{Client, Server, TestEnv, files_holding, git, wait_until};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "ghp_arborTestToken0123456789secret";
+const GITLAB_TOKEN: &str = "glpat-arborTestToken0123456789secret";
 
 const SCRIPT: &str = "write src/feature.rs <<END\npub fn feature() {}\nEND\nsay Added the feature function.\n\
 usage input=1200 output=300 cost=0.042\nturn\nsay Addressed: {prompt}";
 
 /// A bare repository `acme/widgets.git` as `origin` of a work repository whose `main` tracks it,
-/// the mock GitHub, and Arbor configured for it.
+/// the mock GitHub and GitLab, and Arbor configured for one of them.
 struct Forge {
     env: TestEnv,
     remote: PathBuf,
     repo: PathBuf,
     github: MockGitHub,
+    gitlab: MockGitLab,
 }
 
 impl Forge {
+    /// Arbor opens pull requests on the mock GitHub with `configured_token`.
     async fn new(configured_token: &str) -> Forge {
+        let forge = Forge::start().await;
+        forge.env.write_config(
+            json!({ "github": { "apiUrl": forge.github.url, "token": configured_token, "pollIntervalSecs": 1 } }),
+        );
+        forge
+    }
+
+    /// Arbor opens merge requests on the mock GitLab (chosen by `forge` in the config file: the
+    /// `file://` remote names no host) with `configured_token`.
+    async fn on_gitlab(configured_token: &str) -> Forge {
+        let forge = Forge::start().await;
+        forge.env.write_config(json!({
+            "forge": "gitlab",
+            "gitlab": { "apiUrl": forge.gitlab.url, "token": configured_token, "pollIntervalSecs": 1 },
+        }));
+        forge
+    }
+
+    async fn start() -> Forge {
         let env = TestEnv::new();
         let remote = env.root.join("acme").join("widgets.git");
         std::fs::create_dir_all(&remote).unwrap();
@@ -37,10 +61,8 @@ impl Forge {
         git(&repo, &["remote", "add", "origin", &format!("file://{}", remote.display())]);
         git(&repo, &["push", "-q", "-u", "origin", "main"]);
         let github = MockGitHub::start(TOKEN, remote.clone()).await;
-        env.write_config(
-            json!({ "github": { "apiUrl": github.url, "token": configured_token, "pollIntervalSecs": 1 } }),
-        );
-        Forge { env, remote, repo, github }
+        let gitlab = MockGitLab::start(GITLAB_TOKEN, remote.clone()).await;
+        Forge { env, remote, repo, github, gitlab }
     }
 
     /// A session that wrote `src/feature.rs`, with its work committed on its branch.
@@ -78,6 +100,19 @@ async fn wait_update(client: &mut Client, session: &Session, wanted: impl Fn(&Pu
 
 async fn all_events(client: &Client, session: &Session) -> Value {
     client.call(method::SESSION_EVENTS, json!({ "sessionId": session.id, "limit": 5000 })).await
+}
+
+/// `secret` is in no event, not on the session record, and, once the server is gone, in no file
+/// under the test's directory but the config file.
+async fn assert_secret_kept(forge: &Forge, server: Server, session: &Session, secret: &str) {
+    let Server { client, child } = server;
+    assert!(!all_events(&client, session).await.to_string().contains(secret), "the secret is in an event");
+    assert!(!serde_json::to_string(&client.get(session.id).await).unwrap().contains(secret), "and on the record");
+    drop(client);
+    drop(child);
+    let leaks: Vec<PathBuf> =
+        files_holding(&forge.env.root, secret).into_iter().filter(|path| !path.ends_with("config.json")).collect();
+    assert!(leaks.is_empty(), "the secret leaked into {leaks:?}");
 }
 
 #[tokio::test]
@@ -209,26 +244,20 @@ async fn a_rejected_push_is_a_clear_error_that_changes_nothing() {
 async fn a_token_github_refuses_is_a_401_that_names_no_secret() {
     let wrong = "ghp_wrongTokenThatMustNotLeak42";
     let forge = Forge::new(wrong).await;
-    let Server { mut client, child: _child } = forge.env.standalone().await;
-    let session = forge.committed_session(&mut client).await;
+    let mut server = forge.env.standalone().await;
+    let session = forge.committed_session(&mut server.client).await;
 
-    let error = client.try_call(method::SESSION_PR, json!({ "sessionId": session.id })).await.unwrap_err();
+    let error = server.client.try_call(method::SESSION_PR, json!({ "sessionId": session.id })).await.unwrap_err();
     assert_eq!(error.code, error_code::FORGE_ERROR);
     assert!(error.message.contains("401") && error.message.contains("refused the token"), "{}", error.message);
     assert!(!error.message.contains(wrong));
-    let after = client.get(session.id).await;
-    assert!(after.pull_request.is_none(), "no pull request is recorded");
+    assert!(server.client.get(session.id).await.pull_request.is_none(), "no pull request is recorded");
     assert_eq!(
         forge.remote_tip(session.branch.as_deref().unwrap()),
         git(&forge.repo, &["rev-parse", session.branch.as_deref().unwrap()]),
         "the push stays done"
     );
-    assert!(!all_events(&client, &session).await.to_string().contains(wrong));
-    assert!(!serde_json::to_string(&after).unwrap().contains(wrong));
-    drop(client);
-    let leaks: Vec<PathBuf> =
-        files_holding(&forge.env.root, wrong).into_iter().filter(|path| !path.ends_with("config.json")).collect();
-    assert!(leaks.is_empty(), "the token leaked into {leaks:?}");
+    assert_secret_kept(&forge, server, &session, wrong).await;
 }
 
 #[tokio::test]
@@ -321,4 +350,252 @@ async fn the_review_is_sent_to_the_agent_as_a_prompt() {
     assert!(text.contains("@bo on src/feature.rs:1: Name it `widget` instead."), "{text}");
     client.wait_turns(session.id, 2).await;
     assert!(client.reply_text(session.id).contains("Addressed: The pull request #1"));
+}
+
+#[tokio::test]
+async fn a_merge_request_on_gitlab_follows_its_pipeline_approval_and_merge_and_takes_review_notes() {
+    let forge = Forge::on_gitlab(GITLAB_TOKEN).await;
+    let Server { mut client, child } = forge.env.standalone().await;
+    let session = forge.committed_session(&mut client).await;
+    let branch = session.branch.clone().unwrap();
+
+    let opened: PullRequest = serde_json::from_value(
+        client.call(method::SESSION_PR, json!({ "sessionId": session.id, "draft": true })).await,
+    )
+    .unwrap();
+    assert_eq!(forge.remote_tip(&branch), git(&forge.repo, &["rev-parse", &branch]), "the branch was pushed");
+    assert_eq!(
+        (opened.forge.as_str(), opened.number, opened.state, opened.repository.as_str()),
+        ("gitlab", 1, PullRequestState::Draft, "acme/widgets")
+    );
+    assert!(opened.url.ends_with("/acme/widgets/-/merge_requests/1"), "{}", opened.url);
+    let created = forge.gitlab.received().into_iter().find(|request| request.method == "POST").expect("a POST");
+    assert_eq!(created.path, "/projects/acme%2Fwidgets/merge_requests");
+    assert_eq!(created.authorization.as_deref(), Some(format!("Bearer {GITLAB_TOKEN}").as_str()));
+    assert_eq!(created.body["title"], "Draft: Add a feature function");
+    assert_eq!(
+        (created.body["source_branch"].as_str(), created.body["target_branch"].as_str()),
+        (Some(branch.as_str()), Some("main"))
+    );
+    let description = created.body["description"].as_str().unwrap();
+    for expected in ["Added the feature function.", "`src/feature.rs` (+1 −0)", "1200 input and 300 output tokens"] {
+        assert!(description.contains(expected), "the description lacks {expected:?}:\n{description}");
+    }
+    assert!(forge.github.received().is_empty(), "GitHub was not asked");
+    let event = client.wait_event(session.id, |event| matches!(event, SessionEvent::PrOpened { .. })).await;
+    let SessionEvent::PrOpened { message, .. } = &event.event else { unreachable!() };
+    assert!(message.starts_with("Opened merge request !1 on acme/widgets"), "{message}");
+    wait_until("an unchanged merge request is read with If-None-Match and answered 304", || {
+        forge.gitlab.received().iter().any(|request| request.status == 304 && request.if_none_match.is_some())
+    })
+    .await;
+
+    forge.gitlab.add_pipeline(1, "running");
+    wait_update(&mut client, &session, |pull| pull.checks.state == ChecksState::Pending).await;
+    forge.gitlab.add_pipeline(1, "success");
+    let passed = wait_update(&mut client, &session, |pull| pull.checks.state == ChecksState::Success).await;
+    let SessionEvent::PrUpdated { changes, .. } = &passed else { unreachable!() };
+    assert!(changes.contains(&"checks passed (1 of 1)".to_string()), "{changes:?}");
+
+    // A note on a line of the diff goes to the agent when the user sends the review.
+    forge.gitlab.add_note(1, "bo", "Name it `widget` instead.", Some(("src/feature.rs", 1)));
+    let noted = wait_update(&mut client, &session, |pull| pull.review_comments == 1).await;
+    let SessionEvent::PrUpdated { actions, pull_request, .. } = &noted else { unreachable!() };
+    assert_eq!(pull_request.review, ReviewDecision::Commented);
+    let send = actions.iter().find(|action| action.id == "send_review").expect("the offer to send the review");
+    let sent = client.call(&send.method, send.params.clone()).await;
+    assert_eq!(sent["comments"], 1);
+    let prompt = sent["prompt"].as_str().unwrap();
+    assert!(prompt.starts_with("The merge request !1 ("), "{prompt}");
+    assert!(prompt.contains("@bo on src/feature.rs:1: Name it `widget` instead."), "{prompt}");
+    client.wait_turns(session.id, 2).await;
+    assert!(client.reply_text(session.id).contains("Addressed: The merge request !1"));
+
+    forge.gitlab.approve(1, "ana");
+    wait_update(&mut client, &session, |pull| pull.review == ReviewDecision::Approved).await;
+    forge.gitlab.merge(1);
+    let merged = wait_update(&mut client, &session, |pull| pull.state == PullRequestState::Merged).await;
+    let SessionEvent::PrUpdated { actions, message, .. } = &merged else { unreachable!() };
+    assert!(message.starts_with("Merge request !1 was merged on GitLab"), "{message}");
+    assert!(actions.iter().any(|action| action.id == "delete_session"), "{actions:?}");
+    let record = client.get(session.id).await.pull_request.unwrap();
+    assert_eq!(record.merge_commit.as_deref(), Some("89abcdef0123456789abcdef0123456789abcdef"));
+
+    assert_secret_kept(&forge, Server { client, child }, &session, GITLAB_TOKEN).await;
+}
+
+#[tokio::test]
+async fn a_token_gitlab_refuses_is_a_401_that_names_no_secret() {
+    let wrong = "glpat-wrongTokenThatMustNotLeak42";
+    let forge = Forge::on_gitlab(wrong).await;
+    let mut server = forge.env.standalone().await;
+    let session = forge.committed_session(&mut server.client).await;
+
+    let error = server.client.try_call(method::SESSION_PR, json!({ "sessionId": session.id })).await.unwrap_err();
+    assert_eq!(error.code, error_code::FORGE_ERROR);
+    assert!(error.message.contains("GitLab refused the token (401"), "{}", error.message);
+    assert!(error.message.contains("GITLAB_TOKEN"), "it says where the token comes from: {}", error.message);
+    assert!(!error.message.contains(wrong));
+    assert!(server.client.get(session.id).await.pull_request.is_none(), "no merge request is recorded");
+    assert_secret_kept(&forge, server, &session, wrong).await;
+}
+
+#[tokio::test]
+async fn gitlab_rate_limits_and_an_existing_merge_request_are_clear_and_lose_nothing() {
+    let forge = Forge::on_gitlab(GITLAB_TOKEN).await;
+    let Server { mut client, child: _child } = forge.env.standalone().await;
+    let session = forge.committed_session(&mut client).await;
+
+    forge.gitlab.fail_next(Failure {
+        method: "POST".into(),
+        path_contains: "/merge_requests".into(),
+        status: 429,
+        message: "Retry later".into(),
+        retry_after: Some(30),
+    });
+    let error = client.try_call(method::SESSION_PR, json!({ "sessionId": session.id })).await.unwrap_err();
+    assert_eq!(error.code, error_code::FORGE_ERROR);
+    assert!(error.message.contains("GitLab's rate limit is reached; try again in 30 s"), "{}", error.message);
+    assert!(client.get(session.id).await.pull_request.is_none());
+
+    client.call(method::SESSION_PR, json!({ "sessionId": session.id })).await;
+    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    let twin: Session = serde_json::from_value(
+        client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "asNewSession": true })).await,
+    )
+    .unwrap();
+    let exists = client.try_call(method::SESSION_PR, json!({ "sessionId": twin.id })).await.unwrap_err();
+    assert_eq!(exists.code, error_code::FORGE_ERROR);
+    assert!(
+        exists.message.contains("a merge request for")
+            && exists.message.contains("already exists")
+            && exists.message.contains("/acme/widgets/-/merge_requests/1"),
+        "{}",
+        exists.message
+    );
+    assert_eq!(forge.gitlab.merge_requests().len(), 1);
+    assert!(client.get(twin.id).await.pull_request.is_none());
+
+    // A rate limit while following the merge request pauses every read for as long as GitLab asks.
+    forge.gitlab.fail_next(Failure {
+        method: "GET".into(),
+        path_contains: "/merge_requests/1".into(),
+        status: 429,
+        message: "Retry later".into(),
+        retry_after: Some(3),
+    });
+    client.wait_event(session.id, |event| matches!(event, SessionEvent::Notice { message } if message.contains("GitLab's rate limit") && message.contains("3 s"))).await;
+    let limited =
+        forge.gitlab.received().into_iter().find(|request| request.status == 429 && request.method == "GET").unwrap();
+    forge.gitlab.add_pipeline(1, "failed");
+    wait_update(&mut client, &session, |pull| pull.checks.state == ChecksState::Failure).await;
+    let next = forge.gitlab.received().into_iter().find(|request| request.at > limited.at).unwrap();
+    assert!(
+        next.at.duration_since(limited.at) >= Duration::from_millis(2900),
+        "read again after {:?}",
+        next.at.duration_since(limited.at)
+    );
+}
+
+#[tokio::test]
+async fn a_checked_trial_is_pushed_and_its_pull_request_carries_the_check() {
+    let forge = Forge::new(TOKEN).await;
+    let check = "grep -q 42 answer.txt && echo '1 passed, 0 failed' || { echo '0 passed, 1 failed'; exit 1; }\n";
+    forge.env.commit_files(&forge.repo, &[("check.sh", check)], "Add the check");
+    git(&forge.repo, &["push", "-q", "origin", "main"]);
+    let Server { client, child: _child } = forge.env.standalone().await;
+    let task: Task = serde_json::from_value(
+        client
+            .call(
+                method::TASK_NEW,
+                json!({ "title": "Answer the question", "cwd": forge.repo, "checkCommand": "sh check.sh" }),
+            )
+            .await,
+    )
+    .unwrap();
+    let script = "write answer.txt <<END\n42\nEND\nsay Wrote the answer.\nusage input=100 output=10 cost=0.10";
+    let trials: TrialNewResult = serde_json::from_value(
+        client
+            .call(
+                method::TRIAL_NEW,
+                json!({ "taskId": task.id, "trials": [{ "agent": "scripted", "config": { "script": script } }] }),
+            )
+            .await,
+    )
+    .unwrap();
+    let trial = trials.trials[0].trial.clone();
+    client.wait_trials_settled(task.id).await;
+    let checked: CheckResult =
+        serde_json::from_value(client.call(method::TRIAL_CHECK, json!({ "trialId": trial.id })).await).unwrap();
+    assert!(checked.passed, "{checked:?}");
+
+    // The trial's work is still uncommitted in its worktree: trial/push commits it, then pushes.
+    let pushed: PushResult =
+        serde_json::from_value(client.call(method::TRIAL_PUSH, json!({ "trialId": trial.id })).await).unwrap();
+    let committed = pushed.committed.clone().expect("the remaining work was committed");
+    assert_eq!(pushed.commit, committed);
+    assert_eq!(forge.remote_tip(&pushed.branch), committed, "the bare repository has the trial's branch");
+    assert_eq!(git(&forge.remote, &["show", &format!("{}:answer.txt", pushed.branch)]), "42");
+
+    let detail = client.call(method::TASK_GET, json!({ "taskId": task.id })).await;
+    let session_id = detail["trials"][0]["sessions"][0]["id"].as_str().unwrap().to_string();
+    let opened: PullRequest =
+        serde_json::from_value(client.call(method::SESSION_PR, json!({ "sessionId": session_id })).await).unwrap();
+    assert_eq!((opened.number, opened.head_branch.as_str()), (1, pushed.branch.as_str()));
+    let created = forge.github.received().into_iter().find(|request| request.method == "POST").expect("a POST");
+    let body = created.body["body"].as_str().unwrap();
+    assert!(body.contains("## Check\n\n`sh check.sh` passed: 1 passed, 0 failed"), "{body}");
+    assert!(body.contains("`answer.txt` (+1 −0)") && body.contains("- Answer the question"), "{body}");
+}
+
+/// `arbor ARGS` through the daemon: whether it succeeded, its standard output and its errors.
+async fn arbor(env: &TestEnv, args: &[&str]) -> (bool, String, String) {
+    let output = env.command().args(args).output().await.expect("run arbor");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).to_string();
+    (output.status.success(), text(&output.stdout), text(&output.stderr))
+}
+
+#[tokio::test]
+async fn the_command_line_pushes_and_opens_a_pull_request_and_says_why_it_cannot() {
+    let forge = Forge::new(TOKEN).await;
+    let Server { mut client, child: _child } = forge.env.bridge().await;
+    let session = forge.committed_session(&mut client).await;
+    let id = session.id.to_string();
+    let branch = session.branch.clone().unwrap();
+
+    let (ok, pushed, _) = arbor(&forge.env, &["session", "push", &id[..8]]).await;
+    let tip = git(&forge.repo, &["rev-parse", &branch]);
+    assert!(ok, "{pushed}");
+    assert!(pushed.starts_with(&format!("pushed {branch} to origin (file://")) && pushed.contains(&tip), "{pushed}");
+    assert_eq!(forge.remote_tip(&branch), tip);
+
+    forge.github.fail_next(Failure {
+        method: "POST".into(),
+        path_contains: "/pulls".into(),
+        status: 401,
+        message: "Bad credentials".into(),
+        retry_after: None,
+    });
+    let (ok, out, error) = arbor(&forge.env, &["session", "pr", &id[..8]]).await;
+    assert!(!ok, "a refused token fails the command: {out}");
+    assert!(error.contains("GitHub refused the token (401 Bad credentials)"), "{error}");
+    assert!(!error.contains(TOKEN) && !out.contains(TOKEN));
+
+    let (ok, opened, _) = arbor(&forge.env, &["session", "pr", &id, "--draft"]).await;
+    assert!(ok, "{opened}");
+    let url = forge.github.pulls()[0]["html_url"].as_str().unwrap().to_string();
+    assert_eq!(opened.trim(), format!("opened pull request #1 (draft): {url}"));
+
+    // Someone else pushes to the branch; the session's next commit cannot be pushed over it.
+    git(&forge.env.root, &["clone", "-q", "-b", &branch, &format!("file://{}", forge.remote.display()), "other"]);
+    let other = forge.env.root.join("other");
+    forge.env.commit_files(&other, &[("other.txt", "theirs\n")], "Their change");
+    git(&other, &["push", "-q", "origin", &branch]);
+    let theirs = forge.remote_tip(&branch);
+    std::fs::write(Path::new(&session.cwd).join("second.txt"), "ours\n").unwrap();
+    client.call(method::REVIEW_COMMIT, json!({ "sessionId": session.id, "message": "Our second change" })).await;
+    let (ok, out, error) = arbor(&forge.env, &["session", "push", &id]).await;
+    assert!(!ok, "a rejected push fails the command: {out}");
+    assert!(error.contains("refused") && error.contains("not a fast-forward"), "{error}");
+    assert_eq!(forge.remote_tip(&branch), theirs, "the remote keeps their commit");
 }

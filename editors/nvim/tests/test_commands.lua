@@ -273,6 +273,8 @@ T['a pull request: its state in words, its updates in the chat, :Arbor pr offers
   local pr = { number = 12, url = 'https://github.com/acme/widgets/pull/12', state = 'open', review = 'approved', checks = { passed = 2, total = 2 } }
   assert(arbor.pull_request_text(pr) == 'PR #12 open, approved, checks 2/2', arbor.pull_request_text(pr))
   assert(arbor.pull_request_text(vim.NIL) == '' and arbor.pull_request_text(nil) == '')
+  local mr = vim.tbl_extend('force', pr, { forge = 'gitlab' })
+  assert(arbor.pull_request_text(mr) == 'MR !12 open, approved, checks 2/2', arbor.pull_request_text(mr))
   local repo = h.repo()
   local session, chat = h.scripted_session(repo, 'say ready', 'go')
   h.wait(function() return h.has_line(chat.bufnr, 'ready') end, 'the first turn')

@@ -3,7 +3,7 @@
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { sandboxReportLines, sandboxWords } from './model';
+import { pullRequestName, sandboxReportLines, sandboxWords } from './model';
 import { RequestType } from 'vscode-jsonrpc';
 import { AgentInfo, CheckResult, CompareResult, ConfigureParams, ConfigureResult, MergeResult, Method, PermissionMode, PullRequest, PushResult, SandboxReport, Session, Task, TaskDetail } from './protocol';
 
@@ -385,7 +385,7 @@ const createPullRequest: Factory = (ctx) => async (given?: { session?: Session }
   if (!kind) return;
   const pull = await ctx.request(Method.SessionPr, { sessionId, draft: kind.draft });
   if (!pull) return;
-  const answer = await vscode.window.showInformationMessage(`Arbor: opened pull request #${pull.number} on ${pull.repository}`, 'Open Pull Request');
+  const answer = await vscode.window.showInformationMessage(`Arbor: opened ${pullRequestName(pull)} on ${pull.repository}`, 'Open Pull Request');
   if (answer === 'Open Pull Request') await vscode.env.openExternal(vscode.Uri.parse(pull.url));
   return pull;
 };

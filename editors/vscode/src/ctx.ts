@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import { RequestType, RequestType0 } from 'vscode-jsonrpc';
 import { ArborConnection, NotConnected, Request, errorMessage } from './connection';
-import { Store, pullRequestNews, sessionLabel } from './model';
+import { Store, pullRequestName, pullRequestNews, sessionLabel } from './model';
 import { Method, Session, Task, TaskDetail } from './protocol';
 
 export interface Views {
@@ -46,8 +46,8 @@ export class Ctx {
     const title = `"${sessionLabel(session)}"`;
     const [message, action] =
       news === 'merged'
-        ? [`Arbor: pull request #${pull.number} of ${title} was merged on ${pull.forge === 'github' ? 'GitHub' : pull.forge}`, 'Delete Branch and Worktree']
-        : [`Arbor: pull request #${pull.number} of ${title} has new review comments`, 'Send the Review to the Agent'];
+        ? [`Arbor: ${pullRequestName(pull)} of ${title} was merged on ${pull.forge === 'gitlab' ? 'GitLab' : 'GitHub'}`, 'Delete Branch and Worktree']
+        : [`Arbor: ${pullRequestName(pull)} of ${title} has new review comments`, 'Send the Review to the Agent'];
     const answer = await vscode.window.showInformationMessage(message, action, 'Open Pull Request');
     if (answer === 'Open Pull Request') await vscode.env.openExternal(vscode.Uri.parse(pull.url));
     if (answer === 'Delete Branch and Worktree') await this.request(Method.SessionDelete, { sessionId: session.id, deleteBranch: true });

@@ -167,9 +167,14 @@ export function sessionDescription(session: Session): string {
   return parts.join(' · ');
 }
 
-/// A pull request in a few words: "PR #12 open, approved, checks 2/3".
+/// What the forge calls it, with its number: "pull request #12", or GitLab's "merge request !12".
+export function pullRequestName(pull: PullRequest): string {
+  return pull.forge === 'gitlab' ? `merge request !${pull.number}` : `pull request #${pull.number}`;
+}
+
+/// A pull request in a few words: "PR #12 open, approved, checks 2/3" (GitLab's: "MR !12 …").
 export function pullRequestWords(pull: PullRequest): string {
-  const words = [`PR #${pull.number} ${pull.state}`];
+  const words = [`${pull.forge === 'gitlab' ? 'MR !' : 'PR #'}${pull.number} ${pull.state}`];
   if (pull.state === 'open' || pull.state === 'draft') {
     if (pull.review === 'approved') words.push('approved');
     if (pull.review === 'changes_requested') words.push('changes requested');

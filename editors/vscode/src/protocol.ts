@@ -1056,7 +1056,7 @@ export interface PullRequest {
   baseBranch: string;
   /** The check runs on the head commit. */
   checks: ChecksSummary;
-  /** The forge (`github`). */
+  /** The forge (`github` or `gitlab`). */
   forge: string;
   /** The branch it merges (the session's branch as pushed). */
   headBranch: string;

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Store, formatCost, pinOrderAfterDrop, pullRequestNews, pullRequestWords, sandboxWords, sessionDescription, sessionLabel, statusGroups, statusIcon } from '../src/model';
+import { Store, formatCost, pinOrderAfterDrop, pullRequestName, pullRequestNews, pullRequestWords, sandboxWords, sessionDescription, sessionLabel, statusGroups, statusIcon } from '../src/model';
 import { isChatUpdate, parseChatRequest } from '../src/messages';
 import { Method, PullRequest, Session, Task } from '../src/protocol';
 import { chatHtml } from '../src/webviewHtml';
@@ -111,6 +111,9 @@ test('a pull request shows in the session line, and its merge and new reviews ar
   assert.equal(pullRequestWords(pull), 'PR #12 open, approved, checks 2/3');
   assert.equal(pullRequestWords({ ...pull, checks: { ...pull.checks, state: 'failure', failed: 1 } }), 'PR #12 open, approved, checks 1 failed');
   assert.equal(pullRequestWords({ ...pull, state: 'merged' }), 'PR #12 merged');
+  assert.equal(pullRequestWords({ ...pull, forge: 'gitlab', url: 'https://gitlab.com/acme/widgets/-/merge_requests/12' }), 'MR !12 open, approved, checks 2/3');
+  assert.equal(pullRequestName({ ...pull, forge: 'gitlab' }), 'merge request !12');
+  assert.equal(pullRequestName(pull), 'pull request #12');
   assert.equal(sessionDescription(session({ pullRequest: pull })), 'scripted · idle · PR #12 open, approved, checks 2/3 · $0.0123');
   assert.equal(pullRequestNews(pull, { ...pull, state: 'merged' }), 'merged');
   assert.equal(pullRequestNews(pull, { ...pull, reviewComments: 2 }), 'review');

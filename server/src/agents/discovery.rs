@@ -108,7 +108,7 @@ pub fn agent_command(
 
 /// Variables of the server's environment that hold credentials Arbor itself uses (the forge
 /// token for pushes and pull requests); an agent gets one only when its config sets it.
-const ARBOR_CREDENTIALS: [&str; 2] = ["GH_TOKEN", "GITHUB_TOKEN"];
+const ARBOR_CREDENTIALS: [&str; 3] = ["GH_TOKEN", "GITHUB_TOKEN", "GITLAB_TOKEN"];
 
 /// The environment an agent runs with: the server's, minus Arbor's own variables and the
 /// credentials Arbor uses (tokens meant for Arbor only), plus the agent's configured extras.

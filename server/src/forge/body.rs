@@ -64,47 +64,39 @@ pub fn pull_request_body(facts: &BodyFacts<'_>) -> String {
     body
 }
 
-/// The prompt that hands a pull request's reviews and review comments to the agent, and how
-/// many it holds; None when there is nothing to send.
-pub fn review_prompt(number: u64, url: &str, reviews: &Value, comments: &Value) -> Option<(String, u32)> {
-    let mut items = Vec::new();
-    for review in reviews.as_array().into_iter().flatten() {
-        let text = review["body"].as_str().map(str::trim).unwrap_or_default();
-        if text.is_empty() {
-            continue;
-        }
-        let verdict = match review["state"].as_str() {
-            Some("APPROVED") => "approved",
-            Some("CHANGES_REQUESTED") => "requested changes",
-            _ => "commented",
-        };
-        items.push(format!("- {} {verdict}: {text}", author(review)));
-    }
-    for comment in comments.as_array().into_iter().flatten() {
-        let text = comment["body"].as_str().map(str::trim).unwrap_or_default();
-        if text.is_empty() {
-            continue;
-        }
-        let path = comment["path"].as_str().unwrap_or("the diff");
-        let place = match comment["line"].as_u64().or_else(|| comment["original_line"].as_u64()) {
-            Some(line) => format!("{path}:{line}"),
-            None => path.to_string(),
-        };
-        items.push(format!("- {} on {place}: {}", author(comment), text.replace('\n', "\n  ")));
-    }
-    if items.is_empty() {
-        return None;
-    }
-    let count = items.len() as u32;
-    let prompt = format!(
-        "The pull request #{number} ({url}) was reviewed. Address these review comments, then reply with what you changed:\n\n{}\n",
-        items.join("\n")
-    );
-    Some((prompt, count))
+/// One review or comment on a pull or merge request, as the agent is told it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReviewNote {
+    /// `@login`, or "A reviewer" when the forge names no one.
+    pub author: String,
+    /// What the note is: "requested changes", "commented", "on src/lib.rs:3".
+    pub what: String,
+    /// Its text.
+    pub text: String,
 }
 
-fn author(item: &Value) -> String {
-    item["user"]["login"].as_str().map(|login| format!("@{login}")).unwrap_or_else(|| "A reviewer".into())
+impl ReviewNote {
+    /// A note by `login` with `body` as its text; None when the body is empty (a bare approval).
+    pub fn new(login: Option<&str>, what: String, body: &Value) -> Option<ReviewNote> {
+        let text = body.as_str().map(str::trim).filter(|text| !text.is_empty())?;
+        let author = login.map(|login| format!("@{login}")).unwrap_or_else(|| "A reviewer".into());
+        Some(ReviewNote { author, what, text: text.to_string() })
+    }
+}
+
+/// The prompt that hands the review `notes` of `reference` ("pull request #12", "merge request
+/// !12") to the agent, and how many it holds; None when there is nothing to send.
+pub fn review_prompt(reference: &str, url: &str, notes: &[ReviewNote]) -> Option<(String, u32)> {
+    if notes.is_empty() {
+        return None;
+    }
+    let items: Vec<String> =
+        notes.iter().map(|note| format!("- {} {}: {}", note.author, note.what, note.text.replace('\n', "\n  "))).collect();
+    let prompt = format!(
+        "The {reference} ({url}) was reviewed. Address these review comments, then reply with what you changed:\n\n{}\n",
+        items.join("\n")
+    );
+    Some((prompt, notes.len() as u32))
 }
 
 fn shorten(text: &str, limit: usize) -> String {
@@ -126,10 +118,12 @@ mod tests {
             { "user": { "login": "bo" }, "state": "APPROVED", "body": "" },
         ]);
         let comments = json!([{ "user": { "login": "bo" }, "path": "src/lib.rs", "line": 3, "body": "Rename this." }]);
-        let (prompt, count) = review_prompt(7, "https://example.invalid/pull/7", &reviews, &comments).unwrap();
+        let notes = crate::forge::pull::review_notes(&reviews, &comments);
+        let (prompt, count) = review_prompt("pull request #7", "https://example.invalid/pull/7", &notes).unwrap();
         assert_eq!(count, 2);
         assert!(prompt.contains("@ana requested changes: Please add a test."), "{prompt}");
         assert!(prompt.contains("@bo on src/lib.rs:3: Rename this."), "{prompt}");
-        assert!(review_prompt(7, "u", &json!([]), &json!([])).is_none());
+        assert!(prompt.starts_with("The pull request #7 (https://example.invalid/pull/7) was reviewed."), "{prompt}");
+        assert!(review_prompt("pull request #7", "u", &[]).is_none());
     }
 }

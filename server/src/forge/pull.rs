@@ -1,10 +1,11 @@
-//! GitHub's answers read into the session's [`PullRequest`], and what changed between two reads
-//! in words.
+//! GitHub's answers read into the session's [`PullRequest`] and into the review notes sent to the
+//! agent, and what changed between two reads of a pull request (of either forge) in words.
 
 use arbor_protocol::{ChecksState, ChecksSummary, PullRequest, PullRequestState, ReviewDecision};
 use serde_json::Value;
 
-use super::ForgeError;
+use super::body::ReviewNote;
+use super::{ForgeError, ForgeKind};
 
 /// What Arbor reads about one pull request.
 pub struct Answers<'a> {
@@ -25,10 +26,11 @@ pub fn read(repository: &str, answers: Answers<'_>, now: i64) -> Result<PullRequ
         value
             .as_str()
             .map(str::to_string)
-            .ok_or_else(|| ForgeError::Unexpected(format!("the pull request has no {what}")))
+            .ok_or_else(|| ForgeError::Unexpected { forge: ForgeKind::GitHub, what: what.to_string() })
     };
-    let number =
-        pull["number"].as_u64().ok_or_else(|| ForgeError::Unexpected("the pull request has no number".into()))?;
+    let number = pull["number"]
+        .as_u64()
+        .ok_or_else(|| ForgeError::Unexpected { forge: ForgeKind::GitHub, what: "number".into() })?;
     let merged = pull["merged"].as_bool().unwrap_or(false) || pull["merged_at"].is_string();
     let state = match (pull["state"].as_str(), merged, pull["draft"].as_bool().unwrap_or(false)) {
         (_, true, _) => PullRequestState::Merged,
@@ -40,7 +42,7 @@ pub fn read(repository: &str, answers: Answers<'_>, now: i64) -> Result<PullRequ
     let with_text = reviews.iter().filter(|review| review["body"].as_str().is_some_and(|body| !body.trim().is_empty()));
     let line_comments = answers.comments.as_array().map_or(0, Vec::len);
     Ok(PullRequest {
-        forge: "github".into(),
+        forge: ForgeKind::GitHub.as_str().into(),
         repository: repository.to_string(),
         number,
         url: text(&pull["html_url"], "address")?,
@@ -102,6 +104,32 @@ fn checks(answer: &Value) -> ChecksSummary {
         _ => ChecksState::Success,
     };
     summary
+}
+
+/// The reviews with text, then the review comments on lines of the diff, as notes for the agent.
+pub fn review_notes(reviews: &Value, comments: &Value) -> Vec<ReviewNote> {
+    let mut notes = Vec::new();
+    for review in reviews.as_array().into_iter().flatten() {
+        let verdict = match review["state"].as_str() {
+            Some("APPROVED") => "approved",
+            Some("CHANGES_REQUESTED") => "requested changes",
+            _ => "commented",
+        };
+        notes.extend(ReviewNote::new(author(review), verdict.to_string(), &review["body"]));
+    }
+    for comment in comments.as_array().into_iter().flatten() {
+        let path = comment["path"].as_str().unwrap_or("the diff");
+        let place = match comment["line"].as_u64().or_else(|| comment["original_line"].as_u64()) {
+            Some(line) => format!("on {path}:{line}"),
+            None => format!("on {path}"),
+        };
+        notes.extend(ReviewNote::new(author(comment), place, &comment["body"]));
+    }
+    notes
+}
+
+fn author(item: &Value) -> Option<&str> {
+    item["user"]["login"].as_str()
 }
 
 /// What differs between two reads of a pull request, one phrase each; empty when nothing a

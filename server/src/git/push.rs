@@ -14,12 +14,14 @@ use git2::{BranchType, CredentialType, Repository};
 
 use super::GitError;
 
-/// A token to offer for https remotes on one host (the forge's), as the password of
-/// `x-access-token`, which GitHub accepts for every kind of token.
+/// A token to offer for https remotes on one host (the forge's), as the password of the user
+/// name the forge takes for every kind of token (GitHub's `x-access-token`, GitLab's `oauth2`).
 #[derive(Clone)]
 pub struct HostToken {
     /// The host the token belongs to, such as `github.com`.
     pub host: String,
+    /// The user name to send with it.
+    pub user: &'static str,
     /// The token itself; never put in a message.
     pub token: String,
 }
@@ -202,7 +204,7 @@ impl Tried {
                 && url_host(url) == Some(token.host.as_str())
                 && !std::mem::replace(&mut self.token, true)
             {
-                return git2::Cred::userpass_plaintext("x-access-token", &token.token);
+                return git2::Cred::userpass_plaintext(token.user, &token.token);
             }
         }
         if allowed.contains(CredentialType::DEFAULT) && !std::mem::replace(&mut self.default, true) {

@@ -1,6 +1,6 @@
-//! From session to pull request: `session/push`, `trial/push`, `session/pr`,
-//! `session/sendReview`, and the task that follows open pull requests on the forge (state,
-//! reviews, checks, merge) while a client is connected or their session is live.
+//! From session to pull request (a merge request on GitLab): `session/push`, `trial/push`,
+//! `session/pr`, `session/sendReview`, and the task that follows open pull requests on their
+//! forge (state, reviews, checks, merge) while a client is connected or their session is live.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -13,14 +13,13 @@ use arbor_protocol::{
     PushParams, PushResult, ResumeParams, SendReviewResult, Session, SessionEvent, SessionIdParams, SuggestedAction,
     TrialPushParams, method,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::{Result, Service, ServiceError};
-use crate::clock::now_millis;
-use crate::forge::{self, ForgeError, body, github::NewPull, pull};
-use crate::git::{self, push::HostToken};
+use crate::forge::{self, ForgeError, ForgeKind, NewPull, body, pull};
+use crate::git;
 
 /// A pull request that keeps failing to sync is read again after at most this long.
 const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);
@@ -76,20 +75,8 @@ impl Service {
             ));
         }
         let repo_root = PathBuf::from(&session.repo_root);
-        let base = session.base_branch.clone();
-        let (root, chosen_base) = (repo_root.clone(), base.clone());
-        let (remote, url) = tokio::task::spawn_blocking(move || {
-            git::push::resolve_remote(&root, chosen_base.as_deref(), remote.as_deref())
-        })
-        .await??;
-        // The forge's token is only ever offered to the forge's own host, over https.
-        let host = self.forge.github.web_host();
-        let token = match git::push::url_host(&url) {
-            Some(remote_host) if remote_host == host && url.starts_with("https://") => {
-                self.forge.token().await.ok().map(|(token, _)| HostToken { host, token: token.expose().to_string() })
-            }
-            _ => None,
-        };
+        let (remote, url) = self.remote_of(session, remote).await?;
+        let token = self.forge.push_token(&url).await;
         let pushed_branch = branch.clone();
         let pushed =
             tokio::task::spawn_blocking(move || git::push::push(&repo_root, &pushed_branch, &remote, token)).await??;
@@ -109,21 +96,35 @@ impl Service {
         })
     }
 
+    /// The remote a session's branch goes to (`named`, else as [`git::push::choose_remote`]
+    /// picks) and its URL as configured.
+    async fn remote_of(&self, session: &Session, named: Option<String>) -> Result<(String, String)> {
+        let (root, base) = (PathBuf::from(&session.repo_root), session.base_branch.clone());
+        let resolved =
+            tokio::task::spawn_blocking(move || git::push::resolve_remote(&root, base.as_deref(), named.as_deref()))
+                .await??;
+        Ok(resolved)
+    }
+
     /// `session/pr`: pushes the session's branch and opens a pull request for it against its
-    /// base branch; the session then follows it (`pullRequest`, `pr_opened`, `pr_updated`).
+    /// base branch (a merge request when the remote is on GitLab); the session then follows it
+    /// (`pullRequest`, `pr_opened`, `pr_updated`).
     pub async fn session_pr(&self, params: PullRequestParams) -> Result<PullRequest> {
         let session = self.load(params.session_id).await?;
         if let Some(open) = session.pull_request.as_ref().filter(|pull| pull.state.is_open()) {
             return Err(ServiceError::InvalidState(format!(
-                "the session already has pull request #{} ({})",
-                open.number, open.url
+                "the session already has {} ({})",
+                ForgeKind::named(&open.forge).reference(open.number),
+                open.url
             )));
         }
+        let (_, url) = self.remote_of(&session, params.remote.clone()).await?;
+        let kind = self.forge.kind_of(&url);
         let base = session.base_branch.clone().ok_or_else(|| {
-            ServiceError::InvalidState("the session has no base branch to open a pull request against".into())
+            ServiceError::InvalidState(format!("the session has no base branch to open a {} against", kind.noun()))
         })?;
         if let Some(repository) = &params.repository
-            && !forge::valid_repository(repository)
+            && !forge::valid_repository(kind, repository)
         {
             return Err(ServiceError::InvalidArgument(format!("repository must be owner/name, not {repository:?}")));
         }
@@ -133,18 +134,19 @@ impl Service {
             None => default_title(&session),
         };
         // Without a token nothing is pushed: the request fails before it changes anything.
-        let (token, _) = self.forge.token().await?;
+        self.forge.token(kind).await?;
         let pushed = self.push_branch(&session, params.remote.clone()).await?;
         if pushed.commit == session.base_commit.clone().unwrap_or_default() {
             return Err(ServiceError::InvalidState(format!(
-                "{} has no commits beyond {base}; there is nothing to open a pull request for",
-                pushed.branch
+                "{} has no commits beyond {base}; there is nothing to open a {} for",
+                pushed.branch,
+                kind.noun()
             )));
         }
         let repository = match params.repository.clone() {
             Some(repository) => repository,
             None => forge::repository_from_url(&pushed.remote_url)
-                .ok_or_else(|| ForgeError::UnknownRepository(pushed.remote_url.clone()))?,
+                .ok_or_else(|| ForgeError::UnknownRepository { forge: kind, url: pushed.remote_url.clone() })?,
         };
         let body = match params.body.clone() {
             Some(body) => body,
@@ -158,32 +160,26 @@ impl Service {
             base: &base,
             draft: params.draft,
         };
-        let created = self.forge_call(self.forge.github.create_pull(&token, pull).await)?;
-        let answers =
-            pull::Answers { pull: &created, reviews: &Value::Null, comments: &Value::Null, checks: &Value::Null };
-        let opened = pull::read(&repository, answers, now_millis())?;
+        let opened = self.forge.open(kind, &pull).await?;
         self.record_pull_request(session.id, opened.clone()).await?;
-        let message = format!("Opened pull request #{} on {repository}: {}", opened.number, opened.url);
+        let message = format!("Opened {} on {repository}: {}", kind.reference(opened.number), opened.url);
         let event = SessionEvent::PrOpened { pull_request: Box::new(opened.clone()), message };
         self.append_events(session.id, vec![event]).await?;
         self.watched_pull_requests.lock().expect("watch list poisoned").insert(session.id);
         Ok(opened)
     }
 
-    /// `session/sendReview`: the pull request's reviews and review comments, sent to the agent
-    /// as a prompt (resuming a session that is not running).
+    /// `session/sendReview`: the pull request's reviews and review comments (a merge request's
+    /// notes), sent to the agent as a prompt (resuming a session that is not running).
     pub async fn session_send_review(&self, params: SessionIdParams) -> Result<SendReviewResult> {
         let session = self.load(params.session_id).await?;
         let pull = session.pull_request.clone().ok_or_else(|| {
             ServiceError::InvalidState("the session has no pull request; open one first (session/pr)".into())
         })?;
-        let (token, _) = self.forge.token().await?;
-        let github = &self.forge.github;
-        let reviews = self.forge_call(github.reviews(&token, &pull.repository, pull.number).await)?;
-        let comments = self.forge_call(github.review_comments(&token, &pull.repository, pull.number).await)?;
-        let (prompt, count) = body::review_prompt(pull.number, &pull.url, &reviews, &comments).ok_or_else(|| {
-            ServiceError::InvalidState(format!("pull request #{} has no review comments to send yet", pull.number))
-        })?;
+        let reference = ForgeKind::named(&pull.forge).reference(pull.number);
+        let notes = self.forge.review_notes(&pull).await?;
+        let (prompt, count) = body::review_prompt(&reference, &pull.url, &notes)
+            .ok_or_else(|| ServiceError::InvalidState(format!("{reference} has no review comments to send yet")))?;
         let queued = if self.sessions.is_live(session.id) {
             let sent = self.sessions.prompt(session.id, prompt.clone(), PromptMode::Queue).await;
             match sent {
@@ -201,15 +197,6 @@ impl Service {
     /// Sets the session's `pullRequest`.
     async fn record_pull_request(&self, id: Uuid, pull: PullRequest) -> Result<Session> {
         self.update_session(id, Arc::new(move |session: &mut Session| session.pull_request = Some(pull.clone()))).await
-    }
-
-    /// A forge answer, forgetting the token when GitHub refused it so that the next request looks
-    /// for one again.
-    fn forge_call<T>(&self, answer: std::result::Result<T, ForgeError>) -> Result<T> {
-        if matches!(answer, Err(ForgeError::Unauthorized(_))) {
-            self.forge.forget_token();
-        }
-        Ok(answer?)
     }
 
     /// The pull request's body: the session's prompts, the agent's last reply, the files, the
@@ -231,16 +218,19 @@ impl Service {
         }))
     }
 
-    /// Starts the task that follows open pull requests: every `github.pollIntervalSecs`, while a
-    /// client is connected or a followed session is live, each is read again (conditionally, so
-    /// an unchanged one costs no rate limit). A rate limit pauses every read for as long as
-    /// GitHub asks; a pull request that fails otherwise is read less and less often.
+    /// Starts the task that follows open pull requests: every `github.pollIntervalSecs` (or
+    /// `gitlab.pollIntervalSecs`, the shorter), while a client is connected or a followed session
+    /// is live, each is read again (conditionally, so an unchanged one costs no rate limit). A
+    /// rate limit pauses every read for as long as the forge asks; a pull request that fails
+    /// otherwise is read less and less often.
     pub(super) fn watch_pull_requests(self: Arc<Self>) {
         tokio::spawn(async move {
             if let Err(error) = self.watch_open_pull_requests().await {
                 tracing::warn!(%error, "could not read the sessions with open pull requests");
             }
-            let interval = Duration::from_secs(self.config.github.poll_interval_secs);
+            let interval = Duration::from_secs(
+                self.config.github.poll_interval_secs.min(self.config.gitlab.poll_interval_secs),
+            );
             let mut backoff = Backoff::new(interval);
             let mut paused_until = Instant::now();
             let mut told_of_rate_limit = HashSet::new();
@@ -262,11 +252,12 @@ impl Service {
                             backoff.succeeded(id);
                             told_of_rate_limit.remove(&id);
                         }
-                        Err(ServiceError::Forge(ForgeError::RateLimited { retry_after_secs })) => {
+                        Err(ServiceError::Forge(ForgeError::RateLimited { forge, retry_after_secs })) => {
                             paused_until = Instant::now() + Duration::from_secs(retry_after_secs);
                             if told_of_rate_limit.insert(id) {
                                 let message = format!(
-                                    "GitHub's rate limit is reached; Arbor reads the pull request again in {retry_after_secs} s"
+                                    "{forge}'s rate limit is reached; Arbor reads the {} again in {retry_after_secs} s",
+                                    forge.noun()
                                 );
                                 let _ = self.append_events(id, vec![SessionEvent::Notice { message }]).await;
                             }
@@ -315,16 +306,7 @@ impl Service {
             self.watched_pull_requests.lock().expect("watch list poisoned").remove(&id);
             return Ok(());
         };
-        let (token, _) = self.forge.token().await?;
-        let github = &self.forge.github;
-        let (repository, number) = (before.repository.as_str(), before.number);
-        let pull = self.forge_call(github.pull(&token, repository, number).await)?;
-        let head = pull["head"]["sha"].as_str().unwrap_or_default().to_string();
-        let reviews = self.forge_call(github.reviews(&token, repository, number).await)?;
-        let comments = self.forge_call(github.review_comments(&token, repository, number).await)?;
-        let checks = self.forge_call(github.check_runs(&token, repository, &head).await)?;
-        let answers = pull::Answers { pull: &pull, reviews: &reviews, comments: &comments, checks: &checks };
-        let after = pull::read(repository, answers, now_millis())?;
+        let after = self.forge.read(&before).await?;
         let changes = pull::changes(&before, &after);
         if changes.is_empty() {
             return Ok(());
@@ -333,11 +315,13 @@ impl Service {
             self.watched_pull_requests.lock().expect("watch list poisoned").remove(&id);
         }
         let actions = suggested_actions(id, &before, &after);
+        let kind = ForgeKind::named(&after.forge);
         let message = match after.state {
-            PullRequestState::Merged => format!(
-                "Pull request #{} was merged on GitHub; the session's branch and worktree can be deleted",
-                after.number
-            ),
+            PullRequestState::Merged => {
+                let mut reference = kind.reference(after.number);
+                reference[..1].make_ascii_uppercase();
+                format!("{reference} was merged on {kind}; the session's branch and worktree can be deleted")
+            }
             _ => format!("{}: {}", after.summary(), changes.join(", ")),
         };
         self.record_pull_request(id, after.clone()).await?;

@@ -100,7 +100,7 @@ impl Service {
                 Err(error) => tracing::error!(%error, "could not read the admission queue"),
             }
         });
-        let forge = crate::forge::Forge::new(&config.github)?;
+        let forge = crate::forge::Forge::new(&config)?;
         let service = Arc::new(Service {
             paths,
             store,

@@ -457,8 +457,8 @@ function M.commit(session_id, message)
 end
 
 --- Merges the session's branch into its base: `strategy` 'merge' or 'squash' (asked when nil).
---- How a session's pull request reads in a list: "PR #12 open, approved, checks 2/2"; '' when
---- it has none.
+--- How a session's pull request reads in a list: "PR #12 open, approved, checks 2/2" (GitLab's
+--- merge request: "MR !12 …"); '' when it has none.
 ---@param pr table?
 function M.pull_request_text(pr)
   if not given(pr) then
@@ -471,7 +471,8 @@ function M.pull_request_text(pr)
   if type(pr.checks) == 'table' and (pr.checks.total or 0) > 0 then
     table.insert(parts, string.format('checks %d/%d', pr.checks.passed or 0, pr.checks.total))
   end
-  return string.format('PR #%d %s', pr.number, table.concat(parts, ', '))
+  local reference = pr.forge == 'gitlab' and 'MR !' or 'PR #'
+  return string.format('%s%d %s', reference, pr.number, table.concat(parts, ', '))
 end
 
 --- :Arbor pr — the session's pull request: open it in the browser, or run what its latest update
@@ -497,7 +498,8 @@ function M.pr(session_id)
           table.insert(choices, { label = draft and 'Push and open a draft pull request' or 'Push and open a pull request', run = function()
             client.request(protocol.method.session_push, { sessionId = id }, function()
               client.request(protocol.method.session_pr, { sessionId = id, draft = draft }, function(opened)
-                vim.notify('Arbor: opened pull request #' .. opened.number .. ': ' .. opened.url)
+                local name = opened.forge == 'gitlab' and 'merge request !' or 'pull request #'
+                vim.notify('Arbor: opened ' .. name .. opened.number .. ': ' .. opened.url)
               end)
             end)
           end })

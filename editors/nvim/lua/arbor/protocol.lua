@@ -560,7 +560,7 @@
 ---@class arbor.PullRequest
 ---@field baseBranch string The branch it merges into.
 ---@field checks arbor.ChecksSummary The check runs on the head commit.
----@field forge string The forge (`github`).
+---@field forge string The forge (`github` or `gitlab`).
 ---@field headBranch string The branch it merges (the session's branch as pushed).
 ---@field headCommit string The head commit the forge has for it.
 ---@field mergeCommit? string | nil The merge commit, once merged.
