@@ -133,6 +133,9 @@ pub fn worktree_in(request: &Request, worktrees: &Path) -> Option<PathBuf> {
     Some(PathBuf::from(&text[start..start + prefix.len() + end]))
 }
 
+/// How many words the slow reply streams, 25 ms apart.
+pub const SLOW_WORDS: usize = 400;
+
 /// How the conversation goes, by what the user says:
 /// - after a tool ran: "All done." (or the tool's follow-up text);
 /// - "write <file> <text>": a call of `write_tool` writing `<text>` to `<file>` in the worktree;
@@ -179,7 +182,7 @@ pub fn conversation(
             return Reply::tool(&name, input);
         }
         match said.as_str() {
-            "slow" => Reply::slow(400, Duration::from_millis(25)),
+            "slow" => Reply::slow(SLOW_WORDS, Duration::from_millis(25)),
             "fail" => Reply::Error { status: 500, message: "the mock model is down".into(), retry_after: None },
             "limit" => Reply::Error { status: 429, message: "rate limited by the mock".into(), retry_after: Some(1) },
             _ => Reply::text(&format!("Echo: {said}")),

@@ -2,6 +2,7 @@
 //! binary started over stdio or as a daemon on its socket, and a protocol client with helpers to
 //! wait for what a user would see.
 
+pub mod agent_turns;
 pub mod agents;
 pub mod git_http;
 pub mod http;
@@ -646,6 +647,20 @@ pub fn scripted_agent_pids(marker: &Path) -> Vec<i32> {
                 let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
                 cmdline.contains("scripted-agent") && cmdline.contains(&marker)
             })
+        })
+        .collect()
+}
+
+/// Pids of the live processes of a session's agent: every process whose environment carries
+/// the session's `ARBOR_SESSION_ID` (inside a sandbox too, whose processes work where the test
+/// cannot see).
+pub fn session_pids(session_id: uuid::Uuid) -> Vec<i32> {
+    let marker = format!("ARBOR_SESSION_ID={session_id}");
+    live_pids()
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|environ| environ.split(|byte| *byte == 0).any(|entry| entry == marker.as_bytes()))
         })
         .collect()
 }

@@ -12,6 +12,17 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+/// The input tokens a text reply reports ([`Reply::text`]).
+pub const TEXT_INPUT_TOKENS: u64 = 20;
+/// The output tokens a text reply reports.
+pub const TEXT_OUTPUT_TOKENS: u64 = 10;
+/// The prompt-cache reads every Anthropic reply reports beside its input tokens.
+pub const CACHE_READ_TOKENS: u64 = 7;
+/// The prompt-cache writes every Anthropic reply reports beside its input tokens.
+pub const CACHE_WRITE_TOKENS: u64 = 3;
+/// The cached tokens every OpenAI reply counts within its input tokens.
+pub const OPENAI_CACHED_TOKENS: u64 = 4;
+
 /// A request the mock received.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -48,8 +59,8 @@ impl Reply {
     pub fn text(text: &str) -> Reply {
         Reply::Turn {
             blocks: vec![Block::Text(text.to_string())],
-            input_tokens: 20,
-            output_tokens: 10,
+            input_tokens: TEXT_INPUT_TOKENS,
+            output_tokens: TEXT_OUTPUT_TOKENS,
             chunk_delay: Duration::ZERO,
         }
     }
@@ -193,7 +204,7 @@ fn anthropic_events(blocks: &[Block], input_tokens: u64, output_tokens: u64) -> 
         Some("message_start"),
         json!({ "type": "message_start", "message": { "id": "msg_mock", "type": "message", "role": "assistant", "model": "claude-mock",
             "content": [], "stop_reason": null, "stop_sequence": null,
-            "usage": { "input_tokens": input_tokens, "output_tokens": 1, "cache_creation_input_tokens": 3, "cache_read_input_tokens": 7 } } }),
+            "usage": { "input_tokens": input_tokens, "output_tokens": 1, "cache_creation_input_tokens": CACHE_WRITE_TOKENS, "cache_read_input_tokens": CACHE_READ_TOKENS } } }),
     )];
     let mut stop_reason = "end_turn";
     for (index, block) in blocks.iter().enumerate() {
@@ -308,7 +319,7 @@ fn openai_events(blocks: &[Block], input_tokens: u64, output_tokens: u64) -> Vec
     events.push(sse(
         Some("response.completed"),
         json!({ "type": "response.completed", "response": { "id": "resp_mock", "status": "completed",
-            "usage": { "input_tokens": input_tokens, "input_tokens_details": { "cached_tokens": 4 }, "output_tokens": output_tokens,
+            "usage": { "input_tokens": input_tokens, "input_tokens_details": { "cached_tokens": OPENAI_CACHED_TOKENS }, "output_tokens": output_tokens,
                 "output_tokens_details": { "reasoning_tokens": 0 }, "total_tokens": input_tokens + output_tokens } } }),
     ));
     events

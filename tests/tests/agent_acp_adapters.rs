@@ -2,11 +2,16 @@
 //! `@agentclientprotocol/codex-acp`, and the core cases also against their predecessors
 //! `@zed-industries/claude-agent-acp` and `@zed-industries/codex-acp`), configured as `acpAgents`
 //! and driven through Arbor offline against the mock model API: the session's permission mode and
-//! model reach them, and what `agents/list` says of them comes from their own `initialize` answer.
+//! model reach them, and what `agents/list` says of them comes from their own `initialize` answer;
+//! their slash commands, usage and cost show on the session, an interrupt leaves them running,
+//! and Codex's conversation carries over a resume and into a fork.
 
 use std::path::{Path, PathBuf};
 
 use arbor_protocol::{SessionEvent, method};
+use arbor_tests::agent_turns::{
+    ApiShape, answer_to, interrupt_keeps_the_agent, offered_commands, priced, tokens, turn_usage,
+};
 use arbor_tests::agents::{
     AdapterLine, assert_sandboxed_as_auto, claude_bash, claude_write, codex_shell, codex_write, conversation,
     last_user_turn,
@@ -235,3 +240,116 @@ async fn the_built_in_codex_agent_asks_in_ask_mode_through_the_codex_adapter() {
     assert!(message_chunks(client) > 2, "its messages stream in chunks ({})", message_chunks(client));
     assert!(client.reply_text(session.id).ends_with("Echo: hello there"), "{}", client.reply_text(session.id));
 }
+
+/// The Claude adapter's session: a custom command of the repository's (`.claude/commands/`) is
+/// offered and expanded by Claude Code; a turn's tokens are the mock's and its cost is the one
+/// the adapter reports; a slow reply is interrupted and the adapter takes the next prompt.
+async fn claude_turns(line: AdapterLine) {
+    let Adapters { _env, repo, mock, mut server } = adapters(line, claude_write, claude_bash).await;
+    _env.commit_files(&repo, &[(".claude/commands/shout.md", "Say the word $ARGUMENTS in capitals\n")], "a command");
+    let client = &mut server.client;
+    let session = client
+        .agent_session(&repo, "claude-acp", Some("haiku"), json!({ "permissionMode": "bypass_permissions" }))
+        .await;
+    let commands = offered_commands(client, session.id, "shout").await;
+    eprintln!("MEASURE commands {:?}", commands.iter().map(|command| &command.name).collect::<Vec<_>>());
+
+    let usage = turn_usage(client, &mock, ApiShape::Anthropic, session.id, "count my tokens", 1).await;
+    eprintln!("MEASURE usage {usage:?}");
+    assert_eq!(tokens(&usage.turn), ApiShape::Anthropic.usage_of(usage.requests), "{usage:?}");
+    assert!(usage.total.cost_usd > 0.0 && !usage.total.cost_estimated, "the adapter's own cost: {usage:?}");
+    let reported = usage.reported_cost.expect("the adapter reports its running cost");
+    assert!((usage.total.cost_usd - reported).abs() < 1e-9, "{usage:?}");
+
+    let answer = answer_to(client, session.id, "/shout tangerine", 2).await;
+    eprintln!("MEASURE shout {answer:?}");
+    assert!(
+        answer.ends_with("Echo: Say the word tangerine in capitals"),
+        "Claude Code expanded the command: {answer:?}"
+    );
+
+    interrupt_keeps_the_agent(client, session.id, 3, line == AdapterLine::Legacy).await;
+}
+
+/// The Codex adapter's session: its commands are offered and one runs (`/status` in the adapter,
+/// `/init` as a Codex turn in the older one); a turn's tokens are the mock's and its cost Arbor's
+/// estimate; a slow reply is interrupted and the adapter takes the next prompt; the conversation
+/// carries over stop and resume, and into a fork where the adapter offers one.
+async fn codex_turns(line: AdapterLine) {
+    let Adapters { _env, repo, mock, mut server } = adapters(line, codex_write, codex_shell).await;
+    let client = &mut server.client;
+    let agent = listed(client, "codex-acp").await;
+    eprintln!("MEASURE agent {agent}");
+    let bypass = json!({ "permissionMode": "bypass_permissions" });
+    let session = client.agent_session(&repo, "codex-acp", Some("gpt-5.5"), bypass).await;
+    let command = if line == AdapterLine::Current { "status" } else { "init" };
+    let commands = offered_commands(client, session.id, command).await;
+    eprintln!("MEASURE commands {:?}", commands.iter().map(|command| &command.name).collect::<Vec<_>>());
+
+    let usage = turn_usage(client, &mock, ApiShape::OpenAi, session.id, "count my tokens", 1).await;
+    eprintln!("MEASURE usage {usage:?}");
+    if line == AdapterLine::Legacy {
+        assert_eq!(usage.usage_events, 0, "{usage:?}");
+    } else {
+        assert_eq!(tokens(&usage.turn), ApiShape::OpenAi.usage_of(usage.requests), "{usage:?}");
+        // gpt-5.5 is priced as gpt-5 in the shipped table (server/src/pricing.rs).
+        let estimate = priced(&usage.turn, [1.25, 10.0, 0.125, 1.25]);
+        assert!(usage.total.cost_estimated && (usage.turn.cost_usd - estimate).abs() < 1e-12, "{usage:?}");
+    }
+
+    let answer = answer_to(client, session.id, &format!("/{command}"), 2).await;
+    if line == AdapterLine::Current {
+        // The adapter answers /status itself, with the figures the session shows.
+        let shown = &usage.total;
+        let counted = format!(
+            "**Token usage:** {} total  ({} input + {} cached input, {} output)",
+            shown.input_tokens + shown.cache_read_tokens + shown.output_tokens,
+            shown.input_tokens,
+            shown.cache_read_tokens,
+            shown.output_tokens
+        );
+        assert!(answer.contains("**Model:** gpt-5.5") && answer.contains(&counted), "{counted} in {answer}");
+    } else {
+        // /init is a Codex turn: the model is asked to write AGENTS.md.
+        let asked = turns_saying(&mock, "/v1/responses", "Generate a file named AGENTS.md");
+        assert_eq!(asked.len(), 1, "{answer}");
+    }
+
+    interrupt_keeps_the_agent(client, session.id, 3, false).await;
+
+    let stopped = client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    assert_eq!(stopped["status"], "stopped", "{stopped}");
+    let agent_session_id = client.get(session.id).await.agent_session_id;
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "what came first" })).await;
+    client.wait_turns(session.id, 5).await;
+    let resumed = turns_saying(&mock, "/v1/responses", "what came first");
+    assert!(
+        resumed.iter().any(|body| body["input"].to_string().contains("count my tokens")),
+        "the resumed turn carries the first one: {resumed:?}"
+    );
+    assert_eq!(client.get(session.id).await.agent_session_id, agent_session_id, "resumed by the adapter's own id");
+
+    if line == AdapterLine::Legacy {
+        assert_eq!(agent["capabilities"]["fork"], false, "codex-acp 0.16.0 offers no session/fork: {agent}");
+        return;
+    }
+    assert_eq!(agent["capabilities"]["fork"], true, "it offers session/fork: {agent}");
+    let fork = client.call(method::SESSION_FORK, json!({ "sessionId": session.id, "prompt": "and in the fork" })).await;
+    let fork_id: uuid::Uuid = serde_json::from_value(fork["id"].clone()).unwrap();
+    client.subscribe(fork_id, 0).await;
+    // The fork's history starts with a copy of its parent's; only its own answer says "fork".
+    client
+        .wait_event(fork_id, |event| matches!(event, SessionEvent::AgentMessageChunk { text } if text.contains("fork")))
+        .await;
+    let forked = turns_saying(&mock, "/v1/responses", "and in the fork");
+    assert!(
+        forked.iter().any(|body| body["input"].to_string().contains("count my tokens")),
+        "the fork continues the conversation: {forked:?}"
+    );
+    assert_ne!(client.get(fork_id).await.agent_session_id, agent_session_id);
+}
+
+on_both_lines!(claude_turns: the_claude_adapter_is_interrupted_reports_usage_and_cost_and_runs_a_custom_command,
+    the_older_claude_adapter_is_interrupted_reports_usage_and_cost_and_runs_a_custom_command);
+on_both_lines!(codex_turns: the_codex_adapter_is_interrupted_reports_usage_runs_a_command_resumes_and_forks,
+    the_older_codex_adapter_is_interrupted_reports_usage_runs_a_command_and_resumes);

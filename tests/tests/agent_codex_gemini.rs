@@ -1,11 +1,17 @@
 //! Codex CLI and Gemini CLI, the real CLIs, driven through `arbor` against mocks of the OpenAI
 //! Responses API and the Gemini API: edits in the worktree, follow-ups, stop and resume with the
 //! history, interrupts, API errors that leave the session usable, and usage; each inside the
-//! sandbox `auto` picks, reaching the mock through the model API forwarder.
+//! sandbox `auto` picks, reaching the mock through the model API forwarder; and Gemini CLI's
+//! slash commands, usage and estimated cost, and an interrupt that leaves it running.
 
 use arbor_protocol::{SessionEvent, SessionStatus, StopReason, ToolCallStatus, method};
 use arbor_tests::TestEnv;
-use arbor_tests::agents::{assert_sandboxed_as_auto, codex_shell, codex_write, conversation, gemini_shell, gemini_write};
+use arbor_tests::agent_turns::{
+    ApiShape, answer_to, interrupt_keeps_the_agent, offered_commands, priced, tokens, turn_usage,
+};
+use arbor_tests::agents::{
+    assert_sandboxed_as_auto, codex_shell, codex_write, conversation, gemini_shell, gemini_write,
+};
 use arbor_tests::mock_api::MockApi;
 use serde_json::json;
 
@@ -120,4 +126,33 @@ async fn a_gemini_session_stopped_before_its_first_prompt_resumes() {
     assert_eq!(client.reply_text(session.id), "Echo: hello");
     assert_eq!(client.stop_reasons(session.id), vec![StopReason::EndTurn]);
     assert!(client.get(session.id).await.agent_session_id.is_some(), "kept once Gemini took the prompt");
+}
+
+#[tokio::test]
+async fn gemini_offers_and_runs_its_commands_shows_usage_with_an_estimated_cost_and_outlives_an_interrupt() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), gemini_write, gemini_shell)).await;
+    env.configure_gemini(&mock.url);
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let bypass = json!({ "permissionMode": "bypass_permissions" });
+    let session = client.agent_session(&repo, "gemini", Some("gemini-2.5-flash"), bypass).await;
+    let commands = offered_commands(client, session.id, "about").await;
+    eprintln!("MEASURE commands {:?}", commands.iter().map(|command| &command.name).collect::<Vec<_>>());
+
+    let usage = turn_usage(client, &mock, ApiShape::Gemini, session.id, "count my tokens", 1).await;
+    eprintln!("MEASURE usage {usage:?}");
+    assert_eq!(tokens(&usage.turn), ApiShape::Gemini.usage_of(usage.requests), "{usage:?}");
+    // The shipped price of gemini-2.5-flash (server/src/pricing.rs).
+    let estimate = priced(&usage.turn, [0.3, 2.5, 0.075, 0.3]);
+    assert!(usage.total.cost_estimated && (usage.turn.cost_usd - estimate).abs() < 1e-12, "{usage:?}");
+
+    let requests = mock.requests.lock().unwrap().len();
+    let answer = answer_to(client, session.id, "/about", 2).await;
+    eprintln!("MEASURE about {answer:?}");
+    assert!(answer.contains("Version: 0.61.0") && answer.contains("gemini-2.5-flash"), "{answer:?}");
+    assert_eq!(mock.requests.lock().unwrap().len(), requests, "Gemini CLI answers /about itself");
+
+    interrupt_keeps_the_agent(client, session.id, 3, false).await;
 }

@@ -425,10 +425,11 @@ impl Connection {
 
     /// Sends a request during the handshake and waits for its response. Updates the agent sends
     /// meanwhile (such as the history replayed by `session/load`) are not part of Arbor's log and
-    /// are dropped; requests are refused because no session is set up to answer them yet.
+    /// are dropped, except the state [`SetupInbox`] holds for the session; requests are refused
+    /// because no session is set up to answer them yet.
     async fn request_and_wait(
         &self,
-        incoming: &mut mpsc::Receiver<Incoming>,
+        incoming: &mut SetupInbox,
         method: &str,
         params: Value,
     ) -> Result<Value, AgentError> {
@@ -440,7 +441,7 @@ impl Connection {
     /// Like [`Connection::request_and_wait`], keeping the agent's error as it gave it.
     async fn request_and_answer(
         &self,
-        incoming: &mut mpsc::Receiver<Incoming>,
+        incoming: &mut SetupInbox,
         method: &str,
         params: Value,
     ) -> Result<Result<Value, RpcError>, AgentError> {
@@ -465,13 +466,47 @@ impl Connection {
     /// Drops the history an agent replays after answering `session/load`, until it has been quiet
     /// for [`REPLAY_QUIET`]. ACP has the replay come before the answer, but Gemini CLI streams it
     /// afterwards without waiting; Arbor has its own copy of the history either way.
-    async fn drain_replay(&self, incoming: &mut mpsc::Receiver<Incoming>) -> Result<(), AgentError> {
+    async fn drain_replay(&self, incoming: &mut SetupInbox) -> Result<(), AgentError> {
         loop {
             match tokio::time::timeout(REPLAY_QUIET, incoming.recv()).await {
                 Err(_) => return Ok(()),
                 Ok(Some(Incoming::Request { id, .. })) => self.refuse_during_setup(id).await,
                 Ok(Some(_)) => {}
                 Ok(None) => return Err(AgentError::Handshake("the agent exited while loading its session".into())),
+            }
+        }
+    }
+}
+
+/// The `session/update` kinds an agent may send while its session is being set up that are held
+/// for the session rather than dropped: state, not history.
+const HELD_DURING_SETUP: [&str; 2] = ["available_commands_update", "session_info_update"];
+
+/// The agent's messages while its session is being set up. The state it announces meanwhile (its
+/// slash commands, a title) is held for the session, since agents such as the Claude adapters
+/// send their commands just after answering `session/new`, while Arbor is still setting the
+/// session's mode and model. Everything else is the handshake's: the history `session/load`
+/// replays is dropped, and the agent's mode and options are read from its answers.
+struct SetupInbox {
+    incoming: mpsc::Receiver<Incoming>,
+    /// The updates held for the session, in the order the agent sent them.
+    held: Vec<Value>,
+}
+
+impl SetupInbox {
+    /// The next message that is not an update held for the session; None once the agent's output
+    /// has ended.
+    async fn recv(&mut self) -> Option<Incoming> {
+        loop {
+            match self.incoming.recv().await? {
+                Incoming::Notification { method, params }
+                    if method == "session/update"
+                        && HELD_DURING_SETUP
+                            .contains(&params["update"]["sessionUpdate"].as_str().unwrap_or_default()) =>
+                {
+                    self.held.push(params["update"].clone());
+                }
+                other => return Some(other),
             }
         }
     }
@@ -502,13 +537,14 @@ struct Established {
 
 /// Wires up the child's pipes, runs the handshake and starts the driver loop.
 async fn start_connection(pipes: AgentPipes, spec: StartSpec, setup: Setup) -> Result<AgentHandle, AgentError> {
-    let (incoming_tx, mut incoming_rx) = mpsc::channel(CHANNEL_CAPACITY);
+    let (incoming_tx, incoming_rx) = mpsc::channel(CHANNEL_CAPACITY);
     tokio::spawn(route_lines(pipes.lines, incoming_tx));
+    let mut inbox = SetupInbox { incoming: incoming_rx, held: Vec::new() };
     let connection = Connection::new(pipes.stdin);
     let process_group = pipes.group;
     let stderr_tail = pipes.stderr_tail;
 
-    let handshake = tokio::time::timeout(spec.startup_timeout, handshake(&connection, &mut incoming_rx, &spec, &setup))
+    let handshake = tokio::time::timeout(spec.startup_timeout, handshake(&connection, &mut inbox, &spec, &setup))
         .await
         .unwrap_or(Err(AgentError::StartupTimeout(spec.startup_timeout.as_secs())));
     let established = match handshake {
@@ -545,7 +581,14 @@ async fn start_connection(pipes: AgentPipes, spec: StartSpec, setup: Setup) -> R
         driver.terminals =
             Some(Terminals::new(spec.session_id, spec.cwd.clone(), spec.sandbox.clone(), driver.outputs.clone()));
     }
-    tokio::spawn(run_agent_loop(driver, commands_rx, incoming_rx, pipes.exit, pipes.stderr_closed));
+    let SetupInbox { incoming, held } = inbox;
+    tokio::spawn(async move {
+        // What the agent announced during the handshake comes first, as it did on the wire.
+        for update in held {
+            driver.handle_update(&update).await;
+        }
+        run_agent_loop(driver, commands_rx, incoming, pipes.exit, pipes.stderr_closed).await
+    });
     Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: GroupSlot::with(process_group) })
 }
 
@@ -553,7 +596,7 @@ async fn start_connection(pipes: AgentPipes, spec: StartSpec, setup: Setup) -> R
 /// permission mode and model.
 async fn handshake(
     connection: &Connection,
-    incoming: &mut mpsc::Receiver<Incoming>,
+    incoming: &mut SetupInbox,
     spec: &StartSpec,
     setup: &Setup,
 ) -> Result<Established, AgentError> {
