@@ -146,8 +146,8 @@ pub fn priced(usage: &Usage, price: [f64; 4]) -> f64 {
 /// process (the one Arbor started, [`agent_process`]) is the one that ran before and still runs, and that the next prompt is answered by it. Returns the turns the session has had.
 ///
 /// `stale` is for an agent that answers the prompt after an interrupt with the interrupted turn's
-/// end (the `@zed-industries` Claude adapter): that prompt's turn ends at once with no answer and
-/// its answer is the next turn's, which is checked too.
+/// end (the `@zed-industries` Claude adapter): that prompt's turn ends at once with no answer, and
+/// its answer opens the next turn, which is checked too.
 pub async fn interrupt_keeps_the_agent(client: &mut Client, session_id: uuid::Uuid, nth: usize, stale: bool) -> usize {
     let agent = agent_process(session_id);
     client.call(method::SESSION_PROMPT, json!({ "sessionId": session_id, "text": "slow" })).await;
@@ -172,7 +172,8 @@ pub async fn interrupt_keeps_the_agent(client: &mut Client, session_id: uuid::Uu
         assert_eq!(answer, "", "the interrupted turn's end answers the next prompt");
         turn += 1;
         let answer = answer_to(client, session_id, "once more", turn).await;
-        assert!(answer.contains("Echo: after the cancel") && answer.ends_with("Echo: once more"), "{answer:?}");
+        // Whether this turn also gets to its own answer depends on timing; the late one comes first.
+        assert!(answer.starts_with("Echo: after the cancel"), "{answer:?}");
     } else {
         assert!(answer.ends_with("Echo: after the cancel"), "the next prompt is answered: {answer:?}");
     }

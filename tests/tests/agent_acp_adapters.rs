@@ -52,6 +52,27 @@ fn turns_saying(mock: &MockApi, path: &str, prompt: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Stops the session (the adapter closes its session first) and resumes it with a prompt as its
+/// `nth` turn, whose model request at `path` must carry `earlier` from the conversation before.
+async fn stop_and_resume(
+    client: &mut Client,
+    mock: &MockApi,
+    session_id: uuid::Uuid,
+    path: &str,
+    nth: usize,
+    earlier: &str,
+) {
+    let stopped = client.call(method::SESSION_STOP, json!({ "sessionId": session_id })).await;
+    assert_eq!(stopped["status"], "stopped", "the adapter closed its session and stopped: {stopped}");
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session_id, "prompt": "what came before" })).await;
+    client.wait_turns(session_id, nth).await;
+    let resumed = turns_saying(mock, path, "what came before");
+    assert!(
+        resumed.iter().any(|body| body.to_string().contains(earlier)),
+        "the resumed turn carries the earlier ones: {resumed:?}"
+    );
+}
+
 /// How many non-empty message chunks the client has seen.
 fn message_chunks(client: &Client) -> usize {
     let chunk = |event: &SessionEvent| matches!(event, SessionEvent::AgentMessageChunk { text } if !text.is_empty());
@@ -192,16 +213,7 @@ async fn claude_resumes_and_forks(line: AdapterLine) {
     let bypass = json!({ "permissionMode": "bypass_permissions" });
     let session = client.agent_session(&repo, "claude-acp", None, bypass).await;
     client.prompt_and_wait(session.id, "remember the word tangerine", 1).await;
-    let stopped = client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
-    assert_eq!(stopped["status"], "stopped", "the adapter closed its session and stopped: {stopped}");
-
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "what was the word" })).await;
-    client.wait_turns(session.id, 2).await;
-    let resumed = turns_saying(&mock, "/v1/messages", "what was the word");
-    assert!(
-        resumed.iter().any(|body| body["messages"].to_string().contains("tangerine")),
-        "the resumed turn carries the first one: {resumed:?}"
-    );
+    stop_and_resume(client, &mock, session.id, "/v1/messages", 2, "tangerine").await;
 
     if line == AdapterLine::Legacy {
         // claude-agent-acp 0.23.1 offers session/fork but looks the parent up under the fork's
@@ -317,16 +329,8 @@ async fn codex_turns(line: AdapterLine) {
 
     interrupt_keeps_the_agent(client, session.id, 3, false).await;
 
-    let stopped = client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
-    assert_eq!(stopped["status"], "stopped", "{stopped}");
     let agent_session_id = client.get(session.id).await.agent_session_id;
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "what came first" })).await;
-    client.wait_turns(session.id, 5).await;
-    let resumed = turns_saying(&mock, "/v1/responses", "what came first");
-    assert!(
-        resumed.iter().any(|body| body["input"].to_string().contains("count my tokens")),
-        "the resumed turn carries the first one: {resumed:?}"
-    );
+    stop_and_resume(client, &mock, session.id, "/v1/responses", 5, "count my tokens").await;
     assert_eq!(client.get(session.id).await.agent_session_id, agent_session_id, "resumed by the adapter's own id");
 
     if line == AdapterLine::Legacy {

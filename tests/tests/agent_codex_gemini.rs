@@ -102,18 +102,23 @@ async fn codex_edits_follows_up_fails_cleanly_is_interrupted_and_resumes() {
 
 #[tokio::test]
 async fn gemini_edits_follows_up_fails_cleanly_is_interrupted_and_resumes() {
+    let (env, mock) = gemini_env().await;
+    journey("gemini", Some("gemini-2.5-flash"), env, mock, "after the failure").await;
+}
+
+/// A scratch environment configured for Gemini CLI against a mock that plays `conversation`.
+async fn gemini_env() -> (TestEnv, MockApi) {
     let env = TestEnv::new();
     let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), gemini_write, gemini_shell)).await;
     env.configure_gemini(&mock.url);
-    journey("gemini", Some("gemini-2.5-flash"), env, mock, "after the failure").await;
+    (env, mock)
 }
 
 #[tokio::test]
 async fn a_gemini_session_stopped_before_its_first_prompt_resumes() {
-    let env = TestEnv::new();
+    // The mock is kept for the session to reach.
+    let (env, _mock) = gemini_env().await;
     let repo = env.repo("repo");
-    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), gemini_write, gemini_shell)).await;
-    env.configure_gemini(&mock.url);
     let mut server = env.standalone().await;
     let client = &mut server.client;
     let session = client.agent_session(&repo, "gemini", None, json!({ "permissionMode": "bypass_permissions" })).await;
@@ -130,10 +135,8 @@ async fn a_gemini_session_stopped_before_its_first_prompt_resumes() {
 
 #[tokio::test]
 async fn gemini_offers_and_runs_its_commands_shows_usage_with_an_estimated_cost_and_outlives_an_interrupt() {
-    let env = TestEnv::new();
+    let (env, mock) = gemini_env().await;
     let repo = env.repo("repo");
-    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), gemini_write, gemini_shell)).await;
-    env.configure_gemini(&mock.url);
     let mut server = env.standalone().await;
     let client = &mut server.client;
     let bypass = json!({ "permissionMode": "bypass_permissions" });
