@@ -34,3 +34,5 @@ pub const INVALID_ARGUMENT: i64 = -33008;
 /// The forge (GitHub or GitLab) refused or failed the request: bad or missing token, rate limit, a pull
 /// request that already exists … The message says which and what to do.
 pub const FORGE_ERROR: i64 = -33009;
+/// The client asked, in `initialize`, for a protocol version this server does not speak.
+pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -33010;

@@ -144,6 +144,18 @@ fn to_rpc<T>(result: Result<T, ServiceError>) -> jsonrpc::Result<T> {
     })
 }
 
+/// Refuses a client that declares (as `capabilities.experimental.arbor.protocolVersion`) a
+/// protocol version other than the one this server speaks. A client that declares none is served:
+/// within one version every change is compatible (docs/protocol.md, "Versions").
+fn check_protocol_version(params: &InitializeParams) -> Result<(), ServiceError> {
+    let asked = params.capabilities.experimental.as_ref().and_then(|experimental| experimental.pointer("/arbor/protocolVersion"));
+    match asked {
+        None => Ok(()),
+        Some(version) if version.as_u64() == Some(u64::from(arbor_protocol::PROTOCOL_VERSION)) => Ok(()),
+        Some(version) => Err(ServiceError::UnsupportedProtocolVersion(version.to_string())),
+    }
+}
+
 impl Backend {
     fn new(service: Arc<Service>, client: Client, direct: Option<mpsc::Sender<SharedBody>>) -> Self {
         let sink = LspSink { client: client.clone(), direct };
@@ -170,7 +182,8 @@ impl Backend {
 }
 
 impl LanguageServer for Backend {
-    async fn initialize(&self, _: InitializeParams) -> jsonrpc::Result<InitializeResult> {
+    async fn initialize(&self, params: InitializeParams) -> jsonrpc::Result<InitializeResult> {
+        to_rpc(check_protocol_version(&params))?;
         let arbor = serde_json::to_value(self.service().capabilities()).expect("capabilities serialise");
         Ok(InitializeResult {
             capabilities: ServerCapabilities {

@@ -56,6 +56,12 @@ pub enum ServiceError {
     /// A profile's memory could not be read, saved or restored.
     #[error(transparent)]
     Memory(#[from] MemoryError),
+    /// The client asked for a protocol version this server does not speak.
+    #[error(
+        "this server speaks Arbor protocol {speaks}; the client asked for {0}: use a client and a server of the same protocol version",
+        speaks = arbor_protocol::PROTOCOL_VERSION
+    )]
+    UnsupportedProtocolVersion(String),
     /// A background task failed.
     #[error("internal error: {0}")]
     Internal(String),
@@ -89,6 +95,7 @@ impl ServiceError {
             Self::Pdf(PdfError::Failed { .. }) => error_code::INTERNAL_ERROR,
             Self::Memory(MemoryError::NoMemory(_) | MemoryError::NoSuchVersion { .. }) => error_code::NOT_FOUND,
             Self::Memory(_) => error_code::INTERNAL_ERROR,
+            Self::UnsupportedProtocolVersion(_) => error_code::UNSUPPORTED_PROTOCOL_VERSION,
             Self::Internal(_) => error_code::INTERNAL_ERROR,
         }
     }

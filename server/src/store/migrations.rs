@@ -1,8 +1,17 @@
 //! Schema migrations, applied in order on every open. Never edit a released migration; add one.
+//!
+//! The rows hold the protocol's JSON of the stored types (a session, a task, a trial, a rule, an
+//! event), so a change to how those types serialise is a change to every database on disk. It is
+//! pinned: `stored-format/migration-N.json` holds rows exactly as stored at migration level N, and
+//! tests/tests/store_format.rs fails when the types no longer write the newest of them byte for
+//! byte (a rename, a removed field, a new required one) or when a database of any level no longer
+//! opens and reads. A change that fails it needs a migration rewriting the old rows, and a new
+//! fixture (`UPDATE_STORE_FORMAT=1` writes it from the old one as the types now read and write it).
 
 use rusqlite_migration::{M, Migrations};
 
-/// Every migration of the store, oldest first.
+/// Every migration of the store, oldest first. Public so tests can make a database of an older
+/// level.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(

@@ -5,7 +5,7 @@
 //! for the writer.
 
 mod ledger;
-mod migrations;
+pub mod migrations;
 mod rendered;
 mod writer;
 
