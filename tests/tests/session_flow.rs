@@ -166,6 +166,23 @@ async fn refusing_permission_skips_the_action() {
     assert!(resolved);
 }
 
+/// A prompt sent while the agent is still starting is queued, and with no prompt of the session's
+/// own it is the first turn once the agent runs (it used to wait for a turn that never came).
+#[tokio::test]
+async fn a_prompt_sent_while_the_agent_starts_is_its_first_turn() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let session = client.scripted_session(&repo, "startup-delay 1500\nsay got {prompt}", None).await;
+    client.subscribe(session.id, 0).await;
+    let queued = client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "early bird" })).await;
+    assert_eq!(queued["queued"], true, "the agent is still starting: {queued}");
+    assert_ne!(client.get(session.id).await.status, SessionStatus::Running, "the prompt came before the agent ran");
+    client.wait_turns(session.id, 1).await;
+    assert!(client.reply_text(session.id).contains("got early bird"), "{}", client.reply_text(session.id));
+}
+
 #[tokio::test]
 async fn list_filters_titles_pins_and_hiding() {
     let env = TestEnv::new();

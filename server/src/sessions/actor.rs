@@ -431,7 +431,9 @@ impl SessionActor {
             Err(ending) => ending,
             Ok(()) => {
                 self.set_status(SessionStatus::Running, Some(AgentState::Idle), None).await;
-                if let Some(prompt) = start.prompt {
+                // The first turn is the session's own prompt or, without one, the first prompt a
+                // client sent while the agent was starting; the rest wait for the turn before.
+                if let Some(prompt) = start.prompt.or_else(|| self.queued_prompts.pop_front()) {
                     self.start_turn(prompt).await;
                 }
                 self.serve().await
