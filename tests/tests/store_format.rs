@@ -1,7 +1,8 @@
 //! The stored format is pinned: the store keeps the protocol's JSON of its types, so a change to
 //! how they serialise would silently change every database on disk. These tests hold the types to
-//! the rows committed in `server/src/store/stored-format/` (one file per migration level that
-//! changed the rows) and open a database of every such level with the real binary.
+//! the rows committed in `server/src/store/stored-format/` (`rows-N.json`, one per stored format,
+//! each with the migration level its rows were stored at) and open a database of each with the
+//! real binary.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -17,14 +18,14 @@ fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../server/src/store/stored-format")
 }
 
-/// Every fixture, by the migration level its rows were stored at, oldest first.
+/// Every stored format by its number, oldest first.
 fn fixtures() -> Vec<(usize, PathBuf)> {
     let mut found: Vec<(usize, PathBuf)> = std::fs::read_dir(fixture_dir())
         .expect("the stored-format directory")
         .map(|entry| entry.unwrap().path())
         .filter_map(|path| {
-            let level = path.file_stem()?.to_str()?.strip_prefix("migration-")?.parse().ok()?;
-            Some((level, path))
+            let number = path.file_stem()?.to_str()?.strip_prefix("rows-")?.parse().ok()?;
+            Some((number, path))
         })
         .collect();
     found.sort();
@@ -57,13 +58,15 @@ fn rewritten(rows: &Value) -> Value {
 
 #[test]
 fn the_types_write_the_newest_stored_rows_byte_for_byte() {
-    let (level, newest) = fixtures().pop().unwrap();
+    let (number, newest) = fixtures().pop().unwrap();
     let rows = read(&newest);
-    let now = rewritten(&rows);
+    let mut now = rewritten(&rows);
+    now["migrationLevel"] = json!(current_migration_level());
     if std::env::var_os("UPDATE_STORE_FORMAT").is_some() && now != rows {
-        let next = fixture_dir().join(format!("migration-{}.json", level + 1));
+        // The old rows stay: databases holding them exist, and they must keep opening.
+        let next = fixture_dir().join(format!("rows-{}.json", number + 1));
         std::fs::write(&next, serde_json::to_string_pretty(&now).unwrap() + "\n").unwrap();
-        panic!("wrote {}: name it after the migration that rewrites the old rows", next.display());
+        panic!("wrote {}: if the old rows no longer read, add the migration that rewrites them", next.display());
     }
     for part in ["session", "task", "trial", "rule"] {
         assert_eq!(now[part], rows[part], "the stored {part} changed: add a migration that rewrites the old rows");
@@ -75,6 +78,14 @@ fn the_types_write_the_newest_stored_rows_byte_for_byte() {
         rows["events"].as_array().unwrap().iter().map(|event| event["kind"].as_str().unwrap()).collect();
     let kinds: BTreeSet<&str> = EventKind::iter().map(<&str>::from).collect();
     assert_eq!(stored_kinds, kinds, "the newest fixture holds one event of every kind (a new kind needs a row)");
+}
+
+/// The migration level a new database is at.
+fn current_migration_level() -> usize {
+    let mut connection = rusqlite::Connection::open_in_memory().unwrap();
+    arbor_server::store::migrations::migrations().to_latest(&mut connection).unwrap();
+    let level: i64 = connection.pragma_query_value(None, "user_version", |row| row.get(0)).unwrap();
+    level as usize
 }
 
 /// A database at migration `level` holding the fixture's rows, made the way that level's store
@@ -131,10 +142,11 @@ fn database_at(path: &Path, level: usize, rows: &Value) -> (String, String) {
 
 #[tokio::test]
 async fn a_database_of_every_stored_level_opens_and_reads_everything_it_held() {
-    for (level, path) in fixtures() {
+    for (_, path) in fixtures() {
         let env = TestEnv::new();
         std::fs::create_dir_all(env.data_dir()).unwrap();
         let rows = read(&path);
+        let level = rows["migrationLevel"].as_u64().expect("the fixture's migration level") as usize;
         let (session_id, task_id) = database_at(&env.data_dir().join("arbor.db"), level, &rows);
         let server = env.standalone().await;
         let client = &server.client;

@@ -2,11 +2,12 @@
 //!
 //! The rows hold the protocol's JSON of the stored types (a session, a task, a trial, a rule, an
 //! event), so a change to how those types serialise is a change to every database on disk. It is
-//! pinned: `stored-format/migration-N.json` holds rows exactly as stored at migration level N, and
-//! tests/tests/store_format.rs fails when the types no longer write the newest of them byte for
-//! byte (a rename, a removed field, a new required one) or when a database of any level no longer
-//! opens and reads. A change that fails it needs a migration rewriting the old rows, and a new
-//! fixture (`UPDATE_STORE_FORMAT=1` writes it from the old one as the types now read and write it).
+//! pinned: `stored-format/rows-N.json` holds rows exactly as a release stored them (with the
+//! migration level they were stored at), and tests/tests/store_format.rs fails when the types no
+//! longer write the newest of them byte for byte (a rename, a removed or added field) or when a
+//! database of any pinned format no longer opens and reads. A change that fails it gets a new
+//! fixture beside the old ones (`UPDATE_STORE_FORMAT=1` writes it as the types now read and write
+//! the newest) and, when the old rows no longer read, a migration rewriting them.
 
 use rusqlite_migration::{M, Migrations};
 
