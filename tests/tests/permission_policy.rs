@@ -193,6 +193,69 @@ async fn a_session_deny_rule_holds_against_an_agent_in_bypass_mode() {
     assert!(!waited_for_input(&events));
 }
 
+/// A profile's rules decide for its sessions over the config file's, and a session's own rules over
+/// the profile's: the levels in order, through the binary.
+#[tokio::test]
+async fn a_profile_rule_decides_over_the_config_and_a_session_rule_over_the_profile() {
+    let env = TestEnv::new();
+    env.write_config(json!({
+        "permissions": [{ "kind": "execute", "pattern": "rm -rf *", "action": "allow" }],
+        "profiles": { "careful": { "agent": "scripted", "permissions": [
+            { "kind": "execute", "pattern": "rm -rf *", "action": "deny" },
+            { "kind": "execute", "pattern": "echo *", "action": "allow" },
+        ] } },
+    }));
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let start = |permissions: Value| {
+        json!({ "cwd": repo, "profile": "careful", "prompt": "go", "config": { "script": CLEAN_UP },
+            "permissions": permissions })
+    };
+
+    let profiled: Session = serde_json::from_value(client.call(method::SESSION_NEW, start(json!([]))).await).unwrap();
+    client.subscribe(profiled.id, 0).await;
+    client.wait_turns(profiled.id, 1).await;
+    let events = history(client, profiled.id).await;
+    assert_eq!(
+        decisions(&events),
+        vec![
+            (
+                "Build".into(),
+                Some("allow".into()),
+                Some(ResolvedBy::Policy),
+                rule(RuleLevel::Profile, ToolKind::Execute, Some("echo *"), PermissionAction::Allow)
+            ),
+            (
+                "Clean up".into(),
+                Some("reject".into()),
+                Some(ResolvedBy::Policy),
+                rule(RuleLevel::Profile, ToolKind::Execute, Some("rm -rf *"), PermissionAction::Deny)
+            ),
+        ],
+        "the profile's rules decided over the config file's allow"
+    );
+    assert_eq!(std::fs::read_to_string(Path::new(&profiled.cwd).join("keep.txt")).unwrap(), "keep\n");
+    assert!(!waited_for_input(&events), "nobody was asked");
+
+    let own = json!([{ "kind": "execute", "pattern": "echo built > built.txt", "action": "deny" }]);
+    let overridden: Session = serde_json::from_value(client.call(method::SESSION_NEW, start(own)).await).unwrap();
+    client.subscribe(overridden.id, 0).await;
+    client.wait_turns(overridden.id, 1).await;
+    let first = decisions(&history(client, overridden.id).await).remove(0);
+    assert_eq!(
+        first,
+        (
+            "Build".into(),
+            Some("reject".into()),
+            Some(ResolvedBy::Policy),
+            rule(RuleLevel::Session, ToolKind::Execute, Some("echo built > built.txt"), PermissionAction::Deny)
+        ),
+        "the session's own rule decided over its profile's"
+    );
+    assert!(!Path::new(&overridden.cwd).join("built.txt").exists());
+}
+
 #[tokio::test]
 async fn a_task_rule_answers_the_same_question_for_every_trial() {
     let env = TestEnv::new();
