@@ -200,6 +200,9 @@ pub struct Config {
     /// The retention policy for session worktrees (none when absent).
     #[serde(default)]
     pub retention: Option<RetentionConfig>,
+    /// Where the profiles' memory versions are kept (under the data directory when absent).
+    #[serde(default)]
+    pub memory_store: crate::memory::MemoryStoreConfig,
 }
 
 fn default_max_pinned() -> u32 {
@@ -224,6 +227,7 @@ impl Default for Config {
             max_pinned_sessions: default_max_pinned(),
             prices: BTreeMap::new(),
             retention: None,
+            memory_store: crate::memory::MemoryStoreConfig::default(),
         }
     }
 }
@@ -257,6 +261,9 @@ impl Config {
                 path: path.display().to_string(),
                 message: "sshCommand must name a program".into(),
             });
+        }
+        if let Some(s3) = &config.memory_store.s3 {
+            s3.validate().map_err(|message| ConfigError::Invalid { path: path.display().to_string(), message })?;
         }
         for (name, profile) in &mut config.profiles {
             profile.name = name.clone();

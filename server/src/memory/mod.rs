@@ -8,8 +8,10 @@
 //! the memory's text, the memory file's path and the skill listing ahead of its first prompt.
 //! Every agent also finds the memory file's path in `ARBOR_MEMORY_FILE`. After each turn (and
 //! when the agent ends) the file is compared with what was laid out, and a change is saved to the
-//! profile's store as a new version (`store.rs`), shown to the user as a notice with the diff.
+//! profile's store as a new version (`store.rs`, under the data directory or in an S3-compatible
+//! bucket, `bucket.rs`), shown to the user as a notice with the diff.
 
+pub mod bucket;
 pub mod store;
 
 use std::path::{Path, PathBuf};
@@ -17,6 +19,7 @@ use std::path::{Path, PathBuf};
 use arbor_protocol::{AgentProfile, MemoryVersion, ProfileMemoryResult};
 use uuid::Uuid;
 
+pub use bucket::MemoryStoreConfig;
 pub use store::MemoryStore;
 
 /// The environment variable naming the memory file to every agent with one.
@@ -37,6 +40,9 @@ pub enum MemoryError {
     /// The version asked for was never saved.
     #[error("profile '{profile}' has no memory version {version}")]
     NoSuchVersion { profile: String, version: u32 },
+    /// The S3-compatible memory store failed.
+    #[error("memory store {store}: {detail}")]
+    Bucket { store: String, detail: String },
 }
 
 /// Turns an I/O error on `path` into a [`MemoryError`].
@@ -110,13 +116,14 @@ pub struct Memory {
 }
 
 impl Memory {
-    /// The memory of `profiles`, stored under `data_dir`.
-    pub fn new(profiles: Vec<AgentProfile>, data_dir: &Path) -> Memory {
-        Memory {
-            profiles,
-            store: MemoryStore::new(data_dir.join("memory").join("profiles")),
-            sessions_dir: data_dir.join("memory").join("sessions"),
-        }
+    /// The memory of `profiles`, its versions stored where `store` says (under `data_dir` by
+    /// default); sessions' working copies are always under `data_dir`.
+    pub fn new(profiles: Vec<AgentProfile>, data_dir: &Path, store: &MemoryStoreConfig) -> Result<Memory, MemoryError> {
+        let store = match &store.s3 {
+            Some(s3) => MemoryStore::bucket(bucket::BucketObjects::new(s3)?),
+            None => MemoryStore::local(data_dir.join("memory").join("profiles")),
+        };
+        Ok(Memory { profiles, store, sessions_dir: data_dir.join("memory").join("sessions") })
     }
 
     fn profile(&self, name: &str) -> Option<&AgentProfile> {
@@ -125,14 +132,14 @@ impl Memory {
 
     /// The profile's memory text now: its newest version, else its seed file's text (saved as the
     /// first version), else nothing.
-    fn current(&self, profile: &AgentProfile) -> Result<String, MemoryError> {
-        if let Some(text) = self.store.current(&profile.name)? {
+    async fn current(&self, profile: &AgentProfile) -> Result<String, MemoryError> {
+        if let Some(text) = self.store.current(&profile.name).await? {
             return Ok(text);
         }
         let Some(seed) = profile.memory.as_deref() else { return Ok(String::new()) };
         match std::fs::read_to_string(seed) {
             Ok(text) => {
-                self.store.save(&profile.name, &text, None, format!("seeded from {seed}"))?;
+                self.store.save(&profile.name, &text, None, format!("seeded from {seed}")).await?;
                 Ok(text)
             }
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
@@ -142,7 +149,7 @@ impl Memory {
 
     /// Lays out memory and skills for session `session_id` of `profile` run by `agent`; None when
     /// the profile has neither.
-    pub fn prepare(
+    pub async fn prepare(
         &self,
         profile: Option<&str>,
         session_id: Uuid,
@@ -157,7 +164,7 @@ impl Memory {
         let file = dir.join(if claude { "CLAUDE.md" } else { "MEMORY.md" });
         // The newest version, whatever an earlier run of the session left in the file: its edits
         // were saved after each turn, and a restore made meanwhile must win.
-        let text = self.current(profile)?;
+        let text = self.current(profile).await?;
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         std::fs::write(&file, &text).map_err(io(&file))?;
         let skills_dir = if claude { dir.join(".claude").join("skills") } else { dir.join("skills") };
@@ -181,7 +188,7 @@ impl Memory {
     }
 
     /// Saves the agent's edits to the session's memory file as a new version, if it made any.
-    pub fn harvest(&self, session: &mut SessionMemory) -> Result<Option<SavedChange>, MemoryError> {
+    pub async fn harvest(&self, session: &mut SessionMemory) -> Result<Option<SavedChange>, MemoryError> {
         if self.profile(&session.profile).is_none_or(|profile| profile.memory.is_none()) {
             return Ok(None);
         }
@@ -197,28 +204,28 @@ impl Memory {
             return Ok(None);
         }
         let version =
-            self.store.save(&session.profile, &text, Some(session.session_id), "edited by the agent".into())?;
+            self.store.save(&session.profile, &text, Some(session.session_id), "edited by the agent".into()).await?;
         let diff = unified_diff(&session.saved, &text);
         session.saved = text;
         Ok(Some(SavedChange { version, diff }))
     }
 
     /// `profile/memory`.
-    pub fn show(&self, name: &str) -> Result<ProfileMemoryResult, MemoryError> {
+    pub async fn show(&self, name: &str) -> Result<ProfileMemoryResult, MemoryError> {
         let profile = self
             .profile(name)
             .filter(|profile| profile.memory.is_some())
             .ok_or_else(|| MemoryError::NoMemory(name.into()))?;
-        let text = self.current(profile)?;
-        Ok(ProfileMemoryResult { profile: name.to_string(), text, versions: self.store.versions(name)? })
+        let text = self.current(profile).await?;
+        Ok(ProfileMemoryResult { profile: name.to_string(), text, versions: self.store.versions(name).await? })
     }
 
     /// `profile/memoryRestore`: `version`'s text saved as the newest version.
-    pub fn restore(&self, name: &str, version: u32) -> Result<ProfileMemoryResult, MemoryError> {
-        self.show(name)?;
-        let text = self.store.text(name, version)?;
-        self.store.save(name, &text, None, format!("restored from version {version}"))?;
-        self.show(name)
+    pub async fn restore(&self, name: &str, version: u32) -> Result<ProfileMemoryResult, MemoryError> {
+        self.show(name).await?;
+        let text = self.store.text(name, version).await?;
+        self.store.save(name, &text, None, format!("restored from version {version}")).await?;
+        self.show(name).await
     }
 }
 
@@ -299,8 +306,8 @@ fn unified_diff(old: &str, new: &str) -> String {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_restore_is_a_new_version_and_the_diff_shows_the_edit() {
+    #[tokio::test]
+    async fn a_restore_is_a_new_version_and_the_diff_shows_the_edit() {
         let dir = tempfile::tempdir().unwrap();
         let profile = AgentProfile {
             name: "helper".into(),
@@ -309,19 +316,19 @@ mod tests {
             ..Default::default()
         };
         std::fs::write(dir.path().join("seed.md"), "- one\n").unwrap();
-        let memory = Memory::new(vec![profile], dir.path());
+        let memory = Memory::new(vec![profile], dir.path(), &MemoryStoreConfig::default()).unwrap();
         let session = Uuid::new_v4();
-        let mut laid_out = memory.prepare(Some("helper"), session, "scripted").unwrap().unwrap();
+        let mut laid_out = memory.prepare(Some("helper"), session, "scripted").await.unwrap().unwrap();
         assert_eq!(std::fs::read_to_string(&laid_out.delivery.file).unwrap(), "- one\n");
         std::fs::write(&laid_out.delivery.file, "- one\n- two\n").unwrap();
-        let saved = memory.harvest(&mut laid_out).unwrap().unwrap();
+        let saved = memory.harvest(&mut laid_out).await.unwrap().unwrap();
         assert_eq!(saved.version.version, 2);
         assert!(saved.diff.contains("+- two"), "{}", saved.diff);
-        assert!(memory.harvest(&mut laid_out).unwrap().is_none(), "nothing new, nothing saved");
-        let restored = memory.restore("helper", 1).unwrap();
+        assert!(memory.harvest(&mut laid_out).await.unwrap().is_none(), "nothing new, nothing saved");
+        let restored = memory.restore("helper", 1).await.unwrap();
         assert_eq!(restored.text, "- one\n");
         assert_eq!(restored.versions.len(), 3);
-        assert!(matches!(memory.restore("helper", 9), Err(MemoryError::NoSuchVersion { .. })));
-        assert!(matches!(memory.show("nobody"), Err(MemoryError::NoMemory(_))));
+        assert!(matches!(memory.restore("helper", 9).await, Err(MemoryError::NoSuchVersion { .. })));
+        assert!(matches!(memory.show("nobody").await, Err(MemoryError::NoMemory(_))));
     }
 }

@@ -1,89 +1,136 @@
-//! The versions of each profile's memory, under the data directory: `memory/profiles/<profile>/`
-//! holds `<n>.md` for every version and `versions.json` listing them. Versions are only ever
-//! added, so a restore is a new version with an old text and nothing saved is lost.
+//! The versions of each profile's memory: `<profile>/<n>.md` for every version and
+//! `<profile>/versions.json` listing them, under the data directory's `memory/profiles/` or in
+//! an S3-compatible bucket (`bucket.rs`). Versions are only ever added, so a restore is a new
+//! version with an old text and nothing saved is lost.
 
 use std::path::PathBuf;
-use std::sync::Mutex;
 
 use arbor_protocol::MemoryVersion;
 use uuid::Uuid;
 
+use super::bucket::BucketObjects;
 use super::{MemoryError, io};
 use crate::clock::now_millis;
 
-/// The local memory store.
+/// Where the store's objects are.
+enum Objects {
+    /// Files under a directory (created when first written).
+    Dir(PathBuf),
+    /// Objects in a bucket.
+    Bucket(BucketObjects),
+}
+
+impl Objects {
+    /// How `key` is named in errors.
+    fn describe(&self, key: &str) -> String {
+        match self {
+            Objects::Dir(root) => root.join(key).display().to_string(),
+            Objects::Bucket(_) => key.to_string(),
+        }
+    }
+
+    /// The object `key`, or None when there is none.
+    async fn read(&self, key: &str) -> Result<Option<Vec<u8>>, MemoryError> {
+        match self {
+            Objects::Dir(root) => {
+                let path = root.join(key);
+                match std::fs::read(&path) {
+                    Ok(bytes) => Ok(Some(bytes)),
+                    Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                    Err(source) => Err(MemoryError::Io { path: path.display().to_string(), source }),
+                }
+            }
+            Objects::Bucket(bucket) => bucket.read(key).await,
+        }
+    }
+
+    /// Writes the object `key` whole.
+    async fn write(&self, key: &str, bytes: Vec<u8>) -> Result<(), MemoryError> {
+        match self {
+            Objects::Dir(root) => {
+                let path = root.join(key);
+                let dir = path.parent().unwrap_or(root);
+                std::fs::create_dir_all(dir).map_err(io(dir))?;
+                // Written aside and renamed, so that a crash leaves the old file or the new one.
+                let staged = path.with_extension("new");
+                std::fs::write(&staged, bytes).map_err(io(&staged))?;
+                std::fs::rename(&staged, &path).map_err(io(&path))
+            }
+            Objects::Bucket(bucket) => bucket.write(key, bytes).await,
+        }
+    }
+}
+
+/// A profile memory store.
 pub struct MemoryStore {
-    root: PathBuf,
+    objects: Objects,
     /// Serialises writers, so that two sessions of one profile ending together both get a
     /// version of their own.
-    writing: Mutex<()>,
+    writing: tokio::sync::Mutex<()>,
 }
 
 impl MemoryStore {
-    /// A store in `root` (created when first written).
-    pub fn new(root: PathBuf) -> MemoryStore {
-        MemoryStore { root, writing: Mutex::new(()) }
+    /// A store of files in `root`.
+    pub fn local(root: PathBuf) -> MemoryStore {
+        MemoryStore { objects: Objects::Dir(root), writing: tokio::sync::Mutex::new(()) }
     }
 
-    fn dir(&self, profile: &str) -> PathBuf {
-        self.root.join(profile)
+    /// A store of objects in `bucket`.
+    pub fn bucket(bucket: BucketObjects) -> MemoryStore {
+        MemoryStore { objects: Objects::Bucket(bucket), writing: tokio::sync::Mutex::new(()) }
     }
 
     /// Every version of `profile`'s memory, oldest first.
-    pub fn versions(&self, profile: &str) -> Result<Vec<MemoryVersion>, MemoryError> {
-        let index = self.dir(profile).join("versions.json");
-        match std::fs::read(&index) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|error| MemoryError::Corrupt { path: index.display().to_string(), detail: error.to_string() }),
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-            Err(source) => Err(MemoryError::Io { path: index.display().to_string(), source }),
+    pub async fn versions(&self, profile: &str) -> Result<Vec<MemoryVersion>, MemoryError> {
+        let index = format!("{profile}/versions.json");
+        match self.objects.read(&index).await? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|error| MemoryError::Corrupt { path: self.objects.describe(&index), detail: error.to_string() }),
+            None => Ok(Vec::new()),
         }
     }
 
     /// The text of `version`.
-    pub fn text(&self, profile: &str, version: u32) -> Result<String, MemoryError> {
-        let path = self.dir(profile).join(format!("{version}.md"));
-        std::fs::read_to_string(&path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => MemoryError::NoSuchVersion { profile: profile.to_string(), version },
-            _ => MemoryError::Io { path: path.display().to_string(), source },
-        })
+    pub async fn text(&self, profile: &str, version: u32) -> Result<String, MemoryError> {
+        let key = format!("{profile}/{version}.md");
+        let bytes = self
+            .objects
+            .read(&key)
+            .await?
+            .ok_or_else(|| MemoryError::NoSuchVersion { profile: profile.to_string(), version })?;
+        String::from_utf8(bytes)
+            .map_err(|error| MemoryError::Corrupt { path: self.objects.describe(&key), detail: error.to_string() })
     }
 
     /// The newest version's text, or None before the first save.
-    pub fn current(&self, profile: &str) -> Result<Option<String>, MemoryError> {
-        match self.versions(profile)?.last() {
-            Some(last) => self.text(profile, last.version).map(Some),
+    pub async fn current(&self, profile: &str) -> Result<Option<String>, MemoryError> {
+        match self.versions(profile).await?.last() {
+            Some(last) => self.text(profile, last.version).await.map(Some),
             None => Ok(None),
         }
     }
 
-    /// Saves `text` as the next version of `profile`'s memory and returns it.
-    pub fn save(
+    /// Saves `text` as the next version of `profile`'s memory and returns it. The text is
+    /// written before the index that lists it, so a failure in between lists nothing missing.
+    pub async fn save(
         &self,
         profile: &str,
         text: &str,
         session_id: Option<Uuid>,
         note: String,
     ) -> Result<MemoryVersion, MemoryError> {
-        let _writing = self.writing.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let dir = self.dir(profile);
-        std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-        let mut versions = self.versions(profile)?;
+        let _writing = self.writing.lock().await;
+        let mut versions = self.versions(profile).await?;
         let version = MemoryVersion {
             version: versions.last().map_or(1, |last| last.version + 1),
             saved_at: now_millis(),
             session_id,
             note,
         };
-        let file = dir.join(format!("{}.md", version.version));
-        std::fs::write(&file, text).map_err(io(&file))?;
+        self.objects.write(&format!("{profile}/{}.md", version.version), text.as_bytes().to_vec()).await?;
         versions.push(version.clone());
-        // Written aside and renamed, so that a crash leaves the old index or the new one.
-        let index = dir.join("versions.json");
-        let staged = dir.join("versions.json.new");
         let listing = serde_json::to_vec_pretty(&versions).expect("versions serialise");
-        std::fs::write(&staged, listing).map_err(io(&staged))?;
-        std::fs::rename(&staged, &index).map_err(io(&index))?;
+        self.objects.write(&format!("{profile}/versions.json"), listing).await?;
         Ok(version)
     }
 }

@@ -36,6 +36,7 @@ use crate::clock::now_millis;
 use crate::config::Config;
 use crate::git;
 use crate::hub::Hub;
+use crate::memory::Memory;
 use crate::paths::Paths;
 use crate::policy;
 use crate::sandbox;
@@ -91,7 +92,8 @@ impl Service {
         let host = sandbox::Host::get();
         sandbox::limits::recover(host, &paths);
         let agents = AgentRegistry::new(&paths, &config);
-        let sessions = SessionManager::start(store.clone(), hub.clone(), paths.clone(), agents.clone(), &config);
+        let memory = Memory::new(config.profiles.values().cloned().collect(), &paths.data_dir, &config.memory_store)?;
+        let sessions = SessionManager::start(store.clone(), hub.clone(), paths.clone(), agents.clone(), &config, memory);
         let restoring = sessions.clone();
         tokio::spawn(async move {
             match restoring.restore_queue().await {

@@ -585,12 +585,12 @@ impl Service {
 
     /// `profile/memory`.
     pub async fn profile_memory(&self, params: ProfileMemoryParams) -> Result<ProfileMemoryResult> {
-        Ok(self.sessions.memory().show(&params.profile)?)
+        Ok(self.sessions.memory().show(&params.profile).await?)
     }
 
     /// `profile/memoryRestore`.
     pub async fn profile_memory_restore(&self, params: MemoryRestoreParams) -> Result<ProfileMemoryResult> {
-        Ok(self.sessions.memory().restore(&params.profile, params.version)?)
+        Ok(self.sessions.memory().restore(&params.profile, params.version).await?)
     }
 }
 

@@ -395,7 +395,7 @@ impl SessionActor {
             self.session_deadline = Some(Instant::now() + Duration::from_secs(limit));
         }
         let profile = self.session.profile.clone();
-        match self.manager.context.memory.prepare(profile.as_deref(), self.session.id, &self.session.agent) {
+        match self.manager.context.memory.prepare(profile.as_deref(), self.session.id, &self.session.agent).await {
             Ok(memory) => self.memory = memory,
             Err(error) => {
                 return self.fail_start(format!("could not lay out the profile's memory and skills: {error}")).await;
@@ -845,7 +845,7 @@ impl SessionActor {
     /// shows the change.
     async fn save_memory(&mut self) {
         let Some(memory) = self.memory.as_mut() else { return };
-        let message = match self.manager.context.memory.harvest(memory) {
+        let message = match self.manager.context.memory.harvest(memory).await {
             Ok(None) => return,
             Ok(Some(change)) => {
                 let version = change.version.version;

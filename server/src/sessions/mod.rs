@@ -102,11 +102,17 @@ pub struct SessionManager {
 
 impl SessionManager {
     /// A manager with its admission scheduler running under `limits`.
-    pub fn start(store: Store, hub: Arc<Hub>, paths: Paths, agents: AgentRegistry, config: &Config) -> SessionManager {
+    pub fn start(
+        store: Store,
+        hub: Arc<Hub>,
+        paths: Paths,
+        agents: AgentRegistry,
+        config: &Config,
+        memory: crate::memory::Memory,
+    ) -> SessionManager {
         let (scheduler, messages) = mpsc::unbounded_channel();
         let rules = config.standing_rules();
         let panic_marker = std::env::var(FAULT_PANIC_ON_PROMPT).ok().filter(|marker| !marker.is_empty());
-        let memory = Arc::new(crate::memory::Memory::new(config.profiles.values().cloned().collect(), &paths.data_dir));
         let manager = SessionManager {
             actors: Arc::default(),
             context: Arc::new(Context {
@@ -117,7 +123,7 @@ impl SessionManager {
                 rules,
                 panic_marker,
                 prices: crate::pricing::PriceTable::new(&config.prices),
-                memory,
+                memory: Arc::new(memory),
             }),
             scheduler,
             closing: Arc::default(),
