@@ -131,7 +131,7 @@ pub async fn turn_usage(
 
 /// The tokens of `usage`, without its cost.
 pub fn tokens(usage: &Usage) -> Usage {
-    Usage { cost_usd: 0.0, cost_estimated: false, ..usage.clone() }
+    Usage { cost_usd: 0.0, cost_estimated: false, ..*usage }
 }
 
 /// The cost Arbor estimates for `usage` at `price` (input, output, cache read, cache write, in

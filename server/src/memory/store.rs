@@ -16,8 +16,8 @@ use crate::clock::now_millis;
 enum Objects {
     /// Files under a directory (created when first written).
     Dir(PathBuf),
-    /// Objects in a bucket.
-    Bucket(BucketObjects),
+    /// Objects in a bucket (boxed: its client and credentials dwarf a path).
+    Bucket(Box<BucketObjects>),
 }
 
 impl Objects {
@@ -77,7 +77,7 @@ impl MemoryStore {
 
     /// A store of objects in `bucket`.
     pub fn bucket(bucket: BucketObjects) -> MemoryStore {
-        MemoryStore { objects: Objects::Bucket(bucket), writing: tokio::sync::Mutex::new(()) }
+        MemoryStore { objects: Objects::Bucket(Box::new(bucket)), writing: tokio::sync::Mutex::new(()) }
     }
 
     /// Every version of `profile`'s memory, oldest first.
