@@ -103,7 +103,7 @@ export class Attention implements vscode.Disposable {
     const schema = question.schema as { properties?: Record<string, { type?: string }> } | null;
     const properties = Object.entries(schema?.properties ?? {});
     const single = properties.length === 1 && properties[0][1].type === 'string' ? properties[0][0] : undefined;
-    const answer = await vscode.window.showWarningMessage(`Arbor: "${this.title(sessionId)}" asks: ${question.message}`, ...(single ? ['Answer'] : []), 'Decline', 'Open');
+    const answer = await vscode.window.showWarningMessage(`Arbor: "${await this.title(sessionId)}" asks: ${question.message}`, ...(single ? ['Answer'] : []), 'Decline', 'Open');
     if (answer === 'Open') await this.ctx.views.showChat(sessionId);
     if (answer === 'Decline') await this.ctx.request(Method.SessionRespond, { sessionId, requestId: question.requestId, optionId: 'decline' });
     if (answer === 'Answer' && single) {
@@ -112,8 +112,14 @@ export class Attention implements vscode.Disposable {
     }
   }
 
-  private title(sessionId: string): string {
-    const session = this.ctx.store.sessions.get(sessionId);
+  /// The session's name for a notification. Its record and its events reach the client on
+  /// separate streams, so an event can come before the change that titled the session: without a
+  /// title in the store, the server is asked.
+  private async title(sessionId: string): Promise<string> {
+    const known = this.ctx.store.sessions.get(sessionId);
+    if (known?.title) return sessionLabel(known);
+    const fresh = await this.ctx.connection.request(Method.SessionGet, { sessionId }).catch(() => undefined);
+    const session = fresh ?? known;
     return session ? sessionLabel(session) : 'A session';
   }
 
@@ -121,7 +127,7 @@ export class Attention implements vscode.Disposable {
     const allow = optionOf(request, ['allow_once', 'allow_always']);
     const reject = optionOf(request, ['reject_once', 'reject_always']);
     const buttons = [allow ? 'Allow' : undefined, reject ? 'Reject' : undefined, 'Open'].filter((button): button is string => !!button);
-    const answer = await vscode.window.showWarningMessage(`Arbor: "${this.title(sessionId)}" asks: ${request.title}`, ...buttons);
+    const answer = await vscode.window.showWarningMessage(`Arbor: "${await this.title(sessionId)}" asks: ${request.title}`, ...buttons);
     if (answer === 'Open') await this.ctx.views.showChat(sessionId);
     const option = answer === 'Allow' ? allow : answer === 'Reject' ? reject : undefined;
     if (!option) return;
@@ -134,7 +140,7 @@ export class Attention implements vscode.Disposable {
 
   private async turnEnded(sessionId: string, stopReason: string): Promise<void> {
     const ended = stopReason === 'end_turn' ? 'finished its turn' : stopReason === 'cancelled' ? 'was interrupted' : `stopped (${stopReason.replace(/_/g, ' ')})`;
-    const answer = await vscode.window.showInformationMessage(`Arbor: "${this.title(sessionId)}" ${ended}`, 'Open', 'Review Changes');
+    const answer = await vscode.window.showInformationMessage(`Arbor: "${await this.title(sessionId)}" ${ended}`, 'Open', 'Review Changes');
     if (answer === 'Open') await this.ctx.views.showChat(sessionId);
     if (answer === 'Review Changes') await vscode.commands.executeCommand('arbor.reviewChanges', sessionId);
   }
