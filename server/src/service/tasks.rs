@@ -10,12 +10,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use arbor_protocol::{
-    CheckResult, CommitParams, CompareResult, CompareRow, DiffParams, Isolation, MemoryRestoreParams, MergeParams,
-    NewSessionParams, NoParams, ProfileListResult, ProfileMemoryParams, ProfileMemoryResult, PromoteParams,
-    PromoteResult, Session, SessionConfig, SessionEvent, SessionStatus, SharedFile, Task, TaskDetail, TaskIdParams,
-    TaskListParams, TaskListResult, TaskNewParams, TaskStatus, ToolCallContent, ToolCallStatus, ToolKind, Trial,
-    TrialDetail, TrialIdParams, TrialNewParams, TrialNewResult, TrialRetryParams, TrialStatus, Usage,
-    WorkflowListParams, WorkflowListResult,
+    CheckResult, CommitParams, CompareResult, CompareRow, DiffParams, Isolation, MergeParams, NewSessionParams,
+    PromoteParams, PromoteResult, Session, SessionConfig, SessionEvent, SessionStatus, SharedFile, Task, TaskDetail,
+    TaskIdParams, TaskListParams, TaskListResult, TaskNewParams, TaskStatus, ToolCallContent, ToolCallStatus, ToolKind,
+    Trial, TrialDetail, TrialIdParams, TrialNewParams, TrialNewResult, TrialRetryParams, TrialStatus, Usage,
 };
 use serde_json::json;
 use tokio::io::AsyncReadExt;
@@ -567,30 +565,6 @@ impl Service {
             self.task_changed(task.id).await;
         }
         Ok(PromoteResult { merge, committed, abandoned })
-    }
-
-    /// `workflow/list`.
-    pub async fn workflow_list(&self, params: WorkflowListParams) -> Result<WorkflowListResult> {
-        let root = match params.cwd.filter(|cwd| !cwd.trim().is_empty()) {
-            Some(cwd) => Some(tokio::task::spawn_blocking(move || git::discover(Path::new(&cwd))).await??.root),
-            None => None,
-        };
-        Ok(WorkflowListResult { workflows: workflows::list(&self.paths, root.as_deref()) })
-    }
-
-    /// `profile/list`.
-    pub async fn profile_list(&self, _: NoParams) -> Result<ProfileListResult> {
-        Ok(ProfileListResult { profiles: self.config.profiles.values().cloned().collect() })
-    }
-
-    /// `profile/memory`.
-    pub async fn profile_memory(&self, params: ProfileMemoryParams) -> Result<ProfileMemoryResult> {
-        Ok(self.sessions.memory().show(&params.profile).await?)
-    }
-
-    /// `profile/memoryRestore`.
-    pub async fn profile_memory_restore(&self, params: MemoryRestoreParams) -> Result<ProfileMemoryResult> {
-        Ok(self.sessions.memory().restore(&params.profile, params.version).await?)
     }
 }
 

@@ -1,0 +1,135 @@
+//! The methods that drive a session's agent: prompt, cancel, respond, stop and resume.
+
+use std::path::Path;
+
+use arbor_protocol::{
+    Ack, PromptParams, PromptResult, RespondParams, ResumeParams, Session, SessionEvent, SessionIdParams,
+    SessionStatus, Usage,
+};
+use uuid::Uuid;
+
+use crate::clock::now_millis;
+use crate::service::{Record, Result, Service, ServiceError};
+
+impl Service {
+    /// `session/prompt`.
+    pub async fn session_prompt(&self, params: PromptParams) -> Result<PromptResult> {
+        if params.text.trim().is_empty() {
+            return Err(ServiceError::InvalidArgument("the prompt is empty".into()));
+        }
+        let mode = params.mode.unwrap_or_default();
+        match self.sessions.prompt(params.session_id, params.text, mode).await {
+            Some(result) => Ok(result?),
+            None => Err(self.not_live(params.session_id).await),
+        }
+    }
+
+    /// `session/cancel`. Cancelling a session with no running turn is not an error.
+    pub async fn session_cancel(&self, params: SessionIdParams) -> Result<Ack> {
+        match self.sessions.cancel(params.session_id).await {
+            Some(result) => result.map(|()| Ack {}).map_err(Into::into),
+            None => self.load(params.session_id).await.map(|_| Ack {}),
+        }
+    }
+
+    /// `session/stop`. Waits until the agent has stopped; stopping a stopped session is not an
+    /// error.
+    pub async fn session_stop(&self, params: SessionIdParams) -> Result<Session> {
+        let _lifecycle = self.lifecycle.hold(params.session_id).await;
+        self.stop_session(params.session_id, None).await
+    }
+
+    /// Stops a session whether it waits in the admission queue or runs, and waits until it has
+    /// stopped. The caller holds the session's lifecycle lock.
+    pub(in crate::service) async fn stop_session(&self, id: Uuid, reason: Option<String>) -> Result<Session> {
+        // The scheduler is the only thing that starts sessions: once it has answered, the
+        // session is either out of the queue for good or has a live actor to stop.
+        if self.sessions.withdraw(id).await? {
+            self.mark_stopped(id, reason.as_deref().unwrap_or("stopped while waiting for a free slot")).await?;
+            return self.load(id).await;
+        }
+        if let Some(result) = self.sessions.stop(id, reason).await {
+            return Ok(result?);
+        }
+        self.sessions.wait_until_gone(id).await;
+        self.load(id).await
+    }
+
+    /// `session/resume`.
+    pub async fn session_resume(&self, params: ResumeParams) -> Result<Session> {
+        let _lifecycle = self.lifecycle.hold(params.session_id).await;
+        if self.sessions.is_live(params.session_id) {
+            return Err(ServiceError::InvalidState("the session is already running".into()));
+        }
+        let previous = self.load(params.session_id).await?;
+        if previous.status.is_live() {
+            return Err(ServiceError::InvalidState(format!("the session is {}", previous.status.as_str())));
+        }
+        if !previous.archived && !Path::new(&previous.cwd).is_dir() {
+            return Err(ServiceError::InvalidState(format!(
+                "the session's directory {} no longer exists",
+                previous.cwd
+            )));
+        }
+        if let Some(prompt) = &params.prompt
+            && prompt.trim().is_empty()
+        {
+            return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to resume without one".into()));
+        }
+        let driver = self.agents.get(&previous.agent)?;
+        // Refused here, before anything changes, rather than by the agent's handshake later.
+        if previous.agent_session_id.is_some() && !driver.info().capabilities.resume {
+            return Err(ServiceError::InvalidState(format!(
+                "the {} agent cannot resume a conversation (it offers neither session/resume nor session/load); \
+                 start a new session instead",
+                previous.agent
+            )));
+        }
+        let mut session = previous.clone();
+        if session.archived {
+            self.unarchive(&mut session).await?;
+        }
+        if params.as_new_session {
+            let now = now_millis();
+            session.id = Uuid::new_v4();
+            session.resumed_from = Some(previous.id);
+            session.usage = Usage::default();
+            session.last_seq = 0;
+            session.pinned = false;
+            session.pinned_at = None;
+            session.pin_order = None;
+            // The pull request stays with the session that opened it.
+            session.pull_request = None;
+            session.created_at = now;
+        }
+        session.status = SessionStatus::Pending;
+        session.agent_state = None;
+        session.status_reason = None;
+        let record = if params.as_new_session { Record::New } else { Record::Stored };
+        self.launch(session, record, previous.agent_session_id.clone(), params.prompt).await
+    }
+
+    /// Marks a session that never started (it was taken out of the queue) as stopped.
+    pub(in crate::service) async fn mark_stopped(&self, id: Uuid, reason: &str) -> Result<()> {
+        let mut session = self.load(id).await?;
+        session.status = SessionStatus::Stopped;
+        session.queue_position = None;
+        session.status_reason = Some(reason.to_string());
+        session.updated_at = now_millis();
+        self.store.update_session_if(session, SessionStatus::Pending).await?;
+        let event = SessionEvent::StatusChanged {
+            status: SessionStatus::Stopped,
+            agent_state: None,
+            reason: Some(reason.to_string()),
+        };
+        self.append_events(id, vec![event]).await
+    }
+
+    /// `session/respond`.
+    pub async fn session_respond(&self, params: RespondParams) -> Result<Ack> {
+        match self.sessions.respond(params.session_id, params.request_id, params.option_id, params.content).await {
+            Some(result) => result.map(|()| Ack {}).map_err(Into::into),
+            None => Err(self.not_live(params.session_id).await),
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! The session methods: starting one (`new`), driving its agent (`control`), and its record
+//! (`records`), with the checks and names they share.
+
+mod control;
+mod naming;
+mod new;
+mod records;
+mod settings;
+
+pub(crate) use naming::slug;
+pub(crate) use new::Origin;
+pub(crate) use settings::validate_config;
