@@ -611,3 +611,26 @@ async fn orphans_are_reported_not_deleted_and_outside_changes_are_noticed() {
     let refused = client.try_call(method::REVIEW_COMMIT, json!({ "sessionId": session.id })).await.unwrap_err();
     assert!(refused.message.contains("not on the session's branch"), "{}", refused.message);
 }
+
+#[tokio::test]
+async fn a_session_worktree_is_checked_out_as_git_would_with_the_repository_filters_and_without_its_hooks() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    // A smudge filter the repository's own config defines, as git-lfs does: git applies it on
+    // checkout, so the session's files are what `git worktree add` would give the user.
+    git(&repo, &["config", "filter.upper.smudge", "tr a-z A-Z"]);
+    git(&repo, &["config", "filter.upper.clean", "tr A-Z a-z"]);
+    let marker = env.data_dir().join("hook-ran");
+    let hook = repo.join(".git/hooks/post-checkout");
+    std::fs::write(&hook, format!("#!/bin/sh\ntouch '{}'\n", marker.display())).unwrap();
+    std::fs::set_permissions(&hook, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    env.commit_files(&repo, &[(".gitattributes", "*.up filter=upper\n"), ("shout.up", "quiet words\n")], "filtered");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    let session = run_session(client, &repo, "say nothing", "look", 1).await;
+    let worktree = PathBuf::from(&session.cwd);
+    assert_eq!(read(worktree.join("shout.up")), "QUIET WORDS\n", "the smudge filter ran");
+    assert!(!marker.exists(), "the repository's post-checkout hook did not run");
+    assert_eq!(git(&worktree, &["status", "--porcelain"]), "", "the fresh worktree is clean");
+}
