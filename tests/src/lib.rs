@@ -260,13 +260,25 @@ impl TestEnv {
         Self::spawn_initialized(command).await
     }
 
-    async fn spawn_initialized(mut command: Command) -> Server {
+    async fn spawn_initialized(command: Command) -> Server {
+        let server = Self::spawn_server(command);
+        server.client.initialize().await;
+        server
+    }
+
+    /// `arbor lsp --standalone`, not initialized yet: for tests of the handshake itself.
+    pub fn standalone_uninitialized(&self) -> Server {
+        let mut command = self.command();
+        command.args(["lsp", "--standalone"]).stderr(Stdio::inherit());
+        Self::spawn_server(command)
+    }
+
+    /// `command` started with a client on its stdio.
+    fn spawn_server(mut command: Command) -> Server {
         let mut child = command.stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("spawn arbor");
         let stdin = child.stdin.take().expect("stdin");
         let stdout = child.stdout.take().expect("stdout");
-        let client = Client::new(stdout, stdin);
-        client.initialize().await;
-        Server { child, client }
+        Server { child, client: Client::new(stdout, stdin) }
     }
 
     /// `arbor daemon`, waited for until its socket answers.

@@ -4,7 +4,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::process::Stdio;
 
 use arbor_server::client::RpcClient;
 use arbor_tests::TestEnv;
@@ -67,19 +66,12 @@ impl FirstReleaseClient {
     }
 }
 
-fn spawn_uninitialized(env: &TestEnv) -> (tokio::process::Child, std::sync::Arc<RpcClient>) {
-    let mut command = env.command();
-    command.args(["lsp", "--standalone"]).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
-    let mut child = command.spawn().expect("spawn arbor");
-    let (rpc, _notifications) = RpcClient::new(child.stdout.take().unwrap(), child.stdin.take().unwrap());
-    (child, rpc)
-}
-
 #[tokio::test]
 async fn a_client_of_the_first_release_works_against_this_server() {
     let env = TestEnv::new();
     let repo = env.repo("repo");
-    let (_child, rpc) = spawn_uninitialized(&env);
+    let server = env.standalone_uninitialized();
+    let rpc = server.client.rpc.clone();
     let client = FirstReleaseClient { schema: first_release_schema(), rpc };
 
     // The first release's editors sent no version of their own.
@@ -145,7 +137,8 @@ async fn a_client_of_the_first_release_works_against_this_server() {
 #[tokio::test]
 async fn a_client_of_another_protocol_version_is_refused_clearly() {
     let env = TestEnv::new();
-    let (_child, rpc) = spawn_uninitialized(&env);
+    let server = env.standalone_uninitialized();
+    let rpc = server.client.rpc.clone();
     let asked = json!({ "capabilities": { "experimental": { "arbor": { "protocolVersion": 2 } } } });
     let error = rpc.request("initialize", asked).await.expect_err("protocol 2 is refused");
     let message = error.to_string();

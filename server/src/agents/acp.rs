@@ -232,16 +232,9 @@ pub fn gemini(command: Option<&Path>, env: BTreeMap<String, String>) -> AcpDrive
                 .into(),
         ),
         capabilities: AgentCapabilities {
-            persistent_process: true,
-            resume: true,
-            interrupt: true,
-            fork: false,
-            permissions: true,
-            thinking: true,
-            usage: true,
-            settings: Vec::new(),
             // Gemini CLI offers no additionalDirectories in its initialize answer.
             additional_dirs: false,
+            ..super::typical_capabilities()
         },
         models: vec!["gemini-2.5-pro".into(), "gemini-2.5-flash".into()],
     };
@@ -327,17 +320,11 @@ pub fn by_command(id: &str, agent: &AcpAgentConfig, probe: bool) -> AcpDriver {
             agent.command.first().map(String::as_str).unwrap_or("")
         )),
         capabilities: AgentCapabilities {
-            persistent_process: true,
             // Known once the agent's initialize answer says whether it can load sessions.
             resume: false,
-            interrupt: true,
-            fork: false,
-            permissions: true,
-            thinking: true,
-            usage: true,
-            settings: Vec::new(),
             // Known once the agent's initialize answer says whether it takes them.
             additional_dirs: false,
+            ..super::typical_capabilities()
         },
         models: Vec::new(),
     };

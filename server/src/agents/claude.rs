@@ -20,7 +20,9 @@ use super::acp_settings::Current;
 use super::discovery::{AgentCli, agent_command};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, Line, preview, run_agent_loop, spawn_agent, stderr_drained, tail_text, with_stderr};
-use super::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative, setting};
+use super::{
+    AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative, setting,
+};
 use crate::policy::subject_of;
 
 /// The Claude Code agent's id.
@@ -50,15 +52,8 @@ impl AgentDriver for ClaudeDriver {
             version: self.cli.version.get(),
             install_hint: Some("install it with `npm install -g @anthropic-ai/claude-code` (or set agents.claude.command in the config file)".into()),
             capabilities: AgentCapabilities {
-                persistent_process: true,
-                resume: true,
-                interrupt: true,
-                fork: false,
-                permissions: true,
-                thinking: true,
-                usage: true,
                 settings: setting::names(&[setting::SYSTEM_PROMPT, setting::MAX_TOKENS]),
-                additional_dirs: true,
+                ..super::typical_capabilities()
             },
             models: vec!["sonnet".into(), "opus".into(), "haiku".into()],
         }

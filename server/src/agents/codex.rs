@@ -83,15 +83,9 @@ impl AgentDriver for CodexDriver {
             ),
             capabilities: AgentCapabilities {
                 persistent_process: false,
-                resume: true,
-                interrupt: true,
-                fork: false,
                 // Only through the adapter can Codex ask before it acts.
                 permissions: self.asking.is_some(),
-                thinking: true,
-                usage: true,
-                settings: Vec::new(),
-                additional_dirs: true,
+                ..super::typical_capabilities()
             },
             models: Vec::new(),
         }

@@ -21,13 +21,33 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Arc;
 
-use arbor_protocol::{AgentInfo, PermissionMode, QuestionAction, SessionConfig, SessionEvent, StopReason, Usage};
+use arbor_protocol::{
+    AgentCapabilities, AgentInfo, PermissionMode, QuestionAction, SessionConfig, SessionEvent, StopReason, Usage,
+};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::config::Config;
 use crate::paths::Paths;
+
+/// What most agents can do: one persistent process a session that resumes its conversation,
+/// interrupts a turn, asks before it acts, shows its thinking, reports usage and works in extra
+/// directories; none forks a conversation or takes agent-specific settings. Each driver states
+/// only where its agent differs, so the common answer is written once.
+pub(crate) fn typical_capabilities() -> AgentCapabilities {
+    AgentCapabilities {
+        persistent_process: true,
+        resume: true,
+        interrupt: true,
+        fork: false,
+        permissions: true,
+        thinking: true,
+        usage: true,
+        settings: Vec::new(),
+        additional_dirs: true,
+    }
+}
 
 /// Errors of starting or talking to an agent.
 #[derive(Debug, thiserror::Error)]

@@ -13,7 +13,7 @@ use arbor_protocol::{
 use uuid::Uuid;
 
 use super::progress::Progress;
-use super::{Record, Result, Service, ServiceError, slug};
+use super::{Record, Result, Service, ServiceError, branch_and_worktree};
 use crate::clock::now_millis;
 use crate::git::{self, GitError, checkpoint, land, review};
 use crate::sessions::worktree;
@@ -126,9 +126,7 @@ impl Service {
             None => (format!("{} (fork)", parent.title.as_deref().unwrap_or("session")), TitleSource::Auto),
         };
         let id = Uuid::new_v4();
-        let short_id = id.simple().to_string()[..8].to_string();
-        let branch = format!("{}{short_id}-{}", git::orphan_branches::SESSION_BRANCH_PREFIX, slug(&title.0));
-        let worktree_path = self.paths.worktrees().join(format!("arbor-{short_id}"));
+        let (branch, worktree_path) = branch_and_worktree(&self.paths, id, &title.0);
         let (repo_root, commit) = (PathBuf::from(&parent.repo_root), entry.checkpoint.commit.clone());
         let (branch_for_git, worktree_for_git) = (branch.clone(), worktree_path.clone());
         let start_commit = blocking(move || {

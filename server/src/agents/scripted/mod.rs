@@ -29,15 +29,8 @@ pub fn driver(paths: &Paths) -> AcpDriver {
         version: Some(env!("CARGO_PKG_VERSION").into()),
         install_hint: None,
         capabilities: AgentCapabilities {
-            persistent_process: true,
-            resume: true,
-            interrupt: true,
-            fork: false,
-            permissions: true,
-            thinking: true,
-            usage: true,
             settings: super::setting::names(&[super::setting::SCRIPT]),
-            additional_dirs: true,
+            ..super::typical_capabilities()
         },
         models: vec!["scripted".into()],
     };

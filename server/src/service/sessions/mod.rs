@@ -7,6 +7,6 @@ mod new;
 mod records;
 mod settings;
 
-pub(crate) use naming::slug;
+pub(crate) use naming::{branch_and_worktree, slug};
 pub(crate) use new::Origin;
 pub(crate) use settings::validate_config;

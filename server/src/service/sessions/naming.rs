@@ -1,5 +1,20 @@
 //! The names a session's branch and files are made from.
 
+use std::path::PathBuf;
+
+use uuid::Uuid;
+
+use crate::git;
+use crate::paths::Paths;
+
+/// The branch and worktree of a new session on its own branch: the branch is
+/// `arbor/<short id>-<slug of its title>`, the worktree `arbor-<short id>` among the worktrees.
+pub(crate) fn branch_and_worktree(paths: &Paths, id: Uuid, title: &str) -> (String, PathBuf) {
+    let short_id = &id.simple().to_string()[..8];
+    let branch = format!("{}{short_id}-{}", git::orphan_branches::SESSION_BRANCH_PREFIX, slug(title));
+    (branch, paths.worktrees().join(format!("arbor-{short_id}")))
+}
+
 /// A branch-name-safe slug of a title or prompt: lowercase words joined by dashes, at most 30
 /// characters.
 pub(crate) fn slug(text: &str) -> String {

@@ -9,7 +9,7 @@ use arbor_protocol::{
 };
 use uuid::Uuid;
 
-use super::naming::slug;
+use super::naming::branch_and_worktree;
 use super::settings::validate_config;
 use crate::clock::now_millis;
 use crate::git;
@@ -52,16 +52,14 @@ impl Service {
         self.apply_profile(&mut params)?;
         let checked = self.check_new_session(&params)?;
         let id = Uuid::new_v4();
-        let short_id = id.simple().to_string()[..8].to_string();
-        let slug = slug(checked.title.as_deref().or(params.prompt.as_deref()).unwrap_or("session"));
-        let worktree = self.paths.worktrees().join(format!("arbor-{short_id}"));
+        let title = checked.title.as_deref().or(params.prompt.as_deref()).unwrap_or("session");
+        let (branch, worktree) = branch_and_worktree(&self.paths, id, title);
         let cwd = self.repository_of(&params, progress).await?;
         progress.report("Creating the session's branch and worktree", 50).await;
         let (isolation, base_branch) = (checked.isolation, params.base_branch.clone());
-        let placement = tokio::task::spawn_blocking(move || {
-            place_session(&cwd, isolation, base_branch, &short_id, &slug, &worktree)
-        })
-        .await??;
+        let placement =
+            tokio::task::spawn_blocking(move || place_session(&cwd, isolation, base_branch, branch, &worktree))
+                .await??;
         if let Some(files) =
             params.setup_files.clone().filter(|files| !files.is_empty() && isolation == Isolation::Worktree)
         {
@@ -252,8 +250,7 @@ fn place_session(
     cwd: &Path,
     isolation: Isolation,
     base_branch: Option<String>,
-    short_id: &str,
-    slug: &str,
+    branch: String,
     worktree: &Path,
 ) -> Result<Placement> {
     let repo = git::discover(cwd)?;
@@ -269,7 +266,6 @@ fn place_session(
             base_commit,
         }),
         Isolation::Worktree => {
-            let branch = format!("{}{short_id}-{slug}", git::orphan_branches::SESSION_BRANCH_PREFIX);
             git::create_worktree(&repo.root, &branch, &base_commit, worktree)?;
             Ok(Placement {
                 repo_root,
