@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use arbor_protocol::{SessionEvent, method};
-use arbor_tests::agents::{claude_bash, claude_write, conversation};
+use arbor_tests::agents::{claude_bash, claude_write, codex_shell, codex_write, conversation};
 use arbor_tests::mock_api::MockApi;
 use arbor_tests::{Client, TestEnv, git};
 use serde_json::{Value, json};
@@ -166,3 +166,55 @@ async fn claude_code_loads_the_profiles_skill_and_memory_and_its_memory_edit_is_
     assert_eq!(memory_text(&memory), format!("{SEED}- Learned by Claude.\n"));
     assert_clean(client, id).await;
 }
+
+/// A profile of `agent` with the greeter skill and the seeded memory, written to the config file
+/// after `configure` pointed the agent at the mock.
+fn profile_of(env: &TestEnv, agent: &str) -> Value {
+    let greeter = skill(&env.root, "greeter", "Greets the user in Klingon");
+    json!({ "agent": agent, "skills": [greeter], "memory": seed(&env.root),
+        "config": { "permissionMode": "bypass_permissions" } })
+}
+
+/// Adds profile `helper` to the config file the agent's set-up wrote.
+fn add_profile(env: &TestEnv, profile: Value) {
+    let path = env.config_file();
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["profiles"] = json!({ "helper": profile });
+    env.write_config(config);
+}
+
+/// Runs a session of profile `helper` whose prompt appends `line` to the memory file, and checks
+/// that the agent's request to the mock at `path` carried the memory it read from its own file
+/// (the text Arbor puts before the prompt names the file but not its text) and the skill, and
+/// that its edit was saved.
+async fn memory_reaches_the_cli_and_its_edit_is_saved(env: TestEnv, mock: MockApi, path: &str, line: &str) {
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let prompt = format!("run printf -- '{line}\\n' >> \"$ARBOR_MEMORY_FILE\"");
+    let id = new_session(client, &repo, "helper", &prompt).await;
+    client.wait_turns(id, 1).await;
+    let requests = mock.requests_to(path);
+    let first = requests.first().unwrap_or_else(|| panic!("no request to {path}"));
+    let (prompt_sent, _) = arbor_tests::agents::last_user_turn(first);
+    assert!(!prompt_sent.contains("make test"), "the memory's text is not in the prompt: {prompt_sent}");
+    assert!(prompt_sent.contains("- greeter: Greets the user in Klingon"), "the skill is listed: {prompt_sent}");
+    let body = first.body.to_string();
+    assert!(body.contains("The tests run with `make test`."), "the agent read its memory file: {body}");
+
+    let notice = memory_notice(client, id).await;
+    assert!(notice.contains(&format!("+{line}")), "{notice}");
+    let memory = client.call(method::PROFILE_MEMORY, json!({ "profile": "helper" })).await;
+    assert_eq!(memory_text(&memory), format!("{SEED}{line}\n"));
+    assert_clean(client, id).await;
+}
+
+#[tokio::test]
+async fn codex_reads_the_profiles_memory_as_its_agents_md_and_its_memory_edit_is_saved() {
+    let env = TestEnv::new();
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), codex_write, codex_shell)).await;
+    env.configure_codex(&mock.url);
+    add_profile(&env, profile_of(&env, "codex"));
+    memory_reaches_the_cli_and_its_edit_is_saved(env, mock, "/v1/responses", "- Learned by Codex.").await;
+}
+

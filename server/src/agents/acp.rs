@@ -335,13 +335,17 @@ pub fn by_command(id: &str, agent: &AcpAgentConfig, probe: bool) -> AcpDriver {
     AcpDriver::new(
         info,
         // The permission mode and model are set through the protocol once the session exists.
-        Box::new(move |_spec: &StartSpec| {
+        Box::new(move |spec: &StartSpec| {
             let program = program.clone().ok_or_else(|| AgentError::Unavailable {
                 agent: agent_id.clone(),
                 hint: "its command was not found".into(),
             })?;
             let mut command = agent_command(program, &env);
             command.args(&arguments);
+            // The Codex adapter runs Codex, which reads its memory from its CODEX_HOME too.
+            if agent_id == super::codex::AGENT_ID {
+                command.envs(crate::memory::agent_home::private_env(&env, spec)?);
+            }
             Ok(command)
         }),
     )

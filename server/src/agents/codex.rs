@@ -96,8 +96,11 @@ impl AgentDriver for CodexDriver {
             return adapter.start(spec);
         }
         let program = self.cli.program.clone();
-        let env = self.cli.env.clone();
+        let mut env = self.cli.env.clone();
         Box::pin(async move {
+            for (name, value) in crate::memory::agent_home::private_env(&env, &spec)? {
+                env.insert(name.into(), value.display().to_string());
+            }
             let program = program.ok_or_else(|| AgentError::Unavailable {
                 agent: AGENT_ID.into(),
                 hint: "install it with `npm install -g @openai/codex`".into(),

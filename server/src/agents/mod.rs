@@ -80,6 +80,9 @@ pub enum AgentError {
     /// The agent failed to log in.
     #[error("the login failed: {0}")]
     LoginFailed(String),
+    /// The agent's private configuration directory, where its memory lies, could not be made.
+    #[error("could not lay out the agent's memory: {0}")]
+    Memory(#[from] crate::memory::MemoryError),
     /// The agent's sandbox could not be set up.
     #[error(transparent)]
     Sandbox(#[from] crate::sandbox::SandboxError),

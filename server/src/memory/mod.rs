@@ -4,13 +4,16 @@
 //! (`memory/sessions/<id>/`, never the worktree, so the session's diff never shows them), the
 //! memory file and copies of the skills, in the form the agent reads: Claude Code gets the
 //! directory as an extra directory (`--add-dir`) holding `CLAUDE.md` and
-//! `.claude/skills/<name>/SKILL.md`, which it loads as memory and skills; every other agent gets
-//! the memory's text, the memory file's path and the skill listing ahead of its first prompt.
+//! `.claude/skills/<name>/SKILL.md`, which it loads as memory and skills; Codex CLI gets a private
+//! `CODEX_HOME` whose `AGENTS.md` is the memory (linked to everything else of the user's,
+//! `agent_home.rs`), and the memory file's path and the skill listing ahead of its first prompt;
+//! every other agent gets the memory's text, its path and the skill listing there.
 //! Every agent also finds the memory file's path in `ARBOR_MEMORY_FILE`. After each turn (and
 //! when the agent ends) the file is compared with what was laid out, and a change is saved to the
 //! profile's store as a new version (`store.rs`, under the data directory or in an S3-compatible
 //! bucket, `bucket.rs`), shown to the user as a notice with the diff.
 
+pub mod agent_home;
 pub mod bucket;
 pub mod store;
 
@@ -85,6 +88,9 @@ pub struct Delivery {
     pub dir: PathBuf,
     /// The memory file the agent reads and edits.
     pub file: PathBuf,
+    /// For Codex: the private configuration directory holding the memory file under the name
+    /// Codex reads, to be linked to the user's own (`agent_home::link`).
+    pub agent_home: Option<PathBuf>,
     /// For agents other than Claude Code: the text put before the first prompt.
     pub preamble: Option<String>,
 }
@@ -161,7 +167,14 @@ impl Memory {
         }
         let dir = self.sessions_dir.join(session_id.to_string());
         let claude = agent == crate::agents::claude::AGENT_ID;
-        let file = dir.join(if claude { "CLAUDE.md" } else { "MEMORY.md" });
+        let agent_home = agent_home::private_dir(agent, &dir);
+        let file = match &agent_home {
+            Some(home) => home.join(agent_home::MEMORY_FILE_NAME),
+            None => dir.join(if claude { "CLAUDE.md" } else { "MEMORY.md" }),
+        };
+        if let Some(home) = &agent_home {
+            std::fs::create_dir_all(home).map_err(io(home))?;
+        }
         // The newest version, whatever an earlier run of the session left in the file: its edits
         // were saved after each turn, and a restore made meanwhile must win.
         let text = self.current(profile).await?;
@@ -178,11 +191,14 @@ impl Memory {
             copy_dir(&skill.source, &target)?;
             skills.push(Skill { source: target, ..skill });
         }
-        let preamble = (!claude).then(|| preamble(&profile.name, profile.memory.is_some(), &file, &text, &skills));
+        // Codex reads the memory file itself; the text goes before the first prompt only for
+        // agents that read none.
+        let memory = profile.memory.is_some().then(|| MemoryNote { file: &file, text: agent_home.is_none().then_some(text.as_str()) });
+        let preamble = (!claude).then(|| preamble(&profile.name, memory, &skills));
         Ok(Some(SessionMemory {
             profile: profile.name.clone(),
             session_id,
-            delivery: Delivery { dir, file, preamble },
+            delivery: Delivery { dir, file, agent_home, preamble },
             saved: text,
         }))
     }
@@ -229,16 +245,28 @@ impl Memory {
     }
 }
 
-/// What an agent that reads no memory file of its own is told before its first prompt.
-fn preamble(profile: &str, has_memory: bool, file: &Path, text: &str, skills: &[Skill]) -> String {
+/// What the first prompt says of the memory: its file, and its text for an agent that does not
+/// read the file itself.
+struct MemoryNote<'a> {
+    file: &'a Path,
+    text: Option<&'a str>,
+}
+
+/// What an agent is told before its first prompt of the memory and skills it does not load itself.
+fn preamble(profile: &str, memory: Option<MemoryNote>, skills: &[Skill]) -> String {
     let mut out = format!("Arbor gives you the memory and skills of the agent profile \"{profile}\".\n\n");
-    if has_memory {
+    if let Some(MemoryNote { file, text }) = memory {
         out.push_str(&format!(
-            "Your memory file is {} (also in ${MEMORY_FILE_ENV}); edit it to remember things for later sessions. \
-             It holds:\n\n{}\n\n",
-            file.display(),
-            if text.trim().is_empty() { "(nothing yet)" } else { text.trim_end() }
+            "Your memory file is {} (also in ${MEMORY_FILE_ENV}); edit it to remember things for later sessions.",
+            file.display()
         ));
+        match text {
+            Some(text) => out.push_str(&format!(
+                " It holds:\n\n{}\n\n",
+                if text.trim().is_empty() { "(nothing yet)" } else { text.trim_end() }
+            )),
+            None => out.push_str(" You have read it already as your global instructions.\n\n"),
+        }
     }
     if !skills.is_empty() {
         out.push_str("Skills (read a skill's SKILL.md before you use it):\n");

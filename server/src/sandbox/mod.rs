@@ -177,6 +177,12 @@ impl Sandbox {
         configured(env, "HOME").filter(|home| home.is_dir()).unwrap_or_else(|| self.dir.join("home"))
     }
 
+    /// The HOME an agent run with `env` sees in this sandbox; None when the session is not
+    /// sandboxed.
+    pub fn agent_home(&self, env: &BTreeMap<String, String>) -> Option<PathBuf> {
+        self.settings.as_ref().map(|_| self.home(env))
+    }
+
     /// The private HOME of a sandboxed session, where an agent built into Arbor keeps its state.
     pub fn private_home(&self) -> Option<PathBuf> {
         self.settings.as_ref().map(|_| self.dir.join("home"))
