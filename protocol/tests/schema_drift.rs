@@ -43,6 +43,17 @@ fn the_protocol_document_covers_every_method_event_and_error_code() {
         let name = entry.name;
         assert!(doc.contains(&format!("### `{name}`")), "docs/protocol.md has no section for {name}");
     }
+    // The other way round too: a method documented but missing from the table (so not served)
+    // fails here rather than at a client's first call.
+    let named: Vec<&str> = arbor_protocol::method::REQUESTS
+        .iter()
+        .chain(arbor_protocol::method::NOTIFICATIONS)
+        .map(|entry| entry.name)
+        .collect();
+    for line in doc.lines().filter(|line| line.starts_with("### `")) {
+        let section = line.trim_start_matches("### `").split('`').next().unwrap_or_default();
+        assert!(named.contains(&section), "docs/protocol.md documents {section}, which the protocol's table lacks");
+    }
     let schema = arbor_protocol::schema::protocol_schema();
     let variants = schema["$defs"]["SessionEvent"]["oneOf"].as_array().expect("SessionEvent variants");
     assert!(variants.len() >= 12, "every event kind is a variant");
