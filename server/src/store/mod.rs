@@ -25,8 +25,11 @@ pub use ledger::Ledger;
 pub use rendered::RenderedEvent;
 use writer::WriteOp;
 
-/// Bound of the writer's queue: producers wait (backpressure) rather than grow memory.
-const WRITE_QUEUE_CAPACITY: usize = 4096;
+/// Bound of the writer's queue: producers wait (backpressure) rather than grow memory. It is one
+/// transaction's worth (the writer's batch), because every write waits behind the whole queue:
+/// while one session floods, a quiet session's event waits for at most the batch being committed
+/// and one more, not for thousands of the flood's.
+const WRITE_QUEUE_CAPACITY: usize = writer::MAX_BATCH;
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -18,7 +18,7 @@ use super::{Ledger, ProcessGroupRecord, QueueEntry, RenderedEvent, StoreError, s
 use crate::hub::Hub;
 
 /// Operations beyond this many wait for the next transaction, which bounds commit latency.
-const MAX_BATCH: usize = 512;
+pub(super) const MAX_BATCH: usize = 512;
 
 /// One write, queued for the writer thread.
 pub(super) enum WriteOp {
