@@ -148,9 +148,9 @@ impl Terminals {
         command.args(params["args"].as_array().into_iter().flatten().filter_map(Value::as_str));
         command.current_dir(&cwd).env(SESSION_ID_ENV, self.session_id.to_string());
         let mut command = self.sandbox.wrap(command).map_err(|error| (-32603, error.to_string()))?;
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
-        let mut child = command.spawn().map_err(|error| (-32603, format!("could not run {program}: {error}")))?;
-        let group = ProcessGroup::register(child.id()).map_err(|error| (-32603, error.to_string()))?;
+        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let (mut child, group) = ProcessGroup::spawn_leader(&mut command)
+            .map_err(|error| (-32603, format!("could not run {program}: {error}")))?;
         let limit = params["outputByteLimit"].as_u64().map_or(MAX_OUTPUT_BYTES, |limit| limit as usize);
         let output =
             Arc::new(Mutex::new(Output { bytes: Vec::new(), limit: limit.min(MAX_OUTPUT_BYTES), truncated: false }));

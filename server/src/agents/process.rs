@@ -40,6 +40,17 @@ impl ProcessGroup {
         Ok(ProcessGroup(id))
     }
 
+    /// Spawns `command` as the leader of a new process group and registers the group, so that
+    /// the server ends it when it stops; every agent and terminal process starts this way.
+    pub fn spawn_leader(
+        command: &mut tokio::process::Command,
+    ) -> std::io::Result<(tokio::process::Child, ProcessGroup)> {
+        // A child without a pid is dropped here, which kills it if it runs at all.
+        let child = command.process_group(0).spawn()?;
+        let group = ProcessGroup::register(child.id()).map_err(std::io::Error::other)?;
+        Ok((child, group))
+    }
+
     /// The group's id.
     pub fn id(self) -> i32 {
         self.0

@@ -71,11 +71,9 @@ pub async fn spawn_agent(
         command.env(crate::memory::MEMORY_FILE_ENV, &memory.file);
     }
     let mut command = spec.sandbox.wrap(command)?;
-    command.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0).kill_on_drop(true);
-    let child = command.spawn().map_err(|source| AgentError::Spawn { agent: agent.to_string(), source })?;
-    // A child without a pid is dropped here, which kills it if it runs at all.
-    let group = ProcessGroup::register(child.id())
-        .map_err(|error| AgentError::Spawn { agent: agent.to_string(), source: std::io::Error::other(error) })?;
+    command.stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+    let (child, group) = ProcessGroup::spawn_leader(&mut command)
+        .map_err(|source| AgentError::Spawn { agent: agent.to_string(), source })?;
     spec.ledger.record(group).await;
     Ok(AgentPipes::start(child, group, spec.log_path.clone()))
 }
