@@ -221,6 +221,15 @@ pub struct SessionConfig {
     pub max_processes: Option<u32>,
     /// The most memory a sandboxed agent may use, in MiB. Default 8192.
     pub max_memory_mb: Option<u64>,
+    /// Where the session runs: the name of one of the config file's `hosts`, or `local` for this
+    /// machine. Pins the session there; default: the admission scheduler places it on the
+    /// least-loaded place that can run its agent (see docs/scaling.md).
+    #[serde(default)]
+    pub host: Option<String>,
+    /// Labels the host a session is placed on must have (the `labels` of a configured host); a
+    /// session with labels never runs on this machine. Default none.
+    #[serde(default)]
+    pub host_labels: Option<Vec<String>>,
 }
 
 /// Token counts and cost.
@@ -353,6 +362,11 @@ pub struct Session {
     /// before `session/pr`.
     #[serde(default)]
     pub pull_request: Option<crate::PullRequest>,
+    /// The configured host the session's agent runs on (see docs/scaling.md), as the admission
+    /// scheduler placed it; null for this machine. Kept when the session ends, so a resume goes
+    /// back to the same host.
+    #[serde(default)]
+    pub host: Option<String>,
     /// Seq of the session's newest event (0 when it has none).
     pub last_seq: u64,
     /// Creation time, milliseconds since the Unix epoch.

@@ -190,6 +190,12 @@ impl Drop for TestHost {
     fn drop(&mut self) {
         let _ = self.sshd.kill();
         let _ = self.sshd.wait();
+        // What the host started (its Arbor daemon, detached from ssh) lives in the namespace.
+        if let Ok(output) = Command::new("/usr/sbin/ip").args(["netns", "pids", &self.namespace]).output() {
+            for pid in String::from_utf8_lossy(&output.stdout).split_whitespace().filter_map(|pid| pid.parse().ok()) {
+                crate::terminate(pid);
+            }
+        }
         // Deleting the namespace deletes the peer inside it, and with it this end of the pair.
         let _ = run("/usr/sbin/ip", &["netns", "del", &self.namespace]);
         let _ = run("/usr/sbin/ip", &["link", "del", &self.link]);

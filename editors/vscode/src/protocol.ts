@@ -379,6 +379,12 @@ export interface ConfigureResult {
   headCommit?: string | null;
   /** Hidden sessions are left out of `session/list` unless asked for. */
   hidden: boolean;
+  /**
+   * The configured host the session's agent runs on (see docs/scaling.md), as the admission
+   * scheduler placed it; null for this machine. Kept when the session ends, so a resume goes
+   * back to the same host.
+   */
+  host?: string | null;
   /** Arbor's id for the session; stable for its whole life. */
   id: string;
   /** Worktree or in place. */
@@ -1374,6 +1380,12 @@ export interface Session {
   headCommit?: string | null;
   /** Hidden sessions are left out of `session/list` unless asked for. */
   hidden: boolean;
+  /**
+   * The configured host the session's agent runs on (see docs/scaling.md), as the admission
+   * scheduler placed it; null for this machine. Kept when the session ends, so a resume goes
+   * back to the same host.
+   */
+  host?: string | null;
   /** Arbor's id for the session; stable for its whole life. */
   id: string;
   /** Worktree or in place. */
@@ -1450,6 +1462,17 @@ export interface SessionChangedNotification {
 
 /** Per-session settings. */
 export interface SessionConfig {
+  /**
+   * Where the session runs: the name of one of the config file's `hosts`, or `local` for this
+   * machine. Pins the session there; default: the admission scheduler places it on the
+   * least-loaded place that can run its agent (see docs/scaling.md).
+   */
+  host?: string | null;
+  /**
+   * Labels the host a session is placed on must have (the `labels` of a configured host); a
+   * session with labels never runs on this machine. Default none.
+   */
+  hostLabels?: string[] | null;
   /** The most memory a sandboxed agent may use, in MiB. Default 8192. */
   maxMemoryMb?: number | null;
   /** The most processes a sandboxed agent may run at once. Default 512. */

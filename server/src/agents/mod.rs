@@ -267,6 +267,22 @@ impl AgentRegistry {
             .collect()
     }
 
+    /// What this server knows of agent `id`, whether or not it can run here: a session placed on
+    /// a host is described (and its settings checked) by the local driver of its agent. An agent
+    /// unknown here is described as typical.
+    pub fn info_of(&self, id: &str) -> AgentInfo {
+        self.drivers.iter().map(|driver| driver.info()).find(|info| info.id == id).unwrap_or_else(|| AgentInfo {
+            id: id.to_string(),
+            name: id.to_string(),
+            description: String::new(),
+            available: true,
+            version: None,
+            install_hint: None,
+            capabilities: typical_capabilities(),
+            models: Vec::new(),
+        })
+    }
+
     /// The driver for `id`, if it is known and available.
     pub fn get(&self, id: &str) -> Result<Arc<dyn AgentDriver>, AgentError> {
         let driver = self

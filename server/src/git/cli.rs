@@ -1,5 +1,5 @@
-//! Running the git CLI for the one job where it is much faster than libgit2: checking out a new
-//! worktree. git checks files out with the index preloaded (and in parallel where
+//! Running the git CLI where it is much faster than libgit2 (checking out a new worktree) or does
+//! what libgit2 cannot (pushing and fetching over the user's ssh, for hosts). git checks files out with the index preloaded (and in parallel where
 //! `checkout.workers` asks for it); libgit2 writes them one by one and then re-reads every file
 //! to build the index, which made session creation take twice as long as `git worktree add`.
 //!
@@ -16,13 +16,21 @@ use super::GitError;
 /// one named on the command line.
 const REDIRECTING_VARIABLES: [&str; 5] = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"];
 
-/// Runs `git <args>` in `repo_root` with hooks off; a failure carries git's own message.
-pub fn run(repo_root: &Path, args: &[&std::ffi::OsStr]) -> Result<(), GitError> {
+/// `git` in `repo_root` with hooks off and no variable redirecting it elsewhere; the caller
+/// adds the arguments.
+pub fn command(repo_root: &Path) -> Command {
     let mut command = Command::new("git");
-    command.current_dir(repo_root).args(["-c", "core.hooksPath=/dev/null"]).args(args);
+    command.current_dir(repo_root).args(["-c", "core.hooksPath=/dev/null"]);
     for variable in REDIRECTING_VARIABLES {
         command.env_remove(variable);
     }
+    command
+}
+
+/// Runs `git <args>` in `repo_root` with hooks off; a failure carries git's own message.
+pub fn run(repo_root: &Path, args: &[&std::ffi::OsStr]) -> Result<(), GitError> {
+    let mut command = command(repo_root);
+    command.args(args);
     let shown = || format!("git {}", args.iter().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>().join(" "));
     let output = command
         .output()

@@ -9,7 +9,7 @@
 //! `land` commits and merges.
 
 pub mod checkpoint;
-mod cli;
+pub(crate) mod cli;
 pub mod land;
 pub mod orphan_branches;
 pub mod push;

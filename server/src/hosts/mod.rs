@@ -4,6 +4,8 @@
 
 mod check;
 pub mod command;
+mod mirror;
+pub mod remote;
 mod ssh;
 
 use serde::{Deserialize, Serialize};

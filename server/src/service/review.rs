@@ -162,6 +162,7 @@ impl Service {
             archived: false,
             usage: Usage::default(),
             pull_request: None,
+            host: None,
             last_seq: entry.seq,
             created_at: now,
             updated_at: now,

@@ -266,6 +266,8 @@ impl Service {
             let config = spec.config.clone().or(profile.as_ref().and_then(|profile| profile.config.clone()));
             if let Some(config) = &config {
                 super::validate_config(&info, config)?;
+                crate::sessions::placement::check(&self.config.hosts, &agent, config)
+                    .map_err(ServiceError::InvalidArgument)?;
             }
             let prompt = spec
                 .prompt

@@ -1,4 +1,5 @@
-//! Admission control: limits on sessions with a live agent process, overall and per agent.
+//! Admission control: limits on sessions with a live agent process, per place (this machine and
+//! each configured host, see `placement`) and per agent.
 //! Sessions beyond the limits wait in a queue (persisted, so it survives a restart) with a
 //! visible position, and start in order as slots free. An agent that reports a rate limit is
 //! paused: its queued sessions wait, visibly, until the time it gave.
@@ -13,6 +14,7 @@ use tokio::time::Instant;
 use uuid::Uuid;
 
 use super::SessionManager;
+use super::placement::{self, Decision, Place};
 use crate::clock::now_millis;
 use crate::config::Limits;
 use crate::store::QueueEntry;
@@ -92,28 +94,53 @@ impl Scheduler {
         self.limits.per_agent.get(agent).copied().unwrap_or(usize::MAX)
     }
 
+    /// Every place with the sessions running there now.
+    fn places(&self) -> Vec<Place> {
+        let mut places = placement::places_of(&self.manager.context.hosts, Some(self.limits.max_running));
+        for place in &mut places {
+            place.running = self.manager.live_count_on(place.host.as_deref());
+        }
+        places
+    }
+
+    /// Where the queued session `entry` would run now, or Wait. A session that resumes goes back
+    /// to where its conversation is, unless its settings pin it elsewhere.
+    async fn decide(&self, entry: &QueueEntry, places: &[Place]) -> Decision {
+        let Ok(Some(session)) = self.manager.context.store.get_session(entry.session_id).await else {
+            // Gone: starting it finds that out and drops the entry.
+            return Decision::Run(places[0].clone());
+        };
+        let resuming_on = match (&entry.resume, &session.config.host) {
+            (Some(_), None) => Some(session.host.as_deref().unwrap_or(placement::LOCAL)),
+            _ => None,
+        };
+        placement::choose(places, &entry.agent, &session.config, resuming_on)
+    }
+
     /// Starts every queued session that fits, in queue order, then refreshes the positions and
     /// reasons shown on the sessions still waiting.
     async fn schedule(&mut self) {
         let now = Instant::now();
         self.paused.retain(|_, (until, _)| *until > now);
-        let mut live_total = self.manager.live_count();
+        let mut places = self.places();
         let mut live_by_agent: HashMap<String, usize> = HashMap::new();
         let mut index = 0;
         while index < self.queue.len() {
             let agent = self.queue[index].agent.clone();
             let agent_live = *live_by_agent.entry(agent.clone()).or_insert_with(|| self.manager.live_count_of(&agent));
-            let fits = live_total < self.limits.max_running
-                && agent_live < self.agent_limit(&agent)
-                && !self.paused.contains_key(&agent);
-            if fits {
-                let entry = self.queue.remove(index).expect("index is within the queue");
-                if self.manager.start_queued(entry).await {
-                    live_total += 1;
-                    *live_by_agent.get_mut(&agent).expect("counted above") += 1;
+            let agent_fits = agent_live < self.agent_limit(&agent) && !self.paused.contains_key(&agent);
+            let decision = if agent_fits { self.decide(&self.queue[index], &places).await } else { Decision::Wait };
+            match decision {
+                Decision::Run(place) => {
+                    let entry = self.queue.remove(index).expect("index is within the queue");
+                    if self.manager.start_queued(entry, place.host.clone()).await {
+                        if let Some(counted) = places.iter_mut().find(|counted| counted.host == place.host) {
+                            counted.running += 1;
+                        }
+                        *live_by_agent.get_mut(&agent).expect("counted above") += 1;
+                    }
                 }
-            } else {
-                index += 1;
+                Decision::Wait => index += 1,
             }
         }
         let now_ms = now_millis();
@@ -123,6 +150,14 @@ impl Scheduler {
                     "waiting: the {} agent reported a rate limit; its queue resumes in {} s",
                     entry.agent,
                     Duration::from_millis((wall_until - now_ms).max(0) as u64).as_secs() + 1
+                ),
+                None if places.len() > 1 => format!(
+                    "waiting for a free slot ({} running)",
+                    places
+                        .iter()
+                        .map(|place| format!("{} {}/{}", place.name(), place.running, place.max_running))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
                 None => format!(
                     "waiting for a free slot (limit {} running)",

@@ -6,6 +6,7 @@
 
 mod actor;
 mod admission;
+pub mod placement;
 pub mod worktree;
 
 use std::sync::Arc;
@@ -69,6 +70,8 @@ pub enum SessionError {
 struct ActorEntry {
     commands: mpsc::Sender<ActorCommand>,
     agent: String,
+    /// The host it runs on; None for this machine.
+    host: Option<String>,
     task_id: Option<Uuid>,
 }
 
@@ -86,6 +89,9 @@ struct Context {
     prices: crate::pricing::PriceTable,
     /// The profiles' memory and skills.
     memory: Arc<crate::memory::Memory>,
+    /// The hosts sessions can be placed on, and how they are reached.
+    hosts: Vec<crate::hosts::HostConfig>,
+    ssh: crate::hosts::Ssh,
 }
 
 /// Handles of every live session actor, and the way in for new ones.
@@ -124,6 +130,8 @@ impl SessionManager {
                 panic_marker,
                 prices: crate::pricing::PriceTable::new(&config.prices),
                 memory: Arc::new(memory),
+                hosts: config.hosts.clone(),
+                ssh: crate::hosts::Ssh::new(config.ssh_command.as_deref()),
             }),
             scheduler,
             closing: Arc::default(),
@@ -191,9 +199,9 @@ impl SessionManager {
         stored
     }
 
-    /// Starts a session the scheduler let through; false when it cannot start (deleted, or its
-    /// agent is gone — then it is marked failed).
-    async fn start_queued(&self, entry: QueueEntry) -> bool {
+    /// Starts a session the scheduler let through on `host` (None for this machine); false when
+    /// it cannot start (deleted, or its agent is gone — then it is marked failed).
+    async fn start_queued(&self, entry: QueueEntry, host: Option<String>) -> bool {
         if self.closing.load(std::sync::atomic::Ordering::SeqCst) {
             return false;
         }
@@ -210,7 +218,23 @@ impl SessionManager {
         }
         session.queue_position = None;
         session.status_reason = None;
-        match self.context.agents.get(&session.agent) {
+        let driver = match &host {
+            None => self.context.agents.get(&session.agent),
+            Some(name) => match self.context.hosts.iter().find(|configured| &configured.name == name) {
+                Some(configured) => Ok(crate::hosts::remote::driver(
+                    configured.clone(),
+                    self.context.ssh.clone(),
+                    self.context.agents.info_of(&session.agent),
+                    session.clone(),
+                )),
+                None => Err(crate::agents::AgentError::Unavailable {
+                    agent: session.agent.clone(),
+                    hint: format!("host {name} is no longer in the config file"),
+                }),
+            },
+        };
+        session.host = host;
+        match driver {
             Ok(driver) => {
                 self.spawn(session, driver, entry.resume, entry.prompt);
                 true
@@ -252,6 +276,11 @@ impl SessionManager {
         self.actors.len()
     }
 
+    /// Sessions with a live actor on `host` (None for this machine).
+    pub fn live_count_on(&self, host: Option<&str>) -> usize {
+        self.actors.iter().filter(|entry| entry.host.as_deref() == host).count()
+    }
+
     /// Sessions of `agent` with a live actor.
     pub fn live_count_of(&self, agent: &str) -> usize {
         self.actors.iter().filter(|entry| entry.agent == agent).count()
@@ -261,7 +290,8 @@ impl SessionManager {
     fn spawn(&self, session: Session, driver: Arc<dyn AgentDriver>, resume: Option<String>, prompt: Option<String>) {
         let id = session.id;
         let (commands, receiver) = mpsc::channel(actor::COMMAND_CAPACITY);
-        self.actors.insert(id, ActorEntry { commands, agent: session.agent.clone(), task_id: session.task_id });
+        let entry = ActorEntry { commands, agent: session.agent.clone(), host: session.host.clone(), task_id: session.task_id };
+        self.actors.insert(id, entry);
         let group = SharedGroup::default();
         let actor = SessionActor::new(session, receiver, self.clone(), group.clone());
         let running = self.tasks.spawn(actor.run(driver, Start { resume, prompt }));

@@ -195,6 +195,7 @@
 ---@field forkedFrom? string | nil The session this one was forked from, when it was started by `session/fork`.
 ---@field headCommit? string | nil The worktree's HEAD commit as Arbor last saw or made it; a different HEAD means someone committed or checked out in the worktree outside Arbor.
 ---@field hidden boolean Hidden sessions are left out of `session/list` unless asked for.
+---@field host? string | nil The configured host the session's agent runs on (see docs/scaling.md), as the admission scheduler placed it; null for this machine. Kept when the session ends, so a resume goes back to the same host.
 ---@field id string Arbor's id for the session; stable for its whole life.
 ---@field isolation arbor.Isolation Worktree or in place.
 ---@field lastSeq integer Seq of the session's newest event (0 when it has none).
@@ -733,6 +734,7 @@
 ---@field forkedFrom? string | nil The session this one was forked from, when it was started by `session/fork`.
 ---@field headCommit? string | nil The worktree's HEAD commit as Arbor last saw or made it; a different HEAD means someone committed or checked out in the worktree outside Arbor.
 ---@field hidden boolean Hidden sessions are left out of `session/list` unless asked for.
+---@field host? string | nil The configured host the session's agent runs on (see docs/scaling.md), as the admission scheduler placed it; null for this machine. Kept when the session ends, so a resume goes back to the same host.
 ---@field id string Arbor's id for the session; stable for its whole life.
 ---@field isolation arbor.Isolation Worktree or in place.
 ---@field lastSeq integer Seq of the session's newest event (0 when it has none).
@@ -764,6 +766,8 @@
 
 --- Per-session settings.
 ---@class arbor.SessionConfig
+---@field host? string | nil Where the session runs: the name of one of the config file's `hosts`, or `local` for this machine. Pins the session there; default: the admission scheduler places it on the least-loaded place that can run its agent (see docs/scaling.md).
+---@field hostLabels? string[] | nil Labels the host a session is placed on must have (the `labels` of a configured host); a session with labels never runs on this machine. Default none.
 ---@field maxMemoryMb? integer | nil The most memory a sandboxed agent may use, in MiB. Default 8192.
 ---@field maxProcesses? integer | nil The most processes a sandboxed agent may run at once. Default 512.
 ---@field maxTokens? integer | nil Output token limit for agents that accept one.

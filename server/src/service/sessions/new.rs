@@ -116,6 +116,8 @@ impl Service {
         }
         let config = params.config.clone().unwrap_or_default();
         validate_config(&agent, &config)?;
+        crate::sessions::placement::check(&self.config.hosts, &params.agent, &config)
+            .map_err(ServiceError::InvalidArgument)?;
         let additional_dirs = dirs::check(params.additional_dirs.as_deref().unwrap_or_default(), &agent, &self.paths)?;
         let permissions = params.permissions.clone().unwrap_or_default();
         policy::validate(&permissions)?;
@@ -352,6 +354,7 @@ fn new_session_record(
         usage: Usage::default(),
         sandbox: None,
         pull_request: None,
+        host: None,
         last_seq: 0,
         created_at: now,
         updated_at: now,

@@ -1,0 +1,182 @@
+//! Moving work between this machine and a host with git over the user's ssh: the session's
+//! starting point is pushed to a bare mirror on the host, from which the host's Arbor clones; the
+//! host's checkpoints are fetched back and laid into the session's local worktree, so review,
+//! commit and merge work on this machine exactly as for a local session.
+
+use std::path::{Path, PathBuf};
+
+use git2::{Oid, Repository};
+use uuid::Uuid;
+
+use super::Ssh;
+use crate::git::{self, GitError};
+
+/// Errors of moving work to or from a host.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    /// A local git operation failed.
+    #[error(transparent)]
+    Git(#[from] GitError),
+    /// git or ssh failed; the message is theirs.
+    #[error("{what} failed: {message}")]
+    Command { what: String, message: String },
+}
+
+/// Where a session's starting point is on the host.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Published {
+    /// The mirror's absolute path on the host (what the host's Arbor is given as `repositoryUrl`).
+    pub mirror: String,
+    /// The mirror's branch holding the starting point (the host session's `baseBranch`).
+    pub branch: String,
+}
+
+/// The mirror of `repo_root` on a host, relative to the home directory there: the repository's
+/// name (letters, digits, `-`, `_`, `.`) and a hash of its local path, so two repositories of one
+/// name stay apart.
+fn mirror_path(repo_root: &Path) -> String {
+    let name: String = repo_root
+        .file_name()
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "repository".into())
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' })
+        .collect();
+    let hash = repo_root
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf29ce484222325u64, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x100000001b3));
+    format!(".arbor/mirrors/{}-{:08x}.git", name.trim_start_matches('.'), hash as u32)
+}
+
+/// The branch of the mirror that holds the starting point of local session `session_id`.
+fn home_branch(session_id: Uuid) -> String {
+    format!("arbor-home/{session_id}")
+}
+
+/// The local ref a host's newest checkpoint of session `session_id` is fetched into.
+fn fetched_ref(session_id: Uuid) -> String {
+    format!("refs/arbor/hosts/{session_id}")
+}
+
+/// A commit of the worktree's whole state: HEAD when nothing is uncommitted, else a commit on
+/// top of HEAD (untracked files included, ignored ones not) that no branch points to. HEAD, the
+/// index and the branch stay as they are.
+fn state_commit(worktree: &Path) -> Result<String, GitError> {
+    let tree_id = git::checkpoint::worktree_tree(worktree)?;
+    let repo = Repository::open(worktree)?;
+    let head = repo.head()?.peel_to_commit()?;
+    if head.tree_id() == tree_id {
+        return Ok(head.id().to_string());
+    }
+    let tree = repo.find_tree(tree_id)?;
+    let signature = git::signature(&repo)?;
+    let commit =
+        repo.commit(None, &signature, &signature, "arbor: the session's work, moved to a host", &tree, &[&head])?;
+    Ok(commit.to_string())
+}
+
+/// Runs a prepared git command; its stderr is the error.
+async fn run_git(command: std::process::Command, what: &str) -> Result<String, MirrorError> {
+    let output = tokio::process::Command::from(command)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .map_err(|error| MirrorError::Command { what: what.into(), message: error.to_string() })?;
+    if output.status.success() {
+        return Ok(String::from_utf8_lossy(&output.stdout).trim().to_string());
+    }
+    Err(MirrorError::Command { what: what.into(), message: String::from_utf8_lossy(&output.stderr).trim().to_string() })
+}
+
+/// Makes sure the host has the mirror and pushes the local worktree's state (`worktree` of the
+/// repository `repo_root`, session `session_id`) to it.
+pub async fn publish(
+    ssh: &Ssh,
+    target: &str,
+    repo_root: &Path,
+    worktree: &Path,
+    session_id: Uuid,
+) -> Result<Published, MirrorError> {
+    let relative = mirror_path(repo_root);
+    let quoted = shlex::try_quote(&relative).map_err(|error| MirrorError::Command {
+        what: "naming the host's mirror".into(),
+        message: error.to_string(),
+    })?;
+    // ssh hands the words to the host's shell as one command line.
+    let script = format!("git init -q --bare {quoted} && cd {quoted} && pwd");
+    let output = ssh
+        .command(target, &[&script])
+        .output()
+        .await
+        .map_err(|error| MirrorError::Command { what: format!("reaching {target}"), message: error.to_string() })?;
+    if !output.status.success() {
+        return Err(MirrorError::Command {
+            what: format!("making the mirror on {target}"),
+            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
+    let mirror = String::from_utf8_lossy(&output.stdout).trim().to_string();
+    let worktree_owned: PathBuf = worktree.to_path_buf();
+    let commit = tokio::task::spawn_blocking(move || state_commit(&worktree_owned))
+        .await
+        .map_err(|error| GitError::Io(std::io::Error::other(error)))??;
+    let branch = home_branch(session_id);
+    let mut push = git::cli::command(repo_root);
+    push.env("GIT_SSH_COMMAND", ssh.for_git())
+        .args(["push", "--quiet", "--force", "--no-verify"])
+        .arg(format!("{target}:{mirror}"))
+        .arg(format!("{commit}:refs/heads/{branch}"));
+    run_git(push, &format!("pushing the session's work to {target}")).await?;
+    Ok(Published { mirror, branch })
+}
+
+/// Fetches checkpoint `reference` (its commit `commit`) of the host's repository `host_repo`
+/// into the local repository and makes the local worktree's files match it; HEAD, the index and
+/// the branch stay, so the host's work shows as the session's uncommitted changes.
+pub async fn bring_home(
+    ssh: &Ssh,
+    target: &str,
+    host_repo: &str,
+    reference: &str,
+    commit: &str,
+    local: (&Path, &Path, Uuid),
+) -> Result<(), MirrorError> {
+    let (repo_root, worktree, session_id) = local;
+    let mut fetch = git::cli::command(repo_root);
+    // The host is not trusted with the local repository: what it sends is checked as it arrives.
+    fetch
+        .env("GIT_SSH_COMMAND", ssh.for_git())
+        .args(["-c", "fetch.fsckObjects=true", "fetch", "--quiet", "--no-tags", "--no-write-fetch-head"])
+        .arg(format!("{target}:{host_repo}"))
+        .arg(format!("+{reference}:{}", fetched_ref(session_id)));
+    run_git(fetch, &format!("fetching the session's work from {target}")).await?;
+    let mut parse = git::cli::command(repo_root);
+    parse.args(["rev-parse", "--verify", "--quiet"]).arg(format!("{}^{{commit}}", fetched_ref(session_id)));
+    let fetched = run_git(parse, "reading the fetched checkpoint").await?;
+    if Oid::from_str(&fetched).ok() != Oid::from_str(commit).ok() {
+        return Err(MirrorError::Command {
+            what: format!("fetching the session's work from {target}"),
+            message: format!("the host announced checkpoint {commit} but its {reference} is {fetched}"),
+        });
+    }
+    let worktree = worktree.to_path_buf();
+    let commit = commit.to_string();
+    tokio::task::spawn_blocking(move || git::checkpoint::restore(&worktree, &commit))
+        .await
+        .map_err(|error| GitError::Io(std::io::Error::other(error)))??;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mirror_names_are_plain_and_distinct() {
+        let one = mirror_path(Path::new("/home/me/my repo;rm -rf"));
+        assert!(one.starts_with(".arbor/mirrors/my_repo_rm_-rf-") && one.ends_with(".git"), "{one}");
+        assert_ne!(mirror_path(Path::new("/a/app")), mirror_path(Path::new("/b/app")));
+        assert!(!mirror_path(Path::new("/x/..")).contains("/../"));
+    }
+}

@@ -1,0 +1,466 @@
+//! A session placed on a host: its agent is a session of the host's own Arbor, reached with
+//! `ssh HOST arbor lsp` (which connects to the host's daemon, starting it when none runs) and
+//! driven over Arbor's own protocol. The session's actor, log and record stay on this machine:
+//! the host's events come back as the driver's outputs and are stored here before any client
+//! sees them. The host's daemon keeps its session running through a cut link; on resume the
+//! driver asks for the events after the last one it passed on, so none is lost or seen twice.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use arbor_protocol::{
+    AgentInfo, ConfigureParams, NewSessionParams, PromptMode, PromptParams, RespondParams, ResumeParams, Session,
+    SessionConfig, SessionEvent, SessionEventNotification, SessionIdParams, SessionStatus, StopReason, SubscribeParams,
+    SubscribeResult, method,
+};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use super::{HostConfig, Ssh, mirror};
+use crate::agents::process::{GroupSlot, ProcessGroup};
+use crate::agents::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
+use crate::client::{Notification, RpcClient, RpcError};
+
+/// Outputs the driver may have in flight to the session's actor.
+const OUTPUT_CAPACITY: usize = 256;
+/// Commands the actor may have in flight to the driver.
+const COMMAND_CAPACITY: usize = 32;
+/// How long one request to the host may take once connected.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The driver of one session placed on `host`.
+pub fn driver(host: HostConfig, ssh: Ssh, info: AgentInfo, session: Session) -> Arc<dyn AgentDriver> {
+    Arc::new(RemoteDriver { host, ssh, info, session })
+}
+
+struct RemoteDriver {
+    host: HostConfig,
+    ssh: Ssh,
+    /// The local description of the session's agent.
+    info: AgentInfo,
+    /// The local session as it was placed.
+    session: Session,
+}
+
+/// Where a session's conversation is on a host, as its `agentSessionId` records it:
+/// `HOST/HOST-SESSION-ID/SEQ`, the seq being that of the host's last event passed on.
+#[derive(Debug, Clone, PartialEq)]
+struct Conversation {
+    host: String,
+    session_id: Uuid,
+    seq: u64,
+}
+
+impl Conversation {
+    fn parse(text: &str) -> Option<Conversation> {
+        let mut parts = text.rsplitn(3, '/');
+        let seq = parts.next()?.parse().ok()?;
+        let session_id = parts.next()?.parse().ok()?;
+        let host = parts.next()?.to_string();
+        Some(Conversation { host, session_id, seq })
+    }
+
+    fn shown(&self) -> String {
+        format!("{}/{}/{}", self.host, self.session_id, self.seq)
+    }
+}
+
+impl AgentDriver for RemoteDriver {
+    fn info(&self) -> AgentInfo {
+        self.info.clone()
+    }
+
+    fn start(&self, spec: StartSpec) -> StartFuture {
+        let (host, ssh, session) = (self.host.clone(), self.ssh.clone(), self.session.clone());
+        Box::pin(async move {
+            let limit = spec.startup_timeout;
+            match tokio::time::timeout(limit, connect(host, ssh, session, spec)).await {
+                Ok(result) => result,
+                Err(_) => Err(AgentError::StartupTimeout(limit.as_secs())),
+            }
+        })
+    }
+}
+
+/// An error of the host, said as a failed start.
+fn handshake(host: &HostConfig, what: &str, error: impl std::fmt::Display) -> AgentError {
+    AgentError::Handshake(format!("{what} on host {}: {error}", host.name))
+}
+
+/// Connects to the host, opens (or finds again) the host's session and starts passing its
+/// events on.
+async fn connect(host: HostConfig, ssh: Ssh, session: Session, spec: StartSpec) -> Result<AgentHandle, AgentError> {
+    let resume = match spec.resume.as_deref() {
+        Some(text) => match Conversation::parse(text) {
+            // A conversation on another host (the session was moved) is not there to resume: the
+            // actor then starts a new one with a recap of this one.
+            Some(conversation) if conversation.host == host.name => Some(conversation),
+            _ => return Err(AgentError::ConversationLost(text.to_string())),
+        },
+        None => None,
+    };
+    let log = crate::paths::open_private_log(&spec.log_path)
+        .map_err(|source| AgentError::Spawn { agent: session.agent.clone(), source })?;
+    let mut command = ssh.connection(&host.ssh, &["arbor", "lsp"]);
+    command.stderr(log).env(crate::agents::process::SESSION_ID_ENV, spec.session_id.to_string());
+    let (mut child, group) = ProcessGroup::spawn_leader(&mut command)
+        .map_err(|source| AgentError::Spawn { agent: session.agent.clone(), source })?;
+    spec.ledger.record(group).await;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(handshake(&host, "connecting", "ssh's pipes are missing"));
+    };
+    let (client, notifications) = RpcClient::new(stdout, stdin);
+    client.initialize().await.map_err(|error| handshake(&host, "reaching Arbor", lost(&spec, error)))?;
+
+    let (remote, after_seq) = match resume {
+        Some(conversation) => (resume_there(&client, &host, &conversation).await?, conversation.seq),
+        None => (open_there(&client, &host, &ssh, &session, &spec).await?, 0),
+    };
+    let subscribed: SubscribeResult = client
+        .call(method::SESSION_SUBSCRIBE, &SubscribeParams { session_id: remote.id, after_seq: Some(after_seq) })
+        .await
+        .map_err(|error| handshake(&host, "subscribing to the session", error))?;
+    tracing::debug!(session = %spec.session_id, host = %host.name, remote = %remote.id, last_seq = subscribed.last_seq, "attached to the host's session");
+
+    let (commands, command_receiver) = mpsc::channel(COMMAND_CAPACITY);
+    let (outputs, output_receiver) = mpsc::channel(OUTPUT_CAPACITY);
+    let conversation = Conversation { host: host.name.clone(), session_id: remote.id, seq: after_seq };
+    let _ = outputs.send(AgentOutput::AgentSessionId(conversation.shown())).await;
+    let closing = Arc::new(AtomicBool::new(false));
+    let link = Link {
+        host,
+        ssh,
+        client: client.clone(),
+        remote: remote.clone(),
+        local: (PathBuf::from(&session.repo_root), PathBuf::from(&spec.cwd), session.id),
+        log_path: spec.log_path.clone(),
+    };
+    tokio::spawn(forward_commands(link.clone(), command_receiver, outputs.clone(), closing.clone()));
+    tokio::spawn(async move {
+        pass_events(link, notifications, outputs, conversation, closing).await;
+        // ssh ends with the connection; waiting reaps it.
+        let _ = child.wait().await;
+    });
+    Ok(AgentHandle { commands, outputs: output_receiver, process_group: GroupSlot::with(group) })
+}
+
+/// What a failed handshake says: the error, and the last line ssh wrote (why it could not
+/// connect) when the connection closed.
+fn lost(spec: &StartSpec, error: RpcError) -> String {
+    match last_log_line(&spec.log_path) {
+        Some(line) if error.code == 0 => format!("{error}: {line}"),
+        _ => error.to_string(),
+    }
+}
+
+fn last_log_line(path: &std::path::Path) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().rev().find(|line| !line.trim().is_empty()).map(|line| line.trim().to_string())
+}
+
+/// The settings the host's session gets: the local session's, less what this machine's actor
+/// enforces itself (the whole-session limit, stopping when idle) and the placement, which would
+/// mean nothing there. A sandbox is used when the host has one, whatever this machine's default.
+fn settings_there(config: &SessionConfig) -> SessionConfig {
+    SessionConfig {
+        host: None,
+        host_labels: None,
+        session_timeout_secs: None,
+        stop_when_idle: None,
+        sandbox: Some(config.sandbox.unwrap_or(arbor_protocol::SandboxChoice::Auto)),
+        ..config.clone()
+    }
+}
+
+/// Pushes the session's starting point to the host and opens the host's session on it.
+async fn open_there(
+    client: &RpcClient,
+    host: &HostConfig,
+    ssh: &Ssh,
+    session: &Session,
+    spec: &StartSpec,
+) -> Result<Session, AgentError> {
+    let published = mirror::publish(ssh, &host.ssh, session.repo_root.as_ref(), &spec.cwd, session.id)
+        .await
+        .map_err(|error| handshake(host, "sending the repository", error))?;
+    let params = NewSessionParams {
+        cwd: String::new(),
+        repository_url: Some(published.mirror),
+        setup_files: None,
+        work_done_token: None,
+        agent: session.agent.clone(),
+        model: spec.model.clone(),
+        title: session.title.clone(),
+        prompt: None,
+        base_branch: Some(published.branch),
+        isolation: None,
+        config: Some(settings_there(&spec.config)),
+        profile: None,
+        permissions: None,
+        workflow: None,
+        additional_dirs: None,
+    };
+    client.call(method::SESSION_NEW, &params).await.map_err(|error| handshake(host, "opening the session", error))
+}
+
+/// Finds the host's session again: still running (the link was cut, not the session), or
+/// resumed.
+async fn resume_there(
+    client: &RpcClient,
+    host: &HostConfig,
+    conversation: &Conversation,
+) -> Result<Session, AgentError> {
+    let id = SessionIdParams { session_id: conversation.session_id };
+    let there: Session =
+        client.call(method::SESSION_GET, &id).await.map_err(|_| AgentError::ConversationLost(conversation.shown()))?;
+    if matches!(there.status, SessionStatus::Running | SessionStatus::Creating | SessionStatus::Pending) {
+        return Ok(there);
+    }
+    let params = ResumeParams { session_id: conversation.session_id, prompt: None, as_new_session: false };
+    client.call(method::SESSION_RESUME, &params).await.map_err(|error| handshake(host, "resuming the session", error))
+}
+
+/// What the driver's tasks share: the connection and both ends of the session.
+#[derive(Clone)]
+struct Link {
+    host: HostConfig,
+    ssh: Ssh,
+    client: Arc<RpcClient>,
+    /// The host's session as it was opened.
+    remote: Session,
+    /// This machine's repository, worktree and session id.
+    local: (PathBuf, PathBuf, Uuid),
+    log_path: PathBuf,
+}
+
+/// Turns the actor's commands into requests to the host's session, one at a time and in order.
+async fn forward_commands(
+    link: Link,
+    mut commands: mpsc::Receiver<AgentCommand>,
+    outputs: mpsc::Sender<AgentOutput>,
+    closing: Arc<AtomicBool>,
+) {
+    let session_id = link.remote.id;
+    while let Some(command) = commands.recv().await {
+        let answered = match command {
+            AgentCommand::Prompt(text) => {
+                let params = PromptParams { session_id, text, mode: Some(PromptMode::Queue) };
+                let sent = request(&link, method::SESSION_PROMPT, &params).await;
+                if let Err(message) = &sent {
+                    // The turn the actor started never began there.
+                    let _ = outputs.send(AgentOutput::Event(error_event(&link, message))).await;
+                    let _ = outputs.send(AgentOutput::TurnEnded(StopReason::Error)).await;
+                    continue;
+                }
+                sent
+            }
+            AgentCommand::Cancel => request(&link, method::SESSION_CANCEL, &SessionIdParams { session_id }).await,
+            AgentCommand::Respond { request_id, option_id } => {
+                let params = RespondParams { session_id, request_id, option_id, content: None };
+                request(&link, method::SESSION_RESPOND, &params).await
+            }
+            AgentCommand::Answer { request_id, action, content } => {
+                let option_id = serde_json::to_value(action).ok().and_then(|value| value.as_str().map(str::to_string));
+                let params = RespondParams { session_id, request_id, option_id, content };
+                request(&link, method::SESSION_RESPOND, &params).await
+            }
+            AgentCommand::Configure { permission_mode, model } => {
+                let params = ConfigureParams {
+                    session_id,
+                    title: None,
+                    title_source: None,
+                    pinned: None,
+                    hidden: None,
+                    permissions: None,
+                    permission_mode,
+                    model,
+                    additional_dirs: None,
+                };
+                request(&link, method::SESSION_CONFIGURE, &params).await
+            }
+            AgentCommand::Close { closed } => {
+                closing.store(true, Ordering::SeqCst);
+                let stopped = request(&link, method::SESSION_STOP, &SessionIdParams { session_id }).await;
+                let _ = link.client.shutdown().await;
+                drop(closed);
+                stopped
+            }
+        };
+        if let Err(message) = answered {
+            let _ = outputs.send(AgentOutput::Event(error_event(&link, &message))).await;
+        }
+    }
+}
+
+async fn request<P: serde::Serialize>(link: &Link, method: &str, params: &P) -> Result<(), String> {
+    match tokio::time::timeout(REQUEST_TIMEOUT, link.client.call::<P, Value>(method, params)).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(format!("{method} failed on host {}: {}", link.host.name, error.message)),
+        Err(_) => {
+            Err(format!("{method} had no answer from host {} in {} s", link.host.name, REQUEST_TIMEOUT.as_secs()))
+        }
+    }
+}
+
+fn error_event(link: &Link, message: &str) -> SessionEvent {
+    let message = if message.contains(&link.host.name) {
+        message.to_string()
+    } else {
+        format!("on host {}: {message}", link.host.name)
+    };
+    SessionEvent::Error { message, fatal: false }
+}
+
+/// What one of the host session's events becomes here.
+enum Passed {
+    /// Passed on as it is.
+    Event(SessionEvent),
+    /// Not passed on: this machine's actor makes its own (the prompt, status, answers, file
+    /// changes and checkpoints of the local worktree).
+    Dropped,
+    /// A checkpoint of the host's worktree, to bring home when the turn ends.
+    Checkpoint { reference: String, commit: String },
+    /// Usage of the turn.
+    Usage(arbor_protocol::Usage),
+    /// The turn ended.
+    TurnEnded(StopReason),
+    /// The host's session ended by itself.
+    Ended { status: SessionStatus, reason: Option<String> },
+}
+
+fn translate(event: SessionEvent) -> Passed {
+    match event {
+        SessionEvent::Checkpoint(checkpoint) => {
+            Passed::Checkpoint { reference: checkpoint.reference, commit: checkpoint.commit }
+        }
+        SessionEvent::Usage { turn, .. } => Passed::Usage(turn),
+        SessionEvent::TurnEnded { stop_reason } => Passed::TurnEnded(stop_reason),
+        SessionEvent::StatusChanged { status, reason, .. } => match status {
+            SessionStatus::Stopped
+            | SessionStatus::Completed
+            | SessionStatus::Failed
+            | SessionStatus::Timeout
+            | SessionStatus::Dead => Passed::Ended { status, reason },
+            _ => Passed::Dropped,
+        },
+        // A fatal error there ends the host's session, which this machine's actor reports in
+        // its own words when the status change follows.
+        SessionEvent::Error { message, .. } => Passed::Event(SessionEvent::Error { message, fatal: false }),
+        SessionEvent::UserMessage { .. }
+        | SessionEvent::PermissionResolved { .. }
+        | SessionEvent::QuestionAnswered { .. }
+        | SessionEvent::FilesChanged { .. }
+        | SessionEvent::Rewound { .. }
+        | SessionEvent::ExternalChange { .. }
+        | SessionEvent::PrOpened { .. }
+        | SessionEvent::PrUpdated { .. } => Passed::Dropped,
+        other => Passed::Event(other),
+    }
+}
+
+/// Passes the host session's events on as outputs until the connection or the session ends.
+async fn pass_events(
+    link: Link,
+    mut notifications: mpsc::UnboundedReceiver<Notification>,
+    outputs: mpsc::Sender<AgentOutput>,
+    mut conversation: Conversation,
+    closing: Arc<AtomicBool>,
+) {
+    let mut checkpoint: Option<(String, String)> = None;
+    let ending = loop {
+        let Some(notification) = notifications.recv().await else { break None };
+        if notification.method != method::NOTIFY_SESSION_EVENT {
+            continue;
+        }
+        let Ok(notification) = serde_json::from_value::<SessionEventNotification>(notification.params) else {
+            continue;
+        };
+        // Each seq once, in order: a replay after a reconnect starts after the last one passed.
+        if notification.session_id != link.remote.id || notification.seq <= conversation.seq {
+            continue;
+        }
+        conversation.seq = notification.seq;
+        let output = match translate(notification.event) {
+            Passed::Event(event) => AgentOutput::Event(event),
+            Passed::Dropped => continue,
+            Passed::Checkpoint { reference, commit } => {
+                checkpoint = Some((reference, commit));
+                continue;
+            }
+            Passed::Usage(usage) => AgentOutput::Usage(usage),
+            Passed::TurnEnded(stop_reason) => {
+                if let Some((reference, commit)) = checkpoint.take() {
+                    let (repo_root, worktree, session_id) = &link.local;
+                    let host_repo = link.remote.repo_root.as_str();
+                    let local = (repo_root.as_path(), worktree.as_path(), *session_id);
+                    if let Err(error) =
+                        mirror::bring_home(&link.ssh, &link.host.ssh, host_repo, &reference, &commit, local).await
+                    {
+                        let message =
+                            format!("could not bring the turn's work home from host {}: {error}", link.host.name);
+                        let _ = outputs.send(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
+                    }
+                }
+                // Saved with the turn, so a resume after a cut asks only for what came later.
+                let _ = outputs.send(AgentOutput::AgentSessionId(conversation.shown())).await;
+                AgentOutput::TurnEnded(stop_reason)
+            }
+            Passed::Ended { status, reason } => break Some((status, reason)),
+        };
+        if outputs.send(output).await.is_err() {
+            return;
+        }
+    };
+    let _ = outputs.send(AgentOutput::AgentSessionId(conversation.shown())).await;
+    let exit = match ending {
+        _ if closing.load(Ordering::SeqCst) => AgentOutput::Exited { clean: true, message: "stopped".into() },
+        Some((status, reason)) => AgentOutput::Exited {
+            clean: status == SessionStatus::Completed,
+            message: format!(
+                "the session on host {} ended {}{}",
+                link.host.name,
+                status.as_str(),
+                reason.map(|reason| format!(": {reason}")).unwrap_or_default()
+            ),
+        },
+        None => {
+            // ssh's last words say why (a timeout, a reset); give it a moment to write them.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let said = last_log_line(&link.log_path).map(|line| format!(" ({line})")).unwrap_or_default();
+            AgentOutput::Exited {
+                clean: false,
+                message: format!("lost the connection to host {}{said}", link.host.name),
+            }
+        }
+    };
+    let _ = outputs.send(exit).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_conversation_reads_back_as_it_was_written() {
+        let conversation = Conversation { host: "build-1".into(), session_id: Uuid::new_v4(), seq: 42 };
+        assert_eq!(Conversation::parse(&conversation.shown()), Some(conversation));
+        assert_eq!(Conversation::parse("claude-session-id"), None);
+        assert_eq!(Conversation::parse("a/not-a-uuid/3"), None);
+    }
+
+    #[test]
+    fn the_hosts_own_bookkeeping_is_not_passed_on() {
+        assert!(matches!(translate(SessionEvent::UserMessage { text: "hi".into() }), Passed::Dropped));
+        assert!(matches!(
+            translate(SessionEvent::Error { message: "boom".into(), fatal: true }),
+            Passed::Event(SessionEvent::Error { fatal: false, .. })
+        ));
+        assert!(matches!(
+            translate(SessionEvent::TurnEnded { stop_reason: StopReason::EndTurn }),
+            Passed::TurnEnded(StopReason::EndTurn)
+        ));
+    }
+}

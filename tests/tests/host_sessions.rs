@@ -1,0 +1,197 @@
+//! Sessions placed on other machines: test hosts made on this machine (network namespaces running
+//! Debian's OpenSSH server; see `arbor_tests::ssh_hosts`), each running its own Arbor daemon that
+//! the local daemon reaches with `ssh HOST arbor lsp`.
+
+use std::path::Path;
+use std::time::Duration;
+
+use arbor_protocol::{MergeResult, ReviewDiff, Session, SessionEvent, SessionStatus, StopReason, method};
+use arbor_tests::ssh_hosts::{HostSetup, TestHosts, unavailable};
+use arbor_tests::{TestEnv, files_holding, git};
+use serde_json::{Value, json};
+
+/// Skips the test (with the reason) where test hosts cannot be made.
+macro_rules! require_test_hosts {
+    () => {
+        if let Some(reason) = unavailable() {
+            eprintln!("skipped: {reason}");
+            return;
+        }
+    };
+}
+
+const WRITE_NOTE: &str = "say Working on {prompt}.\nwrite NOTE.md <<EOF\nwritten where the agent ran\nEOF\nsay Done.\n";
+
+fn host_entry(name: &str, max_running: usize) -> Value {
+    json!({ "name": name, "ssh": name, "maxRunning": max_running, "agents": ["scripted"] })
+}
+
+async fn new_session(client: &arbor_tests::Client, repo: &Path, prompt: &str, config: Value) -> Session {
+    let session = client
+        .call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "scripted", "prompt": prompt, "config": config }))
+        .await;
+    serde_json::from_value(session).unwrap()
+}
+
+/// The session once the scheduler has said why it waits.
+async fn waiting_reason(client: &arbor_tests::Client, id: uuid::Uuid) -> Session {
+    let deadline = tokio::time::Instant::now() + arbor_tests::WAIT;
+    loop {
+        let session = client.get(id).await;
+        assert_eq!(session.status, SessionStatus::Pending, "{session:?}");
+        if session.status_reason.is_some() || tokio::time::Instant::now() > deadline {
+            return session;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn sessions_spread_over_the_hosts_least_loaded_and_each_hosts_limit_holds() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let mut hosts = TestHosts::new(&env.root.join("hosts"));
+    hosts.add("h1", HostSetup::default());
+    hosts.add("h2", HostSetup::default());
+    env.write_config(json!({
+        "limits": { "maxRunning": 1 },
+        "sshCommand": hosts.ssh_command(),
+        "hosts": [host_entry("h1", 2), host_entry("h2", 2)],
+    }));
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    let mut sessions = Vec::new();
+    for index in 1..=6 {
+        let session = new_session(client, &repo, &format!("task {index}"), json!({ "script": WRITE_NOTE })).await;
+        client.subscribe(session.id, 0).await;
+        // One at a time, so each placement sees the one before it running.
+        if index < 6 {
+            client.wait_turns(session.id, 1).await;
+        }
+        sessions.push(session.id);
+    }
+    let mut placed = Vec::new();
+    for id in &sessions[..5] {
+        let session = client.get(*id).await;
+        assert_eq!(session.status, SessionStatus::Running, "{session:?}");
+        placed.push(session.host.clone().unwrap_or_else(|| "local".into()));
+    }
+    // This machine first (a tie goes to it), then whichever host has the smaller share in use.
+    assert_eq!(placed, ["local", "h1", "h2", "h1", "h2"]);
+    let waiting = waiting_reason(client, sessions[5]).await;
+    assert_eq!(
+        waiting.status_reason.as_deref(),
+        Some("waiting for a free slot (local 1/1, h1 2/2, h2 2/2 running)"),
+        "every place is full"
+    );
+
+    // The host's agent worked on the host, and its work is in the local worktree and review.
+    let on_h1 = client.get(sessions[1]).await;
+    assert_eq!(client.reply_text(on_h1.id), "Working on task 2.Done.");
+    let note = Path::new(&on_h1.cwd).join("NOTE.md");
+    assert_eq!(std::fs::read_to_string(&note).unwrap(), "written where the agent ran\n");
+    assert!(
+        !files_holding(&hosts.host("h1").dir.join("home"), "written where the agent ran").is_empty(),
+        "the file was written on the host"
+    );
+    assert!(files_holding(&hosts.host("h2").dir.join("home"), "task 2").is_empty(), "and not on the other host");
+    let diff: ReviewDiff =
+        serde_json::from_value(client.call(method::REVIEW_DIFF, json!({ "sessionId": on_h1.id })).await).unwrap();
+    assert_eq!(diff.files.iter().map(|file| file.path.as_str()).collect::<Vec<_>>(), ["NOTE.md"]);
+
+    // A slot freed on h1 goes to the waiting session.
+    client.call(method::SESSION_STOP, json!({ "sessionId": on_h1.id })).await;
+    client.wait_turns(sessions[5], 1).await;
+    assert_eq!(client.get(sessions[5]).await.host.as_deref(), Some("h1"));
+
+    // Commit and merge happen on this machine, into the user's repository.
+    client.call(method::REVIEW_COMMIT, json!({ "sessionId": on_h1.id })).await;
+    let merged: MergeResult =
+        serde_json::from_value(client.call(method::SESSION_MERGE, json!({ "sessionId": on_h1.id })).await).unwrap();
+    assert!(merged.merged, "{merged:?}");
+    assert_eq!(std::fs::read_to_string(repo.join("NOTE.md")).unwrap(), "written where the agent ran\n");
+    assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+}
+
+#[tokio::test]
+async fn a_pin_or_labels_nobody_has_are_refused_and_a_pinned_session_waits_for_its_host() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let mut hosts = TestHosts::new(&env.root.join("hosts"));
+    hosts.add("solo", HostSetup::default());
+    let mut solo = host_entry("solo", 1);
+    solo["labels"] = json!(["big"]);
+    env.write_config(json!({ "sshCommand": hosts.ssh_command(), "hosts": [solo] }));
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    let refused = |config: Value| json!({ "cwd": &repo, "agent": "scripted", "prompt": "hello", "config": config });
+    let error = client.try_call(method::SESSION_NEW, refused(json!({ "host": "nowhere" }))).await.unwrap_err();
+    assert!(error.message.contains("no host named 'nowhere' in the config file; the hosts are: solo"), "{error:?}");
+    let error = client.try_call(method::SESSION_NEW, refused(json!({ "hostLabels": ["gpu"] }))).await.unwrap_err();
+    assert!(error.message.contains("no host with the labels gpu runs the agent scripted"), "{error:?}");
+    let error = client.try_call(method::SESSION_NEW, refused(json!({ "host": "solo", "hostLabels": ["gpu"] }))).await;
+    assert!(error.unwrap_err().message.contains("host solo with the labels gpu does not run the agent scripted"));
+
+    let script = json!({ "script": WRITE_NOTE, "hostLabels": ["big"] });
+    let first = new_session(client, &repo, "first", script.clone()).await;
+    client.subscribe(first.id, 0).await;
+    client.wait_turns(first.id, 1).await;
+    assert_eq!(client.get(first.id).await.host.as_deref(), Some("solo"), "the only host with the label");
+    // This machine has room, but the label keeps the second session waiting for the host.
+    let second = new_session(client, &repo, "second", script).await;
+    client.subscribe(second.id, 0).await;
+    let waiting = waiting_reason(client, second.id).await;
+    assert!(waiting.status_reason.unwrap_or_default().contains("solo 1/1"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(client.get(second.id).await.status, SessionStatus::Pending);
+    client.call(method::SESSION_STOP, json!({ "sessionId": first.id })).await;
+    client.wait_turns(second.id, 1).await;
+    assert_eq!(client.get(second.id).await.host.as_deref(), Some("solo"));
+}
+
+#[tokio::test]
+async fn a_cut_link_makes_the_session_dead_and_a_resume_after_it_loses_no_event() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let mut hosts = TestHosts::new(&env.root.join("hosts"));
+    hosts.add("far", HostSetup::default());
+    env.write_config(json!({ "sshCommand": hosts.ssh_command(), "hosts": [host_entry("far", 2)] }));
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    let words: Vec<String> = (1..=60).map(|n| format!("w{n}")).collect();
+    let script = format!(
+        "chunk-delay 150\nsay {}\nwrite AFTER_CUT.md <<EOF\nthe turn went on\nEOF\nsay The end.\n",
+        words.join(" ")
+    );
+    let session = new_session(client, &repo, "stream", json!({ "script": script, "host": "far" })).await;
+    client.subscribe(session.id, 0).await;
+    client.wait_event(session.id, |event| matches!(event, SessionEvent::AgentMessageChunk { .. })).await;
+
+    hosts.host("far").set_link(false);
+    let dead = client.wait_status(session.id, |status| status == SessionStatus::Dead).await;
+    let reason = dead.status_reason.unwrap_or_default();
+    assert!(reason.starts_with("lost the connection to host far"), "{reason}");
+    client.wait_turns(session.id, 1).await;
+    let before = client.reply_text(session.id);
+    assert!(!before.contains("The end."), "the cut came mid-stream: {before}");
+    assert_eq!(client.stop_reasons(session.id), [StopReason::Error], "the turn broken off by the cut");
+
+    // The host went on while the link was down; after it returns, the rest comes, once each.
+    hosts.host("far").set_link(true);
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id })).await;
+    client.wait_turns(session.id, 2).await;
+    let reply = client.reply_text(session.id);
+    assert_eq!(reply, format!("{}The end.", words.join(" ")), "every chunk exactly once");
+    let seqs = client.seqs(session.id);
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "the local log has no gap");
+    assert_eq!(std::fs::read_to_string(Path::new(&dead.cwd).join("AFTER_CUT.md")).unwrap(), "the turn went on\n");
+    let stored =
+        client.call(method::SESSION_EVENTS, json!({ "sessionId": session.id, "afterSeq": 0, "limit": 5000 })).await;
+    assert_eq!(stored["events"].as_array().unwrap().len(), seqs.len(), "what clients saw is what is stored");
+}
