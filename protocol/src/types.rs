@@ -71,7 +71,9 @@ pub struct AgentCapabilities {
 
 /// Lifecycle of a session. `pending → creating → running → (stopping → stopped) | completed |
 /// failed | timeout | dead`.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter)]
+#[derive(
+    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum SessionStatus {
@@ -164,7 +166,19 @@ pub enum Isolation {
 }
 
 /// How much the agent may do without asking.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, strum::IntoStaticStr, strum::EnumIter)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+    PartialEq,
+    Eq,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
 #[serde(rename_all = "snake_case")]
 #[strum(serialize_all = "snake_case")]
 pub enum PermissionMode {
@@ -597,6 +611,12 @@ pub struct ResumeParams {
     /// the old session keeps its history unchanged.
     #[serde(default)]
     pub as_new_session: bool,
+    /// Move the session: the name of a configured host, or `local` for this machine, where it
+    /// runs from now on (it becomes the session's `config.host` pin). The agent there starts from
+    /// the work as of the session's last checkpoint with a new conversation that is given this
+    /// session's transcript. Default: back where it ran.
+    #[serde(default)]
+    pub host: Option<String>,
 }
 
 /// `session/configure` params. Absent fields are left as they are.

@@ -57,9 +57,12 @@ async fn a_pdf_export_holds_the_prompts_the_replies_and_the_diff() {
 async fn without_chromium_a_pdf_export_says_what_to_install_and_other_formats_still_work() {
     let env = TestEnv::new();
     let repo = env.repo("repo");
-    let empty = env.root.join("no-programs");
-    std::fs::create_dir_all(&empty).unwrap();
-    let mut server = env.standalone_with_env(&[("PATH", empty.to_str().unwrap())]).await;
+    // A PATH that holds git (session creation runs it) and nothing else, so no renderer is found.
+    let only_git = env.root.join("only-git");
+    std::fs::create_dir_all(&only_git).unwrap();
+    let git = which_git();
+    std::os::unix::fs::symlink(&git, only_git.join("git")).unwrap();
+    let mut server = env.standalone_with_env(&[("PATH", only_git.to_str().unwrap())]).await;
     let session = server.client.scripted_session(&repo, "say done", Some("Export me")).await;
     server.client.subscribe(session.id, 0).await;
     server.client.wait_event(session.id, |event| matches!(event, SessionEvent::TurnEnded { .. })).await;
@@ -75,4 +78,13 @@ async fn without_chromium_a_pdf_export_says_what_to_install_and_other_formats_st
     let markdown = server.client.call(method::SESSION_EXPORT, json!({ "sessionId": session.id })).await;
     assert!(markdown["content"].as_str().unwrap().contains("Export me"), "{markdown}");
     assert!(markdown.get("encoding").is_none(), "text exports carry no encoding: {markdown}");
+}
+
+fn which_git() -> std::path::PathBuf {
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("git"))
+        .find(|candidate| candidate.is_file())
+        .expect("git on PATH")
 }

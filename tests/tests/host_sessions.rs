@@ -195,3 +195,107 @@ async fn a_cut_link_makes_the_session_dead_and_a_resume_after_it_loses_no_event(
         client.call(method::SESSION_EVENTS, json!({ "sessionId": session.id, "afterSeq": 0, "limit": 5000 })).await;
     assert_eq!(stored["events"].as_array().unwrap().len(), seqs.len(), "what clients saw is what is stored");
 }
+
+#[tokio::test]
+async fn a_session_moves_to_another_host_and_goes_on_from_its_last_checkpoint() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let mut hosts = TestHosts::new(&env.root.join("hosts"));
+    hosts.add("h1", HostSetup::default());
+    hosts.add("h2", HostSetup::default());
+    env.write_config(json!({
+        "sshCommand": hosts.ssh_command(),
+        "hosts": [host_entry("h1", 2), host_entry("h2", 2)],
+    }));
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    // Each new conversation runs the script from its first turn: the `cat` shows what the
+    // worktree it runs in holds before the turn writes.
+    let script = "run cat NOTE.md\nwrite NOTE.md <<EOF\nwritten by the first turn\nEOF\nsay Done with {prompt}.\n";
+    let session = new_session(client, &repo, "first", json!({ "script": script, "host": "h1" })).await;
+    client.subscribe(session.id, 0).await;
+    client.wait_turns(session.id, 1).await;
+    assert_eq!(client.get(session.id).await.host.as_deref(), Some("h1"));
+    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    client.wait_status(session.id, |status| status == SessionStatus::Stopped).await;
+
+    let refused = client.try_call(method::SESSION_RESUME, json!({ "sessionId": session.id, "host": "h9" })).await;
+    assert!(refused.unwrap_err().message.contains("no host named 'h9'"), "an unknown host is refused");
+    let moved: Session = serde_json::from_value(
+        client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "host": "h2", "prompt": "second" })).await,
+    )
+    .unwrap();
+    assert_eq!(moved.config.host.as_deref(), Some("h2"), "the move pins the session to its new host");
+    client.wait_turns(session.id, 2).await;
+    let session_now = client.get(session.id).await;
+    assert_eq!(session_now.host.as_deref(), Some("h2"));
+
+    let moved_notice = client.events.iter().any(|event| {
+        event.session_id == session.id
+            && matches!(&event.event, SessionEvent::Notice { message } if message.starts_with("moved from h1 to h2"))
+    });
+    assert!(moved_notice, "the move is said in the log");
+    // On h1 the file did not exist before the turn wrote it; on h2, before writing, the agent saw
+    // what the turn on h1 wrote: the work as of the last checkpoint came along.
+    let results = client.command_results(session.id);
+    assert_eq!(results.len(), 2, "{results:?}");
+    assert_ne!(results[0].1, Some(0), "{results:?}");
+    assert_eq!(results[1], ("written by the first turn\n".to_string(), Some(0)), "{results:?}");
+    assert_eq!(
+        std::fs::read_to_string(Path::new(&session_now.cwd).join("NOTE.md")).unwrap(),
+        "written by the first turn\n",
+        "h2's turn came home to the local worktree"
+    );
+    assert!(client.reply_text(session.id).ends_with("Done with second."), "{}", client.reply_text(session.id));
+}
+
+#[tokio::test]
+async fn a_daemon_restart_attaches_again_to_sessions_on_hosts_and_keeps_the_queue() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let mut hosts = TestHosts::new(&env.root.join("hosts"));
+    hosts.add("far", HostSetup::default());
+    env.write_config(json!({ "sshCommand": hosts.ssh_command(), "hosts": [host_entry("far", 1)] }));
+    let repo = env.repo("repo");
+    let mut daemon = env.daemon().await;
+    let mut client = env.socket_client().await;
+
+    let words: Vec<String> = (1..=50).map(|n| format!("w{n}")).collect();
+    let script = format!("chunk-delay 100\nsay {}\nsay The end.\n", words.join(" "));
+    let session = new_session(&client, &repo, "stream", json!({ "script": script, "host": "far" })).await;
+    client.subscribe(session.id, 0).await;
+    let mut chunks = 0;
+    client
+        .wait_event(session.id, |event| {
+            chunks += usize::from(matches!(event, SessionEvent::AgentMessageChunk { .. }));
+            chunks >= 5
+        })
+        .await;
+    // The host's one slot is taken: a second session pinned there waits.
+    let queued = new_session(&client, &repo, "queued", json!({ "script": "say queued ran", "host": "far" })).await;
+    assert!(waiting_reason(&client, queued.id).await.status_reason.unwrap_or_default().contains("far 1/1"));
+
+    daemon.start_kill().unwrap();
+    daemon.wait().await.unwrap();
+    let _daemon = env.daemon().await;
+    let mut client = env.socket_client().await;
+    client.subscribe(session.id, 0).await;
+    client.wait_event(session.id, |event| matches!(event, SessionEvent::TurnEnded { .. })).await;
+    let reply = client.reply_text(session.id);
+    assert_eq!(reply, format!("{}The end.", words.join(" ")), "every chunk exactly once across the crash");
+    let seqs = client.seqs(session.id);
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "no gap in the local log");
+    let attached = client.get(session.id).await;
+    assert_eq!((attached.status, attached.host.as_deref()), (SessionStatus::Running, Some("far")));
+
+    // The queue came back with its placement: the waiting session still waits for its host
+    // and runs there once the slot frees.
+    assert_eq!(client.get(queued.id).await.status, SessionStatus::Pending);
+    client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
+    client.subscribe(queued.id, 0).await;
+    client.wait_turns(queued.id, 1).await;
+    assert_eq!(client.get(queued.id).await.host.as_deref(), Some("far"));
+    assert!(client.reply_text(queued.id).contains("queued ran"));
+}

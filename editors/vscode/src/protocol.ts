@@ -1193,6 +1193,13 @@ export interface ResumeParams {
    * the old session keeps its history unchanged.
    */
   asNewSession?: boolean;
+  /**
+   * Move the session: the name of a configured host, or `local` for this machine, where it
+   * runs from now on (it becomes the session's `config.host` pin). The agent there starts from
+   * the work as of the session's last checkpoint with a new conversation that is given this
+   * session's transcript. Default: back where it ran.
+   */
+  host?: string | null;
   /** A prompt to send once the agent is back. */
   prompt?: string | null;
   /** The session to resume. */

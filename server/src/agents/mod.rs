@@ -195,6 +195,10 @@ pub enum AgentOutput {
     RateLimited { retry_after: std::time::Duration, message: String },
     /// The agent process ended. `clean` is true for a zero exit status.
     Exited { clean: bool, message: String },
+    /// `output`, relayed from another Arbor's session, after which that session's conversation
+    /// stands at `conversation` (the `agentSessionId` to resume it from). It is stored with the
+    /// first event the output makes, so a reconnect after any crash asks for what came later.
+    Relayed { conversation: String, output: Box<AgentOutput> },
 }
 
 /// A running agent, as seen by its session actor.

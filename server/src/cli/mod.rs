@@ -5,10 +5,9 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use arbor_protocol::{
-    AgentState, EventsParams, EventsResult, Isolation, ListSessionsParams, ListSessionsResult,
-    PushResult, RespondParams, Session, SessionEvent,
-    SessionEventNotification, SessionIdParams, SubscribeParams, SubscribeResult, Task, TaskDetail,
-    TaskIdParams, TaskListParams, TaskListResult, method,
+    AgentState, EventsParams, EventsResult, Isolation, ListSessionsParams, ListSessionsResult, PushResult,
+    RespondParams, Session, SessionEvent, SessionEventNotification, SessionIdParams, SubscribeParams, SubscribeResult,
+    Task, TaskDetail, TaskIdParams, TaskListParams, TaskListResult, method,
 };
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -206,6 +205,9 @@ impl Cli {
             Isolation::InPlace => "in place",
         };
         writeln!(out, "directory {} ({place})", session.cwd)?;
+        if let Some(host) = &session.host {
+            writeln!(out, "host      {host}")?;
+        }
         writeln!(
             out,
             "branch    {} (from {})",

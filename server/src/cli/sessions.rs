@@ -97,6 +97,10 @@ pub enum SessionCommand {
         /// A message to send once it is back.
         #[arg(long)]
         prompt: Option<String>,
+        /// Move it to this host of the config file (or `local`): it goes on from its last
+        /// checkpoint there, with its transcript given to a new conversation.
+        #[arg(long)]
+        host: Option<String>,
         /// Stream the session until the turn ends.
         #[arg(long)]
         wait: bool,
@@ -177,6 +181,13 @@ pub struct NewArgs {
     /// Script file for the scripted agent.
     #[arg(long)]
     pub script: Option<PathBuf>,
+    /// Run it on this host of the config file (or `local` for this machine) instead of where the
+    /// scheduler would place it.
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Run it only on a host with this label (repeatable).
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
     /// Stream the session until its first turn ends.
     #[arg(long)]
     pub wait: bool,
@@ -195,7 +206,7 @@ pub async fn session(paths: &Paths, location_flags: String, command: SessionComm
         SessionCommand::Respond { id, answer, content } => respond(&mut cli, id, answer, content).await?,
         SessionCommand::Cancel { id } => cancel(&mut cli, id).await?,
         SessionCommand::Stop { id } => stop(&mut cli, id).await?,
-        SessionCommand::Resume { id, prompt, wait } => resume(&mut cli, id, prompt, wait).await?,
+        SessionCommand::Resume { id, prompt, host, wait } => resume(&mut cli, id, prompt, host, wait).await?,
         SessionCommand::Push { id, remote } => push(&mut cli, id, remote).await?,
         SessionCommand::Pr { id, draft, title, remote, repository } => {
             pr(&mut cli, id, draft, title, remote, repository).await?
@@ -229,21 +240,29 @@ async fn list(
         offset: None,
     };
     let list: ListSessionsResult = cli.client.call(method::SESSION_LIST, &params).await?;
-    writeln!(cli.out, "{:<8}  {:<9}  {:<10}  {:>8}  {:<40}  BRANCH", "ID", "STATUS", "AGENT", "COST", "TITLE")?;
+    // Where each session runs is a column only for users with hosts, whose sessions say it.
+    let on_hosts = list.sessions.iter().any(|session| session.host.is_some());
+    let host_heading = if on_hosts { "  HOST" } else { "" };
+    let heading = format!(
+        "{:<8}  {:<9}  {:<10}  {:>8}  {:<40}  {:<30}{host_heading}",
+        "ID", "STATUS", "AGENT", "COST", "TITLE", "BRANCH"
+    );
+    writeln!(cli.out, "{}", heading.trim_end())?;
     for session in &list.sessions {
         let pin = if session.pinned { "* " } else { "" };
         let title: String =
             format!("{pin}{}", session.title.as_deref().unwrap_or("(untitled)")).chars().take(40).collect();
-        writeln!(
-            cli.out,
-            "{:<8}  {:<9}  {:<10}  {:>8}  {:<40}  {}",
+        let host = if on_hosts { format!("  {}", session.host.as_deref().unwrap_or("local")) } else { String::new() };
+        let line = format!(
+            "{:<8}  {:<9}  {:<10}  {:>8}  {:<40}  {:<30}{host}",
             &session.id.to_string()[..8],
             session.status.as_str(),
             session.agent,
             cost_text(&session.usage),
             title,
             session.branch.as_deref().unwrap_or("-")
-        )?;
+        );
+        writeln!(cli.out, "{}", line.trim_end())?;
     }
     writeln!(cli.out, "{} of {} sessions", list.sessions.len(), list.total)?;
     Ok(())
@@ -284,9 +303,18 @@ async fn export(cli: &mut Cli, id: String, format: String, output: Option<PathBu
     Ok(())
 }
 
+/// The settings `arbor session new` sends: a script and a placement, when given.
+fn placed_config(script: Option<String>, host: Option<String>, labels: Vec<String>) -> Option<SessionConfig> {
+    if script.is_none() && host.is_none() && labels.is_empty() {
+        return None;
+    }
+    let host_labels = if labels.is_empty() { None } else { Some(labels) };
+    Some(SessionConfig { script, host, host_labels, ..SessionConfig::default() })
+}
+
 /// `arbor session new`.
 async fn new(cli: &mut Cli, args: NewArgs) -> anyhow::Result<()> {
-    let NewArgs { agent, prompt, cwd, title, model, base, in_place, script, wait } = args;
+    let NewArgs { agent, prompt, cwd, title, model, base, in_place, script, host, labels, wait } = args;
     let script = match script {
         Some(path) => Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?),
         None => None,
@@ -301,7 +329,7 @@ async fn new(cli: &mut Cli, args: NewArgs) -> anyhow::Result<()> {
         prompt,
         base_branch: base,
         isolation: Some(if in_place { Isolation::InPlace } else { Isolation::Worktree }),
-        config: script.map(|script| SessionConfig { script: Some(script), ..SessionConfig::default() }),
+        config: placed_config(script, host, labels),
         ..NewSessionParams::default()
     };
     let session: Session = cli.client.call(method::SESSION_NEW, &params).await?;
@@ -381,15 +409,21 @@ async fn stop(cli: &mut Cli, id: String) -> anyhow::Result<()> {
 }
 
 /// `arbor session resume`.
-async fn resume(cli: &mut Cli, id: String, prompt: Option<String>, wait: bool) -> anyhow::Result<()> {
+async fn resume(
+    cli: &mut Cli,
+    id: String,
+    prompt: Option<String>,
+    host: Option<String>,
+    wait: bool,
+) -> anyhow::Result<()> {
     let session_id = cli.resolve(&id).await?;
     let before = cli.get(session_id).await?;
     if wait {
         cli.subscribe(session_id, before.last_seq).await?;
     }
     let has_prompt = prompt.is_some();
-    let session: Session =
-        cli.client.call(method::SESSION_RESUME, &ResumeParams { session_id, prompt, as_new_session: false }).await?;
+    let params = ResumeParams { session_id, prompt, as_new_session: false, host };
+    let session: Session = cli.client.call(method::SESSION_RESUME, &params).await?;
     writeln!(cli.out, "resumed session {}", session.id)?;
     if wait && has_prompt {
         cli.stream_until(turn_or_session_ended).await?;

@@ -5,6 +5,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use arbor_protocol::{ListSessionsParams, ListSessionsResult, SessionStatus, method};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -78,17 +79,18 @@ pub async fn run(paths: &Paths, command: HostCommand) -> anyhow::Result<()> {
             } else if config.hosts.is_empty() {
                 writeln!(out, "no hosts configured; add one with `arbor host add NAME USER@HOST`")?;
             } else {
-                writeln!(out, "{:<16} {:<28} {:>4}  {:<20} LABELS", "NAME", "SSH", "MAX", "AGENTS")?;
+                let running = running_per_host(paths).await;
+                writeln!(out, "{:<16} {:<28} {:>7}  {:<20} LABELS", "NAME", "SSH", "RUNNING", "AGENTS")?;
                 for host in &config.hosts {
-                    writeln!(
-                        out,
-                        "{:<16} {:<28} {:>4}  {:<20} {}",
+                    let line = format!(
+                        "{:<16} {:<28} {:>7}  {:<20} {}",
                         host.name,
                         host.ssh,
-                        host.max_running,
+                        format!("{}/{}", running.get(&host.name).copied().unwrap_or(0), host.max_running),
                         host.agents.join(","),
                         host.labels.join(",")
-                    )?;
+                    );
+                    writeln!(out, "{}", line.trim_end())?;
                 }
             }
         }
@@ -123,6 +125,32 @@ pub async fn run(paths: &Paths, command: HostCommand) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// How many sessions with a live agent each host has, as the daemon knows them. Nothing runs
+/// anywhere when no daemon does, so the daemon is asked only when it already answers: listing
+/// the hosts never starts one.
+async fn running_per_host(paths: &Paths) -> std::collections::HashMap<String, usize> {
+    let mut running = std::collections::HashMap::new();
+    let Ok(stream) = tokio::net::UnixStream::connect(paths.socket()).await else { return running };
+    let (read, write) = stream.into_split();
+    let (client, _notifications) = crate::client::RpcClient::new(read, write);
+    let live = SessionStatus::ALL.iter().copied().filter(|status| status.is_live()).collect();
+    let params =
+        ListSessionsParams { status: Some(live), include_hidden: true, limit: Some(10_000), ..Default::default() };
+    let listed = async {
+        client.initialize().await?;
+        client.call::<_, ListSessionsResult>(method::SESSION_LIST, &params).await
+    };
+    match listed.await {
+        Ok(list) => {
+            for host in list.sessions.into_iter().filter_map(|session| session.host) {
+                *running.entry(host).or_insert(0) += 1;
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not ask the daemon which sessions run on the hosts"),
+    }
+    running
 }
 
 fn print_report(out: &mut impl std::io::Write, report: &HostReport) -> std::io::Result<()> {

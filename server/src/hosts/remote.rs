@@ -74,10 +74,10 @@ impl AgentDriver for RemoteDriver {
     }
 
     fn start(&self, spec: StartSpec) -> StartFuture {
-        let (host, ssh, session) = (self.host.clone(), self.ssh.clone(), self.session.clone());
+        let (host, ssh, session, info) = (self.host.clone(), self.ssh.clone(), self.session.clone(), self.info.clone());
         Box::pin(async move {
             let limit = spec.startup_timeout;
-            match tokio::time::timeout(limit, connect(host, ssh, session, spec)).await {
+            match tokio::time::timeout(limit, connect(host, ssh, session, info, spec)).await {
                 Ok(result) => result,
                 Err(_) => Err(AgentError::StartupTimeout(limit.as_secs())),
             }
@@ -92,7 +92,13 @@ fn handshake(host: &HostConfig, what: &str, error: impl std::fmt::Display) -> Ag
 
 /// Connects to the host, opens (or finds again) the host's session and starts passing its
 /// events on.
-async fn connect(host: HostConfig, ssh: Ssh, session: Session, spec: StartSpec) -> Result<AgentHandle, AgentError> {
+async fn connect(
+    host: HostConfig,
+    ssh: Ssh,
+    session: Session,
+    info: AgentInfo,
+    spec: StartSpec,
+) -> Result<AgentHandle, AgentError> {
     let resume = match spec.resume.as_deref() {
         Some(text) => match Conversation::parse(text) {
             // A conversation on another host (the session was moved) is not there to resume: the
@@ -117,7 +123,7 @@ async fn connect(host: HostConfig, ssh: Ssh, session: Session, spec: StartSpec) 
 
     let (remote, after_seq) = match resume {
         Some(conversation) => (resume_there(&client, &host, &conversation).await?, conversation.seq),
-        None => (open_there(&client, &host, &ssh, &session, &spec).await?, 0),
+        None => (open_there(&client, &host, &ssh, &session, &info, &spec).await?, 0),
     };
     let subscribed: SubscribeResult = client
         .call(method::SESSION_SUBSCRIBE, &SubscribeParams { session_id: remote.id, after_seq: Some(after_seq) })
@@ -164,8 +170,12 @@ fn last_log_line(path: &std::path::Path) -> Option<String> {
 /// The settings the host's session gets: the local session's, less what this machine's actor
 /// enforces itself (the whole-session limit, stopping when idle) and the placement, which would
 /// mean nothing there. A sandbox is used when the host has one, whatever this machine's default.
-fn settings_there(config: &SessionConfig) -> SessionConfig {
+/// A system prompt goes only to an agent that takes one: the host refuses a setting its agent
+/// would ignore, and the one a recap adds is not the user's.
+fn settings_there(config: &SessionConfig, agent: &AgentInfo) -> SessionConfig {
+    let takes_system_prompt = agent.capabilities.settings.iter().any(|setting| setting == "systemPrompt");
     SessionConfig {
+        system_prompt: config.system_prompt.clone().filter(|_| takes_system_prompt),
         host: None,
         host_labels: None,
         session_timeout_secs: None,
@@ -181,6 +191,7 @@ async fn open_there(
     host: &HostConfig,
     ssh: &Ssh,
     session: &Session,
+    info: &AgentInfo,
     spec: &StartSpec,
 ) -> Result<Session, AgentError> {
     let published = mirror::publish(ssh, &host.ssh, session.repo_root.as_ref(), &spec.cwd, session.id)
@@ -197,7 +208,7 @@ async fn open_there(
         prompt: None,
         base_branch: Some(published.branch),
         isolation: None,
-        config: Some(settings_there(&spec.config)),
+        config: Some(settings_there(&spec.config, info)),
         profile: None,
         permissions: None,
         workflow: None,
@@ -219,7 +230,7 @@ async fn resume_there(
     if matches!(there.status, SessionStatus::Running | SessionStatus::Creating | SessionStatus::Pending) {
         return Ok(there);
     }
-    let params = ResumeParams { session_id: conversation.session_id, prompt: None, as_new_session: false };
+    let params = ResumeParams { session_id: conversation.session_id, prompt: None, as_new_session: false, host: None };
     client.call(method::SESSION_RESUME, &params).await.map_err(|error| handshake(host, "resuming the session", error))
 }
 
@@ -404,13 +415,14 @@ async fn pass_events(
                         let _ = outputs.send(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
                     }
                 }
-                // Saved with the turn, so a resume after a cut asks only for what came later.
-                let _ = outputs.send(AgentOutput::AgentSessionId(conversation.shown())).await;
                 AgentOutput::TurnEnded(stop_reason)
             }
             Passed::Ended { status, reason } => break Some((status, reason)),
         };
-        if outputs.send(output).await.is_err() {
+        // Stored with the seq it came at, so a resume after a cut or a crash of this machine's
+        // daemon asks only for what came later.
+        let relayed = AgentOutput::Relayed { conversation: conversation.shown(), output: Box::new(output) };
+        if outputs.send(relayed).await.is_err() {
             return;
         }
     };

@@ -187,7 +187,12 @@ impl Service {
                 None => return Err(self.not_live(session.id).await),
             }
         } else {
-            let resume = ResumeParams { session_id: session.id, prompt: Some(prompt.clone()), as_new_session: false };
+            let resume = ResumeParams {
+                session_id: session.id,
+                prompt: Some(prompt.clone()),
+                as_new_session: false,
+                host: None,
+            };
             self.session_resume(resume).await?;
             false
         };
@@ -228,9 +233,8 @@ impl Service {
             if let Err(error) = self.watch_open_pull_requests().await {
                 tracing::warn!(%error, "could not read the sessions with open pull requests");
             }
-            let interval = Duration::from_secs(
-                self.config.github.poll_interval_secs.min(self.config.gitlab.poll_interval_secs),
-            );
+            let interval =
+                Duration::from_secs(self.config.github.poll_interval_secs.min(self.config.gitlab.poll_interval_secs));
             let mut backoff = Backoff::new(interval);
             let mut paused_until = Instant::now();
             let mut told_of_rate_limit = HashSet::new();

@@ -21,7 +21,7 @@ pub mod workflows;
 
 use std::sync::Arc;
 
-use arbor_protocol::{ArborCapabilities, PROTOCOL_VERSION, Session};
+use arbor_protocol::{ArborCapabilities, PROTOCOL_VERSION, ResumeParams, Session};
 use uuid::Uuid;
 
 pub use connection::{ClientSink, Connection};
@@ -66,6 +66,20 @@ pub(crate) enum Record {
 }
 
 impl Service {
+    /// Resumes sessions that were running on hosts when this daemon last stopped: each is still
+    /// running there, so the resume attaches to it again and takes the events it made meanwhile.
+    async fn reattach(&self, sessions: Vec<Uuid>) {
+        for session_id in sessions {
+            let params = ResumeParams { session_id, prompt: None, as_new_session: false, host: None };
+            match self.session_resume(params).await {
+                Ok(_) => tracing::info!(session = %session_id, "attaching again to the session on its host"),
+                Err(error) => {
+                    tracing::warn!(session = %session_id, %error, "could not attach again to the session on its host")
+                }
+            }
+        }
+    }
+
     /// Opens the store (marking sessions a crashed server left running as dead) and gets ready to
     /// serve.
     pub fn start(paths: Paths) -> anyhow::Result<Arc<Service>> {
@@ -78,6 +92,13 @@ impl Service {
             tracing::warn!(session = %session.id, "session was live when the server last stopped; marked dead");
         }
         process::end_leftover_groups(&recovered.process_groups);
+        // A session on a host ran on through this daemon's crash, in the host's own daemon.
+        let on_hosts: Vec<Uuid> = recovered
+            .sessions
+            .iter()
+            .filter(|session| session.host.is_some() && session.agent_session_id.is_some())
+            .map(|session| session.id)
+            .collect();
         let config = Config::load(&paths.config_file)?;
         let host = sandbox::Host::get();
         sandbox::limits::recover(host, &paths);
@@ -85,14 +106,6 @@ impl Service {
         let memory = Memory::new(config.profiles.values().cloned().collect(), &paths.data_dir, &config.memory_store)?;
         let sessions =
             SessionManager::start(store.clone(), hub.clone(), paths.clone(), agents.clone(), &config, memory);
-        let restoring = sessions.clone();
-        tokio::spawn(async move {
-            match restoring.restore_queue().await {
-                Ok(0) => {}
-                Ok(count) => tracing::info!(count, "sessions waiting in the admission queue were put back in line"),
-                Err(error) => tracing::error!(%error, "could not read the admission queue"),
-            }
-        });
         let forge = crate::forge::Forge::new(&config)?;
         let service = Arc::new(Service {
             paths,
@@ -105,6 +118,17 @@ impl Service {
             forge,
             watched_pull_requests: Default::default(),
             clients: Default::default(),
+        });
+        let restoring = service.clone();
+        tokio::spawn(async move {
+            // First the sessions still running on hosts, whose slots there they hold, then those
+            // that waited.
+            restoring.reattach(on_hosts).await;
+            match restoring.sessions.restore_queue().await {
+                Ok(0) => {}
+                Ok(count) => tracing::info!(count, "sessions waiting in the admission queue were put back in line"),
+                Err(error) => tracing::error!(%error, "could not read the admission queue"),
+            }
         });
         service.clone().watch_tasks();
         service.clone().watch_pull_requests();

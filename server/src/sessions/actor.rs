@@ -14,6 +14,7 @@ use arbor_protocol::{
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::placement::LOCAL;
 use super::{FAULT_PANIC_ON_PROMPT, SessionError, SessionManager, worktree};
 use crate::agents::process::{GroupLedger, GroupSlot};
 use crate::agents::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartSpec};
@@ -105,6 +106,9 @@ pub(super) struct Start {
     pub resume: Option<String>,
     /// Prompt to send once the agent is ready.
     pub prompt: Option<String>,
+    /// Where the session ran before, when it now runs somewhere else: the conversation to resume
+    /// is there, so the agent here starts a new one given the transcript.
+    pub moved_from: Option<String>,
 }
 
 pub(super) struct SessionActor {
@@ -156,6 +160,9 @@ pub(super) struct SessionActor {
     /// What goes before the first prompt of a new conversation, for an agent that reads no
     /// memory or skills of its own.
     memory_preamble: Option<String>,
+    /// Where a relayed session stands after the output being handled (see
+    /// `AgentOutput::Relayed`), until the first event it makes is written.
+    relayed_to: Option<String>,
 }
 
 /// How the actor's main loop ended.
@@ -202,6 +209,7 @@ impl SessionActor {
             sandbox: Arc::new(Sandbox::none()),
             memory: None,
             memory_preamble: None,
+            relayed_to: None,
         }
     }
 
@@ -209,7 +217,12 @@ impl SessionActor {
     /// then it is kept, to be written again if the store could not take it.
     async fn emit(&mut self, event: SessionEvent) {
         let notification = self.next_event(event);
-        self.send_event(notification).await;
+        // The first event written after a relayed output stores where the relay stands with it.
+        let conversation = self.relayed_to.take();
+        if let Some(conversation) = &conversation {
+            self.session.agent_session_id = Some(conversation.clone());
+        }
+        self.send_event(notification, conversation).await;
     }
 
     /// Gives `event` the session's next seq and keeps it until it is known to be committed.
@@ -229,8 +242,8 @@ impl SessionActor {
         notification
     }
 
-    async fn send_event(&self, notification: Arc<SessionEventNotification>) {
-        if let Err(error) = self.store.append_event_to(notification, self.ledger.clone()).await {
+    async fn send_event(&self, notification: Arc<SessionEventNotification>, conversation: Option<String>) {
+        if let Err(error) = self.store.append_event_to(notification, self.ledger.clone(), conversation).await {
             tracing::error!(session = %self.session.id, %error, "could not queue an event");
         }
     }
@@ -275,7 +288,7 @@ impl SessionActor {
             self.unstored.retain(|event| event.seq > committed);
             held_events = held_events.max(self.unstored.len());
             for event in self.unstored.clone() {
-                self.send_event(event).await;
+                self.send_event(event, None).await;
             }
             self.send_record().await;
             let _ = self.store.flush().await;
@@ -294,7 +307,7 @@ impl SessionActor {
             held_at.elapsed().as_secs()
         );
         let notice = self.next_event(SessionEvent::Notice { message });
-        self.send_event(notice).await;
+        self.send_event(notice, None).await;
         self.session.updated_at = now_millis();
         self.send_record().await;
         // Rules may have changed while held.
@@ -401,7 +414,8 @@ impl SessionActor {
                 return self.fail_start(format!("could not lay out the profile's memory and skills: {error}")).await;
             }
         }
-        if start.resume.is_none() {
+        let resume = if start.moved_from.is_some() { None } else { start.resume };
+        if resume.is_none() {
             self.memory_preamble = self.memory.as_ref().and_then(|memory| memory.delivery.preamble.clone());
         }
         // The agent reads and edits its memory directory, so its sandbox lets it in like an extra
@@ -412,13 +426,13 @@ impl SessionActor {
             Err(error) => return self.fail_start(error.to_string()).await,
         };
         self.sandbox = sandbox.clone();
-        let spec = StartSpec {
+        let mut spec = StartSpec {
             session_id: self.session.id,
             cwd: self.session.cwd.clone().into(),
             model: self.session.model.clone(),
             config: self.agent_config(driver.info().capabilities.permissions).await,
             additional_dirs: self.session.additional_dirs.iter().map(PathBuf::from).collect(),
-            resume: start.resume,
+            resume,
             fork: self.conversation_to_fork(&*driver).await,
             log_path: self.paths.session_log(&self.session.id),
             startup_timeout,
@@ -426,6 +440,16 @@ impl SessionActor {
             sandbox,
             memory: self.memory.as_ref().map(|memory| memory.delivery.clone()),
         };
+        if let Some(from) = start.moved_from {
+            let to = self.session.host.as_deref().unwrap_or(LOCAL);
+            let message = format!(
+                "moved from {from} to {to}: {} there goes on from the work as of the last checkpoint, \
+                 in a new conversation given this session's transcript",
+                self.session.agent
+            );
+            self.emit(SessionEvent::Notice { message }).await;
+            spec = self.recapped(&spec).await;
+        }
 
         let ending = match self.start_agent(driver, spec, startup_timeout).await {
             Err(ending) => ending,
@@ -617,7 +641,7 @@ impl SessionActor {
                     Some(command) => self.handle_command(command).await,
                     None => return Ending { status: SessionStatus::Stopped, reason: None },
                 },
-                output = agent.outputs.recv() => match output {
+                output = agent.outputs.recv() => match output.map(|output| self.unwrap_relayed(output)) {
                     Some(AgentOutput::Exited { clean, message }) => return self.agent_exited(clean, message).await,
                     None => return self.agent_exited(false, "the agent driver stopped".into()).await,
                     Some(output) => self.handle_output(output).await,
@@ -896,6 +920,15 @@ impl SessionActor {
         self.send_to_agent(AgentCommand::Configure { permission_mode, model }).await;
     }
 
+    /// The output a relayed one carries, remembering where the relay stands after it.
+    fn unwrap_relayed(&mut self, mut output: AgentOutput) -> AgentOutput {
+        while let AgentOutput::Relayed { conversation, output: relayed } = output {
+            self.relayed_to = Some(conversation);
+            output = *relayed;
+        }
+        output
+    }
+
     async fn handle_output(&mut self, output: AgentOutput) {
         match output {
             AgentOutput::Event(event) => {
@@ -1005,7 +1038,9 @@ impl SessionActor {
                 }
                 self.manager.pause_agent(&self.session.agent, retry_after);
             }
-            AgentOutput::Exited { .. } => unreachable!("exits are handled by the loop"),
+            AgentOutput::Exited { .. } | AgentOutput::Relayed { .. } => {
+                unreachable!("exits and relays are taken apart by the loop")
+            }
         }
     }
 

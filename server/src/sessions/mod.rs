@@ -233,10 +233,13 @@ impl SessionManager {
                 }),
             },
         };
+        // A resume placed elsewhere than the session last ran is a move.
+        let moved_from = (entry.resume.is_some() && session.host != host)
+            .then(|| session.host.clone().unwrap_or_else(|| placement::LOCAL.to_string()));
         session.host = host;
         match driver {
             Ok(driver) => {
-                self.spawn(session, driver, entry.resume, entry.prompt);
+                self.spawn(session, driver, Start { resume: entry.resume, prompt: entry.prompt, moved_from });
                 true
             }
             Err(error) => {
@@ -287,14 +290,15 @@ impl SessionManager {
     }
 
     /// Starts the actor of `session` with the agent `driver`, under a supervisor.
-    fn spawn(&self, session: Session, driver: Arc<dyn AgentDriver>, resume: Option<String>, prompt: Option<String>) {
+    fn spawn(&self, session: Session, driver: Arc<dyn AgentDriver>, start: Start) {
         let id = session.id;
         let (commands, receiver) = mpsc::channel(actor::COMMAND_CAPACITY);
-        let entry = ActorEntry { commands, agent: session.agent.clone(), host: session.host.clone(), task_id: session.task_id };
+        let entry =
+            ActorEntry { commands, agent: session.agent.clone(), host: session.host.clone(), task_id: session.task_id };
         self.actors.insert(id, entry);
         let group = SharedGroup::default();
         let actor = SessionActor::new(session, receiver, self.clone(), group.clone());
-        let running = self.tasks.spawn(actor.run(driver, Start { resume, prompt }));
+        let running = self.tasks.spawn(actor.run(driver, start));
         let manager = self.clone();
         self.tasks.spawn(async move {
             if let Err(error) = running.await

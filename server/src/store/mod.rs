@@ -227,7 +227,7 @@ impl Store {
 
     /// Queues an event; it is published to subscribers once committed.
     pub async fn append_event(&self, event: Arc<SessionEventNotification>) -> Result<(), StoreError> {
-        self.enqueue(WriteOp::AppendEvent { event, ledger: None }).await
+        self.enqueue(WriteOp::AppendEvent { event, ledger: None, conversation: None }).await
     }
 
     /// Queues an event of a live session, whose actor learns from `ledger` whether it committed.
@@ -235,8 +235,9 @@ impl Store {
         &self,
         event: Arc<SessionEventNotification>,
         ledger: Arc<Ledger>,
+        conversation: Option<String>,
     ) -> Result<(), StoreError> {
-        self.enqueue(WriteOp::AppendEvent { event, ledger: Some(ledger) }).await
+        self.enqueue(WriteOp::AppendEvent { event, ledger: Some(ledger), conversation }).await
     }
 
     /// Queues a new session record; `session/changed` is published once committed.

@@ -23,7 +23,10 @@ pub(super) const MAX_BATCH: usize = 512;
 /// One write, queued for the writer thread.
 pub(super) enum WriteOp {
     /// Append an event; publish it once committed. A live session's actor passes its ledger.
-    AppendEvent { event: Arc<SessionEventNotification>, ledger: Option<Arc<Ledger>> },
+    /// With `conversation`, the session's `agentSessionId` becomes it in the same transaction:
+    /// an event relayed from a host's Arbor and the host seq it was relayed at commit together,
+    /// so a reconnect asks for exactly the events after it.
+    AppendEvent { event: Arc<SessionEventNotification>, ledger: Option<Arc<Ledger>>, conversation: Option<String> },
     /// Insert a new session record; publish `session/changed` once committed.
     InsertSession(Box<Session>),
     /// Update an existing session record (never re-inserting a deleted one), only while it has
@@ -58,7 +61,7 @@ impl WriteOp {
     /// The ledger to tell about this write and the event seq it concerns, if any.
     fn ledger(&self) -> Option<(&Ledger, Option<u64>)> {
         match self {
-            WriteOp::AppendEvent { event, ledger: Some(ledger) } => Some((ledger, Some(event.seq))),
+            WriteOp::AppendEvent { event, ledger: Some(ledger), .. } => Some((ledger, Some(event.seq))),
             WriteOp::UpdateSession { ledger: Some(ledger), .. } => Some((ledger, None)),
             _ => None,
         }
@@ -159,7 +162,7 @@ fn apply(connection: &mut Connection, ops: &[WriteOp]) -> Result<Vec<Published>,
     let mut published = Vec::with_capacity(ops.len());
     for op in ops {
         match op {
-            WriteOp::AppendEvent { event, ledger } => {
+            WriteOp::AppendEvent { event, ledger, conversation } => {
                 if ledger.as_ref().is_some_and(|ledger| !ledger.admits(event.seq)) {
                     return Err(StoreError::Held(event.seq));
                 }
@@ -181,6 +184,13 @@ fn apply(connection: &mut Connection, ops: &[WriteOp]) -> Result<Vec<Published>,
                     // Rendered here, once, from the payload just stored, for every subscriber.
                     let rendered = RenderedEvent::new(event.session_id, event.seq, event.at, &payload);
                     published.push(Published::Event(Arc::new(rendered)));
+                    if let Some(conversation) = conversation {
+                        transaction
+                            .prepare_cached(
+                                "UPDATE sessions SET data = json_set(data, '$.agentSessionId', ?2) WHERE id = ?1",
+                            )?
+                            .execute(params![event.session_id.to_string(), conversation])?;
+                    }
                 }
             }
             WriteOp::InsertSession(session) => {

@@ -631,6 +631,7 @@
 --- `session/resume` params.
 ---@class arbor.ResumeParams
 ---@field asNewSession? boolean Continue the conversation in a new session (with `resumedFrom` set) instead of in place; the old session keeps its history unchanged.
+---@field host? string | nil Move the session: the name of a configured host, or `local` for this machine, where it runs from now on (it becomes the session's `config.host` pin). The agent there starts from the work as of the session's last checkpoint with a new conversation that is given this session's transcript. Default: back where it ran.
 ---@field prompt? string | nil A prompt to send once the agent is back.
 ---@field sessionId string The session to resume.
 

@@ -77,8 +77,19 @@ impl Service {
             return Err(ServiceError::InvalidArgument("prompt is empty; leave it out to resume without one".into()));
         }
         let driver = self.agents.get(&previous.agent)?;
-        // Refused here, before anything changes, rather than by the agent's handshake later.
-        if previous.agent_session_id.is_some() && !driver.info().capabilities.resume {
+        let moving = params
+            .host
+            .as_deref()
+            .is_some_and(|host| host != previous.host.as_deref().unwrap_or(crate::sessions::placement::LOCAL));
+        let mut config = previous.config.clone();
+        if let Some(host) = &params.host {
+            config.host = Some(host.clone());
+            crate::sessions::placement::check(&self.config.hosts, &previous.agent, &config)
+                .map_err(ServiceError::InvalidArgument)?;
+        }
+        // Refused here, before anything changes, rather than by the agent's handshake later. A
+        // session that moves starts a new conversation, so its agent need not resume one.
+        if !moving && previous.agent_session_id.is_some() && !driver.info().capabilities.resume {
             return Err(ServiceError::InvalidState(format!(
                 "the {} agent cannot resume a conversation (it offers neither session/resume nor session/load); \
                  start a new session instead",
@@ -86,6 +97,7 @@ impl Service {
             )));
         }
         let mut session = previous.clone();
+        session.config = config;
         if session.archived {
             self.unarchive(&mut session).await?;
         }
