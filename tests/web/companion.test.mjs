@@ -245,3 +245,52 @@ test('light and dark at phone width', async () => {
   assert.equal(background, 'rgb(255, 255, 255)');
   await context.close();
 });
+
+/// The WebSocket message `text` with `host` set on the Session records `placed` picks, wherever
+/// they are in it (a list's sessions, a session/changed notification, a session/get answer).
+function placeOnHost(text, host, placed) {
+  const walk = (value) => {
+    if (!value || typeof value !== 'object') return;
+    // A Session record is the only wire type with both of these fields.
+    if ('lastSeq' in value && 'isolation' in value && placed(value)) value.host = host;
+    Object.values(value).forEach(walk);
+  };
+  const message = JSON.parse(text);
+  walk(message);
+  return JSON.stringify(message);
+}
+
+test('a session on a host names it in the list and in its view; a local one names none', async () => {
+  // The test has no second machine to place a session on: the page's WebSocket goes through
+  // Playwright, which gives the session titled "On the build box" `host: "build-1"` in every
+  // answer and notification, as a daemon that placed it on that configured host sends them.
+  const context = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  await context.routeWebSocket(/\/ws$/, (ws) => {
+    const server = ws.connectToServer();
+    server.onMessage((message) => ws.send(placeOnHost(message, 'build-1', (session) => session.title === 'On the build box')));
+  });
+  const remote = await rpc.request(Method.SessionNew, { cwd: repo, agent: 'scripted', prompt: 'Build it', title: 'On the build box',
+    config: { script: 'say Built over there', sandbox: 'none' } });
+  const local = await rpc.request(Method.SessionNew, { cwd: repo, agent: 'scripted', prompt: 'Build it here', title: 'On this machine',
+    config: { script: 'say Built right here', sandbox: 'none' } });
+  const page = patient(await context.newPage());
+  await page.goto(loginLink());
+  const remoteRow = page.locator(`[data-session="${remote.id}"]`);
+  await remoteRow.locator('.host').waitFor();
+  assert.deepEqual(await remoteRow.locator('.meta').allTextContents(), ['scripted', 'on build-1'], 'the agent, then where it runs');
+  const localRow = page.locator(`[data-session="${local.id}"]`);
+  assert.deepEqual(await localRow.locator('.meta').allTextContents(), ['scripted'], 'a session on this machine shows what it did before hosts');
+  await page.screenshot({ path: path.join(artifacts, 'phone-sessions-host.png'), fullPage: true });
+
+  await remoteRow.click();
+  await page.locator('#chat').getByText('Built over there').waitFor();
+  const host = page.locator('.state + .host');
+  assert.equal(await host.textContent(), 'on build-1');
+  assert.ok(await host.isVisible(), 'the host shows beside the state');
+  await page.screenshot({ path: path.join(artifacts, 'phone-chat-host.png'), fullPage: true });
+  await page.getByRole('link', { name: 'Sessions' }).click();
+  await localRow.click();
+  await page.locator('#chat').getByText('Built right here').waitFor();
+  assert.ok(await page.locator('.state + .host').isHidden(), 'no host for a session on this machine');
+  await context.close();
+});

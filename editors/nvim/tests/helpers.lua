@@ -129,6 +129,39 @@ function M.scratch()
 end
 
 local original_select, original_input = vim.ui.select, vim.ui.input
+local original_rpc_start = vim.lsp.rpc.start
+
+--- Makes the server's Session records for which `placed(session)` is true carry `host`, in
+--- every answer and notification the plugin receives, as a daemon that placed those sessions on
+--- that configured host sends them: no test here has a second machine to run one on. Call it
+--- before `M.start`; `M.reset` undoes it.
+---@param host string
+---@param placed fun(session: arbor.Session): boolean
+function M.place_on_host(host, placed)
+  local function place(value)
+    if type(value) ~= 'table' then
+      return value
+    end
+    -- A Session record is the only wire type with both of these fields.
+    if value.lastSeq ~= nil and value.isolation ~= nil and placed(value) then
+      value.host = host
+    end
+    for _, child in pairs(value) do
+      place(child)
+    end
+    return value
+  end
+  vim.lsp.rpc.start = function(cmd, dispatchers, opts)
+    local rpc = original_rpc_start(cmd, vim.tbl_extend('force', dispatchers, {
+      notification = function(method, params) return dispatchers.notification(method, place(params)) end,
+    }), opts)
+    local request = rpc.request
+    rpc.request = function(method, params, callback, ...)
+      return request(method, params, function(err, result) return callback(err, place(result)) end, ...)
+    end
+    return rpc
+  end
+end
 
 --- A scripted session whose first turn has ended, with its chat.
 function M.finished_session(repo, script, prompt, extra)
@@ -143,6 +176,7 @@ function M.reset(dir)
   require('arbor.client').stop()
   vim.wait(200, function() return not require('arbor.client').is_running() end)
   vim.ui.select, vim.ui.input = original_select, original_input
+  vim.lsp.rpc.start = original_rpc_start
   M.notifications = {}
   vim.notify = function(message, level) table.insert(M.notifications, { message = message, level = level }) end
   vim.cmd('silent! tabonly!')

@@ -165,12 +165,15 @@
       return;
     }
     const model = session.model ? ' (' + session.model + ')' : '';
+    // Where the agent runs, only for a session placed on a configured host: a local one shows
+    // nothing, as before hosts.
+    const host = session.host ? ' · on ' + session.host : '';
     const usage = session.usage || { inputTokens: 0, outputTokens: 0, costUsd: 0 };
     // A cost Arbor estimated from token counts is marked "≈".
     const cost = (usage.costEstimated ? '≈ $' : '$') + usage.costUsd.toFixed(4);
     const dirs = session.additionalDirs && session.additionalDirs.length ? ' · also ' + session.additionalDirs.join(', ') : '';
     statusLine.textContent =
-      (session.title || 'Untitled session') + ' — ' + session.agent + model + ' · ' + stateWords() +
+      (session.title || 'Untitled session') + ' — ' + session.agent + model + host + ' · ' + stateWords() +
       ' · ' + usage.inputTokens + ' in / ' + usage.outputTokens + ' out · ' + cost + dirs +
       (session.pullRequest ? ' · PR #' + session.pullRequest.number + ' ' + session.pullRequest.state : '') +
       ' · ' + sandboxLabel(session.sandbox);

@@ -5,7 +5,7 @@
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { isLive, sessionLabel, statusGroups, formatCost } from './model';
+import { hostWords, isLive, sessionLabel, statusGroups, formatCost } from './model';
 import { Method, PermissionOption, Session, SessionEvent } from './protocol';
 
 type PermissionRequest = Extract<SessionEvent, { kind: 'permission_request' }>;
@@ -171,7 +171,10 @@ export class Attention implements vscode.Disposable {
     const tooltip = new vscode.MarkdownString('', true);
     const list = (name: string, group: Session[]) => {
       tooltip.appendMarkdown(`**${name}** (${group.length})\n\n`);
-      for (const session of group) tooltip.appendMarkdown(`- ${sessionLabel(session).replace(/[\\`*_[\]<>]/g, '\\$&')} · ${session.agent}\n`);
+      for (const session of group) {
+        const line = [sessionLabel(session), session.agent, hostWords(session)].filter(Boolean).join(' · ');
+        tooltip.appendMarkdown(`- ${line.replace(/[\\`*_[\]<>]/g, '\\$&')}\n`);
+      }
       tooltip.appendMarkdown('\n');
     };
     list('Waiting for you', groups.waiting);

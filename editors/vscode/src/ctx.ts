@@ -4,7 +4,7 @@
 import * as vscode from 'vscode';
 import { RequestType, RequestType0 } from 'vscode-jsonrpc';
 import { ArborConnection, NotConnected, Request, errorMessage } from './connection';
-import { Store, pullRequestName, pullRequestNews, sessionLabel } from './model';
+import { Store, hostWords, pullRequestName, pullRequestNews, sessionLabel } from './model';
 import { Method, Session, Task, TaskDetail } from './protocol';
 
 export interface Views {
@@ -117,7 +117,7 @@ export class Ctx {
     const sessions = [...this.store.sessions.values()];
     if (sessions.length === 0) return undefined;
     const picked = await vscode.window.showQuickPick(
-      sessions.map((session) => ({ label: session.title ?? 'Untitled session', description: `${session.status} · ${session.agent}`, id: session.id })),
+      sessions.map((session) => ({ label: session.title ?? 'Untitled session', description: [session.status, session.agent, hostWords(session)].filter(Boolean).join(' · '), id: session.id })),
       { placeHolder: 'Which session?' },
     );
     return picked?.id;

@@ -40,12 +40,12 @@ export class Store {
   }
 
   /// Tasks (newest first) with their trials and sessions, then sessions with no task. Hidden
-  /// sessions only with `showHidden`; `filter` keeps sessions whose title, agent, branch or state
-  /// contains it (and the tasks whose title does).
+  /// sessions only with `showHidden`; `filter` keeps sessions whose title, agent, host, branch or
+  /// state contains it (and the tasks whose title does).
   tree(options: TreeOptions = {}): Node[] {
     const needle = options.filter?.toLowerCase();
     const matches = (session: Session) =>
-      !needle || [session.title ?? '', session.agent, session.branch ?? '', stateWords(session)].some((text) => text.toLowerCase().includes(needle));
+      !needle || [session.title ?? '', session.agent, session.host ?? '', session.branch ?? '', stateWords(session)].some((text) => text.toLowerCase().includes(needle));
     const shown = (session: Session) => (options.showHidden || !session.hidden) && matches(session);
     const sessionNode = (id: string): Node[] => {
       const session = this.sessions.get(id);
@@ -158,9 +158,20 @@ export function statusIcon(status: SessionStatus, agentState?: AgentState | null
   }
 }
 
-/// The line beside a session in the tree: agent, state, branch (or its pull request) and cost.
+/// Where a session runs, in words: "on build-1" for a session the admission scheduler placed on
+/// a configured host, undefined for one on this machine, so that users without hosts see nothing
+/// new.
+export function hostWords(session: Session): string | undefined {
+  return session.host ? `on ${session.host}` : undefined;
+}
+
+/// The line beside a session in the tree: agent, where it runs (when on a host), state, branch
+/// (or its pull request) and cost.
 export function sessionDescription(session: Session): string {
-  const parts = [session.agent, stateWords(session)];
+  const parts = [session.agent];
+  const host = hostWords(session);
+  if (host) parts.push(host);
+  parts.push(stateWords(session));
   if (session.pullRequest) parts.push(pullRequestWords(session.pullRequest));
   else if (session.branch) parts.push(session.branch);
   parts.push(formatCost(session.usage.costUsd, session.usage.costEstimated));
@@ -214,4 +225,28 @@ export function pullRequestNews(before: PullRequest | null | undefined, after: P
 /// A commit message's first line must not be empty; titles shown must not be either.
 export function sessionLabel(session: Session): string {
   return session.title ?? 'Untitled session';
+}
+
+/// The rows of a session's tooltip in the tree, as name and value: agent, the host it runs on
+/// (only when it runs on one), state, branch, cost, sandbox, then extra directories and the pull
+/// request when it has them.
+export function sessionDetails(session: Session): [string, string][] {
+  const rows: [string, string][] = [['Agent', session.agent + (session.model ? ` (${session.model})` : '')]];
+  if (session.host) rows.push(['Runs on', session.host]);
+  rows.push(
+    ['State', stateWords(session) + (session.statusReason ? `: ${session.statusReason}` : '')],
+    ['Branch', session.branch ? `${session.branch} (from ${session.baseBranch ?? 'its base'})` : 'none (works in place)'],
+    ['Cost', `${formatCost(session.usage.costUsd, session.usage.costEstimated)}${session.usage.costEstimated ? ' (estimated from tokens)' : ''} · ${session.usage.inputTokens} in / ${session.usage.outputTokens} out`],
+    ['Sandbox', sandboxWords(session.sandbox)],
+  );
+  if (session.additionalDirs?.length) rows.push(['Extra directories', session.additionalDirs.join(', ')]);
+  if (session.pullRequest) rows.push(['Pull request', `${pullRequestWords(session.pullRequest)} · ${session.pullRequest.url}`]);
+  return rows;
+}
+
+/// What a screen reader says for a session's row: title, state, agent, the host it runs on
+/// (when on one) and whether it is pinned.
+export function sessionAccessibleLabel(session: Session): string {
+  const host = hostWords(session);
+  return `${sessionLabel(session)}, ${stateWords(session)}, ${session.agent}${host ? `, ${host}` : ''}${session.pinned ? ', pinned' : ''}`;
 }

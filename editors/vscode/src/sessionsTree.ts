@@ -1,13 +1,14 @@
 // The Sessions view: tasks → trials → sessions, then sessions with no task, with status icons,
-// descriptions (agent, state, branch or pull request, cost), tooltips and accessible names that say the title
-// and state, and context values that let menus follow the state (Resume only when stopped, Unpin
-// when pinned). A filter and "show hidden" are title-bar actions; an empty view shows welcome
-// content (package.json's viewsWelcome) through the `arbor.empty` context key. Pinned sessions are
-// dragged to reorder them (session/pinOrder).
+// descriptions (agent, the host it runs on when not this machine, state, branch or pull request,
+// cost), tooltips and accessible names that say the title, state and host, and context values
+// that let menus follow the state (Resume only when stopped, Unpin when pinned). A filter and
+// "show hidden" are title-bar actions; an empty view shows welcome content (package.json's
+// viewsWelcome) through the `arbor.empty` context key. Pinned sessions are dragged to reorder
+// them (session/pinOrder).
 
 import * as vscode from 'vscode';
 import { Ctx } from './ctx';
-import { Node, formatCost, isLive, pinOrderAfterDrop, pullRequestWords, sandboxWords, sessionDescription, sessionLabel, stateWords, statusIcon } from './model';
+import { Node, isLive, pinOrderAfterDrop, sessionAccessibleLabel, sessionDescription, sessionDetails, sessionLabel, statusIcon } from './model';
 import { Method, PinOrderResult, Session } from './protocol';
 
 const SESSIONS_MIME = 'application/vnd.code.tree.arbor.sessions';
@@ -36,16 +37,7 @@ export function sessionContext(session: Session): string {
 function sessionTooltip(session: Session): vscode.MarkdownString {
   const text = new vscode.MarkdownString();
   text.appendMarkdown(`**${sessionLabel(session).replace(/[\\`*_[\]<>]/g, '\\$&')}**\n\n`);
-  const rows: [string, string][] = [
-    ['Agent', session.agent + (session.model ? ` (${session.model})` : '')],
-    ['State', stateWords(session) + (session.statusReason ? `: ${session.statusReason}` : '')],
-    ['Branch', session.branch ? `${session.branch} (from ${session.baseBranch ?? 'its base'})` : 'none (works in place)'],
-    ['Cost', `${formatCost(session.usage.costUsd, session.usage.costEstimated)}${session.usage.costEstimated ? ' (estimated from tokens)' : ''} · ${session.usage.inputTokens} in / ${session.usage.outputTokens} out`],
-    ['Sandbox', sandboxWords(session.sandbox)],
-  ];
-  if (session.additionalDirs?.length) rows.push(['Extra directories', session.additionalDirs.join(', ')]);
-  if (session.pullRequest) rows.push(['Pull request', `${pullRequestWords(session.pullRequest)} · ${session.pullRequest.url}`]);
-  for (const [name, value] of rows) text.appendMarkdown(`${name}: ${value.replace(/[\\`*_[\]<>]/g, '\\$&')}  \n`);
+  for (const [name, value] of sessionDetails(session)) text.appendMarkdown(`${name}: ${value.replace(/[\\`*_[\]<>]/g, '\\$&')}  \n`);
   return text;
 }
 
@@ -78,7 +70,7 @@ export class SessionsTree implements vscode.TreeDataProvider<Node>, vscode.TreeD
   }
 
   private async askFilter(): Promise<void> {
-    const filter = await vscode.window.showInputBox({ prompt: 'Show sessions whose title, agent, branch or state contains (empty: all)', value: this.filter });
+    const filter = await vscode.window.showInputBox({ prompt: 'Show sessions whose title, agent, host, branch or state contains (empty: all)', value: this.filter });
     if (filter === undefined) return;
     this.filter = filter.trim();
     this.refresh();
@@ -132,7 +124,7 @@ export class SessionsTree implements vscode.TreeDataProvider<Node>, vscode.TreeD
     item.id = `session:${session.id}`;
     item.description = sessionDescription(session);
     item.tooltip = sessionTooltip(session);
-    item.accessibilityInformation = { label: `${sessionLabel(session)}, ${stateWords(session)}, ${session.agent}${session.pinned ? ', pinned' : ''}` };
+    item.accessibilityInformation = { label: sessionAccessibleLabel(session) };
     item.iconPath = new vscode.ThemeIcon(session.pinned ? 'pinned' : statusIcon(session.status, session.agentState));
     item.contextValue = sessionContext(session);
     item.command = { command: 'arbor.openSession', title: 'Open Chat', arguments: [{ session }] };

@@ -321,3 +321,20 @@ test('Show Sandbox says what the machine offers and how the current session is c
   assert.equal(shown.info[1], 'Arbor: no sandbox works here');
   assert.match(shown.details[1], /^auto finds no working backend: no backend works: bwrap is not installed\n/);
 });
+
+test('the session picker names the host a session runs on, and nothing for a local one', async () => {
+  const { ctx } = fakeServer({});
+  const base = { agent: 'scripted', status: 'running', usage: { costUsd: 0 } };
+  ctx.store.applySession({ ...base, id: 'remote', title: 'On the build box', host: 'build-1' } as any);
+  ctx.store.applySession({ ...base, id: 'local', title: 'Here', host: null } as any);
+  let offered: { label: string; description: string }[] = [];
+  answers.quickPick.push((items: { label: string; description: string }[]) => {
+    offered = items;
+    return items[0];
+  });
+  assert.equal(await ctx.session(), 'remote');
+  assert.deepEqual(offered.map(({ label, description }) => ({ label, description })), [
+    { label: 'On the build box', description: 'running · scripted · on build-1' },
+    { label: 'Here', description: 'running · scripted' },
+  ]);
+});

@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Store, formatCost, pinOrderAfterDrop, pullRequestName, pullRequestNews, pullRequestWords, sandboxWords, sessionDescription, sessionLabel, statusGroups, statusIcon } from '../src/model';
+import { Store, formatCost, hostWords, pinOrderAfterDrop, pullRequestName, pullRequestNews, pullRequestWords, sandboxWords, sessionAccessibleLabel, sessionDescription, sessionDetails, sessionLabel, statusGroups, statusIcon } from '../src/model';
 import { isChatUpdate, parseChatRequest } from '../src/messages';
 import { Method, PullRequest, Session, Task } from '../src/protocol';
 import { chatHtml } from '../src/webviewHtml';
@@ -126,4 +126,23 @@ test('a session says how it is confined, or why it is not', () => {
   assert.equal(sandboxWords(sandbox), 'landlock · no network · at most 32 processes and 1024 MiB (rlimit)');
   assert.equal(sandboxWords({ ...sandbox, backend: 'none', reason: 'no backend works here: bwrap is not installed' }), 'none: no backend works here: bwrap is not installed');
   assert.equal(sandboxWords(undefined), 'none', 'a session from before sandboxes');
+});
+
+test('a session on a host says where it runs in its line, tooltip and name; a local one shows nothing new', () => {
+  const remote = session({ id: 'remote', host: 'build-1' });
+  const local = session({ id: 'local', host: null });
+  assert.equal(hostWords(remote), 'on build-1');
+  assert.equal(hostWords(local), undefined);
+  assert.equal(sessionDescription(remote), 'scripted · on build-1 · idle · arbor/s1-a · $0.0123');
+  assert.equal(sessionDescription(local), 'scripted · idle · arbor/s1-a · $0.0123', 'the line of a session on this machine is as it was');
+  assert.equal(sessionDescription(session({})), sessionDescription(local), 'a record from a server before hosts (no host field) reads the same');
+  assert.deepEqual(sessionDetails(remote).slice(0, 3), [['Agent', 'scripted'], ['Runs on', 'build-1'], ['State', 'idle']]);
+  assert.ok(!sessionDetails(local).some(([name]) => name === 'Runs on'), 'no host row for a local session');
+  assert.deepEqual(sessionDetails(local).map(([name]) => name), ['Agent', 'State', 'Branch', 'Cost', 'Sandbox']);
+  assert.equal(sessionAccessibleLabel({ ...remote, pinned: true }), 'A session, idle, scripted, on build-1, pinned');
+  assert.equal(sessionAccessibleLabel(local), 'A session, idle, scripted');
+  const store = new Store();
+  store.applySession(remote);
+  store.applySession(local);
+  assert.deepEqual(store.tree({ filter: 'build-1' }).map((node) => (node.kind === 'session' ? node.session.id : node.kind)), ['remote'], 'the filter matches the host');
 });

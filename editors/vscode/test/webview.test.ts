@@ -251,6 +251,22 @@ test('the chat shows pull request events with their actions, and the state in it
   await page.close();
 });
 
+test('the chat status line names the host a session runs on, once it is placed there', async () => {
+  const page = await openPage('chat');
+  // A session waits in the queue on this machine's daemon with no host; the scheduler's placement
+  // reaches the page as a session update.
+  await post(page, { type: 'reset', session: { ...recorded.session, host: null } });
+  const local = (await page.textContent('#status'))!;
+  assert.match(local, /^[^—]+ — scripted · /, 'the agent, as before');
+  assert.ok(!local.includes(' on '), `a session on this machine names no place: ${local}`);
+  await post(page, { type: 'session', session: { ...recorded.session, host: 'build-1' } });
+  await page.waitForFunction(() => document.getElementById('status')!.textContent!.includes('on build-1'));
+  const remote = (await page.textContent('#status'))!;
+  assert.equal(remote, local.replace(' — scripted · ', ' — scripted · on build-1 · '), 'the host right after the agent, the rest unchanged');
+  assert.deepEqual((page as any).__errors, []);
+  await page.close();
+});
+
 test('5,000 streamed chunks render in full without stalling the page', async () => {
   const page = await openPage('chat');
   await post(page, { type: 'reset', session: recorded.session });

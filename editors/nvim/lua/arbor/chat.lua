@@ -288,15 +288,18 @@ local function shown_model(session)
   return model
 end
 
---- The header: title, then agent, model, status, agent state, cost and extra directories.
+--- The header: title, then agent, model, the host it runs on (only when not this machine),
+--- status, agent state, cost and extra directories.
 function Chat:header()
   local session = self.session or {}
   local model = shown_model(session)
+  local host = require('arbor').host_text(session)
+  local where = host and (' · ' .. host) or ''
   local state = given(session.agentState) and (' · ' .. session.agentState) or ''
   local cost = require('arbor').cost_text(session.usage)
   local dirs = given(session.additionalDirs) and #session.additionalDirs > 0 and (' · also ' .. table.concat(session.additionalDirs, ', ')) or ''
   local title = given(session.title) and session.title or 'untitled'
-  return title, string.format('%s%s · %s%s · %s%s', session.agent or '?', model and (' (' .. model .. ')') or '', session.status or '?', state, cost, dirs)
+  return title, string.format('%s%s%s · %s%s · %s%s', session.agent or '?', model and (' (' .. model .. ')') or '', where, session.status or '?', state, cost, dirs)
 end
 
 --- `text` cut to `width` display cells, ending in "…" when cut.

@@ -268,6 +268,18 @@ function M.pin(session_id, direction)
   end
 end
 
+--- Where a session runs, for the sessions picker and the chat's header: "on build-1" for a
+--- session the admission scheduler placed on a configured host; nil for one on this machine,
+--- so that users without hosts see nothing new.
+---@param session arbor.Session
+---@return string|nil
+function M.host_text(session)
+  if given(session.host) then
+    return 'on ' .. session.host
+  end
+  return nil
+end
+
 --- A cost in dollars, marked "≈" when Arbor estimated it from token counts.
 function M.cost_text(usage)
   usage = usage or {}
@@ -361,17 +373,20 @@ local function state_of(session)
   return session.status
 end
 
---- :Arbor sessions — a picker with state, agent, title, branch and cost, in aligned columns.
+--- :Arbor sessions — a picker with state, agent (and the host it runs on, when not this
+--- machine), title, branch and cost, in aligned columns.
 function M.sessions()
   if not M.ensure() then return end
   client.request(protocol.method.session_list, { limit = 200 }, function(result)
     require('arbor.pickers').select(result.sessions, {
       prompt = 'Arbor sessions',
       columns = function(session)
+        -- The host shares the agent's cell, so a list of local sessions keeps its columns.
+        local host = M.host_text(session)
         return {
           session.pinned and '*' or ' ',
           state_of(session),
-          session.agent,
+          host and (session.agent .. ' ' .. host) or session.agent,
           given(session.title) and session.title or '(untitled)',
           given(session.branch) and session.branch or '-',
           M.cost_text(session.usage),

@@ -14,7 +14,7 @@ let socket = null;
 let nextId = 1;
 const pending = new Map();
 let opened = false;
-let chat = null; // { id, element, agentBubble, thoughtBubble, tools, cards }
+let chat = null; // { id, element, state, host, agentBubble, thoughtBubble, tools, cards }
 
 function element(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);
@@ -111,6 +111,18 @@ function cost(session) {
   return costOf(session.usage);
 }
 
+// Where a session runs: "on build-1" for a session the admission scheduler placed on a
+// configured host, '' for one on this machine, which shows nothing new.
+function hostOf(session) {
+  return session.host ? `on ${session.host}` : '';
+}
+
+// The host's line of a session, kept current as a waiting session is placed.
+function showHost(node, session) {
+  node.textContent = hostOf(session);
+  node.hidden = !session.host;
+}
+
 function titleOf(session) {
   return session.title || session.firstPrompt || `${session.agent} session ${session.id.slice(0, 8)}`;
 }
@@ -136,7 +148,10 @@ function sessionChanged({ session, deleted }) {
   }
   updateNeedsYou(false);
   if (location.hash === '' || location.hash === '#/') renderSessions();
-  if (chat && chat.id === session.id) chat.state.textContent = stateOf(session)[0];
+  if (chat && chat.id === session.id) {
+    chat.state.textContent = stateOf(session)[0];
+    showHost(chat.host, session);
+  }
 }
 
 function renderSessions() {
@@ -146,7 +161,8 @@ function renderSessions() {
       element('span', { class: 'title' }, titleOf(session)),
       element('span', { class: `state ${kind}` }, label),
       element('span', { class: 'cost' }, cost(session)),
-      element('span', { class: 'meta' }, session.agent)));
+      element('span', { class: 'meta' }, session.agent),
+      ...(session.host ? [element('span', { class: 'meta host' }, hostOf(session))] : [])));
   });
   view.replaceChildren(element('h1', {}, 'Sessions'),
     rows.length ? element('ul', { class: 'list' }, ...rows) : element('p', { class: 'notice' }, 'No sessions yet.'));
@@ -172,6 +188,8 @@ async function openChat(id) {
   sessions.set(id, session);
   const log = element('div', { class: 'chat', id: 'chat' });
   const state = element('span', { class: 'state' }, stateOf(session)[0]);
+  const host = element('span', { class: 'meta host' });
+  showHost(host, session);
   const text = element('textarea', { name: 'prompt', placeholder: 'Message the agent', rows: '1' });
   const composer = element('form', { class: 'composer', onsubmit: async (submitted) => {
     submitted.preventDefault();
@@ -184,8 +202,8 @@ async function openChat(id) {
       log.append(element('p', { class: 'line error' }, `Not sent: ${error.message}`));
     }
   } }, text, element('button', { class: 'primary', type: 'submit' }, 'Send'));
-  if (!showView(address, element('h1', {}, titleOf(session)), tabs(id, 'chat'), state, log, composer)) return;
-  chat = { id, element: log, state, agentBubble: null, thoughtBubble: null, tools: new Map(), cards: new Map() };
+  if (!showView(address, element('h1', {}, titleOf(session)), tabs(id, 'chat'), state, host, log, composer)) return;
+  chat = { id, element: log, state, host, agentBubble: null, thoughtBubble: null, tools: new Map(), cards: new Map() };
   await request(Method.SessionSubscribe, { sessionId: id, afterSeq: 0 });
 }
 
