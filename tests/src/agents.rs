@@ -295,7 +295,7 @@ impl TestEnv {
     }
 
     /// The environment Claude Code needs to run offline against `mock_url`.
-    fn claude_env(&self, mock_url: &str) -> Value {
+    pub fn claude_env(&self, mock_url: &str) -> Value {
         let home = self.agent_home("claude");
         json!({
             "HOME": home, "ANTHROPIC_BASE_URL": mock_url, "ANTHROPIC_API_KEY": "mock-key",

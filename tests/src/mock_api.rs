@@ -91,7 +91,7 @@ pub type Responder = Arc<dyn Fn(&Request) -> Reply + Send + Sync>;
 
 /// A running mock.
 pub struct MockApi {
-    /// Its base URL, `http://127.0.0.1:PORT`.
+    /// Its base URL, `http://ADDRESS:PORT`.
     pub url: String,
     /// Every request received, in order.
     pub requests: Arc<Mutex<Vec<Request>>>,
@@ -100,7 +100,12 @@ pub struct MockApi {
 impl MockApi {
     /// Starts the mock with `responder`.
     pub async fn start(responder: Responder) -> MockApi {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the mock API");
+        Self::start_on("127.0.0.1", responder).await
+    }
+
+    /// Starts the mock on `address` (for hosts that reach this machine at another address).
+    pub async fn start_on(address: &str, responder: Responder) -> MockApi {
+        let listener = TcpListener::bind((address, 0)).await.expect("bind the mock API");
         let url = format!("http://{}", listener.local_addr().expect("local address"));
         let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
         let recorded = requests.clone();

@@ -171,6 +171,25 @@ impl TestHosts {
 }
 
 impl TestHost {
+    /// This machine's address as the host reaches it (the outside end of its link), where a
+    /// test serves what the host's agents must reach, such as a mock model API.
+    pub fn gateway(&self) -> String {
+        let network = self.address.rsplit_once('.').map_or(self.address.as_str(), |(network, _)| network);
+        format!("{network}.1")
+    }
+
+    /// Writes the configuration file of the host's own Arbor.
+    pub fn write_config(&self, config: serde_json::Value) {
+        let dir = self.dir.join("home/.config/arbor");
+        std::fs::create_dir_all(&dir).expect("create the host's config directory");
+        std::fs::write(dir.join("config.json"), config.to_string()).expect("write the host's config");
+    }
+
+    /// The data directory of the host's own Arbor (its worktrees are under it).
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.join("home/.local/share/arbor")
+    }
+
     /// Cuts (`false`) or restores (`true`) the host's network link.
     pub fn set_link(&self, up: bool) {
         must("/usr/sbin/ip", &["link", "set", &self.link, if up { "up" } else { "down" }]);
@@ -207,8 +226,11 @@ impl Drop for TestHost {
 fn claim_link() -> (u32, String) {
     for index in 1..=250 {
         let link = format!("arbh{index}");
-        if run("/usr/sbin/ip", &["link", "add", &format!("{link}a"), "type", "veth", "peer", "name", &format!("{link}b")])
-            .is_ok()
+        if run(
+            "/usr/sbin/ip",
+            &["link", "add", &format!("{link}a"), "type", "veth", "peer", "name", &format!("{link}b")],
+        )
+        .is_ok()
         {
             return (index, link);
         }
