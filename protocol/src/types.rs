@@ -71,13 +71,14 @@ pub struct AgentCapabilities {
 
 /// Lifecycle of a session. `pending → creating → running → (stopping → stopped) | completed |
 /// failed | timeout | dead`.
-#[derive(
-    Debug, Clone, Copy, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash, strum::IntoStaticStr, strum::EnumIter,
-)]
+// A new session starts pending, so that is the default.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumIter)]
 #[strum(serialize_all = "snake_case")]
 pub enum SessionStatus {
     /// Accepted, not yet being set up.
+    #[default]
     Pending,
     /// Branch, worktree and agent process are being set up.
     Creating,
@@ -166,20 +167,9 @@ pub enum Isolation {
 }
 
 /// How much the agent may do without asking.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    Default,
-    Serialize,
-    Deserialize,
-    JsonSchema,
-    PartialEq,
-    Eq,
-    strum::IntoStaticStr,
-    strum::EnumIter,
-)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
+#[derive(strum::IntoStaticStr, strum::EnumIter)]
 #[strum(serialize_all = "snake_case")]
 pub enum PermissionMode {
     /// Ask before every action that needs permission (the default).
@@ -279,7 +269,9 @@ impl Usage {
 }
 
 /// A session: one agent conversation on one branch and worktree (or in place).
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+// Its `Default` is no session at all (a nil id, no agent, no repository): the empty base the
+// server builds a new session's record on, filling in what the session is.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     /// Arbor's id for the session; stable for its whole life.

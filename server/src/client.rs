@@ -1,9 +1,7 @@
 //! A small client for Arbor's protocol (LSP-framed JSON-RPC over any byte stream), used by the
 //! CLI, the benchmark and the end-to-end tests.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -12,6 +10,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::rpc::framing::{Frame, FrameReader, write_frame};
+use crate::rpc::pending::PendingRequests;
 
 /// An error answer from the server, or a failure to get one.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -38,14 +37,13 @@ pub struct Notification {
     pub params: Value,
 }
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Value, RpcError>>>>>;
+type Pending = Arc<PendingRequests<oneshot::Sender<Result<Value, RpcError>>>>;
 type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// A connected client.
 pub struct RpcClient {
     writer: tokio::sync::Mutex<Writer>,
     pending: Pending,
-    next_id: AtomicU64,
 }
 
 impl RpcClient {
@@ -57,11 +55,8 @@ impl RpcClient {
     {
         let pending: Pending = Arc::default();
         let (notifications, receiver) = mpsc::unbounded_channel();
-        let client = Arc::new(RpcClient {
-            writer: tokio::sync::Mutex::new(Box::new(writer)),
-            pending: pending.clone(),
-            next_id: AtomicU64::new(1),
-        });
+        let client =
+            Arc::new(RpcClient { writer: tokio::sync::Mutex::new(Box::new(writer)), pending: pending.clone() });
         tokio::spawn(async move {
             // The server is trusted to send frames of any size (a large diff, a long history page).
             let mut reader = FrameReader::new(reader, usize::MAX);
@@ -80,9 +75,6 @@ impl RpcClient {
                 let Some(id) = message["id"].as_u64() else {
                     continue;
                 };
-                let Some(waiter) = pending.lock().expect("pending poisoned").remove(&id) else {
-                    continue;
-                };
                 let result = match message.get("error") {
                     Some(error) => Err(RpcError {
                         code: error["code"].as_i64().unwrap_or_default(),
@@ -90,18 +82,17 @@ impl RpcClient {
                     }),
                     None => Ok(message.get("result").cloned().unwrap_or(Value::Null)),
                 };
-                let _ = waiter.send(result);
+                pending.resolve(id, result);
             }
-            pending.lock().expect("pending poisoned").clear();
+            pending.close(RpcError::disconnected());
         });
         (client, receiver)
     }
 
     /// Sends a request and waits for its result.
     pub async fn request(&self, method: &str, params: Value) -> Result<Value, RpcError> {
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
-        self.pending.lock().expect("pending poisoned").insert(id, reply);
+        let id = self.pending.insert(reply);
         let mut message = json!({ "jsonrpc": "2.0", "id": id, "method": method });
         if !params.is_null() {
             message["params"] = params;

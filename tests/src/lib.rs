@@ -442,6 +442,13 @@ impl Client {
         self.wait_turns(session_id, nth).await;
     }
 
+    /// Resumes the session with `prompt` and receives notifications until its `nth` (1-based)
+    /// turn ends.
+    pub async fn resume_and_wait(&mut self, session_id: uuid::Uuid, prompt: &str, nth: usize) {
+        self.call(method::SESSION_RESUME, json!({ "sessionId": session_id, "prompt": prompt })).await;
+        self.wait_turns(session_id, nth).await;
+    }
+
     /// Subscribes to a session from `after_seq`.
     pub async fn subscribe(&self, session_id: uuid::Uuid, after_seq: u64) -> Value {
         self.call(method::SESSION_SUBSCRIBE, json!({ "sessionId": session_id, "afterSeq": after_seq })).await

@@ -64,8 +64,7 @@ async fn stop_and_resume(
 ) {
     let stopped = client.call(method::SESSION_STOP, json!({ "sessionId": session_id })).await;
     assert_eq!(stopped["status"], "stopped", "the adapter closed its session and stopped: {stopped}");
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session_id, "prompt": "what came before" })).await;
-    client.wait_turns(session_id, nth).await;
+    client.resume_and_wait(session_id, "what came before", nth).await;
     let resumed = turns_saying(mock, path, "what came before");
     assert!(
         resumed.iter().any(|body| body.to_string().contains(earlier)),

@@ -87,8 +87,7 @@ async fn an_agent_that_offers_close_closes_its_session_on_stop_and_delete_and_re
     assert_eq!(edge.conversation(&agent_session_id)["closes"], 1, "stop closes the agent's session first");
 
     let client = edge.client();
-    client.call(method::SESSION_RESUME, json!({ "sessionId": id, "prompt": "again" })).await;
-    client.wait_turns(id, 2).await;
+    client.resume_and_wait(id, "again", 2).await;
     assert!(client.reply_text(id).ends_with("two: again"), "{}", client.reply_text(id));
 
     client.call(method::SESSION_DELETE, json!({ "sessionId": id, "force": true })).await;
@@ -408,8 +407,7 @@ async fn an_agent_that_needs_a_login_says_how_and_logs_in_through_agents_authent
     let client = edge.client();
     client.call(method::AGENTS_AUTHENTICATE, login("scripted-token")).await;
     assert!(credentials.exists(), "the agent logged itself in");
-    client.call(method::SESSION_RESUME, json!({ "sessionId": id, "prompt": "again" })).await;
-    client.wait_turns(id, 1).await;
+    client.resume_and_wait(id, "again", 1).await;
     assert_eq!(client.reply_text(id), "one");
 
     // A turn refused for a login says how to log in, and the session carries on.

@@ -2,25 +2,24 @@
 //! diffs, follow-ups, stop and resume with history, interrupt, API errors, usage and cost, and a
 //! permission round trip in ask mode.
 
-use arbor_protocol::{SessionEvent, SessionStatus, StopReason, ToolCallContent, ToolCallStatus, method};
-use arbor_tests::TestEnv;
+use std::path::PathBuf;
+
+use arbor_protocol::{Session, SessionEvent, SessionStatus, StopReason, ToolCallContent, ToolCallStatus, method};
 use arbor_tests::agents::{claude_bash, claude_write, conversation, last_user_turn};
 use arbor_tests::mock_api::MockApi;
+use arbor_tests::{Server, TestEnv};
 use serde_json::json;
 
 #[tokio::test]
 async fn claude_edits_follows_up_resumes_with_history_and_counts_usage() {
-    let env = TestEnv::new();
-    let repo = env.repo("repo");
-    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
-    env.configure_claude(&mock.url, json!({}));
-    let mut server = env.standalone().await;
-    let client = &mut server.client;
+    let mut claude = Claude::start().await;
+    let client = &mut claude.server.client;
     let agents = client.call(method::AGENTS_LIST, serde_json::Value::Null).await;
-    let claude = agents["agents"].as_array().unwrap().iter().find(|agent| agent["id"] == "claude").unwrap().clone();
-    assert_eq!(claude["available"], true);
+    let listed = agents["agents"].as_array().unwrap().iter().find(|agent| agent["id"] == "claude").unwrap().clone();
+    assert_eq!(listed["available"], true);
 
-    let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "bypass_permissions" })).await;
+    let session =
+        client.agent_session(&claude.repo, "claude", None, json!({ "permissionMode": "bypass_permissions" })).await;
     client.prompt_and_wait(session.id, "write hello.txt hi from claude", 1).await;
     let worktree = std::path::Path::new(&session.cwd);
     assert_eq!(std::fs::read_to_string(worktree.join("hello.txt")).unwrap(), "hi from claude\n");
@@ -57,10 +56,9 @@ async fn claude_edits_follows_up_resumes_with_history_and_counts_usage() {
 
     // Stop, resume: the CLI continues the same conversation and the mock sees the history.
     client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "third message" })).await;
-    client.wait_turns(session.id, 3).await;
+    client.resume_and_wait(session.id, "third message", 3).await;
     assert!(client.reply_text(session.id).ends_with("Echo: third message"));
-    let last = mock.requests_to("/v1/messages").last().cloned().unwrap();
+    let last = claude.mock.requests_to("/v1/messages").last().cloned().unwrap();
     let history = last.body["messages"].to_string();
     assert!(
         history.contains("second message") && history.contains("write hello.txt"),
@@ -73,13 +71,9 @@ async fn claude_edits_follows_up_resumes_with_history_and_counts_usage() {
 
 #[tokio::test]
 async fn claude_is_interrupted_mid_stream_and_survives_an_api_error() {
-    let env = TestEnv::new();
-    let repo = env.repo("repo");
-    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
-    env.configure_claude(&mock.url, json!({}));
-    let mut server = env.standalone().await;
-    let client = &mut server.client;
-    let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "bypass_permissions" })).await;
+    let mut claude = Claude::start().await;
+    let session = claude.session("bypass_permissions").await;
+    let client = &mut claude.server.client;
 
     client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "slow" })).await;
     let mut chunks = 0;
@@ -110,14 +104,10 @@ async fn claude_is_interrupted_mid_stream_and_survives_an_api_error() {
 
 #[tokio::test]
 async fn claude_asks_permission_and_the_answer_decides() {
-    let env = TestEnv::new();
-    let repo = env.repo("repo");
-    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
-    env.configure_claude(&mock.url, json!({}));
-    let mut server = env.standalone().await;
-    let client = &mut server.client;
-    let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "ask" })).await;
-    let worktree = std::path::PathBuf::from(&session.cwd);
+    let mut claude = Claude::start().await;
+    let session = claude.session("ask").await;
+    let client = &mut claude.server.client;
+    let worktree = PathBuf::from(&session.cwd);
 
     client
         .call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "run echo allowed > allowed.txt" }))
@@ -159,19 +149,14 @@ async fn claude_asks_permission_and_the_answer_decides() {
 
 #[tokio::test]
 async fn a_claude_session_stopped_before_its_first_prompt_resumes() {
-    let env = TestEnv::new();
-    let repo = env.repo("repo");
-    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
-    env.configure_claude(&mock.url, json!({}));
-    let mut server = env.standalone().await;
-    let client = &mut server.client;
-    let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "bypass_permissions" })).await;
+    let mut claude = Claude::start().await;
+    let session = claude.session("bypass_permissions").await;
+    let client = &mut claude.server.client;
     client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
     let stopped = client.wait_status(session.id, |status| status == SessionStatus::Stopped).await;
     assert_eq!(stopped.agent_session_id, None, "Claude has no conversation to resume before a prompt");
 
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "hello" })).await;
-    client.wait_turns(session.id, 1).await;
+    client.resume_and_wait(session.id, "hello", 1).await;
     assert_eq!(client.reply_text(session.id), "Echo: hello");
     assert_eq!(client.stop_reasons(session.id), vec![StopReason::EndTurn]);
     assert_eq!(client.get(session.id).await.agent_session_id, Some(session.id.to_string()));
@@ -183,31 +168,26 @@ async fn a_claude_session_stopped_before_its_first_prompt_resumes() {
 /// Arbor kept, so the agent knows what was said before.
 #[tokio::test]
 async fn a_claude_session_whose_conversation_was_lost_resumes_with_its_transcript() {
-    let env = TestEnv::new();
-    let repo = env.repo("repo");
-    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
-    env.configure_claude(&mock.url, json!({}));
-    let mut server = env.standalone().await;
-    let client = &mut server.client;
-    let session = client.agent_session(&repo, "claude", None, json!({ "permissionMode": "bypass_permissions" })).await;
+    let mut claude = Claude::start().await;
+    let session = claude.session("bypass_permissions").await;
+    let client = &mut claude.server.client;
     client.prompt_and_wait(session.id, "the password is pineapple", 1).await;
     client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
     client.wait_status(session.id, |status| status == SessionStatus::Stopped).await;
-    let transcripts = transcripts_under(&env.root);
+    let transcripts = transcripts_under(&claude.env.root);
     assert!(!transcripts.is_empty(), "Claude Code wrote its transcript");
     for transcript in transcripts {
         std::fs::remove_file(transcript).unwrap();
     }
 
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "what was the password" })).await;
-    client.wait_turns(session.id, 2).await;
+    client.resume_and_wait(session.id, "what was the password", 2).await;
     let notice = client.events.iter().find_map(|event| match &event.event {
         SessionEvent::Notice { message } if message.contains("no longer has conversation") => Some(message.clone()),
         _ => None,
     });
     assert!(notice.is_some_and(|message| message.contains(&session.id.to_string())), "the user is told");
     assert!(client.reply_text(session.id).ends_with("Echo: what was the password"));
-    let last = mock.requests_to("/v1/messages").into_iter().last().expect("a model request");
+    let last = claude.mock.requests_to("/v1/messages").into_iter().last().expect("a model request");
     let system = last.body["system"].to_string();
     assert!(
         system.contains("the password is pineapple") && system.contains("Echo: the password is pineapple"),
@@ -216,8 +196,34 @@ async fn a_claude_session_whose_conversation_was_lost_resumes_with_its_transcrip
     assert_eq!(client.get(session.id).await.status, SessionStatus::Running);
 }
 
+/// What every test here starts from: a repository, and `arbor lsp --standalone` whose Claude Code
+/// talks to a mock Anthropic API acting out the shared conversation. The fields end in the order
+/// they are declared: the server before the mock it calls and the directory it works in.
+struct Claude {
+    server: Server,
+    mock: MockApi,
+    repo: PathBuf,
+    env: TestEnv,
+}
+
+impl Claude {
+    async fn start() -> Claude {
+        let env = TestEnv::new();
+        let repo = env.repo("repo");
+        let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
+        env.configure_claude(&mock.url, json!({}));
+        Claude { server: env.standalone().await, mock, repo, env }
+    }
+
+    /// A Claude Code session in `permission_mode`, subscribed from the start and running.
+    async fn session(&self, permission_mode: &str) -> Session {
+        let config = json!({ "permissionMode": permission_mode });
+        self.server.client.agent_session(&self.repo, "claude", None, config).await
+    }
+}
+
 /// Every Claude Code transcript (`*.jsonl`) under `dir`.
-fn transcripts_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+fn transcripts_under(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
     while let Some(dir) = pending.pop() {

@@ -126,8 +126,7 @@ async fn a_gemini_session_stopped_before_its_first_prompt_resumes() {
     let stopped = client.wait_status(session.id, |status| status == SessionStatus::Stopped).await;
     assert_eq!(stopped.agent_session_id, None, "Gemini keeps no session before its first prompt");
 
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "hello" })).await;
-    client.wait_turns(session.id, 1).await;
+    client.resume_and_wait(session.id, "hello", 1).await;
     assert_eq!(client.reply_text(session.id), "Echo: hello");
     assert_eq!(client.stop_reasons(session.id), vec![StopReason::EndTurn]);
     assert!(client.get(session.id).await.agent_session_id.is_some(), "kept once Gemini took the prompt");

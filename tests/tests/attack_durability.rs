@@ -155,8 +155,7 @@ async fn a_panicking_actor_fails_its_session_and_frees_its_slot() {
     assert_eq!(client.reply_text(waiting.id), "my turn came");
     // And the failed session resumes.
     client.call(method::SESSION_STOP, json!({ "sessionId": waiting.id })).await;
-    client.call(method::SESSION_RESUME, json!({ "sessionId": doomed.id, "prompt": "again" })).await;
-    client.wait_turns(doomed.id, 1).await;
+    client.resume_and_wait(doomed.id, "again", 1).await;
     assert!(client.reply_text(doomed.id).contains("resumed fine"));
     assert_gap_free(client, doomed.id).await;
 }

@@ -19,6 +19,12 @@ async fn diff(client: &Client, session: &Session) -> ReviewDiff {
     serde_json::from_value(client.call(method::REVIEW_DIFF, json!({ "sessionId": session.id })).await).unwrap()
 }
 
+/// `review/apply` of `action` to the hunks `hunk_ids`, and the review as it stands after.
+async fn apply_to_hunks(client: &Client, session: &Session, action: &str, hunk_ids: &[String]) -> ReviewDiff {
+    let params = json!({ "sessionId": session.id, "action": action, "hunkIds": hunk_ids });
+    serde_json::from_value(client.call(method::REVIEW_APPLY, params).await).unwrap()
+}
+
 async fn checkpoints(client: &Client, session: &Session) -> CheckpointsResult {
     serde_json::from_value(client.call(method::SESSION_CHECKPOINTS, json!({ "sessionId": session.id })).await).unwrap()
 }
@@ -277,15 +283,7 @@ async fn accepting_stages_and_rejecting_reverts_single_hunks_and_whole_files() {
     let unwanted_hunk =
         review.files.iter().find(|file| file.path == "unwanted.txt").unwrap().hunks.clone().unwrap()[0].id.clone();
 
-    let after: ReviewDiff = serde_json::from_value(
-        client
-            .call(
-                method::REVIEW_APPLY,
-                json!({ "sessionId": session.id, "action": "accept", "hunkIds": [keep, added_hunk] }),
-            )
-            .await,
-    )
-    .unwrap();
+    let after = apply_to_hunks(client, &session, "accept", &[keep, added_hunk]).await;
     let states: Vec<(String, HunkState)> = after
         .files
         .iter()
@@ -302,15 +300,7 @@ async fn accepting_stages_and_rejecting_reverts_single_hunks_and_whole_files() {
     );
     assert!(!staged.contains("gone.txt"), "a deletion nobody accepted is not staged: {staged}");
 
-    let after: ReviewDiff = serde_json::from_value(
-        client
-            .call(
-                method::REVIEW_APPLY,
-                json!({ "sessionId": session.id, "action": "reject", "hunkIds": [drop, unwanted_hunk] }),
-            )
-            .await,
-    )
-    .unwrap();
+    let after = apply_to_hunks(client, &session, "reject", &[drop, unwanted_hunk]).await;
     assert_eq!(
         read(worktree.join("long.txt")),
         lines.replace("line 3\n", "line three\n"),
@@ -363,12 +353,7 @@ async fn an_accepted_hunk_or_file_can_be_unstaged_again_and_the_worktree_keeps_i
     assert!(git(&worktree, &["diff", "--cached", "--stat"]).contains("2 files changed"));
 
     let three = review.files.iter().find(|file| file.path == "long.txt").unwrap().hunks.clone().unwrap()[0].id.clone();
-    let after: ReviewDiff = serde_json::from_value(
-        client
-            .call(method::REVIEW_APPLY, json!({ "sessionId": session.id, "action": "unstage", "hunkIds": [three] }))
-            .await,
-    )
-    .unwrap();
+    let after = apply_to_hunks(client, &session, "unstage", &[three]).await;
     let long = after.files.iter().find(|file| file.path == "long.txt").unwrap().hunks.clone().unwrap();
     assert_eq!(
         long.iter().map(|hunk| (hunk.old_start, hunk.state)).collect::<Vec<_>>(),

@@ -400,8 +400,7 @@ async fn resume_keeps_the_private_home() {
         let private = env.data_dir().join("sandboxes").join(session.id.to_string()).join("home");
         assert_eq!(Path::new(&home), private, "a private HOME under the data directory in {backend}");
         stop_and_expect_nothing_left(client, &session).await;
-        client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "two" })).await;
-        client.wait_turns(session.id, 2).await;
+        client.resume_and_wait(session.id, "two", 2).await;
         let results = client.command_results(session.id);
         assert_eq!(results.last().unwrap(), &("kept\n".to_string(), Some(0)), "{backend}: {results:?}");
         stop_and_expect_nothing_left(client, &session).await;
@@ -683,8 +682,7 @@ async fn claude_code_works_inside(backend: &str) {
 
     stop_and_expect_nothing_left(client, &session).await;
     assert!(private_home.join(".claude").is_dir(), "Claude Code kept its state in the private HOME");
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "third message" })).await;
-    client.wait_turns(session.id, 3).await;
+    client.resume_and_wait(session.id, "third message", 3).await;
     assert!(client.reply_text(session.id).ends_with("Echo: third message"), "{}", client.reply_text(session.id));
     let last = mock.requests_to("/v1/messages").last().cloned().unwrap();
     assert!(

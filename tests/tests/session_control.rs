@@ -98,8 +98,7 @@ async fn a_turn_over_its_time_limit_ends_the_session_as_timeout_and_it_resumes()
     assert!(scripted_agent_pids(&env.root).is_empty(), "the timed-out agent was ended");
     assert_eq!(client.stop_reasons(session.id), vec![StopReason::Timeout]);
 
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "again" })).await;
-    client.wait_turns(session.id, 2).await;
+    client.resume_and_wait(session.id, "again", 2).await;
     assert!(client.reply_text(session.id).ends_with("quick"));
 }
 
@@ -146,8 +145,7 @@ async fn a_vanished_agent_makes_the_session_dead_and_resumable() {
     client.wait_event(session.id, |event| matches!(event, SessionEvent::Error { fatal: true, .. })).await;
     assert_eq!(client.stop_reasons(session.id), vec![StopReason::Error]);
 
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "hello?" })).await;
-    client.wait_turns(session.id, 2).await;
+    client.resume_and_wait(session.id, "hello?", 2).await;
     assert!(client.reply_text(session.id).ends_with("I am back"));
 }
 

@@ -150,8 +150,7 @@ async fn extra_directories_are_checked_stored_and_reach_an_acp_agent_on_new_and_
     let client = &mut server.client;
     assert_eq!(client.get(session.id).await.additional_dirs, vec![second_real.clone()]);
     client.subscribe(session.id, 0).await;
-    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "prompt": "and now?" })).await;
-    client.wait_turns(session.id, 2).await;
+    client.resume_and_wait(session.id, "and now?", 2).await;
     assert!(client.reply_text(session.id).ends_with(&format!("I also work in: {second_real}")));
 }
 

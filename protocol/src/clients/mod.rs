@@ -24,28 +24,26 @@ use crate::method::{self, MethodDoc};
 const HEADER: &str = "Generated from the arbor-protocol crate's method table and wire types: do not edit. \
                       Regenerate with UPDATE_SCHEMA=1 cargo test -p arbor-protocol --test schema_drift.";
 
-/// A request of the table with the schemas of its params and result.
-struct Request<'a> {
+/// A method of the table with the schema of its params and, for a request, of its result
+/// (`R` is `&Value` for a request and `()` for a notification, which has none).
+struct Entry<'a, R> {
     name: &'static str,
     ident: &'static str,
     doc: &'static str,
     params: &'a Value,
-    result: &'a Value,
+    result: R,
 }
+
+/// A request of the table.
+type Request<'a> = Entry<'a, &'a Value>;
+/// A notification of the table.
+type Notification<'a> = Entry<'a, ()>;
 
 impl Request<'_> {
     /// True for the methods that take no params, which clients call without any.
     fn takes_no_params(&self) -> bool {
         types::referenced(self.params) == Some("NoParams")
     }
-}
-
-/// A notification of the table with the schema of its params.
-struct Notification<'a> {
-    name: &'static str,
-    ident: &'static str,
-    doc: &'static str,
-    params: &'a Value,
 }
 
 /// The table, in its order, with each method's schemas.
@@ -56,28 +54,28 @@ struct Methods<'a> {
 
 impl<'a> Methods<'a> {
     fn of(schema: &'a Value) -> Self {
-        let entry = |table: &str, doc: &MethodDoc| &schema[table][doc.name];
-        let requests = method::REQUESTS
-            .iter()
-            .map(|doc| Request {
-                name: doc.name,
-                ident: doc.ident,
-                doc: doc.summary(),
-                params: &entry("methods", doc)["params"],
-                result: &entry("methods", doc)["result"],
-            })
-            .collect();
-        let notifications = method::NOTIFICATIONS
-            .iter()
-            .map(|doc| Notification {
-                name: doc.name,
-                ident: doc.ident,
-                doc: doc.summary(),
-                params: &entry("notifications", doc)["params"],
-            })
-            .collect();
-        Methods { requests, notifications }
+        Methods {
+            requests: entries(method::REQUESTS, &schema["methods"], |entry| &entry["result"]),
+            notifications: entries(method::NOTIFICATIONS, &schema["notifications"], |_| ()),
+        }
     }
+}
+
+/// The entries of `docs`, each with its schemas from `table` (the schema's `methods` or
+/// `notifications`).
+fn entries<'a, R>(docs: &[MethodDoc], table: &'a Value, result: impl Fn(&'a Value) -> R) -> Vec<Entry<'a, R>> {
+    docs.iter()
+        .map(|doc| {
+            let entry = &table[doc.name];
+            Entry {
+                name: doc.name,
+                ident: doc.ident,
+                doc: doc.summary(),
+                params: &entry["params"],
+                result: result(entry),
+            }
+        })
+        .collect()
 }
 
 /// `editors/vscode/src/protocol.ts`.

@@ -35,6 +35,7 @@ use super::{
 };
 use crate::config::AcpAgentConfig;
 use crate::policy::subject_of;
+use crate::rpc::pending::PendingRequests;
 
 /// Bound of the channels between the driver and the session actor.
 const CHANNEL_CAPACITY: usize = 256;
@@ -375,17 +376,32 @@ pub enum Incoming {
     Malformed(String),
 }
 
-/// The client side of one ACP connection: how messages get to the agent.
+/// What one of Arbor's requests to the agent is for, kept until its answer arrives. The answers
+/// themselves come as [`Incoming::Response`], in order with the agent's other messages, so what
+/// waits is a note of the request rather than a task.
+enum Awaiting {
+    /// A request of the handshake, which waits for its answer before going on.
+    Setup,
+    /// A turn's `session/prompt`.
+    Turn,
+    /// `session/close`; dropping the sender tells the session the agent has closed its session.
+    Close(oneshot::Sender<()>),
+    /// A request changing a setting mid-session.
+    Change(Change),
+}
+
+/// The client side of one ACP connection: how messages get to the agent. A clone writes to the
+/// same agent and keeps its requests with the original's.
 #[derive(Clone)]
 pub struct Connection {
     stdin: mpsc::Sender<String>,
-    next_id: Arc<std::sync::atomic::AtomicU64>,
+    requests: Arc<PendingRequests<Awaiting>>,
 }
 
 impl Connection {
     /// A connection writing its messages, one per line, to `stdin`; request ids start at 1.
     pub fn new(stdin: mpsc::Sender<String>) -> Self {
-        Self { stdin, next_id: Arc::new(1.into()) }
+        Self { stdin, requests: Arc::default() }
     }
 
     async fn send(&self, message: Value) {
@@ -393,11 +409,17 @@ impl Connection {
         let _ = self.stdin.send(message.to_string()).await;
     }
 
-    /// Sends a request; its response arrives as [`Incoming::Response`] with the returned id.
-    async fn request(&self, method: &str, params: Value) -> u64 {
-        let id = self.next_id.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    /// Sends a request for `awaiting`; its response arrives as [`Incoming::Response`] with the
+    /// returned id, which [`Connection::answered`] turns back into what the request was for.
+    async fn request(&self, method: &str, params: Value, awaiting: Awaiting) -> u64 {
+        let id = self.requests.insert(awaiting);
         self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })).await;
         id
+    }
+
+    /// What the request `id` the agent answered was for; None for an id of no request of ours.
+    fn answered(&self, id: u64) -> Option<Awaiting> {
+        self.requests.take(id)
     }
 
     async fn notify(&self, method: &str, params: Value) {
@@ -436,10 +458,13 @@ impl Connection {
         method: &str,
         params: Value,
     ) -> Result<Result<Value, RpcError>, AgentError> {
-        let expected = self.request(method, params).await;
+        let expected = self.request(method, params, Awaiting::Setup).await;
         loop {
             match incoming.recv().await {
-                Some(Incoming::Response { id, result }) if id == expected => return Ok(result),
+                Some(Incoming::Response { id, result }) if id == expected => {
+                    self.answered(id);
+                    return Ok(result);
+                }
                 Some(Incoming::Request { id, .. }) => self.refuse_during_setup(id).await,
                 Some(_) => {}
                 None => {
@@ -717,21 +742,18 @@ pub struct DriverLoop {
     reported_cost: f64,
     /// Cost reported during the current turn, added to the turn's usage when it ends.
     turn_cost: f64,
-    /// Id of the running turn's `session/prompt` request.
+    /// Id of the running turn's `session/prompt` request; the answer to an earlier prompt, which
+    /// a retried one replaced, ends no turn.
     turn_request: Option<u64>,
     /// The agent's name, for messages.
     agent_name: String,
     /// The modes, models and options the agent offers, with its current mode and model.
     offered: Offered,
-    /// Requests changing a setting mid-session, by request id.
-    pending_changes: HashMap<u64, Change>,
     /// Arbor request id → the agent's JSON-RPC id of a pending `elicitation/create`.
     questions: HashMap<String, Value>,
     next_question: u64,
     /// Whether the agent offers `session/close`.
     can_close: bool,
-    /// The `session/close` request on its way, and whom to tell once it is answered.
-    closing: Option<(u64, oneshot::Sender<()>)>,
     /// The terminals the agent runs through Arbor; None when Arbor offers it none.
     terminals: Option<Terminals>,
     /// How to log the agent in, for a turn it refuses until the user does.
@@ -749,7 +771,7 @@ impl AgentLoop for DriverLoop {
                     "sessionId": self.agent_session_id,
                     "prompt": [{ "type": "text", "text": text }],
                 });
-                self.turn_request = Some(self.connection.request("session/prompt", params).await);
+                self.turn_request = Some(self.connection.request("session/prompt", params, Awaiting::Turn).await);
                 if !self.id_saved {
                     self.id_saved = true;
                     self.output(AgentOutput::AgentSessionId(self.agent_session_id.clone())).await;
@@ -764,7 +786,7 @@ impl AgentLoop for DriverLoop {
             AgentCommand::Close { closed } => {
                 if self.can_close {
                     let params = json!({ "sessionId": self.agent_session_id });
-                    self.closing = Some((self.connection.request("session/close", params).await, closed));
+                    self.connection.request("session/close", params, Awaiting::Close(closed)).await;
                 }
             }
         }
@@ -772,26 +794,25 @@ impl AgentLoop for DriverLoop {
 
     async fn handle_message(&mut self, message: Incoming) {
         match message {
-            Incoming::Response { id, result } => {
-                if self.turn_request == Some(id) {
+            Incoming::Response { id, result } => match self.connection.answered(id) {
+                Some(Awaiting::Turn) if self.turn_request == Some(id) => {
                     self.turn_request = None;
                     self.finish_turn(result).await;
-                } else if self.closing.as_ref().is_some_and(|(closing, _)| *closing == id) {
-                    // Dropping the sender tells the session the agent has closed its session.
-                    self.closing = None;
-                } else if let Some(change) = self.pending_changes.remove(&id) {
-                    match result {
-                        Ok(answer) => {
-                            self.offered.applied(&change, &answer);
-                            self.output(AgentOutput::Settings(self.offered.current.clone())).await;
-                        }
-                        Err(error) => {
-                            let message = format!("{} refused {}: {}", self.agent_name, change.method, error.message);
-                            self.output(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
-                        }
-                    }
                 }
-            }
+                Some(Awaiting::Close(closed)) => drop(closed),
+                Some(Awaiting::Change(change)) => match result {
+                    Ok(answer) => {
+                        self.offered.applied(&change, &answer);
+                        self.output(AgentOutput::Settings(self.offered.current.clone())).await;
+                    }
+                    Err(error) => {
+                        let message = format!("{} refused {}: {}", self.agent_name, change.method, error.message);
+                        self.output(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
+                    }
+                },
+                // The answer to a prompt a retried one replaced, or to no request of ours.
+                Some(Awaiting::Turn | Awaiting::Setup) | None => {}
+            },
             Incoming::Notification { method, params } if method == "session/update" => {
                 self.handle_update(&params["update"]).await;
             }
@@ -838,11 +859,9 @@ impl DriverLoop {
             turn_request: None,
             agent_name: "The agent".into(),
             offered: Offered::default(),
-            pending_changes: HashMap::new(),
             questions: HashMap::new(),
             next_question: 1,
             can_close: false,
-            closing: None,
             terminals: None,
             login_help: None,
             stderr_tail,
@@ -858,8 +877,7 @@ impl DriverLoop {
                     self.output(AgentOutput::Event(SessionEvent::Notice { message })).await;
                 }
                 for change in plan.changes {
-                    let id = self.connection.request(change.method, change.params.clone()).await;
-                    self.pending_changes.insert(id, change);
+                    self.connection.request(change.method, change.params.clone(), Awaiting::Change(change)).await;
                 }
             }
             Err(message) => self.output(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await,

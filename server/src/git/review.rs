@@ -389,6 +389,17 @@ pub fn unstage_hunks(worktree: &Path, base_commit: &str, hunks: &[(String, Hunk)
 /// Puts whole files back in the index as they are at the base commit (a file new in the session
 /// leaves the index), leaving the worktree as it is.
 pub fn unstage_files(worktree: &Path, base_commit: &str, paths: &[String]) -> Result<(), GitError> {
+    restore_base(worktree, base_commit, paths, None)
+}
+
+/// Puts whole files back in the index, and in `files` when given, as they are at the base commit;
+/// a file new in the session leaves the index (and is removed from `files`).
+fn restore_base(
+    worktree: &Path,
+    base_commit: &str,
+    paths: &[String],
+    files: Option<WorktreeFiles>,
+) -> Result<(), GitError> {
     let repo = Repository::open(worktree)?;
     let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
     let mut index = repo.index()?;
@@ -397,9 +408,15 @@ pub fn unstage_files(worktree: &Path, base_commit: &str, paths: &[String]) -> Re
         match base_tree.get_path(&relative) {
             Ok(entry) => {
                 let content = Content::from_git(entry.filemode(), repo.find_blob(entry.id())?.content().to_vec());
+                if let Some(files) = &files {
+                    files.write(&relative, &content)?;
+                }
                 index.add_frombuffer(&index_entry(&relative, &content), content.bytes())?;
             }
             Err(_) => {
+                if let Some(files) = &files {
+                    files.remove(&relative)?;
+                }
                 let _ = index.remove_path(&relative);
             }
         }
@@ -453,26 +470,7 @@ pub fn accept_files(worktree: &Path, paths: &[String]) -> Result<(), GitError> {
 /// Puts whole files back as they are at the base commit, in the worktree and the index (a file
 /// new in the session is removed).
 pub fn reject_files(worktree: &Path, base_commit: &str, paths: &[String]) -> Result<(), GitError> {
-    let repo = Repository::open(worktree)?;
-    let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
-    let files = WorktreeFiles::open(worktree)?;
-    let mut index = repo.index()?;
-    for path in paths {
-        let relative = confine(path)?;
-        match base_tree.get_path(&relative) {
-            Ok(entry) => {
-                let content = Content::from_git(entry.filemode(), repo.find_blob(entry.id())?.content().to_vec());
-                files.write(&relative, &content)?;
-                index.add_frombuffer(&index_entry(&relative, &content), content.bytes())?;
-            }
-            Err(_) => {
-                files.remove(&relative)?;
-                let _ = index.remove_path(&relative);
-            }
-        }
-    }
-    index.write()?;
-    Ok(())
+    restore_base(worktree, base_commit, paths, Some(WorktreeFiles::open(worktree)?))
 }
 
 /// The paths whose state differs from HEAD in the worktree, with a fingerprint of each (status

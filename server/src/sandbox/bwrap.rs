@@ -9,7 +9,7 @@ use arbor_protocol::NetworkMode;
 use tokio::process::Command;
 
 use super::SandboxError;
-use super::layout::{Layout, SYSTEM_ROOTS, is_system};
+use super::layout::{Layout, SYSTEM_ROOTS, hostname_and_tmpfs_arguments, is_system};
 
 /// Where the forwarder's socket appears inside the sandbox.
 pub const INSIDE_SOCKET: &str = "/run/arbor/model.sock";
@@ -45,8 +45,6 @@ fn base_arguments(network: NetworkMode) -> Vec<String> {
         "--unshare-ipc",
         "--unshare-uts",
         "--unshare-cgroup-try",
-        "--hostname",
-        "arbor-sandbox",
         "--die-with-parent",
         "--cap-drop",
         "ALL",
@@ -54,16 +52,10 @@ fn base_arguments(network: NetworkMode) -> Vec<String> {
         "/proc",
         "--dev",
         "/dev",
-        "--tmpfs",
-        "/tmp",
-        "--tmpfs",
-        "/var/tmp",
-        // A visible root-owned socket in /run (docker.sock) would be reachable otherwise.
-        "--tmpfs",
-        "/run",
     ]
     .map(String::from)
     .to_vec();
+    arguments.extend(hostname_and_tmpfs_arguments());
     if network != NetworkMode::On {
         arguments.push("--unshare-net".into());
     }

@@ -12,7 +12,7 @@ use tokio::process::Command;
 
 use super::SandboxError;
 use super::bwrap::{Forward, INSIDE_SOCKET};
-use super::layout::Layout;
+use super::layout::{Layout, hostname_and_tmpfs_arguments};
 
 /// The image every container runs.
 pub const IMAGE: &str = "localhost/arbor-sandbox:latest";
@@ -169,31 +169,16 @@ pub fn command(
     program: &Path,
     arguments: &[String],
 ) -> Result<Command, SandboxError> {
-    let mut all: Vec<String> = ["run", "--rm", "-i", "--pull", "never", "--log-driver", "none"].map(String::from).to_vec();
+    let mut all: Vec<String> =
+        ["run", "--rm", "-i", "--pull", "never", "--log-driver", "none"].map(String::from).to_vec();
     if engine.podman && crate::agents::discovery::find_program("runc", None).is_some() {
         // crun refuses hybrid cgroup hierarchies; runc handles both.
         all.extend(["--runtime".into(), "runc".into()]);
     }
     all.extend(["--name".into(), run.name.into(), "--label".into(), format!("{SERVER_LABEL}={}", run.server)]);
     all.extend(user_arguments());
-    all.extend(
-        [
-            "--cap-drop",
-            "ALL",
-            "--security-opt",
-            "no-new-privileges",
-            "--read-only",
-            "--hostname",
-            "arbor-sandbox",
-            "--tmpfs",
-            "/tmp",
-            "--tmpfs",
-            "/var/tmp",
-            "--tmpfs",
-            "/run",
-        ]
-        .map(String::from),
-    );
+    all.extend(["--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--read-only"].map(String::from));
+    all.extend(hostname_and_tmpfs_arguments());
     let network = if run.network == NetworkMode::On { "host" } else { "none" };
     all.extend(["--network".into(), network.into()]);
     let files = open_files_limit();

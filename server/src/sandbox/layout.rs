@@ -23,6 +23,16 @@ pub const CREDENTIAL_PATHS: [&str; 10] = [
     "/etc/docker",
     "/etc/containers/auth.json",
 ];
+/// The directories every sandbox mounts as empty private tmpfs: the temporary directories, and
+/// `/run`, where a visible root-owned socket (docker.sock) would be reachable otherwise.
+const PRIVATE_TMPFS: [&str; 3] = ["/tmp", "/var/tmp", "/run"];
+
+/// What every sandbox gives its agent beyond the layout, its hostname and its private tmpfs, as
+/// bwrap and podman/docker both spell it (`--hostname NAME`, `--tmpfs DIR`).
+pub fn hostname_and_tmpfs_arguments() -> Vec<String> {
+    let tmpfs = PRIVATE_TMPFS.iter().flat_map(|dir| ["--tmpfs", dir]);
+    ["--hostname", "arbor-sandbox"].into_iter().chain(tmpfs).map(String::from).collect()
+}
 /// Variables that name a place rather than a directory given to the agent.
 const NOT_AGENT_DIRECTORIES: [&str; 4] = ["HOME", "TMPDIR", "PATH", "PWD"];
 

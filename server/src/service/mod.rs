@@ -15,7 +15,7 @@ mod profiles;
 pub mod progress;
 mod review;
 mod sessions;
-pub(crate) use sessions::{Origin, branch_and_worktree, slug, validate_config};
+pub(crate) use sessions::{Origin, branch_and_worktree, pending_session, slug, validate_config};
 mod tasks;
 pub mod workflows;
 

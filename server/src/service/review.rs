@@ -8,12 +8,12 @@ use arbor_protocol::{
     ApplyParams, CheckpointsResult, CloneParams, CommitParams, CommitResult, DiffParams, ExportParams, ExportResult,
     FileParams, ForkParams, Hunk, Isolation, MergeParams, MergeResult, MergeStrategy, NewSessionParams, NoParams,
     OrphanedWorktree, OrphansResult, RejectedHunk, ReviewAction, ReviewDiff, ReviewFile, RewindParams, RewindResult,
-    Session, SessionEvent, SessionEventNotification, SessionIdParams, SessionStatus, TitleSource, Usage,
+    Session, SessionEvent, SessionEventNotification, SessionIdParams, TitleSource,
 };
 use uuid::Uuid;
 
 use super::progress::Progress;
-use super::{Record, Result, Service, ServiceError, branch_and_worktree};
+use super::{Record, Result, Service, ServiceError, branch_and_worktree, pending_session};
 use crate::clock::now_millis;
 use crate::git::{self, GitError, checkpoint, land, review};
 use crate::sessions::worktree;
@@ -137,36 +137,31 @@ impl Service {
         })
         .await?;
 
-        let now = now_millis();
+        // What the fork keeps of its parent; everything else starts as in a new session.
         let session = Session {
-            id,
-            agent_session_id: None,
-            agent_mode: None,
-            agent_model: None,
+            agent: parent.agent.clone(),
+            model: parent.model.clone(),
             title: Some(title.0),
             title_source: Some(title.1),
-            status: SessionStatus::Pending,
-            agent_state: None,
-            status_reason: None,
+            first_prompt: parent.first_prompt.clone(),
+            repo_root: parent.repo_root.clone(),
             cwd: worktree_path.display().to_string(),
             isolation: Isolation::Worktree,
             branch: Some(branch),
-            resumed_from: None,
+            base_branch: parent.base_branch.clone(),
+            base_commit: parent.base_commit.clone(),
+            config: parent.config.clone(),
+            additional_dirs: parent.additional_dirs.clone(),
+            profile: parent.profile.clone(),
+            permissions: parent.permissions.clone(),
             forked_from: Some(parent.id),
             forked_at_seq: Some(entry.seq),
             head_commit: Some(start_commit),
-            pinned: false,
-            pinned_at: None,
-            pin_order: None,
-            hidden: false,
-            archived: false,
-            usage: Usage::default(),
-            pull_request: None,
-            host: None,
+            task_id: parent.task_id,
+            trial_id: parent.trial_id,
+            workflow: parent.workflow.clone(),
             last_seq: entry.seq,
-            created_at: now,
-            updated_at: now,
-            ..parent.clone()
+            ..pending_session(id)
         };
         let conversation = if forks_conversation && parent.agent_session_id.is_some() {
             format!(

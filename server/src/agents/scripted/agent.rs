@@ -4,7 +4,6 @@
 //! Its conversation state (script and position) lives in `<state-dir>/<session id>.json`, so a
 //! restarted process can `session/load` it: that is how resume works for it.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -16,6 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::script::{Action, DEMO_SCRIPT, Script};
+use crate::rpc::pending::PendingRequests;
 
 /// What the agent remembers of a conversation between runs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,8 +112,8 @@ struct Agent {
     state_dir: PathBuf,
     script_path: Option<PathBuf>,
     out: mpsc::Sender<Outgoing>,
-    pending: Arc<Mutex<HashMap<u64, oneshot::Sender<Value>>>>,
-    next_request: Arc<std::sync::atomic::AtomicU64>,
+    /// The requests to the client waiting for its answer: the whole response message each.
+    pending: Arc<PendingRequests<oneshot::Sender<Value>>>,
     conversation: Arc<Mutex<Option<Conversation>>>,
     turn: Arc<Mutex<Option<watch::Sender<bool>>>>,
     /// The client offered `fs/write_text_file`: files are written through it, as ACP intends.
@@ -173,7 +173,6 @@ pub async fn run(state_dir: PathBuf, script_path: Option<PathBuf>, options: Opti
         script_path,
         out,
         pending: Arc::default(),
-        next_request: Arc::new(1.into()),
         conversation: Arc::default(),
         turn: Arc::default(),
         client_writes: Arc::default(),
@@ -222,9 +221,8 @@ impl Agent {
         let params = message["params"].clone();
         match (method.as_str(), id) {
             ("", Some(id)) => {
-                let waiter = id.as_u64().and_then(|id| self.pending.lock().expect("pending poisoned").remove(&id));
-                if let Some(waiter) = waiter {
-                    let _ = waiter.send(message.clone());
+                if let Some(id) = id.as_u64() {
+                    self.pending.resolve(id, message);
                 }
             }
             ("initialize", Some(id)) => {
@@ -476,9 +474,8 @@ impl Agent {
         params: Value,
         cancel: &mut watch::Receiver<bool>,
     ) -> Option<Result<Value, String>> {
-        let id = self.next_request.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (reply, response) = oneshot::channel();
-        self.pending.lock().expect("pending poisoned").insert(id, reply);
+        let id = self.pending.insert(reply);
         self.send(json!({ "jsonrpc": "2.0", "id": id, "method": method, "params": params })).await;
         let answer = tokio::select! {
             answer = response => answer.ok()?,
@@ -609,8 +606,9 @@ impl Turn<'_> {
         let session_id = self.conversation.id.clone();
         let flow = match action {
             Action::Say(text) => {
-                let text =
-                    text.replace("{prompt}", &self.prompt).replace("{dirs}", &self.conversation.additional_dirs.join(", "));
+                let text = text
+                    .replace("{prompt}", &self.prompt)
+                    .replace("{dirs}", &self.conversation.additional_dirs.join(", "));
                 self.stream("agent_message_chunk", &text).await
             }
             Action::Think(text) => self.stream("agent_thought_chunk", &text).await,

@@ -8,5 +8,5 @@ mod records;
 mod settings;
 
 pub(crate) use naming::{branch_and_worktree, slug};
-pub(crate) use new::Origin;
+pub(crate) use new::{Origin, pending_session};
 pub(crate) use settings::validate_config;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use arbor_protocol::{
     Isolation, NewSessionParams, PermissionRule, Session, SessionConfig, SessionEvent, SessionStatus, TitleSource,
-    ToolCallContent, ToolCallStatus, ToolKind, Usage,
+    ToolCallContent, ToolCallStatus, ToolKind,
 };
 use uuid::Uuid;
 
@@ -305,6 +305,15 @@ async fn copy_setup_files(placement: &Placement, files: Vec<String>) -> Result<(
     Ok(())
 }
 
+/// A new session's record before it starts: pending and created now, with nothing run yet (no
+/// agent conversation, history, usage, pin, queue place, pull request or host). `session/new` and
+/// `session/fork` fill in what the session is (its agent, repository, branch and settings) with
+/// struct update syntax, so a field added to [`Session`] starts empty in both.
+pub(crate) fn pending_session(id: Uuid) -> Session {
+    let now = now_millis();
+    Session { id, status: SessionStatus::Pending, created_at: now, updated_at: now, ..Session::default() }
+}
+
 /// The record of a new session, pending, as the request, its checked settings and its place
 /// make it.
 fn new_session_record(
@@ -314,20 +323,11 @@ fn new_session_record(
     placement: Placement,
     origin: &Origin,
 ) -> Session {
-    let now = now_millis();
     Session {
-        id,
-        agent_session_id: None,
         agent: params.agent.clone(),
         model: params.model.clone(),
-        agent_mode: None,
-        agent_model: None,
         title_source: checked.title.as_ref().map(|_| TitleSource::User),
         title: checked.title,
-        first_prompt: None,
-        status: SessionStatus::Pending,
-        agent_state: None,
-        status_reason: None,
         repo_root: placement.repo_root,
         cwd: placement.cwd,
         isolation: checked.isolation,
@@ -338,25 +338,10 @@ fn new_session_record(
         additional_dirs: checked.additional_dirs,
         profile: params.profile.clone(),
         permissions: checked.permissions,
-        resumed_from: None,
-        forked_from: None,
-        forked_at_seq: None,
         head_commit: Some(placement.base_commit),
         task_id: origin.task_id,
         trial_id: origin.trial_id,
-        queue_position: None,
         workflow: params.workflow.clone(),
-        pinned: false,
-        pinned_at: None,
-        pin_order: None,
-        hidden: false,
-        archived: false,
-        usage: Usage::default(),
-        sandbox: None,
-        pull_request: None,
-        host: None,
-        last_seq: 0,
-        created_at: now,
-        updated_at: now,
+        ..pending_session(id)
     }
 }
