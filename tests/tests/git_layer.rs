@@ -619,3 +619,51 @@ async fn a_session_worktree_is_checked_out_as_git_would_with_the_repository_filt
     assert!(!marker.exists(), "the repository's post-checkout hook did not run");
     assert_eq!(git(&worktree, &["status", "--porcelain"]), "", "the fresh worktree is clean");
 }
+
+/// Accept one change, reject another, undo the accept and accept again, as the editors' lenses do
+/// in turn: each step acts on the hunk ids of the diff the step before returned.
+#[tokio::test]
+async fn an_undone_accept_beside_a_rejected_change_can_be_accepted_again() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let words = [
+        "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen",
+        "fourteen", "fifteen", "sixteen",
+    ];
+    let lines: String = words.iter().map(|word| format!("{word}\n")).collect();
+    env.commit_files(&repo, &[("src/app.txt", &lines)], "words");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let session = run_session(client, &repo, "say idle", "go", 1).await;
+    let worktree = PathBuf::from(&session.cwd);
+    let changed = lines.replace("two\n", "TWO\n").replace("fourteen\n", "FOURTEEN\n");
+    std::fs::write(worktree.join("src/app.txt"), &changed).unwrap();
+    let hunk_ids = |review: &ReviewDiff| -> Vec<(String, HunkState)> {
+        review
+            .files
+            .iter()
+            .flat_map(|file| file.hunks.iter().flatten())
+            .map(|hunk| (hunk.id.clone(), hunk.state))
+            .collect()
+    };
+    let apply = |action: &str, id: &str| json!({ "sessionId": session.id, "action": action, "hunkIds": [id] });
+    let review = diff(client, &session).await;
+    let first = hunk_ids(&review);
+    assert_eq!(first.len(), 2, "{first:?}");
+    let review: ReviewDiff =
+        serde_json::from_value(client.call(method::REVIEW_APPLY, apply("accept", &first[0].0)).await).unwrap();
+    let second = hunk_ids(&review);
+    let review: ReviewDiff =
+        serde_json::from_value(client.call(method::REVIEW_APPLY, apply("reject", &second[1].0)).await).unwrap();
+    assert_eq!(read(worktree.join("src/app.txt")), lines.replace("two\n", "TWO\n"), "the rejected change is reverted");
+    let third = hunk_ids(&review);
+    assert_eq!(third.iter().map(|(_, state)| *state).collect::<Vec<_>>(), [HunkState::Accepted], "{third:?}");
+    let review: ReviewDiff =
+        serde_json::from_value(client.call(method::REVIEW_APPLY, apply("unstage", &third[0].0)).await).unwrap();
+    assert_eq!(git(&worktree, &["diff", "--cached"]), "", "the accept undone");
+    let fourth = hunk_ids(&review);
+    assert_eq!(fourth.iter().map(|(_, state)| *state).collect::<Vec<_>>(), [HunkState::Pending], "{fourth:?}");
+    client.call(method::REVIEW_APPLY, apply("accept", &fourth[0].0)).await;
+    assert!(git(&worktree, &["diff", "--cached"]).contains("+TWO"), "accepted again");
+    assert_eq!(read(worktree.join("src/app.txt")), lines.replace("two\n", "TWO\n"), "the worktree keeps the change");
+}

@@ -214,6 +214,16 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
     this.changed();
     const wasNew = before?.files.find((file) => file.path === path)?.status === 'added';
     if (action === 'reject' && reviewed && path && wasNew && !diff.files.some((file) => file.path === path)) await this.closeRemoved(reviewed.session, path);
+    else if (action === 'reject' && reviewed && path) await this.reloadFromDisk(reviewed.session, path);
+  }
+
+  /// A reject rewrites the file on disk; an open editor of it must show that at once rather than
+  /// when (or whether) the file watcher notices, which it may not do for a worktree outside the
+  /// workspace. An editor with unsaved changes is left alone: they are the user's.
+  private async reloadFromDisk(session: Session, path: string): Promise<void> {
+    const fsPath = vscode.Uri.file(`${session.cwd}/${path}`).fsPath;
+    const document = vscode.workspace.textDocuments.find((open) => open.uri.scheme === 'file' && open.uri.fsPath === fsPath);
+    if (document && !document.isDirty) await vscode.commands.executeCommand('workbench.action.files.revert', document.uri);
   }
 
   /// A rejected new file is gone from the worktree: its editors would show text that no longer
