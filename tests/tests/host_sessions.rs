@@ -297,5 +297,68 @@ async fn a_daemon_restart_attaches_again_to_sessions_on_hosts_and_keeps_the_queu
     client.subscribe(queued.id, 0).await;
     client.wait_turns(queued.id, 1).await;
     assert_eq!(client.get(queued.id).await.host.as_deref(), Some("far"));
-    assert!(client.reply_text(queued.id).contains("queued ran"));
+    let events: Vec<&SessionEvent> =
+        client.events.iter().filter(|event| event.session_id == queued.id).map(|event| &event.event).collect();
+    assert!(client.reply_text(queued.id).contains("queued ran"), "{events:#?}");
+}
+
+/// The names of the worktrees the host's Arbor has made (each `arbor-` and the first eight
+/// characters of its session's id).
+fn host_worktrees(hosts: &TestHosts, name: &str) -> Vec<String> {
+    let dir = hosts.host(name).data_dir().join("worktrees");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.filter_map(|entry| Some(entry.ok()?.file_name().to_string_lossy().into_owned())).collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+async fn wait_for_worktrees(hosts: &TestHosts, name: &str, count: usize) -> Vec<String> {
+    let deadline = tokio::time::Instant::now() + arbor_tests::WAIT;
+    loop {
+        let names = host_worktrees(hosts, name);
+        if names.len() >= count {
+            return names;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the host has {names:?}, not {count} worktrees");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_warm_place_on_a_host_is_taken_by_the_next_session_and_refilled() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let mut hosts = TestHosts::new(&env.root.join("hosts"));
+    hosts.add("far", HostSetup::default());
+    let mut far = host_entry("far", 4);
+    far["warm"] = json!({ "scripted": 1 });
+    env.write_config(json!({ "sshCommand": hosts.ssh_command(), "hosts": [far] }));
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    let script = json!({ "script": "say {prompt} done", "host": "far" });
+    let first = new_session(client, &repo, "first", script.clone()).await;
+    client.subscribe(first.id, 0).await;
+    client.wait_turns(first.id, 1).await;
+    // The first session on the host was a cold start; one more is opened there beside it.
+    let prepared = wait_for_worktrees(&hosts, "far", 2).await;
+
+    let second = new_session(client, &repo, "second", script).await;
+    client.subscribe(second.id, 0).await;
+    client.wait_turns(second.id, 1).await;
+    assert!(client.reply_text(second.id).contains("second done"), "{}", client.reply_text(second.id));
+    let conversation = client.get(second.id).await.agent_session_id.expect("the host's session");
+    let remote_id = conversation.split('/').nth(1).expect("HOST/ID/SEQ");
+    let worktree = format!("arbor-{}", &remote_id[..8]);
+    assert!(
+        prepared.contains(&worktree),
+        "the second session took the place prepared before it: {worktree} in {prepared:?}"
+    );
+    // And the pool is refilled for the next one.
+    let after = wait_for_worktrees(&hosts, "far", 3).await;
+    assert_eq!(after.len(), 3, "{after:?}");
 }

@@ -60,7 +60,7 @@ pub async fn run(paths: &Paths, command: HostCommand) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match command {
         HostCommand::Add { name, ssh, max_running, agents, labels } => {
-            let host = HostConfig { name: name.clone(), ssh, max_running, agents, labels };
+            let host = HostConfig { name: name.clone(), ssh, max_running, agents, labels, warm: Default::default() };
             edit_hosts(&paths.config_file, |hosts| {
                 hosts.push(serde_json::to_value(&host).expect("a host serialises"));
             })?;

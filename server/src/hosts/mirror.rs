@@ -3,7 +3,7 @@
 //! host's checkpoints are fetched back and laid into the session's local worktree, so review,
 //! commit and merge work on this machine exactly as for a local session.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use git2::{Oid, Repository};
 use uuid::Uuid;
@@ -20,15 +20,6 @@ pub enum MirrorError {
     /// git or ssh failed; the message is theirs.
     #[error("{what} failed: {message}")]
     Command { what: String, message: String },
-}
-
-/// Where a session's starting point is on the host.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Published {
-    /// The mirror's absolute path on the host (what the host's Arbor is given as `repositoryUrl`).
-    pub mirror: String,
-    /// The mirror's branch holding the starting point (the host session's `baseBranch`).
-    pub branch: String,
 }
 
 /// The mirror of `repo_root` on a host, relative to the home directory there: the repository's
@@ -50,7 +41,7 @@ fn mirror_path(repo_root: &Path) -> String {
 }
 
 /// The branch of the mirror that holds the starting point of local session `session_id`.
-fn home_branch(session_id: Uuid) -> String {
+pub fn home_branch(session_id: Uuid) -> String {
     format!("arbor-home/{session_id}")
 }
 
@@ -89,15 +80,24 @@ async fn run_git(command: std::process::Command, what: &str) -> Result<String, M
     Err(MirrorError::Command { what: what.into(), message: String::from_utf8_lossy(&output.stderr).trim().to_string() })
 }
 
-/// Makes sure the host has the mirror and pushes the local worktree's state (`worktree` of the
-/// repository `repo_root`, session `session_id`) to it.
-pub async fn publish(
+/// The commit of the worktree's whole state (see `state_commit`), made off the async runtime.
+pub async fn state_of(worktree: &Path) -> Result<String, MirrorError> {
+    let worktree = worktree.to_path_buf();
+    let commit = tokio::task::spawn_blocking(move || state_commit(&worktree))
+        .await
+        .map_err(|error| GitError::Io(std::io::Error::other(error)))??;
+    Ok(commit)
+}
+
+/// Makes sure the host has the mirror of `repo_root` and pushes `commit` to it as `branch`;
+/// returns the mirror's absolute path there.
+pub async fn publish_commit(
     ssh: &Ssh,
     target: &str,
     repo_root: &Path,
-    worktree: &Path,
-    session_id: Uuid,
-) -> Result<Published, MirrorError> {
+    commit: &str,
+    branch: &str,
+) -> Result<String, MirrorError> {
     let relative = mirror_path(repo_root);
     let quoted = shlex::try_quote(&relative).map_err(|error| MirrorError::Command {
         what: "naming the host's mirror".into(),
@@ -117,18 +117,13 @@ pub async fn publish(
         });
     }
     let mirror = String::from_utf8_lossy(&output.stdout).trim().to_string();
-    let worktree_owned: PathBuf = worktree.to_path_buf();
-    let commit = tokio::task::spawn_blocking(move || state_commit(&worktree_owned))
-        .await
-        .map_err(|error| GitError::Io(std::io::Error::other(error)))??;
-    let branch = home_branch(session_id);
     let mut push = git::cli::command(repo_root);
     push.env("GIT_SSH_COMMAND", ssh.for_git())
         .args(["push", "--quiet", "--force", "--no-verify"])
         .arg(format!("{target}:{mirror}"))
         .arg(format!("{commit}:refs/heads/{branch}"));
     run_git(push, &format!("pushing the session's work to {target}")).await?;
-    Ok(Published { mirror, branch })
+    Ok(mirror)
 }
 
 /// Fetches checkpoint `reference` (its commit `commit`) of the host's repository `host_repo`

@@ -4,8 +4,9 @@
 
 mod check;
 pub mod command;
-mod mirror;
+pub mod mirror;
 pub mod remote;
+pub mod warm;
 mod ssh;
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +31,10 @@ pub struct HostConfig {
     /// Labels a session can ask its host to have.
     #[serde(default)]
     pub labels: Vec<String>,
+    /// How many sessions of each agent to keep opened there ahead of need, per repository a
+    /// session of it ran there from (the warm pool, `warm.rs`). Default none.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub warm: std::collections::BTreeMap<String, usize>,
 }
 
 fn default_max_running() -> usize {
@@ -75,7 +80,7 @@ mod tests {
     use super::*;
 
     fn host(name: &str, ssh: &str) -> HostConfig {
-        HostConfig { name: name.into(), ssh: ssh.into(), max_running: 1, agents: vec![], labels: vec![] }
+        HostConfig { name: name.into(), ssh: ssh.into(), max_running: 1, agents: vec![], labels: vec![], warm: Default::default() }
     }
 
     #[test]

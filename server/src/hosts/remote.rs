@@ -19,6 +19,7 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use super::warm::{self, WarmPool};
 use super::{HostConfig, Ssh, mirror};
 use crate::agents::process::{GroupSlot, ProcessGroup};
 use crate::agents::{AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec};
@@ -32,17 +33,71 @@ const COMMAND_CAPACITY: usize = 32;
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The driver of one session placed on `host`.
-pub fn driver(host: HostConfig, ssh: Ssh, info: AgentInfo, session: Session) -> Arc<dyn AgentDriver> {
-    Arc::new(RemoteDriver { host, ssh, info, session })
+pub fn driver(
+    host: HostConfig,
+    ssh: Ssh,
+    warm: Arc<WarmPool>,
+    info: AgentInfo,
+    session: Session,
+) -> Arc<dyn AgentDriver> {
+    Arc::new(RemoteDriver { host, ssh, warm, info, session })
 }
 
+#[derive(Clone)]
 struct RemoteDriver {
     host: HostConfig,
     ssh: Ssh,
+    /// Sessions opened on hosts ahead of need.
+    warm: Arc<WarmPool>,
     /// The local description of the session's agent.
     info: AgentInfo,
     /// The local session as it was placed.
     session: Session,
+}
+
+/// An open connection to a host's Arbor: ssh's process (the leader of its own group) and the
+/// protocol client over its pipes.
+pub struct Connection {
+    child: tokio::process::Child,
+    group: ProcessGroup,
+    /// The client speaking Arbor's protocol to the host.
+    pub client: Arc<RpcClient>,
+    notifications: mpsc::UnboundedReceiver<Notification>,
+    /// Where ssh writes why it failed.
+    log_path: PathBuf,
+}
+
+impl Connection {
+    /// Closes the connection and ends ssh.
+    pub async fn end(mut self) {
+        let _ = self.client.shutdown().await;
+        self.group.terminate(Duration::from_secs(2)).await;
+        let _ = self.child.wait().await;
+    }
+}
+
+/// Connects to the host's Arbor with `ssh HOST arbor lsp` (stderr to `log`) and initializes.
+pub async fn open_link(
+    host: &HostConfig,
+    ssh: &Ssh,
+    log: std::fs::File,
+    log_path: PathBuf,
+) -> Result<Connection, AgentError> {
+    let mut command = ssh.connection(&host.ssh, &["arbor", "lsp"]);
+    command.stderr(log);
+    let (mut child, group) =
+        ProcessGroup::spawn_leader(&mut command).map_err(|source| AgentError::Spawn { agent: "ssh".into(), source })?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(handshake(host, "connecting", "ssh's pipes are missing"));
+    };
+    let (client, notifications) = RpcClient::new(stdout, stdin);
+    let connection = Connection { child, group, client, notifications, log_path };
+    if let Err(error) = connection.client.initialize().await {
+        let said = lost(&connection.log_path, error);
+        connection.end().await;
+        return Err(handshake(host, "reaching Arbor", said));
+    }
+    Ok(connection)
 }
 
 /// Where a session's conversation is on a host, as its `agentSessionId` records it:
@@ -74,10 +129,10 @@ impl AgentDriver for RemoteDriver {
     }
 
     fn start(&self, spec: StartSpec) -> StartFuture {
-        let (host, ssh, session, info) = (self.host.clone(), self.ssh.clone(), self.session.clone(), self.info.clone());
+        let driver = self.clone();
         Box::pin(async move {
             let limit = spec.startup_timeout;
-            match tokio::time::timeout(limit, connect(host, ssh, session, info, spec)).await {
+            match tokio::time::timeout(limit, driver.connect(spec)).await {
                 Ok(result) => result,
                 Err(_) => Err(AgentError::StartupTimeout(limit.as_secs())),
             }
@@ -90,73 +145,124 @@ fn handshake(host: &HostConfig, what: &str, error: impl std::fmt::Display) -> Ag
     AgentError::Handshake(format!("{what} on host {}: {error}", host.name))
 }
 
-/// Connects to the host, opens (or finds again) the host's session and starts passing its
-/// events on.
-async fn connect(
-    host: HostConfig,
-    ssh: Ssh,
-    session: Session,
-    info: AgentInfo,
-    spec: StartSpec,
-) -> Result<AgentHandle, AgentError> {
-    let resume = match spec.resume.as_deref() {
-        Some(text) => match Conversation::parse(text) {
-            // A conversation on another host (the session was moved) is not there to resume: the
-            // actor then starts a new one with a recap of this one.
-            Some(conversation) if conversation.host == host.name => Some(conversation),
-            _ => return Err(AgentError::ConversationLost(text.to_string())),
-        },
-        None => None,
-    };
-    let log = crate::paths::open_private_log(&spec.log_path)
-        .map_err(|source| AgentError::Spawn { agent: session.agent.clone(), source })?;
-    let mut command = ssh.connection(&host.ssh, &["arbor", "lsp"]);
-    command.stderr(log).env(crate::agents::process::SESSION_ID_ENV, spec.session_id.to_string());
-    let (mut child, group) = ProcessGroup::spawn_leader(&mut command)
-        .map_err(|source| AgentError::Spawn { agent: session.agent.clone(), source })?;
-    spec.ledger.record(group).await;
-    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return Err(handshake(&host, "connecting", "ssh's pipes are missing"));
-    };
-    let (client, notifications) = RpcClient::new(stdout, stdin);
-    client.initialize().await.map_err(|error| handshake(&host, "reaching Arbor", lost(&spec, error)))?;
+impl RemoteDriver {
+    /// Connects to the host (or takes a warm place there), opens or finds again the host's
+    /// session and starts passing its events on.
+    async fn connect(self, spec: StartSpec) -> Result<AgentHandle, AgentError> {
+        let RemoteDriver { host, ssh, warm, info, session } = self;
+        let resume = match spec.resume.as_deref() {
+            Some(text) => match Conversation::parse(text) {
+                // A conversation on another host is not there to resume: the actor then starts a
+                // new one with a recap of this one.
+                Some(conversation) if conversation.host == host.name => Some(conversation),
+                _ => return Err(AgentError::ConversationLost(text.to_string())),
+            },
+            None => None,
+        };
+        // A new conversation starts from the local worktree's state, with these settings there.
+        let key = warm::Key {
+            host: host.name.clone(),
+            agent: session.agent.clone(),
+            repo_root: session.repo_root.clone().into(),
+        };
+        let fresh = match resume {
+            Some(_) => None,
+            None => {
+                let commit = mirror::state_of(&spec.cwd)
+                    .await
+                    .map_err(|error| handshake(&host, "reading the worktree", error))?;
+                Some(warm::Start { commit, config: settings_there(&spec.config, &info), model: spec.model.clone() })
+            }
+        };
+        let (connection, remote, after_seq) = match fresh.as_ref().and_then(|start| warm.take(&key, start)) {
+            Some(place) => {
+                let after_seq =
+                    adopt(&place, &session).await.map_err(|error| handshake(&host, "taking a warm place", error))?;
+                (place.connection, place.remote, after_seq)
+            }
+            None => {
+                let log = crate::paths::open_private_log(&spec.log_path)
+                    .map_err(|source| AgentError::Spawn { agent: session.agent.clone(), source })?;
+                let connection = open_link(&host, &ssh, log, spec.log_path.clone()).await?;
+                let opened = match (&resume, &fresh) {
+                    (Some(conversation), _) => resume_there(&connection.client, &host, conversation)
+                        .await
+                        .map(|remote| (remote, conversation.seq)),
+                    (None, Some(start)) => {
+                        open_there(&connection.client, &host, &ssh, &session, start).await.map(|remote| (remote, 0))
+                    }
+                    (None, None) => unreachable!("a start is either a resume or fresh"),
+                };
+                match opened {
+                    Ok((remote, after_seq)) => (connection, remote, after_seq),
+                    Err(error) => {
+                        connection.end().await;
+                        return Err(error);
+                    }
+                }
+            }
+        };
+        spec.ledger.record(connection.group).await;
+        if let Some(start) = fresh {
+            let log = spec.log_path.with_file_name(format!("warm-{}.log", host.name));
+            warm.refill(&host, &ssh, &info, key, start, log);
+        }
+        let Connection { mut child, group, client, notifications, log_path } = connection;
+        let subscribed: SubscribeResult = client
+            .call(method::SESSION_SUBSCRIBE, &SubscribeParams { session_id: remote.id, after_seq: Some(after_seq) })
+            .await
+            .map_err(|error| handshake(&host, "subscribing to the session", error))?;
+        tracing::debug!(session = %spec.session_id, host = %host.name, remote = %remote.id, last_seq = subscribed.last_seq, "attached to the host's session");
 
-    let (remote, after_seq) = match resume {
-        Some(conversation) => (resume_there(&client, &host, &conversation).await?, conversation.seq),
-        None => (open_there(&client, &host, &ssh, &session, &info, &spec).await?, 0),
-    };
-    let subscribed: SubscribeResult = client
-        .call(method::SESSION_SUBSCRIBE, &SubscribeParams { session_id: remote.id, after_seq: Some(after_seq) })
-        .await
-        .map_err(|error| handshake(&host, "subscribing to the session", error))?;
-    tracing::debug!(session = %spec.session_id, host = %host.name, remote = %remote.id, last_seq = subscribed.last_seq, "attached to the host's session");
+        let (commands, command_receiver) = mpsc::channel(COMMAND_CAPACITY);
+        let (outputs, output_receiver) = mpsc::channel(OUTPUT_CAPACITY);
+        let conversation = Conversation { host: host.name.clone(), session_id: remote.id, seq: after_seq };
+        let _ = outputs.send(AgentOutput::AgentSessionId(conversation.shown())).await;
+        let closing = Arc::new(AtomicBool::new(false));
+        let link = Link {
+            host,
+            ssh,
+            client: client.clone(),
+            remote: remote.clone(),
+            local: (PathBuf::from(&session.repo_root), PathBuf::from(&spec.cwd), session.id),
+            log_path,
+        };
+        tokio::spawn(forward_commands(link.clone(), command_receiver, outputs.clone(), closing.clone()));
+        tokio::spawn(async move {
+            pass_events(link, notifications, outputs, conversation, closing).await;
+            // ssh ends with the connection; waiting reaps it.
+            let _ = child.wait().await;
+        });
+        Ok(AgentHandle { commands, outputs: output_receiver, process_group: GroupSlot::with(group) })
+    }
+}
 
-    let (commands, command_receiver) = mpsc::channel(COMMAND_CAPACITY);
-    let (outputs, output_receiver) = mpsc::channel(OUTPUT_CAPACITY);
-    let conversation = Conversation { host: host.name.clone(), session_id: remote.id, seq: after_seq };
-    let _ = outputs.send(AgentOutput::AgentSessionId(conversation.shown())).await;
-    let closing = Arc::new(AtomicBool::new(false));
-    let link = Link {
-        host,
-        ssh,
-        client: client.clone(),
-        remote: remote.clone(),
-        local: (PathBuf::from(&session.repo_root), PathBuf::from(&spec.cwd), session.id),
-        log_path: spec.log_path.clone(),
-    };
-    tokio::spawn(forward_commands(link.clone(), command_receiver, outputs.clone(), closing.clone()));
-    tokio::spawn(async move {
-        pass_events(link, notifications, outputs, conversation, closing).await;
-        // ssh ends with the connection; waiting reaps it.
-        let _ = child.wait().await;
-    });
-    Ok(AgentHandle { commands, outputs: output_receiver, process_group: GroupSlot::with(group) })
+/// Makes a warm place's host session this session's: titled like it. Returns the host seq to
+/// pass events on after (what the place did while it waited is its own).
+async fn adopt(place: &warm::Place, session: &Session) -> Result<u64, RpcError> {
+    let client = &place.connection.client;
+    if let Some(title) = &session.title {
+        let params = ConfigureParams {
+            session_id: place.remote.id,
+            title: Some(title.clone()),
+            title_source: None,
+            pinned: None,
+            hidden: None,
+            permissions: None,
+            permission_mode: None,
+            model: None,
+            additional_dirs: None,
+        };
+        client.call::<_, Value>(method::SESSION_CONFIGURE, &params).await?;
+    }
+    let there: Session = client.call(method::SESSION_GET, &SessionIdParams { session_id: place.remote.id }).await?;
+    Ok(there.last_seq)
 }
 
 /// What a failed handshake says: the error, and the last line ssh wrote (why it could not
 /// connect) when the connection closed.
-fn lost(spec: &StartSpec, error: RpcError) -> String {
-    match last_log_line(&spec.log_path) {
+fn lost(log_path: &std::path::Path, error: RpcError) -> String {
+    match last_log_line(log_path) {
         Some(line) if error.code == 0 => format!("{error}: {line}"),
         _ => error.to_string(),
     }
@@ -191,24 +297,24 @@ async fn open_there(
     host: &HostConfig,
     ssh: &Ssh,
     session: &Session,
-    info: &AgentInfo,
-    spec: &StartSpec,
+    start: &warm::Start,
 ) -> Result<Session, AgentError> {
-    let published = mirror::publish(ssh, &host.ssh, session.repo_root.as_ref(), &spec.cwd, session.id)
+    let branch = mirror::home_branch(session.id);
+    let mirror = mirror::publish_commit(ssh, &host.ssh, session.repo_root.as_ref(), &start.commit, &branch)
         .await
         .map_err(|error| handshake(host, "sending the repository", error))?;
     let params = NewSessionParams {
         cwd: String::new(),
-        repository_url: Some(published.mirror),
+        repository_url: Some(mirror),
         setup_files: None,
         work_done_token: None,
         agent: session.agent.clone(),
-        model: spec.model.clone(),
+        model: start.model.clone(),
         title: session.title.clone(),
         prompt: None,
-        base_branch: Some(published.branch),
+        base_branch: Some(branch),
         isolation: None,
-        config: Some(settings_there(&spec.config, info)),
+        config: Some(start.config.clone()),
         profile: None,
         permissions: None,
         workflow: None,

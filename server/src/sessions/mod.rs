@@ -92,6 +92,8 @@ struct Context {
     /// The hosts sessions can be placed on, and how they are reached.
     hosts: Vec<crate::hosts::HostConfig>,
     ssh: crate::hosts::Ssh,
+    /// Sessions opened on hosts ahead of need.
+    warm: Arc<crate::hosts::warm::WarmPool>,
 }
 
 /// Handles of every live session actor, and the way in for new ones.
@@ -132,6 +134,7 @@ impl SessionManager {
                 memory: Arc::new(memory),
                 hosts: config.hosts.clone(),
                 ssh: crate::hosts::Ssh::new(config.ssh_command.as_deref()),
+                warm: Arc::default(),
             }),
             scheduler,
             closing: Arc::default(),
@@ -224,6 +227,7 @@ impl SessionManager {
                 Some(configured) => Ok(crate::hosts::remote::driver(
                     configured.clone(),
                     self.context.ssh.clone(),
+                    self.context.warm.clone(),
                     self.context.agents.info_of(&session.agent),
                     session.clone(),
                 )),
@@ -472,6 +476,9 @@ impl SessionManager {
         };
         if tokio::time::timeout(SHUTDOWN_DRAIN, drained).await.is_err() {
             tracing::warn!("some session actors had not finished when shutdown stopped waiting");
+        }
+        if tokio::time::timeout(SHUTDOWN_DRAIN, self.context.warm.close_all()).await.is_err() {
+            tracing::warn!("some warm places on hosts had not stopped when shutdown stopped waiting");
         }
     }
 }

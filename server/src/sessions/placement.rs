@@ -181,6 +181,7 @@ mod tests {
             max_running: 2,
             agents: vec!["scripted".into()],
             labels: vec!["gpu".into()],
+            warm: Default::default(),
         }];
         let config = |host: Option<&str>, labels: &[&str]| SessionConfig {
             host: host.map(str::to_string),
