@@ -35,7 +35,8 @@ async fn hosts_are_added_listed_checked_and_removed() {
     // The file's other settings must survive every edit.
     env.write_config(json!({ "limits": { "maxRunning": 3 }, "sshCommand": hosts.ssh_command() }));
 
-    let (ok, out, err) = arbor(&env, &["host", "add", "ready", "ready", "--agent", "scripted", "--max-running", "2"]).await;
+    let (ok, out, err) =
+        arbor(&env, &["host", "add", "ready", "ready", "--agent", "scripted", "--max-running", "2"]).await;
     assert!(ok, "{out}{err}");
     assert!(out.contains("added host ready"), "{out}");
     let (ok, _, err) = arbor(&env, &["host", "add", "bare", "bare", "--agent", "scripted", "--label", "big"]).await;
@@ -52,7 +53,10 @@ async fn hosts_are_added_listed_checked_and_removed() {
     assert_eq!(std::fs::read_to_string(env.config_file()).unwrap(), before);
     let config: Value = serde_json::from_str(&before).unwrap();
     assert_eq!(config["limits"]["maxRunning"], 3);
-    assert_eq!(config["hosts"][0], json!({"name": "ready", "ssh": "ready", "maxRunning": 2, "agents": ["scripted"], "labels": []}));
+    assert_eq!(
+        config["hosts"][0],
+        json!({"name": "ready", "ssh": "ready", "maxRunning": 2, "agents": ["scripted"], "labels": []})
+    );
 
     let (ok, out, _) = arbor(&env, &["host", "list"]).await;
     assert!(ok);
@@ -82,6 +86,13 @@ async fn hosts_are_added_listed_checked_and_removed() {
     assert_eq!(report["gitVersion"], git.as_str());
     let scripted = report["agents"].as_array().unwrap().iter().find(|agent| agent["id"] == "scripted").unwrap();
     assert_eq!(scripted["available"], true);
+    // The load placement reads: the test host shares this machine's kernel, so its load per
+    // processor is this machine's (loosely: the two readings are moments apart).
+    let load = report["load"].as_f64().expect("the host's load");
+    let here: f64 =
+        std::fs::read_to_string("/proc/loadavg").unwrap().split_whitespace().next().unwrap().parse().unwrap();
+    let here = here / std::thread::available_parallelism().unwrap().get() as f64;
+    assert!(load >= 0.0 && (load - here).abs() < 1.0, "the host's load {load} beside this machine's {here}");
     // The host's Arbor kept to its own home: nothing of it in the test's data directory.
     assert!(hosts.host("ready").dir.join("home/.local/share/arbor").is_dir());
 

@@ -39,6 +39,9 @@ pub struct HostReport {
     pub problems: Vec<String>,
     /// What does not block sessions but weakens them (no sandbox backend, for example).
     pub warnings: Vec<String>,
+    /// Its one-minute load average per processor, as placement reads it; null when the host
+    /// does not say.
+    pub load: Option<f64>,
 }
 
 /// One agent as the host's Arbor reports it.
@@ -66,6 +69,7 @@ pub async fn check(ssh: &Ssh, host: &HostConfig) -> HostReport {
         sandbox: None,
         problems: Vec::new(),
         warnings: Vec::new(),
+        load: None,
     };
     match run(ssh, &host.ssh, &["git", "--version"]).await {
         Ok(output) => report.git_version = Some(output.trim().trim_start_matches("git version ").to_string()),
@@ -107,6 +111,7 @@ pub async fn check(ssh: &Ssh, host: &HostConfig) -> HostReport {
             report.problems.push(format!("arbor on the host does not answer: {reason}"))
         }
     }
+    report.load = super::load::ask(ssh, host).await;
     report.ready = report.problems.is_empty();
     report
 }
@@ -123,7 +128,10 @@ enum Failure {
 
 /// Runs `remote` on `target` and returns its stdout.
 async fn run(ssh: &Ssh, target: &str, remote: &[&str]) -> Result<String, Failure> {
-    let child = ssh.command(target, remote).spawn().map_err(|error| Failure::Unreachable(format!("cannot run ssh: {error}")))?;
+    let child = ssh
+        .command(target, remote)
+        .spawn()
+        .map_err(|error| Failure::Unreachable(format!("cannot run ssh: {error}")))?;
     let output = tokio::time::timeout(STEP_TIMEOUT, child.wait_with_output())
         .await
         .map_err(|_| Failure::Unreachable(format!("no answer in {} s", STEP_TIMEOUT.as_secs())))?

@@ -175,6 +175,9 @@ fn print_report(out: &mut impl std::io::Write, report: &HostReport) -> std::io::
         writeln!(out, "  agents: {}", if available.is_empty() { "none".into() } else { available.join(", ") })?;
         writeln!(out, "  sandbox: {}", report.sandbox.as_deref().unwrap_or("none"))?;
     }
+    if let Some(load) = report.load {
+        writeln!(out, "  load: {load:.2} per processor")?;
+    }
     for problem in &report.problems {
         writeln!(out, "  missing: {problem}")?;
     }

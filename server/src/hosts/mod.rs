@@ -4,6 +4,7 @@
 
 mod check;
 pub mod command;
+pub mod load;
 pub mod mirror;
 pub mod remote;
 pub mod warm;

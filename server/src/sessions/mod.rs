@@ -94,6 +94,8 @@ struct Context {
     ssh: crate::hosts::Ssh,
     /// Sessions opened on hosts ahead of need.
     warm: Arc<crate::hosts::warm::WarmPool>,
+    /// The places' reported load, for placement.
+    loads: Arc<crate::hosts::load::Loads>,
 }
 
 /// Handles of every live session actor, and the way in for new ones.
@@ -135,11 +137,13 @@ impl SessionManager {
                 hosts: config.hosts.clone(),
                 ssh: crate::hosts::Ssh::new(config.ssh_command.as_deref()),
                 warm: Arc::default(),
+                loads: Arc::default(),
             }),
             scheduler,
             closing: Arc::default(),
             tasks: TaskTracker::new(),
         };
+        manager.context.loads.watch(manager.context.hosts.clone(), manager.context.ssh.clone());
         tokio::spawn(admission::Scheduler::new(config.limits.clone(), manager.clone()).run(messages));
         manager
     }

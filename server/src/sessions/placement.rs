@@ -9,6 +9,10 @@ use crate::hosts::HostConfig;
 /// The name a session's `config.host` gives this machine.
 pub const LOCAL: &str = "local";
 
+/// Reported loads per processor closer than this are equal: a load average moves by that much
+/// from one reading to the next, so a smaller difference says nothing about the places.
+const LOAD_MARGIN: f64 = 0.25;
+
 /// One place a session can run, and how busy it is.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Place {
@@ -22,6 +26,9 @@ pub struct Place {
     pub agents: Option<Vec<String>>,
     /// Its labels.
     pub labels: Vec<String>,
+    /// Its one-minute load average per processor as last reported (`hosts::load`); None while
+    /// unknown.
+    pub load: Option<f64>,
 }
 
 impl Place {
@@ -43,9 +50,17 @@ impl Place {
     }
 
     /// True when `self` is less loaded than `other`: a smaller share of its limit in use
-    /// (compared without division, so equal shares are equal).
+    /// (compared without division, so equal shares are equal), then, on equal shares, a lower
+    /// reported load per processor when both are known.
     fn less_loaded_than(&self, other: &Place) -> bool {
-        self.running * other.max_running < other.running * self.max_running
+        let (mine, theirs) = (self.running * other.max_running, other.running * self.max_running);
+        if mine != theirs {
+            return mine < theirs;
+        }
+        match (self.load, other.load) {
+            (Some(mine), Some(theirs)) => mine + LOAD_MARGIN < theirs,
+            _ => false,
+        }
     }
 
     /// How the place is named in messages.
@@ -64,7 +79,8 @@ pub enum Decision {
 }
 
 /// The least-loaded place among `places` that suits a session of `agent` with `config` and has
-/// room; among equally loaded places the first (this machine comes first). A session that is
+/// room (by share of its limit, then by reported load); among equally loaded places the first
+/// (this machine comes first). A session that is
 /// resuming on a host (`resuming_on`) goes back to that host.
 pub fn choose(places: &[Place], agent: &str, config: &SessionConfig, resuming_on: Option<&str>) -> Decision {
     let mut config = config.clone();
@@ -113,13 +129,21 @@ pub fn check(hosts: &[HostConfig], agent: &str, config: &SessionConfig) -> Resul
 /// This machine (with room for `local_max` sessions, None when only its description matters)
 /// and every host, none of them running anything.
 pub fn places_of(hosts: &[HostConfig], local_max: Option<usize>) -> Vec<Place> {
-    let local = Place { host: None, running: 0, max_running: local_max.unwrap_or(1), agents: None, labels: Vec::new() };
+    let local = Place {
+        host: None,
+        running: 0,
+        max_running: local_max.unwrap_or(1),
+        agents: None,
+        labels: Vec::new(),
+        load: None,
+    };
     let hosts = hosts.iter().map(|host| Place {
         host: Some(host.name.clone()),
         running: 0,
         max_running: host.max_running,
         agents: Some(host.agents.clone()),
         labels: host.labels.clone(),
+        load: None,
     });
     std::iter::once(local).chain(hosts).collect()
 }
@@ -135,11 +159,28 @@ mod tests {
             max_running,
             agents: Some(vec!["scripted".into()]),
             labels: labels.iter().map(|label| label.to_string()).collect(),
+            load: None,
         }
     }
 
     fn local(running: usize, max_running: usize) -> Place {
-        Place { host: None, running, max_running, agents: None, labels: Vec::new() }
+        Place { host: None, running, max_running, agents: None, labels: Vec::new(), load: None }
+    }
+
+    #[test]
+    fn on_equal_shares_the_lower_reported_load_wins() {
+        let config = SessionConfig::default();
+        let loaded = |name: &str, load: Option<f64>| Place { load, ..host(name, 1, 2, &[]) };
+        let places = [loaded("a", Some(0.9)), loaded("b", Some(0.2))];
+        assert_eq!(chosen(choose(&places, "scripted", &config, None)).as_deref(), Some("b"));
+        let places = [loaded("a", Some(0.3)), loaded("b", Some(0.2))];
+        assert_eq!(chosen(choose(&places, "scripted", &config, None)).as_deref(), Some("a"), "within the margin");
+        let places = [loaded("a", None), loaded("b", Some(0.2))];
+        assert_eq!(chosen(choose(&places, "scripted", &config, None)).as_deref(), Some("a"), "unknown loads tie");
+        let places = [Place { load: Some(0.0), ..host("a", 2, 4, &[]) }, loaded("b", Some(3.0))];
+        assert_eq!(chosen(choose(&places, "scripted", &config, None)).as_deref(), Some("a"), "shares come first");
+        let places = [Place { load: Some(5.0), ..host("a", 1, 4, &[]) }, loaded("b", Some(0.0))];
+        assert_eq!(chosen(choose(&places, "scripted", &config, None)).as_deref(), Some("a"), "a smaller share wins");
     }
 
     fn chosen(decision: Decision) -> Option<String> {
