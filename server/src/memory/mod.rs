@@ -5,9 +5,12 @@
 //! memory file and copies of the skills, in the form the agent reads: Claude Code gets the
 //! directory as an extra directory (`--add-dir`) holding `CLAUDE.md` and
 //! `.claude/skills/<name>/SKILL.md`, which it loads as memory and skills; Codex CLI gets a private
-//! `CODEX_HOME` whose `AGENTS.md` is the memory (linked to everything else of the user's,
-//! `agent_home.rs`), and the memory file's path and the skill listing ahead of its first prompt;
-//! every other agent gets the memory's text, its path and the skill listing there.
+//! `CODEX_HOME` whose `AGENTS.md` is the memory, and Gemini CLI a private `GEMINI_CLI_HOME` whose
+//! `.gemini/GEMINI.md` (its global context, which it edits to remember things) is the memory,
+//! both linked to everything else of the user's (`agent_home.rs`); those two get the memory
+//! file's path and the skill listing ahead of their first prompt, and every other agent gets the
+//! memory's text, its path and the skill listing there. Gemini CLI's own skills directory is not
+//! used: the profile's skills would hide the user's own there, so Gemini reads the listing too.
 //! Every agent also finds the memory file's path in `ARBOR_MEMORY_FILE`. After each turn (and
 //! when the agent ends) the file is compared with what was laid out, and a change is saved to the
 //! profile's store as a new version (`store.rs`, under the data directory or in an S3-compatible
@@ -88,8 +91,9 @@ pub struct Delivery {
     pub dir: PathBuf,
     /// The memory file the agent reads and edits.
     pub file: PathBuf,
-    /// For Codex: the private configuration directory holding the memory file under the name
-    /// Codex reads, to be linked to the user's own (`agent_home::link`).
+    /// For Codex and Gemini CLI: the private directory (`CODEX_HOME`, `GEMINI_CLI_HOME`) holding
+    /// the memory file under the name the agent reads, to be linked to the user's own
+    /// (`agent_home::private_env`).
     pub agent_home: Option<PathBuf>,
     /// For agents other than Claude Code: the text put before the first prompt.
     pub preamble: Option<String>,
@@ -167,13 +171,12 @@ impl Memory {
         }
         let dir = self.sessions_dir.join(session_id.to_string());
         let claude = agent == crate::agents::claude::AGENT_ID;
-        let agent_home = agent_home::private_dir(agent, &dir);
-        let file = match &agent_home {
-            Some(home) => home.join(agent_home::MEMORY_FILE_NAME),
-            None => dir.join(if claude { "CLAUDE.md" } else { "MEMORY.md" }),
+        let (agent_home, file) = match agent_home::private_dir(agent, &dir) {
+            Some((home, file)) => (Some(home), file),
+            None => (None, dir.join(if claude { "CLAUDE.md" } else { "MEMORY.md" })),
         };
-        if let Some(home) = &agent_home {
-            std::fs::create_dir_all(home).map_err(io(home))?;
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
         // The newest version, whatever an earlier run of the session left in the file: its edits
         // were saved after each turn, and a restore made meanwhile must win.
@@ -191,9 +194,12 @@ impl Memory {
             copy_dir(&skill.source, &target)?;
             skills.push(Skill { source: target, ..skill });
         }
-        // Codex reads the memory file itself; the text goes before the first prompt only for
-        // agents that read none.
-        let memory = profile.memory.is_some().then(|| MemoryNote { file: &file, text: agent_home.is_none().then_some(text.as_str()) });
+        // Codex and Gemini CLI read the memory file itself; the text goes before the first prompt
+        // only for agents that read none.
+        let memory = profile
+            .memory
+            .is_some()
+            .then(|| MemoryNote { file: &file, text: agent_home.is_none().then_some(text.as_str()) });
         let preamble = (!claude).then(|| preamble(&profile.name, memory, &skills));
         Ok(Some(SessionMemory {
             profile: profile.name.clone(),
