@@ -4,7 +4,9 @@
 //! something). The session's directory holds one such directory with the profile's memory at
 //! that name, and a link to every other entry of the user's own (config, credentials, history),
 //! so the agent runs as configured, resumes its conversations, and reads and edits the profile's
-//! memory instead of the user's global file.
+//! memory instead of the user's global file. Gemini CLI also loads skills from `.gemini/skills/`:
+//! with a profile's skills that directory is the session's own, the profile's copies beside a
+//! link to each of the user's skills.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,9 @@ struct Layout {
     /// Other entries of the directory the variable names that the agent looks for there, linked
     /// whole.
     siblings: &'static [&'static str],
+    /// The directory in the configuration directory where the agent finds the user's skills, for
+    /// an agent that loads skills from there.
+    skills_dir: Option<&'static str>,
 }
 
 /// The layout of `agent`'s configuration; None for an agent that reads no memory file from one.
@@ -44,6 +49,7 @@ fn layout(agent: &str) -> Option<Layout> {
             memory_file: "AGENTS.md",
             private_name: "codex-home",
             siblings: &[],
+            skills_dir: None,
         }),
         // GEMINI_CLI_HOME stands in for HOME: Gemini CLI keeps its configuration under its
         // `.gemini` and looks for the user's skills in its `.agents/skills` too.
@@ -54,6 +60,7 @@ fn layout(agent: &str) -> Option<Layout> {
             memory_file: "GEMINI.md",
             private_name: "gemini-home",
             siblings: &[".agents"],
+            skills_dir: Some("skills"),
         }),
         _ => None,
     }
@@ -66,6 +73,13 @@ pub fn private_dir(agent: &str, dir: &Path) -> Option<(PathBuf, PathBuf)> {
     let private = dir.join(layout.private_name);
     let file = under(&private, layout.config_dir).join(layout.memory_file);
     Some((private, file))
+}
+
+/// Where the profile's skills go for `agent` in the session directory `dir`, beside links to the
+/// user's own; None for an agent that loads no skills from its configuration directory.
+pub fn skills_dir(agent: &str, dir: &Path) -> Option<PathBuf> {
+    let layout = layout(agent)?;
+    Some(under(&dir.join(layout.private_name), layout.config_dir).join(layout.skills_dir?))
 }
 
 /// `dir`'s entry `name`, or `dir` itself for an empty name (where `join` would add a slash).
@@ -97,7 +111,16 @@ pub fn private_env(
         None => under(&user_home(env, &spec.sandbox), layout.default_under_home),
     };
     let linked = under(&source, layout.config_dir);
-    link(&linked, &under(private, layout.config_dir), layout.memory_file)?;
+    let private_config = under(private, layout.config_dir);
+    link(&linked, &private_config, &[layout.memory_file])?;
+    // A skills directory holding the profile's skills is the session's own: the user's skills
+    // are linked into it one by one, and a skill of the profile wins over one of the same name.
+    if let Some(skills) = layout.skills_dir {
+        let private_skills = private_config.join(skills);
+        if private_skills.symlink_metadata().is_ok_and(|meta| meta.is_dir()) {
+            link(&linked.join(skills), &private_skills, &[])?;
+        }
+    }
     for name in layout.siblings {
         let (from, to) = (source.join(name), private.join(name));
         if from.exists() && to.symlink_metadata().is_err() {
@@ -108,9 +131,9 @@ pub fn private_env(
 }
 
 /// Links every entry of `source` (the user's configuration directory) into `private`, except
-/// the memory file `except`, which the session's memory occupies. Links already made are kept,
+/// those named in `except` (the memory file, which the session's memory occupies). Links already made are kept,
 /// so a resumed session finds the same directory; a missing `source` links nothing.
-pub fn link(source: &Path, private: &Path, except: &str) -> Result<(), MemoryError> {
+pub fn link(source: &Path, private: &Path, except: &[&str]) -> Result<(), MemoryError> {
     std::fs::create_dir_all(private).map_err(io(private))?;
     let entries = match std::fs::read_dir(source) {
         Ok(entries) => entries,
@@ -120,7 +143,7 @@ pub fn link(source: &Path, private: &Path, except: &str) -> Result<(), MemoryErr
     for entry in entries {
         let entry = entry.map_err(io(source))?;
         let target = private.join(entry.file_name());
-        if entry.file_name() == except || target.symlink_metadata().is_ok() {
+        if except.iter().any(|name| entry.file_name() == *name) || target.symlink_metadata().is_ok() {
             continue;
         }
         std::os::unix::fs::symlink(entry.path(), &target).map_err(io(&target))?;
@@ -140,6 +163,8 @@ mod tests {
         let gemini = private_dir(acp::GEMINI_ID, dir).unwrap();
         assert_eq!(gemini, (dir.join("gemini-home"), dir.join("gemini-home/.gemini/GEMINI.md")));
         assert_eq!(private_dir("scripted", dir), None);
+        assert_eq!(skills_dir(acp::GEMINI_ID, dir), Some(dir.join("gemini-home/.gemini/skills")));
+        assert_eq!(skills_dir(codex::AGENT_ID, dir), None, "Codex gets the skill listing instead");
     }
 
     #[test]
@@ -152,11 +177,11 @@ mod tests {
         let private = dir.path().join("private");
         std::fs::create_dir_all(&private).unwrap();
         std::fs::write(private.join("AGENTS.md"), "the profile's\n").unwrap();
-        link(&source, &private, "AGENTS.md").unwrap();
-        link(&source, &private, "AGENTS.md").unwrap();
+        link(&source, &private, &["AGENTS.md"]).unwrap();
+        link(&source, &private, &["AGENTS.md"]).unwrap();
         assert_eq!(std::fs::read_to_string(private.join("config.toml")).unwrap(), "model = \"m\"\n");
         assert!(private.join("sessions").is_dir());
         assert_eq!(std::fs::read_to_string(private.join("AGENTS.md")).unwrap(), "the profile's\n");
-        link(&dir.path().join("missing"), &private, "AGENTS.md").unwrap();
+        link(&dir.path().join("missing"), &private, &["AGENTS.md"]).unwrap();
     }
 }

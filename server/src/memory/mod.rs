@@ -6,11 +6,11 @@
 //! directory as an extra directory (`--add-dir`) holding `CLAUDE.md` and
 //! `.claude/skills/<name>/SKILL.md`, which it loads as memory and skills; Codex CLI gets a private
 //! `CODEX_HOME` whose `AGENTS.md` is the memory, and Gemini CLI a private `GEMINI_CLI_HOME` whose
-//! `.gemini/GEMINI.md` (its global context, which it edits to remember things) is the memory,
-//! both linked to everything else of the user's (`agent_home.rs`); those two get the memory
-//! file's path and the skill listing ahead of their first prompt, and every other agent gets the
-//! memory's text, its path and the skill listing there. Gemini CLI's own skills directory is not
-//! used: the profile's skills would hide the user's own there, so Gemini reads the listing too.
+//! `.gemini/GEMINI.md` (its global context, which it edits to remember things) is the memory and
+//! whose `.gemini/skills/` holds the skills, which Gemini loads itself, beside links to the
+//! user's own, both linked to everything else of the user's (`agent_home.rs`); those two get the
+//! memory file's path ahead of their first prompt (Codex the skill listing too), and every other
+//! agent gets the memory's text, its path and the skill listing there.
 //! Every agent also finds the memory file's path in `ARBOR_MEMORY_FILE`. After each turn (and
 //! when the agent ends) the file is compared with what was laid out, and a change is saved to the
 //! profile's store as a new version (`store.rs`, under the data directory or in an S3-compatible
@@ -183,7 +183,18 @@ impl Memory {
         let text = self.current(profile).await?;
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         std::fs::write(&file, &text).map_err(io(&file))?;
-        let skills_dir = if claude { dir.join(".claude").join("skills") } else { dir.join("skills") };
+        let own_skills_dir = agent_home::skills_dir(agent, &dir);
+        let loads_skills = claude || own_skills_dir.is_some();
+        let skills_dir = match own_skills_dir {
+            Some(skills_dir) => skills_dir,
+            None if claude => dir.join(".claude").join("skills"),
+            None => dir.join("skills"),
+        };
+        // An earlier run without the profile's skills linked the agent's skills directory to the
+        // user's own; the copies must not land there.
+        if !profile.skills.is_empty() && skills_dir.symlink_metadata().is_ok_and(|meta| meta.is_symlink()) {
+            std::fs::remove_file(&skills_dir).map_err(io(&skills_dir))?;
+        }
         let mut skills = Vec::new();
         for source in &profile.skills {
             let skill = read_skill(Path::new(source))?;
@@ -200,7 +211,10 @@ impl Memory {
             .memory
             .is_some()
             .then(|| MemoryNote { file: &file, text: agent_home.is_none().then_some(text.as_str()) });
-        let preamble = (!claude).then(|| preamble(&profile.name, memory, &skills));
+        // An agent that loads the skills itself is not told of them again.
+        let listed: &[Skill] = if loads_skills { &[] } else { &skills };
+        let preamble =
+            (!claude && (memory.is_some() || !listed.is_empty())).then(|| preamble(&profile.name, memory, listed));
         Ok(Some(SessionMemory {
             profile: profile.name.clone(),
             session_id,
@@ -364,5 +378,36 @@ mod tests {
         assert_eq!(restored.versions.len(), 3);
         assert!(matches!(memory.restore("helper", 9).await, Err(MemoryError::NoSuchVersion { .. })));
         assert!(matches!(memory.show("nobody").await, Err(MemoryError::NoMemory(_))));
+    }
+
+    #[tokio::test]
+    async fn gemini_gets_the_skills_in_its_own_skills_directory_never_in_the_users_it_linked_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let skill = dir.path().join("greeter");
+        std::fs::create_dir_all(&skill).unwrap();
+        std::fs::write(skill.join("SKILL.md"), "---\nname: greeter\ndescription: Greets\n---\n").unwrap();
+        let profile = AgentProfile {
+            name: "helper".into(),
+            agent: crate::agents::acp::GEMINI_ID.into(),
+            memory: Some(dir.path().join("seed.md").display().to_string()),
+            skills: vec![skill.display().to_string()],
+            ..Default::default()
+        };
+        let memory = Memory::new(vec![profile], dir.path(), &MemoryStoreConfig::default()).unwrap();
+        let session = Uuid::new_v4();
+        // A run of the session before the profile had skills linked the whole skills directory
+        // to the user's own.
+        let users = dir.path().join("user-skills");
+        std::fs::create_dir_all(&users).unwrap();
+        let private = dir.path().join("memory/sessions").join(session.to_string()).join("gemini-home/.gemini");
+        std::fs::create_dir_all(&private).unwrap();
+        std::os::unix::fs::symlink(&users, private.join("skills")).unwrap();
+
+        let laid_out = memory.prepare(Some("helper"), session, "gemini").await.unwrap().unwrap();
+        assert_eq!(laid_out.delivery.file, private.join("GEMINI.md"));
+        assert!(private.join("skills/greeter/SKILL.md").is_file());
+        assert_eq!(std::fs::read_dir(&users).unwrap().count(), 0, "the user's skills directory is untouched");
+        let preamble = laid_out.delivery.preamble.unwrap();
+        assert!(preamble.contains("read it already") && !preamble.contains("greeter"), "{preamble}");
     }
 }
