@@ -1,13 +1,14 @@
 //! Agent memory and skills from a profile, through the real binary: the scripted agent gets them
 //! before its first prompt and real Claude Code loads them itself (its request to the mock model
 //! API carries the skill listing and the memory's text), as real Codex and Gemini CLI load the
-//! memory from their private configuration directories; the agent's edit to its memory file is
+//! memory from their private configuration directories (Gemini its skills too, and the new memory
+//! when resumed); the agent's edit to its memory file is
 //! saved as a version, shown as a notice with the diff, and restored; the session's worktree
 //! never shows any of it.
 
 use std::path::{Path, PathBuf};
 
-use arbor_protocol::{SessionEvent, method};
+use arbor_protocol::{SessionEvent, SessionStatus, method};
 use arbor_tests::agents::{
     claude_bash, claude_write, codex_shell, codex_write, conversation, gemini_shell, gemini_write,
 };
@@ -279,4 +280,19 @@ async fn gemini_reads_the_profiles_memory_as_its_global_gemini_md_and_skills_bes
     assert_eq!(memory["versions"][1]["sessionId"], id.to_string(), "{memory}");
     assert_eq!(std::fs::read_to_string(user_gemini.join("GEMINI.md")).unwrap(), "- The user's own memory.\n");
     assert_clean(client, id).await;
+
+    // Resumed, Gemini finds its conversation in the private home and loads the new memory.
+    client.call(method::SESSION_STOP, json!({ "sessionId": id })).await;
+    client.wait_status(id, |status| status == SessionStatus::Stopped).await;
+    client.call(method::SESSION_RESUME, json!({ "sessionId": id, "prompt": "after the resume" })).await;
+    // Gemini CLI cannot resume a session in the minute its file was started; Arbor waits for the
+    // next minute, so this step may take up to a minute.
+    client.wait_turns_within(id, 2, std::time::Duration::from_secs(120)).await;
+    assert!(client.reply_text(id).ends_with("Echo: after the resume"), "{}", client.reply_text(id));
+    let last = mock.requests.lock().unwrap().last().cloned().unwrap();
+    let system = last.body["systemInstruction"].to_string();
+    assert!(system.contains("- Learned by Gemini."), "the resumed Gemini loads the new memory: {system}");
+    let (prompt_sent, _) = arbor_tests::agents::last_user_turn(&last);
+    assert_eq!(prompt_sent, "after the resume", "no preamble in a resumed conversation");
+    assert!(last.body["contents"].to_string().contains("write "), "the history is kept: {}", last.body);
 }
