@@ -15,7 +15,7 @@ use super::{MemoryError, io};
 use crate::agents::{StartSpec, acp, codex};
 use crate::sandbox::Sandbox;
 
-/// The variable naming the user's own configuration directory the private one links to, so a
+/// The variable naming the user's own directory the private one stands for and links to, so a
 /// sandbox lets the agent follow the links (it grants directories the agent's environment names).
 pub const LINKED_HOME_ENV: &str = "ARBOR_LINKED_AGENT_HOME";
 
@@ -127,7 +127,8 @@ pub fn private_env(
             std::os::unix::fs::symlink(&from, &to).map_err(io(&to))?;
         }
     }
-    Ok(vec![(layout.variable, private.to_path_buf()), (LINKED_HOME_ENV, linked)])
+    // The directory the agent's variable would name, so a sandbox grants every link's target.
+    Ok(vec![(layout.variable, private.to_path_buf()), (LINKED_HOME_ENV, source)])
 }
 
 /// Links every entry of `source` (the user's configuration directory) into `private`, except
