@@ -1,13 +1,17 @@
 //! Agent memory and skills from a profile, through the real binary: the scripted agent gets them
 //! before its first prompt and real Claude Code loads them itself (its request to the mock model
-//! API carries the skill listing and the memory's text); the agent's edit to its memory file is
+//! API carries the skill listing and the memory's text), as real Codex and Gemini CLI load the
+//! memory from their private configuration directories (Gemini its skills too, and the new memory
+//! when resumed); the agent's edit to its memory file is
 //! saved as a version, shown as a notice with the diff, and restored; the session's worktree
 //! never shows any of it.
 
 use std::path::{Path, PathBuf};
 
-use arbor_protocol::{SessionEvent, method};
-use arbor_tests::agents::{claude_bash, claude_write, codex_shell, codex_write, conversation};
+use arbor_protocol::{SessionEvent, SessionStatus, method};
+use arbor_tests::agents::{
+    claude_bash, claude_write, codex_shell, codex_write, conversation, gemini_shell, gemini_write,
+};
 use arbor_tests::mock_api::MockApi;
 use arbor_tests::{Client, TestEnv, git};
 use serde_json::{Value, json};
@@ -183,6 +187,22 @@ fn add_profile(env: &TestEnv, profile: Value) {
     env.write_config(config);
 }
 
+/// Asserts that the agent's first request to the mock at `path` carried the memory it read from
+/// its own file (the text Arbor puts before the prompt names the file but not its text) and the
+/// skill listing, in the prompt unless `skills_loaded` (the agent listed the skills itself).
+fn assert_memory_read_from_its_file(mock: &MockApi, path: &str, skills_loaded: bool) -> String {
+    let requests = mock.requests_to(path);
+    let first = requests.first().unwrap_or_else(|| panic!("no request to {path}"));
+    let (prompt_sent, _) = arbor_tests::agents::last_user_turn(first);
+    assert!(!prompt_sent.contains("make test"), "the memory's text is not in the prompt: {prompt_sent}");
+    assert!(prompt_sent.contains("read it already"), "the prompt says the memory is loaded: {prompt_sent}");
+    let listed = prompt_sent.contains("- greeter: Greets the user in Klingon");
+    assert_eq!(listed, !skills_loaded, "the skill is listed in the prompt only if not loaded: {prompt_sent}");
+    let body = first.body.to_string();
+    assert!(body.contains("The tests run with `make test`."), "the agent read its memory file: {body}");
+    body
+}
+
 /// Runs a session of profile `helper` whose prompt appends `line` to the memory file, and checks
 /// that the agent's request to the mock at `path` carried the memory it read from its own file
 /// (the text Arbor puts before the prompt names the file but not its text) and the skill, and
@@ -194,13 +214,7 @@ async fn memory_reaches_the_cli_and_its_edit_is_saved(env: TestEnv, mock: MockAp
     let prompt = format!("run printf -- '{line}\\n' >> \"$ARBOR_MEMORY_FILE\"");
     let id = new_session(client, &repo, "helper", &prompt).await;
     client.wait_turns(id, 1).await;
-    let requests = mock.requests_to(path);
-    let first = requests.first().unwrap_or_else(|| panic!("no request to {path}"));
-    let (prompt_sent, _) = arbor_tests::agents::last_user_turn(first);
-    assert!(!prompt_sent.contains("make test"), "the memory's text is not in the prompt: {prompt_sent}");
-    assert!(prompt_sent.contains("- greeter: Greets the user in Klingon"), "the skill is listed: {prompt_sent}");
-    let body = first.body.to_string();
-    assert!(body.contains("The tests run with `make test`."), "the agent read its memory file: {body}");
+    assert_memory_read_from_its_file(&mock, path, false);
 
     let notice = memory_notice(client, id).await;
     assert!(notice.contains(&format!("+{line}")), "{notice}");
@@ -218,3 +232,67 @@ async fn codex_reads_the_profiles_memory_as_its_agents_md_and_its_memory_edit_is
     memory_reaches_the_cli_and_its_edit_is_saved(env, mock, "/v1/responses", "- Learned by Codex.").await;
 }
 
+#[tokio::test]
+async fn gemini_reads_the_profiles_memory_as_its_global_gemini_md_and_skills_beside_the_users_and_its_memory_write_is_saved()
+ {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), gemini_write, gemini_shell)).await;
+    env.configure_gemini(&mock.url);
+    // A model named spares the routing request Gemini makes first for its default, `auto`.
+    let mut profile = profile_of(&env, "gemini");
+    profile["model"] = json!("gemini-2.5-flash");
+    add_profile(&env, profile);
+    // The user's own global memory and skill, which the session's private home links beside the
+    // profile's.
+    let user_gemini = env.agent_home("gemini").join(".gemini");
+    std::fs::write(user_gemini.join("GEMINI.md"), "- The user's own memory.\n").unwrap();
+    let user_skill = user_gemini.join("skills/tidier");
+    std::fs::create_dir_all(&user_skill).unwrap();
+    std::fs::write(user_skill.join("SKILL.md"), "---\nname: tidier\ndescription: Tidies up\n---\nTidy.\n").unwrap();
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let session = client.call(method::SESSION_NEW, json!({ "cwd": repo, "profile": "helper" })).await;
+    let id: Uuid = serde_json::from_value(session["id"].clone()).unwrap();
+    client.subscribe(id, 0).await;
+
+    // Gemini's global GEMINI.md in the session's private GEMINI_CLI_HOME: Gemini's own file tools
+    // may write it although it lies outside the workspace, and its prompt tells it to.
+    let file = env.data_dir().join("memory/sessions").join(id.to_string()).join("gemini-home/.gemini/GEMINI.md");
+    client.prompt_and_wait(id, &format!("write {} - Learned by Gemini.", file.display()), 1).await;
+    let body = assert_memory_read_from_its_file(&mock, "streamGenerateContent", true);
+    let copy = file.with_file_name("skills").join("greeter").join("SKILL.md");
+    assert!(
+        body.contains("<name>greeter</name>") && body.contains(&copy.display().to_string()),
+        "Gemini lists the profile's skill from its own skills directory: {body}"
+    );
+    assert!(body.contains("<name>tidier</name>"), "and the user's own skill beside it: {body}");
+    assert!(!body.contains("The user's own memory."), "the profile's memory stands in for the user's: {body}");
+    let wrote = client.events.iter().any(|event| {
+        matches!(&event.event, SessionEvent::ToolCall { locations, .. } if locations.iter().any(|path| Path::new(path) == file))
+    });
+    assert!(wrote, "Gemini's write_file wrote the memory file: {:#?}", client.events);
+
+    let notice = memory_notice(client, id).await;
+    assert!(notice.contains("saved as version 2") && notice.contains("+- Learned by Gemini."), "{notice}");
+    let memory = client.call(method::PROFILE_MEMORY, json!({ "profile": "helper" })).await;
+    assert_eq!(memory_text(&memory), "- Learned by Gemini.\n", "the file Gemini wrote is the memory: {memory}");
+    assert_eq!(memory["versions"][1]["sessionId"], id.to_string(), "{memory}");
+    assert_eq!(std::fs::read_to_string(user_gemini.join("GEMINI.md")).unwrap(), "- The user's own memory.\n");
+    assert_clean(client, id).await;
+
+    // Resumed, Gemini finds its conversation in the private home and loads the new memory.
+    client.call(method::SESSION_STOP, json!({ "sessionId": id })).await;
+    client.wait_status(id, |status| status == SessionStatus::Stopped).await;
+    client.call(method::SESSION_RESUME, json!({ "sessionId": id, "prompt": "after the resume" })).await;
+    // Gemini CLI cannot resume a session in the minute its file was started; Arbor waits for the
+    // next minute, so this step may take up to a minute.
+    client.wait_turns_within(id, 2, std::time::Duration::from_secs(120)).await;
+    assert!(client.reply_text(id).ends_with("Echo: after the resume"), "{}", client.reply_text(id));
+    let last = mock.requests.lock().unwrap().last().cloned().unwrap();
+    let system = last.body["systemInstruction"].to_string();
+    assert!(system.contains("- Learned by Gemini."), "the resumed Gemini loads the new memory: {system}");
+    let (prompt_sent, _) = arbor_tests::agents::last_user_turn(&last);
+    assert_eq!(prompt_sent, "after the resume", "no preamble in a resumed conversation");
+    assert!(last.body["contents"].to_string().contains("write "), "the history is kept: {}", last.body);
+}

@@ -219,8 +219,13 @@ pub const GEMINI_ID: &str = "gemini";
 /// Gemini CLI, which speaks ACP with `--acp`.
 pub fn gemini(command: Option<&Path>, env: BTreeMap<String, String>) -> AcpDriver {
     let program = find_program("gemini", command);
-    let home =
-        env.get("HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(PathBuf::from)).unwrap_or_default();
+    // Gemini CLI keeps its files under GEMINI_CLI_HOME when the config file sets it, else HOME.
+    let home = env
+        .get("GEMINI_CLI_HOME")
+        .or_else(|| env.get("HOME"))
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
+        .unwrap_or_default();
     let version = program.as_deref().map(|program| Version::probe(program, &env)).unwrap_or_default();
     let info = AgentInfo {
         id: GEMINI_ID.into(),
@@ -266,6 +271,8 @@ pub fn gemini(command: Option<&Path>, env: BTreeMap<String, String>) -> AcpDrive
             }
             // Without this Gemini re-launches itself in a child process that signals do not reach.
             command.env("GEMINI_CLI_NO_RELAUNCH", "true");
+            // A profile's memory is Gemini's global GEMINI.md, in a private GEMINI_CLI_HOME.
+            command.envs(crate::memory::agent_home::private_env(GEMINI_ID, &env, spec)?);
             Ok(command)
         }),
     )
@@ -278,8 +285,11 @@ pub fn gemini(command: Option<&Path>, env: BTreeMap<String, String>) -> AcpDrive
 /// Gemini CLI names its session files by the minute (`session-<YYYY-MM-DDTHH-MM>-<id prefix>`)
 /// and, when a session is loaded in the same minute its file was started, starts a fresh record
 /// in that same file and then fails to find the history. Until the next minute, resuming waits.
+/// A session with a profile's memory keeps its files in its private GEMINI_CLI_HOME, whose `tmp`
+/// is the user's own when that existed as the session first started.
 fn gemini_resume_delay(spec: &StartSpec, home: &Path) -> Option<Duration> {
     let id = spec.resume.as_deref()?;
+    let home = spec.memory.as_ref().and_then(|memory| memory.agent_home.as_deref()).unwrap_or(home);
     let prefix: String = id.chars().take(8).collect();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
     let minute = crate::clock::utc_minute_stamp(now.as_secs());
@@ -345,7 +355,7 @@ pub fn by_command(id: &str, agent: &AcpAgentConfig, probe: bool) -> AcpDriver {
             command.args(&arguments);
             // The Codex adapter runs Codex, which reads its memory from its CODEX_HOME too.
             if agent_id == super::codex::AGENT_ID {
-                command.envs(crate::memory::agent_home::private_env(&env, spec)?);
+                command.envs(crate::memory::agent_home::private_env(super::codex::AGENT_ID, &env, spec)?);
             }
             Ok(command)
         }),

@@ -98,7 +98,7 @@ impl AgentDriver for CodexDriver {
         let program = self.cli.program.clone();
         let mut env = self.cli.env.clone();
         Box::pin(async move {
-            for (name, value) in crate::memory::agent_home::private_env(&env, &spec)? {
+            for (name, value) in crate::memory::agent_home::private_env(AGENT_ID, &env, &spec)? {
                 env.insert(name.into(), value.display().to_string());
             }
             let program = program.ok_or_else(|| AgentError::Unavailable {

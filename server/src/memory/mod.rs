@@ -5,9 +5,12 @@
 //! memory file and copies of the skills, in the form the agent reads: Claude Code gets the
 //! directory as an extra directory (`--add-dir`) holding `CLAUDE.md` and
 //! `.claude/skills/<name>/SKILL.md`, which it loads as memory and skills; Codex CLI gets a private
-//! `CODEX_HOME` whose `AGENTS.md` is the memory (linked to everything else of the user's,
-//! `agent_home.rs`), and the memory file's path and the skill listing ahead of its first prompt;
-//! every other agent gets the memory's text, its path and the skill listing there.
+//! `CODEX_HOME` whose `AGENTS.md` is the memory, and Gemini CLI a private `GEMINI_CLI_HOME` whose
+//! `.gemini/GEMINI.md` (its global context, which it edits to remember things) is the memory and
+//! whose `.gemini/skills/` holds the skills, which Gemini loads itself, beside links to the
+//! user's own, both linked to everything else of the user's (`agent_home.rs`); those two get the
+//! memory file's path ahead of their first prompt (Codex the skill listing too), and every other
+//! agent gets the memory's text, its path and the skill listing there.
 //! Every agent also finds the memory file's path in `ARBOR_MEMORY_FILE`. After each turn (and
 //! when the agent ends) the file is compared with what was laid out, and a change is saved to the
 //! profile's store as a new version (`store.rs`, under the data directory or in an S3-compatible
@@ -88,8 +91,9 @@ pub struct Delivery {
     pub dir: PathBuf,
     /// The memory file the agent reads and edits.
     pub file: PathBuf,
-    /// For Codex: the private configuration directory holding the memory file under the name
-    /// Codex reads, to be linked to the user's own (`agent_home::link`).
+    /// For Codex and Gemini CLI: the private directory (`CODEX_HOME`, `GEMINI_CLI_HOME`) holding
+    /// the memory file under the name the agent reads, to be linked to the user's own
+    /// (`agent_home::private_env`).
     pub agent_home: Option<PathBuf>,
     /// For agents other than Claude Code: the text put before the first prompt.
     pub preamble: Option<String>,
@@ -167,20 +171,30 @@ impl Memory {
         }
         let dir = self.sessions_dir.join(session_id.to_string());
         let claude = agent == crate::agents::claude::AGENT_ID;
-        let agent_home = agent_home::private_dir(agent, &dir);
-        let file = match &agent_home {
-            Some(home) => home.join(agent_home::MEMORY_FILE_NAME),
-            None => dir.join(if claude { "CLAUDE.md" } else { "MEMORY.md" }),
+        let (agent_home, file) = match agent_home::private_dir(agent, &dir) {
+            Some((home, file)) => (Some(home), file),
+            None => (None, dir.join(if claude { "CLAUDE.md" } else { "MEMORY.md" })),
         };
-        if let Some(home) = &agent_home {
-            std::fs::create_dir_all(home).map_err(io(home))?;
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
         }
         // The newest version, whatever an earlier run of the session left in the file: its edits
         // were saved after each turn, and a restore made meanwhile must win.
         let text = self.current(profile).await?;
         std::fs::create_dir_all(&dir).map_err(io(&dir))?;
         std::fs::write(&file, &text).map_err(io(&file))?;
-        let skills_dir = if claude { dir.join(".claude").join("skills") } else { dir.join("skills") };
+        let own_skills_dir = agent_home::skills_dir(agent, &dir);
+        let loads_skills = claude || own_skills_dir.is_some();
+        let skills_dir = match own_skills_dir {
+            Some(skills_dir) => skills_dir,
+            None if claude => dir.join(".claude").join("skills"),
+            None => dir.join("skills"),
+        };
+        // An earlier run without the profile's skills linked the agent's skills directory to the
+        // user's own; the copies must not land there.
+        if !profile.skills.is_empty() && skills_dir.symlink_metadata().is_ok_and(|meta| meta.is_symlink()) {
+            std::fs::remove_file(&skills_dir).map_err(io(&skills_dir))?;
+        }
         let mut skills = Vec::new();
         for source in &profile.skills {
             let skill = read_skill(Path::new(source))?;
@@ -191,10 +205,16 @@ impl Memory {
             copy_dir(&skill.source, &target)?;
             skills.push(Skill { source: target, ..skill });
         }
-        // Codex reads the memory file itself; the text goes before the first prompt only for
-        // agents that read none.
-        let memory = profile.memory.is_some().then(|| MemoryNote { file: &file, text: agent_home.is_none().then_some(text.as_str()) });
-        let preamble = (!claude).then(|| preamble(&profile.name, memory, &skills));
+        // Codex and Gemini CLI read the memory file itself; the text goes before the first prompt
+        // only for agents that read none.
+        let memory = profile
+            .memory
+            .is_some()
+            .then(|| MemoryNote { file: &file, text: agent_home.is_none().then_some(text.as_str()) });
+        // An agent that loads the skills itself is not told of them again.
+        let listed: &[Skill] = if loads_skills { &[] } else { &skills };
+        let preamble =
+            (!claude && (memory.is_some() || !listed.is_empty())).then(|| preamble(&profile.name, memory, listed));
         Ok(Some(SessionMemory {
             profile: profile.name.clone(),
             session_id,
@@ -358,5 +378,36 @@ mod tests {
         assert_eq!(restored.versions.len(), 3);
         assert!(matches!(memory.restore("helper", 9).await, Err(MemoryError::NoSuchVersion { .. })));
         assert!(matches!(memory.show("nobody").await, Err(MemoryError::NoMemory(_))));
+    }
+
+    #[tokio::test]
+    async fn gemini_gets_the_skills_in_its_own_skills_directory_never_in_the_users_it_linked_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let skill = dir.path().join("greeter");
+        std::fs::create_dir_all(&skill).unwrap();
+        std::fs::write(skill.join("SKILL.md"), "---\nname: greeter\ndescription: Greets\n---\n").unwrap();
+        let profile = AgentProfile {
+            name: "helper".into(),
+            agent: crate::agents::acp::GEMINI_ID.into(),
+            memory: Some(dir.path().join("seed.md").display().to_string()),
+            skills: vec![skill.display().to_string()],
+            ..Default::default()
+        };
+        let memory = Memory::new(vec![profile], dir.path(), &MemoryStoreConfig::default()).unwrap();
+        let session = Uuid::new_v4();
+        // A run of the session before the profile had skills linked the whole skills directory
+        // to the user's own.
+        let users = dir.path().join("user-skills");
+        std::fs::create_dir_all(&users).unwrap();
+        let private = dir.path().join("memory/sessions").join(session.to_string()).join("gemini-home/.gemini");
+        std::fs::create_dir_all(&private).unwrap();
+        std::os::unix::fs::symlink(&users, private.join("skills")).unwrap();
+
+        let laid_out = memory.prepare(Some("helper"), session, "gemini").await.unwrap().unwrap();
+        assert_eq!(laid_out.delivery.file, private.join("GEMINI.md"));
+        assert!(private.join("skills/greeter/SKILL.md").is_file());
+        assert_eq!(std::fs::read_dir(&users).unwrap().count(), 0, "the user's skills directory is untouched");
+        let preamble = laid_out.delivery.preamble.unwrap();
+        assert!(preamble.contains("read it already") && !preamble.contains("greeter"), "{preamble}");
     }
 }
