@@ -472,6 +472,17 @@ impl Client {
         }
     }
 
+    /// Waits until `count` of the session's message chunks have arrived (those received before
+    /// included): its agent is streaming.
+    pub async fn wait_chunks(&mut self, session_id: uuid::Uuid, count: usize) {
+        let mut chunks = 0;
+        self.wait_event(session_id, |event| {
+            chunks += usize::from(matches!(event, SessionEvent::AgentMessageChunk { .. }));
+            chunks >= count
+        })
+        .await;
+    }
+
     /// Returns the first event of `session_id` satisfying `predicate`, looking first at the events
     /// already received, then receiving notifications until one arrives.
     pub async fn wait_event(

@@ -81,6 +81,15 @@ impl TestHosts {
         Self { dir: dir.to_path_buf(), hosts: Vec::new() }
     }
 
+    /// A set under `dir` with a host of each of `names`, each with the default setup.
+    pub fn started(dir: &Path, names: &[&str]) -> Self {
+        let mut hosts = Self::new(dir);
+        for name in names {
+            hosts.add(name, HostSetup::default());
+        }
+        hosts
+    }
+
     /// The `sshCommand` of Arbor's configuration that reaches these hosts.
     pub fn ssh_command(&self) -> Vec<String> {
         vec!["ssh".into(), "-F".into(), self.dir.join("ssh_config").display().to_string()]

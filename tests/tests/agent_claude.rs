@@ -76,13 +76,7 @@ async fn claude_is_interrupted_mid_stream_and_survives_an_api_error() {
     let client = &mut claude.server.client;
 
     client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "slow" })).await;
-    let mut chunks = 0;
-    client
-        .wait_event(session.id, |event| {
-            chunks += usize::from(matches!(event, SessionEvent::AgentMessageChunk { .. }));
-            chunks >= 5
-        })
-        .await;
+    client.wait_chunks(session.id, 5).await;
     client.call(method::SESSION_CANCEL, json!({ "sessionId": session.id })).await;
     client.wait_turns(session.id, 1).await;
     assert_eq!(client.stop_reasons(session.id), vec![StopReason::Cancelled]);

@@ -80,13 +80,7 @@ async fn sigkill_mid_stream_loses_no_event_and_the_session_resumes() {
     let mut client = env.socket_client().await;
     let session = client.scripted_session(&repo, &slow_script(600, 25), Some("stream slowly")).await;
     client.subscribe(session.id, 0).await;
-    let mut chunks = 0;
-    client
-        .wait_event(session.id, |event| {
-            chunks += usize::from(matches!(event, SessionEvent::AgentMessageChunk { .. }));
-            chunks >= 10
-        })
-        .await;
+    client.wait_chunks(session.id, 10).await;
 
     daemon.start_kill().unwrap();
     daemon.wait().await.unwrap();

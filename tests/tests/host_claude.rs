@@ -8,7 +8,7 @@ use arbor_protocol::{MergeResult, ReviewDiff, SessionEvent, ToolCallStatus, meth
 use arbor_tests::TestEnv;
 use arbor_tests::agents::{claude_bash, claude_write, cli, conversation};
 use arbor_tests::mock_api::MockApi;
-use arbor_tests::ssh_hosts::{HostSetup, TestHosts, unavailable};
+use arbor_tests::ssh_hosts::{TestHosts, unavailable};
 use serde_json::json;
 
 #[tokio::test]
@@ -21,8 +21,7 @@ async fn claude_code_on_a_host_streams_and_its_work_is_reviewed_and_merged_here(
         panic!("Claude Code is not installed: run ./scripts/install-agents");
     }
     let env = TestEnv::new();
-    let mut hosts = TestHosts::new(&env.root.join("hosts"));
-    hosts.add("far", HostSetup::default());
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["far"]);
     let far = hosts.host("far");
     // Claude Code is a Node program; the host's PATH holds only its own bin directory and
     // /usr/bin, where Debian's node is.

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use arbor_protocol::{MergeResult, ReviewDiff, Session, SessionEvent, SessionStatus, StopReason, method};
-use arbor_tests::ssh_hosts::{HostSetup, TestHosts, unavailable};
+use arbor_tests::ssh_hosts::{TestHosts, unavailable};
 use arbor_tests::{TestEnv, files_holding, git};
 use serde_json::{Value, json};
 
@@ -50,9 +50,7 @@ async fn waiting_reason(client: &arbor_tests::Client, id: uuid::Uuid) -> Session
 async fn sessions_spread_over_the_hosts_least_loaded_and_each_hosts_limit_holds() {
     require_test_hosts!();
     let env = TestEnv::new();
-    let mut hosts = TestHosts::new(&env.root.join("hosts"));
-    hosts.add("h1", HostSetup::default());
-    hosts.add("h2", HostSetup::default());
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["h1", "h2"]);
     env.write_config(json!({
         "limits": { "maxRunning": 1 },
         "sshCommand": hosts.ssh_command(),
@@ -119,8 +117,7 @@ async fn sessions_spread_over_the_hosts_least_loaded_and_each_hosts_limit_holds(
 async fn a_pin_or_labels_nobody_has_are_refused_and_a_pinned_session_waits_for_its_host() {
     require_test_hosts!();
     let env = TestEnv::new();
-    let mut hosts = TestHosts::new(&env.root.join("hosts"));
-    hosts.add("solo", HostSetup::default());
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["solo"]);
     let mut solo = host_entry("solo", 1);
     solo["labels"] = json!(["big"]);
     env.write_config(json!({ "sshCommand": hosts.ssh_command(), "hosts": [solo] }));
@@ -157,8 +154,7 @@ async fn a_pin_or_labels_nobody_has_are_refused_and_a_pinned_session_waits_for_i
 async fn a_cut_link_makes_the_session_dead_and_a_resume_after_it_loses_no_event() {
     require_test_hosts!();
     let env = TestEnv::new();
-    let mut hosts = TestHosts::new(&env.root.join("hosts"));
-    hosts.add("far", HostSetup::default());
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["far"]);
     env.write_config(json!({ "sshCommand": hosts.ssh_command(), "hosts": [host_entry("far", 2)] }));
     let repo = env.repo("repo");
     let mut server = env.standalone().await;
@@ -200,9 +196,7 @@ async fn a_cut_link_makes_the_session_dead_and_a_resume_after_it_loses_no_event(
 async fn a_session_moves_to_another_host_and_goes_on_from_its_last_checkpoint() {
     require_test_hosts!();
     let env = TestEnv::new();
-    let mut hosts = TestHosts::new(&env.root.join("hosts"));
-    hosts.add("h1", HostSetup::default());
-    hosts.add("h2", HostSetup::default());
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["h1", "h2"]);
     env.write_config(json!({
         "sshCommand": hosts.ssh_command(),
         "hosts": [host_entry("h1", 2), host_entry("h2", 2)],
@@ -255,8 +249,7 @@ async fn a_session_moves_to_another_host_and_goes_on_from_its_last_checkpoint() 
 async fn a_daemon_restart_attaches_again_to_sessions_on_hosts_and_keeps_the_queue() {
     require_test_hosts!();
     let env = TestEnv::new();
-    let mut hosts = TestHosts::new(&env.root.join("hosts"));
-    hosts.add("far", HostSetup::default());
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["far"]);
     env.write_config(json!({ "sshCommand": hosts.ssh_command(), "hosts": [host_entry("far", 1)] }));
     let repo = env.repo("repo");
     let mut daemon = env.daemon().await;
@@ -266,13 +259,7 @@ async fn a_daemon_restart_attaches_again_to_sessions_on_hosts_and_keeps_the_queu
     let script = format!("chunk-delay 100\nsay {}\nsay The end.\n", words.join(" "));
     let session = new_session(&client, &repo, "stream", json!({ "script": script, "host": "far" })).await;
     client.subscribe(session.id, 0).await;
-    let mut chunks = 0;
-    client
-        .wait_event(session.id, |event| {
-            chunks += usize::from(matches!(event, SessionEvent::AgentMessageChunk { .. }));
-            chunks >= 5
-        })
-        .await;
+    client.wait_chunks(session.id, 5).await;
     // The host's one slot is taken: a second session pinned there waits.
     let queued = new_session(&client, &repo, "queued", json!({ "script": "say queued ran", "host": "far" })).await;
     assert!(waiting_reason(&client, queued.id).await.status_reason.unwrap_or_default().contains("far 1/1"));
@@ -331,8 +318,7 @@ async fn wait_for_worktrees(hosts: &TestHosts, name: &str, count: usize) -> Vec<
 async fn a_warm_place_on_a_host_is_taken_by_the_next_session_and_refilled() {
     require_test_hosts!();
     let env = TestEnv::new();
-    let mut hosts = TestHosts::new(&env.root.join("hosts"));
-    hosts.add("far", HostSetup::default());
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["far"]);
     let mut far = host_entry("far", 4);
     far["warm"] = json!({ "scripted": 1 });
     env.write_config(json!({ "sshCommand": hosts.ssh_command(), "hosts": [far] }));

@@ -3,7 +3,7 @@
 //! name methods through the table and lua-language-server knows the params and results.
 
 use heck::ToSnakeCase;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::types::{self, Field, Spelling};
 use super::{HEADER, Methods};
@@ -32,8 +32,10 @@ impl Spelling for Lua {
 
     // LuaCATS writes a table type on one line.
     fn object(&self, fields: &[Field], _indent: usize) -> String {
-        let fields: Vec<String> =
-            fields.iter().map(|field| format!("{}{}: {}", field.name, if field.optional { "?" } else { "" }, field.ty)).collect();
+        let fields: Vec<String> = fields
+            .iter()
+            .map(|field| format!("{}{}: {}", field.name, if field.optional { "?" } else { "" }, field.ty))
+            .collect();
         format!("{{ {} }}", fields.join(", "))
     }
 }
@@ -44,7 +46,7 @@ fn one_line(doc: &str) -> String {
 }
 
 /// One definition of the schema as a class (an object with fields) or an alias.
-fn definition(name: &str, schema: &Value) -> String {
+fn definition(name: &str, schema: &Value, definitions: &Map<String, Value>) -> String {
     let mut text = String::new();
     if let Some(doc) = types::description(schema) {
         text.push_str(&format!("--- {}\n", one_line(doc)));
@@ -56,10 +58,25 @@ fn definition(name: &str, schema: &Value) -> String {
             text.push_str(&format!("---| {}{doc}\n", types::render(&Lua, alternative, 0).text));
         }
     } else if types::has_fields(schema) || schema.get("type").and_then(Value::as_str) == Some("object") {
-        text.push_str(&format!("---@class arbor.{name}\n"));
-        for field in types::fields(&Lua, schema, 0) {
+        let base = types::base_of(name, schema, definitions);
+        let fields = match base {
+            Some(base) => {
+                text.push_str(&format!("---@class arbor.{name} : arbor.{base}\n"));
+                types::own_fields(&Lua, schema, &definitions[base], 0)
+            }
+            None => {
+                text.push_str(&format!("---@class arbor.{name}\n"));
+                types::fields(&Lua, schema, 0)
+            }
+        };
+        for field in fields {
             let doc = field.doc.map(|doc| format!(" {}", one_line(&doc))).unwrap_or_default();
-            text.push_str(&format!("---@field {}{} {}{doc}\n", field.name, if field.optional { "?" } else { "" }, field.ty));
+            text.push_str(&format!(
+                "---@field {}{} {}{doc}\n",
+                field.name,
+                if field.optional { "?" } else { "" },
+                field.ty
+            ));
         }
     } else {
         text.push_str(&format!("---@alias arbor.{name} {}\n", types::render(&Lua, schema, 0).text));
@@ -70,11 +87,14 @@ fn definition(name: &str, schema: &Value) -> String {
 /// The whole file.
 pub fn lua(schema: &Value, methods: &Methods) -> String {
     let mut text = format!("-- {HEADER}\n");
-    for (name, definition_schema) in schema["$defs"].as_object().into_iter().flatten() {
+    let definitions = schema["$defs"].as_object().cloned().unwrap_or_default();
+    for (name, definition_schema) in &definitions {
         text.push('\n');
-        text.push_str(&definition(name, definition_schema));
+        text.push_str(&definition(name, definition_schema, &definitions));
     }
-    text.push_str("\nlocal M = {}\n\n--- The protocol version this client speaks; the server reports its own in `initialize`.\n");
+    text.push_str(
+        "\nlocal M = {}\n\n--- The protocol version this client speaks; the server reports its own in `initialize`.\n",
+    );
     text.push_str(&format!("M.PROTOCOL_VERSION = {}\n\n", crate::PROTOCOL_VERSION));
     text.push_str("--- Every request of the protocol, by its name in the method table.\nM.method = {\n");
     for request in &methods.requests {
@@ -83,7 +103,9 @@ pub fn lua(schema: &Value, methods: &Methods) -> String {
         text.push_str(&format!("  -- {} Params: {params}; result: {result}.\n", request.doc));
         text.push_str(&format!("  {} = '{}',\n", request.ident.to_snake_case(), request.name));
     }
-    text.push_str("}\n\n--- Every notification the server sends, by its name in the method table.\nM.notification = {\n");
+    text.push_str(
+        "}\n\n--- Every notification the server sends, by its name in the method table.\nM.notification = {\n",
+    );
     for notification in &methods.notifications {
         let params = types::render(&Lua, notification.params, 0).text;
         text.push_str(&format!("  -- {} Params: {params}.\n", notification.doc));

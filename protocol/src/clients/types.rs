@@ -2,7 +2,7 @@
 //! schemars emits for the protocol (`$ref`, `const`, `oneOf`/`anyOf`, lists of types, objects,
 //! arrays and maps), spelt by the language it is given.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// How one client language spells types.
 pub(super) trait Spelling {
@@ -130,6 +130,40 @@ pub(super) fn fields<S: Spelling>(spelling: &S, schema: &Value, indent: usize) -
             optional: !required.contains(&name.as_str()),
             doc: description(property).map(str::to_string),
         })
+        .collect()
+}
+
+/// The definition `schema` extends, if any: another object definition whose every field
+/// `schema` has with the same schema and the same optionality, and which makes up more than half
+/// of `schema`'s fields (what a `#[serde(flatten)]` of it leaves in the schema); the largest such.
+/// The clients then write `schema` as that one plus its own fields instead of repeating them.
+pub(super) fn base_of<'a>(name: &str, schema: &Value, definitions: &'a Map<String, Value>) -> Option<&'a str> {
+    let properties = schema.get("properties").and_then(Value::as_object)?;
+    let required = |schema: &Value, field: &str| {
+        schema.get("required").and_then(Value::as_array).is_some_and(|names| names.iter().any(|name| name == field))
+    };
+    definitions
+        .iter()
+        .filter(|(other, base)| *other != name && has_fields(base) && alternatives(base).is_none())
+        .filter_map(|(other, base)| {
+            let fields = base.get("properties").and_then(Value::as_object)?;
+            let covered = fields.len() < properties.len()
+                && fields.len() * 2 > properties.len()
+                && fields.iter().all(|(field, field_schema)| {
+                    properties.get(field) == Some(field_schema) && required(base, field) == required(schema, field)
+                });
+            covered.then_some((other.as_str(), fields.len()))
+        })
+        .max_by_key(|(_, count)| *count)
+        .map(|(other, _)| other)
+}
+
+/// The fields of `schema` that its base (`base_of`) does not have.
+pub(super) fn own_fields<S: Spelling>(spelling: &S, schema: &Value, base: &Value, indent: usize) -> Vec<Field> {
+    let inherited = base.get("properties").and_then(Value::as_object);
+    fields(spelling, schema, indent)
+        .into_iter()
+        .filter(|field| !inherited.is_some_and(|inherited| inherited.contains_key(&field.name)))
         .collect()
 }
 

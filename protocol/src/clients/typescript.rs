@@ -2,7 +2,7 @@
 //! the table as a vscode-languageclient descriptor (`RequestType<P, R>`, `NotificationType<P>`),
 //! so that `connection.request(Method.SessionNew, params)` is typed end to end.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::types::{self, Field, Spelling};
 use super::{HEADER, Methods};
@@ -66,10 +66,16 @@ fn doc_comment(doc: Option<&str>, indent: &str) -> String {
 }
 
 /// One definition of the schema as an `export`.
-fn definition(name: &str, schema: &Value) -> String {
+fn definition(name: &str, schema: &Value, definitions: &Map<String, Value>) -> String {
     let mut text = doc_comment(types::description(schema), "");
-    if types::has_fields(schema) && types::alternatives(schema).is_none() {
-        text.push_str(&format!("export interface {name} {}\n", TypeScript.object(&types::fields(&TypeScript, schema, 1), 0)));
+    if let Some(base) = types::base_of(name, schema, definitions) {
+        let own = types::own_fields(&TypeScript, schema, &definitions[base], 1);
+        text.push_str(&format!("export interface {name} extends {base} {}\n", TypeScript.object(&own, 0)));
+    } else if types::has_fields(schema) && types::alternatives(schema).is_none() {
+        text.push_str(&format!(
+            "export interface {name} {}\n",
+            TypeScript.object(&types::fields(&TypeScript, schema, 1), 0)
+        ));
     } else if let Some(alternatives) = types::alternatives(schema) {
         text.push_str(&format!("export type {name} =\n"));
         for alternative in alternatives {
@@ -90,11 +96,14 @@ pub fn typescript(schema: &Value, methods: &Methods) -> String {
     text.push_str("import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';\n\n");
     text.push_str("/** The protocol version this client speaks; the server reports its own in `initialize`. */\n");
     text.push_str(&format!("export const PROTOCOL_VERSION = {};\n", crate::PROTOCOL_VERSION));
-    for (name, definition_schema) in schema["$defs"].as_object().into_iter().flatten() {
+    let definitions = schema["$defs"].as_object().cloned().unwrap_or_default();
+    for (name, definition_schema) in &definitions {
         text.push('\n');
-        text.push_str(&definition(name, definition_schema));
+        text.push_str(&definition(name, definition_schema, &definitions));
     }
-    text.push_str("\n/** Every request of the protocol, by its name in the method table. */\nexport const Method = {\n");
+    text.push_str(
+        "\n/** Every request of the protocol, by its name in the method table. */\nexport const Method = {\n",
+    );
     for request in &methods.requests {
         text.push_str(&doc_comment(Some(request.doc), "  "));
         let result = types::render(&TypeScript, request.result, 0).text;
