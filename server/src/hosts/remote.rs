@@ -213,6 +213,10 @@ impl RemoteDriver {
             .await
             .map_err(|error| handshake(&host, "subscribing to the session", error))?;
         tracing::debug!(session = %spec.session_id, host = %host.name, remote = %remote.id, last_seq = subscribed.last_seq, "attached to the host's session");
+        // The host admits its session in its own time (it may wait there for a slot): a prompt
+        // sent before it runs would be refused, so the start ends when it runs. What it says
+        // meanwhile waits in the subscription for `pass_events`.
+        wait_until_running(&client, &host, remote.id).await?;
 
         let (commands, command_receiver) = mpsc::channel(COMMAND_CAPACITY);
         let (outputs, output_receiver) = mpsc::channel(OUTPUT_CAPACITY);
@@ -234,6 +238,24 @@ impl RemoteDriver {
             let _ = child.wait().await;
         });
         Ok(AgentHandle { commands, outputs: output_receiver, process_group: GroupSlot::with(group) })
+    }
+}
+
+/// Waits until the host's session `id` runs; an end before that is a failed start.
+async fn wait_until_running(client: &RpcClient, host: &HostConfig, id: Uuid) -> Result<(), AgentError> {
+    loop {
+        let there: Session = client
+            .call(method::SESSION_GET, &SessionIdParams { session_id: id })
+            .await
+            .map_err(|error| handshake(host, "following the session's start", error))?;
+        match there.status {
+            SessionStatus::Running => return Ok(()),
+            SessionStatus::Pending | SessionStatus::Creating => tokio::time::sleep(Duration::from_millis(25)).await,
+            other => {
+                let reason = there.status_reason.map(|reason| format!(": {reason}")).unwrap_or_default();
+                return Err(handshake(host, "starting the session", format!("it is {}{reason}", other.as_str())));
+            }
+        }
     }
 }
 
