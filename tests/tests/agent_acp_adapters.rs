@@ -423,3 +423,43 @@ async fn the_claude_adapter_takes_the_system_prompt_with_the_profiles_memory_and
     stop_and_resume(client, &mock, id, "/v1/messages", 2, "hello there").await;
     assert_briefed_in_the_system_prompt("what came before");
 }
+
+/// The Codex adapter offers `sessionCapabilities.systemPrompt` too: Codex gets the session's
+/// system prompt and the profile's memory as its developer instructions, not in the user's prompt.
+#[tokio::test]
+async fn the_codex_adapter_takes_the_system_prompt_with_the_profiles_memory_in_it() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), codex_write, codex_shell)).await;
+    env.configure_acp_adapters(&mock.url, AdapterLine::Current);
+    let memory = env.root.join("helper-memory.md");
+    std::fs::write(&memory, "- The tests run with `make test`.\n").unwrap();
+    let path = env.config_file();
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["profiles"] = json!({ "helper": { "agent": "codex-acp", "model": "gpt-5.5", "memory": memory,
+        "config": { "permissionMode": "bypass_permissions", "systemPrompt": "Speak like a pirate." } } });
+    env.write_config(config);
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let agent = listed(client, "codex-acp").await;
+    assert_eq!(agent["capabilities"]["settings"], json!(["systemPrompt"]), "from its initialize answer: {agent}");
+
+    let session =
+        client.call(method::SESSION_NEW, json!({ "cwd": repo, "profile": "helper", "prompt": "hello there" })).await;
+    let id: uuid::Uuid = serde_json::from_value(session["id"].clone()).unwrap();
+    client.subscribe(id, 0).await;
+    client.wait_turns(id, 1).await;
+    let turns: Vec<_> = mock
+        .requests_to("/v1/responses")
+        .into_iter()
+        .filter(|request| last_user_turn(request).0.contains("hello there"))
+        .collect();
+    assert!(!turns.is_empty(), "no model request for the prompt");
+    for turn in turns {
+        let body = turn.body.to_string();
+        assert!(body.contains("Speak like a pirate."), "the config's system prompt: {body}");
+        assert!(body.contains("The tests run with `make test`."), "the memory's text: {body}");
+        let (sent, _) = last_user_turn(&turn);
+        assert!(!sent.contains("make test") && !sent.contains("Arbor gives you"), "not in the prompt: {sent}");
+    }
+}
