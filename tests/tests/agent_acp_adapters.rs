@@ -4,7 +4,9 @@
 //! and driven through Arbor offline against the mock model API: the session's permission mode and
 //! model reach them, and what `agents/list` says of them comes from their own `initialize` answer;
 //! their slash commands, usage and cost show on the session, an interrupt leaves them running,
-//! and Codex's conversation carries over a resume and into a fork.
+//! and Codex's conversation carries over a resume and into a fork. The current adapters, which
+//! offer `sessionCapabilities.systemPrompt`, get the session's system prompt and a profile's
+//! memory in it rather than in the first prompt; the older Claude adapter is refused one.
 
 use std::path::{Path, PathBuf};
 
