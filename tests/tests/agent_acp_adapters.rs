@@ -4,7 +4,9 @@
 //! and driven through Arbor offline against the mock model API: the session's permission mode and
 //! model reach them, and what `agents/list` says of them comes from their own `initialize` answer;
 //! their slash commands, usage and cost show on the session, an interrupt leaves them running,
-//! and Codex's conversation carries over a resume and into a fork.
+//! and Codex's conversation carries over a resume and into a fork. The current adapters, which
+//! offer `sessionCapabilities.systemPrompt`, get the session's system prompt and a profile's
+//! memory in it rather than in the first prompt; the older Claude adapter is refused one.
 
 use std::path::{Path, PathBuf};
 
@@ -142,6 +144,17 @@ async fn claude_asks_and_runs_the_model(line: AdapterLine) {
     assert_eq!(agent["version"], line.claude_version(), "{agent}");
     assert_eq!(agent["capabilities"]["resume"], true, "it offers loadSession");
     assert!(agent["installHint"].is_null(), "{agent}");
+    if line == AdapterLine::Legacy {
+        // claude-agent-acp 0.23.1 offers no sessionCapabilities.systemPrompt, so it is refused one.
+        assert_eq!(agent["capabilities"]["settings"], json!([]), "{agent}");
+        let config = json!({ "systemPrompt": "Speak like a pirate." });
+        let refused = client
+            .try_call(method::SESSION_NEW, json!({ "cwd": repo, "agent": "claude-acp", "config": config }))
+            .await
+            .expect_err("a system prompt the agent would ignore is refused");
+        assert_eq!(refused.code, -33008, "{refused:?}");
+        assert!(refused.message.contains("does not take config.systemPrompt"), "{refused:?}");
+    }
 
     let session = client.agent_session(&repo, "claude-acp", Some("haiku"), json!({ "permissionMode": "ask" })).await;
     write_asks_and_waits(client, session.id, Path::new(&session.cwd)).await;
@@ -356,3 +369,99 @@ on_both_lines!(claude_turns: the_claude_adapter_is_interrupted_reports_usage_and
     the_older_claude_adapter_is_interrupted_reports_usage_and_cost_and_runs_a_custom_command);
 on_both_lines!(codex_turns: the_codex_adapter_is_interrupted_reports_usage_runs_a_command_resumes_and_forks,
     the_older_codex_adapter_is_interrupted_reports_usage_runs_a_command_and_resumes);
+
+/// The Claude adapter offers `sessionCapabilities.systemPrompt`: it takes a session's
+/// `config.systemPrompt`, and a profile's memory and skill listing go into that system prompt, not
+/// before the user's first prompt; a resumed conversation gets them again in its system prompt.
+#[tokio::test]
+async fn the_claude_adapter_takes_the_system_prompt_with_the_profiles_memory_and_skills_in_it() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), claude_write, claude_bash)).await;
+    env.configure_acp_adapters(&mock.url, AdapterLine::Current);
+    let skill = env.root.join("skills/greeter");
+    std::fs::create_dir_all(&skill).unwrap();
+    std::fs::write(skill.join("SKILL.md"), "---\nname: greeter\ndescription: Greets the user in Klingon\n---\n")
+        .unwrap();
+    let memory = env.root.join("helper-memory.md");
+    std::fs::write(&memory, "- The tests run with `make test`.\n").unwrap();
+    let path = env.config_file();
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["profiles"] = json!({ "helper": { "agent": "claude-acp", "skills": [skill], "memory": memory,
+        "config": { "permissionMode": "bypass_permissions", "systemPrompt": "Speak like a pirate." } } });
+    env.write_config(config);
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let agent = listed(client, "claude-acp").await;
+    assert_eq!(agent["capabilities"]["settings"], json!(["systemPrompt"]), "from its initialize answer: {agent}");
+
+    let session =
+        client.call(method::SESSION_NEW, json!({ "cwd": repo, "profile": "helper", "prompt": "hello there" })).await;
+    let id: uuid::Uuid = serde_json::from_value(session["id"].clone()).unwrap();
+    client.subscribe(id, 0).await;
+    client.wait_turns(id, 1).await;
+    // The turn's requests offer tools; Claude Code's side requests (such as a title) offer none.
+    let assert_briefed_in_the_system_prompt = |prompt: &str| {
+        let turns: Vec<_> = mock
+            .requests_to("/v1/messages")
+            .into_iter()
+            .filter(|request| request.body["tools"].as_array().is_some_and(|tools| !tools.is_empty()))
+            .filter(|request| last_user_turn(request).0.contains(prompt))
+            .collect();
+        assert!(!turns.is_empty(), "no model request for {prompt:?}");
+        for turn in turns {
+            let system = turn.body["system"].to_string();
+            assert!(system.contains("Speak like a pirate."), "the config's system prompt: {system}");
+            assert!(system.contains("The tests run with `make test`."), "the memory's text: {system}");
+            assert!(system.contains("- greeter: Greets the user in Klingon"), "the skill listing: {system}");
+            let (sent, _) = last_user_turn(&turn);
+            assert!(!sent.contains("make test") && !sent.contains("greeter"), "not in the prompt: {sent}");
+            assert!(!sent.contains("The user's request follows"), "no preamble: {sent}");
+        }
+    };
+    assert_briefed_in_the_system_prompt("hello there");
+    assert!(client.reply_text(id).ends_with("Echo: hello there"), "{}", client.reply_text(id));
+
+    stop_and_resume(client, &mock, id, "/v1/messages", 2, "hello there").await;
+    assert_briefed_in_the_system_prompt("what came before");
+}
+
+/// The Codex adapter offers `sessionCapabilities.systemPrompt` too: Codex gets the session's
+/// system prompt and the profile's memory as its developer instructions, not in the user's prompt.
+#[tokio::test]
+async fn the_codex_adapter_takes_the_system_prompt_with_the_profiles_memory_in_it() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), codex_write, codex_shell)).await;
+    env.configure_acp_adapters(&mock.url, AdapterLine::Current);
+    let memory = env.root.join("helper-memory.md");
+    std::fs::write(&memory, "- The tests run with `make test`.\n").unwrap();
+    let path = env.config_file();
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    config["profiles"] = json!({ "helper": { "agent": "codex-acp", "model": "gpt-5.5", "memory": memory,
+        "config": { "permissionMode": "bypass_permissions", "systemPrompt": "Speak like a pirate." } } });
+    env.write_config(config);
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let agent = listed(client, "codex-acp").await;
+    assert_eq!(agent["capabilities"]["settings"], json!(["systemPrompt"]), "from its initialize answer: {agent}");
+
+    let session =
+        client.call(method::SESSION_NEW, json!({ "cwd": repo, "profile": "helper", "prompt": "hello there" })).await;
+    let id: uuid::Uuid = serde_json::from_value(session["id"].clone()).unwrap();
+    client.subscribe(id, 0).await;
+    client.wait_turns(id, 1).await;
+    let turns: Vec<_> = mock
+        .requests_to("/v1/responses")
+        .into_iter()
+        .filter(|request| last_user_turn(request).0.contains("hello there"))
+        .collect();
+    assert!(!turns.is_empty(), "no model request for the prompt");
+    for turn in turns {
+        let body = turn.body.to_string();
+        assert!(body.contains("Speak like a pirate."), "the config's system prompt: {body}");
+        assert!(body.contains("The tests run with `make test`."), "the memory's text: {body}");
+        let (sent, _) = last_user_turn(&turn);
+        assert!(!sent.contains("make test") && !sent.contains("Arbor gives you"), "not in the prompt: {sent}");
+    }
+}

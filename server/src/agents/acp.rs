@@ -148,6 +148,12 @@ impl AgentDriver for AcpDriver {
             info.capabilities.resume = facts.can_continue();
             info.capabilities.fork = facts.fork;
             info.capabilities.additional_dirs = facts.additional_directories;
+            // An agent offering sessionCapabilities.systemPrompt takes config.systemPrompt, so a
+            // session asking for one is accepted before the agent runs.
+            let system_prompt = super::setting::SYSTEM_PROMPT.to_string();
+            if facts.system_prompt && !info.capabilities.settings.contains(&system_prompt) {
+                info.capabilities.settings.push(system_prompt);
+            }
             info.version = facts.version.or(info.version);
         }
         info
@@ -559,6 +565,8 @@ struct Established {
     can_close: bool,
     /// How to log the agent in, when it offers logins.
     login_help: Option<String>,
+    /// Whether the profile's memory briefing went into the agent's system prompt.
+    briefed: bool,
 }
 
 /// Wires up the child's pipes, runs the handshake and starts the driver loop.
@@ -615,7 +623,12 @@ async fn start_connection(pipes: AgentPipes, spec: StartSpec, setup: Setup) -> R
         }
         run_agent_loop(driver, commands_rx, incoming, pipes.exit, pipes.stderr_closed).await
     });
-    Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: GroupSlot::with(process_group) })
+    Ok(AgentHandle {
+        commands: commands_tx,
+        outputs: outputs_rx,
+        process_group: GroupSlot::with(process_group),
+        briefed: established.briefed,
+    })
 }
 
 /// `initialize`, then `session/new`, `session/resume` or `session/load`, then the session's
@@ -641,10 +654,24 @@ async fn handshake(
             setup.name
         )));
     }
-    // Every session/new, load, resume and fork carries the extra directories.
+    // An agent that takes a system prompt gets the session's and the profile's memory briefing
+    // in it, rather than the briefing before its first prompt: it then holds for the whole
+    // conversation, and a resumed conversation gets the memory's newest version.
+    let briefing = spec.memory.as_ref().and_then(|memory| memory.briefing.as_deref()).filter(|_| facts.system_prompt);
+    let system_prompt = [spec.config.system_prompt.as_deref().filter(|_| facts.system_prompt), briefing]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    // Every session/new, load, resume and fork carries the extra directories and the system
+    // prompt, which ACP's `append` mode adds to the agent's own.
     let session_params = |mut params: Value| {
         if !spec.additional_dirs.is_empty() {
             params["additionalDirectories"] = json!(spec.additional_dirs);
+        }
+        if !system_prompt.is_empty() {
+            params["systemPrompt"] =
+                json!({ "mode": "append", "content": [{ "type": "text", "text": system_prompt }] });
         }
         params
     };
@@ -706,7 +733,8 @@ async fn handshake(
         offered.applied(&change, &answer);
     }
     notices.extend(plan.notices);
-    Ok(Established { agent_session_id, offered, notices, can_close: facts.close, login_help })
+    let briefed = briefing.is_some();
+    Ok(Established { agent_session_id, offered, notices, can_close: facts.close, login_help, briefed })
 }
 
 /// How to log in with each of the agent's login methods (ACP's `authMethods`), when it offers any.

@@ -33,6 +33,9 @@ pub struct AgentFacts {
     /// `sessionCapabilities.additionalDirectories`: the agent takes directories beyond `cwd`
     /// on session/new, load and resume.
     pub additional_directories: bool,
+    /// `sessionCapabilities.systemPrompt`: the agent takes a system prompt of the client's on
+    /// session/new, load, resume and fork, at least in `append` mode (added to its own).
+    pub system_prompt: bool,
     /// The ways the agent offers to log in (`authMethods`).
     pub auth_methods: Vec<AuthMethod>,
 }
@@ -119,6 +122,7 @@ impl AgentFacts {
             close: session.get("close").is_some_and(|value| !value.is_null()),
             fork: session.get("fork").is_some_and(|value| !value.is_null()),
             additional_directories: session.get("additionalDirectories").is_some_and(|value| !value.is_null()),
+            system_prompt: session.get("systemPrompt").is_some_and(|value| !value.is_null()),
             auth_methods,
         }
     }
@@ -262,16 +266,23 @@ mod tests {
     fn facts_come_from_the_initialize_answer() {
         let answer = json!({
             "agentInfo": { "name": "@agentclientprotocol/claude-agent-acp", "version": "0.101.0" },
-            "agentCapabilities": { "loadSession": true, "sessionCapabilities": { "resume": {}, "close": {}, "fork": {} } },
+            "agentCapabilities": { "loadSession": true, "sessionCapabilities": {
+                "resume": {}, "close": {}, "fork": {}, "systemPrompt": { "mode": { "override": {} } },
+            } },
             "authMethods": [{ "id": "api-key", "name": "API Key", "description": "Use an API key" }],
         });
         let facts = AgentFacts::of(&answer);
         assert_eq!(facts.version.as_deref(), Some("@agentclientprotocol/claude-agent-acp 0.101.0"));
         assert!(facts.load_session && facts.resume && facts.close && facts.fork && facts.can_continue());
+        assert!(facts.system_prompt && !facts.additional_directories);
         assert_eq!(
             facts.auth_methods[0].how(&[]),
             "API Key (Use an API key): log in through Arbor with agents/authenticate, methodId `api-key`"
         );
         assert!(!AgentFacts::of(&json!({})).can_continue());
+        assert!(
+            !AgentFacts::of(&json!({ "agentCapabilities": { "sessionCapabilities": { "systemPrompt": null } } }))
+                .system_prompt
+        );
     }
 }

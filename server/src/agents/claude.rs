@@ -133,7 +133,7 @@ impl AgentDriver for ClaudeDriver {
             let session =
                 ClaudeSession::new(spec.cwd.clone(), spec.resume.clone(), pipes.stdin, outputs_tx, pipes.stderr_tail);
             tokio::spawn(run_agent_loop(session, commands_rx, pipes.lines, pipes.exit, pipes.stderr_closed));
-            Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: group })
+            Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: group, briefed: false })
         })
     }
 }

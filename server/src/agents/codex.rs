@@ -113,7 +113,7 @@ impl AgentDriver for CodexDriver {
             }
             let session = CodexSession::new(program, env, spec, outputs_tx, group.clone());
             tokio::spawn(session.run(commands_rx));
-            Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: group })
+            Ok(AgentHandle { commands: commands_tx, outputs: outputs_rx, process_group: group, briefed: false })
         })
     }
 }

@@ -209,6 +209,9 @@ pub struct AgentHandle {
     pub outputs: mpsc::Receiver<AgentOutput>,
     /// The agent's process group (if a process runs now), ended as a whole on stop.
     pub process_group: process::GroupSlot,
+    /// Whether the agent was given the profile's memory briefing (`Delivery::briefing`) in its
+    /// system prompt, so that its first prompt goes without it.
+    pub briefed: bool,
 }
 
 /// Future returned by [`AgentDriver::start`].

@@ -237,7 +237,8 @@ impl RemoteDriver {
             // ssh ends with the connection; waiting reaps it.
             let _ = child.wait().await;
         });
-        Ok(AgentHandle { commands, outputs: output_receiver, process_group: GroupSlot::with(group) })
+        // The host's agent is given no profile, so the briefing goes with the first prompt.
+        Ok(AgentHandle { commands, outputs: output_receiver, process_group: GroupSlot::with(group), briefed: false })
     }
 }
 

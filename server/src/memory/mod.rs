@@ -10,7 +10,8 @@
 //! whose `.gemini/skills/` holds the skills, which Gemini loads itself, beside links to the
 //! user's own, both linked to everything else of the user's (`agent_home.rs`); those two get the
 //! memory file's path ahead of their first prompt (Codex the skill listing too), and every other
-//! agent gets the memory's text, its path and the skill listing there.
+//! agent gets the memory's text, its path and the skill listing there, or in its system prompt
+//! when it is an ACP agent that takes one.
 //! Every agent also finds the memory file's path in `ARBOR_MEMORY_FILE`. After each turn (and
 //! when the agent ends) the file is compared with what was laid out, and a change is saved to the
 //! profile's store as a new version (`store.rs`, under the data directory or in an S3-compatible
@@ -95,8 +96,18 @@ pub struct Delivery {
     /// the memory file under the name the agent reads, to be linked to the user's own
     /// (`agent_home::private_env`).
     pub agent_home: Option<PathBuf>,
-    /// For agents other than Claude Code: the text put before the first prompt.
-    pub preamble: Option<String>,
+    /// For agents other than Claude Code: what they are told of the memory and skills they do not
+    /// load themselves. It goes into the system prompt of an ACP agent that takes one, and before
+    /// the first prompt (see [`Delivery::preamble`]) of every other agent.
+    pub briefing: Option<String>,
+}
+
+impl Delivery {
+    /// The briefing as it goes before the first prompt of a new conversation, followed by the
+    /// user's request.
+    pub fn preamble(&self) -> Option<String> {
+        self.briefing.as_ref().map(|briefing| format!("{briefing}The user's request follows.\n\n"))
+    }
 }
 
 /// A session's laid-out memory: the delivery and the text last saved, to tell an edit from it.
@@ -213,12 +224,12 @@ impl Memory {
             .then(|| MemoryNote { file: &file, text: agent_home.is_none().then_some(text.as_str()) });
         // An agent that loads the skills itself is not told of them again.
         let listed: &[Skill] = if loads_skills { &[] } else { &skills };
-        let preamble =
-            (!claude && (memory.is_some() || !listed.is_empty())).then(|| preamble(&profile.name, memory, listed));
+        let briefing =
+            (!claude && (memory.is_some() || !listed.is_empty())).then(|| briefing(&profile.name, memory, listed));
         Ok(Some(SessionMemory {
             profile: profile.name.clone(),
             session_id,
-            delivery: Delivery { dir, file, agent_home, preamble },
+            delivery: Delivery { dir, file, agent_home, briefing },
             saved: text,
         }))
     }
@@ -265,15 +276,16 @@ impl Memory {
     }
 }
 
-/// What the first prompt says of the memory: its file, and its text for an agent that does not
-/// read the file itself.
+/// What the briefing says of the memory: its file, and its text for an agent that does not read
+/// the file itself.
 struct MemoryNote<'a> {
     file: &'a Path,
     text: Option<&'a str>,
 }
 
-/// What an agent is told before its first prompt of the memory and skills it does not load itself.
-fn preamble(profile: &str, memory: Option<MemoryNote>, skills: &[Skill]) -> String {
+/// What an agent is told of the memory and skills it does not load itself, in its system prompt or
+/// before its first prompt.
+fn briefing(profile: &str, memory: Option<MemoryNote>, skills: &[Skill]) -> String {
     let mut out = format!("Arbor gives you the memory and skills of the agent profile \"{profile}\".\n\n");
     if let Some(MemoryNote { file, text }) = memory {
         out.push_str(&format!(
@@ -300,7 +312,6 @@ fn preamble(profile: &str, memory: Option<MemoryNote>, skills: &[Skill]) -> Stri
         }
         out.push('\n');
     }
-    out.push_str("The user's request follows.\n\n");
     out
 }
 
@@ -407,7 +418,7 @@ mod tests {
         assert_eq!(laid_out.delivery.file, private.join("GEMINI.md"));
         assert!(private.join("skills/greeter/SKILL.md").is_file());
         assert_eq!(std::fs::read_dir(&users).unwrap().count(), 0, "the user's skills directory is untouched");
-        let preamble = laid_out.delivery.preamble.unwrap();
+        let preamble = laid_out.delivery.preamble().unwrap();
         assert!(preamble.contains("read it already") && !preamble.contains("greeter"), "{preamble}");
     }
 }

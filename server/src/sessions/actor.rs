@@ -158,7 +158,7 @@ pub(super) struct SessionActor {
     /// The profile's memory and skills as laid out for the agent, when it has them.
     memory: Option<crate::memory::SessionMemory>,
     /// What goes before the first prompt of a new conversation, for an agent that reads no
-    /// memory or skills of its own.
+    /// memory or skills of its own and was not told of them in its system prompt.
     memory_preamble: Option<String>,
     /// Where a relayed session stands after the output being handled (see
     /// `AgentOutput::Relayed`), until the first event it makes is written.
@@ -416,7 +416,7 @@ impl SessionActor {
         }
         let resume = if start.moved_from.is_some() { None } else { start.resume };
         if resume.is_none() {
-            self.memory_preamble = self.memory.as_ref().and_then(|memory| memory.delivery.preamble.clone());
+            self.memory_preamble = self.memory.as_ref().and_then(|memory| memory.delivery.preamble());
         }
         // The agent reads and edits its memory directory, so its sandbox lets it in like an extra
         // directory.
@@ -512,6 +512,11 @@ impl SessionActor {
                 started = &mut starting => {
                     return match started {
                         Ok(Ok(handle)) => {
+                            // An agent briefed in its system prompt is not briefed again in its
+                            // first prompt.
+                            if handle.briefed {
+                                self.memory_preamble = None;
+                            }
                             *self.group.lock().expect("agent group cell poisoned") = Some(handle.process_group.clone());
                             self.agent = Some(handle);
                             Ok(())
