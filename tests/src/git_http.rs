@@ -72,11 +72,7 @@ impl Serving {
         while let Some(request) = read_request(&mut reader).await? {
             let authorization = request.header("authorization").map(str::to_string);
             let accepted = authorization.as_deref() == Some(self.expected.as_str());
-            self.seen.lock().expect("seen poisoned").push(Seen {
-                path: request.path.clone(),
-                authorization,
-                accepted,
-            });
+            self.seen.lock().expect("seen poisoned").push(Seen { path: request.path.clone(), authorization, accepted });
             let answer = if accepted {
                 self.backend(&request).await?
             } else {

@@ -304,11 +304,17 @@ impl TestEnv {
     /// socket answers and its discovery file names its web listener; its stderr (the log) goes to
     /// `daemon.log` in the test's root.
     pub async fn listening_daemon(&self, args: &[&str]) -> Child {
+        self.listening_daemon_with_env(args, &[]).await
+    }
+
+    /// [`TestEnv::listening_daemon`] with extra environment variables.
+    pub async fn listening_daemon_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Child {
         let log = std::fs::File::create(self.root.join("daemon.log")).expect("create the daemon log");
         let child = self
             .command()
             .args(["daemon", "--listen", "127.0.0.1:0"])
             .args(args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

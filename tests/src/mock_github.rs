@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::http::RawRequest;
-pub use crate::mock_rest::{Failure, Received};
 use crate::mock_rest::{Answer, MockRest, Routes, branch_tip};
+pub use crate::mock_rest::{Failure, Received};
 
 #[derive(Default)]
 struct State {

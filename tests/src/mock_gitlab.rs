@@ -11,8 +11,8 @@ use std::path::PathBuf;
 use serde_json::{Value, json};
 
 use crate::http::RawRequest;
-pub use crate::mock_rest::{Failure, Received};
 use crate::mock_rest::{Answer, MockRest, Routes, branch_tip};
+pub use crate::mock_rest::{Failure, Received};
 
 #[derive(Default)]
 struct State {
@@ -68,7 +68,8 @@ impl MockGitLab {
     pub fn approve(&self, iid: u64, username: &str) {
         self.rest.change(|state| {
             state.approvers.entry(iid).or_default().push(username.to_string());
-            let note = json!({ "body": "approved this merge request", "system": true, "author": { "username": username } });
+            let note =
+                json!({ "body": "approved this merge request", "system": true, "author": { "username": username } });
             state.notes.entry(iid).or_default().push(note);
         });
     }
@@ -127,10 +128,8 @@ impl Routes for GitLabRoutes {
             }
             ("GET", ["projects", _, "merge_requests"]) => {
                 let branch = query.split('&').find_map(|pair| pair.strip_prefix("source_branch=")).unwrap_or_default();
-                let open = state
-                    .merge_requests
-                    .iter()
-                    .filter(|mr| mr["state"] == "opened" && mr["source_branch"] == branch);
+                let open =
+                    state.merge_requests.iter().filter(|mr| mr["state"] == "opened" && mr["source_branch"] == branch);
                 Answer::json(200, Value::Array(open.cloned().collect()))
             }
             ("GET", ["projects", _, "merge_requests", number]) => match iid(number).and_then(|iid| find(state, iid)) {
@@ -169,7 +168,8 @@ impl GitLabRoutes {
         else {
             return self.error(400, "400 Bad request - source_branch, target_branch, title are missing");
         };
-        if let Some(open) = state.merge_requests.iter().find(|mr| mr["state"] == "opened" && mr["source_branch"] == source)
+        if let Some(open) =
+            state.merge_requests.iter().find(|mr| mr["state"] == "opened" && mr["source_branch"] == source)
         {
             let message = format!("Another open merge request already exists for this source branch: !{}", open["iid"]);
             return Answer::json(409, json!({ "message": [message] }));
