@@ -612,7 +612,7 @@ pub struct ResumeParams {
 }
 
 /// `session/configure` params. Absent fields are left as they are.
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigureParams {
     /// The session to change.

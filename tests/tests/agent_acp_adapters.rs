@@ -81,6 +81,31 @@ fn message_chunks(client: &Client) -> usize {
 }
 
 /// Waits until `agents/list` reports `id` with the version its `initialize` answer gives.
+/// Adds `profile` to the config file as the profile `helper`, with a memory file, a system prompt
+/// and `bypass_permissions`; starts the server; checks that the profile's agent takes
+/// `systemPrompt` (as its initialize answer says); and runs a session of the profile, prompted
+/// "hello there", to the end of its first turn.
+async fn first_turn_from_profile(env: &TestEnv, repo: &Path, mut profile: Value) -> (Server, uuid::Uuid) {
+    let memory = env.root.join("helper-memory.md");
+    std::fs::write(&memory, "- The tests run with `make test`.\n").unwrap();
+    profile["memory"] = json!(memory);
+    profile["config"] = json!({ "permissionMode": "bypass_permissions", "systemPrompt": "Speak like a pirate." });
+    let agent_id = profile["agent"].as_str().expect("the profile's agent").to_string();
+    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(env.config_file()).unwrap()).unwrap();
+    config["profiles"] = json!({ "helper": profile });
+    env.write_config(config);
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let agent = listed(client, &agent_id).await;
+    assert_eq!(agent["capabilities"]["settings"], json!(["systemPrompt"]), "from its initialize answer: {agent}");
+    let session =
+        client.call(method::SESSION_NEW, json!({ "cwd": repo, "profile": "helper", "prompt": "hello there" })).await;
+    let id: uuid::Uuid = serde_json::from_value(session["id"].clone()).unwrap();
+    client.subscribe(id, 0).await;
+    client.wait_turns(id, 1).await;
+    (server, id)
+}
+
 async fn listed(client: &Client, id: &str) -> Value {
     let mut found = Value::Null;
     // The adapters start in the background with the server; under load that takes a while.
@@ -383,23 +408,9 @@ async fn the_claude_adapter_takes_the_system_prompt_with_the_profiles_memory_and
     std::fs::create_dir_all(&skill).unwrap();
     std::fs::write(skill.join("SKILL.md"), "---\nname: greeter\ndescription: Greets the user in Klingon\n---\n")
         .unwrap();
-    let memory = env.root.join("helper-memory.md");
-    std::fs::write(&memory, "- The tests run with `make test`.\n").unwrap();
-    let path = env.config_file();
-    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    config["profiles"] = json!({ "helper": { "agent": "claude-acp", "skills": [skill], "memory": memory,
-        "config": { "permissionMode": "bypass_permissions", "systemPrompt": "Speak like a pirate." } } });
-    env.write_config(config);
-    let mut server = env.standalone().await;
+    let (mut server, id) =
+        first_turn_from_profile(&env, &repo, json!({ "agent": "claude-acp", "skills": [skill] })).await;
     let client = &mut server.client;
-    let agent = listed(client, "claude-acp").await;
-    assert_eq!(agent["capabilities"]["settings"], json!(["systemPrompt"]), "from its initialize answer: {agent}");
-
-    let session =
-        client.call(method::SESSION_NEW, json!({ "cwd": repo, "profile": "helper", "prompt": "hello there" })).await;
-    let id: uuid::Uuid = serde_json::from_value(session["id"].clone()).unwrap();
-    client.subscribe(id, 0).await;
-    client.wait_turns(id, 1).await;
     // The turn's requests offer tools; Claude Code's side requests (such as a title) offer none.
     let assert_briefed_in_the_system_prompt = |prompt: &str| {
         let turns: Vec<_> = mock
@@ -434,23 +445,7 @@ async fn the_codex_adapter_takes_the_system_prompt_with_the_profiles_memory_in_i
     let repo = env.repo("repo");
     let mock = MockApi::start(conversation(env.data_dir().join("worktrees"), codex_write, codex_shell)).await;
     env.configure_acp_adapters(&mock.url, AdapterLine::Current);
-    let memory = env.root.join("helper-memory.md");
-    std::fs::write(&memory, "- The tests run with `make test`.\n").unwrap();
-    let path = env.config_file();
-    let mut config: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    config["profiles"] = json!({ "helper": { "agent": "codex-acp", "model": "gpt-5.5", "memory": memory,
-        "config": { "permissionMode": "bypass_permissions", "systemPrompt": "Speak like a pirate." } } });
-    env.write_config(config);
-    let mut server = env.standalone().await;
-    let client = &mut server.client;
-    let agent = listed(client, "codex-acp").await;
-    assert_eq!(agent["capabilities"]["settings"], json!(["systemPrompt"]), "from its initialize answer: {agent}");
-
-    let session =
-        client.call(method::SESSION_NEW, json!({ "cwd": repo, "profile": "helper", "prompt": "hello there" })).await;
-    let id: uuid::Uuid = serde_json::from_value(session["id"].clone()).unwrap();
-    client.subscribe(id, 0).await;
-    client.wait_turns(id, 1).await;
+    let (_server, _) = first_turn_from_profile(&env, &repo, json!({ "agent": "codex-acp", "model": "gpt-5.5" })).await;
     let turns: Vec<_> = mock
         .requests_to("/v1/responses")
         .into_iter()

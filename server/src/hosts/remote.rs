@@ -77,14 +77,21 @@ impl Connection {
 }
 
 /// Connects to the host's Arbor with `ssh HOST arbor lsp` (stderr to `log`) and initializes.
+/// ssh carries `session_id` in its environment when the connection is a session's from the
+/// start, which is how crash recovery knows a leftover group as that session's (a warm place's
+/// connection has no session yet, so it carries none).
 pub async fn open_link(
     host: &HostConfig,
     ssh: &Ssh,
+    session_id: Option<Uuid>,
     log: std::fs::File,
     log_path: PathBuf,
 ) -> Result<Connection, AgentError> {
     let mut command = ssh.connection(&host.ssh, &["arbor", "lsp"]);
     command.stderr(log);
+    if let Some(session_id) = session_id {
+        command.env(crate::agents::process::SESSION_ID_ENV, session_id.to_string());
+    }
     let (mut child, group) =
         ProcessGroup::spawn_leader(&mut command).map_err(|source| AgentError::Spawn { agent: "ssh".into(), source })?;
     let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
@@ -183,7 +190,7 @@ impl RemoteDriver {
             None => {
                 let log = crate::paths::open_private_log(&spec.log_path)
                     .map_err(|source| AgentError::Spawn { agent: session.agent.clone(), source })?;
-                let connection = open_link(&host, &ssh, log, spec.log_path.clone()).await?;
+                let connection = open_link(&host, &ssh, Some(spec.session_id), log, spec.log_path.clone()).await?;
                 let opened = match (&resume, &fresh) {
                     (Some(conversation), _) => resume_there(&connection.client, &host, conversation)
                         .await
@@ -207,16 +214,12 @@ impl RemoteDriver {
             let log = spec.log_path.with_file_name(format!("warm-{}.log", host.name));
             warm.refill(&host, &ssh, &info, key, start, log);
         }
+        if let Err(error) = attach(&connection.client, &host, remote.id, after_seq).await {
+            connection.end().await;
+            return Err(error);
+        }
+        tracing::debug!(session = %spec.session_id, host = %host.name, remote = %remote.id, after_seq, "attached to the host's session");
         let Connection { mut child, group, client, notifications, log_path } = connection;
-        let subscribed: SubscribeResult = client
-            .call(method::SESSION_SUBSCRIBE, &SubscribeParams { session_id: remote.id, after_seq: Some(after_seq) })
-            .await
-            .map_err(|error| handshake(&host, "subscribing to the session", error))?;
-        tracing::debug!(session = %spec.session_id, host = %host.name, remote = %remote.id, last_seq = subscribed.last_seq, "attached to the host's session");
-        // The host admits its session in its own time (it may wait there for a slot): a prompt
-        // sent before it runs would be refused, so the start ends when it runs. What it says
-        // meanwhile waits in the subscription for `pass_events`.
-        wait_until_running(&client, &host, remote.id).await?;
 
         let (commands, command_receiver) = mpsc::channel(COMMAND_CAPACITY);
         let (outputs, output_receiver) = mpsc::channel(OUTPUT_CAPACITY);
@@ -242,8 +245,15 @@ impl RemoteDriver {
     }
 }
 
-/// Waits until the host's session `id` runs; an end before that is a failed start.
-async fn wait_until_running(client: &RpcClient, host: &HostConfig, id: Uuid) -> Result<(), AgentError> {
+/// Subscribes to the host's session `id` after `after_seq` and waits until it runs. The host
+/// admits its session in its own time (it may wait there for a slot), and a prompt sent before it
+/// runs would be refused, so the start ends when it runs; what it says meanwhile waits in the
+/// subscription for `pass_events`. An end before it runs is a failed start.
+async fn attach(client: &RpcClient, host: &HostConfig, id: Uuid, after_seq: u64) -> Result<(), AgentError> {
+    let _: SubscribeResult = client
+        .call(method::SESSION_SUBSCRIBE, &SubscribeParams { session_id: id, after_seq: Some(after_seq) })
+        .await
+        .map_err(|error| handshake(host, "subscribing to the session", error))?;
     loop {
         let there: Session = client
             .call(method::SESSION_GET, &SessionIdParams { session_id: id })
@@ -265,17 +275,7 @@ async fn wait_until_running(client: &RpcClient, host: &HostConfig, id: Uuid) -> 
 async fn adopt(place: &warm::Place, session: &Session) -> Result<u64, RpcError> {
     let client = &place.connection.client;
     if let Some(title) = &session.title {
-        let params = ConfigureParams {
-            session_id: place.remote.id,
-            title: Some(title.clone()),
-            title_source: None,
-            pinned: None,
-            hidden: None,
-            permissions: None,
-            permission_mode: None,
-            model: None,
-            additional_dirs: None,
-        };
+        let params = ConfigureParams { session_id: place.remote.id, title: Some(title.clone()), ..Default::default() };
         client.call::<_, Value>(method::SESSION_CONFIGURE, &params).await?;
     }
     let there: Session = client.call(method::SESSION_GET, &SessionIdParams { session_id: place.remote.id }).await?;
@@ -408,17 +408,7 @@ async fn forward_commands(
                 request(&link, method::SESSION_RESPOND, &params).await
             }
             AgentCommand::Configure { permission_mode, model } => {
-                let params = ConfigureParams {
-                    session_id,
-                    title: None,
-                    title_source: None,
-                    pinned: None,
-                    hidden: None,
-                    permissions: None,
-                    permission_mode,
-                    model,
-                    additional_dirs: None,
-                };
+                let params = ConfigureParams { session_id, permission_mode, model, ..Default::default() };
                 request(&link, method::SESSION_CONFIGURE, &params).await
             }
             AgentCommand::Close { closed } => {

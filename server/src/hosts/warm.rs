@@ -129,7 +129,8 @@ async fn prepare(
     log: &std::path::Path,
 ) -> Result<Place, String> {
     let log_file = crate::paths::open_private_log(log).map_err(|error| error.to_string())?;
-    let connection = open_link(host, ssh, log_file, log.to_path_buf()).await.map_err(|error| error.to_string())?;
+    let connection =
+        open_link(host, ssh, None, log_file, log.to_path_buf()).await.map_err(|error| error.to_string())?;
     let branch = format!("arbor-home/warm-{}", uuid::Uuid::new_v4());
     let mirror = mirror::publish_commit(ssh, &host.ssh, &key.repo_root, &start.commit, &branch)
         .await
