@@ -14,11 +14,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arbor_protocol::{SessionConfig, SessionEvent};
-use arbor_server::agents::acp::{self, Connection, DriverLoop, Incoming};
+use arbor_server::agents::acp::{Connection, DriverLoop};
+use arbor_server::agents::acp_lines;
 use arbor_server::agents::claude::ClaudeSession;
 use arbor_server::agents::codex::CodexSession;
 use arbor_server::agents::process::{GroupLedger, GroupSlot};
-use arbor_server::agents::stdio::{AgentLoop, Line, parse_line};
+use arbor_server::agents::stdio::{AgentLoop, parse_line};
 use arbor_server::agents::{AgentCommand, AgentOutput, StartSpec};
 use arbor_server::hub::Hub;
 use arbor_server::store::Store;
@@ -125,13 +126,13 @@ async fn feed<L: AgentLoop>(
     state: &mut L,
     outlets: &mut Outlets,
     steps: Vec<Step>,
-    message: impl Fn(Line) -> L::Message,
+    parse: impl Fn(&[u8]) -> Option<L::Message>,
 ) -> Result<(), String> {
     for step in steps {
         match step {
             Step::Line(bytes) => {
-                if let Some(line) = parse_line(&bytes) {
-                    outlets.drive(state.handle_message(message(line))).await?;
+                if let Some(message) = parse(&bytes) {
+                    outlets.drive(state.handle_message(message)).await?;
                 }
             }
             Step::Command(number) => {
@@ -181,7 +182,7 @@ impl Target for Claude {
         self.runtime.block_on(async {
             let (mut outlets, stdin, outputs) = Outlets::new();
             let mut session = ClaudeSession::new(RECORDED_CWD.into(), None, stdin, outputs, stderr_tail());
-            feed(&mut session, &mut outlets, steps, |line| line).await
+            feed(&mut session, &mut outlets, steps, parse_line).await
         })
     }
 }
@@ -359,11 +360,7 @@ impl Target for Acp {
             let (mut outlets, stdin, outputs) = Outlets::new();
             let mut driver =
                 DriverLoop::new(Connection::new(stdin), "fuzz".into(), false, self.cwd.clone(), outputs, stderr_tail());
-            feed(&mut driver, &mut outlets, steps, |line| match line {
-                Line::Json(message) => acp::route(message),
-                Line::Malformed(text) => Incoming::Malformed(text),
-            })
-            .await
+            feed(&mut driver, &mut outlets, steps, acp_lines::parse_incoming).await
         })?;
         self.check_confinement()
     }

@@ -25,11 +25,12 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
 use super::acp_facts::{AgentFacts, AuthKind, LearnedFacts, converse, initialize_params, probe_command};
+use super::acp_lines::{ChunkStream, parse_incoming};
 use super::acp_settings::{Change, Offered};
 use super::acp_terminal::Terminals;
 use super::discovery::{Version, agent_command, agent_env, find_program};
 use super::process::GroupSlot;
-use super::stdio::{AgentLoop, AgentPipes, Line, preview, run_agent_loop, spawn_agent, with_stderr};
+use super::stdio::{AgentLoop, AgentPipes, preview, run_agent_loop, spawn_agent_parsing, with_stderr};
 use super::{
     AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, LoginFuture, StartFuture, StartSpec, relative,
 };
@@ -212,7 +213,7 @@ impl AgentDriver for AcpDriver {
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }
-            let pipes = spawn_agent(launcher(&spec)?, Stdio::piped(), &agent, &spec).await?;
+            let pipes = spawn_agent_parsing(launcher(&spec)?, Stdio::piped(), &agent, &spec, parse_incoming).await?;
             let setup = Setup { name, client_fs, facts, settings_by_command, command_line };
             start_connection(pipes, spec, setup).await
         })
@@ -373,10 +374,10 @@ pub fn by_command(id: &str, agent: &AcpAgentConfig, probe: bool) -> AcpDriver {
 /// A JSON-RPC error from the agent.
 #[derive(Debug)]
 pub struct RpcError {
-    code: i64,
-    message: String,
+    pub(super) code: i64,
+    pub(super) message: String,
     /// The error's `data`, where agents put details such as an HTTP status.
-    data: Value,
+    pub(super) data: Value,
 }
 
 /// What the stdout reader hands on, in the order the agent wrote it. Responses travel in the same
@@ -388,6 +389,9 @@ pub enum Incoming {
     Request { id: Value, method: String, params: Value },
     /// A notification from the agent.
     Notification { method: String, params: Value },
+    /// A `session/update` notification carrying a text chunk of the agent's message or
+    /// thinking, read straight into its text (see `acp_lines`).
+    Text { stream: ChunkStream, text: String },
     /// A line that is not a JSON-RPC message.
     Malformed(String),
 }
@@ -570,10 +574,12 @@ struct Established {
 }
 
 /// Wires up the child's pipes, runs the handshake and starts the driver loop.
-async fn start_connection(pipes: AgentPipes, spec: StartSpec, setup: Setup) -> Result<AgentHandle, AgentError> {
-    let (incoming_tx, incoming_rx) = mpsc::channel(CHANNEL_CAPACITY);
-    tokio::spawn(route_lines(pipes.lines, incoming_tx));
-    let mut inbox = SetupInbox { incoming: incoming_rx, held: Vec::new() };
+async fn start_connection(
+    pipes: AgentPipes<Incoming>,
+    spec: StartSpec,
+    setup: Setup,
+) -> Result<AgentHandle, AgentError> {
+    let mut inbox = SetupInbox { incoming: pipes.lines, held: Vec::new() };
     let connection = Connection::new(pipes.stdin);
     let process_group = pipes.group;
     let stderr_tail = pipes.stderr_tail;
@@ -855,6 +861,14 @@ impl AgentLoop for DriverLoop {
                 self.handle_update(&params["update"]).await;
             }
             Incoming::Notification { .. } => {}
+            // Empty chunks (some agents open and close a message with them) say nothing.
+            Incoming::Text { text, .. } if text.is_empty() => {}
+            Incoming::Text { stream: ChunkStream::Message, text } => {
+                self.output(AgentOutput::Event(SessionEvent::AgentMessageChunk { text })).await
+            }
+            Incoming::Text { stream: ChunkStream::Thought, text } => {
+                self.output(AgentOutput::Event(SessionEvent::AgentThoughtChunk { text })).await
+            }
             Incoming::Request { id, method, params } => self.handle_request(id, &method, params).await,
             Incoming::Malformed(line) => {
                 let message = format!("the agent sent a line that is not a JSON-RPC message: {}", preview(&line));
@@ -1347,50 +1361,6 @@ fn usage_from_acp(usage: &Value) -> Usage {
         cache_write_tokens: count("cachedWriteTokens"),
         ..Usage::default()
     }
-}
-
-/// Sorts stdout lines into JSON-RPC responses, requests and notifications, in order.
-async fn route_lines(mut lines: mpsc::Receiver<Line>, incoming: mpsc::Sender<Incoming>) {
-    while let Some(line) = lines.recv().await {
-        let routed = match line {
-            Line::Json(message) => route(message),
-            Line::Malformed(text) => Incoming::Malformed(text),
-        };
-        if incoming.send(routed).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// Sorts one JSON object from the agent into a response, a request or a notification.
-pub fn route(mut message: Value) -> Incoming {
-    let method = message["method"].as_str().map(str::to_string);
-    let id = message.get("id").cloned();
-    match (method, id) {
-        (Some(method), Some(id)) => Incoming::Request { id, method, params: take_member(&mut message, "params") },
-        (Some(method), None) => Incoming::Notification { method, params: take_member(&mut message, "params") },
-        (None, Some(id)) => match id.as_u64() {
-            Some(id) => {
-                let result = match message.get("error") {
-                    Some(error) => Err(RpcError {
-                        code: error["code"].as_i64().unwrap_or_default(),
-                        message: error["message"].as_str().unwrap_or("the agent reported an error").to_string(),
-                        data: error["data"].clone(),
-                    }),
-                    None => Ok(take_member(&mut message, "result")),
-                };
-                Incoming::Response { id, result }
-            }
-            None => Incoming::Malformed(message.to_string()),
-        },
-        (None, None) => Incoming::Malformed(message.to_string()),
-    }
-}
-
-/// Moves a member out of a message the router owns: at an agent's full speed, copying each
-/// update's params was the largest cost of reading its output.
-fn take_member(message: &mut Value, key: &str) -> Value {
-    message.get_mut(key).map(Value::take).unwrap_or(Value::Null)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 pub mod acp;
 pub mod acp_facts;
+pub mod acp_lines;
 pub mod acp_settings;
 pub mod acp_terminal;
 pub mod claude;

@@ -40,14 +40,18 @@ pub enum Line {
     Malformed(String),
 }
 
+/// Makes a driver's message of one line of an agent's stdout (without its newline); None skips
+/// the line. A line over the length limit reaches it as a text saying so, which is no JSON.
+pub type ParseLine<M> = fn(&[u8]) -> Option<M>;
+
 /// A started agent process's pipes.
-pub struct AgentPipes {
+pub struct AgentPipes<M = Line> {
     /// Its process group.
     pub group: ProcessGroup,
     /// Lines to write to its stdin (a newline is added).
     pub stdin: mpsc::Sender<String>,
-    /// Lines read from its stdout.
-    pub lines: mpsc::Receiver<Line>,
+    /// Its stdout, line by line, as the driver's parser made them.
+    pub lines: mpsc::Receiver<M>,
     /// Its exit status, once it has exited.
     pub exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
     /// The last lines of its stderr.
@@ -61,11 +65,23 @@ pub struct AgentPipes {
 /// of its own that is recorded in the store, with its session's id in its environment, stdout and
 /// stderr piped and `stdin` as given (piped, or null for an agent that reads nothing).
 pub async fn spawn_agent(
-    mut command: Command,
+    command: Command,
     stdin: Stdio,
     agent: &str,
     spec: &StartSpec,
 ) -> Result<AgentPipes, AgentError> {
+    spawn_agent_parsing(command, stdin, agent, spec, parse_line).await
+}
+
+/// [`spawn_agent`] with each line of stdout made into a message by `parse`, on the reader task:
+/// a driver whose agent streams fast parses there, without a [`Line`] in between.
+pub async fn spawn_agent_parsing<M: Send + 'static>(
+    mut command: Command,
+    stdin: Stdio,
+    agent: &str,
+    spec: &StartSpec,
+    parse: ParseLine<M>,
+) -> Result<AgentPipes<M>, AgentError> {
     command.current_dir(&spec.cwd).env(SESSION_ID_ENV, spec.session_id.to_string());
     if let Some(memory) = &spec.memory {
         command.env(crate::memory::MEMORY_FILE_ENV, &memory.file);
@@ -75,13 +91,13 @@ pub async fn spawn_agent(
     let (child, group) = ProcessGroup::spawn_leader(&mut command)
         .map_err(|source| AgentError::Spawn { agent: agent.to_string(), source })?;
     spec.ledger.record(group).await;
-    Ok(AgentPipes::start(child, group, spec.log_path.clone()))
+    Ok(AgentPipes::start(child, group, spec.log_path.clone(), parse))
 }
 
-impl AgentPipes {
+impl<M: Send + 'static> AgentPipes<M> {
     /// Wires up a child spawned with piped stdout and stderr (and stdin, unless it runs with stdin
     /// closed) as the leader of `group`.
-    fn start(mut child: Child, group: ProcessGroup, log_path: PathBuf) -> AgentPipes {
+    fn start(mut child: Child, group: ProcessGroup, log_path: PathBuf, parse: ParseLine<M>) -> AgentPipes<M> {
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -98,7 +114,7 @@ impl AgentPipes {
             tokio::spawn(write_stdin(stdin, stdin_rx));
         }
         let (lines_tx, lines) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(read_stdout(stdout, lines_tx));
+        tokio::spawn(read_stdout(stdout, lines_tx, parse));
         let (exit_tx, exit) = oneshot::channel();
         tokio::spawn(async move {
             let _ = exit_tx.send(child.wait().await);
@@ -285,18 +301,17 @@ async fn read_line(
     }
 }
 
-async fn read_stdout(stdout: tokio::process::ChildStdout, lines: mpsc::Sender<Line>) {
+async fn read_stdout<M>(stdout: tokio::process::ChildStdout, lines: mpsc::Sender<M>, parse: ParseLine<M>) {
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stdout);
     let mut buffer = Vec::new();
+    let too_long = format!("(a line longer than {MAX_LINE_BYTES} bytes, skipped)");
     loop {
-        let line = match read_line(&mut reader, &mut buffer, MAX_LINE_BYTES).await {
+        let parsed = match read_line(&mut reader, &mut buffer, MAX_LINE_BYTES).await {
             Ok(Read::End) | Err(_) => return,
-            Ok(Read::TooLong) => Line::Malformed(format!("(a line longer than {MAX_LINE_BYTES} bytes, skipped)")),
-            Ok(Read::Line) => match parse_line(&buffer) {
-                Some(line) => line,
-                None => continue,
-            },
+            Ok(Read::TooLong) => parse(too_long.as_bytes()),
+            Ok(Read::Line) => parse(&buffer),
         };
+        let Some(line) = parsed else { continue };
         if lines.send(line).await.is_err() {
             return;
         }

@@ -14,6 +14,7 @@ use arbor_protocol::{
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
+use super::coalesce;
 use super::placement::LOCAL;
 use super::{FAULT_PANIC_ON_PROMPT, SessionError, SessionManager, worktree};
 use crate::agents::process::{GroupLedger, GroupSlot};
@@ -163,6 +164,9 @@ pub(super) struct SessionActor {
     /// Where a relayed session stands after the output being handled (see
     /// `AgentOutput::Relayed`), until the first event it makes is written.
     relayed_to: Option<String>,
+    /// An output taken from the agent while joining waiting chunks (see `coalesce`) that was not
+    /// one of them: it is handled before the next one is received.
+    held_output: Option<AgentOutput>,
 }
 
 /// How the actor's main loop ended.
@@ -210,6 +214,7 @@ impl SessionActor {
             memory: None,
             memory_preamble: None,
             relayed_to: None,
+            held_output: None,
         }
     }
 
@@ -633,6 +638,12 @@ impl SessionActor {
             if let Some(reason) = self.stop_after.take() {
                 return Ending { status: SessionStatus::Stopped, reason: Some(reason) };
             }
+            if let Some(output) = self.held_output.take() {
+                match self.on_output(Some(output)).await {
+                    Some(ending) => return ending,
+                    None => continue,
+                }
+            }
             let files_check_at = self.files_check_at;
             let retry_at = self.retry_at;
             let agent = self.agent.as_mut().expect("serve runs with an agent");
@@ -646,10 +657,8 @@ impl SessionActor {
                     Some(command) => self.handle_command(command).await,
                     None => return Ending { status: SessionStatus::Stopped, reason: None },
                 },
-                output = agent.outputs.recv() => match output.map(|output| self.unwrap_relayed(output)) {
-                    Some(AgentOutput::Exited { clean, message }) => return self.agent_exited(clean, message).await,
-                    None => return self.agent_exited(false, "the agent driver stopped".into()).await,
-                    Some(output) => self.handle_output(output).await,
+                output = agent.outputs.recv() => if let Some(ending) = self.on_output(output).await {
+                    return ending;
                 },
                 _ = sleep_until(files_check_at) => self.check_files().await,
                 _ = limits_check.tick() => self.report_sandbox_hits().await,
@@ -923,6 +932,28 @@ impl SessionActor {
             other => other,
         });
         self.send_to_agent(AgentCommand::Configure { permission_mode, model }).await;
+    }
+
+    /// Handles one output of the agent (None: its driver has gone), with the chunks of the same
+    /// message waiting behind it joined to it; returns how the session ends if this ends it.
+    async fn on_output(&mut self, output: Option<AgentOutput>) -> Option<Ending> {
+        let output = match output {
+            Some(AgentOutput::Event(event)) => {
+                let agent = self.agent.as_mut().expect("outputs come from a running agent");
+                let (event, held) = coalesce::with_waiting(event, &mut agent.outputs);
+                self.held_output = held;
+                AgentOutput::Event(event)
+            }
+            Some(output) => self.unwrap_relayed(output),
+            None => return Some(self.agent_exited(false, "the agent driver stopped".into()).await),
+        };
+        match output {
+            AgentOutput::Exited { clean, message } => Some(self.agent_exited(clean, message).await),
+            output => {
+                self.handle_output(output).await;
+                None
+            }
+        }
     }
 
     /// The output a relayed one carries, remembering where the relay stands after it.

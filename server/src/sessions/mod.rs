@@ -6,6 +6,7 @@
 
 mod actor;
 mod admission;
+mod coalesce;
 pub mod placement;
 pub mod worktree;
 

@@ -18,8 +18,13 @@ pub struct Seen {
     pub session_id: Uuid,
     pub seq: u64,
     pub turn_ended: bool,
-    /// The microsecond a steady agent stamped in its chunk's text, if it did.
-    pub stamped_micros: Option<u64>,
+    /// The agent updates the event carries: one for most events, and for a message chunk one
+    /// per chunk the flood agent wrote, since the daemon joins chunks that wait together into
+    /// one event. Each of the agent's chunks is one word ending in a space, so they are counted
+    /// by their spaces.
+    pub updates: usize,
+    /// The microseconds a steady agent stamped in the chunks this event carries.
+    pub stamped_micros: Vec<u64>,
 }
 
 #[derive(Deserialize)]
@@ -131,14 +136,18 @@ fn event_of(message: &Message) -> Option<Seen> {
         return None;
     }
     let params: EventParams = serde_json::from_str(message.params?.get()).expect("a session event");
-    let stamped_micros = match (&*params.event.kind, &params.event.text) {
-        ("agent_message_chunk", Some(text)) => text.strip_prefix('t').and_then(|rest| rest.trim_end().parse().ok()),
-        _ => None,
+    let (updates, stamped_micros) = match (&*params.event.kind, &params.event.text) {
+        ("agent_message_chunk" | "agent_thought_chunk", Some(text)) => (
+            text.bytes().filter(|byte| *byte == b' ').count(),
+            text.split_whitespace().filter_map(|word| word.strip_prefix('t')?.parse().ok()).collect(),
+        ),
+        _ => (1, Vec::new()),
     };
     Some(Seen {
         session_id: params.session_id,
         seq: params.seq,
         turn_ended: params.event.kind == "turn_ended",
+        updates,
         stamped_micros,
     })
 }

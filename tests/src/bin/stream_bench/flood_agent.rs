@@ -1,6 +1,7 @@
 //! The flood agent: a minimal Agent Client Protocol agent whose turns are load, not work. Its
 //! prompt names the load: `flood N` writes N pre-rendered `agent_message_chunk` updates as fast as
-//! the pipe takes them; `steady RATE SECONDS` writes RATE updates a second for SECONDS, each
+//! the pipe takes them; `alternating N` the same with every other one an `agent_thought_chunk`;
+//! `steady RATE SECONDS` writes RATE updates a second for SECONDS, each
 //! carrying the microsecond it was written (`t<micros> `), so a subscriber can measure delivery
 //! latency with a clock finer than the protocol's millisecond `at`.
 
@@ -17,6 +18,9 @@ const SESSION_ID: &str = "flood";
 pub enum Load {
     /// This many chunks, back to back.
     Flood(usize),
+    /// This many chunks, back to back, alternately of the message and of the thinking, so that
+    /// no two consecutive ones belong to the same stream.
+    Alternating(usize),
     /// This many chunks a second, for this many seconds.
     Steady { rate: usize, seconds: f64 },
 }
@@ -26,6 +30,7 @@ impl Load {
     pub fn prompt(self) -> String {
         match self {
             Load::Flood(chunks) => format!("flood {chunks}"),
+            Load::Alternating(chunks) => format!("alternating {chunks}"),
             Load::Steady { rate, seconds } => format!("steady {rate} {seconds}"),
         }
     }
@@ -35,6 +40,7 @@ impl Load {
         let words: Vec<&str> = text.split_whitespace().collect();
         match words.as_slice() {
             ["flood", chunks, ..] => chunks.parse().ok().map(Load::Flood),
+            ["alternating", chunks, ..] => chunks.parse().ok().map(Load::Alternating),
             ["steady", rate, seconds, ..] => {
                 Some(Load::Steady { rate: rate.parse().ok()?, seconds: seconds.parse().ok()? })
             }
@@ -45,7 +51,7 @@ impl Load {
     /// The chunks this load writes in all.
     pub fn chunks(self) -> usize {
         match self {
-            Load::Flood(chunks) => chunks,
+            Load::Flood(chunks) | Load::Alternating(chunks) => chunks,
             Load::Steady { rate, seconds } => (rate as f64 * seconds) as usize,
         }
     }
@@ -56,15 +62,19 @@ pub fn now_micros() -> u64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_micros() as u64
 }
 
-/// One `session/update` line carrying `text` as a message chunk.
-fn chunk_line(text: &str) -> String {
+/// One `session/update` line carrying `text` as a chunk of the message, or of the thinking.
+fn update_line(kind: &str, text: &str) -> String {
     let update = json!({
         "jsonrpc": "2.0",
         "method": "session/update",
         "params": { "sessionId": SESSION_ID, "update": {
-            "sessionUpdate": "agent_message_chunk", "content": { "type": "text", "text": text } } },
+            "sessionUpdate": kind, "content": { "type": "text", "text": text } } },
     });
     format!("{update}\n")
+}
+
+fn chunk_line(text: &str) -> String {
+    update_line("agent_message_chunk", text)
 }
 
 fn write_load(out: &mut impl Write, load: Load) -> std::io::Result<()> {
@@ -72,6 +82,14 @@ fn write_load(out: &mut impl Write, load: Load) -> std::io::Result<()> {
         Load::Flood(chunks) => {
             // Rendered before the first write, so the agent costs nothing but the pipe.
             let rendered = chunk_line("token ").repeat(chunks);
+            out.write_all(rendered.as_bytes())?;
+        }
+        Load::Alternating(chunks) => {
+            let pair = chunk_line("token ") + &update_line("agent_thought_chunk", "thought ");
+            let mut rendered = pair.repeat(chunks / 2);
+            if chunks % 2 == 1 {
+                rendered.push_str(&chunk_line("token "));
+            }
             out.write_all(rendered.as_bytes())?;
         }
         Load::Steady { rate, .. } => {

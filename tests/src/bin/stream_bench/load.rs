@@ -64,25 +64,35 @@ impl Bench {
     }
 }
 
-/// Events a counter receives until each of `sessions` ends a turn, with the latency of every
-/// stamped chunk (microseconds) among them.
-async fn until_turns_end(counter: &mut Counter, sessions: &[Uuid]) -> (usize, Vec<f64>) {
+/// What a counter received until each of the sessions it waited for ended a turn.
+#[derive(Default)]
+struct Received {
+    /// Session events.
+    events: usize,
+    /// Agent updates those events carried (see [`crate::counter::Seen::updates`]).
+    updates: usize,
+    /// The latency of every stamped chunk among them, in microseconds.
+    latencies: Vec<f64>,
+}
+
+/// What a counter receives until each of `sessions` ends a turn.
+async fn until_turns_end(counter: &mut Counter, sessions: &[Uuid]) -> Received {
     let mut waiting: std::collections::HashSet<Uuid> = sessions.iter().copied().collect();
-    let (mut events, mut latencies) = (0, Vec::new());
+    let mut received = Received::default();
     while !waiting.is_empty() {
         let seen = counter.next_event().await;
         if !waiting.contains(&seen.session_id) {
             continue;
         }
-        events += 1;
-        if let Some(stamped) = seen.stamped_micros {
-            latencies.push(now_micros().saturating_sub(stamped) as f64);
-        }
+        received.events += 1;
+        received.updates += seen.updates;
+        let now = now_micros();
+        received.latencies.extend(seen.stamped_micros.iter().map(|stamped| now.saturating_sub(*stamped) as f64));
         if seen.turn_ended {
             waiting.remove(&seen.session_id);
         }
     }
-    (events, latencies)
+    received
 }
 
 /// The baseline: one flood agent driven over ACP directly, its updates counted off its pipe.
@@ -145,17 +155,20 @@ pub async fn flood(sessions: usize, chunks: usize) {
     for id in &ids {
         bench.prompt(*id, Load::Flood(chunks)).await;
     }
-    let (events, _) = until_turns_end(&mut counter, &ids).await;
+    let received = until_turns_end(&mut counter, &ids).await;
     let elapsed = started.elapsed().as_secs_f64();
     let (_, peak_rss) = memory_mib(bench.pid());
-    let rate = events as f64 / elapsed;
+    let rate = received.updates as f64 / elapsed;
     println!("flood: {sessions} flood agents x {chunks} chunks, through the daemon to one client");
     println!(
-        "  baseline  {sessions} raw pipes (read directly, no Arbor): {baseline_events} updates = {baseline_rate:.0} events/s"
+        "  baseline  {sessions} raw pipes (read directly, no Arbor): {baseline_events} updates = {baseline_rate:.0} updates/s"
     );
     println!(
-        "  arbor     {events} events in {elapsed:.3} s = {rate:.0} events/s ({:.3} x baseline; goal >= 200000 and >= 0.25 x)",
-        rate / baseline_rate
+        "  arbor     {} updates in {elapsed:.3} s = {rate:.0} updates/s ({:.3} x baseline; goal >= 200000 and >= 0.25 x), \
+         stored and delivered as {} events",
+        received.updates,
+        rate / baseline_rate,
+        received.events
     );
     println!("  daemon    RSS before {idle_rss:.1} MiB, peak {peak_rss:.1} MiB");
 }
@@ -166,7 +179,9 @@ pub async fn replay(chunks: usize) {
     let ids = bench.sessions(1).await;
     let mut live = bench.counter().await;
     live.subscribe(ids[0], 0).await;
-    bench.prompt(ids[0], Load::Flood(chunks)).await;
+    // Chunks that alternate between the message and the thinking are never joined, so the
+    // session has as many stored events as the agent wrote chunks.
+    bench.prompt(ids[0], Load::Alternating(chunks)).await;
     until_turns_end(&mut live, &ids).await;
     let mut rounds = Vec::new();
     for _ in 0..3 {
@@ -226,9 +241,9 @@ pub async fn fairness(chunks: usize) {
         request_latencies.push(asked.elapsed().as_secs_f64() * 1e6);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let (_, mut shared_latencies) = shared_task.await.expect("the shared client");
+    let mut shared_latencies = shared_task.await.expect("the shared client").latencies;
     let flood_time = started.elapsed().as_secs_f64();
-    let (_, mut own_latencies) = own_task.await.expect("the quiet session's own client");
+    let mut own_latencies = own_task.await.expect("the quiet session's own client").latencies;
     println!("fairness: one session floods {chunks} chunks ({flood_time:.2} s) while a quiet one writes 100 chunks/s");
     println!("  quiet, on the flood's client  {} (goal p99 < 10 ms)", summary(&mut shared_latencies));
     println!("  quiet, on its own client      {} (goal p99 < 10 ms)", summary(&mut own_latencies));
@@ -246,7 +261,7 @@ pub async fn steady(sessions: usize, rate: usize, seconds: f64) {
     for id in &ids {
         bench.prompt(*id, Load::Steady { rate, seconds }).await;
     }
-    let (_, mut latencies) = until_turns_end(&mut counter, &ids).await;
+    let mut latencies = until_turns_end(&mut counter, &ids).await.latencies;
     println!(
         "steady: {sessions} sessions x {rate} chunks/s for {seconds} s = {} events/s, agent write -> client read",
         sessions * rate

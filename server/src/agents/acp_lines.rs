@@ -1,0 +1,161 @@
+//! Reading an Agent Client Protocol agent's stdout: each line becomes an [`Incoming`] on the
+//! reader task. Most of what a streaming agent writes is one shape, a `session/update` carrying a
+//! chunk of its message or thinking as text; that shape is read straight into its text, without
+//! building the line's JSON tree (at an agent's full speed, building and dropping that tree was
+//! most of the daemon's work). Every other line, and any chunk line the fast path does not take
+//! whole, is read as JSON and sorted by [`route`], so both paths give the same result.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+use serde_json::Value;
+
+use super::acp::{Incoming, RpcError};
+use super::stdio::{Line, parse_line};
+
+/// Which of the agent's streams a text chunk belongs to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ChunkStream {
+    /// `agent_message_chunk`: the reply.
+    Message,
+    /// `agent_thought_chunk`: the visible thinking.
+    Thought,
+}
+
+/// A notification carrying a text chunk, as the fast path reads it. An `id` makes it a request,
+/// which the fast path leaves to [`route`].
+#[derive(Deserialize)]
+struct ChunkNotification<'a> {
+    #[serde(borrow)]
+    method: Cow<'a, str>,
+    #[serde(default)]
+    id: Option<IgnoredAny>,
+    #[serde(borrow)]
+    params: ChunkParams<'a>,
+}
+
+#[derive(Deserialize)]
+struct ChunkParams<'a> {
+    #[serde(borrow)]
+    update: ChunkUpdate<'a>,
+}
+
+#[derive(Deserialize)]
+struct ChunkUpdate<'a> {
+    #[serde(rename = "sessionUpdate", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    content: ChunkContent<'a>,
+}
+
+/// A content block as the fast path takes it: a text one (`type` absent or `text`) with its text.
+#[derive(Deserialize)]
+struct ChunkContent<'a> {
+    #[serde(rename = "type", borrow, default)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    text: Cow<'a, str>,
+}
+
+/// One line of the agent's stdout as the driver takes it; None for a blank line.
+pub fn parse_incoming(bytes: &[u8]) -> Option<Incoming> {
+    if let Some(chunk) = text_chunk(bytes) {
+        return Some(chunk);
+    }
+    parse_line(bytes).map(|line| match line {
+        Line::Json(message) => route(message),
+        Line::Malformed(text) => Incoming::Malformed(text),
+    })
+}
+
+/// The fast path: a line that is exactly a text chunk notification, as its text.
+fn text_chunk(bytes: &[u8]) -> Option<Incoming> {
+    let notification: ChunkNotification = serde_json::from_slice(bytes).ok()?;
+    if notification.method != "session/update" || notification.id.is_some() {
+        return None;
+    }
+    let update = notification.params.update;
+    if update.content.kind.as_deref().is_some_and(|kind| kind != "text") {
+        return None;
+    }
+    let stream = match &*update.kind {
+        "agent_message_chunk" => ChunkStream::Message,
+        "agent_thought_chunk" => ChunkStream::Thought,
+        _ => return None,
+    };
+    Some(Incoming::Text { stream, text: update.content.text.into_owned() })
+}
+
+/// Sorts one JSON object from the agent into a response, a request or a notification.
+pub fn route(mut message: Value) -> Incoming {
+    let method = message["method"].as_str().map(str::to_string);
+    let id = message.get("id").cloned();
+    match (method, id) {
+        (Some(method), Some(id)) => Incoming::Request { id, method, params: take_member(&mut message, "params") },
+        (Some(method), None) => Incoming::Notification { method, params: take_member(&mut message, "params") },
+        (None, Some(id)) => match id.as_u64() {
+            Some(id) => {
+                let result = match message.get("error") {
+                    Some(error) => Err(RpcError {
+                        code: error["code"].as_i64().unwrap_or_default(),
+                        message: error["message"].as_str().unwrap_or("the agent reported an error").to_string(),
+                        data: error["data"].clone(),
+                    }),
+                    None => Ok(take_member(&mut message, "result")),
+                };
+                Incoming::Response { id, result }
+            }
+            None => Incoming::Malformed(message.to_string()),
+        },
+        (None, None) => Incoming::Malformed(message.to_string()),
+    }
+}
+
+/// Moves a member out of a message the router owns: at an agent's full speed, copying each
+/// update's params was the largest cost of reading its output.
+fn take_member(message: &mut Value, key: &str) -> Value {
+    message.get_mut(key).map(Value::take).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text_of(incoming: Option<Incoming>) -> Option<(ChunkStream, String)> {
+        match incoming? {
+            Incoming::Text { stream, text } => Some((stream, text)),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn a_text_chunk_is_read_straight_into_its_text() {
+        let line = br#"{"jsonrpc":"2.0","method":"session/update","params":{"sessionId":"s","update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"a \"quoted\" \u00e9"}}}}"#;
+        assert_eq!(text_of(parse_incoming(line)), Some((ChunkStream::Message, "a \"quoted\" é".to_string())));
+        let line = br#"{"method":"session/update","params":{"update":{"content":{"text":"t"},"sessionUpdate":"agent_thought_chunk"}}}"#;
+        assert_eq!(text_of(parse_incoming(line)), Some((ChunkStream::Thought, "t".to_string())));
+    }
+
+    #[test]
+    fn every_other_line_takes_the_json_path() {
+        let cases: [&[u8]; 5] = [
+            // A request with the chunk's shape is still a request.
+            br#"{"jsonrpc":"2.0","id":4,"method":"session/update","params":{"update":{"sessionUpdate":"agent_message_chunk","content":{"type":"text","text":"x"}}}}"#,
+            // Not a text block.
+            br#"{"method":"session/update","params":{"update":{"sessionUpdate":"agent_message_chunk","content":{"type":"image","text":"x"}}}}"#,
+            // Another update.
+            br#"{"method":"session/update","params":{"update":{"sessionUpdate":"plan","content":{"text":"x"}}}}"#,
+            // Another method.
+            br#"{"method":"other","params":{"update":{"sessionUpdate":"agent_message_chunk","content":{"text":"x"}}}}"#,
+            // A duplicated member, which the JSON path reads as its last value.
+            br#"{"method":"session/update","params":{"update":{"sessionUpdate":"agent_message_chunk","content":{"text":"x","text":"y"}}}}"#,
+        ];
+        for line in cases {
+            assert!(text_of(parse_incoming(line)).is_none(), "{}", String::from_utf8_lossy(line));
+        }
+        assert!(matches!(parse_incoming(b"not json"), Some(Incoming::Malformed(text)) if text == "not json"));
+        assert!(parse_incoming(b"   ").is_none());
+        assert!(matches!(parse_incoming(br#"{"id":3,"result":{}}"#), Some(Incoming::Response { id: 3, .. })));
+    }
+}
