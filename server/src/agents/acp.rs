@@ -30,7 +30,7 @@ use super::acp_settings::{Change, Offered};
 use super::acp_terminal::Terminals;
 use super::discovery::{Version, agent_command, agent_env, find_program};
 use super::process::GroupSlot;
-use super::stdio::{AgentLoop, AgentPipes, preview, run_agent_loop, spawn_agent_parsing, with_stderr};
+use super::stdio::{AgentLoop, AgentPipes, Lines, preview, run_agent_loop, spawn_agent_parsing, with_stderr};
 use super::{
     AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, LoginFuture, StartFuture, StartSpec, relative,
 };
@@ -524,7 +524,7 @@ const HELD_DURING_SETUP: [&str; 2] = ["available_commands_update", "session_info
 /// session's mode and model. Everything else is the handshake's: the history `session/load`
 /// replays is dropped, and the agent's mode and options are read from its answers.
 struct SetupInbox {
-    incoming: mpsc::Receiver<Incoming>,
+    incoming: Lines<Incoming>,
     /// The updates held for the session, in the order the agent sent them.
     held: Vec<Value>,
 }

@@ -19,7 +19,9 @@ use tokio::sync::mpsc;
 use super::acp_settings::Current;
 use super::discovery::{AgentCli, agent_command};
 use super::process::GroupSlot;
-use super::stdio::{AgentLoop, Line, preview, run_agent_loop, spawn_agent, stderr_drained, tail_text, with_stderr};
+use super::stdio::{
+    AgentLoop, Line, Lines, preview, run_agent_loop, spawn_agent, stderr_drained, tail_text, with_stderr,
+};
 use super::{
     AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, StartFuture, StartSpec, relative, setting,
 };
@@ -158,7 +160,7 @@ fn tool_kind(name: &str) -> ToolKind {
 }
 
 /// Waits for the answer to the `initialize` control request.
-async fn wait_for_initialize(lines: &mut mpsc::Receiver<Line>) -> Result<(), String> {
+async fn wait_for_initialize(lines: &mut Lines<Line>) -> Result<(), String> {
     while let Some(line) = lines.recv().await {
         if let Line::Json(message) = line
             && message["type"] == "control_response"

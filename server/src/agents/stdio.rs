@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,8 +18,11 @@ use super::{AgentError, StartSpec};
 
 /// Lines of an agent's stderr kept for error events.
 const STDERR_TAIL_LINES: usize = 30;
-/// Bound of the line channels.
+/// Bound of the stdin line channel.
 const CHANNEL_CAPACITY: usize = 256;
+/// Bound of the stdout channel, in batches (each the lines of one read, at most
+/// [`READ_BUFFER_BYTES`] of them and one line over the limit at most).
+const BATCH_CHANNEL_CAPACITY: usize = 4;
 /// Longest line accepted from an agent; a longer one is reported and skipped.
 const MAX_LINE_BYTES: usize = 16 * 1024 * 1024;
 /// Longest line of an agent's stderr kept (in its log and in error messages); the rest is cut.
@@ -51,7 +54,7 @@ pub struct AgentPipes<M = Line> {
     /// Lines to write to its stdin (a newline is added).
     pub stdin: mpsc::Sender<String>,
     /// Its stdout, line by line, as the driver's parser made them.
-    pub lines: mpsc::Receiver<M>,
+    pub lines: Lines<M>,
     /// Its exit status, once it has exited.
     pub exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
     /// The last lines of its stderr.
@@ -113,8 +116,9 @@ impl<M: Send + 'static> AgentPipes<M> {
         if let Some(stdin) = stdin {
             tokio::spawn(write_stdin(stdin, stdin_rx));
         }
-        let (lines_tx, lines) = mpsc::channel(CHANNEL_CAPACITY);
-        tokio::spawn(read_stdout(stdout, lines_tx, parse));
+        let (batches_tx, batches) = mpsc::channel(BATCH_CHANNEL_CAPACITY);
+        tokio::spawn(read_stdout(stdout, batches_tx, parse));
+        let lines = Lines { batches, ready: VecDeque::new() };
         let (exit_tx, exit) = oneshot::channel();
         tokio::spawn(async move {
             let _ = exit_tx.send(child.wait().await);
@@ -173,7 +177,7 @@ pub trait AgentLoop: Send + Sync {
 pub async fn run_agent_loop<L: AgentLoop>(
     mut state: L,
     mut commands: mpsc::Receiver<super::AgentCommand>,
-    mut messages: mpsc::Receiver<L::Message>,
+    mut messages: Lines<L::Message>,
     mut exit: oneshot::Receiver<std::io::Result<std::process::ExitStatus>>,
     stderr_closed: oneshot::Receiver<()>,
 ) {
@@ -258,61 +262,110 @@ async fn write_stdin(mut stdin: tokio::process::ChildStdin, mut lines: mpsc::Rec
     }
 }
 
-/// One line read by [`read_line`].
-enum Read {
-    /// A whole line (without its newline) is in the buffer.
-    Line,
-    /// A line longer than the limit was read: its first `limit` bytes are in the buffer, the rest
-    /// was thrown away.
-    TooLong,
-    /// The stream ended.
-    End,
+/// The messages of an agent's stdout, one at a time, as its reader sent them: a batch for each
+/// read, so that an agent writing many short lines costs one channel send per read, not per line.
+pub struct Lines<M> {
+    batches: mpsc::Receiver<Vec<M>>,
+    ready: VecDeque<M>,
 }
 
-/// Reads the next line into `buffer`, keeping at most `limit` bytes of it: the rest of a longer
-/// line is discarded as it arrives, so an agent writing endlessly without a newline costs no
-/// memory beyond the limit.
-async fn read_line(
-    reader: &mut (impl AsyncBufRead + Unpin),
-    buffer: &mut Vec<u8>,
-    limit: usize,
-) -> std::io::Result<Read> {
-    buffer.clear();
-    let mut too_long = false;
-    loop {
-        let available = reader.fill_buf().await?;
-        if available.is_empty() {
-            return Ok(match (too_long, buffer.is_empty()) {
-                (true, _) => Read::TooLong,
-                (false, true) => Read::End,
-                (false, false) => Read::Line,
-            });
+impl<M> Lines<M> {
+    /// The next message; None once stdout has ended and every message was taken. Cancel-safe:
+    /// a batch is taken whole or not at all.
+    pub async fn recv(&mut self) -> Option<M> {
+        if let Some(message) = self.ready.pop_front() {
+            return Some(message);
         }
-        let newline = available.iter().position(|byte| *byte == b'\n');
-        let part = &available[..newline.unwrap_or(available.len())];
-        let room = limit - buffer.len();
-        too_long |= part.len() > room;
-        buffer.extend_from_slice(&part[..part.len().min(room)]);
-        let used = newline.map_or(available.len(), |at| at + 1);
-        reader.consume(used);
-        if newline.is_some() {
-            return Ok(if too_long { Read::TooLong } else { Read::Line });
-        }
+        self.ready.extend(self.batches.recv().await?);
+        self.ready.pop_front()
     }
 }
 
-async fn read_stdout<M>(stdout: tokio::process::ChildStdout, lines: mpsc::Sender<M>, parse: ParseLine<M>) {
+/// One line found by a [`LineSplitter`].
+enum Split<'a> {
+    /// A whole line, without its newline.
+    Line(&'a [u8]),
+    /// A line longer than the limit, as its first `limit` bytes: the rest was thrown away as it
+    /// came.
+    TooLong(&'a [u8]),
+}
+
+/// Cuts a byte stream into lines, keeping at most `limit` bytes of one: the rest of a longer line
+/// is discarded as it arrives, so an agent writing endlessly without a newline costs no memory
+/// beyond the limit. Lines whole in one read are handed on straight from the read buffer.
+struct LineSplitter {
+    limit: usize,
+    /// The start of a line that the last read ended inside.
+    partial: Vec<u8>,
+    too_long: bool,
+}
+
+impl LineSplitter {
+    fn new(limit: usize) -> Self {
+        LineSplitter { limit, partial: Vec::new(), too_long: false }
+    }
+
+    /// Hands each line that `read` completes to `each`, keeping the start of an unfinished one.
+    fn split(&mut self, mut read: &[u8], mut each: impl FnMut(Split<'_>)) {
+        while let Some(newline) = memchr::memchr(b'\n', read) {
+            let (line, rest) = (&read[..newline], &read[newline + 1..]);
+            if self.partial.is_empty() && !self.too_long {
+                each(if line.len() > self.limit { Split::TooLong(&line[..self.limit]) } else { Split::Line(line) });
+            } else {
+                self.keep(line);
+                self.finish_line(&mut each);
+            }
+            read = rest;
+        }
+        self.keep(read);
+    }
+
+    /// Hands on the unfinished line of a stream that ended without a newline.
+    fn end(&mut self, mut each: impl FnMut(Split<'_>)) {
+        if !self.partial.is_empty() || self.too_long {
+            self.finish_line(&mut each);
+        }
+    }
+
+    fn keep(&mut self, part: &[u8]) {
+        let room = self.limit - self.partial.len();
+        self.too_long |= part.len() > room;
+        self.partial.extend_from_slice(&part[..part.len().min(room)]);
+    }
+
+    fn finish_line(&mut self, each: &mut impl FnMut(Split<'_>)) {
+        each(if self.too_long { Split::TooLong(&self.partial) } else { Split::Line(&self.partial) });
+        self.partial.clear();
+        self.too_long = false;
+    }
+}
+
+async fn read_stdout<M>(stdout: tokio::process::ChildStdout, batches: mpsc::Sender<Vec<M>>, parse: ParseLine<M>) {
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stdout);
-    let mut buffer = Vec::new();
+    let mut splitter = LineSplitter::new(MAX_LINE_BYTES);
     let too_long = format!("(a line longer than {MAX_LINE_BYTES} bytes, skipped)");
-    loop {
-        let parsed = match read_line(&mut reader, &mut buffer, MAX_LINE_BYTES).await {
-            Ok(Read::End) | Err(_) => return,
-            Ok(Read::TooLong) => parse(too_long.as_bytes()),
-            Ok(Read::Line) => parse(&buffer),
+    let parsed = |batch: &mut Vec<M>, split: Split<'_>| {
+        let line = match split {
+            Split::Line(line) => line,
+            Split::TooLong(_) => too_long.as_bytes(),
         };
-        let Some(line) = parsed else { continue };
-        if lines.send(line).await.is_err() {
+        batch.extend(parse(line));
+    };
+    loop {
+        let mut batch = Vec::new();
+        let ended = match reader.fill_buf().await {
+            Ok([]) | Err(_) => true,
+            Ok(read) => {
+                let length = read.len();
+                splitter.split(read, |split| parsed(&mut batch, split));
+                reader.consume(length);
+                false
+            }
+        };
+        if ended {
+            splitter.end(|split| parsed(&mut batch, split));
+        }
+        if !batch.is_empty() && batches.send(batch).await.is_err() || ended {
             return;
         }
     }
@@ -338,22 +391,78 @@ async fn capture_stderr(stderr: tokio::process::ChildStderr, log_path: PathBuf, 
     // Agent output can quote prompts and secrets the agent read: owner-only, like every Arbor file.
     let mut log = tokio::fs::OpenOptions::new().create(true).append(true).mode(0o600).open(&log_path).await.ok();
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, stderr);
-    let mut buffer = Vec::new();
+    let mut splitter = LineSplitter::new(MAX_STDERR_LINE_BYTES);
+    let text = |split: Split<'_>| match split {
+        Split::Line(line) => String::from_utf8_lossy(line).trim_end_matches('\r').to_string(),
+        Split::TooLong(start) => format!("{}… (cut at {MAX_STDERR_LINE_BYTES} bytes)", String::from_utf8_lossy(start)),
+    };
     loop {
-        let line = match read_line(&mut reader, &mut buffer, MAX_STDERR_LINE_BYTES).await {
-            Ok(Read::End) | Err(_) => return,
-            Ok(Read::TooLong) => {
-                format!("{}… (cut at {MAX_STDERR_LINE_BYTES} bytes)", String::from_utf8_lossy(&buffer))
+        let mut lines = Vec::new();
+        let ended = match reader.fill_buf().await {
+            Ok([]) | Err(_) => true,
+            Ok(read) => {
+                let length = read.len();
+                splitter.split(read, |split| lines.push(text(split)));
+                reader.consume(length);
+                false
             }
-            Ok(Read::Line) => String::from_utf8_lossy(&buffer).trim_end_matches('\r').to_string(),
         };
-        if let Some(file) = log.as_mut() {
-            let _ = file.write_all(format!("{line}\n").as_bytes()).await;
+        if ended {
+            splitter.end(|split| lines.push(text(split)));
         }
-        let mut tail = tail.lock().expect("stderr tail poisoned");
-        if tail.len() == STDERR_TAIL_LINES {
-            tail.pop_front();
+        for line in lines {
+            if let Some(file) = log.as_mut() {
+                let _ = file.write_all(format!("{line}\n").as_bytes()).await;
+            }
+            let mut tail = tail.lock().expect("stderr tail poisoned");
+            if tail.len() == STDERR_TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line);
         }
-        tail.push_back(line);
+        if ended {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a splitter with `limit` makes of `reads`, each line as text or `TOO LONG(start)`.
+    fn lines_of(limit: usize, reads: &[&[u8]]) -> Vec<String> {
+        let mut splitter = LineSplitter::new(limit);
+        let mut lines = Vec::new();
+        let mut shown = |split: Split<'_>| {
+            lines.push(match split {
+                Split::Line(line) => String::from_utf8_lossy(line).to_string(),
+                Split::TooLong(start) => format!("TOO LONG({})", String::from_utf8_lossy(start)),
+            })
+        };
+        for read in reads {
+            splitter.split(read, &mut shown);
+        }
+        splitter.end(&mut shown);
+        lines
+    }
+
+    #[test]
+    fn lines_are_whole_wherever_the_reads_cut_them() {
+        assert_eq!(
+            lines_of(100, &[b"one\ntwo\nthr", b"ee\n", b"\nfo", b"u", b"r"]),
+            ["one", "two", "three", "", "four"]
+        );
+        assert_eq!(lines_of(100, &[b"a\n"]), ["a"]);
+        assert!(lines_of(100, &[]).is_empty());
+    }
+
+    #[test]
+    fn a_line_over_the_limit_keeps_only_its_start_and_the_next_line_is_whole() {
+        // Whole in one read, and across reads: the same result.
+        assert_eq!(lines_of(4, &[b"abcdefgh\nok\n"]), ["TOO LONG(abcd)", "ok"]);
+        assert_eq!(lines_of(4, &[b"abc", b"defg", b"h\nok\n"]), ["TOO LONG(abcd)", "ok"]);
+        // A line of exactly the limit is not too long; an endless one ends as too long.
+        assert_eq!(lines_of(4, &[b"abcd\n", b"xxxxxxxx", b"xxxx"]), ["abcd", "TOO LONG(xxxx)"]);
     }
 }
