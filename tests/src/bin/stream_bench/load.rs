@@ -227,13 +227,15 @@ pub async fn fairness(chunks: usize) {
     own.subscribe(quiet, 0).await;
     let requests = bench.env.socket_client().await;
 
+    // The clients read from the start: a chunk waiting in a socket nobody reads yet would count
+    // as a delivery delay (the 0.3 s "stall at the flood's start" once measured was that).
+    let shared_task = tokio::spawn(async move { until_turns_end(&mut shared, &[flooding, quiet]).await });
+    let own_task = tokio::spawn(async move { until_turns_end(&mut own, &[quiet]).await });
     let quiet_load = Load::Steady { rate: 100, seconds: 4.0 };
     bench.prompt(quiet, quiet_load).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();
     bench.prompt(flooding, Load::Flood(chunks)).await;
-    let shared_task = tokio::spawn(async move { until_turns_end(&mut shared, &[flooding, quiet]).await });
-    let own_task = tokio::spawn(async move { until_turns_end(&mut own, &[quiet]).await });
     let mut request_latencies = Vec::new();
     while !shared_task.is_finished() {
         let asked = Instant::now();
@@ -244,7 +246,9 @@ pub async fn fairness(chunks: usize) {
     let mut shared_latencies = shared_task.await.expect("the shared client").latencies;
     let flood_time = started.elapsed().as_secs_f64();
     let mut own_latencies = own_task.await.expect("the quiet session's own client").latencies;
-    println!("fairness: one session floods {chunks} chunks ({flood_time:.2} s) while a quiet one writes 100 chunks/s");
+    println!(
+        "fairness: one session floods {chunks} chunks while a quiet one writes 100 chunks/s for 4 s ({flood_time:.2} s in all)"
+    );
     println!("  quiet, on the flood's client  {} (goal p99 < 10 ms)", summary(&mut shared_latencies));
     println!("  quiet, on its own client      {} (goal p99 < 10 ms)", summary(&mut own_latencies));
     println!("  session/get, a third client   {} (goal p99 < 20 ms)", summary(&mut request_latencies));
@@ -258,10 +262,13 @@ pub async fn steady(sessions: usize, rate: usize, seconds: f64) {
     for id in &ids {
         counter.subscribe(*id, 0).await;
     }
+    // The counter reads from the first prompt on, so no chunk waits for it to start.
+    let waited = ids.clone();
+    let counting = tokio::spawn(async move { until_turns_end(&mut counter, &waited).await });
     for id in &ids {
         bench.prompt(*id, Load::Steady { rate, seconds }).await;
     }
-    let mut latencies = until_turns_end(&mut counter, &ids).await.latencies;
+    let mut latencies = counting.await.expect("the counter").latencies;
     println!(
         "steady: {sessions} sessions x {rate} chunks/s for {seconds} s = {} events/s, agent write -> client read",
         sessions * rate
