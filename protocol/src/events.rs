@@ -51,12 +51,13 @@ pub enum SessionEvent {
         /// The prompt text.
         text: String,
     },
-    /// A piece of the agent's reply, in order; concatenated they form the reply.
+    /// A piece of the agent's reply, in order; concatenated they form the reply. Pieces the
+    /// agent sent back to back that waited together to be stored arrive joined as one.
     AgentMessageChunk {
         /// The text of this piece.
         text: String,
     },
-    /// A piece of the agent's visible thinking.
+    /// A piece of the agent's visible thinking, joined like the reply's.
     AgentThoughtChunk {
         /// The text of this piece.
         text: String,

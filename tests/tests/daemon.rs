@@ -198,8 +198,10 @@ async fn a_subscriber_that_stops_reading_through_a_flood_gets_every_event_once_i
     stalled.initialize().await;
 
     // Far more events than the live channel holds (1,024) while the client reads nothing, so its
-    // subscription falls behind and must catch up from the store.
-    let session = driver.scripted_session(&repo, &format!("say {}", "word ".repeat(18_000).trim_end()), None).await;
+    // subscription falls behind and must catch up from the store. The reply and the thinking
+    // alternate, a chunk of three words each, so no two chunks can be joined into one event.
+    let script = "say word word word\nthink word word word\n".repeat(3_000);
+    let session = driver.scripted_session(&repo, &script, None).await;
     driver.wait_status(session.id, |status| status == SessionStatus::Running).await;
     stalled.subscribe(session.id, 0).await;
     driver.subscribe(session.id, 0).await;
@@ -232,4 +234,39 @@ async fn a_subscriber_that_stops_reading_through_a_flood_gets_every_event_once_i
     }
     assert!(stalled.events[..count] == stored[..count], "what the client saw is what the store holds");
     assert!(driver.events[..count] == stored[..count]);
+}
+
+#[tokio::test]
+async fn chunks_streamed_back_to_back_reach_every_client_whole_in_order_and_as_stored() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let _daemon = env.daemon().await;
+    let mut live = env.socket_client().await;
+    // One reply of 18,000 words with no pause between its chunks: those that wait together are
+    // stored joined, which must change nothing a client can see but the number of events.
+    let words: Vec<String> = (1..=18_000).map(|n| format!("w{n}")).collect();
+    let session = live.scripted_session(&repo, &format!("say {}", words.join(" ")), None).await;
+    live.wait_status(session.id, |status| status == SessionStatus::Running).await;
+    live.subscribe(session.id, 0).await;
+    live.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "go" })).await;
+    live.wait_turns(session.id, 1).await;
+    assert_eq!(live.reply_text(session.id).split_whitespace().collect::<Vec<_>>(), words, "every word once, in order");
+
+    let last = live.get(session.id).await.last_seq;
+    wait_until("the live client has every stored event", || {
+        live.drain();
+        live.events.len() >= last as usize
+    })
+    .await;
+    assert_eq!(live.seqs(session.id)[..last as usize], (1..=last).collect::<Vec<_>>(), "every seq once, in order");
+    // A client opening the session afterwards replays exactly what the live one saw.
+    let mut later = env.socket_client().await;
+    later.subscribe(session.id, 0).await;
+    wait_until("the later client has replayed the session", || {
+        later.drain();
+        later.events.len() >= last as usize
+    })
+    .await;
+    assert!(later.events[..last as usize] == live.events[..last as usize], "the replay is what was seen live");
+    assert_eq!(later.reply_text(session.id), live.reply_text(session.id));
 }

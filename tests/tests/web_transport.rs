@@ -320,9 +320,10 @@ async fn a_client_that_never_reads_does_not_grow_the_daemon() {
     let daemon = env.listening_daemon(&[]).await;
     let pid = daemon.id().unwrap();
     let mut socket = env.socket_client().await;
-    let word = "x".repeat(80);
-    let line = format!("say {}", vec![word.as_str(); 300].join(" "));
-    let script = vec![line.as_str(); 20].join("\n");
+    // Chunks of three words that alternate between the reply and the thinking, so each one is an
+    // event of its own (chunks of one stream waiting together would be joined).
+    let words = vec!["x".repeat(80); 3].join(" ");
+    let script = format!("say {words}\nthink {words}\n").repeat(1_000);
     let session = socket.scripted_session(&repo, &script, Some("a long history")).await;
     socket.subscribe(session.id, 0).await;
     socket.wait_turns(session.id, 1).await;

@@ -1428,13 +1428,16 @@ export type SessionEvent =
     /** The prompt text. */
     text: string;
   }
-  /** A piece of the agent's reply, in order; concatenated they form the reply. */
+  /**
+   * A piece of the agent's reply, in order; concatenated they form the reply. Pieces the
+   * agent sent back to back that waited together to be stored arrive joined as one.
+   */
   | {
     kind: 'agent_message_chunk';
     /** The text of this piece. */
     text: string;
   }
-  /** A piece of the agent's visible thinking. */
+  /** A piece of the agent's visible thinking, joined like the reply's. */
   | {
     kind: 'agent_thought_chunk';
     /** The text of this piece. */

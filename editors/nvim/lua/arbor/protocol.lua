@@ -752,8 +752,8 @@
 --- One thing that happened in a session.
 ---@alias arbor.SessionEvent
 ---| { kind: "user_message", text: string } # A prompt sent by the user.
----| { kind: "agent_message_chunk", text: string } # A piece of the agent's reply, in order; concatenated they form the reply.
----| { kind: "agent_thought_chunk", text: string } # A piece of the agent's visible thinking.
+---| { kind: "agent_message_chunk", text: string } # A piece of the agent's reply, in order; concatenated they form the reply. Pieces the agent sent back to back that waited together to be stored arrive joined as one.
+---| { kind: "agent_thought_chunk", text: string } # A piece of the agent's visible thinking, joined like the reply's.
 ---| { content: arbor.ToolCallContent[], kind: "tool_call", locations: string[], rawInput?: any, status: arbor.ToolCallStatus, title: string, toolCallId: string, toolKind: arbor.ToolKind } # The agent started a tool call.
 ---| { content?: arbor.ToolCallContent[] | nil, kind: "tool_call_update", locations?: string[] | nil, rawInput?: any, rawOutput?: any, status?: arbor.ToolCallStatus | nil, title?: string | nil, toolCallId: string, toolKind?: arbor.ToolKind | nil } # A change to an earlier tool call. Absent fields are unchanged; `content` and `locations`, when present, replace the call's.
 ---| { entries: arbor.PlanEntry[], kind: "plan" } # The agent's plan for the turn.
