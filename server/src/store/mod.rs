@@ -4,6 +4,7 @@
 //! their own connections in the blocking pool. The database runs in WAL mode so readers never wait
 //! for the writer.
 
+mod checkpointer;
 mod ledger;
 pub mod migrations;
 mod rendered;
@@ -211,10 +212,12 @@ impl Store {
             process_groups: take_process_groups(&mut connection)?,
         };
 
+        checkpointer::leave_to_the_checkpointer(&connection)?;
+        let checkpointer = checkpointer::Checkpointer::start(path)?;
         let (writes, queue) = mpsc::channel(WRITE_QUEUE_CAPACITY);
         std::thread::Builder::new()
             .name("arbor-store-writer".into())
-            .spawn(move || writer::run(connection, queue, hub))
+            .spawn(move || writer::run(connection, queue, hub, checkpointer))
             .map_err(|error| StoreError::WriteFailed(error.to_string()))?;
         let store =
             Store { inner: Arc::new(StoreInner { path: path.to_path_buf(), writes, readers: Mutex::new(Vec::new()) }) };

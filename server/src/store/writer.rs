@@ -14,6 +14,7 @@ use rusqlite::{Connection, params};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use super::checkpointer::Checkpointer;
 use super::{Ledger, ProcessGroupRecord, QueueEntry, RenderedEvent, StoreError, session_columns};
 use crate::hub::Hub;
 
@@ -75,7 +76,12 @@ enum Published {
     Task(Arc<Task>),
 }
 
-pub(super) fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteOp>, hub: Arc<Hub>) {
+pub(super) fn run(
+    mut connection: Connection,
+    mut queue: mpsc::Receiver<WriteOp>,
+    hub: Arc<Hub>,
+    checkpointer: Checkpointer,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = queue.blocking_recv() {
         batch.push(first);
@@ -89,6 +95,7 @@ pub(super) fn run(mut connection: Connection, mut queue: mpsc::Receiver<WriteOp>
             Ok(published) => {
                 record_commits(&batch);
                 publish(&hub, published);
+                checkpointer.committed();
                 None
             }
             Err(error) if batch.len() == 1 => {
