@@ -526,4 +526,22 @@ async fn an_edit_made_here_to_a_host_sessions_worktree_goes_to_the_host_with_the
     assert!(!cwd.join("README.md").exists(), "the removal held");
     assert_eq!(std::fs::read_to_string(cwd.join("NOTE.md")).unwrap(), "written on the host\n");
     assert!(client.reply_text(session.id).ends_with("Done with second."), "{}", client.reply_text(session.id));
+
+    // An edit that cannot reach the host (its worktree there is gone) refuses the prompt and
+    // stays here.
+    std::fs::write(cwd.join("MINE.md"), "a later edit\n").unwrap();
+    for worktree in host_worktrees(&hosts, "h1") {
+        std::fs::remove_dir_all(hosts.host("h1").data_dir().join("worktrees").join(worktree)).unwrap();
+    }
+    client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "third" })).await;
+    client.wait_turns(session.id, 3).await;
+    assert_eq!(client.stop_reasons(session.id).last(), Some(&StopReason::Error));
+    let refused = client.events.iter().any(|event| {
+        event.session_id == session.id
+            && matches!(&event.event, SessionEvent::Error { message, .. }
+                if message.starts_with("the prompt was not sent to host h1: the changes made here since its last turn could not be sent")
+                    && message.ends_with("they are kept here"))
+    });
+    assert!(refused, "the refusal says why");
+    assert_eq!(std::fs::read_to_string(cwd.join("MINE.md")).unwrap(), "a later edit\n");
 }
