@@ -539,7 +539,7 @@ async fn an_edit_made_here_to_a_host_sessions_worktree_goes_to_the_host_with_the
     let refused = client.events.iter().any(|event| {
         event.session_id == session.id
             && matches!(&event.event, SessionEvent::Error { message, .. }
-                if message.starts_with("the prompt was not sent to host h1: the changes made here since its last turn could not be sent")
+                if message.starts_with("the prompt was not sent to host h1: the changes made here since its last turn could not be sent there (")
                     && message.ends_with("they are kept here"))
     });
     assert!(refused, "the refusal says why");

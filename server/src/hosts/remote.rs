@@ -440,7 +440,8 @@ async fn send_local_edits(link: &Link, outputs: &mpsc::Sender<AgentOutput>) -> R
     let (repo_root, worktree, session_id) = &link.local;
     let refused = |error: mirror::MirrorError| {
         format!(
-            "the prompt was not sent to host {}: the changes made here since its last turn could not be sent              there ({error}); they are kept here",
+            "the prompt was not sent to host {}: the changes made here since its last turn could not be sent \
+             there ({error}); they are kept here",
             link.host.name
         )
     };
