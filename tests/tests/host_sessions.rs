@@ -434,6 +434,17 @@ async fn a_session_with_what_hosts_are_not_sent_stays_here_and_a_pin_of_it_to_a_
     let error = client.try_call(method::SESSION_RESUME, json!({ "sessionId": dirs.id, "host": "h1" })).await;
     assert!(error.unwrap_err().message.contains("its additionalDirs cannot go to a host"));
 
+    // A trial of a task with a set-up command, pinned to the host, is refused before any starts.
+    let task = client
+        .call(
+            method::TASK_NEW,
+            json!({ "title": "Prepared", "cwd": &repo, "setupCommand": "echo prepared > .prepared" }),
+        )
+        .await;
+    let trials = json!([{ "agent": "scripted", "config": { "script": "say hi", "host": "h1" } }]);
+    let error = client.try_call(method::TRIAL_NEW, json!({ "taskId": task["id"], "trials": trials })).await;
+    assert!(error.unwrap_err().message.contains("its task's set-up command (setupCommand) cannot go to a host"));
+
     // Once this machine has room the kept session runs here, with its set-up file.
     client.call(method::SESSION_STOP, json!({ "sessionId": first.id })).await;
     client.wait_turns(kept.id, 1).await;
