@@ -556,3 +556,43 @@ async fn an_edit_made_here_to_a_host_sessions_worktree_goes_to_the_host_with_the
     assert!(refused, "the refusal says why");
     assert_eq!(std::fs::read_to_string(cwd.join("MINE.md")).unwrap(), "a later edit\n");
 }
+
+#[tokio::test]
+async fn an_edit_made_here_while_the_hosts_turn_runs_is_merged_with_its_work_or_kept_with_a_word() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["h1"]);
+    env.write_config(json!({ "sshCommand": hosts.ssh_command(), "hosts": [host_entry("h1", 2)] }));
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    // Each turn writes NOTE.md on the host, says it started, and runs on a while.
+    let script = "write NOTE.md <<EOF\nfrom the host\nEOF\nsay started one\npause 2500\nsay one.\nturn\n\
+                  write NOTE.md <<EOF\nthe host again\nEOF\nsay started two\npause 2500\nsay two.\n";
+    let session = new_session(client, &repo, "first", json!({ "script": script, "host": "h1" })).await;
+    client.subscribe(session.id, 0).await;
+    let started = |wanted: &'static str| move |event: &SessionEvent| matches!(event, SessionEvent::AgentMessageChunk { text, .. } if text.contains(wanted));
+    client.wait_event(session.id, started("one")).await;
+    let cwd = Path::new(&client.get(session.id).await.cwd).to_path_buf();
+    // A file of the user's own, made while the host's turn runs, is kept beside the host's work.
+    std::fs::write(cwd.join("LOCAL.md"), "mine\n").unwrap();
+    client.wait_turns(session.id, 1).await;
+    assert_eq!(std::fs::read_to_string(cwd.join("NOTE.md")).unwrap(), "from the host\n");
+    assert_eq!(std::fs::read_to_string(cwd.join("LOCAL.md")).unwrap(), "mine\n", "the edit made meanwhile stays");
+    assert!(has_notice(client, session.id, "the turn's work came home from host h1 beside the changes made here"));
+
+    // An edit of the file the host's next turn changes too is kept here, and the log says so.
+    client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "second" })).await;
+    client.wait_event(session.id, started("two")).await;
+    std::fs::write(cwd.join("NOTE.md"), "the user's during the turn\n").unwrap();
+    client.wait_turns(session.id, 2).await;
+    assert_eq!(std::fs::read_to_string(cwd.join("NOTE.md")).unwrap(), "the user's during the turn\n");
+    assert_eq!(std::fs::read_to_string(cwd.join("LOCAL.md")).unwrap(), "mine\n");
+    let kept = client.events.iter().any(|event| {
+        event.session_id == session.id
+            && matches!(&event.event, SessionEvent::Error { message, .. }
+                if message.contains("changes what was changed here during the turn, so the worktree here keeps its changes"))
+    });
+    assert!(kept, "the overlap is said");
+}

@@ -128,7 +128,9 @@ pub async fn publish_commit(
 
 /// Fetches checkpoint `reference` (its commit `commit`) of the host's repository `host_repo`
 /// into the local repository and makes the local worktree's files match it; HEAD, the index and
-/// the branch stay, so the host's work shows as the session's uncommitted changes.
+/// the branch stay, so the host's work shows as the session's uncommitted changes. `baseline` is
+/// what the local worktree held when the turn began (as in `local_edits`): changes made here
+/// since are kept, merged with the host's work (see `lay_in`).
 pub async fn bring_home(
     ssh: &Ssh,
     target: &str,
@@ -136,7 +138,8 @@ pub async fn bring_home(
     reference: &str,
     commit: &str,
     local: (&Path, &Path, Uuid),
-) -> Result<(), MirrorError> {
+    baseline: Option<&str>,
+) -> Result<LaidIn, MirrorError> {
     let (repo_root, worktree, session_id) = local;
     let mut fetch = git::cli::command(repo_root);
     // The host is not trusted with the local repository: what it sends is checked as it arrives.
@@ -155,12 +158,52 @@ pub async fn bring_home(
             message: format!("the host announced checkpoint {commit} but its {reference} is {fetched}"),
         });
     }
-    let worktree = worktree.to_path_buf();
-    let commit = commit.to_string();
-    tokio::task::spawn_blocking(move || git::checkpoint::restore(&worktree, &commit))
+    let (worktree, commit, baseline) = (worktree.to_path_buf(), commit.to_string(), baseline.map(str::to_string));
+    let laid = tokio::task::spawn_blocking(move || lay_in(&worktree, &commit, baseline.as_deref()))
         .await
         .map_err(|error| GitError::Io(std::io::Error::other(error)))??;
-    Ok(())
+    Ok(laid)
+}
+
+/// How a host's turn came into the local worktree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LaidIn {
+    /// Its files replaced the worktree's, which nothing had changed during the turn.
+    Restored,
+    /// The worktree had been changed here during the turn; the host's work was merged with it.
+    Merged,
+    /// The changes made here during the turn touch what the host's turn changed: the worktree
+    /// keeps them, and the host's work is only in the fetched ref.
+    Conflict,
+}
+
+/// Makes the worktree's files those of `commit`, keeping what was changed here since it held
+/// `baseline`: the two sets of changes are merged (as git merges trees) when they do not
+/// overlap, and an overlap leaves the worktree as it is, since a user's edit is never
+/// overwritten without a word.
+fn lay_in(worktree: &Path, commit: &str, baseline: Option<&str>) -> Result<LaidIn, GitError> {
+    let Some(baseline) = baseline else {
+        git::checkpoint::restore(worktree, commit)?;
+        return Ok(LaidIn::Restored);
+    };
+    let here = git::checkpoint::worktree_tree(worktree)?;
+    let repo = Repository::open(worktree)?;
+    let base = repo.find_commit(Oid::from_str(baseline)?)?.tree()?;
+    if base.id() == here {
+        git::checkpoint::restore(worktree, commit)?;
+        return Ok(LaidIn::Restored);
+    }
+    let theirs = repo.find_commit(Oid::from_str(commit)?)?;
+    let mut merged = repo.merge_trees(&base, &repo.find_tree(here)?, &theirs.tree()?, None)?;
+    if merged.has_conflicts() {
+        return Ok(LaidIn::Conflict);
+    }
+    let tree = repo.find_tree(merged.write_tree_to(&repo)?)?;
+    let signature = git::signature(&repo)?;
+    let message = "arbor: the host's turn with the changes made here meanwhile";
+    let both = repo.commit(None, &signature, &signature, message, &tree, &[&theirs])?;
+    git::checkpoint::restore(worktree, &both.to_string())?;
+    Ok(LaidIn::Merged)
 }
 
 /// The local worktree's changes since it last matched the host's worktree: its state as a

@@ -614,8 +614,43 @@ async fn pass_events(
                     let host_repo = link.remote.repo_root.as_str();
                     let local = (repo_root.as_path(), worktree.as_path(), *session_id);
                     let mut baseline = link.baseline.lock().await;
-                    match mirror::bring_home(&link.ssh, &link.host.ssh, host_repo, &reference, &commit, local).await {
-                        Ok(()) => *baseline = Some(commit),
+                    let fetched = mirror::bring_home(
+                        &link.ssh,
+                        &link.host.ssh,
+                        host_repo,
+                        &reference,
+                        &commit,
+                        local,
+                        baseline.as_deref(),
+                    )
+                    .await;
+                    match fetched {
+                        Ok(laid) => {
+                            let said = match laid {
+                                mirror::LaidIn::Restored => None,
+                                mirror::LaidIn::Merged => Some(SessionEvent::Notice {
+                                    message: format!(
+                                        "the turn's work came home from host {} beside the changes made here \
+                                         during the turn",
+                                        link.host.name
+                                    ),
+                                }),
+                                mirror::LaidIn::Conflict => Some(SessionEvent::Error {
+                                    message: format!(
+                                        "the turn's work on host {} changes what was changed here during the \
+                                         turn, so the worktree here keeps its changes; the host's work is commit \
+                                         {commit} (refs/arbor/hosts/{session_id}), and the next prompt sends the \
+                                         worktree as it is here",
+                                        link.host.name
+                                    ),
+                                    fatal: false,
+                                }),
+                            };
+                            if let Some(event) = said {
+                                let _ = outputs.send(AgentOutput::Event(event)).await;
+                            }
+                            *baseline = Some(commit);
+                        }
                         Err(error) => {
                             let message =
                                 format!("could not bring the turn's work home from host {}: {error}", link.host.name);
