@@ -95,6 +95,31 @@ impl TestHosts {
         vec!["ssh".into(), "-F".into(), self.dir.join("ssh_config").display().to_string()]
     }
 
+    /// Runs `arbor ARGS` on host `name` over ssh, as a user there would, and returns what it
+    /// printed; it talks to the host's own daemon.
+    pub fn arbor_on(&self, name: &str, args: &[&str]) -> String {
+        let ssh = self.ssh_command();
+        let output = Command::new(&ssh[0])
+            .args(&ssh[1..])
+            .args(["-o", "BatchMode=yes", "--", name, "arbor"])
+            .args(args)
+            .output()
+            .expect("run ssh");
+        assert!(output.status.success(), "arbor {args:?} on {name}: {}", String::from_utf8_lossy(&output.stderr));
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// The status host `name`'s Arbor reports for its session `id` (`arbor session list`).
+    pub fn status_on(&self, name: &str, id: &str) -> Option<String> {
+        let listed = self.arbor_on(name, &["session", "list", "--all"]);
+        let prefix = &id[..8.min(id.len())];
+        listed
+            .lines()
+            .find(|line| line.starts_with(prefix))
+            .and_then(|line| line.split_whitespace().nth(1))
+            .map(str::to_string)
+    }
+
     /// The host named `name`.
     pub fn host(&self, name: &str) -> &TestHost {
         self.hosts.iter().find(|host| host.name == name).expect("a host of that name")

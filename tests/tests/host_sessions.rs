@@ -348,3 +348,251 @@ async fn a_warm_place_on_a_host_is_taken_by_the_next_session_and_refilled() {
     let after = wait_for_worktrees(&hosts, "far", 3).await;
     assert_eq!(after.len(), 3, "{after:?}");
 }
+
+/// The host's own id of a session placed there (its `agentSessionId` is `HOST/ID/SEQ`).
+async fn remote_id(client: &arbor_tests::Client, id: uuid::Uuid) -> String {
+    let conversation = client.get(id).await.agent_session_id.expect("the host's session");
+    conversation.split('/').nth(1).expect("HOST/ID/SEQ").to_string()
+}
+
+fn has_notice(client: &arbor_tests::Client, id: uuid::Uuid, start: &str) -> bool {
+    client.events.iter().any(|event| {
+        event.session_id == id && matches!(&event.event, SessionEvent::Notice { message } if message.starts_with(start))
+    })
+}
+
+#[tokio::test]
+async fn a_session_with_what_hosts_are_not_sent_stays_here_and_a_pin_of_it_to_a_host_is_refused() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["h1"]);
+    let memory = env.root.join("memory.md");
+    std::fs::write(&memory, "Remember the milk.\n").unwrap();
+    let extra = env.root.join("extra");
+    std::fs::create_dir_all(&extra).unwrap();
+    let mut h1 = host_entry("h1", 2);
+    h1["warm"] = json!({ "scripted": 1 });
+    h1["labels"] = json!(["gpu"]);
+    env.write_config(json!({
+        "limits": { "maxRunning": 1 },
+        "sshCommand": hosts.ssh_command(),
+        "hosts": [h1],
+        "profiles": { "remembering": { "agent": "scripted", "memory": memory } },
+    }));
+    let repo = env.repo("repo");
+    std::fs::write(repo.join(".env"), "SECRET=here\n").unwrap();
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    // This machine's one slot is taken, so a session free to go anywhere would go to h1.
+    let first = new_session(client, &repo, "first", json!({ "script": "say {prompt} done" })).await;
+    client.subscribe(first.id, 0).await;
+    client.wait_turns(first.id, 1).await;
+    assert_eq!(client.get(first.id).await.host, None);
+
+    let with = |extra_params: Value, config: Value| {
+        let mut params = json!({ "cwd": &repo, "agent": "scripted", "prompt": "hello", "config": config });
+        params.as_object_mut().unwrap().extend(extra_params.as_object().unwrap().clone());
+        params
+    };
+    let script = json!({ "script": "run cat .env\nsay {prompt} done" });
+    let kept: Session = serde_json::from_value(
+        client.call(method::SESSION_NEW, with(json!({ "setupFiles": [".env"] }), script.clone())).await,
+    )
+    .unwrap();
+    assert_eq!(kept.config.host.as_deref(), Some("local"), "the session is kept on this machine");
+    client.subscribe(kept.id, 0).await;
+    let waiting = waiting_reason(client, kept.id).await;
+    assert!(waiting.status_reason.unwrap_or_default().contains("local 1/1"), "it waits for this machine");
+
+    // Pinned to the host, each of what cannot go there is refused by name.
+    let pinned = json!({ "script": "say hi", "host": "h1" });
+    let cases = [
+        (json!({ "setupFiles": [".env"] }), "its set-up files (setupFiles) cannot go to a host"),
+        (json!({ "additionalDirs": [&extra] }), "its additionalDirs cannot go to a host"),
+        (json!({ "profile": "remembering" }), "its profile's memory and skills cannot go to a host"),
+    ];
+    for (params, expected) in cases {
+        let error = client.try_call(method::SESSION_NEW, with(params, pinned.clone())).await.unwrap_err();
+        assert!(error.message.contains("this session cannot run on host h1"), "{error:?}");
+        assert!(error.message.contains(expected), "{error:?}");
+    }
+    let error = client
+        .try_call(method::SESSION_NEW, with(json!({ "additionalDirs": [&extra] }), json!({ "hostLabels": ["gpu"] })))
+        .await
+        .unwrap_err();
+    assert!(error.message.contains("leave out hostLabels"), "{error:?}");
+
+    // A session kept here cannot be moved to a host either.
+    let dirs: Session = serde_json::from_value(
+        client
+            .call(method::SESSION_NEW, with(json!({ "additionalDirs": [&extra] }), json!({ "script": "say hi" })))
+            .await,
+    )
+    .unwrap();
+    client.call(method::SESSION_STOP, json!({ "sessionId": dirs.id })).await;
+    let error = client.try_call(method::SESSION_RESUME, json!({ "sessionId": dirs.id, "host": "h1" })).await;
+    assert!(error.unwrap_err().message.contains("its additionalDirs cannot go to a host"));
+
+    // A trial of a task with a set-up command, pinned to the host, is refused before any starts.
+    let task = client
+        .call(
+            method::TASK_NEW,
+            json!({ "title": "Prepared", "cwd": &repo, "setupCommand": "echo prepared > .prepared" }),
+        )
+        .await;
+    let trials = json!([{ "agent": "scripted", "config": { "script": "say hi", "host": "h1" } }]);
+    let error = client.try_call(method::TRIAL_NEW, json!({ "taskId": task["id"], "trials": trials })).await;
+    assert!(error.unwrap_err().message.contains("its task's set-up command (setupCommand) cannot go to a host"));
+
+    // Once this machine has room the kept session runs here, with its set-up file.
+    client.call(method::SESSION_STOP, json!({ "sessionId": first.id })).await;
+    client.wait_turns(kept.id, 1).await;
+    assert_eq!(client.get(kept.id).await.host, None);
+    assert_eq!(client.command_results(kept.id), [("SECRET=here\n".to_string(), Some(0))]);
+    assert!(host_worktrees(&hosts, "h1").is_empty(), "nothing was opened on the host, warm or not");
+}
+
+#[tokio::test]
+async fn a_move_stops_the_session_on_the_host_it_leaves_and_says_when_it_cannot() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["h1", "h2"]);
+    env.write_config(json!({
+        "sshCommand": hosts.ssh_command(),
+        "hosts": [host_entry("h1", 2), host_entry("h2", 2)],
+    }));
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    let session = new_session(client, &repo, "first", json!({ "script": "say {prompt} done", "host": "h1" })).await;
+    client.subscribe(session.id, 0).await;
+    client.wait_turns(session.id, 1).await;
+    let on_h1 = remote_id(client, session.id).await;
+    assert_eq!(hosts.status_on("h1", &on_h1).as_deref(), Some("running"));
+
+    // The link is cut: the session is dead here while h1 keeps its session running.
+    hosts.host("h1").set_link(false);
+    client.wait_status(session.id, |status| status == SessionStatus::Dead).await;
+    hosts.host("h1").set_link(true);
+    assert_eq!(hosts.status_on("h1", &on_h1).as_deref(), Some("running"));
+
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "host": "h2", "prompt": "second" })).await;
+    client.wait_turns(session.id, 2).await;
+    assert_eq!(client.get(session.id).await.host.as_deref(), Some("h2"));
+    assert_eq!(hosts.status_on("h1", &on_h1).as_deref(), Some("stopped"), "the session left h1");
+    assert!(has_notice(client, session.id, "stopped its session on host h1, which it leaves"));
+
+    // A host that cannot be reached keeps its session, and the log says so.
+    let on_h2 = remote_id(client, session.id).await;
+    hosts.host("h2").set_link(false);
+    client.wait_status(session.id, |status| status == SessionStatus::Dead).await;
+    client.call(method::SESSION_RESUME, json!({ "sessionId": session.id, "host": "h1", "prompt": "third" })).await;
+    client.wait_turns(session.id, 3).await;
+    assert_eq!(client.get(session.id).await.host.as_deref(), Some("h1"));
+    assert!(has_notice(client, session.id, "could not stop its session on host h2"));
+    hosts.host("h2").set_link(true);
+    assert_eq!(hosts.status_on("h2", &on_h2).as_deref(), Some("running"), "h2 was not reached");
+}
+
+#[tokio::test]
+async fn an_edit_made_here_to_a_host_sessions_worktree_goes_to_the_host_with_the_next_prompt() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["h1"]);
+    env.write_config(json!({ "sshCommand": hosts.ssh_command(), "hosts": [host_entry("h1", 2)] }));
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    // The first turn writes a file; the second shows what the host's worktree holds of the user's.
+    let script = "write NOTE.md <<EOF\nwritten on the host\nEOF\nsay Done with {prompt}.\nturn\nrun cat MINE.md\nrun cat README.md\nsay Done with {prompt}.\n";
+    let session = new_session(client, &repo, "first", json!({ "script": script, "host": "h1" })).await;
+    client.subscribe(session.id, 0).await;
+    client.wait_turns(session.id, 1).await;
+    let cwd = Path::new(&client.get(session.id).await.cwd).to_path_buf();
+    assert_eq!(std::fs::read_to_string(cwd.join("NOTE.md")).unwrap(), "written on the host\n");
+
+    // The user edits the session's worktree here between turns: a new file and a removed one.
+    std::fs::write(cwd.join("MINE.md"), "the user's edit\n").unwrap();
+    std::fs::remove_file(cwd.join("README.md")).unwrap();
+    client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "second" })).await;
+    client.wait_turns(session.id, 2).await;
+
+    let results = client.command_results(session.id);
+    let said: Vec<&SessionEvent> = client
+        .events
+        .iter()
+        .filter(|event| event.session_id == session.id)
+        .map(|event| &event.event)
+        .filter(|event| matches!(event, SessionEvent::Notice { .. } | SessionEvent::Error { .. }))
+        .collect();
+    assert_eq!(results.len(), 2, "{results:?} {said:?}");
+    assert_eq!(results[0], ("the user's edit\n".to_string(), Some(0)), "the host's turn saw the edit");
+    assert_ne!(results[1].1, Some(0), "and the removal: {results:?}");
+    assert!(has_notice(client, session.id, "sent the changes made here since the last turn (2 files) to host h1"));
+    // The host's turn came home without undoing the edit.
+    assert_eq!(std::fs::read_to_string(cwd.join("MINE.md")).unwrap(), "the user's edit\n");
+    assert!(!cwd.join("README.md").exists(), "the removal held");
+    assert_eq!(std::fs::read_to_string(cwd.join("NOTE.md")).unwrap(), "written on the host\n");
+    assert!(client.reply_text(session.id).ends_with("Done with second."), "{}", client.reply_text(session.id));
+
+    // An edit that cannot reach the host (its worktree there is gone) refuses the prompt and
+    // stays here.
+    std::fs::write(cwd.join("MINE.md"), "a later edit\n").unwrap();
+    for worktree in host_worktrees(&hosts, "h1") {
+        std::fs::remove_dir_all(hosts.host("h1").data_dir().join("worktrees").join(worktree)).unwrap();
+    }
+    client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "third" })).await;
+    client.wait_turns(session.id, 3).await;
+    assert_eq!(client.stop_reasons(session.id).last(), Some(&StopReason::Error));
+    let refused = client.events.iter().any(|event| {
+        event.session_id == session.id
+            && matches!(&event.event, SessionEvent::Error { message, .. }
+                if message.starts_with("the prompt was not sent to host h1: the changes made here since its last turn could not be sent there (")
+                    && message.ends_with("they are kept here"))
+    });
+    assert!(refused, "the refusal says why");
+    assert_eq!(std::fs::read_to_string(cwd.join("MINE.md")).unwrap(), "a later edit\n");
+}
+
+#[tokio::test]
+async fn an_edit_made_here_while_the_hosts_turn_runs_is_merged_with_its_work_or_kept_with_a_word() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let hosts = TestHosts::started(&env.root.join("hosts"), &["h1"]);
+    env.write_config(json!({ "sshCommand": hosts.ssh_command(), "hosts": [host_entry("h1", 2)] }));
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    // Each turn writes NOTE.md on the host, says it started, and runs on a while.
+    let script = "write NOTE.md <<EOF\nfrom the host\nEOF\nsay started one\npause 2500\nsay one.\nturn\n\
+                  write NOTE.md <<EOF\nthe host again\nEOF\nsay started two\npause 2500\nsay two.\n";
+    let session = new_session(client, &repo, "first", json!({ "script": script, "host": "h1" })).await;
+    client.subscribe(session.id, 0).await;
+    let started = |wanted: &'static str| move |event: &SessionEvent| matches!(event, SessionEvent::AgentMessageChunk { text, .. } if text.contains(wanted));
+    client.wait_event(session.id, started("one")).await;
+    let cwd = Path::new(&client.get(session.id).await.cwd).to_path_buf();
+    // A file of the user's own, made while the host's turn runs, is kept beside the host's work.
+    std::fs::write(cwd.join("LOCAL.md"), "mine\n").unwrap();
+    client.wait_turns(session.id, 1).await;
+    assert_eq!(std::fs::read_to_string(cwd.join("NOTE.md")).unwrap(), "from the host\n");
+    assert_eq!(std::fs::read_to_string(cwd.join("LOCAL.md")).unwrap(), "mine\n", "the edit made meanwhile stays");
+    assert!(has_notice(client, session.id, "the turn's work came home from host h1 beside the changes made here"));
+
+    // An edit of the file the host's next turn changes too is kept here, and the log says so.
+    client.call(method::SESSION_PROMPT, json!({ "sessionId": session.id, "text": "second" })).await;
+    client.wait_event(session.id, started("two")).await;
+    std::fs::write(cwd.join("NOTE.md"), "the user's during the turn\n").unwrap();
+    client.wait_turns(session.id, 2).await;
+    assert_eq!(std::fs::read_to_string(cwd.join("NOTE.md")).unwrap(), "the user's during the turn\n");
+    assert_eq!(std::fs::read_to_string(cwd.join("LOCAL.md")).unwrap(), "mine\n");
+    let kept = client.events.iter().any(|event| {
+        event.session_id == session.id
+            && matches!(&event.event, SessionEvent::Error { message, .. }
+                if message.contains("changes what was changed here during the turn, so the worktree here keeps its changes"))
+    });
+    assert!(kept, "the overlap is said");
+}

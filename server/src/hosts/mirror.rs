@@ -128,7 +128,9 @@ pub async fn publish_commit(
 
 /// Fetches checkpoint `reference` (its commit `commit`) of the host's repository `host_repo`
 /// into the local repository and makes the local worktree's files match it; HEAD, the index and
-/// the branch stay, so the host's work shows as the session's uncommitted changes.
+/// the branch stay, so the host's work shows as the session's uncommitted changes. `baseline` is
+/// what the local worktree held when the turn began (as in `local_edits`): changes made here
+/// since are kept, merged with the host's work (see `lay_in`).
 pub async fn bring_home(
     ssh: &Ssh,
     target: &str,
@@ -136,7 +138,8 @@ pub async fn bring_home(
     reference: &str,
     commit: &str,
     local: (&Path, &Path, Uuid),
-) -> Result<(), MirrorError> {
+    baseline: Option<&str>,
+) -> Result<LaidIn, MirrorError> {
     let (repo_root, worktree, session_id) = local;
     let mut fetch = git::cli::command(repo_root);
     // The host is not trusted with the local repository: what it sends is checked as it arrives.
@@ -155,11 +158,142 @@ pub async fn bring_home(
             message: format!("the host announced checkpoint {commit} but its {reference} is {fetched}"),
         });
     }
-    let worktree = worktree.to_path_buf();
-    let commit = commit.to_string();
-    tokio::task::spawn_blocking(move || git::checkpoint::restore(&worktree, &commit))
+    let (worktree, commit, baseline) = (worktree.to_path_buf(), commit.to_string(), baseline.map(str::to_string));
+    let laid = tokio::task::spawn_blocking(move || lay_in(&worktree, &commit, baseline.as_deref()))
         .await
         .map_err(|error| GitError::Io(std::io::Error::other(error)))??;
+    Ok(laid)
+}
+
+/// How a host's turn came into the local worktree.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum LaidIn {
+    /// Its files replaced the worktree's, which nothing had changed during the turn.
+    Restored,
+    /// The worktree had been changed here during the turn; the host's work was merged with it.
+    Merged,
+    /// The changes made here during the turn touch what the host's turn changed: the worktree
+    /// keeps them, and the host's work is only in the fetched ref.
+    Conflict,
+}
+
+/// Makes the worktree's files those of `commit`, keeping what was changed here since it held
+/// `baseline`: the two sets of changes are merged (as git merges trees) when they do not
+/// overlap, and an overlap leaves the worktree as it is, since a user's edit is never
+/// overwritten without a word.
+fn lay_in(worktree: &Path, commit: &str, baseline: Option<&str>) -> Result<LaidIn, GitError> {
+    let Some(baseline) = baseline else {
+        git::checkpoint::restore(worktree, commit)?;
+        return Ok(LaidIn::Restored);
+    };
+    let here = git::checkpoint::worktree_tree(worktree)?;
+    let repo = Repository::open(worktree)?;
+    let base = repo.find_commit(Oid::from_str(baseline)?)?.tree()?;
+    if base.id() == here {
+        git::checkpoint::restore(worktree, commit)?;
+        return Ok(LaidIn::Restored);
+    }
+    let theirs = repo.find_commit(Oid::from_str(commit)?)?;
+    let mut merged = repo.merge_trees(&base, &repo.find_tree(here)?, &theirs.tree()?, None)?;
+    if merged.has_conflicts() {
+        return Ok(LaidIn::Conflict);
+    }
+    let tree = repo.find_tree(merged.write_tree_to(&repo)?)?;
+    let signature = git::signature(&repo)?;
+    let message = "arbor: the host's turn with the changes made here meanwhile";
+    let both = repo.commit(None, &signature, &signature, message, &tree, &[&theirs])?;
+    git::checkpoint::restore(worktree, &both.to_string())?;
+    Ok(LaidIn::Merged)
+}
+
+/// The local worktree's changes since it last matched the host's worktree: its state as a
+/// commit, and the files it no longer has.
+#[derive(Debug, Clone)]
+pub struct LocalEdits {
+    /// A commit of the worktree's whole state (see `state_commit`).
+    pub commit: String,
+    /// Paths, relative to the worktree, that the state of `baseline` had and the worktree has
+    /// no more.
+    pub deleted: Vec<String>,
+    /// How many files differ.
+    pub changed: usize,
+}
+
+/// The checkpoint of session `session_id` last fetched from its host, if any.
+pub async fn last_fetched(repo_root: &Path, session_id: Uuid) -> Option<String> {
+    let mut parse = git::cli::command(repo_root);
+    parse.args(["rev-parse", "--verify", "--quiet"]).arg(format!("{}^{{commit}}", fetched_ref(session_id)));
+    run_git(parse, "reading the fetched checkpoint").await.ok().filter(|commit| !commit.is_empty())
+}
+
+fn edits_since(worktree: &Path, baseline: &str) -> Result<Option<LocalEdits>, GitError> {
+    let tree_id = git::checkpoint::worktree_tree(worktree)?;
+    let repo = Repository::open(worktree)?;
+    let base_tree = repo.find_commit(Oid::from_str(baseline)?)?.tree()?;
+    if base_tree.id() == tree_id {
+        return Ok(None);
+    }
+    let tree = repo.find_tree(tree_id)?;
+    let diff = repo.diff_tree_to_tree(Some(&base_tree), Some(&tree), None)?;
+    let deleted = diff
+        .deltas()
+        .filter(|delta| delta.status() == git2::Delta::Deleted)
+        .filter_map(|delta| delta.old_file().path().map(|path| path.to_string_lossy().into_owned()))
+        .collect();
+    let changed = diff.deltas().len();
+    Ok(Some(LocalEdits { commit: state_commit(worktree)?, deleted, changed }))
+}
+
+/// The worktree's changes since it held commit `baseline` (the host's worktree as last sent
+/// or fetched), None when it holds just that; made off the async runtime.
+pub async fn local_edits(worktree: &Path, baseline: &str) -> Result<Option<LocalEdits>, MirrorError> {
+    let (worktree, baseline) = (worktree.to_path_buf(), baseline.to_string());
+    let edits = tokio::task::spawn_blocking(move || edits_since(&worktree, &baseline))
+        .await
+        .map_err(|error| GitError::Io(std::io::Error::other(error)))??;
+    Ok(edits)
+}
+
+/// Lays `edits` of local session `session_id` into its host's worktree `host_worktree`: the
+/// state is pushed to the mirror and its files written there (the host's HEAD and index stay,
+/// as when a turn's work is brought home here), and the deleted files are removed there.
+pub async fn send_edits(
+    ssh: &Ssh,
+    target: &str,
+    repo_root: &Path,
+    host_worktree: &str,
+    session_id: Uuid,
+    edits: &LocalEdits,
+) -> Result<(), MirrorError> {
+    let branch = format!("{}-edits", home_branch(session_id));
+    let mirror = publish_commit(ssh, target, repo_root, &edits.commit, &branch).await?;
+    let quote = |word: &str| {
+        shlex::try_quote(word).map(|quoted| quoted.into_owned()).map_err(|error| MirrorError::Command {
+            what: "naming a path on the host".into(),
+            message: error.to_string(),
+        })
+    };
+    let fetched = format!("refs/arbor/home/{session_id}");
+    let mut script = format!(
+        "cd {} && git fetch --quiet --no-tags {} +refs/heads/{branch}:{fetched} && git restore --source={fetched} --worktree -- :/",
+        quote(host_worktree)?,
+        quote(&mirror)?,
+    );
+    if !edits.deleted.is_empty() {
+        let deleted: Result<Vec<String>, MirrorError> = edits.deleted.iter().map(|path| quote(path)).collect();
+        script.push_str(&format!(" && rm -f -- {}", deleted?.join(" ")));
+    }
+    let output = ssh
+        .command(target, &[&script])
+        .output()
+        .await
+        .map_err(|error| MirrorError::Command { what: format!("reaching {target}"), message: error.to_string() })?;
+    if !output.status.success() {
+        return Err(MirrorError::Command {
+            what: format!("writing the edits into the worktree on {target}"),
+            message: String::from_utf8_lossy(&output.stderr).trim().to_string(),
+        });
+    }
     Ok(())
 }
 

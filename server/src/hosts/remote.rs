@@ -5,7 +5,7 @@
 //! sees them. The host's daemon keeps its session running through a cut link; on resume the
 //! driver asks for the events after the last one it passed on, so none is lost or seen twice.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -105,6 +105,49 @@ pub async fn open_link(
         return Err(handshake(host, "reaching Arbor", said));
     }
     Ok(connection)
+}
+
+/// Why a host's session could not be stopped from this machine.
+#[derive(Debug, thiserror::Error)]
+pub enum StopThereError {
+    /// The host is no longer configured, so this machine cannot reach it.
+    #[error("host {0} is no longer in the config file")]
+    Unknown(String),
+    /// The session's conversation is not one of that host.
+    #[error("{conversation} is not a conversation on host {host}")]
+    NotThere { conversation: String, host: String },
+    /// The host could not be reached.
+    #[error(transparent)]
+    Connect(#[from] AgentError),
+    /// The host's Arbor refused.
+    #[error("host {host} did not stop it: {message}")]
+    Refused { host: String, message: String },
+}
+
+/// Stops the host's session of `conversation` (`HOST/HOST-SESSION-ID/SEQ`) on `host`, for a
+/// session that moves away from it: left running there, it would hold one of the host's slots
+/// and go on with work nothing brings home any more. ssh writes to `log_path`.
+pub async fn stop_there(
+    host: &HostConfig,
+    ssh: &Ssh,
+    conversation: &str,
+    log_path: PathBuf,
+) -> Result<(), StopThereError> {
+    let not_there = || StopThereError::NotThere { conversation: conversation.to_string(), host: host.name.clone() };
+    let there = Conversation::parse(conversation).filter(|parsed| parsed.host == host.name).ok_or_else(not_there)?;
+    let log = crate::paths::open_private_log(&log_path)
+        .map_err(|source| AgentError::Spawn { agent: "ssh".into(), source })?;
+    let connection = open_link(host, ssh, None, log, log_path).await?;
+    let params = SessionIdParams { session_id: there.session_id };
+    let stopped =
+        tokio::time::timeout(REQUEST_TIMEOUT, connection.client.call::<_, Value>(method::SESSION_STOP, &params)).await;
+    connection.end().await;
+    let refused = |message: String| StopThereError::Refused { host: host.name.clone(), message };
+    match stopped {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(error)) => Err(refused(error.message)),
+        Err(_) => Err(refused(format!("no answer in {} s", REQUEST_TIMEOUT.as_secs()))),
+    }
 }
 
 /// Where a session's conversation is on a host, as its `agentSessionId` records it:
@@ -209,6 +252,12 @@ impl RemoteDriver {
                 }
             }
         };
+        // What the host's worktree is known to hold: the state a new conversation starts from,
+        // else the last checkpoint brought home (None when no turn of a resumed one came home).
+        let baseline = match &fresh {
+            Some(start) => Some(start.commit.clone()),
+            None => mirror::last_fetched(Path::new(&session.repo_root), session.id).await,
+        };
         spec.ledger.record(connection.group).await;
         if let Some(start) = fresh {
             let log = spec.log_path.with_file_name(format!("warm-{}.log", host.name));
@@ -233,6 +282,7 @@ impl RemoteDriver {
             remote: remote.clone(),
             local: (PathBuf::from(&session.repo_root), PathBuf::from(&spec.cwd), session.id),
             log_path,
+            baseline: Arc::new(tokio::sync::Mutex::new(baseline)),
         };
         tokio::spawn(forward_commands(link.clone(), command_receiver, outputs.clone(), closing.clone()));
         tokio::spawn(async move {
@@ -374,6 +424,40 @@ struct Link {
     /// This machine's repository, worktree and session id.
     local: (PathBuf, PathBuf, Uuid),
     log_path: PathBuf,
+    /// The commit whose files the host's worktree holds as far as this machine knows: the
+    /// state sent there or the checkpoint last brought home from there. Locked while either
+    /// changes, so a prompt never compares the local worktree with a fetch half done.
+    baseline: Arc<tokio::sync::Mutex<Option<String>>>,
+}
+
+/// Sends what was changed in the local worktree since the host's worktree last matched it
+/// (the user's edits, a rewind, a rejected hunk), so the host's next turn starts from it
+/// rather than overwriting it when its work is brought home. A change that cannot be sent
+/// refuses the prompt, keeping the change here.
+async fn send_local_edits(link: &Link, outputs: &mpsc::Sender<AgentOutput>) -> Result<(), String> {
+    let mut baseline = link.baseline.lock().await;
+    let Some(known) = baseline.clone() else { return Ok(()) };
+    let (repo_root, worktree, session_id) = &link.local;
+    let refused = |error: mirror::MirrorError| {
+        format!(
+            "the prompt was not sent to host {}: the changes made here since its last turn could not be sent \
+             there ({error}); they are kept here",
+            link.host.name
+        )
+    };
+    let Some(edits) = mirror::local_edits(worktree, &known).await.map_err(refused)? else { return Ok(()) };
+    mirror::send_edits(&link.ssh, &link.host.ssh, repo_root, &link.remote.cwd, *session_id, &edits)
+        .await
+        .map_err(refused)?;
+    *baseline = Some(edits.commit.clone());
+    let message = format!(
+        "sent the changes made here since the last turn ({} file{}) to host {} before the prompt",
+        edits.changed,
+        if edits.changed == 1 { "" } else { "s" },
+        link.host.name
+    );
+    let _ = outputs.send(AgentOutput::Event(SessionEvent::Notice { message })).await;
+    Ok(())
 }
 
 /// Turns the actor's commands into requests to the host's session, one at a time and in order.
@@ -388,7 +472,10 @@ async fn forward_commands(
         let answered = match command {
             AgentCommand::Prompt(text) => {
                 let params = PromptParams { session_id, text, mode: Some(PromptMode::Queue) };
-                let sent = request(&link, method::SESSION_PROMPT, &params).await;
+                let sent = match send_local_edits(&link, &outputs).await {
+                    Ok(()) => request(&link, method::SESSION_PROMPT, &params).await,
+                    Err(message) => Err(message),
+                };
                 if let Err(message) = &sent {
                     // The turn the actor started never began there.
                     let _ = outputs.send(AgentOutput::Event(error_event(&link, message))).await;
@@ -526,12 +613,50 @@ async fn pass_events(
                     let (repo_root, worktree, session_id) = &link.local;
                     let host_repo = link.remote.repo_root.as_str();
                     let local = (repo_root.as_path(), worktree.as_path(), *session_id);
-                    if let Err(error) =
-                        mirror::bring_home(&link.ssh, &link.host.ssh, host_repo, &reference, &commit, local).await
-                    {
-                        let message =
-                            format!("could not bring the turn's work home from host {}: {error}", link.host.name);
-                        let _ = outputs.send(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
+                    let mut baseline = link.baseline.lock().await;
+                    let fetched = mirror::bring_home(
+                        &link.ssh,
+                        &link.host.ssh,
+                        host_repo,
+                        &reference,
+                        &commit,
+                        local,
+                        baseline.as_deref(),
+                    )
+                    .await;
+                    match fetched {
+                        Ok(laid) => {
+                            let said = match laid {
+                                mirror::LaidIn::Restored => None,
+                                mirror::LaidIn::Merged => Some(SessionEvent::Notice {
+                                    message: format!(
+                                        "the turn's work came home from host {} beside the changes made here \
+                                         during the turn",
+                                        link.host.name
+                                    ),
+                                }),
+                                mirror::LaidIn::Conflict => Some(SessionEvent::Error {
+                                    message: format!(
+                                        "the turn's work on host {} changes what was changed here during the \
+                                         turn, so the worktree here keeps its changes; the host's work is commit \
+                                         {commit} (refs/arbor/hosts/{session_id}), and the next prompt sends the \
+                                         worktree as it is here",
+                                        link.host.name
+                                    ),
+                                    fatal: false,
+                                }),
+                            };
+                            if let Some(event) = said {
+                                let _ = outputs.send(AgentOutput::Event(event)).await;
+                            }
+                            *baseline = Some(commit);
+                        }
+                        Err(error) => {
+                            let message =
+                                format!("could not bring the turn's work home from host {}: {error}", link.host.name);
+                            let _ =
+                                outputs.send(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
+                        }
                     }
                 }
                 AgentOutput::TurnEnded(stop_reason)

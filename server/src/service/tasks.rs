@@ -268,6 +268,16 @@ impl Service {
                 super::validate_config(&info, config)?;
                 crate::sessions::placement::check(&self.config.hosts, &agent, config)
                     .map_err(ServiceError::InvalidArgument)?;
+                // The trial's session would be refused for this when it starts; refused here,
+                // no trial of the request starts.
+                let not_sent = crate::sessions::placement::NotSent {
+                    setup_files: false,
+                    setup_command: task.setup_command.is_some(),
+                    profile_memory: self.profile_has_memory(spec.profile.as_deref()),
+                    additional_dirs: profile.as_ref().is_some_and(|profile| !profile.additional_dirs.is_empty()),
+                };
+                crate::sessions::placement::keep_here(&self.config.hosts, &mut config.clone(), not_sent)
+                    .map_err(ServiceError::InvalidArgument)?;
             }
             let prompt = spec
                 .prompt

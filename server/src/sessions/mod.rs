@@ -273,6 +273,21 @@ impl SessionManager {
         }
     }
 
+    /// Stops session `id`'s conversation `conversation` on host `host`, which the session
+    /// leaves (a move).
+    pub async fn stop_on_host(
+        &self,
+        id: Uuid,
+        host: &str,
+        conversation: &str,
+    ) -> Result<(), crate::hosts::remote::StopThereError> {
+        let Some(configured) = self.context.hosts.iter().find(|configured| configured.name == host) else {
+            return Err(crate::hosts::remote::StopThereError::Unknown(host.to_string()));
+        };
+        let log = self.context.paths.session_log(&id).with_file_name(format!("{id}-stop-{host}.log"));
+        crate::hosts::remote::stop_there(configured, &self.context.ssh, conversation, log).await
+    }
+
     /// Holds `agent`'s queue for `duration` (it reported a rate limit).
     pub fn pause_agent(&self, agent: &str, duration: Duration) {
         let message = admission::Message::Pause {

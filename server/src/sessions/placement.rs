@@ -126,6 +126,61 @@ pub fn check(hosts: &[HostConfig], agent: &str, config: &SessionConfig) -> Resul
     Ok(())
 }
 
+/// What a session has that is not sent to hosts, named as the request and the configuration
+/// name it: set-up files and a task's set-up command are copied or run in the local worktree
+/// only (what they leave is usually ignored by git, and git is how work reaches a host), a
+/// profile's memory and skills are laid out on this machine, and `additionalDirs` are this
+/// machine's directories.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotSent {
+    pub setup_files: bool,
+    pub setup_command: bool,
+    pub profile_memory: bool,
+    pub additional_dirs: bool,
+}
+
+impl NotSent {
+    fn named(&self) -> Vec<&'static str> {
+        [
+            (self.setup_files, "set-up files (setupFiles)"),
+            (self.setup_command, "task's set-up command (setupCommand)"),
+            (self.profile_memory, "profile's memory and skills"),
+            (self.additional_dirs, "additionalDirs"),
+        ]
+        .into_iter()
+        .filter_map(|(has, name)| has.then_some(name))
+        .collect()
+    }
+}
+
+/// Keeps a session that has what is not sent to hosts on this machine, so it never runs on a
+/// host without it: a session nothing places pins itself here (`config.host` becomes `local`,
+/// which also keeps it out of the hosts' warm places), and a pin to a host or host labels is
+/// refused, naming what cannot go.
+pub fn keep_here(hosts: &[HostConfig], config: &mut SessionConfig, not_sent: NotSent) -> Result<(), String> {
+    let named = not_sent.named();
+    if named.is_empty() || hosts.is_empty() {
+        return Ok(());
+    }
+    let what = named.join(", ");
+    let labelled = config.host_labels.as_ref().is_some_and(|labels| !labels.is_empty());
+    match config.host.as_deref() {
+        Some(LOCAL) => Ok(()),
+        Some(host) => Err(format!(
+            "this session cannot run on host {host}: its {what} cannot go to a host, so it runs only on this \
+             machine (leave out the host)"
+        )),
+        None if labelled => Err(format!(
+            "this session cannot run on a host: its {what} cannot go to a host, so it runs only on this machine \
+             (leave out hostLabels)"
+        )),
+        None => {
+            config.host = Some(LOCAL.to_string());
+            Ok(())
+        }
+    }
+}
+
 /// This machine (with room for `local_max` sessions, None when only its description matters)
 /// and every host, none of them running anything.
 pub fn places_of(hosts: &[HostConfig], local_max: Option<usize>) -> Vec<Place> {
@@ -212,6 +267,31 @@ mod tests {
         assert_eq!(chosen(choose(&places, "scripted", &SessionConfig::default(), Some("b"))).as_deref(), Some("b"));
         let full = [local(0, 8), host("a", 2, 2, &["gpu"])];
         assert_eq!(choose(&full, "scripted", &labelled, None), Decision::Wait, "a pinned session waits for its host");
+    }
+
+    #[test]
+    fn what_hosts_are_not_sent_keeps_a_session_here() {
+        let hosts = [HostConfig {
+            name: "a".into(),
+            ssh: "a".into(),
+            max_running: 2,
+            agents: vec!["scripted".into()],
+            labels: vec!["gpu".into()],
+            warm: Default::default(),
+        }];
+        let dirs = NotSent { additional_dirs: true, ..NotSent::default() };
+        let mut free = SessionConfig::default();
+        keep_here(&hosts, &mut free, dirs).unwrap();
+        assert_eq!(free.host.as_deref(), Some(LOCAL), "an unpinned session is pinned here");
+        let mut plain = SessionConfig::default();
+        keep_here(&hosts, &mut plain, NotSent::default()).unwrap();
+        assert_eq!(plain.host, None, "a session with nothing held back is placed as before");
+        let mut pinned = SessionConfig { host: Some("a".into()), ..SessionConfig::default() };
+        let both = NotSent { setup_files: true, profile_memory: true, ..NotSent::default() };
+        let error = keep_here(&hosts, &mut pinned, both).unwrap_err();
+        assert!(error.contains("host a: its set-up files (setupFiles), profile's memory and skills"), "{error}");
+        let mut labelled = SessionConfig { host_labels: Some(vec!["gpu".into()]), ..SessionConfig::default() };
+        assert!(keep_here(&hosts, &mut labelled, dirs).unwrap_err().contains("leave out hostLabels"));
     }
 
     #[test]

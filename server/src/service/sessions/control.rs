@@ -86,6 +86,21 @@ impl Service {
             config.host = Some(host.clone());
             crate::sessions::placement::check(&self.config.hosts, &previous.agent, &config)
                 .map_err(ServiceError::InvalidArgument)?;
+            // What the session was given at its creation that hosts are not sent keeps it here,
+            // as it did then. The set-up files it was given are not recorded, so only what is
+            // (its task's set-up command, its profile and additionalDirs) is checked.
+            let setup_command = match previous.task_id {
+                Some(task_id) => self.store.get_task(task_id).await?.is_some_and(|task| task.setup_command.is_some()),
+                None => false,
+            };
+            let not_sent = crate::sessions::placement::NotSent {
+                setup_files: false,
+                setup_command,
+                profile_memory: self.profile_has_memory(previous.profile.as_deref()),
+                additional_dirs: !previous.additional_dirs.is_empty(),
+            };
+            crate::sessions::placement::keep_here(&self.config.hosts, &mut config, not_sent)
+                .map_err(ServiceError::InvalidArgument)?;
         }
         // Refused here, before anything changes, rather than by the agent's handshake later. A
         // session that moves starts a new conversation, so its agent need not resume one.
@@ -117,8 +132,28 @@ impl Service {
         session.status = SessionStatus::Pending;
         session.agent_state = None;
         session.status_reason = None;
+        if moving {
+            self.leave_host(&previous).await?;
+        }
         let record = if params.as_new_session { Record::New } else { Record::Stored };
         self.launch(session, record, previous.agent_session_id.clone(), params.prompt).await
+    }
+
+    /// Ends the conversation on the host a moving session leaves, best effort: a host that
+    /// cannot be reached keeps its session until it is stopped there, and the session's log
+    /// says which happened.
+    async fn leave_host(&self, previous: &Session) -> Result<()> {
+        let (Some(host), Some(conversation)) = (previous.host.as_deref(), previous.agent_session_id.as_deref()) else {
+            return Ok(());
+        };
+        let message = match self.sessions.stop_on_host(previous.id, host, conversation).await {
+            Ok(()) => format!("stopped its session on host {host}, which it leaves"),
+            Err(error) => {
+                tracing::warn!(session = %previous.id, host, %error, "could not stop the session on the host it leaves");
+                format!("could not stop its session on host {host} ({error}); it runs on there until stopped there")
+            }
+        };
+        self.append_events(previous.id, vec![SessionEvent::Notice { message }]).await
     }
 
     /// Marks a session that never started (it was taken out of the queue) as stopped.

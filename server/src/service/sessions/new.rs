@@ -50,7 +50,16 @@ impl Service {
         origin: Origin,
     ) -> Result<Session> {
         self.apply_profile(&mut params)?;
-        let checked = self.check_new_session(&params)?;
+        let mut checked = self.check_new_session(&params)?;
+        let not_sent = crate::sessions::placement::NotSent {
+            setup_files: params.setup_files.as_ref().is_some_and(|files| !files.is_empty())
+                && checked.isolation == Isolation::Worktree,
+            setup_command: origin.setup_command.is_some(),
+            profile_memory: self.profile_has_memory(params.profile.as_deref()),
+            additional_dirs: !checked.additional_dirs.is_empty(),
+        };
+        crate::sessions::placement::keep_here(&self.config.hosts, &mut checked.config, not_sent)
+            .map_err(ServiceError::InvalidArgument)?;
         let id = Uuid::new_v4();
         let title = checked.title.as_deref().or(params.prompt.as_deref()).unwrap_or("session");
         let (branch, worktree) = branch_and_worktree(&self.paths, id, title);
@@ -72,6 +81,13 @@ impl Service {
             Some(command) => self.run_setup_command(session, &command, prompt).await,
             None => self.launch(session, Record::New, None, prompt).await,
         }
+    }
+
+    /// Whether profile `name` gives its sessions memory or skills, which are laid out on this
+    /// machine only.
+    pub(in crate::service) fn profile_has_memory(&self, name: Option<&str>) -> bool {
+        name.and_then(|name| self.config.profile(name))
+            .is_some_and(|profile| profile.memory.is_some() || !profile.skills.is_empty())
     }
 
     /// Fills what the request leaves out from the profile it names.
