@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use arbor_protocol::{MergeResult, ReviewDiff, Session, SessionEvent, SessionStatus, StopReason, method};
 use arbor_tests::ssh_hosts::{TestHosts, unavailable};
-use arbor_tests::{TestEnv, files_holding, git};
+use arbor_tests::{TestEnv, files_holding, git, wait_until};
 use serde_json::{Value, json};
 
 /// Skips the test (with the reason) where test hosts cannot be made.
@@ -330,8 +330,17 @@ async fn a_warm_place_on_a_host_is_taken_by_the_next_session_and_refilled() {
     let first = new_session(client, &repo, "first", script.clone()).await;
     client.subscribe(first.id, 0).await;
     client.wait_turns(first.id, 1).await;
-    // The first session on the host was a cold start; one more is opened there beside it.
+    // The first session on the host was a cold start; one more is opened there beside it. Its
+    // worktree is made before its agent runs, and the place is ready only once the host's
+    // session runs (a session started before that starts cold).
     let prepared = wait_for_worktrees(&hosts, "far", 2).await;
+    let first_here = format!("arbor-{}", &remote_id(client, first.id).await[..8]);
+    let place = prepared.iter().find(|name| **name != first_here).expect("the prepared place's worktree");
+    let place_id = place.trim_start_matches("arbor-").to_string();
+    wait_until("the prepared place's session runs on the host", || {
+        hosts.status_on("far", &place_id).as_deref() == Some("running")
+    })
+    .await;
 
     let second = new_session(client, &repo, "second", script).await;
     client.subscribe(second.id, 0).await;
