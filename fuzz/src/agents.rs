@@ -133,6 +133,8 @@ async fn feed<L: AgentLoop>(
             Step::Line(bytes) => {
                 if let Some(message) = parse(&bytes) {
                     outlets.drive(state.handle_message(message)).await?;
+                    // As the agent loop does once nothing more waits to be read.
+                    outlets.drive(state.flush_held()).await?;
                 }
             }
             Step::Command(number) => {

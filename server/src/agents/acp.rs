@@ -32,7 +32,8 @@ use super::discovery::{Version, agent_command, agent_env, find_program};
 use super::process::GroupSlot;
 use super::stdio::{AgentLoop, AgentPipes, Lines, preview, run_agent_loop, spawn_agent_parsing, with_stderr};
 use super::{
-    AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, LoginFuture, StartFuture, StartSpec, relative,
+    AgentCommand, AgentDriver, AgentError, AgentHandle, AgentOutput, LoginFuture, MAX_JOINED_TEXT_BYTES, StartFuture,
+    StartSpec, relative,
 };
 use crate::config::AcpAgentConfig;
 use crate::policy::subject_of;
@@ -803,6 +804,10 @@ pub struct DriverLoop {
     /// How to log the agent in, for a turn it refuses until the user does.
     login_help: Option<String>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// Text chunks of one stream read back to back, joined, held until the reader has nothing
+    /// more waiting (`flush_held`): a flood of chunks then costs the session one output per read
+    /// of the agent's stdout rather than one per chunk.
+    held_text: Option<(ChunkStream, String)>,
 }
 
 impl AgentLoop for DriverLoop {
@@ -837,6 +842,10 @@ impl AgentLoop for DriverLoop {
     }
 
     async fn handle_message(&mut self, message: Incoming) {
+        // Held text came first: it goes before whatever this message makes.
+        if !matches!(message, Incoming::Text { .. }) {
+            self.flush_held().await;
+        }
         match message {
             Incoming::Response { id, result } => match self.connection.answered(id) {
                 Some(Awaiting::Turn) if self.turn_request == Some(id) => {
@@ -861,19 +870,22 @@ impl AgentLoop for DriverLoop {
                 self.handle_update(&params["update"]).await;
             }
             Incoming::Notification { .. } => {}
-            // Empty chunks (some agents open and close a message with them) say nothing.
-            Incoming::Text { text, .. } if text.is_empty() => {}
-            Incoming::Text { stream: ChunkStream::Message, text } => {
-                self.output(AgentOutput::Event(SessionEvent::AgentMessageChunk { text })).await
-            }
-            Incoming::Text { stream: ChunkStream::Thought, text } => {
-                self.output(AgentOutput::Event(SessionEvent::AgentThoughtChunk { text })).await
-            }
+            Incoming::Text { stream, text } => self.hold_text(stream, text).await,
             Incoming::Request { id, method, params } => self.handle_request(id, &method, params).await,
             Incoming::Malformed(line) => {
                 let message = format!("the agent sent a line that is not a JSON-RPC message: {}", preview(&line));
                 self.output(AgentOutput::Event(SessionEvent::Error { message, fatal: false })).await;
             }
+        }
+    }
+
+    async fn flush_held(&mut self) {
+        if let Some((stream, text)) = self.held_text.take() {
+            let event = match stream {
+                ChunkStream::Message => SessionEvent::AgentMessageChunk { text },
+                ChunkStream::Thought => SessionEvent::AgentThoughtChunk { text },
+            };
+            self.output(AgentOutput::Event(event)).await;
         }
     }
 
@@ -917,6 +929,7 @@ impl DriverLoop {
             terminals: None,
             login_help: None,
             stderr_tail,
+            held_text: None,
         }
     }
 
@@ -1002,6 +1015,24 @@ impl DriverLoop {
             }
         };
         self.output(AgentOutput::TurnEnded(stop_reason)).await;
+    }
+
+    /// Adds a text chunk to the held text, sending that first when the chunk is of the other
+    /// stream or would take it past [`MAX_JOINED_TEXT_BYTES`]. Empty chunks (some agents open
+    /// and close a message with them) say nothing.
+    async fn hold_text(&mut self, stream: ChunkStream, text: String) {
+        if text.is_empty() {
+            return;
+        }
+        match &mut self.held_text {
+            Some((held, joined)) if *held == stream && joined.len() + text.len() <= MAX_JOINED_TEXT_BYTES => {
+                joined.push_str(&text)
+            }
+            _ => {
+                self.flush_held().await;
+                self.held_text = Some((stream, text));
+            }
+        }
     }
 
     async fn handle_update(&mut self, update: &Value) {

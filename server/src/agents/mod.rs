@@ -32,6 +32,11 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::paths::Paths;
 
+/// The most text one event of joined chunks carries (see `sessions/coalesce.rs`): a chunk that
+/// would take it past this starts the next event, so one event stays a size every client renders
+/// at once.
+pub const MAX_JOINED_TEXT_BYTES: usize = 64 * 1024;
+
 /// What most agents can do: one persistent process a session that resumes its conversation,
 /// interrupts a turn, asks before it acts, shows its thinking, reports usage and works in extra
 /// directories; none forks a conversation or takes agent-specific settings. Each driver states

@@ -159,6 +159,14 @@ pub trait AgentLoop: Send + Sync {
     /// Where the driver's outputs go.
     fn outputs(&self) -> &mpsc::Sender<super::AgentOutput>;
 
+    /// Sends what the loop held back of the agent's output to join it with what follows (see
+    /// the ACP driver's text chunks). The loop calls it whenever every message read so far has
+    /// been handled, before a command and before the agent's exit is told, so nothing is held
+    /// while the loop waits and outputs keep the order the agent and the actor gave them.
+    fn flush_held(&mut self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
     /// Sends one output to the session actor. A closed channel means the actor has gone, which
     /// the loop learns when its commands close.
     fn output(&self, output: super::AgentOutput) -> impl Future<Output = ()> + Send {
@@ -182,9 +190,15 @@ pub async fn run_agent_loop<L: AgentLoop>(
     stderr_closed: oneshot::Receiver<()>,
 ) {
     loop {
+        if !messages.has_ready() {
+            state.flush_held().await;
+        }
         tokio::select! {
             command = commands.recv() => match command {
-                Some(command) => state.handle_command(command).await,
+                Some(command) => {
+                    state.flush_held().await;
+                    state.handle_command(command).await
+                }
                 // The actor dropped its handle: it is terminating the process group itself.
                 None => return,
             },
@@ -192,6 +206,7 @@ pub async fn run_agent_loop<L: AgentLoop>(
                 Some(message) => state.handle_message(message).await,
                 // An agent that closed its stdout can no longer be heard, whether or not it runs.
                 None => {
+                    state.flush_held().await;
                     let (clean, message) = ended_after_stdout_closed(&mut exit).await;
                     let exited = super::AgentOutput::Exited { clean, message: with_stderr(message, state.stderr_tail()) };
                     state.output(exited).await;
@@ -207,6 +222,7 @@ pub async fn run_agent_loop<L: AgentLoop>(
                     }
                 })
                 .await;
+                state.flush_held().await;
                 stderr_drained(stderr_closed).await;
                 let (clean, message) = describe_exit(status);
                 let exited = super::AgentOutput::Exited { clean, message: with_stderr(message, state.stderr_tail()) };
@@ -270,6 +286,11 @@ pub struct Lines<M> {
 }
 
 impl<M> Lines<M> {
+    /// Whether a message read already waits to be taken.
+    pub fn has_ready(&self) -> bool {
+        !self.ready.is_empty()
+    }
+
     /// The next message; None once stdout has ended and every message was taken. Cancel-safe:
     /// a batch is taken whole or not at all.
     pub async fn recv(&mut self) -> Option<M> {

@@ -9,11 +9,7 @@
 use arbor_protocol::SessionEvent;
 use tokio::sync::mpsc;
 
-use crate::agents::AgentOutput;
-
-/// The most text one joined event carries: a chunk that would take it past this starts the next
-/// event, so one event stays a size every client renders at once.
-pub(super) const MAX_JOINED_BYTES: usize = 64 * 1024;
+use crate::agents::{AgentOutput, MAX_JOINED_TEXT_BYTES};
 
 /// What is joined: the message or the thinking, never one with the other.
 #[derive(Clone, Copy, PartialEq)]
@@ -47,11 +43,11 @@ pub(super) fn with_waiting(
         Ok(chunk) => chunk,
         Err(other) => return (other, None),
     };
-    while text.len() < MAX_JOINED_BYTES {
+    while text.len() < MAX_JOINED_TEXT_BYTES {
         let Ok(next) = outputs.try_recv() else { break };
         let AgentOutput::Event(event) = next else { return (joined(stream, text), Some(next)) };
         match split(event) {
-            Ok((next_stream, more)) if next_stream == stream && text.len() + more.len() <= MAX_JOINED_BYTES => {
+            Ok((next_stream, more)) if next_stream == stream && text.len() + more.len() <= MAX_JOINED_TEXT_BYTES => {
                 text.push_str(&more)
             }
             Ok((next_stream, more)) => {
@@ -126,7 +122,7 @@ mod tests {
 
     #[test]
     fn a_joined_event_stays_under_the_size_limit() {
-        let piece = "x".repeat(MAX_JOINED_BYTES / 4 + 1);
+        let piece = "x".repeat(MAX_JOINED_TEXT_BYTES / 4 + 1);
         let mut outputs = queued((0..8).map(|_| message(&piece)).collect());
         let (first, held) = with_waiting(SessionEvent::AgentMessageChunk { text: piece.clone() }, &mut outputs);
         assert_eq!(text_of(&first).len(), piece.len() * 3);
