@@ -85,8 +85,17 @@ async function rendered(page: Page, seq: number, timeoutMs = 20000): Promise<voi
   }
 }
 
+/** Posts a message as the extension would and waits until the page has handled it: `postMessage`
+ *  delivers asynchronously, and a listener added after the page's own runs after it. */
 async function post(page: Page, message: unknown): Promise<void> {
-  await page.evaluate((data) => window.postMessage(data, '*'), message);
+  await page.evaluate(
+    (data) =>
+      new Promise<void>((resolve) => {
+        window.addEventListener('message', () => resolve(), { once: true });
+        window.postMessage(data, '*');
+      }),
+    message,
+  );
 }
 
 before(async () => {
