@@ -25,18 +25,32 @@ pub fn unavailable() -> Option<String> {
 }
 
 /// What a test host has installed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct HostSetup {
     /// `arbor` (the binary under test) on the PATH of its ssh sessions.
     pub arbor: bool,
     /// The client trusts a different host key than the one the host has.
     pub wrong_host_key: bool,
+    /// What the host's `/proc/loadavg` reads, instead of this machine's: every test host shares
+    /// this machine's kernel, so without it they all report the same load. Its sshd then runs in
+    /// a mount namespace of its own with a file bound over `/proc/loadavg`, which
+    /// [`TestHost::set_loadavg`] rewrites while the host runs. Default: the real one.
+    pub loadavg: Option<String>,
 }
 
 impl Default for HostSetup {
     fn default() -> Self {
-        Self { arbor: true, wrong_host_key: false }
+        Self { arbor: true, wrong_host_key: false, loadavg: None }
     }
+}
+
+/// A `/proc/loadavg` line whose one-minute figure is `per_processor` times the processors a
+/// host's `nproc` counts (this machine's, which the test hosts share, counted the same way):
+/// what a host with that load per processor reports, whatever machine the test runs on.
+pub fn loadavg_per_processor(per_processor: f64) -> String {
+    let output = Command::new("nproc").output().expect("run nproc");
+    let processors: f64 = String::from_utf8_lossy(&output.stdout).trim().parse().expect("nproc prints a number");
+    format!("{:.2} 0.50 0.25 2/300 4242\n", per_processor * processors)
 }
 
 /// A set of test hosts sharing one client key and one ssh configuration file.
@@ -56,6 +70,8 @@ pub struct TestHost {
     namespace: String,
     link: String,
     sshd: Child,
+    /// The file bound over the host's `/proc/loadavg`, when its setup gave one.
+    loadavg: Option<PathBuf>,
 }
 
 fn run(program: &str, args: &[&str]) -> Result<(), String> {
@@ -176,8 +192,21 @@ impl TestHosts {
         std::fs::write(dir.join("sshd_config"), config).unwrap();
         // The privilege separation directory sshd insists on.
         std::fs::create_dir_all("/run/sshd").unwrap();
-        let sshd = Command::new("/usr/sbin/ip")
-            .args(["netns", "exec", &namespace, "/usr/sbin/sshd", "-D", "-f"])
+        let mut sshd = Command::new("/usr/sbin/ip");
+        sshd.args(["netns", "exec", &namespace]);
+        let loadavg = setup.loadavg.as_ref().map(|text| {
+            let file = dir.join("loadavg");
+            std::fs::write(&file, text).expect("write the host's loadavg");
+            // The bind mount is made in a mount namespace of sshd's own, private so that it
+            // never reaches this machine's /proc: everything the host runs (its ssh sessions,
+            // its Arbor daemon) inherits that namespace and reads the file.
+            sshd.args(["/usr/bin/unshare", "--mount", "--propagation", "private", "/bin/sh", "-c"])
+                .arg("mount --bind \"$0\" /proc/loadavg && exec \"$@\"")
+                .arg(&file);
+            file
+        });
+        let sshd = sshd
+            .args(["/usr/sbin/sshd", "-D", "-f"])
             .arg(dir.join("sshd_config"))
             .arg("-E")
             .arg(dir.join("sshd.log"))
@@ -197,7 +226,7 @@ impl TestHosts {
                 known = self.dir.join("known_hosts").display(),
             ),
         );
-        let host = TestHost { name: name.into(), address, dir, namespace, link: outside, sshd };
+        let mut host = TestHost { name: name.into(), address, dir, namespace, link: outside, sshd, loadavg };
         host.wait_listening();
         self.hosts.push(host);
         self.hosts.last().expect("just added")
@@ -229,10 +258,27 @@ impl TestHost {
         must("/usr/sbin/ip", &["link", "set", &self.link, if up { "up" } else { "down" }]);
     }
 
-    fn wait_listening(&self) {
+    /// Makes the host's `/proc/loadavg` read `text` from now on (its setup must have given one).
+    /// The file is rewritten in place, since the bind mount holds its inode: a reader at that
+    /// very moment may see it empty, which Arbor takes for an unknown load until its next poll.
+    pub fn set_loadavg(&self, text: &str) {
+        let file = self.loadavg.as_ref().unwrap_or_else(|| {
+            panic!("host {} reads this machine's /proc/loadavg: give its HostSetup a loadavg", self.name)
+        });
+        std::fs::write(file, text).expect("rewrite the host's loadavg");
+    }
+
+    fn wait_listening(&mut self) {
         let target: SocketAddr = format!("{}:22", self.address).parse().unwrap();
         let deadline = Instant::now() + crate::WAIT;
         while TcpStream::connect_timeout(&target, Duration::from_millis(200)).is_err() {
+            if let Ok(Some(status)) = self.sshd.try_wait() {
+                panic!(
+                    "sshd on {} exited before it listened ({status}): see the test's output and {}",
+                    self.name,
+                    self.dir.join("sshd.log").display()
+                );
+            }
             assert!(Instant::now() < deadline, "sshd on {} did not start", self.name);
             std::thread::sleep(Duration::from_millis(50));
         }
