@@ -29,6 +29,8 @@ macro_rules! arbor_requests {
             /// Have an agent log in with one of its login methods that needs no terminal.
             AGENTS_AUTHENTICATE, AgentsAuthenticate, agents_authenticate = "agents/authenticate"
                 ($crate::AuthenticateParams) -> $crate::Ack;
+            /// This machine and the configured hosts: their limits, running sessions and last reported load.
+            HOST_LIST, HostList, host_list = "host/list" ($crate::NoParams) -> $crate::HostListResult;
             /// Create and start a session.
             SESSION_NEW, SessionNew, session_new = "session/new" ($crate::NewSessionParams) -> $crate::Session;
             /// List sessions with filters.

@@ -391,6 +391,51 @@ pub struct AgentsListResult {
     pub sandbox: crate::SandboxReport,
 }
 
+/// `host/list` result: the places sessions can run, as the admission scheduler sees them now.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HostListResult {
+    /// This machine, which runs every agent it has and has no labels.
+    pub local: LocalPlace,
+    /// Every host of the config file's `hosts`, in the file's order (the order placement breaks
+    /// ties by, after this machine).
+    pub hosts: Vec<HostPlace>,
+}
+
+/// This machine as a place sessions run (`host/list`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalPlace {
+    /// Sessions with a live agent here at once: the config file's `limits.maxRunning`.
+    pub max_running: u32,
+    /// Sessions whose agent runs here now.
+    pub running: u32,
+    /// This machine's one-minute load average per processor as placement last read it (every
+    /// 15 s, only while hosts are configured); null while unknown.
+    pub load: Option<f64>,
+}
+
+/// One configured host as a place sessions run (`host/list`).
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HostPlace {
+    /// The name sessions and commands use for it (`config.host`, `Session.host`).
+    pub name: String,
+    /// What ssh is given to reach it: `user@host` or a `Host` alias of the user's ssh config.
+    pub ssh: String,
+    /// Labels a session can ask for (`config.hostLabels`).
+    pub labels: Vec<String>,
+    /// The agents it runs; empty for any.
+    pub agents: Vec<String>,
+    /// Sessions with a live agent on it at once.
+    pub max_running: u32,
+    /// Sessions of this daemon whose agent runs on it now.
+    pub running: u32,
+    /// Its one-minute load average per processor as it last reported it over ssh (asked every
+    /// 15 s); null while unknown, as when it did not answer the last time.
+    pub load: Option<f64>,
+}
+
 /// `agents/authenticate` params.
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
 #[serde(rename_all = "camelCase")]

@@ -2,7 +2,7 @@
 //! machine (network namespaces running Debian's OpenSSH server; see `arbor_tests::ssh_hosts`).
 
 use arbor_tests::TestEnv;
-use arbor_tests::ssh_hosts::{HostSetup, TestHosts, unavailable};
+use arbor_tests::ssh_hosts::{HostSetup, TestHosts, loadavg_per_processor, unavailable};
 use serde_json::{Value, json};
 
 /// `arbor ARGS` with the test's directories: (succeeded, stdout, stderr).
@@ -137,4 +137,58 @@ async fn a_host_with_an_unknown_key_or_a_cut_link_is_reported_not_trusted_blindl
     let (_, out, _) = arbor(&env, &["host", "check", "far", "--json"]).await;
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report[0]["problems"], json!(["the host's arbor does not know the agent nonesuch"]), "{out}");
+}
+
+/// The columns of host `name`'s line of `arbor host list`: name, ssh, running, load, agents.
+fn host_line(listed: &str, name: &str) -> Vec<String> {
+    let line = listed.lines().find(|line| line.split_whitespace().next() == Some(name));
+    line.unwrap_or_else(|| panic!("no line for {name} in {listed}")).split_whitespace().map(str::to_string).collect()
+}
+
+#[tokio::test]
+async fn host_list_shows_each_hosts_running_sessions_and_reported_load_as_the_daemon_knows_them() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let mut hosts = TestHosts::new(&env.root.join("hosts"));
+    hosts.add("busy", HostSetup { loadavg: Some(loadavg_per_processor(0.95)), ..HostSetup::default() });
+    // A host whose key the client does not trust never answers the daemon's question.
+    hosts.add("impostor", HostSetup { wrong_host_key: true, ..HostSetup::default() });
+    env.write_config(json!({
+        "sshCommand": hosts.ssh_command(),
+        "hosts": [
+            { "name": "busy", "ssh": "busy", "agents": ["scripted"] },
+            { "name": "impostor", "ssh": "impostor", "agents": ["scripted"] },
+        ],
+    }));
+
+    // No daemon runs: nothing runs anywhere and no load is known, and listing starts none.
+    let (ok, out, err) = arbor(&env, &["host", "list"]).await;
+    assert!(ok, "{out}{err}");
+    assert!(out.lines().next().unwrap().split_whitespace().eq(["NAME", "SSH", "RUNNING", "LOAD", "AGENTS", "LABELS"]));
+    assert_eq!(host_line(&out, "busy"), ["busy", "busy", "0/4", "-", "scripted"]);
+    assert!(!env.runtime_dir().join("arbor.sock").exists(), "no daemon was started");
+
+    let _daemon = env.daemon().await;
+    let client = env.socket_client().await;
+    let repo = env.repo("repo");
+    let session = client
+        .call(
+            arbor_protocol::method::SESSION_NEW,
+            json!({ "cwd": repo, "agent": "scripted", "prompt": "hi", "config": { "script": "say hi", "host": "busy" } }),
+        )
+        .await;
+    let id: uuid::Uuid = serde_json::from_value(session["id"].clone()).unwrap();
+    let deadline = tokio::time::Instant::now() + arbor_tests::WAIT;
+    let listed = loop {
+        let (ok, out, err) = arbor(&env, &["host", "list"]).await;
+        assert!(ok, "{out}{err}");
+        if host_line(&out, "busy")[2..4] == ["1/4", "0.95/cpu"] {
+            break out;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the daemon never reported the session and load: {out}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    assert_eq!(host_line(&listed, "busy"), ["busy", "busy", "1/4", "0.95/cpu", "scripted"]);
+    assert_eq!(host_line(&listed, "impostor"), ["impostor", "impostor", "0/4", "-", "scripted"], "unknown load");
+    assert_eq!(client.get(id).await.host.as_deref(), Some("busy"));
 }

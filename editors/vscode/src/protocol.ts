@@ -569,6 +569,38 @@ export interface GcResult {
   totalBytes: number;
 }
 
+/** `host/list` result: the places sessions can run, as the admission scheduler sees them now. */
+export interface HostListResult {
+  /**
+   * Every host of the config file's `hosts`, in the file's order (the order placement breaks
+   * ties by, after this machine).
+   */
+  hosts: HostPlace[];
+  /** This machine, which runs every agent it has and has no labels. */
+  local: LocalPlace;
+}
+
+/** One configured host as a place sessions run (`host/list`). */
+export interface HostPlace {
+  /** The agents it runs; empty for any. */
+  agents: string[];
+  /** Labels a session can ask for (`config.hostLabels`). */
+  labels: string[];
+  /**
+   * Its one-minute load average per processor as it last reported it over ssh (asked every
+   * 15 s); null while unknown, as when it did not answer the last time.
+   */
+  load?: number | null;
+  /** Sessions with a live agent on it at once. */
+  maxRunning: number;
+  /** The name sessions and commands use for it (`config.host`, `Session.host`). */
+  name: string;
+  /** Sessions of this daemon whose agent runs on it now. */
+  running: number;
+  /** What ssh is given to reach it: `user@host` or a `Host` alias of the user's ssh config. */
+  ssh: string;
+}
+
 /** A contiguous change in a file. */
 export interface Hunk {
   /** The `@@ -a,b +c,d @@` header. */
@@ -639,6 +671,19 @@ export interface ListSessionsResult {
   sessions: Session[];
   /** Number of sessions matching the filter, over all pages. */
   total: number;
+}
+
+/** This machine as a place sessions run (`host/list`). */
+export interface LocalPlace {
+  /**
+   * This machine's one-minute load average per processor as placement last read it (every
+   * 15 s, only while hosts are configured); null while unknown.
+   */
+  load?: number | null;
+  /** Sessions with a live agent here at once: the config file's `limits.maxRunning`. */
+  maxRunning: number;
+  /** Sessions whose agent runs here now. */
+  running: number;
 }
 
 /** `profile/memoryRestore` params. */
@@ -2145,6 +2190,8 @@ export const Method = {
   AgentsList: new RequestType0<AgentsListResult, void>('agents/list'),
   /** Have an agent log in with one of its login methods that needs no terminal. */
   AgentsAuthenticate: new RequestType<AuthenticateParams, Ack, void>('agents/authenticate'),
+  /** This machine and the configured hosts: their limits, running sessions and last reported load. */
+  HostList: new RequestType0<HostListResult, void>('host/list'),
   /** Create and start a session. */
   SessionNew: new RequestType<NewSessionParams, Session, void>('session/new'),
   /** List sessions with filters. */

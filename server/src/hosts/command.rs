@@ -5,7 +5,7 @@ use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use arbor_protocol::{ListSessionsParams, ListSessionsResult, SessionStatus, method};
+use arbor_protocol::{HostListResult, HostPlace, NoParams, method};
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -79,14 +79,18 @@ pub async fn run(paths: &Paths, command: HostCommand) -> anyhow::Result<()> {
             } else if config.hosts.is_empty() {
                 writeln!(out, "no hosts configured; add one with `arbor host add NAME USER@HOST`")?;
             } else {
-                let running = running_per_host(paths).await;
-                writeln!(out, "{:<16} {:<28} {:>7}  {:<20} LABELS", "NAME", "SSH", "RUNNING", "AGENTS")?;
+                let known = places_known_to_the_daemon(paths).await;
+                writeln!(out, "{:<16} {:<28} {:>7}  {:<9} {:<20} LABELS", "NAME", "SSH", "RUNNING", "LOAD", "AGENTS")?;
                 for host in &config.hosts {
+                    let place = known.iter().find(|place| place.name == host.name);
+                    let load =
+                        place.and_then(|place| place.load).map_or("-".to_string(), |load| format!("{load:.2}/cpu"));
                     let line = format!(
-                        "{:<16} {:<28} {:>7}  {:<20} {}",
+                        "{:<16} {:<28} {:>7}  {:<9} {:<20} {}",
                         host.name,
                         host.ssh,
-                        format!("{}/{}", running.get(&host.name).copied().unwrap_or(0), host.max_running),
+                        format!("{}/{}", place.map_or(0, |place| place.running), host.max_running),
+                        load,
                         host.agents.join(","),
                         host.labels.join(",")
                     );
@@ -127,30 +131,25 @@ pub async fn run(paths: &Paths, command: HostCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// How many sessions with a live agent each host has, as the daemon knows them. Nothing runs
-/// anywhere when no daemon does, so the daemon is asked only when it already answers: listing
-/// the hosts never starts one.
-async fn running_per_host(paths: &Paths) -> std::collections::HashMap<String, usize> {
-    let mut running = std::collections::HashMap::new();
-    let Ok(stream) = tokio::net::UnixStream::connect(paths.socket()).await else { return running };
+/// The hosts as the daemon knows them now: the sessions running on each and the load each last
+/// reported. Nothing runs anywhere when no daemon does, and no load has been asked for, so the
+/// daemon is asked only when it already answers (listing the hosts never starts one), and an
+/// empty list means nothing runs and no load is known.
+async fn places_known_to_the_daemon(paths: &Paths) -> Vec<HostPlace> {
+    let Ok(stream) = tokio::net::UnixStream::connect(paths.socket()).await else { return Vec::new() };
     let (read, write) = stream.into_split();
     let (client, _notifications) = crate::client::RpcClient::new(read, write);
-    let live = SessionStatus::ALL.iter().copied().filter(|status| status.is_live()).collect();
-    let params =
-        ListSessionsParams { status: Some(live), include_hidden: true, limit: Some(10_000), ..Default::default() };
     let listed = async {
         client.initialize().await?;
-        client.call::<_, ListSessionsResult>(method::SESSION_LIST, &params).await
+        client.call::<_, HostListResult>(method::HOST_LIST, &NoParams {}).await
     };
     match listed.await {
-        Ok(list) => {
-            for host in list.sessions.into_iter().filter_map(|session| session.host) {
-                *running.entry(host).or_insert(0) += 1;
-            }
+        Ok(list) => list.hosts,
+        Err(error) => {
+            tracing::warn!(%error, "could not ask the daemon which sessions run on the hosts and how loaded they are");
+            Vec::new()
         }
-        Err(error) => tracing::warn!(%error, "could not ask the daemon which sessions run on the hosts"),
     }
-    running
 }
 
 fn print_report(out: &mut impl std::io::Write, report: &HostReport) -> std::io::Result<()> {

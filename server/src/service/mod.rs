@@ -9,6 +9,7 @@ mod connection;
 mod dirs;
 mod error;
 mod forge;
+mod hosts;
 mod lifecycle;
 mod pins;
 mod profiles;

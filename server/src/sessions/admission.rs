@@ -99,7 +99,7 @@ impl Scheduler {
         let mut places = placement::places_of(&self.manager.context.hosts, Some(self.limits.max_running));
         for place in &mut places {
             place.running = self.manager.live_count_on(place.host.as_deref());
-            place.load = self.manager.context.loads.of(place.host.as_deref());
+            place.load = self.manager.load_of(place.host.as_deref());
         }
         places
     }

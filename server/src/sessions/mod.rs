@@ -308,6 +308,12 @@ impl SessionManager {
         self.actors.iter().filter(|entry| entry.host.as_deref() == host).count()
     }
 
+    /// The last one-minute load average per processor `host` reported (None for this machine),
+    /// if known: what placement weighs on equal shares of the places' limits.
+    pub fn load_of(&self, host: Option<&str>) -> Option<f64> {
+        self.context.loads.of(host)
+    }
+
     /// Sessions of `agent` with a live actor.
     pub fn live_count_of(&self, agent: &str) -> usize {
         self.actors.iter().filter(|entry| entry.agent == agent).count()

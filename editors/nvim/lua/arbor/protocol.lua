@@ -312,6 +312,21 @@
 ---@field sessions arbor.SessionDiskUse[] Every session worktree's disk use, largest first.
 ---@field totalBytes integer Bytes all session worktrees take.
 
+--- `host/list` result: the places sessions can run, as the admission scheduler sees them now.
+---@class arbor.HostListResult
+---@field hosts arbor.HostPlace[] Every host of the config file's `hosts`, in the file's order (the order placement breaks ties by, after this machine).
+---@field local arbor.LocalPlace This machine, which runs every agent it has and has no labels.
+
+--- One configured host as a place sessions run (`host/list`).
+---@class arbor.HostPlace
+---@field agents string[] The agents it runs; empty for any.
+---@field labels string[] Labels a session can ask for (`config.hostLabels`).
+---@field load? number | nil Its one-minute load average per processor as it last reported it over ssh (asked every 15 s); null while unknown, as when it did not answer the last time.
+---@field maxRunning integer Sessions with a live agent on it at once.
+---@field name string The name sessions and commands use for it (`config.host`, `Session.host`).
+---@field running integer Sessions of this daemon whose agent runs on it now.
+---@field ssh string What ssh is given to reach it: `user@host` or a `Host` alias of the user's ssh config.
+
 --- A contiguous change in a file.
 ---@class arbor.Hunk
 ---@field header string The `@@ -a,b +c,d @@` header.
@@ -353,6 +368,12 @@
 ---@field nextOffset? integer | nil Offset of the next page, or null on the last page.
 ---@field sessions arbor.Session[] Pinned sessions first (in pin order), then the most recently updated.
 ---@field total integer Number of sessions matching the filter, over all pages.
+
+--- This machine as a place sessions run (`host/list`).
+---@class arbor.LocalPlace
+---@field load? number | nil This machine's one-minute load average per processor as placement last read it (every 15 s, only while hosts are configured); null while unknown.
+---@field maxRunning integer Sessions with a live agent here at once: the config file's `limits.maxRunning`.
+---@field running integer Sessions whose agent runs here now.
 
 --- `profile/memoryRestore` params.
 ---@class arbor.MemoryRestoreParams
@@ -1030,6 +1051,8 @@ M.method = {
   agents_list = 'agents/list',
   -- Have an agent log in with one of its login methods that needs no terminal. Params: arbor.AuthenticateParams; result: arbor.Ack.
   agents_authenticate = 'agents/authenticate',
+  -- This machine and the configured hosts: their limits, running sessions and last reported load. Params: arbor.NoParams; result: arbor.HostListResult.
+  host_list = 'host/list',
   -- Create and start a session. Params: arbor.NewSessionParams; result: arbor.Session.
   session_new = 'session/new',
   -- List sessions with filters. Params: arbor.ListSessionsParams; result: arbor.ListSessionsResult.

@@ -7,6 +7,8 @@ const Method = Object.freeze({
   AgentsList: 'agents/list',
   /** Have an agent log in with one of its login methods that needs no terminal. */
   AgentsAuthenticate: 'agents/authenticate',
+  /** This machine and the configured hosts: their limits, running sessions and last reported load. */
+  HostList: 'host/list',
   /** Create and start a session. */
   SessionNew: 'session/new',
   /** List sessions with filters. */
