@@ -5,8 +5,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use arbor_protocol::{MergeResult, ReviewDiff, Session, SessionEvent, SessionStatus, StopReason, method};
-use arbor_tests::ssh_hosts::{TestHosts, unavailable};
+use arbor_protocol::{
+    HostListResult, MergeResult, ReviewDiff, Session, SessionEvent, SessionStatus, StopReason, method,
+};
+use arbor_tests::ssh_hosts::{HostSetup, TestHosts, loadavg_per_processor, unavailable};
 use arbor_tests::{TestEnv, files_holding, git, wait_until};
 use serde_json::{Value, json};
 
@@ -111,6 +113,97 @@ async fn sessions_spread_over_the_hosts_least_loaded_and_each_hosts_limit_holds(
     assert!(merged.merged, "{merged:?}");
     assert_eq!(std::fs::read_to_string(repo.join("NOTE.md")).unwrap(), "written where the agent ran\n");
     assert_eq!(git(&repo, &["status", "--porcelain"]), "");
+}
+
+/// `host/list`, asked again until `ready` holds for its answer.
+async fn host_list_until(
+    client: &arbor_tests::Client,
+    what: &str,
+    ready: impl Fn(&HostListResult) -> bool,
+) -> HostListResult {
+    let deadline = tokio::time::Instant::now() + arbor_tests::WAIT;
+    loop {
+        let list: HostListResult = serde_json::from_value(client.call(method::HOST_LIST, Value::Null).await).unwrap();
+        if ready(&list) {
+            return list;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out waiting until {what}: {list:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Each host's reported load per processor, to two places (the figure is a division), or None.
+fn host_loads(list: &HostListResult) -> Vec<Option<String>> {
+    list.hosts.iter().map(|host| host.load.map(|load| format!("{load:.2}"))).collect()
+}
+
+/// Where a new session is placed: it is started, and asked once its first turn has run.
+async fn placed_session(client: &mut arbor_tests::Client, repo: &Path, prompt: &str) -> Option<String> {
+    let session = new_session(client, repo, prompt, json!({ "script": WRITE_NOTE })).await;
+    client.subscribe(session.id, 0).await;
+    client.wait_turns(session.id, 1).await;
+    client.get(session.id).await.host
+}
+
+#[tokio::test]
+async fn on_equal_shares_a_session_goes_to_the_host_reporting_the_lower_load() {
+    require_test_hosts!();
+    let env = TestEnv::new();
+    let (busy, idle) = (loadavg_per_processor(0.95), loadavg_per_processor(0.0));
+    let mut hosts = TestHosts::new(&env.root.join("hosts"));
+    hosts.add("h1", HostSetup { loadavg: Some(busy.clone()), ..HostSetup::default() });
+    hosts.add("h2", HostSetup { loadavg: Some(idle.clone()), ..HostSetup::default() });
+    env.write_config(json!({
+        "limits": { "maxRunning": 1 },
+        "sshCommand": hosts.ssh_command(),
+        "hosts": [host_entry("h1", 2), host_entry("h2", 2)],
+    }));
+    let repo = env.repo("repo");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+
+    // The daemon asks the hosts as it starts (and every 15 s after); placement uses what it
+    // knows, so the test waits until it knows both.
+    let known = host_list_until(client, "the daemon knows both hosts' loads", |list| {
+        list.hosts.iter().all(|host| host.load.is_some())
+    })
+    .await;
+    assert_eq!(host_loads(&known), [Some("0.95".to_string()), Some("0.00".to_string())]);
+    assert!(known.local.load.is_some(), "this machine's own load is read in the same round: {known:?}");
+    let described: Vec<(&str, &str, usize, u32, u32)> = known
+        .hosts
+        .iter()
+        .map(|host| (host.name.as_str(), host.ssh.as_str(), host.agents.len(), host.max_running, host.running))
+        .collect();
+    assert_eq!(described, [("h1", "h1", 1, 2, 0), ("h2", "h2", 1, 2, 0)]);
+
+    // This machine's one slot is taken first. The session is pinned here: this machine's real
+    // load is whatever the machine running the test has, and must not decide the rest.
+    let first = new_session(client, &repo, "first", json!({ "script": WRITE_NOTE, "host": "local" })).await;
+    client.subscribe(first.id, 0).await;
+    client.wait_turns(first.id, 1).await;
+    assert_eq!(client.get(first.id).await.host, None);
+
+    // Both hosts have 0 of 2 in use: h2 reports the lower load, so it wins over h1, which a tie
+    // would give the session to (it is listed first).
+    assert_eq!(placed_session(client, &repo, "second").await.as_deref(), Some("h2"));
+    // Now h1 has the smaller share of its limit in use, which decides before its load.
+    assert_eq!(placed_session(client, &repo, "third").await.as_deref(), Some("h1"));
+    let list: HostListResult = serde_json::from_value(client.call(method::HOST_LIST, Value::Null).await).unwrap();
+    assert_eq!((list.local.running, list.local.max_running), (1, 1), "{list:?}");
+    assert_eq!(list.hosts.iter().map(|host| host.running).collect::<Vec<_>>(), [1, 1], "{list:?}");
+
+    // The loads change places; once the daemon has read them again (at its next poll), the
+    // next session on equal shares goes to h1, where with the old readings it would go to h2.
+    hosts.host("h1").set_loadavg(&idle);
+    hosts.host("h2").set_loadavg(&busy);
+    host_list_until(client, "the daemon reads the changed loads", |list| {
+        host_loads(list) == [Some("0.00".to_string()), Some("0.95".to_string())]
+    })
+    .await;
+    assert_eq!(placed_session(client, &repo, "fourth").await.as_deref(), Some("h1"));
+    let list: HostListResult = serde_json::from_value(client.call(method::HOST_LIST, Value::Null).await).unwrap();
+    assert_eq!(list.hosts.iter().map(|host| host.running).collect::<Vec<_>>(), [2, 1], "{list:?}");
 }
 
 #[tokio::test]
