@@ -142,7 +142,7 @@ pub const SLOW_WORDS: usize = 400;
 /// - "run <command>": a call of `shell_tool`;
 /// - "slow": a long slow stream (to interrupt);
 /// - "fail": HTTP 500; "limit": HTTP 429;
-/// - anything else: "Echo: <text>".
+/// - anything else: "Echo: <text>", a word every 15 ms.
 pub fn conversation(
     worktrees: PathBuf,
     write_tool: fn(&Path, &str) -> (String, Value),
@@ -185,7 +185,8 @@ pub fn conversation(
             "slow" => Reply::slow(SLOW_WORDS, Duration::from_millis(25)),
             "fail" => Reply::Error { status: 500, message: "the mock model is down".into(), retry_after: None },
             "limit" => Reply::Error { status: 429, message: "rate limited by the mock".into(), retry_after: Some(1) },
-            _ => Reply::text(&format!("Echo: {said}")),
+            // Paced, so that the tests can see an answer stream in chunks.
+            _ => Reply::paced(&format!("Echo: {said}"), Duration::from_millis(15)),
         }
     })
 }

@@ -75,6 +75,18 @@ impl Reply {
         }
     }
 
+    /// A text whose pieces come `delay` apart, as a model streams tokens: an agent then
+    /// writes each as its own update and Arbor, which joins only the chunks it reads back to
+    /// back, stores each as its own event.
+    pub fn paced(text: &str, delay: Duration) -> Reply {
+        Reply::Turn {
+            blocks: vec![Block::Text(text.to_string())],
+            input_tokens: TEXT_INPUT_TOKENS,
+            output_tokens: TEXT_OUTPUT_TOKENS,
+            chunk_delay: delay,
+        }
+    }
+
     /// A long text streamed slowly (to be interrupted).
     pub fn slow(words: usize, delay: Duration) -> Reply {
         Reply::Turn {

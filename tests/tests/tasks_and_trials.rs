@@ -180,15 +180,19 @@ async fn five_sessions_under_a_limit_of_two(config: serde_json::Value) {
     let mut server = env.standalone().await;
     let client = &mut server.client;
     let mut ids = Vec::new();
+    // Each session asks before it finishes, so the running ones hold their slots until the test
+    // answers: the queue is looked at while it is certainly full, however slow the machine.
     for number in 0..5 {
         let session = client
             .call(
                 method::SESSION_NEW,
                 json!({ "cwd": repo, "agent": "scripted", "prompt": format!("job {number}"),
-                                               "config": { "script": "pause 300\nsay done", "stopWhenIdle": true } }),
+                        "config": { "script": "ask Go on?\nsay done", "stopWhenIdle": true } }),
             )
             .await;
-        ids.push(serde_json::from_value::<Session>(session).unwrap().id);
+        let id = serde_json::from_value::<Session>(session).unwrap().id;
+        client.subscribe(id, 0).await;
+        ids.push(id);
     }
     let waiting = client.wait_status(ids[4], |status| status == SessionStatus::Pending).await;
     let deadline = tokio::time::Instant::now() + arbor_tests::WAIT;
@@ -209,6 +213,14 @@ async fn five_sessions_under_a_limit_of_two(config: serde_json::Value) {
             || client.get(ids[4]).await.status_reason.unwrap().contains("waiting")
     );
 
+    // Answered in order, each frees its slot for the next in the queue.
+    for id in &ids {
+        let asked = client.wait_event(*id, |event| matches!(event, SessionEvent::PermissionRequest { .. })).await;
+        let SessionEvent::PermissionRequest { request_id, .. } = asked.event else { unreachable!() };
+        client
+            .call(method::SESSION_RESPOND, json!({ "sessionId": id, "requestId": request_id, "optionId": "allow" }))
+            .await;
+    }
     for id in &ids {
         client.wait_status(*id, |status| status == SessionStatus::Stopped).await;
     }

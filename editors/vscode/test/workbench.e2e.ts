@@ -490,11 +490,15 @@ step('5,000 chunks stream into the chat without freezing it', async () => {
   const probe = await frame.evaluate(() => (window as unknown as { arborProbe: { renders: [number, number][]; longestFrame: number } }).arborProbe);
   const renderedAt = probe.renders.find(([seq]) => seq >= lastChunk.seq)![1];
   const text = (await frame.locator('.agent').last().textContent()) ?? '';
-  assert.equal(chunks.length, 5000, 'the server sent 5,000 chunks');
-  assert.ok(text.trim().endsWith('w15000'), 'the whole reply is on the page');
+  // The agent writes 5,000 chunks as fast as it can; the server joins the chunks of one message
+  // that it reads back to back (issue 16's event path), so the chat gets up to 5,000 events.
+  assert.ok(chunks.length <= 5000, `no chunk was split or repeated (${chunks.length} events)`);
+  const sent = chunks.map((chunk) => (chunk.event as { text: string }).text).join('');
+  assert.equal(sent.trim().split(/\s+/).join(' '), words, 'the server sent every word once, in order');
+  assert.equal(text.trim().split(/\s+/).slice(-15_000).join(' '), words, 'the whole reply is on the page');
   const serverMs = lastChunk.at - chunks[0].at;
   const pageMs = renderedAt - chunks[0].at;
-  console.log(`5,000 chunks: the server sent them over ${serverMs} ms; the page showed the last ${renderedAt - lastChunk.at} ms after it was sent (${pageMs} ms after the first); longest frame ${Math.round(probe.longestFrame)} ms`);
+  console.log(`5,000 chunks in ${chunks.length} events: the server sent them over ${serverMs} ms; the page showed the last ${renderedAt - lastChunk.at} ms after it was sent (${pageMs} ms after the first); longest frame ${Math.round(probe.longestFrame)} ms`);
   // One webview message per chunk left the page 57 s behind a reply sent in 4.5 s; batched, it
   // follows within 1–10 s on a 2-core machine, 21 s seen at a load average of 12. The bounds
   // catch the unbatched regression, not a slow machine; the figures above are the measurement.
