@@ -667,3 +667,87 @@ async fn an_undone_accept_beside_a_rejected_change_can_be_accepted_again() {
     assert!(git(&worktree, &["diff", "--cached"]).contains("+TWO"), "accepted again");
     assert_eq!(read(worktree.join("src/app.txt")), lines.replace("two\n", "TWO\n"), "the worktree keeps the change");
 }
+
+/// Many changed files, diffed on several threads from their bytes: every file's hunks are what
+/// git shows, the byte cap leaves hunks out only after the last file that fits (in order), and a
+/// repository whose attributes change how files read (a binary attribute, line endings
+/// normalised, an attributes file not even committed) is diffed as git reads it.
+#[tokio::test]
+async fn review_diff_of_many_files_is_gits_in_order_under_the_cap_and_honours_attributes() {
+    let env = TestEnv::new();
+    let repo = env.repo("repo");
+    let body = |index: usize| -> String { (0..8).map(|line| format!("file {index} line {line}\n")).collect() };
+    let files: Vec<(String, String)> =
+        (0..300).map(|index| (format!("d{}/f{index:03}.txt", index % 7), body(index))).collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(path, text)| (path.as_str(), text.as_str())).collect();
+    env.commit_files(&repo, &refs, "many files");
+    let mut server = env.standalone().await;
+    let client = &mut server.client;
+    let session = run_session(client, &repo, "say nothing to do", "go", 1).await;
+    let worktree = PathBuf::from(&session.cwd);
+    for (path, text) in &files {
+        std::fs::write(worktree.join(path), text.replace("line 4\n", "line four\n")).unwrap();
+    }
+
+    let review = diff(client, &session).await;
+    assert_eq!(review.files.len(), 300);
+    assert!(!review.truncated);
+    let mut paths: Vec<&str> = review.files.iter().map(|file| file.path.as_str()).collect();
+    paths.sort_unstable();
+    let mut expected: Vec<&str> = files.iter().map(|(path, _)| path.as_str()).collect();
+    expected.sort_unstable();
+    assert_eq!(paths, expected, "each file once");
+    for file in &review.files {
+        let index: usize = file.path[file.path.len() - 7..file.path.len() - 4].parse().unwrap();
+        let hunks = file.hunks.as_ref().unwrap();
+        assert_eq!(hunks.len(), 1, "{}", file.path);
+        assert_eq!(hunks[0].header, "@@ -2,7 +2,7 @@ file 0 line 0".replace("file 0", &format!("file {index}")));
+        let changed: Vec<String> = hunks[0]
+            .lines
+            .iter()
+            .filter(|line| line.kind != arbor_protocol::LineKind::Context)
+            .map(|line| line.text.clone())
+            .collect();
+        assert_eq!(changed, [format!("file {index} line 4"), format!("file {index} line four")], "{}", file.path);
+        assert_eq!((file.additions, file.deletions), (1, 1));
+    }
+
+    // Under a cap the files keep their order and those with hunks come first.
+    let capped: ReviewDiff = serde_json::from_value(
+        client.call(method::REVIEW_DIFF, json!({ "sessionId": session.id, "maxBytes": 20_000 })).await,
+    )
+    .unwrap();
+    assert!(capped.truncated);
+    assert_eq!(capped.stats, review.stats);
+    let with_hunks = capped.files.iter().take_while(|file| file.hunks.is_some()).count();
+    assert!(with_hunks > 10 && with_hunks < 300, "{with_hunks} files fit");
+    assert!(capped.files[with_hunks..].iter().all(|file| file.hunks.is_none()), "nothing after the first left out");
+    assert_eq!(capped.files[..with_hunks], review.files[..with_hunks]);
+
+    // Attributes: a binary one and a text one (line endings normalised) committed, and an
+    // attributes file the agent wrote and nobody committed.
+    env.commit_files(
+        &repo,
+        &[(".gitattributes", "*.dat binary\n*.txt text\n"), ("table.dat", "a\nb\n"), ("lines.txt", "one\n")],
+        "attributes",
+    );
+    let session = run_session(client, &repo, "say nothing to do", "go", 1).await;
+    let worktree = PathBuf::from(&session.cwd);
+    std::fs::write(worktree.join("table.dat"), "a\nc\n").unwrap();
+    std::fs::write(worktree.join("lines.txt"), "one\r\ntwo\r\n").unwrap();
+    std::fs::create_dir_all(worktree.join("notes")).unwrap();
+    std::fs::write(worktree.join("notes/.gitattributes"), "*.txt binary\n").unwrap();
+    std::fs::write(worktree.join("notes/plan.txt"), "step one\n").unwrap();
+    let review = diff(client, &session).await;
+    let file = |path: &str| review.files.iter().find(|file| file.path == path).unwrap_or_else(|| panic!("{path}"));
+    assert!(file("table.dat").binary && file("table.dat").hunks.is_none(), "the committed binary attribute");
+    let added: Vec<&str> = file("lines.txt").hunks.as_ref().unwrap()[0]
+        .lines
+        .iter()
+        .filter(|line| line.kind == arbor_protocol::LineKind::Added)
+        .map(|line| line.text.as_str())
+        .collect();
+    assert_eq!(added, ["two"], "the worktree's CRLF read as LF, as git diff shows it");
+    assert_eq!((file("lines.txt").additions, file("lines.txt").deletions), (1, 0));
+    assert!(file("notes/plan.txt").binary, "the uncommitted attributes file counts");
+}

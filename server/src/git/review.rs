@@ -16,6 +16,7 @@ use git2::{
 };
 
 use super::GitError;
+use super::plain_patches;
 use super::worktree_files::{Content, WorktreeFiles};
 
 /// A diff of the session, before rejected hunks are added by the caller.
@@ -141,12 +142,8 @@ pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64
     let mut diff = repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut diff_options()))?;
     find_renames(&mut diff)?;
     let accepted = if stats_only { HashSet::new() } else { accepted_ids(&repo, &base_tree)? };
-    let mut files = Vec::new();
-    let mut stats = DiffStats::default();
-    let mut bytes = 0u64;
-    let mut truncated = false;
-    for index in 0..diff.deltas().len() {
-        let delta = diff.get_delta(index).expect("index within deltas");
+    let mut changes = Vec::new();
+    for (index, delta) in diff.deltas().enumerate() {
         let status = match delta.status() {
             Delta::Added | Delta::Untracked => FileStatus::Added,
             Delta::Deleted => FileStatus::Deleted,
@@ -155,42 +152,131 @@ pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64
             Delta::Modified | Delta::Copied => FileStatus::Modified,
             _ => continue,
         };
-        let Some(patch) = Patch::from_diff(&diff, index)? else { continue };
-        let (path, old_path) = path_of(&patch);
-        let binary = patch.delta().flags().is_binary();
-        let (_, additions, deletions) = patch.line_stats()?;
+        changes.push(Change { index, status, delta });
+    }
+    let patches = file_patches(&repo, worktree, &diff, &changes, !stats_only, max_bytes)?;
+    let mut files = Vec::new();
+    let mut stats = DiffStats::default();
+    let mut bytes = 0u64;
+    let mut truncated = false;
+    for (Change { status, delta, .. }, patch) in changes.into_iter().zip(patches) {
+        // libgit2 makes no patch of a delta it skips.
+        let Some(patch) = patch else { continue };
+        let (path, old_path) = paths_of(&delta);
         stats.files_changed += 1;
-        stats.additions += additions as u32;
-        stats.deletions += deletions as u32;
-        let hunks = if stats_only || binary || truncated {
+        stats.additions += patch.additions as u32;
+        stats.deletions += patch.deletions as u32;
+        let hunks = if stats_only || patch.binary || truncated {
             None
         } else {
-            let mut hunks = hunks_of(&patch, &path)?;
-            let size: u64 = hunks.iter().flat_map(|hunk| &hunk.lines).map(|line| line.text.len() as u64 + 1).sum();
-            if bytes + size > max_bytes {
-                truncated = true;
-                None
-            } else {
-                bytes += size;
-                for hunk in &mut hunks {
-                    if accepted.contains(&hunk.id) {
-                        hunk.state = HunkState::Accepted;
+            match patch.hunks {
+                Some(mut hunks) => {
+                    let size: u64 =
+                        hunks.iter().flat_map(|hunk| &hunk.lines).map(|line| line.text.len() as u64 + 1).sum();
+                    if bytes + size > max_bytes {
+                        truncated = true;
+                        None
+                    } else {
+                        bytes += size;
+                        for hunk in &mut hunks {
+                            if accepted.contains(&hunk.id) {
+                                hunk.state = HunkState::Accepted;
+                            }
+                        }
+                        Some(hunks)
                     }
                 }
-                Some(hunks)
+                // Left out by a worker past the cap: past it in this order too.
+                None => {
+                    truncated = true;
+                    None
+                }
             }
         };
         files.push(FileDiff {
             path,
             old_path,
             status,
-            binary,
-            additions: additions as u32,
-            deletions: deletions as u32,
+            binary: patch.binary,
+            additions: patch.additions as u32,
+            deletions: patch.deletions as u32,
             hunks,
         });
     }
     Ok(SessionDiff { files, stats, truncated })
+}
+
+/// A changed file of the scan: its delta, at `index` in the diff, and its status in the review.
+struct Change<'diff> {
+    index: usize,
+    status: FileStatus,
+    delta: git2::DiffDelta<'diff>,
+}
+
+/// A delta's path (the new side's, or the base's when deleted) and, for a rename, its old path.
+fn paths_of(delta: &git2::DiffDelta) -> (String, Option<String>) {
+    let new_path = delta.new_file().path().map(|path| path.display().to_string());
+    let old_path = delta.old_file().path().map(|path| path.display().to_string());
+    let path = new_path.or_else(|| old_path.clone()).unwrap_or_default();
+    let old_path = if delta.status() == Delta::Renamed { old_path } else { None };
+    (path, old_path)
+}
+
+/// The patch of each change, in order: from the sides' bytes on every processor when the
+/// repository lets git read files as their bytes (see `plain_patches`), else libgit2's own.
+fn file_patches(
+    repo: &Repository,
+    worktree: &Path,
+    diff: &Diff,
+    changes: &[Change],
+    want_hunks: bool,
+    max_bytes: u64,
+) -> Result<Vec<Option<plain_patches::FilePatch>>, GitError> {
+    let plain_modes = changes.iter().all(|Change { status, delta, .. }| {
+        *status != FileStatus::TypeChanged
+            && (delta.old_file().id().is_zero() || plain_patches::plain_mode(delta.old_file().mode()))
+            && (*status == FileStatus::Deleted || plain_patches::plain_mode(delta.new_file().mode()))
+    });
+    if plain_modes {
+        let files = WorktreeFiles::open(worktree)?;
+        let paths: Vec<(String, Option<String>)> = changes.iter().map(|change| paths_of(&change.delta)).collect();
+        let all_paths: Vec<&str> =
+            paths.iter().flat_map(|(path, old)| std::iter::once(path.as_str()).chain(old.as_deref())).collect();
+        if plain_patches::reads_plainly(repo, &files, &all_paths)? {
+            let plain: Vec<plain_patches::PlainChange> = changes
+                .iter()
+                .zip(paths)
+                .map(|(change, (path, old_path))| plain_patches::PlainChange {
+                    path,
+                    old_id: change.delta.old_file().id(),
+                    old_path,
+                    deleted: change.status == FileStatus::Deleted,
+                })
+                .collect();
+            let patches = plain_patches::patches(worktree, &plain, want_hunks, max_bytes, hunks_of)?;
+            return Ok(patches.into_iter().map(Some).collect());
+        }
+    }
+    let mut patches = Vec::with_capacity(changes.len());
+    let mut made = 0u64;
+    for change in changes {
+        let Some(patch) = Patch::from_diff(diff, change.index)? else {
+            patches.push(None);
+            continue;
+        };
+        let (path, _) = path_of(&patch);
+        let binary = patch.delta().flags().is_binary();
+        let (_, additions, deletions) = patch.line_stats()?;
+        let hunks = if want_hunks && !binary && made <= max_bytes {
+            let hunks = hunks_of(&patch, &path)?;
+            made += hunks.iter().flat_map(|hunk| &hunk.lines).map(|line| line.text.len() as u64 + 1).sum::<u64>();
+            (made <= max_bytes).then_some(hunks)
+        } else {
+            None
+        };
+        patches.push(Some(plain_patches::FilePatch { binary, additions, deletions, hunks }));
+    }
+    Ok(patches)
 }
 
 fn text_or_none(bytes: &[u8]) -> Option<String> {
