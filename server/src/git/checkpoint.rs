@@ -8,6 +8,7 @@ use std::path::Path;
 
 use git2::{Index, IndexEntry, IndexTime, ObjectType, Oid, Repository, Status, StatusOptions};
 
+use super::worktree_files::WorktreeFiles;
 use super::{GitError, signature};
 
 /// What a new checkpoint is.
@@ -26,7 +27,7 @@ pub fn checkpoint_ref(session_id: &str, number: u32) -> String {
     format!("refs/arbor/checkpoints/{session_id}/{number}")
 }
 
-fn entry_for(repo: &Repository, worktree: &Path, relative: &str) -> Result<Option<IndexEntry>, GitError> {
+fn entry_for(repo: &Repository, worktree: &Path, relative: &str, plain: bool) -> Result<Option<IndexEntry>, GitError> {
     use std::os::unix::fs::PermissionsExt;
     let full = worktree.join(relative);
     let metadata = match std::fs::symlink_metadata(&full) {
@@ -39,7 +40,10 @@ fn entry_for(repo: &Repository, worktree: &Path, relative: &str) -> Result<Optio
         (repo.blob(target.as_os_str().as_encoded_bytes())?, 0o120000)
     } else if metadata.is_file() {
         let executable = metadata.permissions().mode() & 0o111 != 0;
-        (repo.blob_path(&full)?, if executable { 0o100755 } else { 0o100644 })
+        // Without attributes or end-of-line settings the blob is the file's bytes; libgit2's
+        // blob_path would look the attributes up (a realpath per file) to find no filter.
+        let id = if plain { repo.blob(&std::fs::read(&full)?)? } else { repo.blob_path(&full)? };
+        (id, if executable { 0o100755 } else { 0o100644 })
     } else {
         // Directories (nested repositories) and special files are not snapshotted.
         return Ok(None);
@@ -70,7 +74,14 @@ pub fn worktree_tree(worktree: &Path) -> Result<Oid, GitError> {
     }
     let mut options = StatusOptions::new();
     options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false).renames_head_to_index(false);
-    for entry in repo.statuses(Some(&mut options))?.iter() {
+    let statuses = repo.statuses(Some(&mut options))?;
+    let paths: Vec<String> = statuses.iter().filter_map(|entry| entry.path().ok().map(str::to_string)).collect();
+    let plain = super::plain_patches::reads_plainly(
+        &repo,
+        &WorktreeFiles::open(worktree)?,
+        &paths.iter().map(String::as_str).collect::<Vec<_>>(),
+    )?;
+    for entry in statuses.iter() {
         let Ok(relative) = entry.path() else { continue };
         if (entry.status().contains(Status::WT_DELETED) || entry.status().contains(Status::INDEX_DELETED))
             && !worktree.join(relative).exists()
@@ -78,7 +89,7 @@ pub fn worktree_tree(worktree: &Path) -> Result<Oid, GitError> {
             index.remove_path(Path::new(relative))?;
             continue;
         }
-        match entry_for(&repo, worktree, relative)? {
+        match entry_for(&repo, worktree, relative, plain)? {
             Some(index_entry) => index.add(&index_entry)?,
             None => {
                 let _ = index.remove_path(Path::new(relative));

@@ -12,7 +12,7 @@ pub mod checkpoint;
 pub(crate) mod cli;
 pub mod land;
 pub mod orphan_branches;
-mod plain_patches;
+pub(crate) mod plain_patches;
 pub mod push;
 pub mod review;
 pub mod worktree_files;

@@ -139,9 +139,19 @@ fn accepted_ids(repo: &Repository, base_tree: &git2::Tree) -> Result<HashSet<Str
 pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64) -> Result<SessionDiff, GitError> {
     let repo = Repository::open(worktree)?;
     let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
-    let mut diff = repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut diff_options()))?;
+    // Nothing accepted yet (the index still holds the base, as its cached tree tells at once):
+    // the index against the worktree is the whole diff, as `git diff` takes it, and the base's
+    // trees need not be walked twice.
+    let mut index = repo.index()?;
+    // (An index with conflicts has no tree: the long way then.)
+    let nothing_accepted = index.write_tree().is_ok_and(|tree| tree == base_tree.id());
+    let mut diff = if nothing_accepted {
+        repo.diff_index_to_workdir(Some(&index), Some(&mut diff_options()))?
+    } else {
+        repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut diff_options()))?
+    };
     find_renames(&mut diff)?;
-    let accepted = if stats_only { HashSet::new() } else { accepted_ids(&repo, &base_tree)? };
+    let accepted = if stats_only || nothing_accepted { HashSet::new() } else { accepted_ids(&repo, &base_tree)? };
     let mut changes = Vec::new();
     for (index, delta) in diff.deltas().enumerate() {
         let status = match delta.status() {
