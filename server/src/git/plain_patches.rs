@@ -139,16 +139,31 @@ fn patches_of_run(
             Some(Path::new(&change.path)),
             Some(&mut options),
         )?;
+        out.push(FilePatch::of(&patch, &change.path, want_hunks, max_bytes, &mut made, hunks_of)?);
+    }
+    Ok(out)
+}
+
+impl FilePatch {
+    /// What the review takes from `patch` of `path`, the hunks only while `made` (the bytes of
+    /// hunks made so far by this thread, in order) stays within `max_bytes`.
+    pub fn of(
+        patch: &Patch,
+        path: &str,
+        want_hunks: bool,
+        max_bytes: u64,
+        made: &mut u64,
+        hunks_of: fn(&Patch, &str) -> Result<Vec<arbor_protocol::Hunk>, GitError>,
+    ) -> Result<FilePatch, GitError> {
         let binary = patch.delta().flags().is_binary();
         let (_, additions, deletions) = patch.line_stats()?;
-        let hunks = if want_hunks && !binary && made <= max_bytes {
-            let hunks = hunks_of(&patch, &change.path)?;
-            made += hunks.iter().flat_map(|hunk| &hunk.lines).map(|line| line.text.len() as u64 + 1).sum::<u64>();
-            (made <= max_bytes).then_some(hunks)
+        let hunks = if want_hunks && !binary && *made <= max_bytes {
+            let hunks = hunks_of(patch, path)?;
+            *made += hunks.iter().flat_map(|hunk| &hunk.lines).map(|line| line.text.len() as u64 + 1).sum::<u64>();
+            (*made <= max_bytes).then_some(hunks)
         } else {
             None
         };
-        out.push(FilePatch { binary, additions, deletions, hunks });
+        Ok(FilePatch { binary, additions, deletions, hunks })
     }
-    Ok(out)
 }

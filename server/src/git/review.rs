@@ -275,16 +275,7 @@ fn file_patches(
             continue;
         };
         let (path, _) = path_of(&patch);
-        let binary = patch.delta().flags().is_binary();
-        let (_, additions, deletions) = patch.line_stats()?;
-        let hunks = if want_hunks && !binary && made <= max_bytes {
-            let hunks = hunks_of(&patch, &path)?;
-            made += hunks.iter().flat_map(|hunk| &hunk.lines).map(|line| line.text.len() as u64 + 1).sum::<u64>();
-            (made <= max_bytes).then_some(hunks)
-        } else {
-            None
-        };
-        patches.push(Some(plain_patches::FilePatch { binary, additions, deletions, hunks }));
+        patches.push(Some(plain_patches::FilePatch::of(&patch, &path, want_hunks, max_bytes, &mut made, hunks_of)?));
     }
     Ok(patches)
 }
