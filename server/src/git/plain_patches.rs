@@ -16,6 +16,9 @@ use git2::{DiffOptions, FileMode, Oid, Patch, Repository};
 use super::GitError;
 use super::worktree_files::WorktreeFiles;
 
+/// Makes the review's hunks of a patch of the file at the path given.
+pub type HunksOf = fn(&Patch, &str) -> Result<Vec<arbor_protocol::Hunk>, GitError>;
+
 /// One changed file, as the scan found it.
 pub struct PlainChange {
     /// Its path in the worktree (the new side), or in the base when it was deleted.
@@ -95,7 +98,7 @@ pub fn patches(
     changes: &[PlainChange],
     want_hunks: bool,
     max_bytes: u64,
-    hunks_of: fn(&Patch, &str) -> Result<Vec<arbor_protocol::Hunk>, GitError>,
+    hunks_of: HunksOf,
 ) -> Result<Vec<FilePatch>, GitError> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from).min(changes.len().div_ceil(64)).max(1);
     let run = changes.len().div_ceil(threads).max(1);
@@ -119,7 +122,7 @@ fn patches_of_run(
     changes: &[PlainChange],
     want_hunks: bool,
     max_bytes: u64,
-    hunks_of: fn(&Patch, &str) -> Result<Vec<arbor_protocol::Hunk>, GitError>,
+    hunks_of: HunksOf,
 ) -> Result<Vec<FilePatch>, GitError> {
     let repo = Repository::open(worktree)?;
     let files = WorktreeFiles::open(worktree)?;
@@ -153,7 +156,7 @@ impl FilePatch {
         want_hunks: bool,
         max_bytes: u64,
         made: &mut u64,
-        hunks_of: fn(&Patch, &str) -> Result<Vec<arbor_protocol::Hunk>, GitError>,
+        hunks_of: HunksOf,
     ) -> Result<FilePatch, GitError> {
         let binary = patch.delta().flags().is_binary();
         let (_, additions, deletions) = patch.line_stats()?;
