@@ -116,7 +116,7 @@ local function page_in(session_id, last_seq)
   local started = vim.uv.hrtime()
   local received, done = 0, false
   local function page(after)
-    client.request(protocol.method.session_events, { sessionId = session_id, afterSeq = after, limit = 1000 }, function(result)
+    client.request(protocol.method.session_events, { sessionId = session_id, afterSeq = after, limit = require('arbor.chat').HISTORY_PAGE }, function(result)
       received = received + #result.events
       if result.hasMore then
         page(result.events[#result.events].seq)
