@@ -278,11 +278,11 @@ T['a pull request: its state in words, its updates in the chat, :Arbor pr offers
   local repo = h.repo()
   local session, chat = h.scripted_session(repo, 'say ready', 'go')
   h.wait(function() return h.has_line(chat.bufnr, 'ready') end, 'the first turn')
-  -- The server's pr_updated event, as docs/protocol.md gives it.
-  chat:render({ kind = 'pr_updated', pullRequest = vim.tbl_extend('force', pr, { state = 'merged' }), changes = { 'merged' },
+  -- The server's pr_updated event, as docs/protocol.md gives it, arriving as the next event.
+  chat:receive({ sessionId = session.id, seq = chat.last_seq + 1, at = 0, event = { kind = 'pr_updated', pullRequest = vim.tbl_extend('force', pr, { state = 'merged' }), changes = { 'merged' },
     message = 'Pull request #12 was merged on GitHub; the session\'s branch and worktree can be deleted',
-    actions = { { id = 'delete_session', label = 'Delete the branch and worktree', method = protocol.method.session_delete, params = { sessionId = session.id, deleteBranch = true } } } })
-  assert(h.has_line(chat.bufnr, "> Pull request #12 was merged on GitHub; the session's branch and worktree can be deleted   (:Arbor pr)"), vim.inspect(h.lines(chat.bufnr)))
+    actions = { { id = 'delete_session', label = 'Delete the branch and worktree', method = protocol.method.session_delete, params = { sessionId = session.id, deleteBranch = true } } } } })
+  h.wait(function() return h.has_line(chat.bufnr, "> Pull request #12 was merged on GitHub; the session's branch and worktree can be deleted   (:Arbor pr)") end, 'the pull request update: ' .. vim.inspect(h.lines(chat.bufnr)))
   -- This session has no pull request on the server: :Arbor pr offers to push and open one.
   vim.api.nvim_set_current_buf(chat.bufnr)
   local seen = h.on_select(function() return nil end)

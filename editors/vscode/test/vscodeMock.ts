@@ -2,12 +2,15 @@
 // dialogs answer from queues the test fills, and what the code shows is recorded.
 
 import Module from 'node:module';
+import * as path from 'node:path';
 
 export const answers = { quickPick: [] as unknown[], inputBox: [] as (string | undefined)[], warning: [] as (string | undefined)[], info: [] as (string | undefined)[], saveDialog: [] as unknown[] };
 export const shown = { errors: [] as string[], info: [] as string[], warnings: [] as string[], details: [] as string[] };
 export const settings: Record<string, unknown> = { permissionMode: 'ask' };
 export const written: { path: string; text: string }[] = [];
 export const opened: string[] = [];
+/// Makes the webview panels the code creates; a test that shows one sets it.
+export const webviews: { createPanel?: (viewType: string, title: string) => unknown } = {};
 
 class EventEmitter<T> {
   private listeners: ((value: T) => void)[] = [];
@@ -45,7 +48,12 @@ const vscode = {
       return answers.info.shift();
     },
     showSaveDialog: async () => answers.saveDialog.shift(),
+    createWebviewPanel: (viewType: string, title: string) => {
+      if (!webviews.createPanel) throw new Error('this test shows no webview panels');
+      return webviews.createPanel(viewType, title);
+    },
   },
+  ViewColumn: { Beside: -2 },
   workspace: {
     workspaceFolders: [{ uri: { fsPath: '/home/user/project' } }],
     getWorkspaceFolder: () => undefined,
@@ -54,7 +62,14 @@ const vscode = {
   },
   commands: { registerCommand: () => ({ dispose: () => undefined }), executeCommand: async () => undefined },
   env: { openExternal: async (uri: { toString(): string }) => opened.push(uri.toString()) > 0 },
-  Uri: { file: (fsPath: string) => ({ fsPath, path: fsPath, scheme: 'file' }), parse: (value: string) => ({ toString: () => value }) },
+  Uri: {
+    file: (fsPath: string) => ({ fsPath, path: fsPath, scheme: 'file' }),
+    joinPath: (base: { fsPath: string }, ...parts: string[]) => {
+      const fsPath = path.join(base.fsPath, ...parts);
+      return { fsPath, path: fsPath, scheme: 'file' };
+    },
+    parse: (value: string) => ({ toString: () => value }),
+  },
 };
 
 /// Makes `require('vscode')` return the stand-in.

@@ -1,7 +1,8 @@
 -- The chat buffer: one scratch buffer per session showing its history, then its live events.
 -- Streamed chunks are batched into few buffer edits; thinking and tool calls are folded blocks
 -- updated in place (tracked with extmarks); permission requests are answered from the buffer.
--- Replies are Markdown, highlighted by treesitter; the role headings are concealed to a word.
+-- Replies are Markdown, highlighted by treesitter (by Vim's Markdown syntax in a chat that opens
+-- longer than MAX_TREESITTER_LINES); the role headings are concealed to a word.
 
 local client = require('arbor.client')
 local protocol = require('arbor.protocol')
@@ -12,13 +13,27 @@ local M = {}
 local ns = vim.api.nvim_create_namespace('arbor_chat')
 local chats = {} -- session id -> chat
 local FLUSH_MS = 16
+--- Events asked for per `session/events` page when a chat opens: the server's largest page.
+M.HISTORY_PAGE = 5000
+-- Treesitter's Markdown highlighting costs more than the buffer grows (each paragraph is an
+-- inline region of its own, visited again on every redraw: 0.4 s a redraw at 250,000 lines), so
+-- a chat that opens longer than this keeps Vim's Markdown syntax, which looks only at the lines
+-- on screen.
+local MAX_TREESITTER_LINES = 20000
 local MAX_BLOCK_LINES = 20
 local ICONS = { pending = '⏳', in_progress = '⏳', completed = '✓', failed = '✗' }
 -- A block's header starts with this marker while open; a closed fold shows FOLDED instead.
 local OPEN = '▾ '
 local FOLDED = '▸ '
 local GUTTER = '  │ '
+local THINKING = OPEN .. '💭 Thinking'
 
+---@class arbor.Chat
+---@field bufnr integer
+---@field session_id string
+---@field queue table[] events waiting for the next flush
+---@field tail? arbor.ChatTail lines rendered and not yet written
+---@field treesitter? boolean whether treesitter highlights the chat (nil until its first write)
 local Chat = {}
 Chat.__index = Chat
 
@@ -30,11 +45,18 @@ local function given(value)
   return value ~= nil and value ~= vim.NIL
 end
 
---- The fold level of a chat line: block headers open a fold, their indented content is inside.
-function M.foldexpr(lnum)
-  local line = vim.fn.getline(lnum)
+-- Folds come from `b:arbor_folds`, the fold level of each line as a Vim List that every edit of
+-- the chat keeps in step (Chat:refold): a fold expression that calls a function costs a call per
+-- line, 0.5 s for a history of 250,000 lines, and a List lookup a fifth of that.
+local FOLDEXPR = 'b:arbor_folds[v:lnum - 1]'
+
+--- The fold level of a chat line, as a Vim expression: block headers open a fold, their
+--- indented content is inside.
+---@param line string
+---@return string
+local function fold_level(line)
   if line:sub(1, #OPEN) == OPEN then
-    return '>1'
+    return "'>1'"
   elseif line:sub(1, #GUTTER) == GUTTER then
     return '1'
   end
@@ -48,52 +70,180 @@ function M.foldtext()
   return FOLDED .. header .. string.format('  (%d line%s)', count, count == 1 and '' or 's')
 end
 
+--- Makes `b:arbor_folds` say the levels of `lines`, which are about to replace the 0-based rows
+--- from `start` up to (not including) `finish`, before the edit, whose fold update reads them.
+---@param start integer
+---@param finish integer
+---@param lines string[]
+function Chat:refold(start, finish, lines)
+  local levels = {}
+  for index, line in ipairs(lines) do
+    levels[index] = fold_level(line)
+  end
+  local list = '[' .. table.concat(levels, ',') .. ']'
+  if start == 0 and finish >= vim.api.nvim_buf_line_count(self.bufnr) then
+    vim.cmd(string.format("call setbufvar(%d, 'arbor_folds', %s)", self.bufnr, list))
+    return
+  end
+  local folds = string.format("getbufvar(%d, 'arbor_folds')", self.bufnr)
+  if finish > start then
+    vim.cmd(string.format('call remove(%s, %d, %d)', folds, start, finish - 1))
+  end
+  vim.cmd(string.format('call extend(%s, %s, %d)', folds, list, start))
+end
+
+--- Replaces the 0-based rows from `start` up to (not including) `finish` with `lines`.
+---@param start integer
+---@param finish integer
+---@param lines string[]
 function Chat:set_lines(start, finish, lines)
+  self:refold(start, finish, lines)
   vim.bo[self.bufnr].modifiable = true
   vim.api.nvim_buf_set_lines(self.bufnr, start, finish, false, lines)
   vim.bo[self.bufnr].modifiable = false
 end
 
+-- Rendering goes through a pending tail: the lines a flush appends are kept in Lua, in blocks
+-- with their extmarks, and written in one edit when the flush ends (`Chat:commit`). A history of
+-- 100,000 events is then one buffer edit and one parse instead of hundreds of thousands, and a
+-- block still pending (a tool call, a permission) is updated in its table, not in the buffer.
+
+---@class arbor.ChatMark An extmark to set once its block is written.
+---@field line integer the line of the block it is on (1-based)
+---@field col integer
+---@field opts? vim.api.keyset.set_extmark (a `whole_line` mark's are made when it is written)
+---@field whole_line? string a highlight group over the line's whole text, as written
+---@field owner? arbor.ChatItem the tool call or permission that keeps the mark's id
+---@field key? 'mark'|'highlight' the owner's field for the id (default `mark`, its position)
+
+---@class arbor.ChatBlock Lines appended together, with their extmarks.
+---@field lines string[]
+---@field marks arbor.ChatMark[]
+
+---@class arbor.ChatItem A tool call or permission request: its block while pending, then its mark.
+---@field block? arbor.ChatBlock
+---@field mark? integer
+---@field highlight? integer the extmark highlighting a waiting permission request
+
+---@class arbor.ChatTail
+---@field start integer 0-based row of its first line
+---@field count integer its lines
+---@field replace boolean it replaces the new buffer's one empty line
+---@field blocks arbor.ChatBlock[]
+
+--- Writes the pending tail to the buffer, then its extmarks.
+function Chat:commit()
+  local tail = self.tail
+  if not tail then
+    return
+  end
+  self.tail = nil
+  local lines, marks, rows, whole = {}, {}, {}, {}
+  for _, block in ipairs(tail.blocks) do
+    local row = tail.start + #lines
+    for _, mark in ipairs(block.marks) do
+      local count = #marks + 1
+      marks[count], rows[count] = mark, row + mark.line - 1
+      if mark.whole_line then
+        whole[count] = { end_col = #block.lines[mark.line], hl_group = mark.whole_line }
+      end
+    end
+    for _, line in ipairs(block.lines) do
+      lines[#lines + 1] = line
+    end
+  end
+  self:set_lines(tail.start, tail.replace and 1 or tail.start, lines)
+  -- Highlighting starts after the first write, the history, so it parses the buffer once.
+  if self.treesitter == nil then
+    self.treesitter = #lines <= MAX_TREESITTER_LINES and pcall(vim.treesitter.start, self.bufnr, 'markdown')
+  end
+  for index, mark in ipairs(marks) do
+    local id = vim.api.nvim_buf_set_extmark(self.bufnr, ns, rows[index], mark.col, whole[index] or mark.opts)
+    if mark.owner then
+      mark.owner[mark.key or 'mark'] = id
+      mark.owner.block = nil
+    end
+  end
+end
+
 function Chat:line_count()
+  if self.tail then
+    return self.tail.start + self.tail.count
+  end
   return vim.api.nvim_buf_line_count(self.bufnr)
 end
 
---- Appends whole lines (the buffer's first, empty line is replaced).
-function Chat:append(lines)
-  if self.empty then
+--- Appends whole lines (the buffer's first, empty line is replaced) as a pending block, with
+--- its extmarks; returns the block.
+---@param lines string[]
+---@param marks? arbor.ChatMark[]
+---@return arbor.ChatBlock
+function Chat:append(lines, marks)
+  local tail = self.tail
+  if not tail then
+    tail = { start = self.empty and 0 or vim.api.nvim_buf_line_count(self.bufnr), count = 0, replace = self.empty, blocks = {} }
+    self.tail = tail
     self.empty = false
-    self:set_lines(0, -1, lines)
-  else
-    self:set_lines(-1, -1, lines)
   end
+  local block = { lines = lines, marks = marks or {} }
+  tail.blocks[#tail.blocks + 1] = block
+  tail.count = tail.count + #lines
   self.streaming = nil
+  return block
 end
+
+-- The marks of a role heading, by its word: one list for every heading, as marks are read, not
+-- changed, when written.
+local heading_marks = {} ---@type table<string, arbor.ChatMark[]>
 
 --- Appends a role heading ("## You"), its "## " concealed and the word highlighted.
 function Chat:heading(text, group)
-  self:append({ '', '## ' .. text, '' })
-  local row = self:line_count() - 2
-  vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 0, { end_col = 3, conceal = '' })
-  vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 3, { end_col = 3 + #text, hl_group = group })
-end
-
---- Marks a line (0-based row) with a highlight group over its whole text.
-function Chat:highlight_line(row, group)
-  local text = vim.api.nvim_buf_get_lines(self.bufnr, row, row + 1, false)[1] or ''
-  vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 0, { end_col = #text, hl_group = group })
+  local marks = heading_marks[text]
+  if not marks then
+    marks = {
+      { line = 2, col = 0, opts = { end_col = 3, conceal = '' } },
+      { line = 2, col = 3, opts = { end_col = 3 + #text, hl_group = group } },
+    }
+    heading_marks[text] = marks
+  end
+  self:append({ '', '## ' .. text, '' }, marks)
 end
 
 --- Appends text to the end of the buffer; each new line it starts gets `prefix`.
 function Chat:append_text(text, prefix)
-  local parts = split_lines(text)
+  local parts = text:find('\n', 1, true) and split_lines(text) or { text }
   for index = 2, #parts do
     parts[index] = prefix .. parts[index]
   end
+  local tail = self.tail
+  if tail then
+    local lines = tail.blocks[#tail.blocks].lines
+    lines[#lines] = lines[#lines] .. parts[1]
+    for index = 2, #parts do
+      lines[#lines + 1] = parts[index]
+    end
+    tail.count = tail.count + #parts - 1
+    return
+  end
+  -- A reply that goes on from the last flush: its text is added to the buffer's last line.
   local row = self:line_count() - 1
-  local col = #(vim.api.nvim_buf_get_lines(self.bufnr, row, row + 1, false)[1] or '')
+  local last = vim.api.nvim_buf_get_lines(self.bufnr, row, row + 1, false)[1] or ''
+  local col = #last
+  local lines = vim.list_extend({ last .. parts[1] }, parts, 2)
+  self:refold(row, row + 1, lines)
   vim.bo[self.bufnr].modifiable = true
   vim.api.nvim_buf_set_text(self.bufnr, row, col, row, col, parts)
   vim.bo[self.bufnr].modifiable = false
+end
+
+--- The 0-based row of a written item's first line; a pending one is written first.
+---@param item arbor.ChatItem
+---@return integer
+function Chat:item_row(item)
+  if item.block then
+    self:commit()
+  end
+  return vim.api.nvim_buf_get_extmark_by_id(self.bufnr, ns, item.mark, {})[1]
 end
 
 function Chat:stream(kind, text)
@@ -101,7 +251,7 @@ function Chat:stream(kind, text)
     if kind == 'message' then
       self:heading('Agent', 'ArborChatAgent')
     else
-      self:append({ OPEN .. '💭 Thinking', GUTTER })
+      self:append({ THINKING, GUTTER })
     end
     self.streaming = kind
   end
@@ -149,23 +299,32 @@ end
 
 function Chat:tool_call(event)
   local tool = { title = event.title, status = event.status, count = 0, content = event.content }
-  self:append({ '' })
-  local row = self:line_count()
-  self:append({ self:tool_header(tool) })
   -- Left gravity: replacing the header line in place must not push the mark below it.
-  tool.mark = vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 0, { right_gravity = false })
+  tool.block = self:append({ '', self:tool_header(tool) }, { { line = 2, col = 0, opts = { right_gravity = false }, owner = tool } })
   self.tools[event.toolCallId] = tool
   self:replace_tool_content(tool)
 end
 
 function Chat:tool_row(tool)
-  return vim.api.nvim_buf_get_extmark_by_id(self.bufnr, ns, tool.mark, {})[1]
+  return self:item_row(tool)
 end
 
 function Chat:replace_tool_content(tool)
-  local row = self:tool_row(tool)
   local lines = content_lines(tool.content, tool.expanded)
-  self:set_lines(row + 1, row + 1 + tool.count, lines)
+  local block = tool.block
+  if block then
+    -- The block is the blank line, the header, then the content.
+    for _ = 1, tool.count do
+      table.remove(block.lines, 3)
+    end
+    for index, line in ipairs(lines) do
+      table.insert(block.lines, 2 + index, line)
+    end
+    self.tail.count = self.tail.count + #lines - tool.count
+  else
+    local row = self:tool_row(tool)
+    self:set_lines(row + 1, row + 1 + tool.count, lines)
+  end
   tool.count = #lines
   self.streaming = nil
 end
@@ -177,8 +336,12 @@ function Chat:tool_update(event)
   end
   if given(event.status) then tool.status = event.status end
   if given(event.title) then tool.title = event.title end
-  local row = self:tool_row(tool)
-  self:set_lines(row, row + 1, { self:tool_header(tool) })
+  if tool.block then
+    tool.block.lines[2] = self:tool_header(tool)
+  else
+    local row = self:tool_row(tool)
+    self:set_lines(row, row + 1, { self:tool_header(tool) })
+  end
   if given(event.content) then
     tool.content = event.content
     self:replace_tool_content(tool)
@@ -216,11 +379,12 @@ function Chat:permission_request(event)
   for _, option in ipairs(event.options or {}) do
     table.insert(names, '[' .. (by_kind[option.kind] or '?') .. '] ' .. option.name)
   end
-  self:append({ '', '? Permission: ' .. event.title .. '   ' .. table.concat(names, '  ') })
-  local row = self:line_count() - 1
-  local mark = vim.api.nvim_buf_set_extmark(self.bufnr, ns, row, 0, { right_gravity = false })
-  self:highlight_line(row, 'ArborPermission')
-  self.permissions[event.requestId] = { mark = mark, title = event.title, options = event.options }
+  local permission = { title = event.title, options = event.options }
+  permission.block = self:append({ '', '? Permission: ' .. event.title .. '   ' .. table.concat(names, '  ') }, {
+    { line = 2, col = 0, opts = { right_gravity = false }, owner = permission },
+    { line = 2, col = 0, whole_line = 'ArborPermission', owner = permission, key = 'highlight' },
+  })
+  self.permissions[event.requestId] = permission
 end
 
 --- How a decision of the permission policy reads: "allowed by policy (execute: npm test)".
@@ -243,12 +407,21 @@ function Chat:permission_resolved(event)
   if not permission then
     return
   end
-  local row = vim.api.nvim_buf_get_extmark_by_id(self.bufnr, ns, permission.mark, {})[1]
   local answer = given(event.optionId) and event.optionId or 'cancelled'
   if event.by == 'policy' then
     answer = policy_answer(event.rule)
   end
-  self:set_lines(row, row + 1, { '✓ Permission: ' .. permission.title .. ' → ' .. answer })
+  local line = '✓ Permission: ' .. permission.title .. ' → ' .. answer
+  -- An answered request is no longer highlighted.
+  local block = permission.block
+  if block then
+    block.lines[2] = line
+    block.marks = vim.tbl_filter(function(mark) return mark.key ~= 'highlight' end, block.marks)
+  else
+    local row = self:item_row(permission)
+    vim.api.nvim_buf_del_extmark(self.bufnr, ns, permission.highlight)
+    self:set_lines(row, row + 1, { line })
+  end
   self.permissions[event.requestId] = nil
 end
 
@@ -257,7 +430,7 @@ function Chat:permission_at_cursor()
   local row = vim.api.nvim_win_get_cursor(0)[1] - 1
   local newest, newest_row
   for request_id, permission in pairs(self.permissions) do
-    local mark_row = vim.api.nvim_buf_get_extmark_by_id(self.bufnr, ns, permission.mark, {})[1]
+    local mark_row = self:item_row(permission)
     if mark_row == row then
       return request_id, permission
     end
@@ -368,8 +541,7 @@ function Chat:render(event)
   elseif kind == 'permission_resolved' then
     self:permission_resolved(event)
   elseif kind == 'turn_ended' then
-    self:append({ '', '— turn ended (' .. event.stopReason .. ') —' })
-    self:highlight_line(self:line_count() - 1, 'ArborTurnEnded')
+    self:append({ '', '— turn ended (' .. event.stopReason .. ') —' }, { { line = 2, col = 0, whole_line = 'ArborTurnEnded' } })
   elseif kind == 'error' then
     self:append({ '', '> ⚠ ' .. split_lines(event.message)[1] })
   elseif kind == 'notice' or kind == 'external_change' then
@@ -386,8 +558,7 @@ function Chat:render(event)
   elseif kind == 'files_changed' then
     require('arbor.review').on_files_changed(self.session_id)
   elseif kind == 'question' then
-    self:append({ '', '? Question: ' .. split_lines(event.message)[1] .. '   (:Arbor answer, :Arbor decline)' })
-    self:highlight_line(self:line_count() - 1, 'ArborPermission')
+    self:append({ '', '? Question: ' .. split_lines(event.message)[1] .. '   (:Arbor answer, :Arbor decline)' }, { { line = 2, col = 0, whole_line = 'ArborPermission' } })
   elseif kind == 'question_answered' then
     local words = { accept = 'answered', decline = 'declined', cancel = 'withdrawn' }
     local parts = {}
@@ -409,9 +580,9 @@ function Chat:render(event)
   end
 end
 
---- Windows whose cursor is on the last line: they follow the end of the stream.
+--- Windows whose cursor is on the buffer's last line: they follow the end of the stream.
 function Chat:following_windows()
-  local last = self:line_count()
+  local last = vim.api.nvim_buf_line_count(self.bufnr)
   local following = {}
   for _, win in ipairs(vim.fn.win_findbuf(self.bufnr)) do
     if vim.api.nvim_win_get_cursor(win)[1] >= last then
@@ -421,23 +592,19 @@ function Chat:following_windows()
   return following
 end
 
---- Renders every queued event in one pass, merging runs of chunks into one edit each.
-function Chat:flush()
-  self.flush_scheduled = false
-  if not vim.api.nvim_buf_is_valid(self.bufnr) then
-    return
-  end
+--- Renders the queued events into the pending tail, each run of chunks of one stream joined.
+function Chat:render_queue()
   local queue = self.queue
   self.queue = {}
-  local following = self:following_windows()
   local index = 1
   while index <= #queue do
     local event = queue[index]
-    if event.kind == 'agent_message_chunk' or event.kind == 'agent_thought_chunk' then
+    local next_event = queue[index + 1]
+    if (event.kind == 'agent_message_chunk' or event.kind == 'agent_thought_chunk') and next_event and next_event.kind == event.kind then
       local parts = { event.text }
       while queue[index + 1] and queue[index + 1].kind == event.kind do
         index = index + 1
-        table.insert(parts, queue[index].text)
+        parts[#parts + 1] = queue[index].text
       end
       self:render({ kind = event.kind, text = table.concat(parts) })
     else
@@ -445,6 +612,17 @@ function Chat:flush()
     end
     index = index + 1
   end
+end
+
+--- Renders every queued event and writes them in one edit; windows at the end follow it.
+function Chat:flush()
+  self.flush_scheduled = false
+  if not vim.api.nvim_buf_is_valid(self.bufnr) then
+    return
+  end
+  local following = self:following_windows()
+  self:render_queue()
+  self:commit()
   local last = self:line_count()
   for _, win in ipairs(following) do
     if vim.api.nvim_win_is_valid(win) then
@@ -454,14 +632,18 @@ function Chat:flush()
 end
 
 --- Takes the next event of the session: seqs come 1, 2, 3 … with no gap, so one out of turn
---- is dropped; the chat's own subscription (from its last seq) sends it again in order.
-function Chat:receive(notification)
+--- is dropped; the chat's own subscription (from its last seq) sends it again in order. It is
+--- rendered by the next flush, which is scheduled unless the event is `held` (history, rendered
+--- in one flush once it is all in).
+---@param notification arbor.SessionEventNotification
+---@param held? boolean
+function Chat:receive(notification, held)
   if notification.seq ~= self.last_seq + 1 then
     return
   end
   self.last_seq = notification.seq
-  table.insert(self.queue, notification.event)
-  if not self.flush_scheduled then
+  self.queue[#self.queue + 1] = notification.event
+  if not held and not self.flush_scheduled then
     self.flush_scheduled = true
     vim.defer_fn(function()
       self:flush()
@@ -528,7 +710,7 @@ vim.api.nvim_create_autocmd({ 'WinResized', 'VimResized' }, {
 local function window_options(chat, win)
   window.set_local(win, {
     foldmethod = 'expr',
-    foldexpr = "v:lua.require'arbor.chat'.foldexpr(v:lnum)",
+    foldexpr = FOLDEXPR,
     foldtext = "v:lua.require'arbor.chat'.foldtext()",
     foldlevel = 0,
     fillchars = 'fold: ',
@@ -560,7 +742,7 @@ function M.open(session_id, opts)
   vim.bo[bufnr].formatlistpat = '^\\s*│\\s'
   vim.bo[bufnr].modifiable = false
   vim.b[bufnr].arbor_session = session_id
-  pcall(vim.treesitter.start, bufnr, 'markdown')
+  vim.b[bufnr].arbor_folds = { 0 }
   chat = setmetatable({
     bufnr = bufnr,
     session_id = session_id,
@@ -586,17 +768,25 @@ function M.open(session_id, opts)
     chat.session = session
     chat:refresh_header()
   end)
-  -- History page by page, then live from where it ends: gap-free, each seq once.
+  -- History page by page (as large as the server gives), then live from where it ends:
+  -- gap-free, each seq once. Each page is rendered while the next one is read, and the whole
+  -- history is written in one edit when its last page is in.
   local function page(after)
-    client.request(protocol.method.session_events, { sessionId = session_id, afterSeq = after, limit = 1000 }, function(result)
+    client.request(protocol.method.session_events, { sessionId = session_id, afterSeq = after, limit = M.HISTORY_PAGE }, function(result)
+      if not vim.api.nvim_buf_is_valid(bufnr) then
+        return
+      end
       for _, notification in ipairs(result.events) do
-        chat:receive(notification)
+        chat:receive(notification, true)
       end
       if result.hasMore then
+        -- Asked for before this page is rendered, so the server reads it meanwhile.
         page(chat.last_seq)
+        chat:render_queue()
       else
         chat.live = true
         client.request(protocol.method.session_subscribe, { sessionId = session_id, afterSeq = chat.last_seq })
+        chat:flush()
       end
     end)
   end
