@@ -490,11 +490,14 @@ step('5,000 chunks stream into the chat without freezing it', async () => {
   const probe = await frame.evaluate(() => (window as unknown as { arborProbe: { renders: [number, number][]; longestFrame: number } }).arborProbe);
   const renderedAt = probe.renders.find(([seq]) => seq >= lastChunk.seq)![1];
   const text = (await frame.locator('.agent').last().textContent()) ?? '';
-  assert.equal(chunks.length, 5000, 'the server sent 5,000 chunks');
+  // The server joins chunks that wait together into one event (docs/protocol.md), so the reply's
+  // 5,000 chunks arrive as at most that many events, holding every word once and in order.
+  assert.ok(chunks.length <= 5000, `the server sent ${chunks.length} chunk events`);
+  assert.equal(chunks.map((event) => (event.event as { text: string }).text).join(''), words, 'the server sent the whole reply');
   assert.ok(text.trim().endsWith('w15000'), 'the whole reply is on the page');
   const serverMs = lastChunk.at - chunks[0].at;
   const pageMs = renderedAt - chunks[0].at;
-  console.log(`5,000 chunks: the server sent them over ${serverMs} ms; the page showed the last ${renderedAt - lastChunk.at} ms after it was sent (${pageMs} ms after the first); longest frame ${Math.round(probe.longestFrame)} ms`);
+  console.log(`5,000 chunks (${chunks.length} events): the server sent them over ${serverMs} ms; the page showed the last ${renderedAt - lastChunk.at} ms after it was sent (${pageMs} ms after the first); longest frame ${Math.round(probe.longestFrame)} ms`);
   // One webview message per chunk left the page 57 s behind a reply sent in 4.5 s; batched, it
   // follows within 1–10 s on a 2-core machine, 21 s seen at a load average of 12. The bounds
   // catch the unbatched regression, not a slow machine; the figures above are the measurement.
