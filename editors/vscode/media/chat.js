@@ -2,6 +2,13 @@
 // agent's reply as Markdown, keeps thinking, tool calls and the plan in blocks updated in place,
 // and sends the user's messages, interrupts and permission answers to the extension. A message
 // stays in the composer until the extension says it was sent.
+//
+// The log is a list of segments of at most SEGMENT_BLOCKS blocks, each with its own rendering
+// state (its streaming block, tool calls, permission requests, questions and plan). A segment
+// keeps the events that make and change its blocks, and renders them when it first comes near
+// the screen; until then it is an empty box of about its height. The newest segment is always
+// rendered, so live events show at once, and a history of 100,000 events costs the page the
+// few segments on screen, not a quarter of a million elements.
 (function () {
   'use strict';
   const vscode = acquireVsCodeApi();
@@ -17,12 +24,17 @@
   let session = null;
   let deleted = false;
   let lastSeq = 0;
-  let tools = new Map();
-  let permissions = new Map();
-  /// Questions waiting for an answer, by request id.
-  let questions = new Map();
-  let plan = null;
-  let streaming = null; // { kind, element, text, dirty }
+  /// The log's segments, oldest first: { element, blocks, events (null once rendered), tools,
+  /// permissions, questions (waiting for an answer), plan, streaming ({ kind, element, text,
+  /// dirty }) }.
+  let segments = [];
+  /// The segment of each tool call, permission request and question, by id; the segment of the
+  /// turn's plan; the stream (message or thought) the newest segment's last block continues.
+  let toolSegments = new Map();
+  let permissionSegments = new Map();
+  let questionSegments = new Map();
+  let planSegment = null;
+  let openStream = null;
   let pending = [];
   let scheduled = false;
   let nextSendId = 1;
@@ -32,6 +44,9 @@
   let agentCommands = [];
   /// Messages sent and not yet confirmed, by id: their text comes back to the composer on failure.
   const unconfirmed = new Map();
+  const SEGMENT_BLOCKS = 200;
+  /// A block's height before it is rendered, in pixels, for the scroll bar.
+  const ESTIMATED_BLOCK_PX = 28;
   const ICONS = { pending: '○', in_progress: '◐', completed: '✓', failed: '✗' };
   const STATUS_WORDS = { pending: 'pending', in_progress: 'running', completed: 'done', failed: 'failed' };
   const STOP_WORDS = {
@@ -133,11 +148,112 @@
     return node;
   }
 
-  function add(node) {
-    paintStreaming(true);
-    log.appendChild(node);
-    streaming = null;
+  function add(segment, node) {
+    paintStreaming(segment, true);
+    segment.element.appendChild(node);
+    segment.streaming = null;
     return node;
+  }
+
+  // Renders a segment's kept events once it comes near the screen (or is the newest).
+  const observer = new IntersectionObserver(
+    (entries) => {
+      for (const entry of entries) {
+        if (entry.isIntersecting) renderSegment(entry.target.segment);
+      }
+    },
+    { root: log, rootMargin: '2000px 0px' },
+  );
+
+  function newSegment() {
+    // The segment before is full: one waiting gets its height, a rendered one its last paint.
+    const previous = segments[segments.length - 1];
+    if (previous && previous.events) previous.element.style.height = previous.blocks * ESTIMATED_BLOCK_PX + 'px';
+    else if (previous) paintStreaming(previous, true);
+    const segment = { element: element('div', 'segment'), blocks: 0, events: [], tools: new Map(), permissions: new Map(), questions: new Map(), plan: null, streaming: null };
+    segment.element.segment = segment;
+    log.appendChild(segment.element);
+    segments.push(segment);
+    observer.observe(segment.element);
+    return segment;
+  }
+
+  function renderSegment(segment) {
+    const events = segment.events;
+    if (!events) return;
+    segment.events = null;
+    observer.unobserve(segment.element);
+    segment.element.removeAttribute('style');
+    for (const event of events) render(segment, event);
+    paintStreaming(segment, segment !== segments[segments.length - 1]);
+  }
+
+  /// The segment a new block goes in: the newest, or a new one when it is full.
+  function blockSegment() {
+    let segment = segments[segments.length - 1];
+    if (!segment || segment.blocks >= SEGMENT_BLOCKS) segment = newSegment();
+    segment.blocks++;
+    openStream = null;
+    return segment;
+  }
+
+  /// The segment whose blocks an event makes or changes, or null for one that shows no block
+  /// (or changes one that is not there), as render would place it.
+  function segmentOf(event) {
+    switch (event.kind) {
+      case 'agent_message_chunk':
+      case 'agent_thought_chunk': {
+        const kind = event.kind === 'agent_message_chunk' ? 'message' : 'thought';
+        if (openStream === kind) return segments[segments.length - 1];
+        const segment = blockSegment();
+        openStream = kind;
+        return segment;
+      }
+      case 'tool_call': {
+        const segment = blockSegment();
+        toolSegments.set(event.toolCallId, segment);
+        return segment;
+      }
+      case 'tool_call_update':
+        return toolSegments.get(event.toolCallId) || null;
+      case 'plan':
+        if (!planSegment) planSegment = blockSegment();
+        return planSegment;
+      case 'permission_request': {
+        const segment = blockSegment();
+        permissionSegments.set(event.requestId, segment);
+        return segment;
+      }
+      case 'permission_resolved': {
+        const segment = permissionSegments.get(event.requestId) || null;
+        permissionSegments.delete(event.requestId);
+        return segment;
+      }
+      case 'question': {
+        const segment = blockSegment();
+        questionSegments.set(event.requestId, segment);
+        return segment;
+      }
+      case 'question_answered': {
+        const segment = questionSegments.get(event.requestId) || null;
+        questionSegments.delete(event.requestId);
+        return segment;
+      }
+      case 'turn_ended': {
+        const segment = blockSegment();
+        planSegment = null;
+        return segment;
+      }
+      case 'user_message':
+      case 'error':
+      case 'notice':
+      case 'external_change':
+      case 'pr_opened':
+      case 'pr_updated':
+        return blockSegment();
+      default:
+        return null;
+    }
   }
 
   function stateWords() {
@@ -235,25 +351,25 @@
     return nodes;
   }
 
-  function stream(kind, text) {
-    if (!streaming || streaming.kind !== kind) {
-      paintStreaming(true);
+  function stream(segment, kind, text) {
+    if (!segment.streaming || segment.streaming.kind !== kind) {
       const node = kind === 'message' ? element('div', 'agent message') : element('details', 'thought');
       if (kind === 'thought') {
         node.appendChild(element('summary', null, 'Thinking'));
         node.appendChild(element('div', 'body'));
       }
-      add(node);
-      streaming = { kind: kind, element: node, text: '' };
+      add(segment, node);
+      segment.streaming = { kind: kind, element: node, text: '' };
     }
-    streaming.text += text;
-    streaming.dirty = true;
+    segment.streaming.text += text;
+    segment.streaming.dirty = true;
   }
 
-  // Repaints the streaming block. A long reply is re-rendered whole on each paint, so paints are
-  // spaced by eight times what the last one cost: the page stays responsive however long the
-  // reply grows, and the final text is always painted (a later flush is scheduled).
-  function paintStreaming(force) {
+  // Repaints a segment's streaming block. A long reply is re-rendered whole on each paint, so
+  // paints are spaced by eight times what the last one cost: the page stays responsive however
+  // long the reply grows, and the final text is always painted (a later flush is scheduled).
+  function paintStreaming(segment, force) {
+    const streaming = segment.streaming;
     if (!streaming || !streaming.dirty) return;
     const now = performance.now();
     if (!force && now < (streaming.nextPaint || 0)) {
@@ -276,13 +392,14 @@
   }
 
   // The plan is one block, updated in place: each plan event replaces the entries.
-  function renderPlan(entries) {
+  function renderPlan(segment, entries) {
+    let plan = segment.plan;
     if (!plan) {
-      plan = element('details', 'plan');
+      plan = segment.plan = element('details', 'plan');
       plan.open = true;
       plan.appendChild(element('summary', null, 'Plan'));
       plan.appendChild(element('ol'));
-      add(plan);
+      add(segment, plan);
     }
     const done = entries.filter((entry) => entry.status === 'completed').length;
     plan.querySelector('summary').textContent = 'Plan (' + done + '/' + entries.length + ' done)';
@@ -307,7 +424,7 @@
 
   /// A question's form: one field per property of its schema (text, number, a checkbox, or a
   /// list of words separated by commas), with Answer and Decline.
-  function questionForm(event) {
+  function questionForm(segment, event) {
     const form = element('form', 'permission question-form');
     form.dataset.requestId = event.requestId;
     form.appendChild(element('span', 'question', event.message));
@@ -355,21 +472,25 @@
     });
     choices.append(answer, decline);
     form.appendChild(choices);
-    questions.set(event.requestId, form);
+    segment.questions.set(event.requestId, form);
     return form;
   }
 
-  function render(event) {
+  /// Renders an event of the log into its segment.
+  function render(segment, event) {
     switch (event.kind) {
       case 'agent_message_chunk':
-        return stream('message', event.text);
+        return stream(segment, 'message', event.text);
       case 'agent_thought_chunk':
-        return stream('thought', event.text);
+        return stream(segment, 'thought', event.text);
     }
-    paintStreaming(true);
+    paintStreaming(segment, true);
+    const tools = segment.tools;
+    const permissions = segment.permissions;
+    const questions = segment.questions;
     switch (event.kind) {
       case 'user_message':
-        add(element('div', 'user message', event.text));
+        add(segment, element('div', 'user message', event.text));
         break;
       case 'tool_call': {
         const details = element('details', 'tool');
@@ -388,7 +509,7 @@
         const tool = { details: details, icon: icon, state: state, title: summary.querySelector('.title'), body: body };
         setToolStatus(tool, event.status);
         tools.set(event.toolCallId, tool);
-        add(details);
+        add(segment, details);
         break;
       }
       case 'tool_call_update': {
@@ -400,7 +521,7 @@
         break;
       }
       case 'plan':
-        renderPlan(event.entries || []);
+        renderPlan(segment, event.entries || []);
         break;
       case 'permission_request': {
         const box = element('div', 'permission');
@@ -420,11 +541,11 @@
         }
         box.appendChild(buttons);
         permissions.set(event.requestId, box);
-        add(box);
+        add(segment, box);
         break;
       }
       case 'question':
-        add(questionForm(event));
+        add(segment, questionForm(segment, event));
         break;
       case 'question_answered': {
         const form = questions.get(event.requestId);
@@ -448,35 +569,16 @@
         }
         break;
       }
-      case 'status_changed':
-        if (session) {
-          session.status = event.status;
-          session.agentState = event.agentState;
-          renderStatus();
-        }
-        break;
-      case 'usage':
-        if (session) {
-          session.usage = event.total;
-          renderStatus();
-        }
-        break;
       case 'turn_ended':
-        add(element('div', 'turn-end ' + event.stopReason, STOP_WORDS[event.stopReason] || 'Turn ended: ' + event.stopReason.replace(/_/g, ' ')));
-        plan = null;
+        add(segment, element('div', 'turn-end ' + event.stopReason, STOP_WORDS[event.stopReason] || 'Turn ended: ' + event.stopReason.replace(/_/g, ' ')));
+        segment.plan = null;
         break;
       case 'error':
-        add(element('div', 'error', event.message));
+        add(segment, element('div', 'error', event.message));
         break;
       case 'notice':
       case 'external_change':
-        add(element('div', 'notice', event.message));
-        break;
-      case 'available_commands':
-        agentCommands = (Array.isArray(event.commands) ? event.commands : [])
-          .filter((command) => command && typeof command.name === 'string')
-          .map((command) => ({ name: '/' + command.name, description: String(command.description || '') + (command.hint ? ' (' + command.hint + ')' : '') }));
-        renderHints();
+        add(segment, element('div', 'notice', event.message));
         break;
       case 'pr_opened':
       case 'pr_updated': {
@@ -490,10 +592,40 @@
           buttons.appendChild(button);
         }
         box.appendChild(buttons);
-        add(box);
+        add(segment, box);
         break;
       }
     }
+  }
+
+  /// Takes an event: the status line's and the composer's at once, the log's into its segment
+  /// (rendered now if the segment is, kept for it otherwise).
+  function take(event) {
+    switch (event.kind) {
+      case 'status_changed':
+        if (session) {
+          session.status = event.status;
+          session.agentState = event.agentState;
+          renderStatus();
+        }
+        return;
+      case 'usage':
+        if (session) {
+          session.usage = event.total;
+          renderStatus();
+        }
+        return;
+      case 'available_commands':
+        agentCommands = (Array.isArray(event.commands) ? event.commands : [])
+          .filter((command) => command && typeof command.name === 'string')
+          .map((command) => ({ name: '/' + command.name, description: String(command.description || '') + (command.hint ? ' (' + command.hint + ')' : '') }));
+        renderHints();
+        return;
+    }
+    const segment = segmentOf(event);
+    if (!segment) return;
+    if (segment.events) segment.events.push(event);
+    else render(segment, event);
   }
 
   function flush() {
@@ -504,12 +636,16 @@
     for (const notification of batch) {
       if (notification.seq <= lastSeq) continue;
       lastSeq = notification.seq;
-      render(notification.event);
+      take(notification.event);
     }
-    paintStreaming();
+    const newest = segments[segments.length - 1];
+    if (newest) {
+      renderSegment(newest);
+      paintStreaming(newest);
+    }
     if (following) log.scrollTop = log.scrollHeight;
     // The page says what it shows: while a paint waits, the last seq waits with it.
-    if (!(streaming && streaming.dirty)) document.body.dataset.lastSeq = String(lastSeq);
+    if (!(newest && newest.streaming && newest.streaming.dirty)) document.body.dataset.lastSeq = String(lastSeq);
   }
 
   function schedule() {
@@ -523,11 +659,13 @@
     session = newSession;
     deleted = false;
     lastSeq = 0;
-    tools = new Map();
-    permissions = new Map();
-    questions = new Map();
-    plan = null;
-    streaming = null;
+    segments = [];
+    toolSegments = new Map();
+    permissionSegments = new Map();
+    questionSegments = new Map();
+    planSegment = null;
+    openStream = null;
+    observer.disconnect();
     pending = [];
     agentCommands = [];
     log.replaceChildren();

@@ -6,8 +6,8 @@
 import * as vscode from 'vscode';
 import { errorMessage } from './connection';
 import { Ctx } from './ctx';
-import { ChatRequest, ChatUpdate, PullRequestAction, isChatUpdate, parseChatRequest } from './messages';
-import { Method, Session, SessionEventNotification } from './protocol';
+import { ChatEvent, ChatRequest, ChatUpdate, PullRequestAction, chatEvent, isChatUpdate, parseChatRequest } from './messages';
+import { Method, Session } from './protocol';
 import { chatHtml, nonce } from './webviewHtml';
 
 const LAST_SESSION = 'arbor.lastSession';
@@ -61,10 +61,10 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
   private sessionId: string | undefined;
   private ready = false;
   /// Live events that arrive while the history is loading; posted after it.
-  private held: SessionEventNotification[] | undefined;
+  private held: ChatEvent[] | undefined;
   private ctx!: Ctx;
   private readonly texts = new Texts();
-  private outbox: SessionEventNotification[] = [];
+  private outbox: ChatEvent[] = [];
   private outboxTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
@@ -75,8 +75,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
     this.ctx = ctx;
     ctx.connection.onEvent((notification) => {
       if (notification.sessionId !== this.sessionId) return;
-      if (this.held) this.held.push(notification);
-      else this.queue(notification);
+      if (this.held) this.held.push(chatEvent(notification));
+      else this.queue(chatEvent(notification));
     });
     ctx.connection.onSessionChanged(({ session, deleted }) => {
       if (session.id !== this.sessionId) return;
@@ -145,8 +145,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
   /// Live events go to the page in batches, one message per 16 ms at most: a webview message
   /// costs milliseconds in VS Code, so one per streamed chunk would leave the page a minute behind
   /// a fast reply (measured with 5,000 chunks).
-  private queue(notification: SessionEventNotification): void {
-    this.outbox.push(notification);
+  private queue(event: ChatEvent): void {
+    this.outbox.push(event);
     if (this.outboxTimer) return;
     this.outboxTimer = setTimeout(() => {
       this.outboxTimer = undefined;
@@ -248,21 +248,32 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
     this.post({ type: 'insert', text });
   }
 
-  /// Replays a session's history into the page, then keeps it live: live events are held back
-  /// until the history is in, so the page sees every event once and in order.
+  /// Replays a session's history into the page, a page of events at a time (the page renders
+  /// one while the next is read), then keeps it live: live events are held back until the
+  /// history is in, so the page sees every event once and in order.
   private async load(sessionId: string): Promise<void> {
     this.held = [];
     this.outbox = [];
     try {
+      // The pages are read beside the session's record, not after it, as many at once as the
+      // last seq known from the Sessions view says there are. For a session that is gone both
+      // fail, and the record's answer is the one that says so.
+      const pages = this.ctx.connection.pages(sessionId, 0, this.ctx.store.sessions.get(sessionId)?.lastSeq);
+      const first = pages.next();
+      first.catch(() => undefined);
       const session = await this.ctx.request(Method.SessionGet, { sessionId });
       if (!session) {
         this.post({ type: 'reset', session: null });
         return;
       }
       this.post({ type: 'reset', session });
-      const events = await this.ctx.connection.history(sessionId);
-      this.post({ type: 'events', events });
-      const last = events.length ? events[events.length - 1].seq : 0;
+      let last = 0;
+      for (let page = await first; !page.done; page = await pages.next()) {
+        const events = page.value;
+        if (events.length === 0) continue;
+        this.post({ type: 'events', events: events.map(chatEvent) });
+        last = events[events.length - 1].seq;
+      }
       await this.ctx.request(Method.SessionSubscribe, { sessionId, afterSeq: last });
     } finally {
       const held = this.held ?? [];

@@ -2,7 +2,7 @@
 // LanguageClient in the editor, or a vscode-jsonrpc connection in the protocol tests.
 
 import { NotificationType, RequestType, RequestType0 } from 'vscode-jsonrpc';
-import { Method, Notification, SessionChangedNotification, SessionEventNotification, TaskChangedNotification } from './protocol';
+import { EventsResult, Method, Notification, SessionChangedNotification, SessionEventNotification, TaskChangedNotification } from './protocol';
 
 /// What both LanguageClient and vscode-jsonrpc's MessageConnection offer, typed by the generated
 /// descriptors of protocol.ts.
@@ -16,6 +16,9 @@ export interface Transport {
 export type Request<P, R> = RequestType0<R, void> | RequestType<P, R, void>;
 
 export type Listener<T> = (value: T) => void;
+
+/// Events asked for per `session/events` page when a history is read: the server's largest page.
+const HISTORY_PAGE = 5000;
 
 /// Why requests cannot be made now: the server is not running (first run, wrong `arbor.path`).
 export class NotConnected extends Error {}
@@ -74,16 +77,36 @@ export class ArborConnection {
     return () => this.taskListeners.delete(listener);
   }
 
-  /// Every event of a session from `afterSeq`, page by page.
+  /// The events of a session from `afterSeq`, a page at a time, in order, so a caller can use
+  /// one while the next are read. Seqs are gap-free, so where each page starts is known: the
+  /// pages up to `knownLastSeq` (what the caller knows of the session's last seq) are asked for
+  /// at once, then those up to the last seq the first page gives, and the server reads them while
+  /// the earlier ones are used; any stored since follow page by page.
+  async *pages(sessionId: string, afterSeq = 0, knownLastSeq = 0): AsyncGenerator<SessionEventNotification[]> {
+    const ask = (after: number) => this.request(Method.SessionEvents, { sessionId, afterSeq: after, limit: HISTORY_PAGE });
+    const requests = [ask(afterSeq)];
+    for (let after = afterSeq + HISTORY_PAGE; after < knownLastSeq; after += HISTORY_PAGE) requests.push(ask(after));
+    let last = afterSeq;
+    let more = false;
+    for (let index = 0; index < requests.length; index++) {
+      const page = await requests[index];
+      if (index === 0) {
+        for (let after = afterSeq + HISTORY_PAGE * requests.length; page.hasMore && after < page.lastSeq; after += HISTORY_PAGE) requests.push(ask(after));
+      }
+      // Each seq once, even were pages to overlap.
+      const events = page.events.filter((event) => event.seq > last);
+      if (events.length > 0) last = events[events.length - 1].seq;
+      more = page.hasMore;
+      yield events;
+    }
+    if (more) yield* this.pages(sessionId, last);
+  }
+
+  /// Every event of a session from `afterSeq`.
   async history(sessionId: string, afterSeq = 0): Promise<SessionEventNotification[]> {
     const events: SessionEventNotification[] = [];
-    let after = afterSeq;
-    for (;;) {
-      const page = await this.request(Method.SessionEvents, { sessionId, afterSeq: after, limit: 1000 });
-      events.push(...page.events);
-      if (page.events.length > 0) after = page.events[page.events.length - 1].seq;
-      if (!page.hasMore) return events;
-    }
+    for await (const page of this.pages(sessionId, afterSeq)) events.push(...page);
+    return events;
   }
 }
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Store, formatCost, hostWords, pinOrderAfterDrop, pullRequestName, pullRequestNews, pullRequestWords, sandboxWords, sessionAccessibleLabel, sessionDescription, sessionDetails, sessionLabel, statusGroups, statusIcon } from '../src/model';
-import { isChatUpdate, parseChatRequest } from '../src/messages';
+import { chatEvent, isChatUpdate, parseChatRequest } from '../src/messages';
 import { Method, PullRequest, Session, Task } from '../src/protocol';
 import { chatHtml } from '../src/webviewHtml';
 
@@ -91,6 +91,9 @@ test('webview messages are validated both ways', () => {
   assert.equal(parseChatRequest({ type: 'pullRequest', action: Method.SessionDelete.method }), null, 'only the known pull request actions');
   assert.ok(isChatUpdate({ type: 'events', events: [{ seq: 1, event: { kind: 'notice' } }] }));
   assert.ok(!isChatUpdate({ type: 'events', events: [{ event: {} }] }));
+  // The page gets each event's seq and what happened, not the session and time it does not show.
+  const notice = { kind: 'notice' as const, message: 'Rebased' };
+  assert.deepEqual(chatEvent({ sessionId: 's1', seq: 7, at: 1795243200123, event: notice }), { seq: 7, event: notice });
   assert.ok(!isChatUpdate({ type: 'eval', code: 'x' }));
 });
 

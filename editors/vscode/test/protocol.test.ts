@@ -53,3 +53,27 @@ test('a full session, review and merge through the extension client', async () =
     await server.stop();
   }
 });
+
+test('a history of several pages, read with the pages after the first asked for at once, has every event once and in order', async () => {
+  const root = scratch();
+  const dir = repo(root, { 'README.md': '# pages\n' });
+  const server = await startServer(root);
+  try {
+    const { arbor } = server;
+    // Thinking and reply words alternating, so each is a stored event of its own: 12,000 of them.
+    const lines: string[] = [];
+    for (let index = 0; index < 6000; index++) lines.push(`think t${index}`, `say s${index}`);
+    const session = await arbor.request(Method.SessionNew, { cwd: dir, agent: 'scripted', prompt: 'go', config: { script: lines.join('\n') } });
+    await arbor.request(Method.SessionSubscribe, { sessionId: session.id, afterSeq: 0 });
+    await until(() => server.events.some((event) => event.event.kind === 'turn_ended'), 'the turn to end', 120_000);
+    const live = server.events.filter((event) => event.sessionId === session.id);
+    const history = await arbor.history(session.id);
+    assert.ok(history.length > 12_000, `${history.length} events`);
+    assert.deepEqual(history.map((event) => event.seq), live.map((event) => event.seq).slice(0, history.length), 'each seq once, in order');
+    assert.deepEqual(history.map((event) => event.event), live.slice(0, history.length).map((event) => event.event), 'the events the live stream had');
+    const replies = history.filter((event) => event.event.kind === 'agent_message_chunk').map((event) => (event.event as { text: string }).text);
+    assert.deepEqual(replies, lines.filter((line) => line.startsWith('say ')).map((line) => line.slice(4)));
+  } finally {
+    await server.stop();
+  }
+});

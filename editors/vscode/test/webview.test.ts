@@ -276,6 +276,76 @@ test('the chat status line names the host a session runs on, once it is placed t
   await page.close();
 });
 
+/// A turn of about 1,000 blocks whose first tool call, permission request, plan and question are
+/// answered or updated only after 450 blocks of thinking and reply, some replies in several
+/// chunks, so their updates reach blocks far behind the newest.
+function longHistory(sessionId: string): SessionEventNotification[] {
+  const kinds: SessionEventNotification['event'][] = [
+    { kind: 'user_message', text: 'Refactor the parser' },
+    { kind: 'tool_call', toolCallId: 't1', title: 'Run the tests', toolKind: 'execute', status: 'in_progress', content: [], locations: [] },
+    { kind: 'plan', entries: [{ content: 'Read', status: 'pending' }, { content: 'Write', status: 'pending' }] },
+    { kind: 'permission_request', requestId: 'r1', title: 'Edit parser.rs', options: [{ optionId: 'allow', name: 'Allow', kind: 'allow_once' }, { optionId: 'reject', name: 'Reject', kind: 'reject_once' }] },
+    { kind: 'question', requestId: 'q1', message: 'Which branch?', schema: { type: 'object', properties: { answer: { type: 'string' } } } },
+  ];
+  const chunks = (count: number, from: number) => {
+    for (let index = from; index < from + count; index++) {
+      kinds.push({ kind: 'agent_thought_chunk', text: `thought ${index}` });
+      kinds.push({ kind: 'agent_message_chunk', text: `Reply **${index}**` });
+      if (index % 3 === 0) kinds.push({ kind: 'agent_message_chunk', text: ` goes on with \`code\`\n\nand a paragraph` });
+    }
+  };
+  chunks(225, 0);
+  kinds.push(
+    { kind: 'tool_call_update', toolCallId: 't1', status: 'completed', content: [{ type: 'text', text: 'all 12 tests passed' }] },
+    { kind: 'permission_resolved', requestId: 'r1', optionId: 'allow' },
+    { kind: 'plan', entries: [{ content: 'Read', status: 'completed' }, { content: 'Write', status: 'in_progress' }] },
+    { kind: 'question_answered', requestId: 'q1', action: 'accept', content: { answer: 'main' } },
+  );
+  chunks(250, 225);
+  kinds.push({ kind: 'agent_thought_chunk', text: 'Done.' }, { kind: 'agent_message_chunk', text: 'The last words.' }, { kind: 'turn_ended', stopReason: 'end_turn' });
+  return kinds.map((event, index) => ({ sessionId, seq: index + 1, at: 0, event }) as SessionEventNotification);
+}
+
+test('a long history shows its newest blocks at once and the older ones when scrolled to, as it would have event by event', async () => {
+  const events = longHistory(recorded.session.id);
+  const last = events.at(-1)!.seq;
+  const whole = await openPage('chat');
+  await post(whole, { type: 'reset', session: recorded.session });
+  await post(whole, { type: 'events', events });
+  await rendered(whole, last);
+  assert.equal(await whole.textContent('#log .turn-end'), 'Turn finished');
+  assert.equal(await whole.locator('#log .agent').last().textContent(), 'The last words.');
+  assert.equal(await whole.$$eval('#log .user', (nodes) => nodes.length), 0, 'the first blocks wait until they come near the screen');
+  // Scrolled through to the top, every block is there.
+  await whole.evaluate(async () => {
+    const segments = Array.from(document.querySelectorAll('#log .segment')).reverse();
+    for (const segment of segments) {
+      segment.scrollIntoView();
+      await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    }
+  });
+  assert.equal(await whole.textContent('#log .user'), 'Refactor the parser');
+  assert.equal(await whole.getAttribute('details.tool:has-text("Run the tests")', 'data-status'), 'completed');
+  assert.equal(await whole.textContent('details.tool:has-text("Run the tests") pre.text'), 'all 12 tests passed');
+  assert.equal(await whole.textContent('.permission .answer'), 'Allowed (Allow)');
+  assert.equal(await whole.textContent('details.plan summary'), 'Plan (1/2 done)');
+  assert.equal(await whole.textContent('.question-form .answer'), 'Answered: answer = main');
+
+  // The same events a few at a time, each batch rendered before the next, as they come live.
+  const live = await openPage('chat');
+  await post(live, { type: 'reset', session: recorded.session });
+  for (let start = 0; start < events.length; start += 7) {
+    await post(live, { type: 'events', events: events.slice(start, start + 7) });
+    await rendered(live, Math.min(start + 7, events.length));
+  }
+  // Block by block, each in its segment.
+  const blocks = (page: Page) => page.$$eval('#log .segment', (segments) => segments.map((segment) => Array.from(segment.children, (block) => block.outerHTML)));
+  assert.deepEqual(await blocks(whole), await blocks(live), 'the same blocks, in the same segments');
+  assert.deepEqual([(whole as any).__errors, (live as any).__errors], [[], []]);
+  await whole.close();
+  await live.close();
+});
+
 test('5,000 streamed chunks render in full without stalling the page', async () => {
   const page = await openPage('chat');
   await post(page, { type: 'reset', session: recorded.session });

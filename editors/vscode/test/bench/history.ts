@@ -175,9 +175,21 @@ class PagePanel {
 /// two blocks as laid out (innerText), so the figure includes the layout.
 async function shown(page: Page): Promise<{ lastSeq: string | undefined; text: string }> {
   return page.evaluate(() => {
-    const blocks = document.querySelectorAll<HTMLElement>('#log > *');
+    const blocks = document.querySelectorAll<HTMLElement>('#log .segment:last-child > *');
     const text = Array.from(blocks).slice(-2).map((block) => block.innerText).join('\n');
     return { lastSeq: document.body.dataset.lastSeq, text };
+  });
+}
+
+/// Scrolls the log from its top to its end, a segment at a time, a frame each, as a user
+/// scrolling through it would have every segment rendered.
+async function scrollThrough(page: Page): Promise<void> {
+  await page.evaluate(async () => {
+    const frame = () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    for (const segment of Array.from(document.querySelectorAll('#log .segment'))) {
+      segment.scrollIntoView();
+      await frame();
+    }
   });
 }
 
@@ -240,6 +252,8 @@ async function main(): Promise<void> {
     chatSession: () => chat.visibleSession(),
   });
   chat.attach(ctx);
+  // The Sessions view's list, as the extension loads it when it starts.
+  await ctx.refresh();
   const paged: number[] = [];
   const opened: number[] = [];
   const openedSmall: number[] = [];
@@ -267,9 +281,10 @@ async function main(): Promise<void> {
   console.log(`  arbor     ${figures(opened)} (goal < 1 s)`);
 }
 
-/// Checks what the whole page shows: each turn's message and last reply token once, in order,
-/// and as many turn ends as turns.
+/// Checks what the whole page shows once scrolled through: each turn's message and last reply
+/// token once, in order, and as many turn ends as turns.
 async function checkRendered(page: Page, made: History): Promise<void> {
+  await scrollThrough(page);
   const users = await page.$$eval('#log .user.message', (nodes) => nodes.map((node) => node.textContent));
   assert.deepEqual(users, made.prompts);
   const ends = await page.$$eval('#log .turn-end', (nodes) => nodes.length);
