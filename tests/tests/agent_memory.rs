@@ -255,6 +255,9 @@ async fn gemini_reads_the_profiles_memory_as_its_global_gemini_md_and_skills_bes
     let session = client.call(method::SESSION_NEW, json!({ "cwd": repo, "profile": "helper" })).await;
     let id: Uuid = serde_json::from_value(session["id"].clone()).unwrap();
     client.subscribe(id, 0).await;
+    // A session made without a prompt takes one once it runs (it may wait for the admission
+    // scheduler first).
+    client.wait_status(id, |status| status == SessionStatus::Running).await;
 
     // Gemini's global GEMINI.md in the session's private GEMINI_CLI_HOME: Gemini's own file tools
     // may write it although it lies outside the workspace, and its prompt tells it to.
