@@ -147,6 +147,11 @@ fn patches_of_run(
     Ok(out)
 }
 
+/// What hunks weigh against the review's byte cap: their lines' text and a newline each.
+pub fn hunk_bytes(hunks: &[arbor_protocol::Hunk]) -> u64 {
+    hunks.iter().flat_map(|hunk| &hunk.lines).map(|line| line.text.len() as u64 + 1).sum()
+}
+
 impl FilePatch {
     /// What the review takes from `patch` of `path`, the hunks only while `made` (the bytes of
     /// hunks made so far by this thread, in order) stays within `max_bytes`.
@@ -162,7 +167,7 @@ impl FilePatch {
         let (_, additions, deletions) = patch.line_stats()?;
         let hunks = if want_hunks && !binary && *made <= max_bytes {
             let hunks = hunks_of(patch, path)?;
-            *made += hunks.iter().flat_map(|hunk| &hunk.lines).map(|line| line.text.len() as u64 + 1).sum::<u64>();
+            *made += hunk_bytes(&hunks);
             (*made <= max_bytes).then_some(hunks)
         } else {
             None

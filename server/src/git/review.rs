@@ -79,15 +79,6 @@ fn stable_id(path: &str, old_start: u32, old_lines: u32, lines: &[DiffLine]) -> 
     format!("{hash:016x}")
 }
 
-fn path_of(patch: &Patch) -> (String, Option<String>) {
-    let delta = patch.delta();
-    let new_path = delta.new_file().path().map(|path| path.display().to_string());
-    let old_path = delta.old_file().path().map(|path| path.display().to_string());
-    let path = new_path.clone().or_else(|| old_path.clone()).unwrap_or_default();
-    let old_path = if delta.status() == Delta::Renamed { old_path } else { None };
-    (path, old_path)
-}
-
 /// The hunks of one patch, with stable ids.
 fn hunks_of(patch: &Patch, path: &str) -> Result<Vec<Hunk>, GitError> {
     let mut hunks = Vec::with_capacity(patch.num_hunks());
@@ -128,7 +119,7 @@ fn accepted_ids(repo: &Repository, base_tree: &git2::Tree) -> Result<HashSet<Str
     let mut ids = HashSet::new();
     for index in 0..diff.deltas().len() {
         if let Some(patch) = Patch::from_diff(&diff, index)? {
-            let (path, _) = path_of(&patch);
+            let (path, _) = paths_of(&patch.delta());
             ids.extend(hunks_of(&patch, &path)?.into_iter().map(|hunk| hunk.id));
         }
     }
@@ -181,8 +172,7 @@ pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64
         } else {
             match patch.hunks {
                 Some(mut hunks) => {
-                    let size: u64 =
-                        hunks.iter().flat_map(|hunk| &hunk.lines).map(|line| line.text.len() as u64 + 1).sum();
+                    let size = plain_patches::hunk_bytes(&hunks);
                     if bytes + size > max_bytes {
                         truncated = true;
                         None
@@ -274,7 +264,7 @@ fn file_patches(
             patches.push(None);
             continue;
         };
-        let (path, _) = path_of(&patch);
+        let (path, _) = paths_of(&patch.delta());
         patches.push(Some(plain_patches::FilePatch::of(&patch, &path, want_hunks, max_bytes, &mut made, hunks_of)?));
     }
     Ok(patches)
@@ -331,7 +321,7 @@ fn apply_matching(
     for index in 0..diff.deltas().len() {
         let mut flags = Vec::new();
         if let Some(patch) = Patch::from_diff(diff, index)? {
-            let (path, _) = path_of(&patch);
+            let (path, _) = paths_of(&patch.delta());
             for hunk in hunks_of(&patch, &path)? {
                 let matched = wanted.contains(&(path.clone(), signature_of(&hunk)));
                 count += usize::from(matched);
