@@ -57,12 +57,7 @@ pub enum Reply {
 impl Reply {
     /// A quick text reply.
     pub fn text(text: &str) -> Reply {
-        Reply::Turn {
-            blocks: vec![Block::Text(text.to_string())],
-            input_tokens: TEXT_INPUT_TOKENS,
-            output_tokens: TEXT_OUTPUT_TOKENS,
-            chunk_delay: Duration::ZERO,
-        }
+        Reply::paced(text, Duration::ZERO)
     }
 
     /// A reply that calls one tool.
