@@ -254,6 +254,14 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
+        // `spawn` returns once the child has begun `execve`, before the kernel has laid out the
+        // new program's environment (until then `/proc/<pid>/environ` reads empty): wait for it.
+        let marker = format!("{SESSION_ID_ENV}={session_id}");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !has_environment_entry(pid, &marker) {
+            assert!(std::time::Instant::now() < deadline, "the child's environment never showed the marker");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let start_time = ProcStat::read(pid).unwrap().start_time;
         let record =
             |session_id, leader_start_time| ProcessGroupRecord { session_id, process_group: pid, leader_start_time };
