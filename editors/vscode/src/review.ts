@@ -14,6 +14,19 @@ export const BASE_SCHEME = 'arbor-base';
 interface Reviewed {
   session: Session;
   diff: ReviewDiff;
+  /// The session's review requests, run one after another: an answer computed before a change
+  /// (a refresh on `files_changed` racing an accept or a reject) must never land after the
+  /// change's own answer and bring back lenses for changes already gone.
+  queue: Promise<unknown>;
+  /// A refresh waiting in the queue, not yet sent: later refreshes join it.
+  queuedRefresh?: Promise<ReviewDiff | undefined>;
+}
+
+/// Runs `work` after the session's earlier review requests, whatever became of them.
+function inTurn<T>(reviewed: Reviewed, work: () => Promise<T>): Promise<T> {
+  const run = reviewed.queue.then(work, work);
+  reviewed.queue = run.catch(() => undefined);
+  return run;
 }
 
 /// The line ranges (0-based, in the worktree file) a hunk's added lines cover.
@@ -158,10 +171,14 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
   async refresh(sessionId: string): Promise<ReviewDiff | undefined> {
     const reviewed = this.reviewed.get(sessionId);
     if (!reviewed) return undefined;
-    const diff = await this.ctx.request(Method.ReviewDiff, { sessionId });
-    if (diff) reviewed.diff = diff;
-    this.changed();
-    return diff;
+    reviewed.queuedRefresh ??= inTurn(reviewed, async () => {
+      reviewed.queuedRefresh = undefined;
+      const diff = await this.ctx.request(Method.ReviewDiff, { sessionId });
+      if (diff) reviewed.diff = diff;
+      this.changed();
+      return diff;
+    });
+    return reviewed.queuedRefresh;
   }
 
   private changed(): void {
@@ -201,17 +218,28 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
 
   private async apply(action: ReviewAction, target: Target): Promise<void> {
     const reviewed = this.reviewed.get(target.sessionId);
-    const before = reviewed?.diff;
-    const path = target.path ?? before?.files.find((file) => file.hunks?.some((hunk) => hunk.id === target.hunkId))?.path;
-    const diff = await this.ctx.request(Method.ReviewApply, {
-      sessionId: target.sessionId,
-      action,
-      hunkIds: target.hunkId ? [target.hunkId] : [],
-      paths: target.path ? [target.path] : [],
+    const send = () =>
+      this.ctx.request(Method.ReviewApply, {
+        sessionId: target.sessionId,
+        action,
+        hunkIds: target.hunkId ? [target.hunkId] : [],
+        paths: target.path ? [target.path] : [],
+      });
+    if (!reviewed) {
+      await send();
+      return;
+    }
+    // What the change was is read when its turn comes: an earlier request may have changed it.
+    let before: ReviewDiff | undefined;
+    const diff = await inTurn(reviewed, async () => {
+      before = reviewed.diff;
+      const after = await send();
+      if (after) reviewed.diff = after;
+      return after;
     });
     if (!diff) return;
-    if (reviewed) reviewed.diff = diff;
     this.changed();
+    const path = target.path ?? before?.files.find((file) => file.hunks?.some((hunk) => hunk.id === target.hunkId))?.path;
     const wasNew = before?.files.find((file) => file.path === path)?.status === 'added';
     if (action === 'reject' && reviewed && path && wasNew && !diff.files.some((file) => file.path === path)) await this.closeRemoved(reviewed.session, path);
     else if (action === 'reject' && reviewed && path) await this.reloadFromDisk(reviewed.session, path);
@@ -280,7 +308,8 @@ export class Review implements vscode.TextDocumentContentProvider, vscode.CodeLe
 
   /// Opens the session's changes: one multi-file diff when VS Code has it, else one per file.
   async start(session: Session): Promise<void> {
-    this.reviewed.set(session.id, { session, diff: { baseCommit: '', files: [], stats: { filesChanged: 0, additions: 0, deletions: 0 }, truncated: false, rejected: [] } });
+    const queue = this.reviewed.get(session.id)?.queue ?? Promise.resolve();
+    this.reviewed.set(session.id, { session, diff: { baseCommit: '', files: [], stats: { filesChanged: 0, additions: 0, deletions: 0 }, truncated: false, rejected: [] }, queue });
     const diff = await this.refresh(session.id);
     if (!diff || diff.files.length === 0) {
       void vscode.window.showInformationMessage(`Arbor: "${session.title ?? 'the session'}" has no changes to review`);

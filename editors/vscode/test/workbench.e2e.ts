@@ -221,12 +221,14 @@ step('review in the diff editor: accept one change, reject another, on the chang
   assert.match(staged, /\+TWO/, 'the accepted change is staged');
   assert.doesNotMatch(staged, /FOURTEEN/, 'the rejected one is not');
   assert.match(fs.readFileSync(path.join(session.cwd, 'src/app.txt'), 'utf8'), /TWO/, 'the accepted change stays');
+  // The rejected change's lenses go; the accepted one's stay.
+  await wb.until(async () => (await lens(/Accept Change|Reject Change/).count()) === 0 && (await lens('✓ Accepted · Undo').count()) === 1, 'only the accepted change has lenses');
   await wb.shot('review-after-accept-reject');
   // An accept can be undone from its lens: unstaged again, still in the worktree, acceptable again.
   await lens('✓ Accepted · Undo').first().click();
   await wb.until(() => git(session.cwd, 'diff', '--cached') === '', 'the accept undone: nothing staged');
   assert.match(fs.readFileSync(path.join(session.cwd, 'src/app.txt'), 'utf8'), /TWO/, 'the worktree keeps the change');
-  await lens('Accept Change').first().waitFor();
+  await wb.until(async () => (await lens('Accept Change').count()) === 1 && (await lens('✓ Accepted').count()) === 0, 'one change to accept again, none accepted');
   await wb.shot('review-accept-undone');
   await lens('Accept Change').first().click();
   await wb.until(() => /\+TWO/.test(git(session.cwd, 'diff', '--cached')), 'accepted again');
