@@ -13,6 +13,7 @@ pub(crate) mod cli;
 pub mod land;
 pub mod orphan_branches;
 pub(crate) mod plain_patches;
+pub(crate) mod stat_scan;
 pub mod push;
 pub mod review;
 pub mod worktree_files;

@@ -16,8 +16,8 @@ use git2::{
 };
 
 use super::GitError;
-use super::plain_patches;
 use super::worktree_files::{Content, WorktreeFiles};
+use super::{plain_patches, stat_scan};
 
 /// A diff of the session, before rejected hunks are added by the caller.
 #[derive(Debug, Clone)]
@@ -136,11 +136,7 @@ pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64
     let mut index = repo.index()?;
     // (An index with conflicts has no tree: the long way then.)
     let nothing_accepted = index.write_tree().is_ok_and(|tree| tree == base_tree.id());
-    let mut diff = if nothing_accepted {
-        repo.diff_index_to_workdir(Some(&index), Some(&mut diff_options()))?
-    } else {
-        repo.diff_tree_to_workdir_with_index(Some(&base_tree), Some(&mut diff_options()))?
-    };
+    let mut diff = worktree_diff(&repo, &index, &base_tree, nothing_accepted, stat_scan::candidates(&repo, &index)?)?;
     find_renames(&mut diff)?;
     let accepted = if stats_only || nothing_accepted { HashSet::new() } else { accepted_ids(&repo, &base_tree)? };
     let mut changes = Vec::new();
@@ -204,6 +200,42 @@ pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64
         });
     }
     Ok(SessionDiff { files, stats, truncated })
+}
+
+/// The base (or, with `nothing_accepted`, the index) against the worktree. With `candidates` (the
+/// paths [`stat_scan`] found may differ from the index) libgit2 is asked about those paths
+/// alone, and about the paths the index changed from the base; without, it scans the worktree
+/// whole.
+fn worktree_diff<'repo>(
+    repo: &'repo Repository,
+    index: &Index,
+    base_tree: &git2::Tree,
+    nothing_accepted: bool,
+    candidates: Option<Vec<Vec<u8>>>,
+) -> Result<Diff<'repo>, GitError> {
+    let mut options = diff_options();
+    if let Some(mut paths) = candidates {
+        if !nothing_accepted {
+            for delta in repo.diff_tree_to_index(Some(base_tree), Some(index), None)?.deltas() {
+                for file in [delta.old_file(), delta.new_file()] {
+                    paths.extend(file.path_bytes().map(<[u8]>::to_vec));
+                }
+            }
+        }
+        if paths.is_empty() {
+            // An empty path list would mean every path to libgit2: nothing changed, so no diff.
+            return Ok(repo.diff_tree_to_tree(None, None, None)?);
+        }
+        options.disable_pathspec_match(true);
+        for path in paths {
+            options.pathspec(path);
+        }
+    }
+    Ok(if nothing_accepted {
+        repo.diff_index_to_workdir(Some(index), Some(&mut options))?
+    } else {
+        repo.diff_tree_to_workdir_with_index(Some(base_tree), Some(&mut options))?
+    })
 }
 
 /// A changed file of the scan: its delta, at `index` in the diff, and its status in the review.
@@ -574,7 +606,146 @@ pub fn status_fingerprint(worktree: &Path) -> Result<Vec<(String, String)>, GitE
 
 #[cfg(test)]
 mod tests {
-    use super::confine;
+    use std::path::Path;
+    use std::process::Command;
+
+    use git2::{Oid, Repository};
+
+    use super::{confine, stat_scan, worktree_diff};
+
+    fn git(dir: &Path, args: &[&str]) {
+        let status = Command::new("git").args(args).current_dir(dir).status().unwrap();
+        assert!(status.success(), "git {args:?}");
+    }
+
+    /// Each delta as (status, old path, new path, new mode), libgit2's whole scan beside the
+    /// stat scan's candidates.
+    fn both_ways(worktree: &Path, base: &str, nothing_accepted: bool) -> (Vec<String>, Vec<String>, Vec<Vec<u8>>) {
+        let repo = Repository::open(worktree).unwrap();
+        let base_tree = repo.find_commit(Oid::from_str(base).unwrap()).unwrap().tree().unwrap();
+        let index = repo.index().unwrap();
+        let candidates = stat_scan::candidates(&repo, &index).unwrap().expect("the stat scan answers");
+        let listed = |candidates| {
+            let diff = worktree_diff(&repo, &index, &base_tree, nothing_accepted, candidates).unwrap();
+            diff.deltas()
+                .map(|delta| {
+                    format!(
+                        "{:?} {:?} {:?} {:o}",
+                        delta.status(),
+                        delta.old_file().path(),
+                        delta.new_file().path(),
+                        u32::from(delta.new_file().mode())
+                    )
+                })
+                .collect::<Vec<_>>()
+        };
+        (listed(None), listed(Some(candidates.clone())), candidates)
+    }
+
+    #[test]
+    fn the_stat_scan_finds_every_change_libgit2_finds_and_never_follows_a_link_out() {
+        let dir = std::env::temp_dir().join(format!("arbor-stat-scan-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (worktree, outside) = (dir.join("worktree"), dir.join("outside"));
+        std::fs::create_dir_all(worktree.join("keep")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(outside.join("secret.txt"), "outside").unwrap();
+        let write = |path: &str, text: &str| {
+            let path = worktree.join(path);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        };
+        for index in 0..50 {
+            write(&format!("keep/file{index}.txt"), &format!("unchanged {index}\n"));
+        }
+        for path in ["same_size.txt", "grow.txt", "gone.txt", "run.sh", "to_link.txt", "file_to_dir.txt", "touched.txt"]
+        {
+            write(path, &format!("{path}\n"));
+        }
+        for path in
+            ["dir_to_file/x.txt", "dir_to_file/y.txt", "dir_to_link/z.txt", "deleted_dir/q.txt", "deep/a/b/c.txt"]
+        {
+            write(path, &format!("{path}\n"));
+        }
+        write(".gitignore", "build/\n*.log\n");
+        std::os::unix::fs::symlink("keep/file1.txt", worktree.join("link")).unwrap();
+        git(&worktree, &["init", "-q", "-b", "main"]);
+        git(&worktree, &["add", "-A"]);
+        git(&worktree, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base"]);
+        let base = String::from_utf8(
+            Command::new("git").args(["rev-parse", "HEAD"]).current_dir(&worktree).output().unwrap().stdout,
+        )
+        .unwrap()
+        .trim()
+        .to_string();
+
+        // Every kind of change an agent makes, and things that are no change.
+        write("same_size.txt", "SAME_SIZE.TXT\n");
+        write("grow.txt", "grow.txt and more\n");
+        std::fs::remove_file(worktree.join("gone.txt")).unwrap();
+        std::fs::set_permissions(worktree.join("run.sh"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        std::fs::remove_file(worktree.join("to_link.txt")).unwrap();
+        std::os::unix::fs::symlink("keep/file2.txt", worktree.join("to_link.txt")).unwrap();
+        std::fs::remove_file(worktree.join("file_to_dir.txt")).unwrap();
+        write("file_to_dir.txt/inner.txt", "inner\n");
+        std::fs::remove_dir_all(worktree.join("dir_to_file")).unwrap();
+        write("dir_to_file", "now a file\n");
+        std::fs::remove_dir_all(worktree.join("dir_to_link")).unwrap();
+        std::os::unix::fs::symlink(&outside, worktree.join("dir_to_link")).unwrap();
+        std::fs::remove_dir_all(worktree.join("deleted_dir")).unwrap();
+        write("touched.txt", "touched.txt\n");
+        std::fs::remove_file(worktree.join("link")).unwrap();
+        std::os::unix::fs::symlink("keep/file3.txt", worktree.join("link")).unwrap();
+        write("new.txt", "new\n");
+        write("keep/new_in_tracked.txt", "new\n");
+        write("deep/a/new.txt", "new\n");
+        write("fresh/deep/er/f.txt", "new\n");
+        write("fresh/g.txt", "new\n");
+        write("build/out.bin", "ignored\n");
+        write("keep/debug.log", "ignored\n");
+        write("fresh/ignored.log", "ignored\n");
+
+        let (whole, scanned, candidates) = both_ways(&worktree, &base, true);
+        assert_eq!(scanned, whole, "the candidates' diff is the whole scan's");
+        assert!(whole.len() >= 15, "every change is in the diff: {whole:#?}");
+        assert!(
+            !whole.iter().any(|delta| delta.contains("touched.txt")),
+            "a file written with its own content is no change"
+        );
+        assert!(candidates.len() < 40, "only candidates are handed on, not the worktree: {candidates:?}");
+        assert!(
+            !candidates.iter().any(|path| path.ends_with(b"secret.txt")),
+            "the link out was not followed: {candidates:?}"
+        );
+        assert!(!candidates.iter().any(|path| path.starts_with(b"build")), "an ignored directory is not listed");
+
+        // With a change accepted (the index no longer the base) the base against the worktree
+        // through the index is the same both ways, the staged paths included.
+        git(&worktree, &["add", "same_size.txt", "new.txt"]);
+        write("grow.txt", "grown again, a little more\n");
+        let (whole, scanned, _) = both_ways(&worktree, &base, false);
+        assert_eq!(scanned, whole, "the candidates' diff is the whole scan's with changes accepted");
+        assert!(whole.iter().any(|delta| delta.contains("same_size.txt")), "{whole:#?}");
+
+        // Nothing changed: an empty diff, not every path.
+        git(&worktree, &["add", "-A"]);
+        git(&worktree, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "all"]);
+        let head = String::from_utf8(
+            Command::new("git").args(["rev-parse", "HEAD"]).current_dir(&worktree).output().unwrap().stdout,
+        )
+        .unwrap()
+        .trim()
+        .to_string();
+        let (whole, scanned, _) = both_ways(&worktree, &head, true);
+        assert_eq!((whole.len(), scanned.len()), (0, 0), "{scanned:#?}");
+
+        // A repository of its own in a new directory is left to libgit2.
+        write("nested/inner.txt", "inner\n");
+        git(&worktree.join("nested"), &["init", "-q"]);
+        let repo = Repository::open(&worktree).unwrap();
+        assert!(stat_scan::candidates(&repo, &repo.index().unwrap()).unwrap().is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn paths_must_stay_inside_the_worktree() {

@@ -2,7 +2,8 @@
 //! each figure beside the git CLI doing the same job in the same run:
 //! - session worktree creation (`session/new` through the daemon) beside `git worktree add`;
 //! - `review/diff` over 1,000 changed files beside `git diff` (every hunk's lines), and its
-//!   stats-only form beside `git diff --stat`;
+//!   stats-only form beside `git diff --stat` (and `git status`, which, like the review and
+//!   unlike `git diff`, looks for untracked files too);
 //! - a checkpoint beside a temporary-index `git add -A` + `write-tree` + `commit-tree`.
 //!
 //! `cargo run --release -p arbor-tests --bin git-bench -- [files] [changed] [rounds]`
@@ -11,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use arbor_protocol::{Session, method};
+use arbor_protocol::{Session, SessionStatus, method};
 use arbor_server::git::checkpoint;
 use arbor_tests::{TestEnv, git};
 use serde_json::json;
@@ -64,7 +65,21 @@ async fn main() {
     let mut arbor_create = Vec::new();
     let mut cli_create = Vec::new();
     let mut sessions = Vec::new();
+    // Each creation is timed alone: the previous session's start (its first look at the worktree's
+    // status) is waited for, and Arbor and git take turns going first, so that neither pays for the
+    // other's work or for the cold first checkout of the repository's loose objects.
     for round in 0..rounds {
+        let target = env.root.join(format!("cli-worktree-{round}"));
+        let git_add = || {
+            git_quiet(
+                &repo,
+                &["worktree", "add", "-q", "-b", &format!("bench-{round}"), target.to_str().unwrap(), "main"],
+                None,
+            )
+        };
+        if round % 2 == 1 {
+            cli_create.push(timed(git_add));
+        }
         let started = Instant::now();
         let session: Session = serde_json::from_value(
             client
@@ -76,15 +91,13 @@ async fn main() {
         )
         .unwrap();
         arbor_create.push(started.elapsed());
+        client
+            .wait_status(session.id, |status| !matches!(status, SessionStatus::Pending | SessionStatus::Creating))
+            .await;
         sessions.push(session);
-        let target = env.root.join(format!("cli-worktree-{round}"));
-        cli_create.push(timed(|| {
-            git_quiet(
-                &repo,
-                &["worktree", "add", "-q", "-b", &format!("bench-{round}"), target.to_str().unwrap(), "main"],
-                None,
-            )
-        }));
+        if round % 2 == 0 {
+            cli_create.push(timed(git_add));
+        }
     }
 
     // Change `changed` files in the first session's worktree and in the first CLI worktree alike.
@@ -101,6 +114,7 @@ async fn main() {
     let mut arbor_stats = Vec::new();
     let mut cli_diff = Vec::new();
     let mut cli_patch = Vec::new();
+    let mut cli_status = Vec::new();
     let mut reported = 0;
     for _ in 0..rounds {
         let started = Instant::now();
@@ -112,6 +126,8 @@ async fn main() {
         arbor_stats.push(started.elapsed());
         cli_diff.push(timed(|| git_quiet(&cli_tree, &["diff", "--stat"], None)));
         cli_patch.push(timed(|| git_quiet(&cli_tree, &["diff"], None)));
+        // `git diff` leaves untracked files out; the review shows them, as `git status` does.
+        cli_status.push(timed(|| git_quiet(&cli_tree, &["status", "--porcelain", "--untracked-files=all"], None)));
     }
 
     let mut arbor_checkpoint = Vec::new();
@@ -153,6 +169,7 @@ async fn main() {
         ms(median(arbor_stats)),
         ms(median(cli_diff))
     );
+    println!("  the worktree's state (untracked files too)   git status --porcelain -uall {}", ms(median(cli_status)));
     println!(
         "  checkpoint          arbor {}   git add -A + write-tree + commit-tree (temp index) {}",
         ms(median(arbor_checkpoint)),
