@@ -216,11 +216,7 @@ fn worktree_diff<'repo>(
     let mut options = diff_options();
     if let Some(mut paths) = candidates {
         if !nothing_accepted {
-            for delta in repo.diff_tree_to_index(Some(base_tree), Some(index), None)?.deltas() {
-                for file in [delta.old_file(), delta.new_file()] {
-                    paths.extend(file.path_bytes().map(<[u8]>::to_vec));
-                }
-            }
+            paths.extend(staged_paths(repo, Some(base_tree), index)?);
         }
         if paths.is_empty() {
             // An empty path list would mean every path to libgit2: nothing changed, so no diff.
@@ -236,6 +232,17 @@ fn worktree_diff<'repo>(
     } else {
         repo.diff_tree_to_workdir_with_index(Some(base_tree), Some(&mut options))?
     })
+}
+
+/// The paths (both sides of each change) where `index` differs from `tree`.
+fn staged_paths(repo: &Repository, tree: Option<&git2::Tree>, index: &Index) -> Result<Vec<Vec<u8>>, GitError> {
+    let mut paths = Vec::new();
+    for delta in repo.diff_tree_to_index(tree, Some(index), None)?.deltas() {
+        for file in [delta.old_file(), delta.new_file()] {
+            paths.extend(file.path_bytes().map(<[u8]>::to_vec));
+        }
+    }
+    Ok(paths)
 }
 
 /// A changed file of the scan: its delta, at `index` in the diff, and its status in the review.
@@ -586,8 +593,30 @@ pub fn reject_files(worktree: &Path, base_commit: &str, paths: &[String]) -> Res
 /// bits, size and modification time), to tell when files changed between two looks.
 pub fn status_fingerprint(worktree: &Path) -> Result<Vec<(String, String)>, GitError> {
     let repo = Repository::open(worktree)?;
+    let candidates = stat_scan::candidates(&repo, &repo.index()?)?;
+    fingerprint_of(&repo, worktree, candidates)
+}
+
+/// [`status_fingerprint`] of the paths the stat scan found (with those the index changed from
+/// HEAD), or of the whole worktree without them.
+fn fingerprint_of(
+    repo: &Repository,
+    worktree: &Path,
+    candidates: Option<Vec<Vec<u8>>>,
+) -> Result<Vec<(String, String)>, GitError> {
     let mut options = git2::StatusOptions::new();
     options.include_untracked(true).recurse_untracked_dirs(true).include_ignored(false);
+    if let Some(mut paths) = candidates {
+        let head = repo.head().ok().and_then(|head| head.peel_to_tree().ok());
+        paths.extend(staged_paths(repo, head.as_ref(), &repo.index()?)?);
+        if paths.is_empty() {
+            return Ok(Vec::new());
+        }
+        options.disable_pathspec_match(true);
+        for path in paths {
+            options.pathspec(path);
+        }
+    }
     let mut entries = Vec::new();
     for entry in repo.statuses(Some(&mut options))?.iter() {
         let Ok(path) = entry.path() else { continue };
@@ -611,7 +640,7 @@ mod tests {
 
     use git2::{Oid, Repository};
 
-    use super::{confine, stat_scan, worktree_diff};
+    use super::{confine, fingerprint_of, stat_scan, worktree_diff};
 
     fn git(dir: &Path, args: &[&str]) {
         let status = Command::new("git").args(args).current_dir(dir).status().unwrap();
@@ -639,6 +668,9 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
         };
+        let whole_fingerprint = fingerprint_of(&repo, worktree, None).unwrap();
+        let scanned_fingerprint = fingerprint_of(&repo, worktree, Some(candidates.clone())).unwrap();
+        assert_eq!(scanned_fingerprint, whole_fingerprint, "the status fingerprint is the same both ways");
         (listed(None), listed(Some(candidates.clone())), candidates)
     }
 

@@ -94,6 +94,9 @@ async fn main() {
         client
             .wait_status(session.id, |status| !matches!(status, SessionStatus::Pending | SessionStatus::Creating))
             .await;
+        // Stopped, so that more rounds than the running limit never wait for a free slot; its
+        // worktree stays for the review.
+        client.call(method::SESSION_STOP, json!({ "sessionId": session.id })).await;
         sessions.push(session);
         if round % 2 == 0 {
             cli_create.push(timed(git_add));
