@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use arbor_protocol::{SessionStatus, error_code, method};
+use arbor_protocol::{AgentState, SessionStatus, error_code, method};
 use arbor_server::rpc::framing::{Frame, FrameReader, write_frame};
 use arbor_tests::{TestEnv, WAIT};
 use serde_json::{Value, json};
@@ -332,7 +332,17 @@ async fn an_after_seq_beyond_every_seq_returns_nothing() {
     let session = client.scripted_session(&repo, "say hello", Some("hi")).await;
     client.subscribe(session.id, 0).await;
     client.wait_turns(session.id, 1).await;
-    let last_seq = client.get(session.id).await.last_seq;
+    // The agent's return to idle is stored just after the turn's end: the last seq is read once
+    // it is in, so that nothing is stored between it and the pages asked for below.
+    let deadline = Instant::now() + WAIT;
+    let last_seq = loop {
+        let now = client.get(session.id).await;
+        if now.agent_state == Some(AgentState::Idle) {
+            break now.last_seq;
+        }
+        assert!(Instant::now() < deadline, "the agent never went idle: {:?}", now.agent_state);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert!(last_seq > 2);
 
     for after_seq in [1u64 << 63, u64::MAX, i64::MAX as u64] {

@@ -51,11 +51,45 @@ struct Recorded {
     gid: u32,
 }
 
+/// A tracked file: its path, where its name starts in it, and its stat data.
+struct Tracked {
+    path: Vec<u8>,
+    name_at: usize,
+    recorded: Recorded,
+}
+
+impl Tracked {
+    fn name(&self) -> &[u8] {
+        &self.path[self.name_at..]
+    }
+}
+
 /// One directory of the index: its tracked files and the subdirectories the index holds files in.
 #[derive(Default)]
 struct TrackedDir {
-    files: FxHashMap<Vec<u8>, Recorded>,
+    /// Sorted by name, for the directory's listing to be looked up in.
+    files: Vec<Tracked>,
     subdirs: FxHashSet<Vec<u8>>,
+}
+
+impl TrackedDir {
+    fn holds_file(&self, name: &[u8]) -> bool {
+        self.files.binary_search_by(|file| file.name().cmp(name)).is_ok()
+    }
+}
+
+/// The number of directory `dir` in `dirs`, added (and made known to its parent) when new.
+fn dir_number(dirs: &mut Vec<(Vec<u8>, TrackedDir)>, numbers: &mut FxHashMap<Vec<u8>, usize>, dir: &[u8]) -> usize {
+    if let Some(number) = numbers.get(dir) {
+        return *number;
+    }
+    let number = dirs.len();
+    dirs.push((dir.to_vec(), TrackedDir::default()));
+    numbers.insert(dir.to_vec(), number);
+    let (parent, name) = split(dir);
+    let parent = dir_number(dirs, numbers, parent);
+    dirs[parent].1.subdirs.insert(name.to_vec());
+    number
 }
 
 /// What one thread found in its share of the directories.
@@ -80,10 +114,11 @@ pub fn candidates(repo: &Repository, index: &Index) -> Result<Option<Vec<Vec<u8>
     let index_stat = rustix::fs::stat(index_path).map_err(std::io::Error::from)?;
     let index_written = (index_stat.st_mtime as i64, index_stat.st_mtime_nsec as u32);
 
-    let mut dirs: FxHashMap<Vec<u8>, TrackedDir> = FxHashMap::default();
-    dirs.entry(Vec::new()).or_default();
+    // The top directory is number 0 and always known, so that finding a parent always ends.
+    let mut dirs: Vec<(Vec<u8>, TrackedDir)> = vec![(Vec::new(), TrackedDir::default())];
+    let mut numbers: FxHashMap<Vec<u8>, usize> = FxHashMap::from_iter([(Vec::new(), 0)]);
+    let mut last = 0;
     for entry in index.iter() {
-        let (dir, name) = split(&entry.path);
         let recorded = Recorded {
             uncertain: entry.flags & STAGE_MASK != 0
                 || entry.flags_extended & INTENT_TO_ADD_OR_SKIP_WORKTREE != 0
@@ -97,33 +132,23 @@ pub fn candidates(repo: &Repository, index: &Index) -> Result<Option<Vec<Vec<u8>
             uid: entry.uid,
             gid: entry.gid,
         };
-        match dirs.get_mut(dir) {
-            Some(tracked) => {
-                tracked.files.insert(name.to_vec(), recorded);
-            }
-            None => {
-                let mut tracked = TrackedDir::default();
-                tracked.files.insert(name.to_vec(), recorded);
-                dirs.insert(dir.to_vec(), tracked);
-                // A directory seen for the first time: its parents learn of it, up to the first
-                // that knew it already.
-                let mut child = dir;
-                while !child.is_empty() {
-                    let (parent, name) = split(child);
-                    let parent = dirs.entry(parent.to_vec()).or_default();
-                    if !parent.subdirs.insert(name.to_vec()) {
-                        break;
-                    }
-                    child = split(child).0;
-                }
-            }
+        let name_at = entry.path.iter().rposition(|byte| *byte == b'/').map_or(0, |slash| slash + 1);
+        let dir = &entry.path[..name_at.saturating_sub(1)];
+        // The index keeps a directory's files together (but for its subdirectories' between
+        // them): the directory of the entry before is the one to try first.
+        if dirs[last].0 != dir {
+            last = dir_number(&mut dirs, &mut numbers, dir);
         }
+        dirs[last].1.files.push(Tracked { path: entry.path, name_at, recorded });
+    }
+    for (_, tracked) in &mut dirs {
+        // Already in order but where the index sorts without regard to case.
+        tracked.files.sort_unstable_by(|one, other| one.name().cmp(other.name()));
     }
     let mut found = Found::default();
 
     let root =
         rustix::fs::open(workdir, OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(std::io::Error::from)?;
-    let dirs: Vec<(Vec<u8>, TrackedDir)> = dirs.into_iter().collect();
     let threads = std::thread::available_parallelism().map_or(1, |count| count.get()).min(dirs.len().max(1));
     let shares: Vec<Result<Found, std::io::Error>> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -217,25 +242,25 @@ fn scan_dir(root: &OwnedFd, path: &[u8], tracked: &TrackedDir, found: &mut Found
     let Some(dir) = open_dir(root, path)? else {
         // Gone, or a file or link now: every tracked file in it is a candidate (its own
         // directory's scan finds what stands in its place).
-        found.paths.extend(tracked.files.keys().map(|name| join(path, name)));
+        found.paths.extend(tracked.files.iter().map(|file| file.path.clone()));
         return Ok(());
     };
-    for (name, recorded) in &tracked.files {
-        match rustix::fs::statat(&dir, bytes_name(name), AtFlags::SYMLINK_NOFOLLOW) {
-            Ok(stat) if !recorded.uncertain && unchanged(recorded, &stat) => {}
+    for file in &tracked.files {
+        match rustix::fs::statat(&dir, bytes_name(file.name()), AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) if !file.recorded.uncertain && unchanged(&file.recorded, &stat) => {}
             Ok(stat) => {
                 if git_mode(&stat) == 0o040000 {
-                    found.new_dirs.push(join(path, name));
+                    found.new_dirs.push(file.path.clone());
                 }
-                found.paths.push(join(path, name));
+                found.paths.push(file.path.clone());
             }
-            Err(_) => found.paths.push(join(path, name)),
+            Err(_) => found.paths.push(file.path.clone()),
         }
     }
     for entry in Dir::read_from(&dir)? {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
-        if matches!(name, b"." | b".." | b".git") || tracked.files.contains_key(name) {
+        if matches!(name, b"." | b".." | b".git") || tracked.holds_file(name) {
             continue;
         }
         let is_dir = match entry.file_type() {
