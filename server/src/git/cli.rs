@@ -14,7 +14,8 @@ use super::GitError;
 
 /// The variables with which git would address another repository, index or work tree than the
 /// one named on the command line.
-const REDIRECTING_VARIABLES: [&str; 5] = ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"];
+const REDIRECTING_VARIABLES: [&str; 5] =
+    ["GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_COMMON_DIR", "GIT_OBJECT_DIRECTORY"];
 
 /// `git` in `repo_root` with hooks off and no variable redirecting it elsewhere; the caller
 /// adds the arguments.
@@ -32,9 +33,10 @@ pub fn run(repo_root: &Path, args: &[&std::ffi::OsStr]) -> Result<(), GitError> 
     let mut command = command(repo_root);
     command.args(args);
     let shown = || format!("git {}", args.iter().map(|arg| arg.to_string_lossy()).collect::<Vec<_>>().join(" "));
-    let output = command
-        .output()
-        .map_err(|error| GitError::Command { command: shown(), message: format!("git could not be started: {error}") })?;
+    let output = command.output().map_err(|error| GitError::Command {
+        command: shown(),
+        message: format!("git could not be started: {error}"),
+    })?;
     if output.status.success() {
         return Ok(());
     }

@@ -6,16 +6,18 @@
 //! its work is merged, read a worktree's HEAD, find orphaned worktrees, and a diffstat.
 //! `orphan_branches` finds session branches no session owns.
 //! `checkpoint` snapshots worktrees without touching HEAD, `review` diffs and applies hunks, and
-//! `land` commits and merges.
+//! `land` commits and merges. `open_repos` keeps the last few worktrees' repositories open for
+//! the review's repeated looks.
 
 pub mod checkpoint;
 pub(crate) mod cli;
 pub mod land;
+pub(crate) mod open_repos;
 pub mod orphan_branches;
 pub(crate) mod plain_patches;
-pub(crate) mod stat_scan;
 pub mod push;
 pub mod review;
+pub(crate) mod stat_scan;
 pub mod worktree_files;
 
 use std::path::{Path, PathBuf};

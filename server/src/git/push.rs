@@ -240,10 +240,7 @@ mod tests {
     #[test]
     fn the_remotes_words_follow_the_reason_without_progress() {
         let said = "Counting objects: 50% (1/2)\rCounting objects: 100% (2/2), done.\nGitLab: protected branch\n";
-        assert_eq!(
-            with_remote_messages("refused".into(), said),
-            "refused; the remote said: GitLab: protected branch"
-        );
+        assert_eq!(with_remote_messages("refused".into(), said), "refused; the remote said: GitLab: protected branch");
         assert_eq!(with_remote_messages("refused".into(), "\n"), "refused");
     }
 }

@@ -17,7 +17,7 @@ use git2::{
 
 use super::GitError;
 use super::worktree_files::{Content, WorktreeFiles};
-use super::{plain_patches, stat_scan};
+use super::{open_repos, plain_patches, stat_scan};
 
 /// A diff of the session, before rejected hunks are added by the caller.
 #[derive(Debug, Clone)]
@@ -128,7 +128,16 @@ fn accepted_ids(repo: &Repository, base_tree: &git2::Tree) -> Result<HashSet<Str
 
 /// The session's changes: `base_commit` against the worktree.
 pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64) -> Result<SessionDiff, GitError> {
-    let repo = Repository::open(worktree)?;
+    open_repos::with_repository(worktree, |repo| diff_of(repo, worktree, base_commit, stats_only, max_bytes))
+}
+
+fn diff_of(
+    repo: &Repository,
+    worktree: &Path,
+    base_commit: &str,
+    stats_only: bool,
+    max_bytes: u64,
+) -> Result<SessionDiff, GitError> {
     let base_tree = repo.find_commit(Oid::from_str(base_commit)?)?.tree()?;
     // Nothing accepted yet (the index still holds the base, as its cached tree tells at once):
     // the index against the worktree is the whole diff, as `git diff` takes it, and the base's
@@ -136,9 +145,9 @@ pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64
     let mut index = repo.index()?;
     // (An index with conflicts has no tree: the long way then.)
     let nothing_accepted = index.write_tree().is_ok_and(|tree| tree == base_tree.id());
-    let mut diff = worktree_diff(&repo, &index, &base_tree, nothing_accepted, stat_scan::candidates(&repo, &index)?)?;
+    let mut diff = worktree_diff(repo, &index, &base_tree, nothing_accepted, stat_scan::candidates(repo, &index)?)?;
     find_renames(&mut diff)?;
-    let accepted = if stats_only || nothing_accepted { HashSet::new() } else { accepted_ids(&repo, &base_tree)? };
+    let accepted = if stats_only || nothing_accepted { HashSet::new() } else { accepted_ids(repo, &base_tree)? };
     let mut changes = Vec::new();
     for (index, delta) in diff.deltas().enumerate() {
         let status = match delta.status() {
@@ -151,7 +160,7 @@ pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64
         };
         changes.push(Change { index, status, delta });
     }
-    let patches = file_patches(&repo, worktree, &diff, &changes, !stats_only, max_bytes)?;
+    let patches = file_patches(repo, worktree, &diff, &changes, !stats_only, max_bytes)?;
     let mut files = Vec::new();
     let mut stats = DiffStats::default();
     let mut bytes = 0u64;
@@ -592,9 +601,10 @@ pub fn reject_files(worktree: &Path, base_commit: &str, paths: &[String]) -> Res
 /// The paths whose state differs from HEAD in the worktree, with a fingerprint of each (status
 /// bits, size and modification time), to tell when files changed between two looks.
 pub fn status_fingerprint(worktree: &Path) -> Result<Vec<(String, String)>, GitError> {
-    let repo = Repository::open(worktree)?;
-    let candidates = stat_scan::candidates(&repo, &repo.index()?)?;
-    fingerprint_of(&repo, worktree, candidates)
+    open_repos::with_repository(worktree, |repo| {
+        let candidates = stat_scan::candidates(repo, &repo.index()?)?;
+        fingerprint_of(repo, worktree, candidates)
+    })
 }
 
 /// [`status_fingerprint`] of the paths the stat scan found (with those the index changed from
