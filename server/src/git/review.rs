@@ -657,6 +657,11 @@ mod tests {
         assert!(status.success(), "git {args:?}");
     }
 
+    fn head_of(worktree: &Path) -> String {
+        let output = Command::new("git").args(["rev-parse", "HEAD"]).current_dir(worktree).output().unwrap();
+        String::from_utf8(output.stdout).unwrap().trim().to_string()
+    }
+
     /// Each delta as (status, old path, new path, new mode), libgit2's whole scan beside the
     /// stat scan's candidates.
     fn both_ways(worktree: &Path, base: &str, nothing_accepted: bool) -> (Vec<String>, Vec<String>, Vec<Vec<u8>>) {
@@ -686,9 +691,8 @@ mod tests {
 
     #[test]
     fn the_stat_scan_finds_every_change_libgit2_finds_and_never_follows_a_link_out() {
-        let dir = std::env::temp_dir().join(format!("arbor-stat-scan-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let (worktree, outside) = (dir.join("worktree"), dir.join("outside"));
+        let dir = tempfile::tempdir().unwrap();
+        let (worktree, outside) = (dir.path().join("worktree"), dir.path().join("outside"));
         std::fs::create_dir_all(worktree.join("keep")).unwrap();
         std::fs::create_dir_all(&outside).unwrap();
         std::fs::write(outside.join("secret.txt"), "outside").unwrap();
@@ -714,12 +718,7 @@ mod tests {
         git(&worktree, &["init", "-q", "-b", "main"]);
         git(&worktree, &["add", "-A"]);
         git(&worktree, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "base"]);
-        let base = String::from_utf8(
-            Command::new("git").args(["rev-parse", "HEAD"]).current_dir(&worktree).output().unwrap().stdout,
-        )
-        .unwrap()
-        .trim()
-        .to_string();
+        let base = head_of(&worktree);
 
         // Every kind of change an agent makes, and things that are no change.
         write("same_size.txt", "SAME_SIZE.TXT\n");
@@ -772,12 +771,7 @@ mod tests {
         // Nothing changed: an empty diff, not every path.
         git(&worktree, &["add", "-A"]);
         git(&worktree, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "all"]);
-        let head = String::from_utf8(
-            Command::new("git").args(["rev-parse", "HEAD"]).current_dir(&worktree).output().unwrap().stdout,
-        )
-        .unwrap()
-        .trim()
-        .to_string();
+        let head = head_of(&worktree);
         let (whole, scanned, _) = both_ways(&worktree, &head, true);
         assert_eq!((whole.len(), scanned.len()), (0, 0), "{scanned:#?}");
 
@@ -786,7 +780,6 @@ mod tests {
         git(&worktree.join("nested"), &["init", "-q"]);
         let repo = Repository::open(&worktree).unwrap();
         assert!(stat_scan::candidates(&repo, &repo.index().unwrap()).unwrap().is_none());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
