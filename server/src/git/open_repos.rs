@@ -23,9 +23,12 @@ use super::GitError;
 /// that an index of a large repository (about 12 MB at 100,000 files) is not held per session.
 const KEPT: usize = 4;
 
+/// A kept repository, locked by whoever reads it.
+type Kept = Arc<Mutex<Repository>>;
+
 /// The kept repositories, the one used last at the end. Each has its own lock, so that two
 /// worktrees are read at once; the list's lock is held only to find or add one.
-static KEPT_OPEN: LazyLock<Mutex<Vec<(PathBuf, Arc<Mutex<Repository>>)>>> = LazyLock::new(Mutex::default);
+static KEPT_OPEN: LazyLock<Mutex<Vec<(PathBuf, Kept)>>> = LazyLock::new(Mutex::default);
 
 /// Runs `read` on the repository of `worktree` with its index as the file now holds it.
 pub fn with_repository<T>(
@@ -50,7 +53,7 @@ pub fn with_repository<T>(
 }
 
 /// The kept repository of `worktree`, opened and kept now if it was not.
-fn kept(worktree: &Path) -> Result<Arc<Mutex<Repository>>, GitError> {
+fn kept(worktree: &Path) -> Result<Kept, GitError> {
     let mut open = KEPT_OPEN.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(at) = open.iter().position(|(path, _)| path == worktree) {
         let entry = open.remove(at);
