@@ -558,17 +558,23 @@ impl Client {
 
     /// Polls session/get until the status satisfies `predicate`.
     pub async fn wait_status(&self, session_id: uuid::Uuid, predicate: impl Fn(SessionStatus) -> bool) -> Session {
+        self.wait_session(session_id, |session| predicate(session.status)).await
+    }
+
+    /// Polls session/get until the session satisfies `predicate`.
+    pub async fn wait_session(&self, session_id: uuid::Uuid, predicate: impl Fn(&Session) -> bool) -> Session {
         let deadline = tokio::time::Instant::now() + WAIT;
         loop {
             let session = self.get(session_id).await;
-            if predicate(session.status) {
+            if predicate(&session) {
                 return session;
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "session stayed {:?} ({})",
+                "session stayed {:?} ({}), its agent {:?}",
                 session.status,
-                session.status_reason.unwrap_or_default()
+                session.status_reason.unwrap_or_default(),
+                session.agent_state
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }

@@ -334,15 +334,8 @@ async fn an_after_seq_beyond_every_seq_returns_nothing() {
     client.wait_turns(session.id, 1).await;
     // The agent's return to idle is stored just after the turn's end: the last seq is read once
     // it is in, so that nothing is stored between it and the pages asked for below.
-    let deadline = Instant::now() + WAIT;
-    let last_seq = loop {
-        let now = client.get(session.id).await;
-        if now.agent_state == Some(AgentState::Idle) {
-            break now.last_seq;
-        }
-        assert!(Instant::now() < deadline, "the agent never went idle: {:?}", now.agent_state);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let last_seq =
+        client.wait_session(session.id, |session| session.agent_state == Some(AgentState::Idle)).await.last_seq;
     assert!(last_seq > 2);
 
     for after_seq in [1u64 << 63, u64::MAX, i64::MAX as u64] {
