@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use arbor_protocol::{AgentState, SessionStatus, error_code, method};
+use arbor_protocol::{AgentState, SessionEvent, SessionStatus, error_code, method};
 use arbor_server::rpc::framing::{Frame, FrameReader, write_frame};
 use arbor_tests::{TestEnv, WAIT};
 use serde_json::{Value, json};
@@ -332,10 +332,21 @@ async fn an_after_seq_beyond_every_seq_returns_nothing() {
     let session = client.scripted_session(&repo, "say hello", Some("hi")).await;
     client.subscribe(session.id, 0).await;
     client.wait_turns(session.id, 1).await;
-    // The agent's return to idle is stored just after the turn's end: the last seq is read once
-    // it is in, so that nothing is stored between it and the pages asked for below.
-    let last_seq =
-        client.wait_session(session.id, |session| session.agent_state == Some(AgentState::Idle)).await.last_seq;
+    // The agent's return to idle is the turn's last event, stored after the turn's end (and
+    // after the session's record shows it): the last seq is read once that event is seen, so that
+    // nothing is stored between it and the pages asked for below.
+    let mut turn_ended = false;
+    client
+        .wait_event(session.id, |event| match event {
+            SessionEvent::TurnEnded { .. } => {
+                turn_ended = true;
+                false
+            }
+            SessionEvent::StatusChanged { agent_state: Some(AgentState::Idle), .. } => turn_ended,
+            _ => false,
+        })
+        .await;
+    let last_seq = client.get(session.id).await.last_seq;
     assert!(last_seq > 2);
 
     for after_seq in [1u64 << 63, u64::MAX, i64::MAX as u64] {
