@@ -16,6 +16,7 @@ use git2::{
 };
 
 use super::GitError;
+use super::stat_scan::ScanMemory;
 use super::worktree_files::{Content, WorktreeFiles};
 use super::{open_repos, plain_patches, stat_scan};
 
@@ -128,11 +129,14 @@ fn accepted_ids(repo: &Repository, base_tree: &git2::Tree) -> Result<HashSet<Str
 
 /// The session's changes: `base_commit` against the worktree.
 pub fn diff(worktree: &Path, base_commit: &str, stats_only: bool, max_bytes: u64) -> Result<SessionDiff, GitError> {
-    open_repos::with_repository(worktree, |repo| diff_of(repo, worktree, base_commit, stats_only, max_bytes))
+    open_repos::with_repository(worktree, |repo, memory| {
+        diff_of(repo, memory, worktree, base_commit, stats_only, max_bytes)
+    })
 }
 
 fn diff_of(
     repo: &Repository,
+    memory: &mut ScanMemory,
     worktree: &Path,
     base_commit: &str,
     stats_only: bool,
@@ -145,7 +149,8 @@ fn diff_of(
     let mut index = repo.index()?;
     // (An index with conflicts has no tree: the long way then.)
     let nothing_accepted = index.write_tree().is_ok_and(|tree| tree == base_tree.id());
-    let mut diff = worktree_diff(repo, &index, &base_tree, nothing_accepted, stat_scan::candidates(repo, &index)?)?;
+    let mut diff =
+        worktree_diff(repo, &index, &base_tree, nothing_accepted, stat_scan::candidates(repo, &index, memory)?)?;
     find_renames(&mut diff)?;
     let accepted = if stats_only || nothing_accepted { HashSet::new() } else { accepted_ids(repo, &base_tree)? };
     let mut changes = Vec::new();
@@ -601,8 +606,8 @@ pub fn reject_files(worktree: &Path, base_commit: &str, paths: &[String]) -> Res
 /// The paths whose state differs from HEAD in the worktree, with a fingerprint of each (status
 /// bits, size and modification time), to tell when files changed between two looks.
 pub fn status_fingerprint(worktree: &Path) -> Result<Vec<(String, String)>, GitError> {
-    open_repos::with_repository(worktree, |repo| {
-        let candidates = stat_scan::candidates(repo, &repo.index()?)?;
+    open_repos::with_repository(worktree, |repo, memory| {
+        let candidates = stat_scan::candidates(repo, &repo.index()?, memory)?;
         fingerprint_of(repo, worktree, candidates)
     })
 }
@@ -650,7 +655,7 @@ mod tests {
 
     use git2::{Oid, Repository};
 
-    use super::{confine, fingerprint_of, stat_scan, worktree_diff};
+    use super::{ScanMemory, confine, fingerprint_of, stat_scan, worktree_diff};
 
     fn git(dir: &Path, args: &[&str]) {
         let status = Command::new("git").args(args).current_dir(dir).status().unwrap();
@@ -668,7 +673,8 @@ mod tests {
         let repo = Repository::open(worktree).unwrap();
         let base_tree = repo.find_commit(Oid::from_str(base).unwrap()).unwrap().tree().unwrap();
         let index = repo.index().unwrap();
-        let candidates = stat_scan::candidates(&repo, &index).unwrap().expect("the stat scan answers");
+        let candidates =
+            stat_scan::candidates(&repo, &index, &mut ScanMemory::default()).unwrap().expect("the stat scan answers");
         let listed = |candidates| {
             let diff = worktree_diff(&repo, &index, &base_tree, nothing_accepted, candidates).unwrap();
             diff.deltas()
@@ -779,7 +785,73 @@ mod tests {
         write("nested/inner.txt", "inner\n");
         git(&worktree.join("nested"), &["init", "-q"]);
         let repo = Repository::open(&worktree).unwrap();
-        assert!(stat_scan::candidates(&repo, &repo.index().unwrap()).unwrap().is_none());
+        assert!(stat_scan::candidates(&repo, &repo.index().unwrap(), &mut ScanMemory::default()).unwrap().is_none());
+    }
+
+    /// The candidates of a scan that remembers earlier looks, beside those of one that does not.
+    fn remembered_and_fresh(worktree: &Path, memory: &mut ScanMemory) -> (Vec<String>, Vec<String>) {
+        let repo = Repository::open(worktree).unwrap();
+        let index = repo.index().unwrap();
+        let scan = |memory: &mut ScanMemory| {
+            let paths = stat_scan::candidates(&repo, &index, memory).unwrap().expect("the stat scan answers");
+            paths.iter().map(|path| String::from_utf8_lossy(path).into_owned()).collect::<Vec<_>>()
+        };
+        (scan(memory), scan(&mut ScanMemory::default()))
+    }
+
+    #[test]
+    fn a_remembered_listing_is_used_only_while_its_directory_is_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let worktree = dir.path().to_path_buf();
+        for path in ["a/one.txt", "a/two.txt", "b/c/three.txt", "top.txt"] {
+            std::fs::create_dir_all(worktree.join(path).parent().unwrap()).unwrap();
+            std::fs::write(worktree.join(path), path).unwrap();
+        }
+        std::fs::write(worktree.join("a/untracked.txt"), "new").unwrap();
+        git(&worktree, &["init", "-q", "-b", "main"]);
+        git(&worktree, &["add", "top.txt", "a/one.txt", "a/two.txt", "b/c/three.txt"]);
+        // Past the clock tick the directories were last changed in, so that their listings are
+        // kept.
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let mut memory = ScanMemory::default();
+        let (remembered, fresh) = remembered_and_fresh(&worktree, &mut memory);
+        assert_eq!(remembered, ["a/untracked.txt"]);
+        assert_eq!(remembered, fresh);
+        assert_eq!(memory.kept_listings(), 4, "every directory's listing is kept (the top, a, b and b/c)");
+
+        // Each kind of change to a directory's entries, each seen at the next look.
+        let changes: [(&str, &dyn Fn()); 5] = [
+            ("a file added", &|| std::fs::write(worktree.join("b/c/added.txt"), "x").unwrap()),
+            ("a file removed", &|| std::fs::remove_file(worktree.join("a/untracked.txt")).unwrap()),
+            ("a file renamed", &|| {
+                std::fs::rename(worktree.join("b/c/added.txt"), worktree.join("b/c/moved.txt")).unwrap()
+            }),
+            ("a directory added", &|| std::fs::create_dir_all(worktree.join("b/new/deeper")).unwrap()),
+            ("a link added", &|| std::os::unix::fs::symlink("top.txt", worktree.join("link")).unwrap()),
+        ];
+        for (change, make) in changes {
+            make();
+            let (remembered, fresh) = remembered_and_fresh(&worktree, &mut memory);
+            assert_eq!(remembered, fresh, "{change} shows");
+        }
+        std::fs::write(worktree.join("b/new/deeper/file.txt"), "x").unwrap();
+        let (remembered, fresh) = remembered_and_fresh(&worktree, &mut memory);
+        assert_eq!(remembered, fresh, "a file in a new directory shows, though its parent is unchanged");
+        assert!(remembered.contains(&"b/new/deeper/file.txt".to_string()), "{remembered:?}");
+
+        // A directory changed in the clock tick its look began in (here, any time after the
+        // epoch) is read again at the next look: with coarse file times, another change in the
+        // same tick would not show in its stamp.
+        let repo = Repository::open(&worktree).unwrap();
+        let mut memory = ScanMemory::default();
+        stat_scan::candidates_since(&repo, &repo.index().unwrap(), &mut memory, (0, 0)).unwrap();
+        assert_eq!(memory.kept_listings(), 0, "no listing is kept of a directory changed since the look began");
+        // And changes quicker than a tick apart, each seen.
+        for round in 0..20 {
+            std::fs::write(worktree.join(format!("a/quick{round}.txt")), "x").unwrap();
+            let (remembered, fresh) = remembered_and_fresh(&worktree, &mut memory);
+            assert_eq!(remembered, fresh, "the file made in round {round} shows");
+        }
     }
 
     #[test]

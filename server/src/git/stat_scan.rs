@@ -16,6 +16,13 @@
 //!
 //! Directories are opened one component at a time with `O_NOFOLLOW`, as in
 //! [`super::worktree_files`]: a link an agent plants is never followed out of the worktree.
+//!
+//! Between looks at a worktree whose index stayed the same, a [`ScanMemory`] keeps the index's
+//! directories (built from its entries once) and what each directory's listing showed besides
+//! the files the index holds, with the directory's stamp: a directory whose stamp is unchanged
+//! holds the same names, and is not read again (git's "untracked cache" does the same). Reading a
+//! directory costs as much as a stat of each of its entries, so this halves a look at a large
+//! worktree the agent edits but adds no files to.
 
 use std::os::fd::OwnedFd;
 use std::path::Path;
@@ -70,6 +77,56 @@ struct TrackedDir {
     /// Sorted by name, for the directory's listing to be looked up in.
     files: Vec<Tracked>,
     subdirs: FxHashSet<Vec<u8>>,
+    /// What its listing last showed besides the index's files, while it stays as it was then.
+    untracked: Option<Untracked>,
+}
+
+/// The index's directories, each with its path.
+type TrackedDirs = Vec<(Vec<u8>, TrackedDir)>;
+
+/// What a directory's listing held that its index does not, and the directory's stamp then.
+struct Untracked {
+    stamp: DirStamp,
+    /// Files, and links, where the index holds none.
+    paths: Vec<Vec<u8>>,
+    /// Directories the index holds nothing in.
+    new_dirs: Vec<Vec<u8>>,
+}
+
+/// What changes whenever a directory's entries do: its inode, and its modification and change
+/// times (adding, removing or renaming an entry sets both to the time of the change).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct DirStamp {
+    dev: u64,
+    ino: u64,
+    modified: (i64, u64),
+    changed: (i64, u64),
+}
+
+impl DirStamp {
+    fn of(stat: &Stat) -> DirStamp {
+        DirStamp {
+            dev: stat.st_dev,
+            ino: stat.st_ino,
+            modified: (stat.st_mtime, stat.st_mtime_nsec),
+            changed: (stat.st_ctime, stat.st_ctime_nsec),
+        }
+    }
+
+    /// Whether both times are before `now`. A directory changed in the same tick as it was read
+    /// could change again in that tick without its times showing it, so only a listing of a
+    /// directory last changed before the scan began is kept.
+    fn before(&self, now: (i64, u64)) -> bool {
+        self.modified < now && self.changed < now
+    }
+}
+
+/// What the stat scan keeps between looks at one worktree, valid for as long as its index is
+/// the one it was built from (the caller forgets it whenever the index is read again).
+#[derive(Default)]
+pub struct ScanMemory {
+    /// The index's directories, the top one first; None until the first scan.
+    dirs: Option<TrackedDirs>,
 }
 
 impl TrackedDir {
@@ -79,7 +136,7 @@ impl TrackedDir {
 }
 
 /// The number of directory `dir` in `dirs`, added (and made known to its parent) when new.
-fn dir_number(dirs: &mut Vec<(Vec<u8>, TrackedDir)>, numbers: &mut FxHashMap<Vec<u8>, usize>, dir: &[u8]) -> usize {
+fn dir_number(dirs: &mut TrackedDirs, numbers: &mut FxHashMap<Vec<u8>, usize>, dir: &[u8]) -> usize {
     if let Some(number) = numbers.get(dir) {
         return *number;
     }
@@ -92,6 +149,14 @@ fn dir_number(dirs: &mut Vec<(Vec<u8>, TrackedDir)>, numbers: &mut FxHashMap<Vec
     number
 }
 
+impl ScanMemory {
+    /// How many directories' listings are kept.
+    #[cfg(test)]
+    pub fn kept_listings(&self) -> usize {
+        self.dirs.iter().flatten().filter(|(_, tracked)| tracked.untracked.is_some()).count()
+    }
+}
+
 /// What one thread found in its share of the directories.
 #[derive(Default)]
 struct Found {
@@ -99,23 +164,88 @@ struct Found {
     /// Directories the index holds nothing in (or holds as a file): listed afterwards, when
     /// not ignored.
     new_dirs: Vec<Vec<u8>>,
+    /// Listings read afresh that may be kept, by the directory's number.
+    listed: Vec<(usize, Untracked)>,
 }
 
 /// The worktree paths that may differ from `index` (tracked files changed, gone or of another
 /// kind, and files the index does not hold outside ignored directories), sorted; None when the
-/// scan cannot answer for this worktree and libgit2 must scan it whole.
-pub fn candidates(repo: &Repository, index: &Index) -> Result<Option<Vec<Vec<u8>>>, GitError> {
-    let (Some(workdir), Some(index_path)) = (repo.workdir(), index.path()) else { return Ok(None) };
+/// scan cannot answer for this worktree and libgit2 must scan it whole. `memory` is what earlier
+/// scans against the same index kept.
+pub fn candidates(repo: &Repository, index: &Index, memory: &mut ScanMemory) -> Result<Option<Vec<Vec<u8>>>, GitError> {
+    // Taken before any directory is looked at, from the clock file times are set from.
+    let began = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    candidates_since(repo, index, memory, (began.tv_sec as i64, began.tv_nsec as u64))
+}
+
+/// [`candidates`], keeping only the listings of directories last changed before `began`.
+pub(super) fn candidates_since(
+    repo: &Repository,
+    index: &Index,
+    memory: &mut ScanMemory,
+    began: (i64, u64),
+) -> Result<Option<Vec<Vec<u8>>>, GitError> {
+    let Some(workdir) = repo.workdir() else { return Ok(None) };
     if index.has_conflicts() {
         return Ok(None);
     }
+    let dirs = match &mut memory.dirs {
+        Some(dirs) => dirs,
+        unbuilt => match tracked_dirs(index)? {
+            Some(dirs) => unbuilt.insert(dirs),
+            None => return Ok(None),
+        },
+    };
+    let mut found = Found::default();
+
+    let root =
+        rustix::fs::open(workdir, OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(std::io::Error::from)?;
+    let threads = std::thread::available_parallelism().map_or(1, |count| count.get()).min(dirs.len().max(1));
+    let shares: Vec<Result<Found, std::io::Error>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|thread| {
+                let (dirs, root) = (&*dirs, &root);
+                scope.spawn(move || {
+                    let mut found = Found::default();
+                    // Every `threads`-th directory, so that deep and shallow ones are shared alike.
+                    for (number, (path, tracked)) in dirs.iter().enumerate().skip(thread).step_by(threads) {
+                        scan_dir(root, number, path, tracked, began, &mut found)?;
+                    }
+                    Ok(found)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|worker| worker.join().expect("a scan thread panicked")).collect()
+    });
+    for share in shares {
+        let share = share?;
+        found.paths.extend(share.paths);
+        found.new_dirs.extend(share.new_dirs);
+        for (number, untracked) in share.listed {
+            dirs[number].1.untracked = Some(untracked);
+        }
+    }
+    for dir in std::mem::take(&mut found.new_dirs) {
+        if !list_new_dir(repo, &root, &dir, &mut found.paths)? {
+            return Ok(None);
+        }
+    }
+    found.paths.sort_unstable();
+    found.paths.dedup();
+    Ok(Some(found.paths))
+}
+
+/// The index's directories, each with its files' stat data; None for an index not read from a
+/// file (which the scan does not answer for).
+fn tracked_dirs(index: &Index) -> Result<Option<TrackedDirs>, GitError> {
+    let Some(index_path) = index.path() else { return Ok(None) };
     // An entry written in the same tick as the index itself may have changed since without its
     // stat data showing it ("racily clean", in git's words): such entries are always candidates.
     let index_stat = rustix::fs::stat(index_path).map_err(std::io::Error::from)?;
     let index_written = (index_stat.st_mtime as i64, index_stat.st_mtime_nsec as u32);
 
     // The top directory is number 0 and always known, so that finding a parent always ends.
-    let mut dirs: Vec<(Vec<u8>, TrackedDir)> = vec![(Vec::new(), TrackedDir::default())];
+    let mut dirs: TrackedDirs = vec![(Vec::new(), TrackedDir::default())];
     let mut numbers: FxHashMap<Vec<u8>, usize> = FxHashMap::from_iter([(Vec::new(), 0)]);
     let mut last = 0;
     for entry in index.iter() {
@@ -145,40 +275,7 @@ pub fn candidates(repo: &Repository, index: &Index) -> Result<Option<Vec<Vec<u8>
         // Already in order but where the index sorts without regard to case.
         tracked.files.sort_unstable_by(|one, other| one.name().cmp(other.name()));
     }
-    let mut found = Found::default();
-
-    let root =
-        rustix::fs::open(workdir, OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty()).map_err(std::io::Error::from)?;
-    let threads = std::thread::available_parallelism().map_or(1, |count| count.get()).min(dirs.len().max(1));
-    let shares: Vec<Result<Found, std::io::Error>> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|thread| {
-                let (dirs, root) = (&dirs, &root);
-                scope.spawn(move || {
-                    let mut found = Found::default();
-                    // Every `threads`-th directory, so that deep and shallow ones are shared alike.
-                    for (path, tracked) in dirs.iter().skip(thread).step_by(threads) {
-                        scan_dir(root, path, tracked, &mut found)?;
-                    }
-                    Ok(found)
-                })
-            })
-            .collect();
-        workers.into_iter().map(|worker| worker.join().expect("a scan thread panicked")).collect()
-    });
-    for share in shares {
-        let share = share?;
-        found.paths.extend(share.paths);
-        found.new_dirs.extend(share.new_dirs);
-    }
-    for dir in std::mem::take(&mut found.new_dirs) {
-        if !list_new_dir(repo, &root, &dir, &mut found.paths)? {
-            return Ok(None);
-        }
-    }
-    found.paths.sort_unstable();
-    found.paths.dedup();
-    Ok(Some(found.paths))
+    Ok(Some(dirs))
 }
 
 /// A path's directory (empty at the top) and its last component.
@@ -237,8 +334,16 @@ fn unchanged(recorded: &Recorded, stat: &Stat) -> bool {
 }
 
 /// Compares one tracked directory's files with the index and reads it for files the index does
-/// not hold.
-fn scan_dir(root: &OwnedFd, path: &[u8], tracked: &TrackedDir, found: &mut Found) -> Result<(), std::io::Error> {
+/// not hold, unless it is unchanged since its listing was last kept; `number` is its place in the
+/// index's directories.
+fn scan_dir(
+    root: &OwnedFd,
+    number: usize,
+    path: &[u8],
+    tracked: &TrackedDir,
+    began: (i64, u64),
+    found: &mut Found,
+) -> Result<(), std::io::Error> {
     let Some(dir) = open_dir(root, path)? else {
         // Gone, or a file or link now: every tracked file in it is a candidate (its own
         // directory's scan finds what stands in its place).
@@ -257,6 +362,14 @@ fn scan_dir(root: &OwnedFd, path: &[u8], tracked: &TrackedDir, found: &mut Found
             Err(_) => found.paths.push(file.path.clone()),
         }
     }
+    // Stamped before it is read, so that a change while it is read shows at the next look.
+    let stamp = DirStamp::of(&rustix::fs::fstat(&dir)?);
+    if let Some(untracked) = tracked.untracked.as_ref().filter(|untracked| untracked.stamp == stamp) {
+        found.paths.extend(untracked.paths.iter().cloned());
+        found.new_dirs.extend(untracked.new_dirs.iter().cloned());
+        return Ok(());
+    }
+    let mut untracked = Untracked { stamp, paths: Vec::new(), new_dirs: Vec::new() };
     for entry in Dir::read_from(&dir)? {
         let entry = entry?;
         let name = entry.file_name().to_bytes();
@@ -272,10 +385,15 @@ fn scan_dir(root: &OwnedFd, path: &[u8], tracked: &TrackedDir, found: &mut Found
         match (is_dir, tracked.subdirs.contains(name)) {
             // A tracked directory: scanned as its own.
             (true, true) => {}
-            (true, false) => found.new_dirs.push(join(path, name)),
+            (true, false) => untracked.new_dirs.push(join(path, name)),
             // A file or link where the index holds files, or one the index does not hold.
-            (false, _) => found.paths.push(join(path, name)),
+            (false, _) => untracked.paths.push(join(path, name)),
         }
+    }
+    found.paths.extend(untracked.paths.iter().cloned());
+    found.new_dirs.extend(untracked.new_dirs.iter().cloned());
+    if stamp.before(began) {
+        found.listed.push((number, untracked));
     }
     Ok(())
 }
