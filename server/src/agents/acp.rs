@@ -25,7 +25,7 @@ use tokio::process::Command;
 use tokio::sync::{mpsc, oneshot};
 
 use super::acp_facts::{AgentFacts, AuthKind, LearnedFacts, converse, initialize_params, probe_command};
-use super::acp_lines::{ChunkStream, parse_incoming};
+use super::acp_lines::{ChunkStream, read_incoming};
 use super::acp_settings::{Change, Offered};
 use super::acp_terminal::Terminals;
 use super::discovery::{Version, agent_command, agent_env, find_program};
@@ -214,7 +214,7 @@ impl AgentDriver for AcpDriver {
             if let Some(delay) = delay {
                 tokio::time::sleep(delay).await;
             }
-            let pipes = spawn_agent_parsing(launcher(&spec)?, Stdio::piped(), &agent, &spec, parse_incoming).await?;
+            let pipes = spawn_agent_parsing(launcher(&spec)?, Stdio::piped(), &agent, &spec, read_incoming).await?;
             let setup = Setup { name, client_fs, facts, settings_by_command, command_line };
             start_connection(pipes, spec, setup).await
         })

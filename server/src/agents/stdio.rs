@@ -43,9 +43,10 @@ pub enum Line {
     Malformed(String),
 }
 
-/// Makes a driver's message of one line of an agent's stdout (without its newline); None skips
-/// the line. A line over the length limit reaches it as a text saying so, which is no JSON.
-pub type ParseLine<M> = fn(&[u8]) -> Option<M>;
+/// Makes a driver's message of one line of an agent's stdout (without its newline) and adds it to
+/// the batch of messages read together, which it may also join with the message before it (or
+/// skip the line). A line over the length limit reaches it as a text saying so, which is no JSON.
+pub type ParseLine<M> = fn(&[u8], &mut Vec<M>);
 
 /// A started agent process's pipes.
 pub struct AgentPipes<M = Line> {
@@ -73,7 +74,7 @@ pub async fn spawn_agent(
     agent: &str,
     spec: &StartSpec,
 ) -> Result<AgentPipes, AgentError> {
-    spawn_agent_parsing(command, stdin, agent, spec, parse_line).await
+    spawn_agent_parsing(command, stdin, agent, spec, |line, batch| batch.extend(parse_line(line))).await
 }
 
 /// [`spawn_agent`] with each line of stdout made into a message by `parse`, on the reader task:
@@ -370,7 +371,7 @@ async fn read_stdout<M>(stdout: tokio::process::ChildStdout, batches: mpsc::Send
             Split::Line(line) => line,
             Split::TooLong(_) => too_long.as_bytes(),
         };
-        batch.extend(parse(line));
+        parse(line, batch);
     };
     loop {
         let mut batch = Vec::new();
