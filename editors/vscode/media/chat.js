@@ -35,8 +35,26 @@
   let questionSegments = new Map();
   let planSegment = null;
   let openStream = null;
+  /// Runs of events not yet taken: { from, events } as posted (messages.ts), an event in its short
+  /// form, or null where it was not one.
   let pending = [];
-  let scheduled = false;
+  /// The flush's timer, while one is due.
+  let scheduled = null;
+  /// Whether the log was at its end when the events not yet painted began to come (null: at the
+  /// next flush, it is looked at).
+  let following = null;
+  /// While a history is loading (between a reset that says so and `loaded`), the events are
+  /// filed into their segments and the log is painted only once they are in, or LOADING_PAINT_MS
+  /// after it last was, so a slow load still shows how far it got: painting the newest blocks of
+  /// each page of a long history, and laying out the log for each, was most of what opening it
+  /// cost the page.
+  let loading = false;
+  let loadingPaintAt = 0;
+  /// Whether the segments are watched for coming near the screen: not while a history loads
+  /// until it is first painted (the first segments, near the top of a log not yet scrolled to its
+  /// end, would be rendered for nothing).
+  let observing = true;
+  const LOADING_PAINT_MS = 1000;
   let nextSendId = 1;
   let slashCommands = [];
   /// The slash commands the session's agent offers (its latest `available_commands` event); sent
@@ -174,7 +192,7 @@
     segment.element.segment = segment;
     log.appendChild(segment.element);
     segments.push(segment);
-    observer.observe(segment.element);
+    if (observing) observer.observe(segment.element);
     return segment;
   }
 
@@ -184,7 +202,7 @@
     segment.events = null;
     observer.unobserve(segment.element);
     segment.element.removeAttribute('style');
-    for (const event of events) render(segment, event);
+    for (const event of events) render(segment, expand(event));
     paintStreaming(segment, segment !== segments[segments.length - 1]);
   }
 
@@ -200,10 +218,10 @@
   /// The segment whose blocks an event makes or changes, or null for one that shows no block
   /// (or changes one that is not there), as render would place it.
   function segmentOf(event) {
-    switch (event.kind) {
+    switch (kindOf(event)) {
       case 'agent_message_chunk':
       case 'agent_thought_chunk': {
-        const kind = event.kind === 'agent_message_chunk' ? 'message' : 'thought';
+        const kind = kindOf(event) === 'agent_message_chunk' ? 'message' : 'thought';
         if (openStream === kind) return segments[segments.length - 1];
         const segment = blockSegment();
         openStream = kind;
@@ -598,10 +616,33 @@
     }
   }
 
-  /// Takes an event: the status line's and the composer's at once, the log's into its segment
-  /// (rendered now if the segment is, kept for it otherwise).
-  function take(event) {
-    switch (event.kind) {
+  /// An event's kind, from its short form (messages.ts): a reply chunk is its text, a thinking
+  /// chunk a one-element array of its text, any other event itself.
+  function kindOf(item) {
+    return typeof item === 'string' ? 'agent_message_chunk' : Array.isArray(item) ? 'agent_thought_chunk' : item.kind;
+  }
+
+  /// An event from its short form; kept segments keep the short form, and only the events of the
+  /// segments rendered are expanded.
+  function expand(item) {
+    if (typeof item === 'string') return { kind: 'agent_message_chunk', text: item };
+    if (Array.isArray(item)) return { kind: 'agent_thought_chunk', text: item[0] };
+    return item;
+  }
+
+  /// Whether a posted item is an event in its short form, or an event.
+  function isEvent(item) {
+    if (typeof item === 'string') return true;
+    if (Array.isArray(item)) return item.length === 1 && typeof item[0] === 'string';
+    return !!item && typeof item === 'object' && typeof item.kind === 'string';
+  }
+
+  /// Takes an event (in its short form): the status line's and the composer's at once, the log's
+  /// into its segment (rendered now if the segment is, kept for it otherwise).
+  function take(item) {
+    // The events handled here are never in the short form.
+    const event = item;
+    switch (kindOf(item)) {
       case 'status_changed':
         if (session) {
           session.status = event.status;
@@ -622,21 +663,34 @@
         renderHints();
         return;
     }
-    const segment = segmentOf(event);
+    const segment = segmentOf(item);
     if (!segment) return;
-    if (segment.events) segment.events.push(event);
-    else render(segment, event);
+    if (segment.events) segment.events.push(item);
+    else render(segment, expand(item));
   }
 
   function flush() {
-    scheduled = false;
+    clearTimeout(scheduled);
+    scheduled = null;
     const batch = pending;
     pending = [];
-    const following = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
-    for (const notification of batch) {
-      if (notification.seq <= lastSeq) continue;
-      lastSeq = notification.seq;
-      take(notification.event);
+    if (following === null) following = log.scrollTop + log.clientHeight >= log.scrollHeight - 8;
+    for (const run of batch) {
+      const events = run.events;
+      for (let index = 0; index < events.length; index++) {
+        const seq = run.from + index;
+        if (events[index] === null || seq <= lastSeq) continue;
+        lastSeq = seq;
+        take(events[index]);
+      }
+    }
+    if (loading) {
+      const wait = loadingPaintAt - performance.now();
+      if (wait > 0) {
+        schedule(wait);
+        return;
+      }
+      loadingPaintAt = performance.now() + LOADING_PAINT_MS;
     }
     const newest = segments[segments.length - 1];
     if (newest) {
@@ -644,19 +698,25 @@
       paintStreaming(newest);
     }
     if (following) log.scrollTop = log.scrollHeight;
+    following = null;
+    if (!observing) {
+      observing = true;
+      for (const segment of segments) if (segment.events) observer.observe(segment.element);
+    }
     // The page says what it shows: while a paint waits, the last seq waits with it.
     if (!(newest && newest.streaming && newest.streaming.dirty)) document.body.dataset.lastSeq = String(lastSeq);
   }
 
-  function schedule() {
-    if (!scheduled) {
-      scheduled = true;
-      setTimeout(flush, 16);
-    }
+  function schedule(delay) {
+    if (scheduled === null) scheduled = setTimeout(flush, delay === undefined ? 16 : delay);
   }
 
-  function reset(newSession) {
+  function reset(newSession, history) {
     session = newSession;
+    loading = history;
+    observing = !history;
+    loadingPaintAt = performance.now() + LOADING_PAINT_MS;
+    following = null;
     deleted = false;
     lastSeq = 0;
     segments = [];
@@ -705,11 +765,17 @@
   window.addEventListener('message', (message) => {
     const data = message.data;
     if (!data || typeof data !== 'object') return;
-    if (data.type === 'reset' && (data.session === null || typeof data.session === 'object')) reset(data.session);
-    else if (data.type === 'events' && Array.isArray(data.events)) {
-      for (const event of data.events) {
-        if (event && typeof event.seq === 'number' && event.event && typeof event.event.kind === 'string') pending.push(event);
-      }
+    if (data.type === 'reset' && (data.session === null || typeof data.session === 'object')) reset(data.session, data.loading === true);
+    else if (data.type === 'loaded') {
+      // The history is in: painted at once.
+      loading = false;
+      flush();
+    }
+    else if (data.type === 'events' && Number.isInteger(data.from) && Array.isArray(data.events)) {
+      // A run of events, the first at seq `from`, each in its short form (messages.ts).
+      const events = data.events;
+      for (let index = 0; index < events.length; index++) if (!isEvent(events[index])) events[index] = null;
+      pending.push({ from: data.from, events: events });
       schedule();
     } else if (data.type === 'session' && data.session && typeof data.session === 'object') {
       session = data.session;

@@ -6,8 +6,8 @@
 import * as vscode from 'vscode';
 import { errorMessage } from './connection';
 import { Ctx } from './ctx';
-import { ChatEvent, ChatRequest, ChatUpdate, PullRequestAction, chatEvent, isChatUpdate, parseChatRequest } from './messages';
-import { Method, Session } from './protocol';
+import { ChatEvent, ChatRequest, ChatUpdate, PullRequestAction, chatEvent, chatUpdates, isChatUpdate, parseChatRequest } from './messages';
+import { Method, Session, SessionEventNotification } from './protocol';
 import { chatHtml, nonce } from './webviewHtml';
 
 const LAST_SESSION = 'arbor.lastSession';
@@ -34,6 +34,14 @@ export const SLASH_COMMANDS: Record<string, { command: string; description: stri
 };
 
 type Location = 'editor' | 'sidebar';
+
+/// A session's history being read: its record and its pages, the first asked for.
+interface Reading {
+  sessionId: string;
+  record: Promise<Session | undefined>;
+  pages: AsyncGenerator<SessionEventNotification[]>;
+  first: Promise<IteratorResult<SessionEventNotification[]>>;
+}
 
 function location(): Location {
   return vscode.workspace.getConfiguration('arbor').get<Location>('chat.location') ?? 'editor';
@@ -66,6 +74,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
   private readonly texts = new Texts();
   private outbox: ChatEvent[] = [];
   private outboxTimer: NodeJS.Timeout | undefined;
+  /// A history read while the page loads, for it to replay once ready.
+  private reading: Reading | undefined;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.sessionId = context.workspaceState.get<string>(LAST_SESSION);
@@ -119,7 +129,10 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
     this.ready = false;
     this.setUp(view.webview);
     view.onDidDispose(() => {
-      if (this.view === view) this.view = undefined;
+      if (this.view === view) {
+        this.view = undefined;
+        this.drop();
+      }
     });
   }
 
@@ -134,7 +147,10 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
     panel.iconPath = vscode.Uri.joinPath(this.context.extensionUri, 'media', 'arbor.svg');
     this.setUp(panel.webview);
     panel.onDidDispose(() => {
-      if (this.panel === panel) this.panel = undefined;
+      if (this.panel === panel) {
+        this.panel = undefined;
+        this.drop();
+      }
     });
   }
 
@@ -152,8 +168,13 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
       this.outboxTimer = undefined;
       const events = this.outbox;
       this.outbox = [];
-      this.post({ type: 'events', events });
+      this.postEvents(events);
     }, 16);
+  }
+
+  /// Events go to the page as runs of consecutive seqs, in their short form (messages.ts).
+  private postEvents(events: ChatEvent[]): void {
+    for (const update of chatUpdates(events)) this.post(update);
   }
 
   private post(update: ChatUpdate): void {
@@ -248,38 +269,59 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
     this.post({ type: 'insert', text });
   }
 
-  /// Replays a session's history into the page, a page of events at a time (the page renders
-  /// one while the next is read), then keeps it live: live events are held back until the
-  /// history is in, so the page sees every event once and in order.
-  private async load(sessionId: string): Promise<void> {
+  /// Starts reading a session's history for the page; from then its live events are held back
+  /// until the history is posted. The pages are read beside the session's record, not after it,
+  /// as far ahead as the last seq known from the Sessions view says there are; the record is
+  /// asked for first, so that its answer (and the page's reset) does not wait behind the pages'.
+  /// For a session that is gone both fail, and the record's answer is the one that says so.
+  private read(sessionId: string): Reading {
     this.held = [];
     this.outbox = [];
+    const record = this.ctx.request(Method.SessionGet, { sessionId });
+    const pages = this.ctx.connection.pages(sessionId, 0, this.ctx.store.sessions.get(sessionId)?.lastSeq);
+    const first = pages.next();
+    first.catch(() => undefined);
+    return { sessionId, record, pages, first };
+  }
+
+  /// Replays a session's history into the page, a page of events at a time (the page files one
+  /// while the next is read, and paints the log once they are in), then keeps it live: live
+  /// events are held back until the history is in, so the page sees every event once and in
+  /// order. The history may have begun to be read while the page was loading.
+  private async load(sessionId: string): Promise<void> {
+    const reading = this.reading?.sessionId === sessionId ? this.reading : this.read(sessionId);
+    this.reading = undefined;
+    const { record, pages, first } = reading;
     try {
-      // The pages are read beside the session's record, not after it, as many at once as the
-      // last seq known from the Sessions view says there are. For a session that is gone both
-      // fail, and the record's answer is the one that says so.
-      const pages = this.ctx.connection.pages(sessionId, 0, this.ctx.store.sessions.get(sessionId)?.lastSeq);
-      const first = pages.next();
-      first.catch(() => undefined);
-      const session = await this.ctx.request(Method.SessionGet, { sessionId });
+      const session = await record;
       if (!session) {
-        this.post({ type: 'reset', session: null });
+        this.post({ type: 'reset', session: null, loading: true });
         return;
       }
-      this.post({ type: 'reset', session });
+      this.post({ type: 'reset', session, loading: true });
       let last = 0;
       for (let page = await first; !page.done; page = await pages.next()) {
         const events = page.value;
         if (events.length === 0) continue;
-        this.post({ type: 'events', events: events.map(chatEvent) });
+        this.postEvents(events.map(chatEvent));
         last = events[events.length - 1].seq;
       }
       await this.ctx.request(Method.SessionSubscribe, { sessionId, afterSeq: last });
     } finally {
       const held = this.held ?? [];
       this.held = undefined;
-      if (held.length > 0) this.post({ type: 'events', events: held });
+      if (held.length > 0) this.postEvents(held);
+      // The page paints the log once the history is in (or once it failed to be).
+      this.post({ type: 'loaded' });
     }
+  }
+
+  /// The chat closed before its page was ready: the history read for it is not replayed, and the
+  /// session's live events are no longer held for it.
+  private drop(): void {
+    if (!this.reading) return;
+    this.reading = undefined;
+    this.held = undefined;
   }
 
   private async reveal(): Promise<void> {
@@ -303,5 +345,8 @@ export class ChatView implements vscode.WebviewViewProvider, vscode.WebviewPanel
     await this.reveal();
     if (this.panel) this.panel.title = `Arbor: ${title ?? 'Untitled session'}`;
     if (this.ready) await this.load(sessionId);
+    // A page still loading (a chat just opened) asks for the history once it is ready: it is
+    // read meanwhile.
+    else this.reading = this.read(sessionId);
   }
 }

@@ -19,6 +19,8 @@ export type Listener<T> = (value: T) => void;
 
 /// Events asked for per `session/events` page when a history is read: the server's largest page.
 const HISTORY_PAGE = 5000;
+/// Pages of a history asked for ahead of the one being used.
+const PAGES_AHEAD = 3;
 
 /// Why requests cannot be made now: the server is not running (first run, wrong `arbor.path`).
 export class NotConnected extends Error {}
@@ -79,20 +81,25 @@ export class ArborConnection {
 
   /// The events of a session from `afterSeq`, a page at a time, in order, so a caller can use
   /// one while the next are read. Seqs are gap-free, so where each page starts is known: the
-  /// pages up to `knownLastSeq` (what the caller knows of the session's last seq) are asked for
-  /// at once, then those up to the last seq the first page gives, and the server reads them while
-  /// the earlier ones are used; any stored since follow page by page.
+  /// pages up to `knownLastSeq` (what the caller knows of the session's last seq), then up to the
+  /// last seq the first page gives, are asked for PAGES_AHEAD at a time ahead of the one in use,
+  /// and the server reads them while the earlier ones are used; any stored since follow page by
+  /// page. All of them at once made the server answer them in any order, and the first one, the
+  /// one needed first, came after most of the others.
   async *pages(sessionId: string, afterSeq = 0, knownLastSeq = 0): AsyncGenerator<SessionEventNotification[]> {
     const ask = (after: number) => this.request(Method.SessionEvents, { sessionId, afterSeq: after, limit: HISTORY_PAGE });
     const requests = [ask(afterSeq)];
-    for (let after = afterSeq + HISTORY_PAGE; after < knownLastSeq; after += HISTORY_PAGE) requests.push(ask(after));
+    let lastSeq = knownLastSeq;
+    const askAhead = (index: number) => {
+      for (let after = afterSeq + HISTORY_PAGE * requests.length; requests.length <= index + PAGES_AHEAD && after < lastSeq; after += HISTORY_PAGE) requests.push(ask(after));
+    };
+    askAhead(0);
     let last = afterSeq;
     let more = false;
     for (let index = 0; index < requests.length; index++) {
       const page = await requests[index];
-      if (index === 0) {
-        for (let after = afterSeq + HISTORY_PAGE * requests.length; page.hasMore && after < page.lastSeq; after += HISTORY_PAGE) requests.push(ask(after));
-      }
+      if (index === 0 && page.hasMore) lastSeq = Math.max(lastSeq, page.lastSeq);
+      askAhead(index + 1);
       // Each seq once, even were pages to overlap.
       const events = page.events.filter((event) => event.seq > last);
       if (events.length > 0) last = events[events.length - 1].seq;

@@ -1,7 +1,7 @@
 // Messages between the extension and its webviews, validated both ways: a webview is untrusted
 // input, and the extension must not post anything the page cannot handle.
 
-import { SessionEventNotification, Session, CompareResult } from './protocol';
+import { SessionEvent, SessionEventNotification, Session, CompareResult } from './protocol';
 
 /// From the chat webview to the extension.
 export type ChatRequest =
@@ -18,9 +18,8 @@ export type ChatRequest =
 export type PullRequestAction = 'open' | 'delete_session' | 'send_review';
 const PULL_REQUEST_ACTIONS: PullRequestAction[] = ['open', 'delete_session', 'send_review'];
 
-/// An event as the chat webview gets it: its seq and what happened, without the session id and
-/// time the page does not use (nearly half of a history's bytes, posted to the page and copied
-/// there).
+/// An event as the chat extension keeps it for the webview: its seq and what happened, without
+/// the session id and time the page does not use.
 export type ChatEvent = Pick<SessionEventNotification, 'seq' | 'event'>;
 
 /// What the chat webview gets of each event.
@@ -28,10 +27,45 @@ export function chatEvent({ seq, event }: SessionEventNotification): ChatEvent {
   return { seq, event };
 }
 
+/// An event as it is posted to the chat webview, in a run of events whose seqs follow each other
+/// (so each event's seq is the run's first plus its place): a reply chunk is its text, a thinking
+/// chunk a one-element array of its text, any other event the event itself. A history is nearly
+/// all chunks, and each as `{"seq":…,"event":{"kind":"agent_thought_chunk","text":"…"}}` was
+/// six times the bytes of its text; a webview message costs VS Code (and the page) by its size.
+export type WireEvent = string | [string] | SessionEvent;
+
+function wireEvent(event: SessionEvent): WireEvent {
+  // Only a chunk that carries nothing but its text has the short form, so none is lost.
+  if ((event.kind === 'agent_message_chunk' || event.kind === 'agent_thought_chunk') && typeof event.text === 'string' && Object.keys(event).length === 2) {
+    return event.kind === 'agent_message_chunk' ? event.text : [event.text];
+  }
+  return event;
+}
+
+/// The events as messages to the chat webview: one per run of consecutive seqs, in order.
+export function chatUpdates(events: ChatEvent[]): ChatUpdate[] {
+  const updates: ChatUpdate[] = [];
+  let run: { type: 'events'; from: number; events: WireEvent[] } | undefined;
+  for (const { seq, event } of events) {
+    if (!run || seq !== run.from + run.events.length) {
+      run = { type: 'events', from: seq, events: [] };
+      updates.push(run);
+    }
+    run.events.push(wireEvent(event));
+  }
+  return updates;
+}
+
+const isWireEvent = (event: unknown): event is WireEvent =>
+  typeof event === 'string' ||
+  (Array.isArray(event) ? event.length === 1 && typeof event[0] === 'string' : !!event && typeof event === 'object' && typeof (event as { kind: unknown }).kind === 'string');
+
 /// From the extension to the chat webview.
 export type ChatUpdate =
-  | { type: 'reset'; session: Session | null }
-  | { type: 'events'; events: ChatEvent[] }
+  /// The page starts over on a session; with `loading`, its history follows, then `loaded`.
+  | { type: 'reset'; session: Session | null; loading?: boolean }
+  | { type: 'loaded' }
+  | { type: 'events'; from: number; events: WireEvent[] }
   | { type: 'session'; session: Session }
   | { type: 'deleted' }
   | { type: 'sent'; id: number; ok: boolean; error?: string }
@@ -88,10 +122,11 @@ export function isChatUpdate(update: unknown): update is ChatUpdate {
     case 'reset':
       return candidate.session === null || typeof candidate.session === 'object';
     case 'events':
-      return Array.isArray(candidate.events) && candidate.events.every((event) => event && typeof event === 'object' && typeof (event as ChatEvent).seq === 'number');
+      return Number.isInteger(candidate.from) && Array.isArray(candidate.events) && candidate.events.every(isWireEvent);
     case 'session':
       return !!candidate.session && typeof candidate.session === 'object';
     case 'deleted':
+    case 'loaded':
       return true;
     case 'sent':
       return Number.isInteger(candidate.id) && typeof candidate.ok === 'boolean';

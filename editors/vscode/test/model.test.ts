@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Store, formatCost, hostWords, pinOrderAfterDrop, pullRequestName, pullRequestNews, pullRequestWords, sandboxWords, sessionAccessibleLabel, sessionDescription, sessionDetails, sessionLabel, statusGroups, statusIcon } from '../src/model';
-import { chatEvent, isChatUpdate, parseChatRequest } from '../src/messages';
+import { chatEvent, chatUpdates, isChatUpdate, parseChatRequest } from '../src/messages';
 import { Method, PullRequest, Session, Task } from '../src/protocol';
 import { chatHtml } from '../src/webviewHtml';
 
@@ -89,12 +89,36 @@ test('webview messages are validated both ways', () => {
   assert.equal(parseChatRequest('ready'), null);
   assert.deepEqual(parseChatRequest({ type: 'pullRequest', action: 'send_review' }), { type: 'pullRequest', action: 'send_review' });
   assert.equal(parseChatRequest({ type: 'pullRequest', action: Method.SessionDelete.method }), null, 'only the known pull request actions');
-  assert.ok(isChatUpdate({ type: 'events', events: [{ seq: 1, event: { kind: 'notice' } }] }));
-  assert.ok(!isChatUpdate({ type: 'events', events: [{ event: {} }] }));
+  assert.ok(isChatUpdate({ type: 'events', from: 1, events: [{ kind: 'notice' }, 'a reply', ['a thought']] }));
+  assert.ok(!isChatUpdate({ type: 'events', events: [{ kind: 'notice' }] }), 'a run says where it starts');
+  assert.ok(!isChatUpdate({ type: 'events', from: 1, events: [{}] }));
+  assert.ok(!isChatUpdate({ type: 'events', from: 1, events: [['two', 'thoughts']] }));
+  assert.ok(isChatUpdate({ type: 'loaded' }));
   // The page gets each event's seq and what happened, not the session and time it does not show.
   const notice = { kind: 'notice' as const, message: 'Rebased' };
   assert.deepEqual(chatEvent({ sessionId: 's1', seq: 7, at: 1795243200123, event: notice }), { seq: 7, event: notice });
   assert.ok(!isChatUpdate({ type: 'eval', code: 'x' }));
+});
+
+test('events go to the chat page as runs of consecutive seqs, chunks as their text', () => {
+  const reply = { kind: 'agent_message_chunk' as const, text: 'Hello' };
+  const thought = { kind: 'agent_thought_chunk' as const, text: 'Hmm' };
+  const notice = { kind: 'notice' as const, message: 'Rebased' };
+  // A chunk with anything besides its text keeps its whole form, so nothing is lost.
+  const more = { kind: 'agent_message_chunk', text: 'x', extra: 1 } as unknown as typeof reply;
+  const updates = chatUpdates([
+    { seq: 3, event: reply },
+    { seq: 4, event: thought },
+    { seq: 5, event: notice },
+    { seq: 7, event: more },
+    { seq: 8, event: reply },
+  ]);
+  assert.deepEqual(updates, [
+    { type: 'events', from: 3, events: ['Hello', ['Hmm'], notice] },
+    { type: 'events', from: 7, events: [more, 'Hello'] },
+  ], 'a gap in the seqs starts another run');
+  assert.ok(updates.every(isChatUpdate));
+  assert.deepEqual(chatUpdates([]), []);
 });
 
 test('the chat page has a strict Content Security Policy', () => {

@@ -8,6 +8,7 @@ import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import { Browser, Page, chromium } from 'playwright-core';
+import { chatEvent, chatUpdates } from '../src/messages';
 import { CompareResult, Method, Session, SessionEventNotification } from '../src/protocol';
 import { chatHtml, compareHtml } from '../src/webviewHtml';
 import { repo, scratch, startServer, until } from './arbor';
@@ -98,6 +99,11 @@ async function post(page: Page, message: unknown): Promise<void> {
   );
 }
 
+/// Posts events as the extension does: runs of consecutive seqs, each event in its short form.
+async function postEvents(page: Page, events: SessionEventNotification[]): Promise<void> {
+  for (const update of chatUpdates(events.map(chatEvent))) await post(page, update);
+}
+
 before(async () => {
   recorded = await record();
   browser = await chromium.launch({
@@ -116,13 +122,13 @@ test('the chat renders a recorded session and answers its permission request', a
   await post(page, { type: 'reset', session: recorded.session });
   const permissionAt = recorded.events.findIndex((event) => event.event.kind === 'permission_request');
   // First everything up to the permission request, as a live client would see it.
-  await post(page, { type: 'events', events: recorded.events.slice(0, permissionAt + 1) });
+  await postEvents(page, recorded.events.slice(0, permissionAt + 1));
   await page.waitForSelector('.permission button');
   await page.click('.permission button.allow_once');
   const posted = await page.evaluate(() => (window as any).__posted);
   const request = recorded.events[permissionAt].event as { requestId: string };
   assert.deepEqual(posted.at(-1), { type: 'respond', requestId: request.requestId, optionId: 'allow' });
-  await post(page, { type: 'events', events: recorded.events.slice(permissionAt + 1) });
+  await postEvents(page, recorded.events.slice(permissionAt + 1));
   await rendered(page, recorded.events.at(-1)!.seq);
 
   assert.equal(await page.textContent('.user'), 'Write and run hello.sh');
@@ -166,9 +172,14 @@ test('the chat renders a recorded session and answers its permission request', a
 
   // Unexpected messages are ignored, and a replay does not duplicate anything.
   await post(page, { type: 'eval', code: 'document.body.remove()' });
-  await post(page, { type: 'events', events: recorded.events });
+  await postEvents(page, recorded.events);
   await page.waitForTimeout(50);
   assert.equal((await page.$$('.user')).length, 1);
+  // In a run, what is not an event is left out (its seq too), and a chunk may come whole.
+  const next = recorded.events.at(-1)!.seq + 1;
+  await post(page, { type: 'events', from: next, events: [{ kind: 'agent_message_chunk', text: 'One ' }, 42, ['not', 'a thought'], 'two.'] });
+  await rendered(page, next + 3);
+  assert.equal(await page.locator('.agent').last().textContent(), 'One two.');
   await page.close();
 });
 
@@ -182,7 +193,7 @@ test('a question from the agent is a form in the chat, answered there', async ()
     await server.arbor.request(Method.SessionSubscribe, { sessionId: session.id, afterSeq: 0 });
     await until(() => server.events.some((event) => event.event.kind === 'question'), 'the question');
     await post(page, { type: 'reset', session });
-    await post(page, { type: 'events', events: server.events.filter((event) => event.sessionId === session.id) });
+    await postEvents(page, server.events.filter((event) => event.sessionId === session.id));
     await page.waitForSelector('.question-form input[name="answer"]');
     assert.match((await page.textContent('.question-form'))!, /Which ticket is this for\?/);
     await page.fill('.question-form input[name="answer"]', 'ARB-12');
@@ -194,7 +205,7 @@ test('a question from the agent is a form in the chat, answered there', async ()
     await server.arbor.request(Method.SessionRespond, { sessionId: session.id, requestId: question.requestId, optionId: posted.optionId, content: posted.content });
     await until(() => server.events.some((event) => event.event.kind === 'turn_ended'), 'the turn');
     const events = server.events.filter((event) => event.sessionId === session.id);
-    await post(page, { type: 'events', events });
+    await postEvents(page, events);
     await rendered(page, events.at(-1)!.seq);
     assert.equal(await page.textContent('.question-form .answer'), 'Answered: answer = ARB-12');
     assert.match((await page.$$eval('.agent', (nodes) => nodes.map((node) => node.textContent)).then((texts) => texts.join(' '))), /ARB-12/, 'the agent says the answer');
@@ -214,14 +225,14 @@ test('the chat shows which rule of the permission policy answered a request', as
     sessionId: id, seq, at: 0,
     event: { kind: 'permission_request', requestId, toolCallId: null, title, options: options as any, toolKind: 'execute', subject: title },
   });
-  await post(page, { type: 'events', events: [
+  await postEvents(page, [
     asked(1, 'perm-1', 'npm test'),
     { sessionId: id, seq: 2, at: 0, event: { kind: 'permission_resolved', requestId: 'perm-1', optionId: 'allow', by: 'policy',
       rule: { level: 'task', kind: 'execute', pattern: 'npm test', action: 'allow' } } },
     asked(3, 'perm-2', 'rm -rf build'),
     { sessionId: id, seq: 4, at: 0, event: { kind: 'permission_resolved', requestId: 'perm-2', optionId: 'reject', by: 'policy',
       rule: { level: 'config', kind: 'execute', pattern: 'rm -rf *', action: 'deny' } } },
-  ] });
+  ]);
   await rendered(page, 4);
   const answers = await page.$$eval('.permission .answer', (nodes) => nodes.map((node) => node.textContent));
   assert.deepEqual(answers, ['Allowed by policy (execute: npm test)', 'Denied by policy (execute: rm -rf *)']);
@@ -238,11 +249,11 @@ test('the chat shows pull request events with their actions, and the state in it
   };
   await post(page, { type: 'reset', session: { ...recorded.session, pullRequest } });
   const id = recorded.session.id;
-  await post(page, { type: 'events', events: [
+  await postEvents(page, [
     { sessionId: id, seq: 1, at: 0, event: { kind: 'pr_opened', pullRequest: { ...pullRequest, state: 'open' }, message: 'Opened pull request #12 on acme/widgets' } },
     { sessionId: id, seq: 2, at: 0, event: { kind: 'pr_updated', pullRequest, changes: ['merged'], message: 'Pull request #12 was merged on GitHub',
       actions: [{ id: 'delete_session', label: 'Delete the branch and worktree', method: Method.SessionDelete.method, params: { sessionId: id, deleteBranch: true } }] } },
-  ] });
+  ]);
   await rendered(page, 2);
   const notes = await page.$$eval('.pull-request', (nodes) => nodes.map((node) => node.firstChild?.textContent));
   assert.deepEqual(notes, ['Opened pull request #12 on acme/widgets', 'Pull request #12 was merged on GitHub']);
@@ -309,10 +320,18 @@ function longHistory(sessionId: string): SessionEventNotification[] {
 test('a long history shows its newest blocks at once and the older ones when scrolled to, as it would have event by event', async () => {
   const events = longHistory(recorded.session.id);
   const last = events.at(-1)!.seq;
+  // As the extension opens it: a reset that says the history follows, its pages, then `loaded`.
   const whole = await openPage('chat');
-  await post(whole, { type: 'reset', session: recorded.session });
-  await post(whole, { type: 'events', events });
-  await rendered(whole, last);
+  const resetAt = Date.now();
+  await post(whole, { type: 'reset', session: recorded.session, loading: true });
+  for (let start = 0; start < events.length; start += 300) await postEvents(whole, events.slice(start, start + 300));
+  await whole.waitForTimeout(50);
+  // Until it is in, the history is only filed (the page paints a loading history once a second).
+  if (Date.now() - resetAt < 800) {
+    assert.deepEqual(await whole.evaluate(() => [document.body.dataset.lastSeq, document.querySelectorAll('#log .agent').length]), [undefined, 0], 'nothing is painted while the history loads');
+  }
+  await post(whole, { type: 'loaded' });
+  assert.equal(await whole.evaluate(() => document.body.dataset.lastSeq), String(last), 'painted as soon as it is in');
   assert.equal(await whole.textContent('#log .turn-end'), 'Turn finished');
   assert.equal(await whole.locator('#log .agent').last().textContent(), 'The last words.');
   assert.equal(await whole.$$eval('#log .user', (nodes) => nodes.length), 0, 'the first blocks wait until they come near the screen');
@@ -335,15 +354,34 @@ test('a long history shows its newest blocks at once and the older ones when scr
   const live = await openPage('chat');
   await post(live, { type: 'reset', session: recorded.session });
   for (let start = 0; start < events.length; start += 7) {
-    await post(live, { type: 'events', events: events.slice(start, start + 7) });
+    await postEvents(live, events.slice(start, start + 7));
     await rendered(live, Math.min(start + 7, events.length));
   }
   // Block by block, each in its segment.
   const blocks = (page: Page) => page.$$eval('#log .segment', (segments) => segments.map((segment) => Array.from(segment.children, (block) => block.outerHTML)));
   assert.deepEqual(await blocks(whole), await blocks(live), 'the same blocks, in the same segments');
-  assert.deepEqual([(whole as any).__errors, (live as any).__errors], [[], []]);
+
+  // A history slow to come is painted as far as it got, before it is in, and goes on from there.
+  const slow = await openPage('chat');
+  await post(slow, { type: 'reset', session: recorded.session, loading: true });
+  await postEvents(slow, events.slice(0, 500));
+  await rendered(slow, 500, 5000);
+  assert.equal(await slow.evaluate(() => document.getElementById('log')!.scrollTop > 0), true, 'at the end of what came');
+  await postEvents(slow, events.slice(500));
+  await post(slow, { type: 'loaded' });
+  await rendered(slow, last);
+  await slow.evaluate(async () => {
+    const segments = Array.from(document.querySelectorAll('#log .segment')).reverse();
+    for (const segment of segments) {
+      segment.scrollIntoView();
+      await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0)));
+    }
+  });
+  assert.deepEqual(await blocks(slow), await blocks(live), 'the same blocks as it would have event by event');
+  assert.deepEqual([(whole as any).__errors, (live as any).__errors, (slow as any).__errors], [[], [], []]);
   await whole.close();
   await live.close();
+  await slow.close();
 });
 
 test('5,000 streamed chunks render in full without stalling the page', async () => {
@@ -359,8 +397,8 @@ test('5,000 streamed chunks render in full without stalling the page', async () 
   const started = Date.now();
   // Posted as they would arrive: one message per notification.
   await page.evaluate((all) => {
-    for (const event of all) window.postMessage({ type: 'events', events: [event] }, '*');
-  }, chunks);
+    for (const update of all) window.postMessage(update, '*');
+  }, chunks.map((chunk) => chatUpdates([chatEvent(chunk)])[0]));
   await rendered(page, 5000);
   const elapsed = Date.now() - started;
   const text = (await page.textContent('.agent')) ?? '';

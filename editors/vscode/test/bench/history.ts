@@ -15,7 +15,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Browser, Page, chromium } from 'playwright-core';
+import { BrowserContext, Page, chromium } from 'playwright-core';
 import type * as vscode from 'vscode';
 import type { ChatView as ChatViewType } from '../../src/chatView';
 import type { Ctx as CtxType } from '../../src/ctx';
@@ -145,9 +145,9 @@ class PagePanel {
     };
   }
 
-  /// A tab whose page's acquireVsCodeApi posts to this panel.
-  static async open(browser: Browser): Promise<PagePanel> {
-    const page = await browser.newPage();
+  /// A tab whose page's acquireVsCodeApi posts to this panel, in the window `tabs` (main's).
+  static async open(tabs: BrowserContext): Promise<PagePanel> {
+    const page = await tabs.newPage();
     const panel = new PagePanel(page, scratch());
     page.on('pageerror', (error) => panel.pageErrors.push(String(error)));
     await page.exposeBinding('__arborPost', (_source, message: unknown) => panel.receiver?.(JSON.parse(JSON.stringify(message))));
@@ -201,8 +201,8 @@ interface Opened {
 /// Seconds from `Arbor: Open Chat` on the session until the page has rendered its last seq and
 /// shows the last reply token and the turn's end. The browser tab is opened before (VS Code's
 /// renderer is running too); the page's load is timed.
-async function openByCommand(ctx: CtxType, browser: Browser, sessionId: string, lastSeq: number, made: History): Promise<Opened> {
-  const panel = await PagePanel.open(browser);
+async function openByCommand(ctx: CtxType, tabs: BrowserContext, sessionId: string, lastSeq: number, made: History): Promise<Opened> {
+  const panel = await PagePanel.open(tabs);
   webviews.createPanel = () => panel;
   const started = performance.now();
   await commands['arbor.openSession'](ctx)(sessionId);
@@ -241,6 +241,12 @@ async function main(): Promise<void> {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
+  // One window for every tab, kept open by a blank tab of its own, as VS Code's window is there
+  // before its chat opens: for each new window (a page of its own context, or the one opened once
+  // the last tab closed) Chromium starts one of its own WebUI pages, and that took half a second
+  // of the machine's two cores while the chat opened.
+  const tabs = await browser.newContext();
+  await (await tabs.newPage()).goto('about:blank');
   const context = { workspaceState: { get: () => undefined, update: async () => undefined }, extensionUri: { fsPath: extensionRoot, path: extensionRoot, scheme: 'file' } };
   const chat: ChatViewType = new ChatView(context as unknown as vscode.ExtensionContext);
   const ctx: CtxType = new Ctx(server.arbor, {
@@ -264,7 +270,7 @@ async function main(): Promise<void> {
       paged.push((performance.now() - pagingStarted) / 1000);
       assert.equal(events.length, bigSeq, 'the whole history paged in');
       for (const [id, seq, made, into] of [[smallId, smallSeq, small, openedSmall], [bigId, bigSeq, big, opened]] as const) {
-        const result = await openByCommand(ctx, browser, id, seq, made);
+        const result = await openByCommand(ctx, tabs, id, seq, made);
         into.push(result.seconds);
         if (id === bigId && round === 0) await checkRendered(result.panel.page, made);
         assert.deepEqual(result.panel.pageErrors, [], 'no errors on the page');
